@@ -1,0 +1,1 @@
+"""Applications (one per bounded context), command handlers and queries."""

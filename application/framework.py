@@ -1,0 +1,229 @@
+"""What every GuideLedger application shares.
+
+- a clock is injected, so no command reads the wall clock itself;
+- every command runs as read → decide → one `save()` of all touched aggregates,
+  re-run a bounded number of times when another writer got there first;
+- an idempotency key makes a retried command return its first outcome and
+  write nothing: the key's record is saved in the same transaction as the
+  command's events, so a crash can never keep one without the other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from domain.errors import AlreadyExists, Conflict, DomainError, NotFound, RuleViolated
+from domain.values import natural_id
+
+MAX_COMMAND_ATTEMPTS = 5
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware in UTC."""
+        ...
+
+
+class VersionConflict(Conflict):
+    type = "version-conflict"
+
+
+class UnknownReference(RuleViolated):
+    """The command names something that does not exist (or not in this brand)."""
+
+    type = "unknown-reference"
+
+
+class IdempotencyKeyReused(DomainError):
+    """The key was first used for a different request."""
+
+    type = "idempotency-key-reused"
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """The client's key and a fingerprint of the request it was first sent with."""
+
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    id: UUID
+    version: int
+
+
+@dataclass(frozen=True)
+class Command:
+    """Who acts, and how a retry is recognised."""
+
+    actor: str
+    idempotency: IdempotencyKey | None = None
+
+
+class IdempotencyRecord(Aggregate):
+    """The first outcome of a command sent with an idempotency key."""
+
+    @staticmethod
+    def create_id(key: str) -> UUID:
+        return natural_id("idempotency", key)
+
+    @event("Recorded")
+    def __init__(self, key: str, fingerprint: str, result_id: UUID, result_version: int) -> None:
+        self.key = key
+        self.fingerprint = fingerprint
+        self.result = CommandResult(result_id, result_version)
+
+
+class DataclassAsDict(Transcoding):
+    """Stores a frozen dataclass value object as a JSON object of its fields."""
+
+    def __init__(self, cls: type[Any]) -> None:
+        self.type = cls
+        self.name = f"{cls.__module__}:{cls.__qualname__}"
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return {field.name: getattr(obj, field.name) for field in dataclasses.fields(obj)}
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        return self.type(**data)
+
+
+Decision = tuple[Iterable[Aggregate], CommandResult]
+
+
+class LedgerApplication(Application[UUID]):
+    """Base of every bounded context's application."""
+
+    #: Value objects that appear inside events.
+    value_types: tuple[type[Any], ...] = ()
+
+    def __init__(self, clock: Clock, env: dict[str, str] | None = None) -> None:
+        self.clock = clock
+        super().__init__(env)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for value_type in self.value_types:
+            transcoder.register(DataclassAsDict(value_type))
+
+    def load(self, cls: type[A], aggregate_id: UUID, expected_version: int | None = None) -> A:
+        """The current aggregate, refused if it is not of `cls` or has moved on."""
+        try:
+            aggregate: Aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(
+                f"no {cls.__name__.lower()} {aggregate_id}", id=str(aggregate_id)
+            ) from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"no {cls.__name__.lower()} {aggregate_id}", id=str(aggregate_id))
+        if expected_version is not None and aggregate.version != expected_version:
+            raise VersionConflict(
+                "the aggregate has changed since the version you read",
+                id=str(aggregate_id),
+                current_version=aggregate.version,
+                expected_version=expected_version,
+            )
+        return aggregate
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.repository
+
+    def reference(self, cls: type[A], aggregate_id: UUID, field: str) -> A:
+        """An aggregate named by a command's field; refused as input if missing."""
+        try:
+            return self.load(cls, aggregate_id)
+        except NotFound:
+            raise UnknownReference(
+                f"{field} names no known {cls.__name__.lower()}", field=field, id=str(aggregate_id)
+            ) from None
+
+    def create(self, command: Command, new_aggregate: Callable[[], Aggregate]) -> CommandResult:
+        """Creates an aggregate whose id is natural; a second creation is refused."""
+
+        def decide() -> Decision:
+            aggregate = new_aggregate()
+            if self.exists(aggregate.id):
+                kind = type(aggregate).__name__.lower()
+                raise AlreadyExists(f"that {kind} already exists", id=str(aggregate.id))
+            return [aggregate], CommandResult(aggregate.id, aggregate.version)
+
+        return self.execute(command, decide)
+
+    def update(
+        self,
+        command: Command,
+        cls: type[A],
+        aggregate_id: UUID,
+        expected_version: int | None,
+        change: Callable[[A], None],
+    ) -> CommandResult:
+        """Loads one aggregate, applies `change` (which raises to refuse) and saves it."""
+
+        def decide() -> Decision:
+            aggregate = self.load(cls, aggregate_id, expected_version)
+            change(aggregate)
+            return [aggregate], CommandResult(aggregate.id, aggregate.version)
+
+        return self.execute(command, decide)
+
+    def execute(self, command: Command, decide: Callable[[], Decision]) -> CommandResult:
+        """Runs `decide` and saves what it changed, atomically and at most once per key.
+
+        `decide` must read everything it needs afresh: after a concurrent write
+        it is run again, so a stale decision is never saved.
+        """
+        if command.idempotency is not None:
+            first = self._first_outcome(command.idempotency)
+            if first is not None:
+                return first
+        for _attempt in range(MAX_COMMAND_ATTEMPTS):
+            aggregates, result = decide()
+            to_save = list(aggregates)
+            if command.idempotency is not None:
+                key = command.idempotency
+                to_save.append(
+                    IdempotencyRecord(
+                        key=key.key,
+                        fingerprint=key.fingerprint,
+                        result_id=result.id,
+                        result_version=result.version,
+                    )
+                )
+            try:
+                self.save(*to_save)
+            except IntegrityError:
+                if command.idempotency is not None:
+                    first = self._first_outcome(command.idempotency)
+                    if first is not None:
+                        return first
+                continue
+            return result
+        raise Conflict(
+            f"the command lost {MAX_COMMAND_ATTEMPTS} races with concurrent writers; retry it"
+        )
+
+    def _first_outcome(self, key: IdempotencyKey) -> CommandResult | None:
+        try:
+            record: Aggregate = self.repository.get(IdempotencyRecord.create_id(key.key))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(record, IdempotencyRecord)
+        if record.fingerprint != key.fingerprint:
+            raise IdempotencyKeyReused(
+                "this idempotency key was first used for a different request",
+                idempotency_key=key.key,
+            )
+        return record.result

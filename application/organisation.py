@@ -1,0 +1,269 @@
+"""The organisation context: brands and their structure, the catalogue, members."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from application.framework import Command, CommandResult, LedgerApplication
+from domain.catalogue import Sku
+from domain.errors import RuleViolated
+from domain.members import Member
+from domain.organisation import (
+    Branch,
+    Brand,
+    District,
+    Guide,
+    Node,
+    NodeKind,
+    Region,
+    SettlementCadence,
+    StoreOwnership,
+)
+from domain.values import Fen, GeoPoint
+
+
+class OrganisationApplication(LedgerApplication):
+    name = "organisation"
+    value_types = (GeoPoint,)
+
+    # --- brands, regions, districts, branches ----------------------------------
+
+    def register_brand(
+        self, command: Command, code: str, name: str, time_zone: str, cadence: SettlementCadence
+    ) -> CommandResult:
+        return self.create(
+            command,
+            lambda: Brand.register(code, name, time_zone, cadence, self.clock.now(), command.actor),
+        )
+
+    def change_settlement_cadence(
+        self,
+        command: Command,
+        brand_id: UUID,
+        cadence: SettlementCadence,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        return self.update(
+            command,
+            Brand,
+            brand_id,
+            expected_version,
+            lambda brand: brand.change_settlement_cadence(cadence, self.clock.now(), command.actor),
+        )
+
+    def register_region(
+        self, command: Command, brand_id: UUID, code: str, name: str
+    ) -> CommandResult:
+        def new() -> Region:
+            self.reference(Brand, brand_id, "brand_id")
+            return Region.register(brand_id, code, name, self.clock.now(), command.actor)
+
+        return self.create(command, new)
+
+    def register_district(
+        self, command: Command, brand_id: UUID, region_id: UUID, code: str, name: str
+    ) -> CommandResult:
+        def new() -> District:
+            self._require_in_brand(self.reference(Region, region_id, "region_id"), brand_id)
+            return District.register(
+                brand_id, region_id, code, name, self.clock.now(), command.actor
+            )
+
+        return self.create(command, new)
+
+    def register_branch(
+        self, command: Command, brand_id: UUID, code: str, name: str
+    ) -> CommandResult:
+        def new() -> Branch:
+            self.reference(Brand, brand_id, "brand_id")
+            return Branch.register(brand_id, code, name, self.clock.now(), command.actor)
+
+        return self.create(command, new)
+
+    # --- nodes -----------------------------------------------------------------
+
+    def register_node(
+        self,
+        command: Command,
+        *,
+        brand_id: UUID,
+        branch_id: UUID,
+        code: str,
+        name: str,
+        kind: NodeKind,
+        location: GeoPoint,
+        ownership: StoreOwnership | None = None,
+        district_id: UUID | None = None,
+    ) -> CommandResult:
+        def new() -> Node:
+            self._require_in_brand(self.reference(Branch, branch_id, "branch_id"), brand_id)
+            if district_id is not None:
+                district = self.reference(District, district_id, "district_id")
+                self._require_in_brand(district, brand_id)
+            return Node.register(
+                brand_id=brand_id,
+                branch_id=branch_id,
+                code=code,
+                name=name,
+                kind=kind,
+                location=location,
+                ownership=ownership,
+                district_id=district_id,
+                occurred_at=self.clock.now(),
+                actor=command.actor,
+            )
+
+        return self.create(command, new)
+
+    def pause_node(
+        self, command: Command, node_id: UUID, reason: str, expected_version: int | None = None
+    ) -> CommandResult:
+        return self.update(
+            command,
+            Node,
+            node_id,
+            expected_version,
+            lambda node: node.pause(reason, self.clock.now(), command.actor),
+        )
+
+    def resume_node(
+        self, command: Command, node_id: UUID, expected_version: int | None = None
+    ) -> CommandResult:
+        return self.update(
+            command,
+            Node,
+            node_id,
+            expected_version,
+            lambda node: node.resume(self.clock.now(), command.actor),
+        )
+
+    def set_node_daily_order_cap(
+        self, command: Command, node_id: UUID, cap: int | None, expected_version: int | None = None
+    ) -> CommandResult:
+        return self.update(
+            command,
+            Node,
+            node_id,
+            expected_version,
+            lambda node: node.set_daily_order_cap(cap, self.clock.now(), command.actor),
+        )
+
+    # --- guides ----------------------------------------------------------------
+
+    def hire_guide(
+        self, command: Command, brand_id: UUID, code: str, name: str, store_id: UUID
+    ) -> CommandResult:
+        def new() -> Guide:
+            self._require_store_of_brand(store_id, brand_id, "store_id")
+            return Guide.hire(
+                brand_id=brand_id,
+                code=code,
+                name=name,
+                store_id=store_id,
+                occurred_at=self.clock.now(),
+                actor=command.actor,
+            )
+
+        return self.create(command, new)
+
+    def transfer_guide(
+        self,
+        command: Command,
+        guide_id: UUID,
+        to_store_id: UUID,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        def change(guide: Guide) -> None:
+            self._require_store_of_brand(to_store_id, guide.brand_id, "to_store_id")
+            guide.transfer(to_store_id, self.clock.now(), command.actor)
+
+        return self.update(command, Guide, guide_id, expected_version, change)
+
+    def record_guide_left(
+        self, command: Command, guide_id: UUID, reason: str, expected_version: int | None = None
+    ) -> CommandResult:
+        return self.update(
+            command,
+            Guide,
+            guide_id,
+            expected_version,
+            lambda guide: guide.leave(reason, self.clock.now(), command.actor),
+        )
+
+    # --- catalogue and members ---------------------------------------------------
+
+    def register_sku(
+        self,
+        command: Command,
+        *,
+        brand_id: UUID,
+        code: str,
+        name: str,
+        category: str,
+        price_fen: Fen,
+    ) -> CommandResult:
+        def new() -> Sku:
+            self.reference(Brand, brand_id, "brand_id")
+            return Sku.register(
+                brand_id=brand_id,
+                code=code,
+                name=name,
+                category=category,
+                price_fen=price_fen,
+                occurred_at=self.clock.now(),
+                actor=command.actor,
+            )
+
+        return self.create(command, new)
+
+    def change_sku_price(
+        self, command: Command, sku_id: UUID, price_fen: Fen, expected_version: int | None = None
+    ) -> CommandResult:
+        return self.update(
+            command,
+            Sku,
+            sku_id,
+            expected_version,
+            lambda sku: sku.change_price(price_fen, self.clock.now(), command.actor),
+        )
+
+    def register_member(
+        self,
+        command: Command,
+        *,
+        member_no: str,
+        name: str,
+        phone: str,
+        registered_at_store_id: UUID | None = None,
+    ) -> CommandResult:
+        def new() -> Member:
+            if registered_at_store_id is not None:
+                self.reference(Node, registered_at_store_id, "registered_at_store_id")
+            return Member.register(
+                member_no=member_no,
+                name=name,
+                phone=phone,
+                registered_at_store_id=registered_at_store_id,
+                occurred_at=self.clock.now(),
+                actor=command.actor,
+            )
+
+        return self.create(command, new)
+
+    # --- helpers -----------------------------------------------------------------
+
+    def _require_in_brand(
+        self, aggregate: Region | District | Branch | Node, brand_id: UUID
+    ) -> None:
+        if aggregate.brand_id != brand_id:
+            raise RuleViolated(
+                f"that {type(aggregate).__name__.lower()} belongs to another brand",
+                id=str(aggregate.id),
+            )
+
+    def _require_store_of_brand(self, store_id: UUID, brand_id: UUID, field: str) -> Node:
+        node = self.reference(Node, store_id, field)
+        self._require_in_brand(node, brand_id)
+        if node.kind is not NodeKind.STORE:
+            raise RuleViolated(f"{field} names a warehouse, not a store", field=field)
+        return node

@@ -1,0 +1,451 @@
+"""The order aggregate and its lifecycle.
+
+placed ──pay──▶ paid ──ship──▶ partially shipped / shipped ──deliver──▶ delivered
+  │               │                                                     │
+  └──cancel───────┴──▶ cancelled (only before anything shipped)      return ──▶ refund
+
+Quantities are tracked per line (shipped, delivered, returned) so that a
+partial shipment, delivery or return is an ordinary case, not an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import InvalidValue, RuleViolated
+from domain.values import (
+    Fen,
+    GeoPoint,
+    require_non_negative,
+    require_positive,
+    require_text,
+    require_utc,
+)
+
+MAX_LINES_PER_ORDER = 100
+MAX_QUANTITY_PER_LINE = 10_000
+MAX_UNIT_PRICE_FEN = 100_000_000  # CNY 1,000,000 a unit
+PAYMENT_WINDOW_EXPIRED = "payment window expired"
+
+
+class OrderError(RuleViolated):
+    type = "order-rule-violated"
+
+
+class WrongPaymentAmount(OrderError):
+    type = "wrong-payment-amount"
+
+
+class OrderNotPayable(OrderError):
+    type = "order-not-payable"
+
+
+class CannotCancel(OrderError):
+    type = "order-cannot-be-cancelled"
+
+
+class ShipmentRefused(OrderError):
+    type = "shipment-refused"
+
+
+class DeliveryRefused(OrderError):
+    type = "delivery-refused"
+
+
+class ReturnRefused(OrderError):
+    type = "return-refused"
+
+
+class RefundRefused(OrderError):
+    type = "refund-refused"
+
+
+class Channel(StrEnum):
+    """How the order came, as the frontend declares it."""
+
+    GUIDE_SHARE_LINK = "guide_share_link"
+    GUIDE_QR = "guide_qr"
+    LIVE_STREAM_FORWARD = "live_stream_forward"
+    STORE_ACCOUNT = "store_account"
+    DIRECT = "direct"
+
+
+class OrderStatus(StrEnum):
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    line_no: int
+    sku_id: UUID
+    quantity: int
+    unit_price_fen: Fen
+
+    def __post_init__(self) -> None:
+        require_positive("line_no", self.line_no)
+        require_positive("quantity", self.quantity)
+        if self.quantity > MAX_QUANTITY_PER_LINE:
+            raise InvalidValue(
+                f"quantity must not exceed {MAX_QUANTITY_PER_LINE}", line_no=self.line_no
+            )
+        require_non_negative("unit_price_fen", self.unit_price_fen)
+        if self.unit_price_fen > MAX_UNIT_PRICE_FEN:
+            raise InvalidValue(
+                f"unit_price_fen must not exceed {MAX_UNIT_PRICE_FEN}", line_no=self.line_no
+            )
+
+    @property
+    def amount_fen(self) -> Fen:
+        return self.quantity * self.unit_price_fen
+
+
+@dataclass(frozen=True)
+class AttributionEvidence:
+    """What the frontend saw: the link, QR code or note the customer came through.
+
+    Carried as given; the attribution policy decides what it means.
+    """
+
+    channel: Channel
+    guide_id: UUID | None = None
+    store_id: UUID | None = None
+    share_code: str | None = None
+    guide_note: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channel", Channel(self.channel))
+        guide_channels = {
+            Channel.GUIDE_SHARE_LINK,
+            Channel.GUIDE_QR,
+            Channel.LIVE_STREAM_FORWARD,
+        }
+        if self.channel in guide_channels and self.guide_id is None:
+            raise InvalidValue(f"a {self.channel} order must name the guide of the link")
+        if self.channel is Channel.STORE_ACCOUNT and self.store_id is None:
+            raise InvalidValue("a store-account order must name the store")
+
+
+@dataclass(frozen=True)
+class DeliveryAddress:
+    address: str
+    location: GeoPoint
+
+    def __post_init__(self) -> None:
+        require_text("address", self.address, 500)
+
+
+@dataclass(frozen=True)
+class Shipment:
+    shipment_id: str
+    node_id: UUID | None
+    quantities: Mapping[int, int]
+    delivered: bool = False
+
+
+class Order(Aggregate):
+    @staticmethod
+    def create_id(order_id: UUID) -> UUID:
+        """The application chooses the id, so a retried command can reuse it."""
+        return order_id
+
+    @classmethod
+    def place(
+        cls,
+        *,
+        order_id: UUID,
+        brand_id: UUID,
+        member_id: UUID,
+        lines: Sequence[OrderLine],
+        delivery: DeliveryAddress,
+        evidence: AttributionEvidence,
+        payment_window: timedelta,
+        occurred_at: datetime,
+        actor: str,
+    ) -> Order:
+        if not lines:
+            raise InvalidValue("an order needs at least one line")
+        if len(lines) > MAX_LINES_PER_ORDER:
+            raise InvalidValue(f"an order has at most {MAX_LINES_PER_ORDER} lines")
+        if [line.line_no for line in lines] != list(range(1, len(lines) + 1)):
+            raise InvalidValue("lines must be numbered 1, 2, 3, ... in order")
+        if len({line.sku_id for line in lines}) != len(lines):
+            raise InvalidValue("each SKU may appear on one line only")
+        if payment_window <= timedelta(0):
+            raise InvalidValue("the payment window must be positive")
+        placed_at = require_utc(occurred_at)
+        return cls(
+            order_id=order_id,
+            brand_id=brand_id,
+            member_id=member_id,
+            lines=tuple(lines),
+            delivery=delivery,
+            evidence=evidence,
+            payment_due_at=placed_at + payment_window,
+            occurred_at=placed_at,
+            actor=actor,
+        )
+
+    @event("Placed")
+    def __init__(
+        self,
+        order_id: UUID,
+        brand_id: UUID,
+        member_id: UUID,
+        lines: Sequence[OrderLine],
+        delivery: DeliveryAddress,
+        evidence: AttributionEvidence,
+        payment_due_at: datetime,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        self.brand_id = brand_id
+        self.member_id = member_id
+        self.lines = tuple(lines)
+        self.delivery = delivery
+        self.evidence = evidence
+        self.placed_at = occurred_at
+        self.payment_due_at = payment_due_at
+        self.paid_fen: Fen = 0
+        self.payment_ref: str | None = None
+        self.cancelled = False
+        self.cancel_reason: str | None = None
+        self.shipments: dict[str, Shipment] = {}
+        self.returned: dict[int, int] = {}
+        self.return_ids: set[str] = set()
+        self.refunded_fen: Fen = 0
+        self.refund_ids: set[str] = set()
+
+    # --- derived state -------------------------------------------------------
+
+    @property
+    def total_fen(self) -> Fen:
+        return sum(line.amount_fen for line in self.lines)
+
+    @property
+    def is_paid(self) -> bool:
+        return self.paid_fen > 0 or (self.total_fen == 0 and self.payment_ref is not None)
+
+    def line(self, line_no: int) -> OrderLine:
+        for line in self.lines:
+            if line.line_no == line_no:
+                return line
+        raise InvalidValue(f"the order has no line {line_no}", line_no=line_no)
+
+    def shipped_quantity(self, line_no: int) -> int:
+        return sum(s.quantities.get(line_no, 0) for s in self.shipments.values())
+
+    def delivered_quantity(self, line_no: int) -> int:
+        return sum(s.quantities.get(line_no, 0) for s in self.shipments.values() if s.delivered)
+
+    def returned_quantity(self, line_no: int) -> int:
+        return self.returned.get(line_no, 0)
+
+    @property
+    def returned_fen(self) -> Fen:
+        return sum(self.line(n).unit_price_fen * q for n, q in self.returned.items())
+
+    @property
+    def refundable_fen(self) -> Fen:
+        """What the customer is owed back and has not yet received."""
+        owed = self.paid_fen if self.cancelled else self.returned_fen
+        return owed - self.refunded_fen
+
+    @property
+    def status(self) -> OrderStatus:
+        if self.cancelled:
+            return OrderStatus.CANCELLED
+        if not self.is_paid:
+            return OrderStatus.AWAITING_PAYMENT
+        shipped = sum(self.shipped_quantity(line.line_no) for line in self.lines)
+        ordered = sum(line.quantity for line in self.lines)
+        if shipped == 0:
+            return OrderStatus.PAID
+        if shipped < ordered:
+            return OrderStatus.PARTIALLY_SHIPPED
+        if all(s.delivered for s in self.shipments.values()):
+            return OrderStatus.DELIVERED
+        return OrderStatus.SHIPPED
+
+    # --- commands ------------------------------------------------------------
+
+    def pay(self, amount_fen: Fen, payment_ref: str, occurred_at: datetime, actor: str) -> None:
+        if self.cancelled:
+            raise OrderNotPayable("the order was cancelled", reason=self.cancel_reason)
+        if self.is_paid:
+            raise OrderNotPayable("the order is already paid", payment_ref=self.payment_ref)
+        if require_utc(occurred_at) > self.payment_due_at:
+            raise OrderNotPayable(
+                "the payment window has closed", payment_due_at=self.payment_due_at.isoformat()
+            )
+        if amount_fen != self.total_fen:
+            raise WrongPaymentAmount(
+                "the payment must equal the order total",
+                total_fen=self.total_fen,
+                amount_fen=amount_fen,
+            )
+        self._record_paid(
+            amount_fen, require_text("payment_ref", payment_ref, 128), occurred_at, actor
+        )
+
+    @event("Paid")
+    def _record_paid(
+        self, amount_fen: Fen, payment_ref: str, occurred_at: datetime, actor: str
+    ) -> None:
+        self.paid_fen = amount_fen
+        self.payment_ref = payment_ref
+
+    def cancel(self, reason: str, occurred_at: datetime, actor: str) -> None:
+        if self.cancelled:
+            raise CannotCancel("the order is already cancelled")
+        if self.shipments:
+            raise CannotCancel("the order has shipped; return it instead")
+        self._record_cancelled(require_text("reason", reason, 500), require_utc(occurred_at), actor)
+
+    def expire_payment_window(self, as_of: datetime, actor: str) -> None:
+        """Cancels an unpaid order whose payment window has passed."""
+        if self.cancelled or self.is_paid:
+            raise CannotCancel("only an unpaid, open order can expire")
+        if require_utc(as_of) < self.payment_due_at:
+            raise CannotCancel(
+                "the payment window is still open", payment_due_at=self.payment_due_at.isoformat()
+            )
+        self._record_cancelled(PAYMENT_WINDOW_EXPIRED, as_of, actor)
+
+    @event("Cancelled")
+    def _record_cancelled(self, reason: str, occurred_at: datetime, actor: str) -> None:
+        self.cancelled = True
+        self.cancel_reason = reason
+
+    def ship(
+        self,
+        shipment_id: str,
+        node_id: UUID | None,
+        quantities: Mapping[int, int],
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        """Dispatches some quantity of some lines as one parcel."""
+        if self.status not in {OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED}:
+            raise ShipmentRefused(f"an order that is {self.status} cannot ship")
+        shipment_id = require_text("shipment_id", shipment_id, 64)
+        if shipment_id in self.shipments:
+            raise ShipmentRefused("that shipment id is already used", shipment_id=shipment_id)
+        if not quantities:
+            raise ShipmentRefused("a shipment carries at least one line")
+        for line_no, quantity in quantities.items():
+            require_positive("quantity", quantity)
+            unshipped = self.line(line_no).quantity - self.shipped_quantity(line_no)
+            if quantity > unshipped:
+                raise ShipmentRefused(
+                    "cannot ship more than is left to ship",
+                    line_no=line_no,
+                    unshipped=unshipped,
+                    quantity=quantity,
+                )
+        self._record_shipped(
+            shipment_id, node_id, dict(quantities), require_utc(occurred_at), actor
+        )
+
+    @event("Shipped")
+    def _record_shipped(
+        self,
+        shipment_id: str,
+        node_id: UUID | None,
+        quantities: dict[int, int],
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        # JSON turns int keys into strings: normalise on the way back in.
+        lines = {int(line_no): quantity for line_no, quantity in quantities.items()}
+        self.shipments[shipment_id] = Shipment(shipment_id, node_id, lines)
+
+    def deliver(self, shipment_id: str, occurred_at: datetime, actor: str) -> None:
+        shipment = self.shipments.get(shipment_id)
+        if shipment is None:
+            raise DeliveryRefused("no such shipment", shipment_id=shipment_id)
+        if shipment.delivered:
+            raise DeliveryRefused("the shipment is already delivered", shipment_id=shipment_id)
+        self._record_delivered(shipment_id, require_utc(occurred_at), actor)
+
+    @event("Delivered")
+    def _record_delivered(self, shipment_id: str, occurred_at: datetime, actor: str) -> None:
+        shipment = self.shipments[shipment_id]
+        self.shipments[shipment_id] = Shipment(
+            shipment.shipment_id, shipment.node_id, shipment.quantities, delivered=True
+        )
+
+    def return_items(
+        self,
+        return_id: str,
+        line_no: int,
+        quantity: int,
+        reason: str,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        """Takes back some delivered units of one line (退货)."""
+        return_id = require_text("return_id", return_id, 64)
+        if return_id in self.return_ids:
+            raise ReturnRefused("that return id is already used", return_id=return_id)
+        require_positive("quantity", quantity)
+        returnable = self.delivered_quantity(line_no) - self.returned_quantity(line_no)
+        if quantity > returnable:
+            raise ReturnRefused(
+                "cannot return more than was delivered and not yet returned",
+                line_no=line_no,
+                returnable=returnable,
+                quantity=quantity,
+            )
+        self._record_returned(
+            return_id,
+            line_no,
+            quantity,
+            require_text("reason", reason, 500),
+            require_utc(occurred_at),
+            actor,
+        )
+
+    @event("ItemsReturned")
+    def _record_returned(
+        self,
+        return_id: str,
+        line_no: int,
+        quantity: int,
+        reason: str,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        self.return_ids.add(return_id)
+        self.returned[line_no] = self.returned.get(line_no, 0) + quantity
+
+    def refund(self, refund_id: str, amount_fen: Fen, occurred_at: datetime, actor: str) -> None:
+        """Pays money back for a cancellation after payment or for returned units."""
+        refund_id = require_text("refund_id", refund_id, 64)
+        if refund_id in self.refund_ids:
+            raise RefundRefused("that refund id is already used", refund_id=refund_id)
+        require_positive("amount_fen", amount_fen)
+        if amount_fen > self.refundable_fen:
+            raise RefundRefused(
+                "cannot refund more than is owed back",
+                refundable_fen=self.refundable_fen,
+                amount_fen=amount_fen,
+            )
+        self._record_refunded(refund_id, amount_fen, require_utc(occurred_at), actor)
+
+    @event("Refunded")
+    def _record_refunded(
+        self, refund_id: str, amount_fen: Fen, occurred_at: datetime, actor: str
+    ) -> None:
+        self.refund_ids.add(refund_id)
+        self.refunded_fen += amount_fen

@@ -1,0 +1,1 @@
+"""Settings, persistence wiring, clocks and the composition root."""

@@ -1,0 +1,65 @@
+"""Turns settings into the eventsourcing library's per-application environment."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from psycopg import sql
+
+from infrastructure.settings import Persistence, Settings
+
+
+def eventsourcing_env(settings: Settings, application_name: str) -> dict[str, str]:
+    """The environment for one application.
+
+    Each application gets its own events table (PostgreSQL names it after the
+    application; SQLite always calls it `stored_events`, so each application gets
+    its own file).
+    """
+    persistence = settings.resolved_persistence
+    if persistence is Persistence.MEMORY:
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    if persistence is Persistence.SQLITE:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(settings.data_dir / f"{application_name}.sqlite3"),
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
+    assert settings.database_url is not None
+    return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **postgres_env(settings)}
+
+
+def postgres_env(settings: Settings) -> dict[str, str]:
+    assert settings.database_url is not None
+    url = urlsplit(settings.database_url)
+    if url.scheme not in {"postgres", "postgresql", "postgresql+psycopg"}:
+        raise ValueError(f"not a PostgreSQL URL: {url.scheme}://...")
+    return {
+        "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_SCHEMA": settings.postgres_schema,
+        "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_LOCK_TIMEOUT": "5",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+    }
+
+
+def ensure_postgres_schema(settings: Settings) -> None:
+    """The library creates tables but not the schema that holds them."""
+    if settings.resolved_persistence is not Persistence.POSTGRES:
+        return
+    assert settings.database_url is not None
+    with psycopg.connect(settings.database_url, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                sql.Identifier(settings.postgres_schema)
+            )
+        )

@@ -1,0 +1,56 @@
+"""All configuration, read once from environment variables (prefix GUIDELEDGER_)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Persistence(StrEnum):
+    AUTO = "auto"  # PostgreSQL when a database URL is set, else SQLite
+    POSTGRES = "postgres"
+    SQLITE = "sqlite"
+    MEMORY = "memory"  # tests only: nothing survives the process
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GUIDELEDGER_", frozen=True)
+
+    environment: Environment = Environment.DEVELOPMENT
+    persistence: Persistence = Persistence.AUTO
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GUIDELEDGER_DATABASE_URL", "DATABASE_URL"),
+        description="postgresql://user:password@host:port/dbname",
+    )
+    postgres_schema: str = "public"
+    postgres_pool_size: int = Field(default=5, ge=1, le=100)
+    postgres_max_overflow: int = Field(default=10, ge=0, le=100)
+    data_dir: Path = Path("var")
+    payment_window_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @property
+    def resolved_persistence(self) -> Persistence:
+        if self.persistence is not Persistence.AUTO:
+            return self.persistence
+        return Persistence.POSTGRES if self.database_url else Persistence.SQLITE
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        production = self.environment is Environment.PRODUCTION
+        if production and self.resolved_persistence is not Persistence.POSTGRES:
+            raise ValueError("production runs on PostgreSQL: set GUIDELEDGER_DATABASE_URL")
+        if self.resolved_persistence is Persistence.POSTGRES and not self.database_url:
+            raise ValueError("persistence=postgres needs GUIDELEDGER_DATABASE_URL")
+        return self
