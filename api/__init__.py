@@ -1,0 +1,1 @@
+"""The HTTP API and the command line: parse, call the application, render."""

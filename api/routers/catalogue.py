@@ -1,0 +1,143 @@
+"""The catalogue (SKUs) and members."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+
+from api.dependencies import CommandDep, LedgerDep
+from api.problems import PROBLEM_RESPONSES
+from api.schemas import Accepted, Code, Name, PositiveFen, StrictModel, VersionedChange
+from domain.catalogue import Sku
+from domain.members import Member
+from domain.values import natural_id
+
+router = APIRouter(responses=PROBLEM_RESPONSES)
+
+
+class RegisterSku(StrictModel):
+    code: Code
+    name: Name
+    category: Code
+    price_fen: PositiveFen
+
+
+class ChangeSkuPrice(VersionedChange):
+    price_fen: PositiveFen
+
+
+class SkuView(BaseModel):
+    id: UUID
+    version: int
+    brand_id: UUID
+    code: str
+    name: str
+    category: str
+    price_fen: int
+
+    @classmethod
+    def of(cls, sku: Sku) -> SkuView:
+        return cls(
+            id=sku.id,
+            version=sku.version,
+            brand_id=sku.brand_id,
+            code=sku.code,
+            name=sku.name,
+            category=sku.category,
+            price_fen=sku.price_fen,
+        )
+
+
+@router.post(
+    "/brands/{brand_id}/skus",
+    operation_id="registerSku",
+    tags=["catalogue"],
+    status_code=status.HTTP_201_CREATED,
+)
+def register_sku(
+    brand_id: UUID, body: RegisterSku, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.organisation.register_sku(
+        command,
+        brand_id=brand_id,
+        code=body.code,
+        name=body.name,
+        category=body.category,
+        price_fen=body.price_fen,
+    )
+    return Accepted.of(result)
+
+
+@router.get("/skus/{sku_id}", operation_id="getSku", tags=["catalogue"])
+def get_sku(sku_id: UUID, ledger: LedgerDep) -> SkuView:
+    return SkuView.of(ledger.organisation.load(Sku, sku_id))
+
+
+@router.get(
+    "/brands/{brand_id}/skus/by-code/{code}", operation_id="getSkuByCode", tags=["catalogue"]
+)
+def get_sku_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> SkuView:
+    return SkuView.of(ledger.organisation.load(Sku, natural_id("sku", brand_id, code)))
+
+
+@router.put("/skus/{sku_id}/price", operation_id="changeSkuPrice", tags=["catalogue"])
+def change_sku_price(
+    sku_id: UUID, body: ChangeSkuPrice, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.organisation.change_sku_price(
+        command, sku_id, body.price_fen, body.expected_version
+    )
+    return Accepted.of(result)
+
+
+class RegisterMember(StrictModel):
+    member_no: Code
+    name: Name
+    phone: str = Field(min_length=3, max_length=32, pattern=r"^\+?[0-9 -]+$")
+    registered_at_store_id: UUID | None = None
+
+
+class MemberView(BaseModel):
+    id: UUID
+    version: int
+    member_no: str
+    name: str
+    phone: str
+    registered_at_store_id: UUID | None
+
+    @classmethod
+    def of(cls, member: Member) -> MemberView:
+        return cls(
+            id=member.id,
+            version=member.version,
+            member_no=member.member_no,
+            name=member.name,
+            phone=member.phone,
+            registered_at_store_id=member.registered_at_store_id,
+        )
+
+
+@router.post(
+    "/members", operation_id="registerMember", tags=["members"], status_code=status.HTTP_201_CREATED
+)
+def register_member(body: RegisterMember, ledger: LedgerDep, command: CommandDep) -> Accepted:
+    result = ledger.organisation.register_member(
+        command,
+        member_no=body.member_no,
+        name=body.name,
+        phone=body.phone,
+        registered_at_store_id=body.registered_at_store_id,
+    )
+    return Accepted.of(result)
+
+
+@router.get("/members/{member_id}", operation_id="getMember", tags=["members"])
+def get_member(member_id: UUID, ledger: LedgerDep) -> MemberView:
+    return MemberView.of(ledger.organisation.load(Member, member_id))
+
+
+@router.get("/members/by-number/{member_no}", operation_id="getMemberByNumber", tags=["members"])
+def get_member_by_number(member_no: Code, ledger: LedgerDep) -> MemberView:
+    return MemberView.of(ledger.organisation.load(Member, Member.create_id(member_no)))

@@ -1,0 +1,367 @@
+"""Brands and their structure: regions, districts, branches, nodes and guides."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+
+from api.dependencies import CommandDep, LedgerDep
+from api.problems import PROBLEM_RESPONSES
+from api.schemas import (
+    Accepted,
+    Code,
+    ExpectedVersion,
+    Location,
+    Name,
+    Reason,
+    StrictModel,
+    VersionedChange,
+)
+from domain.organisation import (
+    Branch,
+    Brand,
+    District,
+    Guide,
+    GuideStatus,
+    Node,
+    NodeKind,
+    Region,
+    SettlementCadence,
+    StoreOwnership,
+)
+from domain.values import natural_id
+
+router = APIRouter(tags=["organisation"], responses=PROBLEM_RESPONSES)
+
+
+# --- brands ------------------------------------------------------------------------
+
+
+class RegisterBrand(StrictModel):
+    code: Code
+    name: Name
+    time_zone: str = Field(min_length=1, max_length=64, examples=["Asia/Shanghai"])
+    settlement_cadence: SettlementCadence
+
+
+class ChangeSettlementCadence(VersionedChange):
+    settlement_cadence: SettlementCadence
+
+
+class BrandView(BaseModel):
+    id: UUID
+    version: int
+    code: str
+    name: str
+    time_zone: str
+    settlement_cadence: SettlementCadence
+
+    @classmethod
+    def of(cls, brand: Brand) -> BrandView:
+        return cls(
+            id=brand.id,
+            version=brand.version,
+            code=brand.code,
+            name=brand.name,
+            time_zone=brand.time_zone,
+            settlement_cadence=brand.settlement_cadence,
+        )
+
+
+@router.post("/brands", operation_id="registerBrand", status_code=status.HTTP_201_CREATED)
+def register_brand(body: RegisterBrand, ledger: LedgerDep, command: CommandDep) -> Accepted:
+    result = ledger.organisation.register_brand(
+        command, body.code, body.name, body.time_zone, body.settlement_cadence
+    )
+    return Accepted.of(result)
+
+
+@router.get("/brands/{brand_id}", operation_id="getBrand")
+def get_brand(brand_id: UUID, ledger: LedgerDep) -> BrandView:
+    return BrandView.of(ledger.organisation.load(Brand, brand_id))
+
+
+@router.get("/brands/by-code/{code}", operation_id="getBrandByCode")
+def get_brand_by_code(code: Code, ledger: LedgerDep) -> BrandView:
+    return BrandView.of(ledger.organisation.load(Brand, Brand.create_id(code)))
+
+
+@router.put("/brands/{brand_id}/settlement-cadence", operation_id="changeSettlementCadence")
+def change_settlement_cadence(
+    brand_id: UUID, body: ChangeSettlementCadence, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.organisation.change_settlement_cadence(
+        command, brand_id, body.settlement_cadence, body.expected_version
+    )
+    return Accepted.of(result)
+
+
+# --- regions, districts, branches ---------------------------------------------------
+
+
+class RegisterUnit(StrictModel):
+    code: Code
+    name: Name
+
+
+class RegisterDistrict(RegisterUnit):
+    region_id: UUID
+
+
+class UnitView(BaseModel):
+    id: UUID
+    version: int
+    brand_id: UUID
+    code: str
+    name: str
+    region_id: UUID | None = None
+
+    @classmethod
+    def of(cls, unit: Region | District | Branch) -> UnitView:
+        return cls(
+            id=unit.id,
+            version=unit.version,
+            brand_id=unit.brand_id,
+            code=unit.code,
+            name=unit.name,
+            region_id=unit.region_id if isinstance(unit, District) else None,
+        )
+
+
+@router.post(
+    "/brands/{brand_id}/regions", operation_id="registerRegion", status_code=status.HTTP_201_CREATED
+)
+def register_region(
+    brand_id: UUID, body: RegisterUnit, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    return Accepted.of(ledger.organisation.register_region(command, brand_id, body.code, body.name))
+
+
+@router.get("/regions/{region_id}", operation_id="getRegion")
+def get_region(region_id: UUID, ledger: LedgerDep) -> UnitView:
+    return UnitView.of(ledger.organisation.load(Region, region_id))
+
+
+@router.post(
+    "/brands/{brand_id}/districts",
+    operation_id="registerDistrict",
+    status_code=status.HTTP_201_CREATED,
+)
+def register_district(
+    brand_id: UUID, body: RegisterDistrict, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.organisation.register_district(
+        command, brand_id, body.region_id, body.code, body.name
+    )
+    return Accepted.of(result)
+
+
+@router.get("/districts/{district_id}", operation_id="getDistrict")
+def get_district(district_id: UUID, ledger: LedgerDep) -> UnitView:
+    return UnitView.of(ledger.organisation.load(District, district_id))
+
+
+@router.post(
+    "/brands/{brand_id}/branches",
+    operation_id="registerBranch",
+    status_code=status.HTTP_201_CREATED,
+)
+def register_branch(
+    brand_id: UUID, body: RegisterUnit, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    return Accepted.of(ledger.organisation.register_branch(command, brand_id, body.code, body.name))
+
+
+@router.get("/branches/{branch_id}", operation_id="getBranch")
+def get_branch(branch_id: UUID, ledger: LedgerDep) -> UnitView:
+    return UnitView.of(ledger.organisation.load(Branch, branch_id))
+
+
+# --- nodes ------------------------------------------------------------------------------
+
+
+class RegisterNode(StrictModel):
+    code: Code
+    name: Name
+    kind: NodeKind
+    branch_id: UUID
+    location: Location
+    ownership: StoreOwnership | None = Field(default=None, description="Stores only")
+    district_id: UUID | None = Field(default=None, description="Stores only")
+
+
+class PauseNode(VersionedChange):
+    reason: Reason
+
+
+class SetDailyOrderCap(VersionedChange):
+    daily_order_cap: int | None = Field(
+        default=None, strict=True, ge=1, le=1_000_000, description="null lifts the cap"
+    )
+
+
+class NodeView(BaseModel):
+    id: UUID
+    version: int
+    brand_id: UUID
+    branch_id: UUID
+    district_id: UUID | None
+    code: str
+    name: str
+    kind: NodeKind
+    ownership: StoreOwnership | None
+    location: Location
+    paused: bool
+    pause_reason: str | None
+    daily_order_cap: int | None
+
+    @classmethod
+    def of(cls, node: Node) -> NodeView:
+        return cls(
+            id=node.id,
+            version=node.version,
+            brand_id=node.brand_id,
+            branch_id=node.branch_id,
+            district_id=node.district_id,
+            code=node.code,
+            name=node.name,
+            kind=node.kind,
+            ownership=node.ownership,
+            location=Location.from_domain(node.location),
+            paused=node.paused,
+            pause_reason=node.pause_reason,
+            daily_order_cap=node.daily_order_cap,
+        )
+
+
+@router.post(
+    "/brands/{brand_id}/nodes", operation_id="registerNode", status_code=status.HTTP_201_CREATED
+)
+def register_node(
+    brand_id: UUID, body: RegisterNode, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.organisation.register_node(
+        command,
+        brand_id=brand_id,
+        branch_id=body.branch_id,
+        code=body.code,
+        name=body.name,
+        kind=body.kind,
+        location=body.location.to_domain(),
+        ownership=body.ownership,
+        district_id=body.district_id,
+    )
+    return Accepted.of(result)
+
+
+@router.get("/nodes/{node_id}", operation_id="getNode")
+def get_node(node_id: UUID, ledger: LedgerDep) -> NodeView:
+    return NodeView.of(ledger.organisation.load(Node, node_id))
+
+
+@router.get("/brands/{brand_id}/nodes/by-code/{code}", operation_id="getNodeByCode")
+def get_node_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> NodeView:
+    return NodeView.of(ledger.organisation.load(Node, natural_id("node", brand_id, code)))
+
+
+@router.post("/nodes/{node_id}/pause", operation_id="pauseNode")
+def pause_node(node_id: UUID, body: PauseNode, ledger: LedgerDep, command: CommandDep) -> Accepted:
+    result = ledger.organisation.pause_node(command, node_id, body.reason, body.expected_version)
+    return Accepted.of(result)
+
+
+@router.post("/nodes/{node_id}/resume", operation_id="resumeNode")
+def resume_node(
+    node_id: UUID, body: VersionedChange, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    return Accepted.of(ledger.organisation.resume_node(command, node_id, body.expected_version))
+
+
+@router.put("/nodes/{node_id}/daily-order-cap", operation_id="setNodeDailyOrderCap")
+def set_daily_order_cap(
+    node_id: UUID, body: SetDailyOrderCap, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.organisation.set_node_daily_order_cap(
+        command, node_id, body.daily_order_cap, body.expected_version
+    )
+    return Accepted.of(result)
+
+
+# --- guides ------------------------------------------------------------------------------
+
+
+class HireGuide(StrictModel):
+    code: Code
+    name: Name
+    store_id: UUID
+
+
+class TransferGuide(StrictModel):
+    to_store_id: UUID
+    expected_version: ExpectedVersion = None
+
+
+class GuideLeaves(VersionedChange):
+    reason: Reason
+
+
+class GuideView(BaseModel):
+    id: UUID
+    version: int
+    brand_id: UUID
+    code: str
+    name: str
+    store_id: UUID
+    status: GuideStatus
+
+    @classmethod
+    def of(cls, guide: Guide) -> GuideView:
+        return cls(
+            id=guide.id,
+            version=guide.version,
+            brand_id=guide.brand_id,
+            code=guide.code,
+            name=guide.name,
+            store_id=guide.store_id,
+            status=guide.status,
+        )
+
+
+@router.post(
+    "/brands/{brand_id}/guides", operation_id="hireGuide", status_code=status.HTTP_201_CREATED
+)
+def hire_guide(brand_id: UUID, body: HireGuide, ledger: LedgerDep, command: CommandDep) -> Accepted:
+    result = ledger.organisation.hire_guide(command, brand_id, body.code, body.name, body.store_id)
+    return Accepted.of(result)
+
+
+@router.get("/guides/{guide_id}", operation_id="getGuide")
+def get_guide(guide_id: UUID, ledger: LedgerDep) -> GuideView:
+    return GuideView.of(ledger.organisation.load(Guide, guide_id))
+
+
+@router.get("/brands/{brand_id}/guides/by-code/{code}", operation_id="getGuideByCode")
+def get_guide_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> GuideView:
+    return GuideView.of(ledger.organisation.load(Guide, natural_id("guide", brand_id, code)))
+
+
+@router.post("/guides/{guide_id}/transfer", operation_id="transferGuide")
+def transfer_guide(
+    guide_id: UUID, body: TransferGuide, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.organisation.transfer_guide(
+        command, guide_id, body.to_store_id, body.expected_version
+    )
+    return Accepted.of(result)
+
+
+@router.post("/guides/{guide_id}/leave", operation_id="recordGuideLeft")
+def guide_leaves(
+    guide_id: UUID, body: GuideLeaves, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.organisation.record_guide_left(
+        command, guide_id, body.reason, body.expected_version
+    )
+    return Accepted.of(result)
