@@ -1,0 +1,139 @@
+"""Shared fixtures: clocks, backends (memory, SQLite, real PostgreSQL) and ledgers.
+
+PostgreSQL is found through DATABASE_URL, else at 127.0.0.1:5432, else a
+throwaway cluster is started from the installed binaries (pytest-postgresql).
+When none can be had the run fails with one clear line: it never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, settings
+from psycopg import sql
+
+from infrastructure.bootstrap import Ledger, bootstrap
+from infrastructure.clock import ManualClock
+from infrastructure.settings import Persistence, Settings
+
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+START = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+BACKENDS = [Persistence.MEMORY, Persistence.SQLITE, Persistence.POSTGRES]
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    url = os.environ.get("DATABASE_URL") or DEFAULT_POSTGRES_URL
+    if _reachable(url):
+        return url
+    try:
+        proc = request.getfixturevalue("throwaway_postgres")
+    except Exception as error:
+        pytest.fail(
+            f"No PostgreSQL for the tests: {url} is unreachable and no throwaway cluster "
+            f"could start ({type(error).__name__}). Set DATABASE_URL to a server.",
+            pytrace=False,
+        )
+    return f"postgresql://{proc.user}@{proc.host}:{proc.port}/postgres"
+
+
+@pytest.fixture(scope="session")
+def throwaway_postgres() -> Iterator[object]:
+    from pytest_postgresql.executor import PostgreSQLExecutor
+
+    bindir = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
+    if bindir is None:
+        raise RuntimeError("no PostgreSQL binaries installed")
+    executor = PostgreSQLExecutor(
+        executable=str(bindir / "pg_ctl"),
+        host="127.0.0.1",
+        port=55432,
+        user="postgres",
+        options="",
+        startparams="-w",
+        dbname="postgres",
+        unixsocketdir="/tmp",
+        datadir=f"/tmp/guideledger-pg-{os.getpid()}",
+        postgres_options="",
+    )
+    executor.start()
+    yield executor
+    executor.stop()
+
+
+@pytest.fixture
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A fresh schema for one test, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    yield name
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+def make_settings(backend: Persistence, request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if backend is Persistence.POSTGRES:
+        return Settings(
+            persistence=backend,
+            database_url=request.getfixturevalue("postgres_url"),
+            postgres_schema=request.getfixturevalue("postgres_schema"),
+            postgres_pool_size=4,
+        )
+    return Settings(persistence=backend, data_dir=tmp_path / "var", database_url=None)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture(params=BACKENDS, ids=str)
+def backend(request: pytest.FixtureRequest) -> Persistence:
+    backend: Persistence = request.param
+    return backend
+
+
+@pytest.fixture
+def ledger(
+    backend: Persistence, clock: ManualClock, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Ledger]:
+    """A ledger on each backend in turn: the same test runs on all three."""
+    ledger = bootstrap(make_settings(backend, request, tmp_path), clock)
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def pg_ledger(
+    clock: ManualClock, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Ledger]:
+    """A ledger on real PostgreSQL only, for concurrency and crash tests."""
+    ledger = bootstrap(make_settings(Persistence.POSTGRES, request, tmp_path), clock)
+    yield ledger
+    ledger.close()

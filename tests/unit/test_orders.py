@@ -1,0 +1,264 @@
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from domain.errors import InvalidValue
+from domain.orders import (
+    MAX_QUANTITY_PER_LINE,
+    PAYMENT_WINDOW_EXPIRED,
+    AttributionEvidence,
+    CannotCancel,
+    Channel,
+    DeliveryAddress,
+    DeliveryRefused,
+    Order,
+    OrderLine,
+    OrderNotPayable,
+    OrderStatus,
+    RefundRefused,
+    ReturnRefused,
+    ShipmentRefused,
+    WrongPaymentAmount,
+)
+from domain.values import GeoPoint
+
+PLACED_AT = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+LATER = PLACED_AT + timedelta(minutes=5)
+WINDOW = timedelta(minutes=30)
+SKU_A, SKU_B = uuid4(), uuid4()
+DIRECT = AttributionEvidence(Channel.DIRECT)
+
+
+def place(lines: list[OrderLine] | None = None, evidence: AttributionEvidence = DIRECT) -> Order:
+    return Order.place(
+        order_id=uuid4(),
+        brand_id=uuid4(),
+        member_id=uuid4(),
+        lines=lines or [OrderLine(1, SKU_A, 2, 1000), OrderLine(2, SKU_B, 1, 500)],
+        delivery=DeliveryAddress("somewhere", GeoPoint(31.2, 121.5)),
+        evidence=evidence,
+        payment_window=WINDOW,
+        occurred_at=PLACED_AT,
+        actor="frontend",
+    )
+
+
+def paid() -> Order:
+    order = place()
+    order.pay(2500, "pay-1", LATER, "frontend")
+    return order
+
+
+def delivered() -> Order:
+    order = paid()
+    order.ship("s1", None, {1: 2, 2: 1}, LATER, "store")
+    order.deliver("s1", LATER, "carrier")
+    return order
+
+
+# --- placing ---------------------------------------------------------------------
+
+
+def test_placed_order_awaits_payment_with_total_and_due_time() -> None:
+    order = place()
+    assert order.status is OrderStatus.AWAITING_PAYMENT
+    assert order.total_fen == 2500
+    assert order.payment_due_at == PLACED_AT + WINDOW
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [],
+        [OrderLine(2, SKU_A, 1, 100)],
+        [OrderLine(1, SKU_A, 1, 100), OrderLine(2, SKU_A, 1, 100)],
+    ],
+    ids=["no lines", "numbering gap", "same SKU twice"],
+)
+def test_refuses_malformed_lines(lines: list[OrderLine]) -> None:
+    with pytest.raises(InvalidValue):
+        Order.place(
+            order_id=uuid4(),
+            brand_id=uuid4(),
+            member_id=uuid4(),
+            lines=lines,
+            delivery=DeliveryAddress("x", GeoPoint(0, 0)),
+            evidence=DIRECT,
+            payment_window=WINDOW,
+            occurred_at=PLACED_AT,
+            actor="a",
+        )
+
+
+@pytest.mark.parametrize(
+    ("quantity", "price"), [(0, 100), (-1, 100), (MAX_QUANTITY_PER_LINE + 1, 100), (1, -1)]
+)
+def test_refuses_impossible_quantities_and_prices(quantity: int, price: int) -> None:
+    with pytest.raises(InvalidValue):
+        OrderLine(1, SKU_A, quantity, price)
+
+
+def test_guide_channels_must_name_the_guide() -> None:
+    with pytest.raises(InvalidValue):
+        AttributionEvidence(Channel.GUIDE_QR)
+    with pytest.raises(InvalidValue):
+        AttributionEvidence(Channel.STORE_ACCOUNT)
+
+
+def test_evidence_is_carried_as_given() -> None:
+    guide: UUID = uuid4()
+    evidence = AttributionEvidence(Channel.LIVE_STREAM_FORWARD, guide_id=guide, share_code="LS1")
+    assert place(evidence=evidence).evidence == evidence
+
+
+# --- paying ----------------------------------------------------------------------------
+
+
+def test_payment_must_equal_the_total() -> None:
+    order = place()
+    with pytest.raises(WrongPaymentAmount):
+        order.pay(2499, "p", LATER, "f")
+    order.pay(2500, "p", LATER, "f")
+    assert order.status is OrderStatus.PAID
+
+
+def test_cannot_pay_twice_or_after_cancel_or_after_the_window() -> None:
+    order = paid()
+    with pytest.raises(OrderNotPayable):
+        order.pay(2500, "again", LATER, "f")
+    cancelled = place()
+    cancelled.cancel("changed mind", LATER, "f")
+    with pytest.raises(OrderNotPayable):
+        cancelled.pay(2500, "p", LATER, "f")
+    late = place()
+    with pytest.raises(OrderNotPayable):
+        late.pay(2500, "p", PLACED_AT + WINDOW + timedelta(seconds=1), "f")
+
+
+# --- cancelling and expiry -----------------------------------------------------------------
+
+
+def test_cancels_before_shipping_only() -> None:
+    order = paid()
+    order.ship("s1", None, {1: 1}, LATER, "store")
+    with pytest.raises(CannotCancel):
+        order.cancel("too late", LATER, "f")
+
+
+def test_cannot_cancel_twice() -> None:
+    order = place()
+    order.cancel("x", LATER, "f")
+    with pytest.raises(CannotCancel):
+        order.cancel("y", LATER, "f")
+
+
+def test_unpaid_order_expires_only_after_its_window() -> None:
+    order = place()
+    with pytest.raises(CannotCancel):
+        order.expire_payment_window(PLACED_AT + WINDOW - timedelta(seconds=1), "system")
+    order.expire_payment_window(PLACED_AT + WINDOW, "system")
+    assert order.status is OrderStatus.CANCELLED
+    assert order.cancel_reason == PAYMENT_WINDOW_EXPIRED
+
+
+def test_paid_order_never_expires() -> None:
+    with pytest.raises(CannotCancel):
+        paid().expire_payment_window(PLACED_AT + timedelta(days=1), "system")
+
+
+# --- shipping and delivery ---------------------------------------------------------------------
+
+
+def test_unpaid_order_cannot_ship() -> None:
+    with pytest.raises(ShipmentRefused):
+        place().ship("s1", None, {1: 1}, LATER, "store")
+
+
+def test_ships_in_parts_up_to_the_ordered_quantity() -> None:
+    order = paid()
+    order.ship("s1", uuid4(), {1: 1}, LATER, "store")
+    assert order.status is OrderStatus.PARTIALLY_SHIPPED
+    with pytest.raises(ShipmentRefused):
+        order.ship("s2", None, {1: 2}, LATER, "store")
+    order.ship("s2", uuid4(), {1: 1, 2: 1}, LATER, "warehouse")
+    assert order.status is OrderStatus.SHIPPED
+
+
+def test_shipment_ids_are_unique_and_lines_must_exist() -> None:
+    order = paid()
+    order.ship("s1", None, {1: 1}, LATER, "store")
+    with pytest.raises(ShipmentRefused):
+        order.ship("s1", None, {2: 1}, LATER, "store")
+    with pytest.raises(InvalidValue):
+        order.ship("s2", None, {3: 1}, LATER, "store")
+
+
+def test_delivered_when_every_shipment_arrived() -> None:
+    order = paid()
+    order.ship("s1", None, {1: 2}, LATER, "store")
+    order.ship("s2", None, {2: 1}, LATER, "store")
+    order.deliver("s1", LATER, "carrier")
+    assert order.status is OrderStatus.SHIPPED
+    order.deliver("s2", LATER, "carrier")
+    assert order.status is OrderStatus.DELIVERED
+
+
+def test_delivery_needs_a_known_undelivered_shipment() -> None:
+    order = delivered()
+    with pytest.raises(DeliveryRefused):
+        order.deliver("s1", LATER, "carrier")
+    with pytest.raises(DeliveryRefused):
+        order.deliver("nope", LATER, "carrier")
+
+
+# --- returns and refunds ------------------------------------------------------------------------
+
+
+def test_returns_only_what_was_delivered() -> None:
+    order = paid()
+    order.ship("s1", None, {1: 2}, LATER, "store")
+    with pytest.raises(ReturnRefused):
+        order.return_items("r1", 1, 1, "too small", LATER, "support")
+    order.deliver("s1", LATER, "carrier")
+    order.return_items("r1", 1, 1, "too small", LATER, "support")
+    with pytest.raises(ReturnRefused):
+        order.return_items("r2", 1, 2, "both", LATER, "support")
+    assert order.returned_quantity(1) == 1
+
+
+def test_return_ids_are_unique() -> None:
+    order = delivered()
+    order.return_items("r1", 1, 1, "size", LATER, "support")
+    with pytest.raises(ReturnRefused):
+        order.return_items("r1", 1, 1, "size", LATER, "support")
+
+
+def test_refunds_at_most_the_value_returned() -> None:
+    order = delivered()
+    with pytest.raises(RefundRefused):
+        order.refund("f1", 1, LATER, "finance")
+    order.return_items("r1", 1, 1, "size", LATER, "support")
+    assert order.refundable_fen == 1000
+    with pytest.raises(RefundRefused):
+        order.refund("f1", 1001, LATER, "finance")
+    order.refund("f1", 600, LATER, "finance")
+    order.refund("f2", 400, LATER, "finance")
+    assert order.refundable_fen == 0
+    with pytest.raises(RefundRefused):
+        order.refund("f2", 1, LATER, "finance")
+
+
+def test_cancelled_paid_order_refunds_the_whole_payment() -> None:
+    order = paid()
+    order.cancel("out of stock", LATER, "support")
+    assert order.refundable_fen == 2500
+    order.refund("f1", 2500, LATER, "finance")
+    assert order.refunded_fen == 2500
+
+
+def test_every_event_carries_when_and_who() -> None:
+    order = delivered()
+    for domain_event in order.collect_events():
+        assert domain_event.occurred_at.tzinfo is not None  # type: ignore[attr-defined]
+        assert domain_event.actor  # type: ignore[attr-defined]

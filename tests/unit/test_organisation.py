@@ -1,0 +1,148 @@
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+
+from domain.catalogue import Sku
+from domain.errors import InvalidValue, RuleViolated
+from domain.organisation import (
+    Brand,
+    Guide,
+    GuideStatus,
+    Node,
+    NodeKind,
+    SettlementCadence,
+    StoreOwnership,
+)
+from domain.values import GeoPoint
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+HERE = GeoPoint(31.23, 121.47)
+
+
+def make_store(**overrides: object) -> Node:
+    fields: dict[str, object] = {
+        "brand_id": uuid4(),
+        "branch_id": uuid4(),
+        "code": "S1",
+        "name": "Store 1",
+        "kind": NodeKind.STORE,
+        "location": HERE,
+        "ownership": StoreOwnership.DIRECT,
+        "district_id": uuid4(),
+        "occurred_at": NOW,
+        "actor": "admin",
+    }
+    fields.update(overrides)
+    return Node.register(**fields)  # type: ignore[arg-type]
+
+
+def make_guide() -> Guide:
+    return Guide.hire(
+        brand_id=uuid4(), code="G1", name="Wang", store_id=uuid4(), occurred_at=NOW, actor="a"
+    )
+
+
+def test_brand_identity_is_its_code() -> None:
+    brand = Brand.register("ACME", "Acme", "Asia/Shanghai", SettlementCadence.MONTHLY, NOW, "a")
+    assert brand.id == Brand.create_id("ACME")
+
+
+def test_brand_refuses_unknown_time_zone() -> None:
+    with pytest.raises(InvalidValue):
+        Brand.register("ACME", "Acme", "Asia/Atlantis", SettlementCadence.MONTHLY, NOW, "a")
+
+
+def test_brand_changes_cadence_but_not_to_the_same_one() -> None:
+    brand = Brand.register("ACME", "Acme", "Asia/Shanghai", SettlementCadence.MONTHLY, NOW, "a")
+    brand.change_settlement_cadence(SettlementCadence.QUARTERLY, NOW, "a")
+    assert brand.settlement_cadence is SettlementCadence.QUARTERLY
+    with pytest.raises(RuleViolated):
+        brand.change_settlement_cadence(SettlementCadence.QUARTERLY, NOW, "a")
+
+
+def test_refuses_blank_names() -> None:
+    with pytest.raises(InvalidValue):
+        Brand.register("ACME", "   ", "Asia/Shanghai", SettlementCadence.MONTHLY, NOW, "a")
+
+
+def test_store_needs_ownership_and_district() -> None:
+    with pytest.raises(InvalidValue):
+        make_store(ownership=None)
+    with pytest.raises(InvalidValue):
+        make_store(district_id=None)
+
+
+def test_warehouse_has_no_ownership_or_district() -> None:
+    with pytest.raises(InvalidValue):
+        make_store(kind=NodeKind.WAREHOUSE)
+    warehouse = make_store(kind=NodeKind.WAREHOUSE, ownership=None, district_id=None)
+    assert warehouse.kind is NodeKind.WAREHOUSE
+
+
+def test_node_pauses_and_resumes_once_each() -> None:
+    store = make_store()
+    store.pause("no staff today", NOW, "a")
+    assert store.paused
+    with pytest.raises(RuleViolated):
+        store.pause("again", NOW, "a")
+    store.resume(NOW, "a")
+    assert not store.paused
+    with pytest.raises(RuleViolated):
+        store.resume(NOW, "a")
+
+
+def test_node_daily_order_cap_is_positive_or_lifted() -> None:
+    store = make_store()
+    with pytest.raises(InvalidValue):
+        store.set_daily_order_cap(0, NOW, "a")
+    store.set_daily_order_cap(200, NOW, "a")
+    assert store.daily_order_cap == 200
+    store.set_daily_order_cap(None, NOW, "a")
+    assert store.daily_order_cap is None
+
+
+def test_guide_transfers_to_another_store_only() -> None:
+    guide = make_guide()
+    with pytest.raises(RuleViolated):
+        guide.transfer(guide.store_id, NOW, "a")
+    new_store = uuid4()
+    guide.transfer(new_store, NOW, "a")
+    assert guide.store_id == new_store
+
+
+def test_guide_who_left_cannot_transfer_or_leave_again() -> None:
+    guide = make_guide()
+    guide.leave("resigned", NOW, "a")
+    assert guide.status is GuideStatus.LEFT
+    assert guide.left_at == NOW
+    with pytest.raises(RuleViolated):
+        guide.transfer(uuid4(), NOW, "a")
+    with pytest.raises(RuleViolated):
+        guide.leave("again", NOW, "a")
+
+
+def test_sku_price_is_positive_and_changes_to_a_new_value() -> None:
+    with pytest.raises(InvalidValue):
+        Sku.register(
+            brand_id=uuid4(),
+            code="K",
+            name="k",
+            category="c",
+            price_fen=0,
+            occurred_at=NOW,
+            actor="a",
+        )
+    sku = Sku.register(
+        brand_id=uuid4(),
+        code="K",
+        name="k",
+        category="c",
+        price_fen=100,
+        occurred_at=NOW,
+        actor="a",
+    )
+    with pytest.raises(RuleViolated):
+        sku.change_price(100, NOW, "a")
+    sku.change_price(120, NOW, "a")
+    assert sku.price_fen == 120

@@ -1,0 +1,121 @@
+"""A small organisation to run commands against, built through the applications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from application.framework import Command, CommandResult
+from application.orders import LineRequest
+from domain.orders import AttributionEvidence, Channel, DeliveryAddress
+from domain.organisation import NodeKind, SettlementCadence, StoreOwnership
+from domain.values import GeoPoint
+from infrastructure.bootstrap import Ledger
+
+ADMIN = Command("admin:test")
+FRONTEND = Command("frontend:test")
+SHANGHAI = GeoPoint(31.2304, 121.4737)
+HANGZHOU = GeoPoint(30.2741, 120.1551)
+PRICES = (12_900, 5_900)
+
+
+@dataclass(frozen=True)
+class World:
+    brand_id: UUID
+    branch_id: UUID
+    district_id: UUID
+    store_id: UUID
+    other_store_id: UUID
+    warehouse_id: UUID
+    guide_id: UUID
+    sku_ids: tuple[UUID, UUID]
+    member_id: UUID
+
+
+def build_world(ledger: Ledger) -> World:
+    org = ledger.organisation
+    brand_id = org.register_brand(
+        ADMIN, "ACME", "Acme Sport", "Asia/Shanghai", SettlementCadence.MONTHLY
+    ).id
+    region_id = org.register_region(ADMIN, brand_id, "R-EAST", "East").id
+    district_id = org.register_district(ADMIN, brand_id, region_id, "D-SH", "Shanghai").id
+    branch_id = org.register_branch(ADMIN, brand_id, "EAST", "East China").id
+
+    def store(code: str, location: GeoPoint) -> UUID:
+        return org.register_node(
+            ADMIN,
+            brand_id=brand_id,
+            branch_id=branch_id,
+            code=code,
+            name=code,
+            kind=NodeKind.STORE,
+            location=location,
+            ownership=StoreOwnership.DIRECT,
+            district_id=district_id,
+        ).id
+
+    store_id, other_store_id = store("S-SH-01", SHANGHAI), store("S-HZ-01", HANGZHOU)
+    warehouse_id = org.register_node(
+        ADMIN,
+        brand_id=brand_id,
+        branch_id=branch_id,
+        code="WH-SH",
+        name="Shanghai DC",
+        kind=NodeKind.WAREHOUSE,
+        location=SHANGHAI,
+    ).id
+    guide_id = org.hire_guide(ADMIN, brand_id, "G-001", "Wang Fang", store_id).id
+    sku_ids = tuple(
+        org.register_sku(
+            ADMIN,
+            brand_id=brand_id,
+            code=f"SKU-{n}",
+            name=f"SKU {n}",
+            category="footwear",
+            price_fen=price,
+        ).id
+        for n, price in enumerate(PRICES, start=1)
+    )
+    member_id = org.register_member(ADMIN, member_no="M0001", name="Li Lei", phone="13800000001").id
+    return World(
+        brand_id,
+        branch_id,
+        district_id,
+        store_id,
+        other_store_id,
+        warehouse_id,
+        guide_id,
+        (sku_ids[0], sku_ids[1]),
+        member_id,
+    )
+
+
+def place_order(
+    ledger: Ledger,
+    world: World,
+    quantities: tuple[int, ...] = (2, 1),
+    command: Command = FRONTEND,
+) -> CommandResult:
+    """An order through the guide's share link: quantities per SKU, at list price."""
+    return ledger.orders.place_order(
+        command,
+        brand_id=world.brand_id,
+        member_id=world.member_id,
+        lines=[
+            LineRequest(sku_id, quantity, price)
+            for sku_id, quantity, price in zip(world.sku_ids, quantities, PRICES, strict=False)
+        ],
+        delivery=DeliveryAddress("1 Nanjing Road, Shanghai", SHANGHAI),
+        evidence=AttributionEvidence(Channel.GUIDE_SHARE_LINK, guide_id=world.guide_id),
+    )
+
+
+def order_total(quantities: tuple[int, ...] = (2, 1)) -> int:
+    return sum(q * p for q, p in zip(quantities, PRICES, strict=False))
+
+
+def event_count(ledger: Ledger) -> int:
+    """Events stored by all applications together."""
+    return sum(
+        app.recorder.max_notification_id() or 0 for app in (ledger.organisation, ledger.orders)
+    )
