@@ -1,13 +1,14 @@
 """Shared fixtures: clocks, backends (memory, SQLite, real PostgreSQL) and ledgers.
 
 PostgreSQL is found through DATABASE_URL, else at 127.0.0.1:5432, else a
-throwaway cluster is started from the installed binaries (pytest-postgresql).
+throwaway cluster is started from the installed binaries.
 When none can be had the run fails with one clear line: it never skips.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from psycopg import sql
 from infrastructure.bootstrap import Ledger, bootstrap
 from infrastructure.clock import ManualClock
 from infrastructure.settings import Persistence, Settings
+from tests.throwaway_postgres import throwaway_cluster
 
 settings.register_profile(
     "ci",
@@ -47,43 +49,22 @@ def _reachable(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(request: pytest.FixtureRequest) -> str:
+def postgres_url() -> Iterator[str]:
     url = os.environ.get("DATABASE_URL") or DEFAULT_POSTGRES_URL
     if _reachable(url):
-        return url
+        yield url
+        return
     try:
-        proc = request.getfixturevalue("throwaway_postgres")
-    except Exception as error:
+        cluster = throwaway_cluster()
+        throwaway_url = cluster.__enter__()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
         pytest.fail(
             f"No PostgreSQL for the tests: {url} is unreachable and no throwaway cluster "
-            f"could start ({type(error).__name__}). Set DATABASE_URL to a server.",
+            f"could start ({error}). Set DATABASE_URL to a server.",
             pytrace=False,
         )
-    return f"postgresql://{proc.user}@{proc.host}:{proc.port}/postgres"
-
-
-@pytest.fixture(scope="session")
-def throwaway_postgres() -> Iterator[object]:
-    from pytest_postgresql.executor import PostgreSQLExecutor
-
-    bindir = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
-    if bindir is None:
-        raise RuntimeError("no PostgreSQL binaries installed")
-    executor = PostgreSQLExecutor(
-        executable=str(bindir / "pg_ctl"),
-        host="127.0.0.1",
-        port=55432,
-        user="postgres",
-        options="",
-        startparams="-w",
-        dbname="postgres",
-        unixsocketdir="/tmp",
-        datadir=f"/tmp/guideledger-pg-{os.getpid()}",
-        postgres_options="",
-    )
-    executor.start()
-    yield executor
-    executor.stop()
+    yield throwaway_url
+    cluster.__exit__(None, None, None)
 
 
 @pytest.fixture

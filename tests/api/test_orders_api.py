@@ -1,0 +1,350 @@
+"""Order commands and queries over HTTP: idempotency, conflicts, and refusals that write nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from infrastructure.bootstrap import Ledger
+from infrastructure.clock import ManualClock
+from tests.world import PRICES, World, event_count
+
+PROBLEM = "application/problem+json"
+
+
+def order_body(world: World, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "brand_id": str(world.brand_id),
+        "member_id": str(world.member_id),
+        "lines": [
+            {"sku_id": str(world.sku_ids[0]), "quantity": 2, "unit_price_fen": PRICES[0]},
+            {"sku_id": str(world.sku_ids[1]), "quantity": 1, "unit_price_fen": PRICES[1]},
+        ],
+        "delivery": {
+            "address": "1 Nanjing Road",
+            "location": {"latitude": 31.23, "longitude": 121.47},
+        },
+        "evidence": {
+            "channel": "guide_share_link",
+            "guide_id": str(world.guide_id),
+            "share_code": "SC1",
+        },
+    }
+    body.update(overrides)
+    return body
+
+
+TOTAL = 2 * PRICES[0] + PRICES[1]
+
+
+def place(client: TestClient, world: World, **headers: str) -> dict[str, Any]:
+    response = client.post("/orders", json=order_body(world), headers=headers)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def delivered_order(client: TestClient, world: World) -> str:
+    order_id = place(client, world)["id"]
+    client.post(f"/orders/{order_id}/payment", json={"amount_fen": TOTAL, "payment_ref": "wx"})
+    client.post(
+        f"/orders/{order_id}/shipments",
+        json={
+            "shipment_id": "s1",
+            "lines": [{"line_no": 1, "quantity": 2}, {"line_no": 2, "quantity": 1}],
+        },
+    )
+    response = client.post(f"/orders/{order_id}/shipments/s1/delivery", json={})
+    assert response.status_code == 200, response.text
+    return str(order_id)
+
+
+def assert_refused(response: Any, status: int, problem_type: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["type"].endswith("/" + problem_type)
+    assert body["status"] == status
+    assert "Traceback" not in response.text
+
+
+def test_place_pay_and_read_an_order(client: TestClient, world: World) -> None:
+    accepted = place(client, world)
+    assert accepted["version"] == 1
+    paid = client.post(
+        f"/orders/{accepted['id']}/payment", json={"amount_fen": TOTAL, "payment_ref": "wx-1"}
+    )
+    assert paid.json() == {"id": accepted["id"], "version": 2}
+    order = client.get(f"/orders/{accepted['id']}").json()
+    assert order["status"] == "paid"
+    assert order["total_fen"] == TOTAL
+    assert order["evidence"]["share_code"] == "SC1"
+    assert [line["amount_fen"] for line in order["lines"]] == [2 * PRICES[0], PRICES[1]]
+
+
+def test_retry_with_the_same_key_and_body_returns_the_first_response(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    first = client.post("/orders", json=order_body(world), headers={"Idempotency-Key": "k-42"})
+    before = event_count(api_ledger)
+    again = client.post("/orders", json=order_body(world), headers={"Idempotency-Key": "k-42"})
+    assert (again.status_code, again.json()) == (first.status_code, first.json())
+    assert event_count(api_ledger) == before
+
+
+def test_same_key_with_a_different_body_is_refused(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    client.post("/orders", json=order_body(world), headers={"Idempotency-Key": "k-43"})
+    before = event_count(api_ledger)
+    changed = order_body(
+        world, delivery={"address": "elsewhere", "location": {"latitude": 30, "longitude": 120}}
+    )
+    response = client.post("/orders", json=changed, headers={"Idempotency-Key": "k-43"})
+    assert_refused(response, 422, "idempotency-key-reused")
+    assert event_count(api_ledger) == before
+
+
+def test_key_fingerprint_ignores_json_key_order(client: TestClient, world: World) -> None:
+    body = order_body(world)
+    first = client.post("/orders", json=body, headers={"Idempotency-Key": "k-44"})
+    reordered = dict(reversed(list(body.items())))
+    again = client.post("/orders", json=reordered, headers={"Idempotency-Key": "k-44"})
+    assert again.json() == first.json()
+
+
+def test_stale_expected_version_answers_409_with_the_current_version(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    order_id = place(client, world)["id"]
+    client.post(f"/orders/{order_id}/payment", json={"amount_fen": TOTAL, "payment_ref": "wx"})
+    before = event_count(api_ledger)
+    response = client.post(
+        f"/orders/{order_id}/cancellation", json={"reason": "x", "expected_version": 1}
+    )
+    assert_refused(response, 409, "version-conflict")
+    assert response.json()["current_version"] == 2
+    assert event_count(api_ledger) == before
+
+
+BAD_ORDERS: list[tuple[str, dict[str, Any], int, str]] = [
+    (
+        "quantity as string",
+        {
+            "lines": [
+                {
+                    "sku_id": "00000000-0000-0000-0000-000000000000",
+                    "quantity": "2",
+                    "unit_price_fen": 1,
+                }
+            ]
+        },
+        422,
+        "validation-error",
+    ),
+    (
+        "negative quantity",
+        {
+            "lines": [
+                {
+                    "sku_id": "00000000-0000-0000-0000-000000000000",
+                    "quantity": -1,
+                    "unit_price_fen": 1,
+                }
+            ]
+        },
+        422,
+        "validation-error",
+    ),
+    (
+        "fractional price",
+        {
+            "lines": [
+                {
+                    "sku_id": "00000000-0000-0000-0000-000000000000",
+                    "quantity": 1,
+                    "unit_price_fen": 9.5,
+                }
+            ]
+        },
+        422,
+        "validation-error",
+    ),
+    (
+        "huge quantity",
+        {
+            "lines": [
+                {
+                    "sku_id": "00000000-0000-0000-0000-000000000000",
+                    "quantity": 10**9,
+                    "unit_price_fen": 1,
+                }
+            ]
+        },
+        422,
+        "validation-error",
+    ),
+    ("no lines", {"lines": []}, 422, "validation-error"),
+    ("unknown field", {"coupon": "FREE"}, 422, "validation-error"),
+    ("unknown channel", {"evidence": {"channel": "telepathy"}}, 422, "validation-error"),
+    ("brand id not a uuid", {"brand_id": "acme"}, 422, "validation-error"),
+    (
+        "latitude off the globe",
+        {"delivery": {"address": "x", "location": {"latitude": 95, "longitude": 0}}},
+        422,
+        "validation-error",
+    ),
+    ("QR order without guide", {"evidence": {"channel": "guide_qr"}}, 422, "invalid-value"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "overrides", "status", "problem"), BAD_ORDERS, ids=[c[0] for c in BAD_ORDERS]
+)
+def test_bad_orders_are_refused_and_write_nothing(
+    client: TestClient,
+    world: World,
+    api_ledger: Ledger,
+    case: str,
+    overrides: dict[str, Any],
+    status: int,
+    problem: str,
+) -> None:
+    before = event_count(api_ledger)
+    assert_refused(client.post("/orders", json=order_body(world, **overrides)), status, problem)
+    assert event_count(api_ledger) == before
+
+
+def test_unknown_sku_is_refused_and_writes_nothing(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    before = event_count(api_ledger)
+    lines = [{"sku_id": "00000000-0000-0000-0000-000000000001", "quantity": 1, "unit_price_fen": 1}]
+    response = client.post("/orders", json=order_body(world, lines=lines))
+    assert_refused(response, 422, "unknown-reference")
+    assert response.json()["field"] == "lines[1].sku_id"
+    assert event_count(api_ledger) == before
+
+
+def test_non_finite_numbers_are_refused(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    before = event_count(api_ledger)
+    location = {"latitude": float("nan"), "longitude": float("inf")}
+    raw = json.dumps(order_body(world, delivery={"address": "x", "location": location}))
+    assert "NaN" in raw
+    response = client.post("/orders", content=raw, headers={"content-type": "application/json"})
+    assert_refused(response, 422, "validation-error")
+    assert event_count(api_ledger) == before
+
+
+def test_paying_the_wrong_amount_is_refused(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    order_id = place(client, world)["id"]
+    before = event_count(api_ledger)
+    response = client.post(
+        f"/orders/{order_id}/payment", json={"amount_fen": TOTAL + 1, "payment_ref": "wx"}
+    )
+    assert_refused(response, 422, "wrong-payment-amount")
+    assert response.json()["total_fen"] == TOTAL
+    assert event_count(api_ledger) == before
+
+
+def test_returning_more_than_delivered_is_refused(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    order_id = delivered_order(client, world)
+    before = event_count(api_ledger)
+    response = client.post(
+        f"/orders/{order_id}/returns",
+        json={"return_id": "r1", "line_no": 2, "quantity": 2, "reason": "changed mind"},
+    )
+    assert_refused(response, 422, "return-refused")
+    assert event_count(api_ledger) == before
+
+
+def test_return_and_refund_over_http(client: TestClient, world: World) -> None:
+    order_id = delivered_order(client, world)
+    returned = client.post(
+        f"/orders/{order_id}/returns",
+        json={"return_id": "r1", "line_no": 1, "quantity": 1, "reason": "too small"},
+    )
+    assert returned.status_code == 200, returned.text
+    refunded = client.post(
+        f"/orders/{order_id}/refunds", json={"refund_id": "f1", "amount_fen": PRICES[0]}
+    )
+    assert refunded.json()["version"] == 6
+    order = client.get(f"/orders/{order_id}").json()
+    assert (order["refunded_fen"], order["lines"][0]["returned"]) == (PRICES[0], 1)
+
+
+def test_cancel_after_shipping_is_refused(client: TestClient, world: World) -> None:
+    order_id = delivered_order(client, world)
+    response = client.post(f"/orders/{order_id}/cancellation", json={"reason": "too late"})
+    assert_refused(response, 422, "order-cannot-be-cancelled")
+
+
+def test_order_as_of_a_past_instant(client: TestClient, world: World, clock: ManualClock) -> None:
+    placed_at = clock.now()
+    order_id = place(client, world)["id"]
+    clock.advance(timedelta(minutes=3))
+    client.post(f"/orders/{order_id}/payment", json={"amount_fen": TOTAL, "payment_ref": "wx"})
+    then = client.get(f"/orders/{order_id}", params={"as_of": placed_at.isoformat()}).json()
+    assert (then["status"], then["version"]) == ("awaiting_payment", 1)
+    before = client.get(
+        f"/orders/{order_id}", params={"as_of": (placed_at - timedelta(days=1)).isoformat()}
+    )
+    assert_refused(before, 404, "not-found")
+
+
+def test_as_of_without_a_time_zone_is_refused(client: TestClient, world: World) -> None:
+    order_id = place(client, world)["id"]
+    response = client.get(f"/orders/{order_id}", params={"as_of": "2026-11-01T10:00:00"})
+    assert_refused(response, 422, "validation-error")
+
+
+def test_history_shows_every_event_when_and_who(client: TestClient, world: World) -> None:
+    order_id = place(client, world)["id"]
+    client.post(
+        f"/orders/{order_id}/payment",
+        json={"amount_fen": TOTAL, "payment_ref": "wx"},
+        headers={"X-Actor": "customer:li"},
+    )
+    history = client.get(f"/orders/{order_id}/history").json()
+    assert [(h["version"], h["event"], h["actor"]) for h in history] == [
+        (1, "Placed", "frontend:test"),
+        (2, "Paid", "customer:li"),
+    ]
+    assert history[0]["data"]["lines"][0]["quantity"] == 2
+    assert history[0]["occurred_at"].endswith("Z")
+
+
+def test_unknown_order_and_unknown_route_are_404_problems(client: TestClient) -> None:
+    assert_refused(client.get("/orders/00000000-0000-0000-0000-000000000000"), 404, "not-found")
+    assert_refused(client.get("/no/such/route"), 404, "not-found")
+
+
+def test_oversized_bodies_are_refused_before_parsing(
+    client: TestClient, api_ledger: Ledger
+) -> None:
+    before = event_count(api_ledger)
+    response = client.post(
+        "/orders", content=b"x" * (1024 * 1024 + 1), headers={"content-type": "application/json"}
+    )
+    assert_refused(response, 413, "payload-too-large")
+    assert event_count(api_ledger) == before
+
+
+def test_expire_unpaid_orders_operation(
+    client: TestClient, world: World, clock: ManualClock
+) -> None:
+    order_id = place(client, world)["id"]
+    clock.advance(timedelta(minutes=31))
+    response = client.post("/operations/expire-unpaid-orders", json={})
+    assert response.json() == {"expired": [order_id]}
+    assert client.get(f"/orders/{order_id}").json()["cancel_reason"] == "payment window expired"
