@@ -98,7 +98,8 @@ class DataclassAsDict(Transcoding):
         return {field.name: getattr(obj, field.name) for field in dataclasses.fields(obj)}
 
     def decode(self, data: dict[str, Any]) -> Any:
-        return self.type(**data)
+        # Value objects hold sequences as tuples; JSON brings them back as lists.
+        return self.type(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 Decision = tuple[Iterable[Aggregate], CommandResult]
