@@ -85,9 +85,14 @@ GUIDES_PER_STORE = 10
 class DemoWorld:
     brand_id: UUID
     stores: list[tuple[UUID, GeoPoint]] = field(default_factory=list)
+    warehouses: list[UUID] = field(default_factory=list)
     guides: list[tuple[UUID, UUID]] = field(default_factory=list)  # (guide, store)
     skus: list[tuple[UUID, int]] = field(default_factory=list)  # (sku, price)
     members: list[UUID] = field(default_factory=list)
+
+    @property
+    def store_locations(self) -> dict[UUID, GeoPoint]:
+        return dict(self.stores)
 
 
 def demo_is_loaded(ledger: Ledger) -> bool:
@@ -111,6 +116,7 @@ def load_demo(
     rng = random.Random(seed)  # noqa: S311  (reproducible demo data, not security)
     world = _load_organisation(ledger, rng)
     _load_catalogue(ledger, world, rng)
+    _load_stock(ledger, world, rng)
     _load_members(ledger, world, members)
     mean_gap = span.total_seconds() / max(orders, 1)
     for n in range(orders):
@@ -155,7 +161,7 @@ def _load_organisation(ledger: Ledger, rng: random.Random) -> DemoWorld:
                     ).id
                     world.guides.append((guide_id, store_id))
     for code, name, branch_code, lat, lon in WAREHOUSES:
-        org.register_node(
+        warehouse = org.register_node(
             cmd,
             brand_id=brand_id,
             branch_id=branch_ids[branch_code],
@@ -164,6 +170,7 @@ def _load_organisation(ledger: Ledger, rng: random.Random) -> DemoWorld:
             kind=NodeKind.WAREHOUSE,
             location=GeoPoint(lat, lon),
         )
+        world.warehouses.append(warehouse.id)
     return world
 
 
@@ -182,6 +189,18 @@ def _load_catalogue(ledger: Ledger, world: DemoWorld, rng: random.Random) -> Non
                     price_fen=price,
                 ).id
                 world.skus.append((sku_id, price))
+
+
+def _load_stock(ledger: Ledger, world: DemoWorld, rng: random.Random) -> None:
+    """Warehouses hold everything; each store holds a few units of about half the catalogue."""
+    cmd = Command(DEMO_ACTOR)
+    for sku_id, _price in world.skus:
+        for warehouse_id in world.warehouses:
+            ledger.orders.receive_stock(cmd, warehouse_id, sku_id, 400, "ASN-OPENING")
+        for store_id, _location in world.stores:
+            if rng.random() < 0.5:
+                units = rng.randint(2, 12)
+                ledger.orders.receive_stock(cmd, store_id, sku_id, units, "ASN-OPENING")
 
 
 def _load_members(ledger: Ledger, world: DemoWorld, count: int) -> None:
@@ -203,7 +222,7 @@ def _order_story(ledger: Ledger, world: DemoWorld, rng: random.Random, n: int) -
     """Places one order and takes it as far through its life as chance says."""
     orders, cmd = ledger.orders, Command(f"frontend:mall-{n % 7}")
     guide_id, store_id = rng.choice(world.guides)
-    store_location = dict(world.stores)[store_id]
+    store_location = world.store_locations[store_id]
     channel = rng.choices(list(Channel), weights=[40, 20, 15, 10, 15], k=1)[0]
     evidence = AttributionEvidence(
         channel=channel,
@@ -237,13 +256,21 @@ def _order_story(ledger: Ledger, world: DemoWorld, rng: random.Random, n: int) -
         return
     total = sum(line.quantity * line.unit_price_fen for line in lines)
     orders.pay(cmd, order_id, total, f"WX{n:010d}")
-    if fate < 0.15:
+    allocations = orders.get_order(order_id).allocations
+    if fate < 0.15 or not allocations:
         return
-    quantities = {line_no: line.quantity for line_no, line in enumerate(lines, start=1)}
-    orders.ship(cmd, order_id, f"SHP-{n:06d}-1", store_id, quantities)
+    parcels = []
+    for p, allocation in enumerate(allocations, start=1):
+        parcel = f"SHP-{n:06d}-{p}"
+        quantities = {line.line_no: line.quantity for line in allocation.lines}
+        orders.ship(
+            Command(f"node:{allocation.node_id}"), order_id, parcel, allocation.node_id, quantities
+        )
+        parcels.append(parcel)
     if fate < 0.25:
         return
-    orders.deliver(cmd, order_id, f"SHP-{n:06d}-1")
+    for parcel in parcels:
+        orders.deliver(Command("carrier:sf-express"), order_id, parcel)
     if fate < 0.93:
         return
     line_no = rng.randint(1, len(lines))

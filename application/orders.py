@@ -1,17 +1,21 @@
-"""The order context: the order lifecycle, its history, and the payment-window sweep."""
+"""The order context: orders, stock, routing, and the payment-window sweep.
+
+Orders and stock live in one application so that placing an order, its
+allocation and the stock it reserves are saved in one transaction.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import project_aggregate
-from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.utils import get_topic
+from eventsourcing.domain import Aggregate, DomainEventProtocol
 
 from application.framework import (
     Clock,
@@ -20,9 +24,18 @@ from application.framework import (
     Decision,
     LedgerApplication,
 )
+from application.fulfilment import Fulfilment
 from application.organisation import OrganisationApplication
+from application.projections import (
+    STOCK_AVAILABILITY,
+    UNROUTABLE_ORDERS,
+    StockAvailability,
+    UnroutableQueue,
+)
+from application.readmodels import ReadModels, event_class
 from domain.catalogue import Sku
-from domain.errors import NotFound, RuleViolated
+from domain.errors import InvalidValue, NotFound, RuleViolated
+from domain.fulfilment import RoutingPolicyBook
 from domain.members import Member
 from domain.orders import (
     AttributionEvidence,
@@ -32,11 +45,22 @@ from domain.orders import (
     OrderLine,
 )
 from domain.organisation import Brand, Guide, Node, NodeKind
+from domain.routing import (
+    AllocatedLine,
+    Allocation,
+    CandidateOutcome,
+    LineDemand,
+    RoutingDecision,
+    RoutingPolicy,
+)
+from domain.stock import Stock
 from domain.values import Fen, GeoPoint, natural_id, require_utc
 
 DEFAULT_PAYMENT_WINDOW = timedelta(minutes=30)
-SYSTEM_ACTOR = "system:payment-window"
+PAYMENT_WINDOW_ACTOR = "system:payment-window"
+ROUTER_ACTOR = "system:router"
 _ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+log = logging.getLogger("guideledger.orders")
 
 
 @dataclass(frozen=True)
@@ -46,6 +70,25 @@ class LineRequest:
     sku_id: UUID
     quantity: int
     unit_price_fen: Fen
+
+
+@dataclass(frozen=True)
+class StockPosition:
+    node_id: UUID
+    sku_id: UUID
+    on_hand: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+@dataclass(frozen=True)
+class WaitingOrder:
+    order_id: UUID
+    reason: str
+    since: datetime
 
 
 @dataclass(frozen=True)
@@ -70,36 +113,41 @@ class _OrderFact(Protocol):
     actor: str
 
 
-def _event_class(event_name: str) -> type[Any]:
-    """An event class the @event decorator defined on Order."""
-    event_class: type[Any] = getattr(Order, event_name)
-    return event_class
-
-
-ORDER_PLACED = _event_class("Placed")
-
-
-def _topic(event_name: str) -> str:
-    return get_topic(_event_class(event_name))
+ORDER_PLACED = event_class(Order, "Placed")
+OrderChange = Callable[[Order, datetime], None]
+StockEffects = Callable[[Order, datetime, str], Sequence[Aggregate]]
 
 
 class OrderApplication(LedgerApplication):
     name = "orders"
-    value_types = (GeoPoint, OrderLine, AttributionEvidence, DeliveryAddress)
+    value_types = (
+        GeoPoint,
+        OrderLine,
+        AttributionEvidence,
+        DeliveryAddress,
+        RoutingDecision,
+        RoutingPolicy,
+        Allocation,
+        AllocatedLine,
+        CandidateOutcome,
+    )
 
     def __init__(
         self,
         clock: Clock,
         organisation: OrganisationApplication,
+        read_models: ReadModels,
         env: dict[str, str] | None = None,
         payment_window: timedelta = DEFAULT_PAYMENT_WINDOW,
     ) -> None:
         super().__init__(clock, env)
         self.organisation = organisation
+        self.read_models = read_models
         self.payment_window = payment_window
+        self.fulfilment = Fulfilment(self.repository, read_models)
         self._unpaid = _UnpaidOrders()
 
-    # --- commands ----------------------------------------------------------------
+    # --- placing -----------------------------------------------------------------
 
     def place_order(
         self,
@@ -111,6 +159,7 @@ class OrderApplication(LedgerApplication):
         delivery: DeliveryAddress,
         evidence: AttributionEvidence,
     ) -> CommandResult:
+        """Places the order and routes it: allocated with stock reserved, or queued."""
         # A retry with the same key collides on the order id as well as on the key.
         if command.idempotency is not None:
             order_id = natural_id("order", command.idempotency.key)
@@ -118,7 +167,8 @@ class OrderApplication(LedgerApplication):
             order_id = uuid4()
 
         def decide() -> Decision:
-            self._check_references(brand_id, member_id, lines, evidence)
+            brand, selling_branch_id = self._check_references(brand_id, member_id, lines, evidence)
+            now = self.clock.now()
             order = Order.place(
                 order_id=order_id,
                 brand_id=brand_id,
@@ -130,12 +180,81 @@ class OrderApplication(LedgerApplication):
                 delivery=delivery,
                 evidence=evidence,
                 payment_window=self.payment_window,
-                occurred_at=self.clock.now(),
+                occurred_at=now,
                 actor=command.actor,
             )
-            return [order], CommandResult(order.id, order.version)
+            touched = self._route(order, brand.time_zone, selling_branch_id, now, command.actor)
+            return [order, *touched], CommandResult(order.id, order.version)
 
         return self.execute(command, decide)
+
+    def _route(
+        self,
+        order: Order,
+        time_zone: str,
+        selling_branch_id: UUID | None,
+        now: datetime,
+        actor: str,
+    ) -> list[Aggregate]:
+        plan = self.fulfilment.plan(
+            order.id, order.brand_id, order.demands, order.delivery.location, now, time_zone, actor
+        )
+        if plan.decision.routable:
+            order.allocate(plan.decision, selling_branch_id, now, actor)
+        else:
+            order.wait_for_stock(plan.decision, now, actor)
+        return plan.touched
+
+    def route_waiting_orders(self, brand_id: UUID) -> list[UUID]:
+        """Routes again every order of the brand waiting for stock; returns those now allocated."""
+        self.read_models.catch_up(UnroutableQueue)
+        brand = self.organisation.load(Brand, brand_id)
+        allocated = []
+        for waiting in self.waiting_orders(brand_id):
+
+            def decide(order_id: UUID = waiting.order_id) -> Decision:
+                order = self.load(Order, order_id)
+                if not order.awaiting_stock:
+                    return [], CommandResult(order.id, order.version)
+                now = self.clock.now()
+                plan = self.fulfilment.plan(
+                    order.id,
+                    order.brand_id,
+                    order.demands,
+                    order.delivery.location,
+                    now,
+                    brand.time_zone,
+                    ROUTER_ACTOR,
+                )
+                if not plan.decision.routable:
+                    return [], CommandResult(order.id, order.version)
+                order.allocate(
+                    plan.decision, self._selling_branch(order.evidence), now, ROUTER_ACTOR
+                )
+                return [order, *plan.touched], CommandResult(order.id, order.version)
+
+            before = self.load(Order, waiting.order_id).version
+            if self.execute(Command(ROUTER_ACTOR), decide).version > before:
+                allocated.append(waiting.order_id)
+        return allocated
+
+    def dry_run(
+        self, brand_id: UUID, lines: Sequence[LineRequest], destination: GeoPoint
+    ) -> RoutingDecision:
+        """How an order would be routed now; reserves and records nothing."""
+        brand = self.organisation.reference(Brand, brand_id, "brand_id")
+        demands = [
+            LineDemand(n, line.sku_id, line.quantity) for n, line in enumerate(lines, start=1)
+        ]
+        for demand in demands:
+            sku = self.organisation.reference(Sku, demand.sku_id, f"lines[{demand.line_no}].sku_id")
+            if sku.brand_id != brand_id:
+                raise RuleViolated("a line's SKU belongs to another brand", line_no=demand.line_no)
+        return self.fulfilment.dry_run(
+            brand_id, demands, destination, self.clock.now(), brand.time_zone
+        )
+
+    # --- the rest of the lifecycle ------------------------------------------------------
 
     def pay(
         self,
@@ -156,12 +275,12 @@ class OrderApplication(LedgerApplication):
     def cancel(
         self, command: Command, order_id: UUID, reason: str, expected_version: int | None = None
     ) -> CommandResult:
-        return self.update(
+        return self._change_with_stock(
             command,
-            Order,
             order_id,
             expected_version,
-            lambda order: order.cancel(reason, self.clock.now(), command.actor),
+            lambda order, now: order.cancel(reason, now, command.actor),
+            self._release_reservations,
         )
 
     def ship(
@@ -169,16 +288,27 @@ class OrderApplication(LedgerApplication):
         command: Command,
         order_id: UUID,
         shipment_id: str,
-        node_id: UUID | None,
+        node_id: UUID,
         quantities: Mapping[int, int],
         expected_version: int | None = None,
     ) -> CommandResult:
-        def change(order: Order) -> None:
-            if node_id is not None:
-                self.organisation.reference(Node, node_id, "node_id")
-            order.ship(shipment_id, node_id, quantities, self.clock.now(), command.actor)
+        """Dispatches a parcel from an allocated node; its reserved units leave the shelf."""
 
-        return self.update(command, Order, order_id, expected_version, change)
+        def commit(order: Order, now: datetime, actor: str) -> Sequence[Aggregate]:
+            stocks = []
+            for line_no, quantity in quantities.items():
+                stock = self._stock(node_id, order.line(line_no).sku_id)
+                stock.commit(order.id, line_no, quantity, now, actor)
+                stocks.append(stock)
+            return stocks
+
+        return self._change_with_stock(
+            command,
+            order_id,
+            expected_version,
+            lambda order, now: order.ship(shipment_id, node_id, quantities, now, command.actor),
+            commit,
+        )
 
     def deliver(
         self,
@@ -206,14 +336,32 @@ class OrderApplication(LedgerApplication):
         reason: str,
         expected_version: int | None = None,
     ) -> CommandResult:
-        return self.update(
+        """Takes units back; they go back on the shelf of the node that shipped them."""
+
+        def restock(order: Order, now: datetime, actor: str) -> Sequence[Aggregate]:
+            stocks, remaining = [], quantity
+            shipped_from = list(
+                dict.fromkeys(
+                    s.node_id for s in order.shipments.values() if line_no in s.quantities
+                )
+            )
+            for node_id in reversed(shipped_from):
+                stock = self._stock(node_id, order.line(line_no).sku_id)
+                units = min(remaining, stock.shipped.get((order.id, line_no), 0))
+                if units:
+                    stock.restock(order.id, line_no, units, now, actor)
+                    stocks.append(stock)
+                    remaining -= units
+            return stocks
+
+        return self._change_with_stock(
             command,
-            Order,
             order_id,
             expected_version,
-            lambda order: order.return_items(
-                return_id, line_no, quantity, reason, self.clock.now(), command.actor
+            lambda order, now: order.return_items(
+                return_id, line_no, quantity, reason, now, command.actor
             ),
+            restock,
         )
 
     def refund(
@@ -242,19 +390,145 @@ class OrderApplication(LedgerApplication):
         expired = []
         for order_id in self._unpaid.due_by(as_of, self):
             try:
-                self.update(
-                    Command(actor=SYSTEM_ACTOR),
-                    Order,
+                self._change_with_stock(
+                    Command(actor=PAYMENT_WINDOW_ACTOR),
                     order_id,
                     None,
-                    lambda order: order.expire_payment_window(as_of, SYSTEM_ACTOR),
+                    lambda order, _now: order.expire_payment_window(as_of, PAYMENT_WINDOW_ACTOR),
+                    self._release_reservations,
                 )
             except CannotCancel:
                 continue
             expired.append(order_id)
         return expired
 
-    # --- queries -----------------------------------------------------------------
+    def _change_with_stock(
+        self,
+        command: Command,
+        order_id: UUID,
+        expected_version: int | None,
+        change: OrderChange,
+        stock_effects: StockEffects,
+    ) -> CommandResult:
+        """Changes the order, then the stock that change moves, saved in one transaction."""
+
+        def decide() -> Decision:
+            order = self.load(Order, order_id, expected_version)
+            now = self.clock.now()
+            change(order, now)
+            stocks = stock_effects(order, now, command.actor)
+            return [order, *stocks], CommandResult(order.id, order.version)
+
+        return self.execute(command, decide)
+
+    def _release_reservations(self, order: Order, now: datetime, actor: str) -> Sequence[Aggregate]:
+        stocks = []
+        for allocation in order.allocations:
+            for line in allocation.lines:
+                stock = self._stock(allocation.node_id, line.sku_id)
+                stock.release(order.id, line.line_no, now, actor)
+                stocks.append(stock)
+        return stocks
+
+    # --- stock -------------------------------------------------------------------------
+
+    def receive_stock(
+        self, command: Command, node_id: UUID, sku_id: UUID, quantity: int, reference: str
+    ) -> CommandResult:
+        """Goods arrive at a node; orders waiting for stock are routed again afterwards."""
+
+        def decide() -> Decision:
+            node, _sku = self._node_and_sku(node_id, sku_id)
+            now = self.clock.now()
+            stock = self._find_stock(node_id, sku_id) or Stock.open(
+                node_id, sku_id, node.brand_id, now, command.actor
+            )
+            stock.receive(quantity, reference, now, command.actor)
+            return [stock], CommandResult(stock.id, stock.version)
+
+        result = self.execute(command, decide)
+        self._route_waiting_quietly(self.organisation.load(Node, node_id).brand_id)
+        return result
+
+    def adjust_stock(
+        self,
+        command: Command,
+        node_id: UUID,
+        sku_id: UUID,
+        delta: int,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        self._node_and_sku(node_id, sku_id)
+        result = self.update(
+            command,
+            Stock,
+            Stock.create_id(node_id, sku_id),
+            expected_version,
+            lambda stock: stock.adjust(delta, reason, self.clock.now(), command.actor),
+        )
+        if delta > 0:
+            self._route_waiting_quietly(self.organisation.load(Node, node_id).brand_id)
+        return result
+
+    def _route_waiting_quietly(self, brand_id: UUID) -> None:
+        """The stock command already succeeded; a routing failure here must not undo it."""
+        try:
+            self.route_waiting_orders(brand_id)
+        except Exception:
+            log.exception("routing waiting orders after a stock change failed")
+
+    def stock_positions(
+        self, *, node_id: UUID | None = None, sku_id: UUID | None = None
+    ) -> list[StockPosition]:
+        """Availability by node or by SKU, from the routing read model."""
+        where: dict[str, Any] = {}
+        if node_id is not None:
+            where["node_id"] = node_id
+        if sku_id is not None:
+            where["sku_id"] = sku_id
+        if not where:
+            raise InvalidValue("name a node or a SKU")
+        self.read_models.catch_up(StockAvailability)
+        return [
+            StockPosition(row["node_id"], row["sku_id"], row["on_hand"], row["reserved"])
+            for row in self.read_models.select(
+                STOCK_AVAILABILITY, where, order_by=("node_id", "sku_id")
+            )
+        ]
+
+    def waiting_orders(
+        self, brand_id: UUID, limit: int = 100, offset: int = 0
+    ) -> list[WaitingOrder]:
+        self.read_models.catch_up(UnroutableQueue)
+        rows = self.read_models.select(
+            UNROUTABLE_ORDERS,
+            {"brand_id": brand_id},
+            order_by=("since",),
+            limit=limit,
+            offset=offset,
+        )
+        return [WaitingOrder(row["order_id"], row["reason"], row["since"]) for row in rows]
+
+    # --- routing policy ------------------------------------------------------------------
+
+    def publish_routing_policy(
+        self, command: Command, brand_id: UUID, draft: RoutingPolicy
+    ) -> CommandResult:
+        def decide() -> Decision:
+            self.organisation.reference(Brand, brand_id, "brand_id")
+            book_id = RoutingPolicyBook.create_id(brand_id)
+            book = self.fulfilment.get(RoutingPolicyBook, book_id) or RoutingPolicyBook(brand_id)
+            policy = book.publish(draft, self.clock.now(), command.actor)
+            return [book], CommandResult(book.id, policy.version)
+
+        return self.execute(command, decide)
+
+    def routing_policies(self, brand_id: UUID) -> list[RoutingPolicy]:
+        book = self.fulfilment.get(RoutingPolicyBook, RoutingPolicyBook.create_id(brand_id))
+        return list(book.policies) if book else []
+
+    # --- queries -----------------------------------------------------------------------
 
     def get_order(self, order_id: UUID) -> Order:
         return self.load(Order, order_id)
@@ -275,7 +549,7 @@ class OrderApplication(LedgerApplication):
     def order_history(self, order_id: UUID) -> list[HistoryEntry]:
         return [_history_entry(e) for e in self._order_events(order_id)]
 
-    # --- helpers -----------------------------------------------------------------
+    # --- helpers -----------------------------------------------------------------------
 
     def _order_events(self, order_id: UUID) -> list[_OrderFact]:
         events = list(self.events.get(order_id))
@@ -283,15 +557,37 @@ class OrderApplication(LedgerApplication):
             raise NotFound(f"no order {order_id}", id=str(order_id))
         return cast("list[_OrderFact]", events)
 
+    def _stock(self, node_id: UUID, sku_id: UUID) -> Stock:
+        return self.load(Stock, Stock.create_id(node_id, sku_id))
+
+    def _find_stock(self, node_id: UUID, sku_id: UUID) -> Stock | None:
+        return self.fulfilment.get(Stock, Stock.create_id(node_id, sku_id))
+
+    def _node_and_sku(self, node_id: UUID, sku_id: UUID) -> tuple[Node, Sku]:
+        node = self.organisation.reference(Node, node_id, "node_id")
+        sku = self.organisation.reference(Sku, sku_id, "sku_id")
+        if sku.brand_id != node.brand_id:
+            raise RuleViolated("the SKU belongs to another brand than the node")
+        return node, sku
+
+    def _selling_branch(self, evidence: AttributionEvidence) -> UUID | None:
+        """The branch whose sale this is, for cross-branch fulfilment (until attribution)."""
+        store_id = evidence.store_id
+        if evidence.guide_id is not None:
+            store_id = self.organisation.load(Guide, evidence.guide_id).store_id
+        if store_id is None:
+            return None
+        return self.organisation.load(Node, store_id).branch_id
+
     def _check_references(
         self,
         brand_id: UUID,
         member_id: UUID,
         lines: Sequence[LineRequest],
         evidence: AttributionEvidence,
-    ) -> None:
+    ) -> tuple[Brand, UUID | None]:
         org = self.organisation
-        org.reference(Brand, brand_id, "brand_id")
+        brand = org.reference(Brand, brand_id, "brand_id")
         org.reference(Member, member_id, "member_id")
         for position, line in enumerate(lines, start=1):
             sku = org.reference(Sku, line.sku_id, f"lines[{position}].sku_id")
@@ -305,6 +601,7 @@ class OrderApplication(LedgerApplication):
             store = org.reference(Node, evidence.store_id, "evidence.store_id")
             if store.brand_id != brand_id or store.kind is not NodeKind.STORE:
                 raise RuleViolated("evidence.store_id names no store of this brand")
+        return brand, self._selling_branch(evidence)
 
 
 def _history_entry(domain_event: _OrderFact) -> HistoryEntry:
@@ -330,7 +627,10 @@ class _UnpaidOrders:
     three events that matter) on each sweep.
     """
 
-    TOPICS = (_topic("Placed"), _topic("Paid"), _topic("Cancelled"))
+    TOPICS = tuple(
+        f"{Order.__module__}:{event_class(Order, name).__qualname__}"
+        for name in ("Placed", "Paid", "Cancelled")
+    )
     BATCH = 1000
 
     def __init__(self) -> None:
@@ -349,7 +649,7 @@ class _UnpaidOrders:
     def _catch_up(self, app: OrderApplication) -> None:
         while True:
             batch = app.recorder.select_notifications(
-                start=self.position + 1, limit=self.BATCH, topics=self.TOPICS
+                start=self.position, limit=self.BATCH, topics=self.TOPICS, inclusive_of_start=False
             )
             for notification in batch:
                 self._apply(app.mapper.to_domain_event(notification))

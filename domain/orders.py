@@ -19,6 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidValue, RuleViolated
+from domain.routing import Allocation, LineDemand, RoutingDecision
 from domain.values import (
     Fen,
     GeoPoint,
@@ -48,6 +49,10 @@ class OrderNotPayable(OrderError):
 
 class CannotCancel(OrderError):
     type = "order-cannot-be-cancelled"
+
+
+class RoutingRefused(OrderError):
+    type = "routing-refused"
 
 
 class ShipmentRefused(OrderError):
@@ -148,7 +153,7 @@ class DeliveryAddress:
 @dataclass(frozen=True)
 class Shipment:
     shipment_id: str
-    node_id: UUID | None
+    node_id: UUID
     quantities: Mapping[int, int]
     delivered: bool = False
 
@@ -225,8 +230,28 @@ class Order(Aggregate):
         self.return_ids: set[str] = set()
         self.refunded_fen: Fen = 0
         self.refund_ids: set[str] = set()
+        self.routing: RoutingDecision | None = None
+        self.selling_branch_id: UUID | None = None
 
     # --- derived state -------------------------------------------------------
+
+    @property
+    def demands(self) -> list[LineDemand]:
+        """What routing must find stock for."""
+        return [LineDemand(line.line_no, line.sku_id, line.quantity) for line in self.lines]
+
+    @property
+    def allocations(self) -> tuple[Allocation, ...]:
+        return self.routing.allocations if self.routing else ()
+
+    @property
+    def awaiting_stock(self) -> bool:
+        """Open, and no node could take it yet: it waits in the unroutable queue."""
+        return not self.cancelled and self.routing is not None and not self.routing.routable
+
+    def is_cross_branch(self, allocation: Allocation) -> bool:
+        """The node ships for a sale another branch made."""
+        return self.selling_branch_id is not None and allocation.branch_id != self.selling_branch_id
 
     @property
     def total_fen(self) -> Fen:
@@ -242,8 +267,12 @@ class Order(Aggregate):
                 return line
         raise InvalidValue(f"the order has no line {line_no}", line_no=line_no)
 
-    def shipped_quantity(self, line_no: int) -> int:
-        return sum(s.quantities.get(line_no, 0) for s in self.shipments.values())
+    def shipped_quantity(self, line_no: int, node_id: UUID | None = None) -> int:
+        return sum(
+            s.quantities.get(line_no, 0)
+            for s in self.shipments.values()
+            if node_id is None or s.node_id == node_id
+        )
 
     def delivered_quantity(self, line_no: int) -> int:
         return sum(s.quantities.get(line_no, 0) for s in self.shipments.values() if s.delivered)
@@ -327,10 +356,59 @@ class Order(Aggregate):
         self.cancelled = True
         self.cancel_reason = reason
 
+    def allocate(
+        self,
+        decision: RoutingDecision,
+        selling_branch_id: UUID | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        """Records which nodes ship which lines; their stock is reserved in the same save."""
+        self._require_unallocated()
+        if not decision.routable:
+            raise InvalidValue("an allocation needs a routable decision")
+        for line in self.lines:
+            allocated = sum(a.quantity(line.line_no) for a in decision.allocations)
+            if allocated != line.quantity:
+                raise InvalidValue("the allocation does not cover the line", line_no=line.line_no)
+        self._record_allocated(decision, selling_branch_id, require_utc(occurred_at), actor)
+
+    @event("Allocated")
+    def _record_allocated(
+        self,
+        decision: RoutingDecision,
+        selling_branch_id: UUID | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        self.routing = decision
+        self.selling_branch_id = selling_branch_id
+
+    def wait_for_stock(self, decision: RoutingDecision, occurred_at: datetime, actor: str) -> None:
+        """No node can ship the order now: it joins the unroutable queue with the reason."""
+        self._require_unallocated()
+        if decision.routable:
+            raise InvalidValue("a routable decision is an allocation")
+        if self.awaiting_stock:
+            raise RoutingRefused("the order already waits for stock")
+        self._record_routing_failed(self.brand_id, decision, require_utc(occurred_at), actor)
+
+    @event("RoutingFailed")
+    def _record_routing_failed(
+        self, brand_id: UUID, decision: RoutingDecision, occurred_at: datetime, actor: str
+    ) -> None:
+        self.routing = decision
+
+    def _require_unallocated(self) -> None:
+        if self.cancelled:
+            raise RoutingRefused("the order was cancelled")
+        if self.allocations:
+            raise RoutingRefused("the order is already allocated")
+
     def ship(
         self,
         shipment_id: str,
-        node_id: UUID | None,
+        node_id: UUID,
         quantities: Mapping[int, int],
         occurred_at: datetime,
         actor: str,
@@ -343,12 +421,16 @@ class Order(Aggregate):
             raise ShipmentRefused("that shipment id is already used", shipment_id=shipment_id)
         if not quantities:
             raise ShipmentRefused("a shipment carries at least one line")
+        allocation = self.routing.allocation_at(node_id) if self.routing else None
+        if allocation is None:
+            raise ShipmentRefused("the order is not allocated to that node", node_id=str(node_id))
         for line_no, quantity in quantities.items():
             require_positive("quantity", quantity)
-            unshipped = self.line(line_no).quantity - self.shipped_quantity(line_no)
+            self.line(line_no)
+            unshipped = allocation.quantity(line_no) - self.shipped_quantity(line_no, node_id)
             if quantity > unshipped:
                 raise ShipmentRefused(
-                    "cannot ship more than is left to ship",
+                    "cannot ship more than the node has left to ship of the line",
                     line_no=line_no,
                     unshipped=unshipped,
                     quantity=quantity,
@@ -361,7 +443,7 @@ class Order(Aggregate):
     def _record_shipped(
         self,
         shipment_id: str,
-        node_id: UUID | None,
+        node_id: UUID,
         quantities: dict[int, int],
         occurred_at: datetime,
         actor: str,

@@ -8,9 +8,17 @@ from datetime import timedelta
 from application.framework import Clock
 from application.orders import OrderApplication
 from application.organisation import OrganisationApplication
+from application.projections import NodeDirectory, StockAvailability, UnroutableQueue
 from infrastructure.clock import SystemClock
 from infrastructure.persistence import ensure_postgres_schema, eventsourcing_env
-from infrastructure.settings import Settings
+from infrastructure.projection_runner import ProjectionRunner
+from infrastructure.readmodel_store import (
+    MemoryReadModelStore,
+    PostgresReadModelStore,
+    ReadModelStore,
+    SQLiteReadModelStore,
+)
+from infrastructure.settings import Persistence, Settings
 
 
 @dataclass
@@ -21,23 +29,44 @@ class Ledger:
     clock: Clock
     organisation: OrganisationApplication
     orders: OrderApplication
+    projections: ProjectionRunner
 
     def close(self) -> None:
+        self.projections.stop()
         self.orders.close()
         self.organisation.close()
+        self.projections.store.close()
+
+
+def read_model_store(settings: Settings) -> ReadModelStore:
+    persistence = settings.resolved_persistence
+    if persistence is Persistence.MEMORY:
+        return MemoryReadModelStore()
+    if persistence is Persistence.SQLITE:
+        return SQLiteReadModelStore(settings.data_dir / "readmodels.sqlite3")
+    assert settings.database_url is not None
+    return PostgresReadModelStore(
+        settings.database_url, settings.postgres_schema, settings.postgres_pool_size
+    )
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Ledger:
     settings = settings or Settings()
     clock = clock or SystemClock()
     ensure_postgres_schema(settings)
+    projections = ProjectionRunner(read_model_store(settings))
     organisation = OrganisationApplication(
         clock, env=eventsourcing_env(settings, OrganisationApplication.name)
     )
     orders = OrderApplication(
         clock,
         organisation,
+        projections,
         env=eventsourcing_env(settings, OrderApplication.name),
         payment_window=timedelta(minutes=settings.payment_window_minutes),
     )
-    return Ledger(settings, clock, organisation, orders)
+    for application in (organisation, orders):
+        projections.add_source(application)
+    for projection in (StockAvailability(), NodeDirectory(), UnroutableQueue()):
+        projections.register(projection)
+    return Ledger(settings, clock, organisation, orders, projections)

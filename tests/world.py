@@ -32,7 +32,11 @@ class World:
     member_id: UUID
 
 
-def build_world(ledger: Ledger) -> World:
+STORE_STOCK = 20
+
+
+def build_world(ledger: Ledger, stocked: bool = True) -> World:
+    """A brand with two stores and a warehouse; `stocked` puts 20 of each SKU in the first store."""
     org = ledger.organisation
     brand_id = org.register_brand(
         ADMIN, "ACME", "Acme Sport", "Asia/Shanghai", SettlementCadence.MONTHLY
@@ -77,7 +81,7 @@ def build_world(ledger: Ledger) -> World:
         for n, price in enumerate(PRICES, start=1)
     )
     member_id = org.register_member(ADMIN, member_no="M0001", name="Li Lei", phone="13800000001").id
-    return World(
+    world = World(
         brand_id,
         branch_id,
         district_id,
@@ -88,6 +92,14 @@ def build_world(ledger: Ledger) -> World:
         (sku_ids[0], sku_ids[1]),
         member_id,
     )
+    if stocked:
+        for sku_id in world.sku_ids:
+            receive(ledger, store_id, sku_id, STORE_STOCK)
+    return world
+
+
+def receive(ledger: Ledger, node_id: UUID, sku_id: UUID, quantity: int) -> None:
+    ledger.orders.receive_stock(ADMIN, node_id, sku_id, quantity, "ASN-TEST")
 
 
 def place_order(

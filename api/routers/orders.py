@@ -84,7 +84,7 @@ class ShipmentLine(StrictModel):
 
 class ShipOrder(VersionedChange):
     shipment_id: Code
-    node_id: UUID | None = None
+    node_id: UUID = Field(description="The allocated node the parcel leaves from")
     lines: list[ShipmentLine] = Field(min_length=1, max_length=MAX_LINES_PER_ORDER)
 
 

@@ -24,7 +24,16 @@ from domain.orders import (
 )
 from infrastructure.bootstrap import Ledger
 from infrastructure.clock import ManualClock
-from tests.world import FRONTEND, PRICES, SHANGHAI, World, build_world, event_count, order_total
+from tests.world import (
+    FRONTEND,
+    PRICES,
+    SHANGHAI,
+    World,
+    build_world,
+    event_count,
+    order_total,
+    receive,
+)
 from tests.world import place_order as place
 
 
@@ -76,9 +85,10 @@ def test_store_account_evidence_must_name_a_store_not_a_warehouse(
         )
 
 
-def test_whole_lifecycle_reads_back_from_the_store(
-    ledger: Ledger, world: World, clock: ManualClock
-) -> None:
+def test_whole_lifecycle_reads_back_from_the_store(ledger: Ledger, clock: ManualClock) -> None:
+    world = build_world(ledger, stocked=False)
+    receive(ledger, world.store_id, world.sku_ids[0], 5)
+    receive(ledger, world.warehouse_id, world.sku_ids[1], 5)
     orders = ledger.orders
     order_id = place(ledger, world).id
     orders.pay(FRONTEND, order_id, order_total(), "wx-1")
@@ -92,7 +102,7 @@ def test_whole_lifecycle_reads_back_from_the_store(
     result = orders.refund(FRONTEND, order_id, "f1", PRICES[0])
     order = orders.get_order(order_id)
     assert order.status is OrderStatus.DELIVERED
-    assert order.version == result.version == 8
+    assert order.version == result.version == 9
     assert order.refunded_fen == PRICES[0]
     assert order.shipments["s2"].node_id == world.warehouse_id
     assert order.shipments["s1"].quantities == {1: 2}
@@ -127,14 +137,14 @@ def test_idempotent_payment_retry_does_not_pay_twice(ledger: Ledger, world: Worl
     command = Command("frontend", IdempotencyKey("pay-1", "body"))
     first = ledger.orders.pay(command, order_id, order_total(), "wx")
     assert ledger.orders.pay(command, order_id, order_total(), "wx") == first
-    assert ledger.orders.get_order(order_id).version == 2
+    assert ledger.orders.get_order(order_id).version == 3
 
 
 def test_stale_expected_version_is_a_conflict(ledger: Ledger, world: World) -> None:
     order_id = place(ledger, world).id
-    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx", expected_version=1)
+    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx", expected_version=2)
     with pytest.raises(VersionConflict):
-        ledger.orders.cancel(FRONTEND, order_id, "oops", expected_version=1)
+        ledger.orders.cancel(FRONTEND, order_id, "oops", expected_version=2)
 
 
 def test_state_as_of_any_past_instant(ledger: Ledger, world: World, clock: ManualClock) -> None:
@@ -143,7 +153,7 @@ def test_state_as_of_any_past_instant(ledger: Ledger, world: World, clock: Manua
     clock.advance(timedelta(minutes=5))
     ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
     clock.advance(timedelta(hours=2))
-    ledger.orders.ship(FRONTEND, order_id, "s1", None, {1: 2, 2: 1})
+    ledger.orders.ship(FRONTEND, order_id, "s1", world.store_id, {1: 2, 2: 1})
 
     at = ledger.orders.order_as_of
     assert at(order_id, placed_at).status is OrderStatus.AWAITING_PAYMENT
@@ -159,9 +169,10 @@ def test_history_lists_every_event_with_when_and_who(ledger: Ledger, world: Worl
     history = ledger.orders.order_history(order_id)
     assert [(h.version, h.event, h.actor) for h in history] == [
         (1, "Placed", "frontend:test"),
-        (2, "Paid", "customer:li"),
+        (2, "Allocated", "frontend:test"),
+        (3, "Paid", "customer:li"),
     ]
-    assert history[1].data == {"amount_fen": order_total(), "payment_ref": "wx"}
+    assert history[2].data == {"amount_fen": order_total(), "payment_ref": "wx"}
 
 
 def test_unknown_order_is_not_found(ledger: Ledger) -> None:

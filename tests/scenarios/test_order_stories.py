@@ -8,7 +8,7 @@ from application.framework import Command
 from domain.orders import OrderStatus
 from infrastructure.bootstrap import Ledger
 from infrastructure.clock import ManualClock
-from tests.world import PRICES, build_world, order_total, place_order
+from tests.world import PRICES, build_world, order_total, place_order, receive
 
 
 def test_night_order_through_a_guide_link_ships_from_store_and_warehouse_then_one_item_returns(
@@ -17,7 +17,9 @@ def test_night_order_through_a_guide_link_ships_from_store_and_warehouse_then_on
     """After store closing time a customer buys through a guide's share link; the
     store ships what it has, the warehouse the rest; one pair comes back; support
     later reconstructs every step."""
-    world = build_world(ledger)
+    world = build_world(ledger, stocked=False)
+    receive(ledger, world.store_id, world.sku_ids[0], 2)
+    receive(ledger, world.warehouse_id, world.sku_ids[1], 3)
     orders = ledger.orders
     clock.set(clock.now().replace(hour=14, minute=30))  # 22:30 in Shanghai
     order_id = place_order(ledger, world, command=Command("frontend:mall")).id
@@ -52,6 +54,7 @@ def test_night_order_through_a_guide_link_ships_from_store_and_warehouse_then_on
     history = orders.order_history(order_id)
     assert [h.event for h in history] == [
         "Placed",
+        "Allocated",
         "Paid",
         "Shipped",
         "Shipped",

@@ -16,6 +16,8 @@ from domain.orders import (
     OrderLine,
     OrderStatus,
 )
+from domain.organisation import NodeKind
+from domain.routing import NodeCandidate, route
 from domain.values import GeoPoint
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -39,6 +41,11 @@ class OrderLifecycle(RuleBasedStateMachine):
             occurred_at=START,
             actor="t",
         )
+        self.node_id = uuid4()
+        stock = {line.sku_id: 99 for line in self.order.lines}
+        node = NodeCandidate(self.node_id, NodeKind.STORE, uuid4(), GeoPoint(31, 121), stock)
+        decision = route(self.order.demands, GeoPoint(31, 121), [node])
+        self.order.allocate(decision, None, START, "t")
         self.events = list(self.order.collect_events())
 
     def attempt(self, command: str, *args: object) -> None:
@@ -63,7 +70,7 @@ class OrderLifecycle(RuleBasedStateMachine):
 
     @rule(quantities=st.dictionaries(LINE_NOS, st.integers(1, 4), min_size=1, max_size=3))
     def ship(self, quantities: dict[int, int]) -> None:
-        self.attempt("ship", f"s{self.counter}", None, quantities)
+        self.attempt("ship", f"s{self.counter}", self.node_id, quantities)
 
     @precondition(lambda self: bool(self.order.shipments))
     @rule(data=st.data())

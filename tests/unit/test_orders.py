@@ -18,9 +18,12 @@ from domain.orders import (
     OrderStatus,
     RefundRefused,
     ReturnRefused,
+    RoutingRefused,
     ShipmentRefused,
     WrongPaymentAmount,
 )
+from domain.organisation import NodeKind
+from domain.routing import NodeCandidate, route
 from domain.values import GeoPoint
 
 PLACED_AT = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
@@ -28,6 +31,15 @@ LATER = PLACED_AT + timedelta(minutes=5)
 WINDOW = timedelta(minutes=30)
 SKU_A, SKU_B = uuid4(), uuid4()
 DIRECT = AttributionEvidence(Channel.DIRECT)
+NODE, OTHER_NODE, BRANCH = uuid4(), uuid4(), uuid4()
+
+
+def allocate(order: Order, node_id: UUID = NODE) -> Order:
+    """Allocates the whole order to one node that holds plenty of everything."""
+    stock = {line.sku_id: 99 for line in order.lines}
+    candidate = NodeCandidate(node_id, NodeKind.STORE, BRANCH, GeoPoint(31.2, 121.5), stock)
+    order.allocate(route(order.demands, order.delivery.location, [candidate]), None, PLACED_AT, "r")
+    return order
 
 
 def place(lines: list[OrderLine] | None = None, evidence: AttributionEvidence = DIRECT) -> Order:
@@ -45,14 +57,14 @@ def place(lines: list[OrderLine] | None = None, evidence: AttributionEvidence = 
 
 
 def paid() -> Order:
-    order = place()
+    order = allocate(place())
     order.pay(2500, "pay-1", LATER, "frontend")
     return order
 
 
 def delivered() -> Order:
     order = paid()
-    order.ship("s1", None, {1: 2, 2: 1}, LATER, "store")
+    order.ship("s1", NODE, {1: 2, 2: 1}, LATER, "store")
     order.deliver("s1", LATER, "carrier")
     return order
 
@@ -141,7 +153,7 @@ def test_cannot_pay_twice_or_after_cancel_or_after_the_window() -> None:
 
 def test_cancels_before_shipping_only() -> None:
     order = paid()
-    order.ship("s1", None, {1: 1}, LATER, "store")
+    order.ship("s1", NODE, {1: 1}, LATER, "store")
     with pytest.raises(CannotCancel):
         order.cancel("too late", LATER, "f")
 
@@ -172,32 +184,89 @@ def test_paid_order_never_expires() -> None:
 
 def test_unpaid_order_cannot_ship() -> None:
     with pytest.raises(ShipmentRefused):
-        place().ship("s1", None, {1: 1}, LATER, "store")
+        allocate(place()).ship("s1", NODE, {1: 1}, LATER, "store")
+
+
+def test_ships_only_from_the_allocated_node() -> None:
+    order = paid()
+    with pytest.raises(ShipmentRefused):
+        order.ship("s1", OTHER_NODE, {1: 1}, LATER, "store")
+
+
+def test_unallocated_order_cannot_ship() -> None:
+    order = place()
+    order.pay(2500, "p", LATER, "f")
+    with pytest.raises(ShipmentRefused):
+        order.ship("s1", NODE, {1: 1}, LATER, "store")
+
+
+def test_allocation_must_cover_every_line_exactly() -> None:
+    order = place()
+    candidate = NodeCandidate(NODE, NodeKind.STORE, BRANCH, GeoPoint(31, 121), {SKU_A: 9, SKU_B: 9})
+    other = Order.place(
+        order_id=uuid4(),
+        brand_id=uuid4(),
+        member_id=uuid4(),
+        lines=[OrderLine(1, SKU_A, 1, 1000)],
+        delivery=order.delivery,
+        evidence=DIRECT,
+        payment_window=WINDOW,
+        occurred_at=PLACED_AT,
+        actor="f",
+    )
+    wrong = route(other.demands, order.delivery.location, [candidate])
+    with pytest.raises(InvalidValue):
+        order.allocate(wrong, None, LATER, "router")
+
+
+def test_an_order_no_node_can_ship_waits_for_stock_once() -> None:
+    order = place()
+    empty = NodeCandidate(NODE, NodeKind.STORE, BRANCH, GeoPoint(31, 121), {})
+    decision = route(order.demands, order.delivery.location, [empty])
+    order.wait_for_stock(decision, LATER, "router")
+    assert order.awaiting_stock
+    with pytest.raises(RoutingRefused):
+        order.wait_for_stock(decision, LATER, "router")
+    allocate(order)
+    assert not order.awaiting_stock
+    with pytest.raises(RoutingRefused):
+        allocate(order)
+
+
+def test_cross_branch_when_the_shipping_node_belongs_to_another_branch() -> None:
+    order = place()
+    stock = {SKU_A: 9, SKU_B: 9}
+    candidate = NodeCandidate(NODE, NodeKind.WAREHOUSE, BRANCH, GeoPoint(31, 121), stock)
+    selling_branch = uuid4()
+    order.allocate(
+        route(order.demands, order.delivery.location, [candidate]), selling_branch, LATER, "r"
+    )
+    assert order.is_cross_branch(order.allocations[0])
 
 
 def test_ships_in_parts_up_to_the_ordered_quantity() -> None:
     order = paid()
-    order.ship("s1", uuid4(), {1: 1}, LATER, "store")
+    order.ship("s1", NODE, {1: 1}, LATER, "store")
     assert order.status is OrderStatus.PARTIALLY_SHIPPED
     with pytest.raises(ShipmentRefused):
-        order.ship("s2", None, {1: 2}, LATER, "store")
-    order.ship("s2", uuid4(), {1: 1, 2: 1}, LATER, "warehouse")
+        order.ship("s2", NODE, {1: 2}, LATER, "store")
+    order.ship("s2", NODE, {1: 1, 2: 1}, LATER, "warehouse")
     assert order.status is OrderStatus.SHIPPED
 
 
 def test_shipment_ids_are_unique_and_lines_must_exist() -> None:
     order = paid()
-    order.ship("s1", None, {1: 1}, LATER, "store")
+    order.ship("s1", NODE, {1: 1}, LATER, "store")
     with pytest.raises(ShipmentRefused):
-        order.ship("s1", None, {2: 1}, LATER, "store")
+        order.ship("s1", NODE, {2: 1}, LATER, "store")
     with pytest.raises(InvalidValue):
-        order.ship("s2", None, {3: 1}, LATER, "store")
+        order.ship("s2", NODE, {3: 1}, LATER, "store")
 
 
 def test_delivered_when_every_shipment_arrived() -> None:
     order = paid()
-    order.ship("s1", None, {1: 2}, LATER, "store")
-    order.ship("s2", None, {2: 1}, LATER, "store")
+    order.ship("s1", NODE, {1: 2}, LATER, "store")
+    order.ship("s2", NODE, {2: 1}, LATER, "store")
     order.deliver("s1", LATER, "carrier")
     assert order.status is OrderStatus.SHIPPED
     order.deliver("s2", LATER, "carrier")
@@ -217,7 +286,7 @@ def test_delivery_needs_a_known_undelivered_shipment() -> None:
 
 def test_returns_only_what_was_delivered() -> None:
     order = paid()
-    order.ship("s1", None, {1: 2}, LATER, "store")
+    order.ship("s1", NODE, {1: 2}, LATER, "store")
     with pytest.raises(ReturnRefused):
         order.return_items("r1", 1, 1, "too small", LATER, "support")
     order.deliver("s1", LATER, "carrier")

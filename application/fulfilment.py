@@ -1,0 +1,179 @@
+"""Turns an order into a routing decision and the reservations that go with it.
+
+Candidates come from the read models (fast); the stock aggregates stay the
+source of truth. When a reservation finds less stock than the read model said
+(another process took it and the projection has not caught up), the true
+figure replaces the read model's and the order is routed again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from eventsourcing.application import AggregateNotFoundError, Repository
+from eventsourcing.domain import Aggregate
+
+from application.projections import NODES, STOCK_AVAILABILITY, NodeDirectory, StockAvailability
+from application.readmodels import ReadModels
+from domain.fulfilment import NodeAtCapacity, NodeDailyLoad, RoutingPolicyBook
+from domain.organisation import NodeKind
+from domain.routing import LineDemand, NodeCandidate, RoutingDecision, RoutingPolicy, route
+from domain.stock import InsufficientStock, Stock
+from domain.values import GeoPoint
+
+MAX_ROUTING_ROUNDS = 5
+_CAPPED = UUID(int=0)  # in `truth`: (node, _CAPPED) marks a node found at its daily cap
+_A = TypeVar("_A", bound=Aggregate)
+
+
+@dataclass
+class Plan:
+    """A decision and the aggregates it changed (reservations, daily loads), to save together."""
+
+    decision: RoutingDecision
+    touched: list[Aggregate] = field(default_factory=list)
+
+
+class Fulfilment:
+    """Routing and reservation on behalf of the order application."""
+
+    def __init__(self, repository: Repository[UUID], read_models: ReadModels) -> None:
+        self.repository = repository
+        self.read_models = read_models
+
+    def policy_in_force(self, brand_id: UUID, at: datetime) -> RoutingPolicy:
+        book = self.get(RoutingPolicyBook, RoutingPolicyBook.create_id(brand_id))
+        return book.in_force(at) if book else RoutingPolicy()
+
+    def dry_run(
+        self,
+        brand_id: UUID,
+        lines: Sequence[LineDemand],
+        destination: GeoPoint,
+        at: datetime,
+        time_zone: str,
+    ) -> RoutingDecision:
+        """What routing would decide now, reserving nothing."""
+        candidates = self.candidates(brand_id, lines, at, time_zone, {})
+        return route(lines, destination, candidates, self.policy_in_force(brand_id, at))
+
+    def plan(
+        self,
+        order_id: UUID,
+        brand_id: UUID,
+        lines: Sequence[LineDemand],
+        destination: GeoPoint,
+        at: datetime,
+        time_zone: str,
+        actor: str,
+    ) -> Plan:
+        policy = self.policy_in_force(brand_id, at)
+        truth: dict[tuple[UUID, UUID], int] = {}  # (node, sku) -> available per the aggregate
+        for _round in range(MAX_ROUTING_ROUNDS):
+            candidates = self.candidates(brand_id, lines, at, time_zone, truth)
+            decision = route(lines, destination, candidates, policy)
+            if not decision.routable:
+                return Plan(decision)
+            try:
+                reserved = self._reserve(order_id, decision, at, time_zone, actor)
+                return Plan(decision, reserved)
+            except InsufficientStock as short:
+                node_id, sku_id = (
+                    UUID(short.extensions["node_id"]),
+                    UUID(short.extensions["sku_id"]),
+                )
+                truth[(node_id, sku_id)] = short.extensions["available"]
+            except NodeAtCapacity as full:
+                truth[(UUID(full.extensions["node_id"]), _CAPPED)] = 0
+        return Plan(route(lines, destination, [], policy))
+
+    def candidates(
+        self,
+        brand_id: UUID,
+        lines: Sequence[LineDemand],
+        at: datetime,
+        time_zone: str,
+        truth: dict[tuple[UUID, UUID], int],
+    ) -> list[NodeCandidate]:
+        self.read_models.catch_up(StockAvailability)
+        self.read_models.catch_up(NodeDirectory)
+        sku_ids = [line.sku_id for line in lines]
+        available: dict[UUID, dict[UUID, int]] = defaultdict(dict)
+        for row in self.read_models.select(
+            STOCK_AVAILABILITY, {"brand_id": brand_id, "sku_id": sku_ids}
+        ):
+            node_id, sku_id = row["node_id"], row["sku_id"]
+            units = truth.get((node_id, sku_id), row["on_hand"] - row["reserved"])
+            if units > 0:
+                available[node_id][sku_id] = units
+        if not available:
+            return []
+        day = _local_day(at, time_zone)
+        candidates = []
+        for node in self.read_models.select(NODES, {"node_id": list(available)}):
+            node_id, cap = node["node_id"], node["daily_order_cap"]
+            at_cap = (node_id, _CAPPED) in truth or (
+                cap is not None and self._load(node_id, day) >= cap
+            )
+            candidates.append(
+                NodeCandidate(
+                    node_id=node_id,
+                    kind=NodeKind(node["kind"]),
+                    branch_id=node["branch_id"],
+                    location=GeoPoint(node["latitude"], node["longitude"]),
+                    available=available[node_id],
+                    paused=node["paused"],
+                    at_daily_cap=at_cap,
+                )
+            )
+        return candidates
+
+    def _reserve(
+        self,
+        order_id: UUID,
+        decision: RoutingDecision,
+        at: datetime,
+        time_zone: str,
+        actor: str,
+    ) -> list[Aggregate]:
+        touched: list[Aggregate] = []
+        for allocation in decision.allocations:
+            for line in allocation.lines:
+                stock = self.get(Stock, Stock.create_id(allocation.node_id, line.sku_id))
+                assert stock is not None, "the read model only lists opened stock"
+                stock.reserve(order_id, line.line_no, line.quantity, at, actor)
+                touched.append(stock)
+            cap = self._cap(allocation.node_id)
+            if cap is not None:
+                day = _local_day(at, time_zone)
+                load_id = NodeDailyLoad.create_id(allocation.node_id, day)
+                load = self.get(NodeDailyLoad, load_id) or NodeDailyLoad(allocation.node_id, day)
+                load.take(order_id, cap, at, actor)
+                touched.append(load)
+        return touched
+
+    def _cap(self, node_id: UUID) -> int | None:
+        rows = self.read_models.select(NODES, {"node_id": node_id})
+        return rows[0]["daily_order_cap"] if rows else None
+
+    def _load(self, node_id: UUID, day: str) -> int:
+        load = self.get(NodeDailyLoad, NodeDailyLoad.create_id(node_id, day))
+        return load.count if load else 0
+
+    def get(self, cls: type[_A], aggregate_id: UUID) -> _A | None:
+        try:
+            aggregate: Aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(aggregate, cls)
+        return aggregate
+
+
+def _local_day(at: datetime, time_zone: str) -> str:
+    return at.astimezone(ZoneInfo(time_zone)).date().isoformat()

@@ -1,0 +1,149 @@
+"""The read models routing needs: stock availability, the node directory, the unroutable queue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from application.readmodels import Delete, Increment, Projection, RowChange, Table, Upsert
+from domain.orders import Order
+from domain.organisation import Node
+from domain.stock import Stock
+
+STOCK_AVAILABILITY = Table(
+    name="stock_availability",
+    key=("stock_id",),
+    columns={
+        "stock_id": "uuid",
+        "node_id": "uuid",
+        "sku_id": "uuid",
+        "brand_id": "uuid",
+        "on_hand": "int",
+        "reserved": "int",
+    },
+    indexes=(("brand_id", "sku_id"), ("node_id",)),
+)
+
+NODES = Table(
+    name="node_directory",
+    key=("node_id",),
+    columns={
+        "node_id": "uuid",
+        "brand_id": "uuid",
+        "branch_id": "uuid",
+        "code": "text",
+        "kind": "text",
+        "latitude": "real",
+        "longitude": "real",
+        "paused": "bool",
+        "daily_order_cap": "int",
+    },
+    indexes=(("brand_id",),),
+)
+
+UNROUTABLE_ORDERS = Table(
+    name="unroutable_orders",
+    key=("order_id",),
+    columns={"order_id": "uuid", "brand_id": "uuid", "reason": "text", "since": "timestamp"},
+    indexes=(("brand_id", "since"),),
+)
+
+
+class StockAvailability(Projection):
+    """On hand and reserved units per node and SKU: what routing chooses from."""
+
+    name = "stock_availability"
+    application = "orders"
+    tables = (STOCK_AVAILABILITY,)
+    handles = tuple(
+        (Stock, name)
+        for name in (
+            "Opened",
+            "Received",
+            "Adjusted",
+            "Reserved",
+            "Released",
+            "Committed",
+            "Restocked",
+        )
+    )
+
+    def changes(self, event: Any) -> Iterable[RowChange]:
+        key = (event.originator_id,)
+        match type(event).__name__:
+            case "Opened":
+                row = {
+                    "node_id": event.node_id,
+                    "sku_id": event.sku_id,
+                    "brand_id": event.brand_id,
+                    "on_hand": 0,
+                    "reserved": 0,
+                }
+                return [Upsert(STOCK_AVAILABILITY, key, row)]
+            case "Received" | "Restocked":
+                deltas = {"on_hand": event.quantity}
+            case "Adjusted":
+                deltas = {"on_hand": event.delta}
+            case "Reserved":
+                deltas = {"reserved": event.quantity}
+            case "Released":
+                deltas = {"reserved": -event.quantity}
+            case "Committed":
+                deltas = {"on_hand": -event.quantity, "reserved": -event.quantity}
+            case _:
+                return []
+        return [Increment(STOCK_AVAILABILITY, key, deltas)]
+
+
+class NodeDirectory(Projection):
+    """Where each node is and whether it can take orders."""
+
+    name = "node_directory"
+    application = "organisation"
+    tables = (NODES,)
+    handles = tuple(
+        (Node, name) for name in ("Registered", "Paused", "Resumed", "DailyOrderCapSet")
+    )
+
+    def changes(self, event: Any) -> Iterable[RowChange]:
+        key = (event.originator_id,)
+        match type(event).__name__:
+            case "Registered":
+                row = {
+                    "brand_id": event.brand_id,
+                    "branch_id": event.branch_id,
+                    "code": event.code,
+                    "kind": str(event.kind),
+                    "latitude": event.location.latitude,
+                    "longitude": event.location.longitude,
+                    "paused": False,
+                    "daily_order_cap": None,
+                }
+                return [Upsert(NODES, key, row)]
+            case "Paused":
+                return [Upsert(NODES, key, {"paused": True})]
+            case "Resumed":
+                return [Upsert(NODES, key, {"paused": False})]
+            case "DailyOrderCapSet":
+                return [Upsert(NODES, key, {"daily_order_cap": event.cap})]
+        return []
+
+
+class UnroutableQueue(Projection):
+    """Orders waiting for stock, with the reason; they leave when allocated or cancelled."""
+
+    name = "unroutable_orders"
+    application = "orders"
+    tables = (UNROUTABLE_ORDERS,)
+    handles = tuple((Order, name) for name in ("RoutingFailed", "Allocated", "Cancelled"))
+
+    def changes(self, event: Any) -> Iterable[RowChange]:
+        key = (event.originator_id,)
+        if type(event).__name__ == "RoutingFailed":
+            row = {
+                "brand_id": event.brand_id,
+                "reason": event.decision.reason,
+                "since": event.occurred_at,
+            }
+            return [Upsert(UNROUTABLE_ORDERS, key, row)]
+        return [Delete(UNROUTABLE_ORDERS, key)]

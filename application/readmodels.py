@@ -1,0 +1,127 @@
+"""Read models: tables, the row changes projections emit, and the query port.
+
+A projection is a pure function from one event to the row changes it causes
+(`Upsert`, `Increment`, `Delete`). The infrastructure applies a batch of
+changes and the position of the last event in one transaction, so a crash
+neither loses nor double-counts an event; the same projection code serves live
+catch-up, a full rebuild and an in-memory replay.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal, Protocol
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
+
+ColumnType = Literal["text", "uuid", "int", "real", "bool", "timestamp"]
+Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    key: tuple[str, ...]
+    columns: Mapping[str, ColumnType]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        assert set(self.key) <= set(self.columns), "key columns must be columns"
+
+
+@dataclass(frozen=True)
+class Upsert:
+    """Sets `values` on the row, creating it if missing."""
+
+    table: Table
+    key: Key
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Increment:
+    """Adds `deltas` to the row's counters, creating the row at zero if missing."""
+
+    table: Table
+    key: Key
+    deltas: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class Delete:
+    table: Table
+    key: Key
+
+
+RowChange = Upsert | Increment | Delete
+Where = Mapping[str, Any]  # column -> value, or a list/tuple/set of values (IN)
+
+
+def event_class(aggregate: type[Aggregate], name: str) -> type[Any]:
+    """An event class that the @event decorator defined on an aggregate."""
+    found: type[Any] = getattr(aggregate, name)
+    return found
+
+
+class Projection(ABC):
+    """Folds one application's events into tables."""
+
+    name: ClassVar[str]
+    application: ClassVar[str]
+    tables: ClassVar[tuple[Table, ...]]
+    handles: ClassVar[tuple[tuple[type[Aggregate], str], ...]]
+
+    @classmethod
+    def topics(cls) -> list[str]:
+        return [get_topic(event_class(aggregate, name)) for aggregate, name in cls.handles]
+
+    @abstractmethod
+    def changes(self, event: Any) -> Iterable[RowChange]:
+        """The row changes one event causes; no I/O, no reading of other rows."""
+
+
+class ReadModels(Protocol):
+    """What the applications ask of the read models."""
+
+    def select(
+        self,
+        table: Table,
+        where: Where,
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]: ...
+
+    def catch_up(self, projection: type[Projection]) -> None:
+        """Applies every event recorded so far, so this process reads its own writes."""
+        ...
+
+
+def encode_value(column_type: ColumnType, value: Any) -> Any:
+    if value is None:
+        return None
+    if column_type == "uuid":
+        return str(value)
+    if column_type == "bool":
+        return int(bool(value))
+    if column_type == "timestamp":
+        assert isinstance(value, datetime)
+        return value.isoformat()
+    return value
+
+
+def decode_value(column_type: ColumnType, value: Any) -> Any:
+    if value is None:
+        return None
+    if column_type == "uuid":
+        return value if isinstance(value, UUID) else UUID(value)
+    if column_type == "bool":
+        return bool(value)
+    if column_type == "timestamp":
+        return datetime.fromisoformat(value)
+    return value

@@ -1,0 +1,109 @@
+"""Catches projections up with their applications' notification logs, in batches.
+
+The eventsourcing library's ProjectionRunner processes one event per
+transaction and needs `subscribe`, which the SQLite recorder lacks; this one
+polls the notification log (filtered to the topics a projection handles) and
+applies up to `batch_size` events per transaction, with the position in the
+same transaction. Holes in notification ids (rolled-back writes) are simply
+never returned, so nothing waits for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.application import Application
+
+from application.readmodels import Projection, Table, Where
+from infrastructure.readmodel_store import ReadModelStore
+
+log = logging.getLogger("guideledger.projections")
+
+
+class ProjectionRunner:
+    """Keeps read models current and answers queries on them (the ReadModels port)."""
+
+    def __init__(self, store: ReadModelStore, batch_size: int = 1000) -> None:
+        self.store = store
+        self.batch_size = batch_size
+        self.sources: dict[str, Application[Any]] = {}
+        self.projections: dict[str, Projection] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add_source(self, application: Application[Any]) -> None:
+        self.sources[application.name] = application
+
+    def register(self, projection: Projection) -> None:
+        self.store.install(type(projection))
+        self.projections[projection.name] = projection
+        self._locks[projection.name] = threading.Lock()
+
+    # --- the ReadModels port ---------------------------------------------------------
+
+    def select(
+        self,
+        table: Table,
+        where: Where,
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        return self.store.select(table, where, order_by, limit, offset)
+
+    def catch_up(self, projection: type[Projection]) -> None:
+        self.process(projection.name)
+
+    # --- processing ----------------------------------------------------------------------
+
+    def process(self, name: str) -> int:
+        """Applies every event recorded so far; returns how many were processed."""
+        projection = self.projections[name]
+        source = self.sources[projection.application]
+        topics = projection.topics()
+        done = 0
+        with self._locks[name]:
+            while True:
+                position = self.store.position(name)
+                batch = source.recorder.select_notifications(
+                    start=position, limit=self.batch_size, topics=topics, inclusive_of_start=False
+                )
+                if not batch:
+                    return done
+                changes = [
+                    change
+                    for notification in batch
+                    for change in projection.changes(source.mapper.to_domain_event(notification))
+                ]
+                if self.store.apply(name, position, batch[-1].id, changes):
+                    done += len(batch)
+
+    def process_all(self) -> int:
+        return sum(self.process(name) for name in self.projections)
+
+    def lag(self, name: str) -> int:
+        """Notifications of the source not yet seen (an upper bound on events behind)."""
+        source = self.sources[self.projections[name].application]
+        return max(0, (source.recorder.max_notification_id() or 0) - self.store.position(name))
+
+    def start(self, interval: float = 0.2) -> None:
+        """Polls in a background thread until `stop`."""
+
+        def loop() -> None:
+            while not self._stopping.wait(interval):
+                try:
+                    self.process_all()
+                except Exception:
+                    log.exception("projection catch-up failed; retrying")
+
+        self._thread = threading.Thread(target=loop, name="projections", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,339 @@
+"""Where read models live: SQL tables (SQLite or PostgreSQL) or memory.
+
+`apply` writes a batch of row changes and moves the projection's position in
+the same transaction, and only if the position is still where the caller read
+it: two processes catching up the same projection can never both apply a batch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from application.readmodels import (
+    Delete,
+    Increment,
+    Projection,
+    RowChange,
+    Table,
+    Upsert,
+    Where,
+    decode_value,
+    encode_value,
+)
+
+SQL_TYPES = {
+    "text": "TEXT",
+    "uuid": "TEXT",
+    "int": "BIGINT",
+    "real": "DOUBLE PRECISION",
+    "bool": "SMALLINT",
+    "timestamp": "TEXT",
+}
+
+
+class ReadModelStore(ABC):
+    @abstractmethod
+    def install(self, projection: type[Projection]) -> None:
+        """Creates the projection's tables and its position (0) if missing."""
+
+    @abstractmethod
+    def position(self, name: str) -> int: ...
+
+    @abstractmethod
+    def apply(self, name: str, expected: int, new: int, changes: Sequence[RowChange]) -> bool:
+        """Applies `changes` and moves the position; False if another writer moved it first."""
+
+    @abstractmethod
+    def select(
+        self,
+        table: Table,
+        where: Where,
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Releases connections."""
+
+
+def _decode_row(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    return {c: decode_value(t, row[c]) for c, t in table.columns.items()}
+
+
+def _check_columns(table: Table, columns: Sequence[str]) -> None:
+    unknown = set(columns) - set(table.columns)
+    if unknown:
+        raise ValueError(f"{table.name} has no column {sorted(unknown)}")
+
+
+class MemoryReadModelStore(ReadModelStore):
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
+        self.positions: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def install(self, projection: type[Projection]) -> None:
+        with self.lock:
+            for table in projection.tables:
+                self.rows.setdefault(table.name, {})
+            self.positions.setdefault(projection.name, 0)
+
+    def position(self, name: str) -> int:
+        with self.lock:
+            return self.positions[name]
+
+    def apply(self, name: str, expected: int, new: int, changes: Sequence[RowChange]) -> bool:
+        with self.lock:
+            if self.positions[name] != expected:
+                return False
+            for change in changes:
+                self._apply_one(change)
+            self.positions[name] = new
+            return True
+
+    def _apply_one(self, change: RowChange) -> None:
+        table = change.table
+        rows = self.rows[table.name]
+        key = tuple(
+            encode_value(table.columns[c], v) for c, v in zip(table.key, change.key, strict=True)
+        )
+        if isinstance(change, Delete):
+            rows.pop(key, None)
+            return
+        row = rows.setdefault(
+            key, {c: None for c in table.columns} | dict(zip(table.key, key, strict=True))
+        )
+        if isinstance(change, Upsert):
+            row.update({c: encode_value(table.columns[c], v) for c, v in change.values.items()})
+        else:
+            for column, delta in change.deltas.items():
+                row[column] = (row[column] or 0) + delta
+
+    def select(
+        self,
+        table: Table,
+        where: Where,
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        _check_columns(table, [*where, *order_by])
+        wanted = {
+            column: {encode_value(table.columns[column], v) for v in value}
+            if isinstance(value, list | tuple | set | frozenset)
+            else {encode_value(table.columns[column], value)}
+            for column, value in where.items()
+        }
+        with self.lock:
+            found = [
+                dict(row)
+                for row in self.rows[table.name].values()
+                if all(row[c] in values for c, values in wanted.items())
+            ]
+        found.sort(key=lambda row: tuple(row[c] for c in (*order_by, *table.key)))
+        end = None if limit is None else offset + limit
+        return [_decode_row(table, row) for row in found[offset:end]]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class SQLReadModelStore(ReadModelStore):
+    """The SQL both SQLite and PostgreSQL understand; subclasses supply connections."""
+
+    placeholder = "?"
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A cursor inside one transaction, committed on success."""
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self.placeholder)
+
+    def install(self, projection: type[Projection]) -> None:
+        with self.transaction() as cursor:
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS projection_positions "
+                "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+            )
+            for table in projection.tables:
+                columns = ", ".join(f"{c} {SQL_TYPES[t]}" for c, t in table.columns.items())
+                cursor.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table.name} "
+                    f"({columns}, PRIMARY KEY ({', '.join(table.key)}))"
+                )
+                for index in table.indexes:
+                    cursor.execute(
+                        f"CREATE INDEX IF NOT EXISTS {table.name}_{'_'.join(index)}_idx "
+                        f"ON {table.name} ({', '.join(index)})"
+                    )
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO projection_positions (name, position) VALUES (?, 0) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
+                (projection.name,),
+            )
+
+    def position(self, name: str) -> int:
+        with self.transaction() as cursor:
+            cursor.execute(
+                self._sql("SELECT position FROM projection_positions WHERE name = ?"), (name,)
+            )
+            row = cursor.fetchone()
+        return int(row["position"])
+
+    def apply(self, name: str, expected: int, new: int, changes: Sequence[RowChange]) -> bool:
+        try:
+            with self.transaction() as cursor:
+                cursor.execute(
+                    self._sql(
+                        "UPDATE projection_positions SET position = ? "
+                        "WHERE name = ? AND position = ?"
+                    ),
+                    (new, name, expected),
+                )
+                if cursor.rowcount != 1:
+                    raise _Raced
+                # Consecutive changes of one shape go to the database as one batch.
+                for _shape_key, group in groupby(changes, key=_shape):
+                    statement, rows = self._statement(list(group))
+                    cursor.executemany(self._sql(statement), rows)
+        except _Raced:
+            return False
+        return True
+
+    def _statement(self, batch: list[RowChange]) -> tuple[str, list[tuple[Any, ...]]]:
+        first, table = batch[0], batch[0].table
+        key_sql = ", ".join(table.key)
+
+        def key_values(change: RowChange) -> tuple[Any, ...]:
+            return tuple(
+                encode_value(table.columns[c], v)
+                for c, v in zip(table.key, change.key, strict=True)
+            )
+
+        if isinstance(first, Delete):
+            condition = " AND ".join(f"{c} = ?" for c in table.key)
+            return f"DELETE FROM {table.name} WHERE {condition}", [key_values(c) for c in batch]
+        values = first.values if isinstance(first, Upsert) else first.deltas
+        columns = list(values)
+        marks = ", ".join("?" for _ in (*table.key, *columns))
+        insert = f"INSERT INTO {table.name} ({', '.join((*table.key, *columns))}) VALUES ({marks})"
+        if isinstance(first, Upsert):
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns)
+            conflict = f"DO UPDATE SET {updates}" if columns else "DO NOTHING"
+        else:
+            conflict = "DO UPDATE SET " + ", ".join(
+                f"{c} = {table.name}.{c} + excluded.{c}" for c in columns
+            )
+        rows = []
+        for change in batch:
+            data = change.values if isinstance(change, Upsert) else change.deltas  # type: ignore[union-attr]
+            encoded = tuple(encode_value(table.columns[c], data[c]) for c in columns)
+            rows.append(key_values(change) + encoded)
+        return f"{insert} ON CONFLICT ({key_sql}) {conflict}", rows
+
+    def select(
+        self,
+        table: Table,
+        where: Where,
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        _check_columns(table, [*where, *order_by])
+        conditions: list[str] = []
+        params: list[Any] = []
+        for column, value in where.items():
+            column_type = table.columns[column]
+            if isinstance(value, list | tuple | set | frozenset):
+                if not value:
+                    return []
+                conditions.append(f"{column} IN ({', '.join('?' for _ in value)})")
+                params.extend(encode_value(column_type, v) for v in value)
+            else:
+                conditions.append(f"{column} = ?")
+                params.append(encode_value(column_type, value))
+        statement = f"SELECT * FROM {table.name}"
+        if conditions:
+            statement += " WHERE " + " AND ".join(conditions)
+        statement += " ORDER BY " + ", ".join((*order_by, *table.key))
+        if limit is not None:
+            statement += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        with self.transaction() as cursor:
+            cursor.execute(self._sql(statement), params)
+            return [_decode_row(table, dict(row)) for row in cursor.fetchall()]
+
+
+def _shape(change: RowChange) -> tuple[str, str, tuple[str, ...]]:
+    if isinstance(change, Upsert):
+        columns = tuple(change.values)
+    elif isinstance(change, Increment):
+        columns = tuple(change.deltas)
+    else:
+        columns = ()
+    return type(change).__name__, change.table.name, columns
+
+
+class _Raced(Exception):
+    """Another writer moved the position first: roll the batch back."""
+
+
+class SQLiteReadModelStore(SQLReadModelStore):
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.connection.row_factory = sqlite3.Row
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.execute("PRAGMA busy_timeout=10000")
+        self.lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self.lock:
+            cursor = self.connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class PostgresReadModelStore(SQLReadModelStore):
+    placeholder = "%s"
+
+    def __init__(self, url: str, schema: str, pool_size: int) -> None:
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"options": f"-c search_path={schema}", "row_factory": dict_row},
+            open=True,
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self.pool.connection() as connection, connection.transaction():
+            yield connection.cursor()
+
+    def close(self) -> None:
+        self.pool.close()
