@@ -130,6 +130,9 @@ class RoutingDecision:
         return next((a for a in self.allocations if a.node_id == node_id), None)
 
 
+NO_SKUS = "holds none of the order's SKUs"
+
+
 @dataclass(frozen=True)
 class _Ranked:
     candidate: NodeCandidate
@@ -181,10 +184,13 @@ def route(
                 outcomes[entry.candidate.node_id] = _outcome(
                     entry, Outcome.NOT_CHOSEN, _split_loser_reason(entry, chosen, policy)
                 )
+        blocked = sum(
+            o.outcome is Outcome.EXCLUDED and o.reason != NO_SKUS for o in outcomes.values()
+        )
         reason = (
             f"no node holds every line; split over {len(chosen)} nodes"
             if chosen
-            else _unroutable_reason(eligible, lines, policy)
+            else _unroutable_reason(eligible, lines, policy, blocked)
         )
     allocations = _allocate(chosen, lines)
     for entry, allocation in zip(chosen, allocations, strict=True):
@@ -202,7 +208,7 @@ def _exclusion(entry: _Ranked, lines: Sequence[LineDemand]) -> str:
     if entry.candidate.at_daily_cap:
         return "daily order cap reached"
     if not any(entry.has(line) > 0 for line in lines):
-        return "holds none of the order's SKUs"
+        return NO_SKUS
     return ""
 
 
@@ -275,7 +281,7 @@ def _split_loser_reason(entry: _Ranked, chosen: list[_Ranked], policy: RoutingPo
 
 
 def _unroutable_reason(
-    eligible: list[_Ranked], lines: Sequence[LineDemand], policy: RoutingPolicy
+    eligible: list[_Ranked], lines: Sequence[LineDemand], policy: RoutingPolicy, blocked: int
 ) -> str:
     shortages = []
     for line in lines:
@@ -283,8 +289,12 @@ def _unroutable_reason(
         if total < line.quantity:
             shortages.append(f"line {line.line_no} needs {line.quantity}, {total} available")
     if shortages:
-        return "not enough stock anywhere: " + "; ".join(shortages)
-    return f"no set of up to {policy.max_shipments} nodes holds stock for every line"
+        reason = "not enough stock on nodes that can ship: " + "; ".join(shortages)
+    else:
+        reason = f"no set of up to {policy.max_shipments} nodes holds stock for every line"
+    if blocked:
+        reason += f" ({blocked} node(s) with stock paused or at their daily cap)"
+    return reason
 
 
 def _allocate(chosen: list[_Ranked], lines: Sequence[LineDemand]) -> list[Allocation]:

@@ -150,8 +150,15 @@ def test_unroutable_decision_names_the_shortage() -> None:
     decision = route(LINES, CUSTOMER, [node(1, 1, {SKU_A: 1})])
     assert not decision.routable
     assert decision.reason == (
-        "not enough stock anywhere: line 1 needs 2, 1 available; line 2 needs 1, 0 available"
+        "not enough stock on nodes that can ship: "
+        "line 1 needs 2, 1 available; line 2 needs 1, 0 available"
     )
+
+
+def test_unroutable_reason_mentions_nodes_that_are_paused_or_capped() -> None:
+    nodes = [node(1, 1, every_line(), paused=True), node(2, 2, every_line(), at_daily_cap=True)]
+    decision = route(LINES, CUSTOMER, nodes)
+    assert decision.reason.endswith("(2 node(s) with stock paused or at their daily cap)")
 
 
 def test_same_input_gives_the_same_decision_in_any_order() -> None:
