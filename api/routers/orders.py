@@ -131,6 +131,8 @@ class OrderView(BaseModel):
     placed_at: datetime
     payment_due_at: datetime
     cancel_reason: str | None
+    awaiting_stock: bool = Field(description="No node could take it yet; see the unroutable queue")
+    allocated_nodes: list[UUID]
     lines: list[OrderLineView]
     shipments: list[ShipmentView]
     delivery: Delivery
@@ -151,6 +153,8 @@ class OrderView(BaseModel):
             placed_at=order.placed_at,
             payment_due_at=order.payment_due_at,
             cancel_reason=order.cancel_reason,
+            awaiting_stock=order.awaiting_stock,
+            allocated_nodes=[a.node_id for a in order.allocations],
             lines=[
                 OrderLineView(
                     line_no=line.line_no,
