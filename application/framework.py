@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import dataclasses
+import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +26,8 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from domain.errors import AlreadyExists, Conflict, DomainError, NotFound, RuleViolated
 from domain.values import natural_id
 
-MAX_COMMAND_ATTEMPTS = 5
+MAX_COMMAND_ATTEMPTS = 10
+RETRY_BACKOFF_SECONDS = 0.002  # doubled per lost race, with full jitter
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -190,7 +193,10 @@ class LedgerApplication(Application[UUID]):
             first = self._first_outcome(command.idempotency)
             if first is not None:
                 return first
-        for _attempt in range(MAX_COMMAND_ATTEMPTS):
+        for attempt in range(MAX_COMMAND_ATTEMPTS):
+            if attempt:
+                # Writers that lost a race spread out instead of colliding again at once.
+                time.sleep(random.uniform(0, RETRY_BACKOFF_SECONDS * 2**attempt))  # noqa: S311
             aggregates, result = decide()
             to_save = list(aggregates)
             if command.idempotency is not None:

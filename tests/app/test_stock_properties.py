@@ -1,0 +1,118 @@
+"""Random interleavings of stock and order commands: no oversell, units conserved,
+and the routing read model always equals the stock aggregates (replay equals live)."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from uuid import UUID
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+
+from application.framework import Command
+from domain.errors import DomainError
+from domain.stock import Stock
+from infrastructure.bootstrap import bootstrap
+from infrastructure.clock import ManualClock
+from infrastructure.settings import Persistence, Settings
+from tests.world import FRONTEND, build_world, order_total, place_order, receive
+
+QUANTITIES = st.integers(min_value=1, max_value=4)
+
+
+class StockAndOrders(RuleBasedStateMachine):
+    orders = Bundle("orders")
+
+    def __init__(self) -> None:
+        super().__init__()
+        clock = ManualClock(datetime(2026, 11, 2, tzinfo=UTC))
+        self.ledger = bootstrap(Settings(persistence=Persistence.MEMORY), clock)
+        self.world = build_world(self.ledger, stocked=False)
+        self.nodes = [self.world.store_id, self.world.other_store_id, self.world.warehouse_id]
+        self.received = 0
+        self.shipped = 0
+        self.restocked = 0
+
+    def teardown(self) -> None:
+        self.ledger.close()
+
+    @rule(node=st.integers(0, 2), sku=st.integers(0, 1), quantity=QUANTITIES)
+    def receive(self, node: int, sku: int, quantity: int) -> None:
+        receive(self.ledger, self.nodes[node], self.world.sku_ids[sku], quantity)
+        self.received += quantity
+
+    @rule(target=orders, first=QUANTITIES, second=st.integers(0, 3))
+    def place(self, first: int, second: int) -> UUID:
+        quantities = (first, second) if second else (first,)
+        order_id = place_order(self.ledger, self.world, quantities=quantities).id
+        order = self.ledger.orders.get_order(order_id)
+        if order.allocations:
+            self.ledger.orders.pay(FRONTEND, order_id, order_total(quantities), "wx")
+        return order_id
+
+    @rule(order_id=orders)
+    def cancel(self, order_id: UUID) -> None:
+        with contextlib.suppress(DomainError):
+            self.ledger.orders.cancel(FRONTEND, order_id, "changed mind")
+
+    @rule(order_id=orders)
+    def ship_everything(self, order_id: UUID) -> None:
+        order = self.ledger.orders.get_order(order_id)
+        for n, allocation in enumerate(order.allocations):
+            quantities = {line.line_no: line.quantity for line in allocation.lines}
+            try:
+                self.ledger.orders.ship(FRONTEND, order_id, f"p{n}", allocation.node_id, quantities)
+                self.ledger.orders.deliver(FRONTEND, order_id, f"p{n}")
+                self.shipped += sum(quantities.values())
+            except DomainError:
+                pass
+
+    @rule(order_id=orders, quantity=QUANTITIES)
+    def return_some(self, order_id: UUID, quantity: int) -> None:
+        try:
+            self.ledger.orders.return_items(
+                Command("support"),
+                order_id,
+                return_id=f"r{self.restocked}-{quantity}",
+                line_no=1,
+                quantity=quantity,
+                reason="size",
+            )
+            self.restocked += quantity
+        except DomainError:
+            pass
+
+    def stocks(self) -> list[Stock]:
+        found = []
+        for node_id in self.nodes:
+            for sku_id in self.world.sku_ids:
+                stock_id = Stock.create_id(node_id, sku_id)
+                if self.ledger.orders.exists(stock_id):
+                    found.append(self.ledger.orders.load(Stock, stock_id))
+        return found
+
+    @invariant()
+    def never_oversold(self) -> None:
+        for stock in self.stocks():
+            assert 0 <= stock.reserved <= stock.on_hand
+
+    @invariant()
+    def units_are_conserved(self) -> None:
+        on_hand = sum(stock.on_hand for stock in self.stocks())
+        assert on_hand == self.received - self.shipped + self.restocked
+
+    @invariant()
+    def read_model_equals_the_aggregates(self) -> None:
+        read = {
+            (p.node_id, p.sku_id): (p.on_hand, p.reserved)
+            for node_id in self.nodes
+            for p in self.ledger.orders.stock_positions(node_id=node_id)
+        }
+        live = {(s.node_id, s.sku_id): (s.on_hand, s.reserved) for s in self.stocks()}
+        assert read == live
+
+
+StockAndOrders.TestCase.settings = settings(stateful_step_count=25)
+TestStockAndOrders = StockAndOrders.TestCase
