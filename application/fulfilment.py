@@ -81,7 +81,8 @@ class Fulfilment:
             if not decision.routable:
                 return Plan(decision)
             try:
-                reserved = self._reserve(order_id, decision, at, time_zone, actor)
+                caps = {c.node_id: c.daily_order_cap for c in candidates}
+                reserved = self._reserve(order_id, decision, caps, at, time_zone, actor)
                 return Plan(decision, reserved)
             except InsufficientStock as short:
                 node_id, sku_id = (
@@ -130,6 +131,7 @@ class Fulfilment:
                     available=available[node_id],
                     paused=node["paused"],
                     at_daily_cap=at_cap,
+                    daily_order_cap=cap,
                 )
             )
         return candidates
@@ -138,6 +140,7 @@ class Fulfilment:
         self,
         order_id: UUID,
         decision: RoutingDecision,
+        caps: dict[UUID, int | None],
         at: datetime,
         time_zone: str,
         actor: str,
@@ -149,7 +152,7 @@ class Fulfilment:
                 assert stock is not None, "the read model only lists opened stock"
                 stock.reserve(order_id, line.line_no, line.quantity, at, actor)
                 touched.append(stock)
-            cap = self._cap(allocation.node_id)
+            cap = caps.get(allocation.node_id)
             if cap is not None:
                 day = _local_day(at, time_zone)
                 load_id = NodeDailyLoad.create_id(allocation.node_id, day)
@@ -157,10 +160,6 @@ class Fulfilment:
                 load.take(order_id, cap, at, actor)
                 touched.append(load)
         return touched
-
-    def _cap(self, node_id: UUID) -> int | None:
-        rows = self.read_models.select(NODES, {"node_id": node_id})
-        return rows[0]["daily_order_cap"] if rows else None
 
     def _load(self, node_id: UUID, day: str) -> int:
         load = self.get(NodeDailyLoad, NodeDailyLoad.create_id(node_id, day))

@@ -242,12 +242,12 @@ class OrderApplication(LedgerApplication):
         self, brand_id: UUID, lines: Sequence[LineRequest], destination: GeoPoint
     ) -> RoutingDecision:
         """How an order would be routed now; reserves and records nothing."""
-        brand = self.organisation.reference(Brand, brand_id, "brand_id")
+        brand = self.organisation.fact(Brand, brand_id, "brand_id")
         demands = [
             LineDemand(n, line.sku_id, line.quantity) for n, line in enumerate(lines, start=1)
         ]
         for demand in demands:
-            sku = self.organisation.reference(Sku, demand.sku_id, f"lines[{demand.line_no}].sku_id")
+            sku = self.organisation.fact(Sku, demand.sku_id, f"lines[{demand.line_no}].sku_id")
             if sku.brand_id != brand_id:
                 raise RuleViolated("a line's SKU belongs to another brand", line_no=demand.line_no)
         return self.fulfilment.dry_run(
@@ -447,7 +447,7 @@ class OrderApplication(LedgerApplication):
             return [stock], CommandResult(stock.id, stock.version)
 
         result = self.execute(command, decide)
-        self._route_waiting_quietly(self.organisation.load(Node, node_id).brand_id)
+        self._route_waiting_quietly(self.organisation.fact(Node, node_id, "node_id").brand_id)
         return result
 
     def adjust_stock(
@@ -468,7 +468,7 @@ class OrderApplication(LedgerApplication):
             lambda stock: stock.adjust(delta, reason, self.clock.now(), command.actor),
         )
         if delta > 0:
-            self._route_waiting_quietly(self.organisation.load(Node, node_id).brand_id)
+            self._route_waiting_quietly(self.organisation.fact(Node, node_id, "node_id").brand_id)
         return result
 
     def _route_waiting_quietly(self, brand_id: UUID) -> None:
@@ -564,8 +564,8 @@ class OrderApplication(LedgerApplication):
         return self.fulfilment.get(Stock, Stock.create_id(node_id, sku_id))
 
     def _node_and_sku(self, node_id: UUID, sku_id: UUID) -> tuple[Node, Sku]:
-        node = self.organisation.reference(Node, node_id, "node_id")
-        sku = self.organisation.reference(Sku, sku_id, "sku_id")
+        node = self.organisation.fact(Node, node_id, "node_id")
+        sku = self.organisation.fact(Sku, sku_id, "sku_id")
         if sku.brand_id != node.brand_id:
             raise RuleViolated("the SKU belongs to another brand than the node")
         return node, sku
@@ -577,7 +577,7 @@ class OrderApplication(LedgerApplication):
             store_id = self.organisation.load(Guide, evidence.guide_id).store_id
         if store_id is None:
             return None
-        return self.organisation.load(Node, store_id).branch_id
+        return self.organisation.fact(Node, store_id, "store_id").branch_id
 
     def _check_references(
         self,
@@ -587,18 +587,18 @@ class OrderApplication(LedgerApplication):
         evidence: AttributionEvidence,
     ) -> tuple[Brand, UUID | None]:
         org = self.organisation
-        brand = org.reference(Brand, brand_id, "brand_id")
-        org.reference(Member, member_id, "member_id")
+        brand = org.fact(Brand, brand_id, "brand_id")
+        org.fact(Member, member_id, "member_id")
         for position, line in enumerate(lines, start=1):
-            sku = org.reference(Sku, line.sku_id, f"lines[{position}].sku_id")
+            sku = org.fact(Sku, line.sku_id, f"lines[{position}].sku_id")
             if sku.brand_id != brand_id:
                 raise RuleViolated("a line's SKU belongs to another brand", line_no=position)
         if evidence.guide_id is not None:
-            guide = org.reference(Guide, evidence.guide_id, "evidence.guide_id")
+            guide = org.fact(Guide, evidence.guide_id, "evidence.guide_id")
             if guide.brand_id != brand_id:
                 raise RuleViolated("the guide works for another brand")
         if evidence.store_id is not None:
-            store = org.reference(Node, evidence.store_id, "evidence.store_id")
+            store = org.fact(Node, evidence.store_id, "evidence.store_id")
             if store.brand_id != brand_id or store.kind is not NodeKind.STORE:
                 raise RuleViolated("evidence.store_id names no store of this brand")
         return brand, self._selling_branch(evidence)

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from typing import TypeVar
 from uuid import UUID
 
-from application.framework import Command, CommandResult, LedgerApplication
+from eventsourcing.domain import Aggregate
+
+from application.framework import (
+    Clock,
+    Command,
+    CommandResult,
+    LedgerApplication,
+    UnknownReference,
+)
 from domain.catalogue import Sku
 from domain.errors import RuleViolated
 from domain.members import Member
@@ -21,10 +32,42 @@ from domain.organisation import (
 )
 from domain.values import Fen, GeoPoint
 
+A = TypeVar("A", bound=Aggregate)
+FACT_CACHE_SIZE = 100_000
+
 
 class OrganisationApplication(LedgerApplication):
     name = "organisation"
     value_types = (GeoPoint,)
+
+    def __init__(self, clock: Clock, env: dict[str, str] | None = None) -> None:
+        super().__init__(clock, env)
+        self._facts: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._facts_lock = threading.Lock()
+
+    def fact(self, cls: type[A], aggregate_id: UUID, field: str) -> A:
+        """A referenced aggregate, for facts about it that never change.
+
+        A brand's time zone, a SKU's or node's brand, a node's kind and branch,
+        a member's existence are fixed at registration, so placing an order
+        need not read them from the store each time. Anything that can change
+        (a guide's store, a node being paused) must be read with `load`.
+        """
+        with self._facts_lock:
+            cached = self._facts.get(aggregate_id)
+            if cached is not None:
+                self._facts.move_to_end(aggregate_id)
+        if cached is None:
+            cached = self.reference(cls, aggregate_id, field)
+            with self._facts_lock:
+                self._facts[aggregate_id] = cached
+                if len(self._facts) > FACT_CACHE_SIZE:
+                    self._facts.popitem(last=False)
+        if not isinstance(cached, cls):
+            raise UnknownReference(
+                f"{field} names no known {cls.__name__.lower()}", field=field, id=str(aggregate_id)
+            )
+        return cached
 
     # --- brands, regions, districts, branches ----------------------------------
 

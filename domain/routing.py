@@ -71,6 +71,7 @@ class NodeCandidate:
     available: Mapping[UUID, int]  # SKU id -> units available now
     paused: bool = False
     at_daily_cap: bool = False
+    daily_order_cap: int | None = None
 
 
 class Outcome(StrEnum):

@@ -32,6 +32,9 @@ class ProjectionRunner:
         self.sources: dict[str, Application[Any]] = {}
         self.projections: dict[str, Projection] = {}
         self._locks: dict[str, threading.Lock] = {}
+        # The last position this process applied or read: a lower bound on the truth,
+        # since positions only move forward. A stale one costs one refused apply.
+        self._known: dict[str, int] = {}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -68,7 +71,9 @@ class ProjectionRunner:
         done = 0
         with self._locks[name]:
             while True:
-                position = self.store.position(name)
+                position = self._known.get(name)
+                if position is None:
+                    position = self._known[name] = self.store.position(name)
                 batch = source.recorder.select_notifications(
                     start=position, limit=self.batch_size, topics=topics, inclusive_of_start=False
                 )
@@ -80,7 +85,10 @@ class ProjectionRunner:
                     for change in projection.changes(source.mapper.to_domain_event(notification))
                 ]
                 if self.store.apply(name, position, batch[-1].id, changes):
+                    self._known[name] = batch[-1].id
                     done += len(batch)
+                else:
+                    del self._known[name]  # another process moved it: read it again
 
     def process_all(self) -> int:
         return sum(self.process(name) for name in self.projections)

@@ -160,6 +160,11 @@ class SQLReadModelStore(ReadModelStore):
     def transaction(self) -> Iterator[Any]:
         """A cursor inside one transaction, committed on success."""
 
+    @abstractmethod
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        """A cursor for one read statement, outside any explicit transaction."""
+
     def _sql(self, text: str) -> str:
         return text.replace("?", self.placeholder)
 
@@ -189,7 +194,7 @@ class SQLReadModelStore(ReadModelStore):
             )
 
     def position(self, name: str) -> int:
-        with self.transaction() as cursor:
+        with self.reading() as cursor:
             cursor.execute(
                 self._sql("SELECT position FROM projection_positions WHERE name = ?"), (name,)
             )
@@ -274,7 +279,7 @@ class SQLReadModelStore(ReadModelStore):
         statement += " ORDER BY " + ", ".join((*order_by, *table.key))
         if limit is not None:
             statement += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        with self.transaction() as cursor:
+        with self.reading() as cursor:
             cursor.execute(self._sql(statement), params)
             return [_decode_row(table, dict(row)) for row in cursor.fetchall()]
 
@@ -314,6 +319,11 @@ class SQLiteReadModelStore(SQLReadModelStore):
                 raise
             cursor.execute("COMMIT")
 
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        with self.lock:
+            yield self.connection.cursor()
+
     def close(self) -> None:
         self.connection.close()
 
@@ -326,13 +336,22 @@ class PostgresReadModelStore(SQLReadModelStore):
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"options": f"-c search_path={schema}", "row_factory": dict_row},
+            kwargs={
+                "options": f"-c search_path={schema}",
+                "row_factory": dict_row,
+                "autocommit": True,
+            },
             open=True,
         )
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         with self.pool.connection() as connection, connection.transaction():
+            yield connection.cursor()
+
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        with self.pool.connection() as connection:
             yield connection.cursor()
 
     def close(self) -> None:

@@ -1,0 +1,58 @@
+"""Shared setup for benchmarks: a throwaway PostgreSQL schema and a demo organisation."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg import sql
+
+from api.demo import DemoWorld, load_demo
+from infrastructure.bootstrap import Ledger, bootstrap
+from infrastructure.clock import ManualClock
+from infrastructure.settings import Persistence, Settings
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL", DEFAULT_URL)
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database_url(), autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(database_url(), autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+@contextmanager
+def demo_ledger(backend: Persistence, data_dir: str = "") -> Iterator[tuple[Ledger, DemoWorld]]:
+    """A ledger holding the demo organisation, catalogue and stock, and no orders yet."""
+    clock = ManualClock(datetime(2026, 11, 1, tzinfo=UTC))
+    if backend is Persistence.POSTGRES:
+        with postgres_schema() as schema:
+            settings = Settings(
+                persistence=backend, database_url=database_url(), postgres_schema=schema
+            )
+            ledger = bootstrap(settings, clock)
+            try:
+                yield ledger, load_demo(ledger, clock.advance, orders=0, members=200)
+            finally:
+                ledger.close()
+    else:
+        settings = Settings(persistence=backend, data_dir=data_dir, database_url=None)
+        ledger = bootstrap(settings, clock)
+        try:
+            yield ledger, load_demo(ledger, clock.advance, orders=0, members=200)
+        finally:
+            ledger.close()
