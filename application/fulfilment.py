@@ -21,13 +21,22 @@ from eventsourcing.domain import Aggregate
 
 from application.projections import NODES, STOCK_AVAILABILITY, NodeDirectory, StockAvailability
 from application.readmodels import ReadModels
-from domain.fulfilment import NodeAtCapacity, NodeDailyLoad, RoutingPolicyBook
+from domain.fulfilment import NodeAtCapacity, NodeDailyLoad
 from domain.organisation import NodeKind
-from domain.routing import LineDemand, NodeCandidate, RoutingDecision, RoutingPolicy, route
+from domain.policies import PolicyBook
+from domain.routing import (
+    DEFAULT_ROUTING_POLICY,
+    LineDemand,
+    NodeCandidate,
+    RoutingDecision,
+    RoutingPolicy,
+    route,
+)
 from domain.stock import InsufficientStock, Stock
 from domain.values import GeoPoint
 
 MAX_ROUTING_ROUNDS = 5
+ROUTING = "routing"  # the policy book's kind
 _CAPPED = UUID(int=0)  # in `truth`: (node, _CAPPED) marks a node found at its daily cap
 _A = TypeVar("_A", bound=Aggregate)
 
@@ -48,8 +57,8 @@ class Fulfilment:
         self.read_models = read_models
 
     def policy_in_force(self, brand_id: UUID, at: datetime) -> RoutingPolicy:
-        book = self.get(RoutingPolicyBook, RoutingPolicyBook.create_id(brand_id))
-        return book.in_force(at) if book else RoutingPolicy()
+        book = self.get(PolicyBook, PolicyBook.create_id(brand_id, ROUTING))
+        return book.in_force(at, DEFAULT_ROUTING_POLICY) if book else DEFAULT_ROUTING_POLICY
 
     def dry_run(
         self,

@@ -24,7 +24,7 @@ from application.framework import (
     Decision,
     LedgerApplication,
 )
-from application.fulfilment import Fulfilment
+from application.fulfilment import ROUTING, Fulfilment
 from application.organisation import OrganisationApplication
 from application.projections import (
     STOCK_AVAILABILITY,
@@ -35,7 +35,6 @@ from application.projections import (
 from application.readmodels import ReadModels, event_class
 from domain.catalogue import Sku
 from domain.errors import InvalidValue, NotFound, RuleViolated
-from domain.fulfilment import RoutingPolicyBook
 from domain.members import Member
 from domain.orders import (
     AttributionEvidence,
@@ -45,6 +44,7 @@ from domain.orders import (
     OrderLine,
 )
 from domain.organisation import Brand, Guide, Node, NodeKind
+from domain.policies import PolicyBook
 from domain.routing import (
     AllocatedLine,
     Allocation,
@@ -517,15 +517,15 @@ class OrderApplication(LedgerApplication):
     ) -> CommandResult:
         def decide() -> Decision:
             self.organisation.reference(Brand, brand_id, "brand_id")
-            book_id = RoutingPolicyBook.create_id(brand_id)
-            book = self.fulfilment.get(RoutingPolicyBook, book_id) or RoutingPolicyBook(brand_id)
+            book_id = PolicyBook.create_id(brand_id, ROUTING)
+            book = self.fulfilment.get(PolicyBook, book_id) or PolicyBook(brand_id, ROUTING)
             policy = book.publish(draft, self.clock.now(), command.actor)
             return [book], CommandResult(book.id, policy.version)
 
         return self.execute(command, decide)
 
     def routing_policies(self, brand_id: UUID) -> list[RoutingPolicy]:
-        book = self.fulfilment.get(RoutingPolicyBook, RoutingPolicyBook.create_id(brand_id))
+        book = self.fulfilment.get(PolicyBook, PolicyBook.create_id(brand_id, ROUTING))
         return list(book.policies) if book else []
 
     # --- queries -----------------------------------------------------------------------

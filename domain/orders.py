@@ -18,6 +18,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.attribution import Attribution
+from domain.attribution import AttributionEvidence as AttributionEvidence
+from domain.attribution import Channel as Channel
 from domain.errors import InvalidValue, RuleViolated
 from domain.routing import Allocation, LineDemand, RoutingDecision
 from domain.values import (
@@ -55,6 +58,10 @@ class RoutingRefused(OrderError):
     type = "routing-refused"
 
 
+class AttributionRefused(OrderError):
+    type = "attribution-refused"
+
+
 class ShipmentRefused(OrderError):
     type = "shipment-refused"
 
@@ -69,16 +76,6 @@ class ReturnRefused(OrderError):
 
 class RefundRefused(OrderError):
     type = "refund-refused"
-
-
-class Channel(StrEnum):
-    """How the order came, as the frontend declares it."""
-
-    GUIDE_SHARE_LINK = "guide_share_link"
-    GUIDE_QR = "guide_qr"
-    LIVE_STREAM_FORWARD = "live_stream_forward"
-    STORE_ACCOUNT = "store_account"
-    DIRECT = "direct"
 
 
 class OrderStatus(StrEnum):
@@ -113,32 +110,6 @@ class OrderLine:
     @property
     def amount_fen(self) -> Fen:
         return self.quantity * self.unit_price_fen
-
-
-@dataclass(frozen=True)
-class AttributionEvidence:
-    """What the frontend saw: the link, QR code or note the customer came through.
-
-    Carried as given; the attribution policy decides what it means.
-    """
-
-    channel: Channel
-    guide_id: UUID | None = None
-    store_id: UUID | None = None
-    share_code: str | None = None
-    guide_note: str | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "channel", Channel(self.channel))
-        guide_channels = {
-            Channel.GUIDE_SHARE_LINK,
-            Channel.GUIDE_QR,
-            Channel.LIVE_STREAM_FORWARD,
-        }
-        if self.channel in guide_channels and self.guide_id is None:
-            raise InvalidValue(f"a {self.channel} order must name the guide of the link")
-        if self.channel is Channel.STORE_ACCOUNT and self.store_id is None:
-            raise InvalidValue("a store-account order must name the store")
 
 
 @dataclass(frozen=True)
@@ -232,6 +203,8 @@ class Order(Aggregate):
         self.refund_ids: set[str] = set()
         self.routing: RoutingDecision | None = None
         self.selling_branch_id: UUID | None = None
+        self.attribution: Attribution | None = None
+        self.paid_at: datetime | None = None
 
     # --- derived state -------------------------------------------------------
 
@@ -324,15 +297,26 @@ class Order(Aggregate):
                 amount_fen=amount_fen,
             )
         self._record_paid(
-            amount_fen, require_text("payment_ref", payment_ref, 128), occurred_at, actor
+            amount_fen,
+            require_text("payment_ref", payment_ref, 128),
+            self.attribution,
+            occurred_at,
+            actor,
         )
 
     @event("Paid")
     def _record_paid(
-        self, amount_fen: Fen, payment_ref: str, occurred_at: datetime, actor: str
+        self,
+        amount_fen: Fen,
+        payment_ref: str,
+        attribution: Attribution | None,
+        occurred_at: datetime,
+        actor: str,
     ) -> None:
+        """Carries the attribution, so sales read models need no other state."""
         self.paid_fen = amount_fen
         self.payment_ref = payment_ref
+        self.paid_at = occurred_at
 
     def cancel(self, reason: str, occurred_at: datetime, actor: str) -> None:
         if self.cancelled:
@@ -355,6 +339,51 @@ class Order(Aggregate):
     def _record_cancelled(self, reason: str, occurred_at: datetime, actor: str) -> None:
         self.cancelled = True
         self.cancel_reason = reason
+
+    def attribute(self, attribution: Attribution, occurred_at: datetime, actor: str) -> None:
+        """Records whom the sale counts for; decided once, when the order is placed."""
+        if self.attribution is not None:
+            raise AttributionRefused("the order is already attributed; correct it instead")
+        self._record_attributed(attribution, require_utc(occurred_at), actor)
+
+    @event("Attributed")
+    def _record_attributed(
+        self, attribution: Attribution, occurred_at: datetime, actor: str
+    ) -> None:
+        self.attribution = attribution
+
+    def correct_attribution(
+        self, attribution: Attribution, reason: str, occurred_at: datetime, actor: str
+    ) -> None:
+        """Support's correction: a new fact, carrying what moves from the old payee to the new."""
+        if self.attribution is None:
+            raise AttributionRefused("the order was never attributed")
+        if attribution == self.attribution:
+            raise AttributionRefused("the correction changes nothing")
+        self._record_attribution_corrected(
+            self.attribution,
+            attribution,
+            require_text("reason", reason, 500),
+            self.paid_fen,
+            self.refunded_fen,
+            self.paid_at,
+            require_utc(occurred_at),
+            actor,
+        )
+
+    @event("AttributionCorrected")
+    def _record_attribution_corrected(
+        self,
+        previous: Attribution,
+        attribution: Attribution,
+        reason: str,
+        paid_fen: Fen,
+        refunded_fen: Fen,
+        paid_at: datetime | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        self.attribution = attribution
 
     def allocate(
         self,
@@ -523,11 +552,19 @@ class Order(Aggregate):
                 refundable_fen=self.refundable_fen,
                 amount_fen=amount_fen,
             )
-        self._record_refunded(refund_id, amount_fen, require_utc(occurred_at), actor)
+        self._record_refunded(
+            refund_id, amount_fen, self.attribution, self.paid_at, require_utc(occurred_at), actor
+        )
 
     @event("Refunded")
     def _record_refunded(
-        self, refund_id: str, amount_fen: Fen, occurred_at: datetime, actor: str
+        self,
+        refund_id: str,
+        amount_fen: Fen,
+        attribution: Attribution | None,
+        paid_at: datetime | None,
+        occurred_at: datetime,
+        actor: str,
     ) -> None:
         self.refund_ids.add(refund_id)
         self.refunded_fen += amount_fen
