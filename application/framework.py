@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
@@ -108,6 +108,15 @@ class DataclassAsDict(Transcoding):
 Decision = tuple[Iterable[Aggregate], CommandResult]
 
 
+def find(repository: Repository[UUID], cls: type[A], aggregate_id: UUID) -> A | None:
+    """The aggregate if it exists (and is a `cls`), else None."""
+    try:
+        aggregate: Aggregate = repository.get(aggregate_id)
+    except AggregateNotFoundError:
+        return None
+    return aggregate if isinstance(aggregate, cls) else None
+
+
 class LedgerApplication(Application[UUID]):
     """Base of every bounded context's application."""
 
@@ -144,6 +153,9 @@ class LedgerApplication(Application[UUID]):
 
     def exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        return find(self.repository, cls, aggregate_id)
 
     def reference(self, cls: type[A], aggregate_id: UUID, field: str) -> A:
         """An aggregate named by a command's field; refused as input if missing."""

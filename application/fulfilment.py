@@ -16,9 +16,10 @@ from typing import TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from eventsourcing.application import AggregateNotFoundError, Repository
+from eventsourcing.application import Repository
 from eventsourcing.domain import Aggregate
 
+from application.framework import find
 from application.projections import NODES, STOCK_AVAILABILITY, NodeDirectory, StockAvailability
 from application.readmodels import ReadModels
 from domain.fulfilment import NodeAtCapacity, NodeDailyLoad
@@ -175,12 +176,7 @@ class Fulfilment:
         return load.count if load else 0
 
     def get(self, cls: type[_A], aggregate_id: UUID) -> _A | None:
-        try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        assert isinstance(aggregate, cls)
-        return aggregate
+        return find(self.repository, cls, aggregate_id)
 
 
 def _local_day(at: datetime, time_zone: str) -> str:

@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import project_aggregate
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 
+from application.attribution import ATTRIBUTION, Attributor
 from application.framework import (
     Clock,
     Command,
@@ -33,6 +34,15 @@ from application.projections import (
     UnroutableQueue,
 )
 from application.readmodels import ReadModels, event_class
+from application.sales_views import MEMBER_BINDINGS, MemberBindings
+from domain.attribution import (
+    Attribution,
+    AttributionChannel,
+    AttributionPolicy,
+    GuideSnapshot,
+    StoreSnapshot,
+)
+from domain.binding import MemberBinding
 from domain.catalogue import Sku
 from domain.errors import InvalidValue, NotFound, RuleViolated
 from domain.members import Member
@@ -59,6 +69,7 @@ from domain.values import Fen, GeoPoint, natural_id, require_utc
 DEFAULT_PAYMENT_WINDOW = timedelta(minutes=30)
 PAYMENT_WINDOW_ACTOR = "system:payment-window"
 ROUTER_ACTOR = "system:router"
+GUIDE_DEPARTURE_ACTOR = "system:guide-departure"
 _ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 log = logging.getLogger("guideledger.orders")
 
@@ -130,6 +141,8 @@ class OrderApplication(LedgerApplication):
         Allocation,
         AllocatedLine,
         CandidateOutcome,
+        Attribution,
+        AttributionPolicy,
     )
 
     def __init__(
@@ -145,6 +158,7 @@ class OrderApplication(LedgerApplication):
         self.read_models = read_models
         self.payment_window = payment_window
         self.fulfilment = Fulfilment(self.repository, read_models)
+        self.attributor = Attributor(organisation, self.repository, read_models)
         self._unpaid = _UnpaidOrders()
 
     # --- placing -----------------------------------------------------------------
@@ -167,7 +181,7 @@ class OrderApplication(LedgerApplication):
             order_id = uuid4()
 
         def decide() -> Decision:
-            brand, selling_branch_id = self._check_references(brand_id, member_id, lines, evidence)
+            brand = self._check_references(brand_id, member_id, lines, evidence)
             now = self.clock.now()
             order = Order.place(
                 order_id=order_id,
@@ -183,7 +197,9 @@ class OrderApplication(LedgerApplication):
                 occurred_at=now,
                 actor=command.actor,
             )
-            touched = self._route(order, brand.time_zone, selling_branch_id, now, command.actor)
+            attribution = self.attributor.decide(brand_id, member_id, evidence, now)
+            order.attribute(attribution, now, command.actor)
+            touched = self._route(order, brand.time_zone, attribution.branch_id, now, command.actor)
             return [order, *touched], CommandResult(order.id, order.version)
 
         return self.execute(command, decide)
@@ -228,9 +244,8 @@ class OrderApplication(LedgerApplication):
                 )
                 if not plan.decision.routable:
                     return [], CommandResult(order.id, order.version)
-                order.allocate(
-                    plan.decision, self._selling_branch(order.evidence), now, ROUTER_ACTOR
-                )
+                selling_branch_id = order.attribution.branch_id if order.attribution else None
+                order.allocate(plan.decision, selling_branch_id, now, ROUTER_ACTOR)
                 return [order, *plan.touched], CommandResult(order.id, order.version)
 
             before = self.load(Order, waiting.order_id).version
@@ -264,13 +279,29 @@ class OrderApplication(LedgerApplication):
         payment_ref: str,
         expected_version: int | None = None,
     ) -> CommandResult:
-        return self.update(
-            command,
-            Order,
-            order_id,
-            expected_version,
-            lambda order: order.pay(amount_fen, payment_ref, self.clock.now(), command.actor),
+        """Takes the payment; the member's first attributed purchase binds them to the guide."""
+
+        def decide() -> Decision:
+            order = self.load(Order, order_id, expected_version)
+            now = self.clock.now()
+            order.pay(amount_fen, payment_ref, now, command.actor)
+            binding = self._bind_after_purchase(order, now, command.actor)
+            return [order, *binding], CommandResult(order.id, order.version)
+
+        return self.execute(command, decide)
+
+    def _bind_after_purchase(self, order: Order, now: datetime, actor: str) -> list[Aggregate]:
+        guide_id = order.attribution.guide_id if order.attribution else None
+        if guide_id is None:
+            return []
+        policy = self.attributor.policy_in_force(order.brand_id, now)
+        binding = self.attributor.binding(order.member_id, order.brand_id) or MemberBinding(
+            order.member_id, order.brand_id
         )
+        binding.after_attributed_purchase(
+            guide_id, policy.binding_mode, policy.protection, order.id, now, actor
+        )
+        return [binding]
 
     def cancel(
         self, command: Command, order_id: UUID, reason: str, expected_version: int | None = None
@@ -515,17 +546,134 @@ class OrderApplication(LedgerApplication):
     def publish_routing_policy(
         self, command: Command, brand_id: UUID, draft: RoutingPolicy
     ) -> CommandResult:
+        return self._publish_policy(command, brand_id, ROUTING, draft)
+
+    def routing_policies(self, brand_id: UUID) -> list[RoutingPolicy]:
+        return self._policies(brand_id, ROUTING)
+
+    # --- attribution corrections, bindings and policies ----------------------------------
+
+    def correct_attribution(
+        self,
+        command: Command,
+        order_id: UUID,
+        *,
+        guide_id: UUID | None,
+        store_id: UUID | None,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        """Support moves a sale to another guide or store; a new event, never an edit."""
+
+        def change(order: Order) -> None:
+            assert order.attribution is not None, "every placed order is attributed"
+            corrected = self._corrected_attribution(order.attribution, guide_id, store_id)
+            order.correct_attribution(corrected, reason, self.clock.now(), command.actor)
+
+        return self.update(command, Order, order_id, expected_version, change)
+
+    def _corrected_attribution(
+        self, current: Attribution, guide_id: UUID | None, store_id: UUID | None
+    ) -> Attribution:
+        if (guide_id is None) == (store_id is None):
+            raise InvalidValue("name either the guide or the store the sale belongs to")
+        if guide_id is not None:
+            guide: GuideSnapshot = self.organisation.guide_snapshot(guide_id)
+            store: StoreSnapshot = guide.store
+            channel = (
+                current.channel
+                if current.guide_id is not None
+                else AttributionChannel.STORE_ACCOUNT_GUIDE
+            )
+        else:
+            assert store_id is not None
+            store = self.organisation.store_snapshot(store_id)
+            channel = AttributionChannel.STORE_ONLY
+        if self.organisation.fact(Node, store.store_id, "store_id").brand_id != current.brand_id:
+            raise RuleViolated("the sale can only move within its brand")
+        return Attribution(
+            channel=channel,
+            rule="support_correction",
+            policy_version=current.policy_version,
+            brand_id=current.brand_id,
+            evidence=current.evidence,
+            guide_id=guide_id,
+            store_id=store.store_id,
+            branch_id=store.branch_id,
+            district_id=store.district_id,
+            region_id=store.region_id,
+        )
+
+    def bind_member(
+        self, command: Command, member_id: UUID, brand_id: UUID, guide_id: UUID, reason: str
+    ) -> CommandResult:
+        """Binds at registration, or support rebinds, whatever the protection window."""
+
         def decide() -> Decision:
-            self.organisation.reference(Brand, brand_id, "brand_id")
-            book_id = PolicyBook.create_id(brand_id, ROUTING)
-            book = self.fulfilment.get(PolicyBook, book_id) or PolicyBook(brand_id, ROUTING)
+            self.organisation.fact(Member, member_id, "member_id")
+            guide = self.organisation.guide_snapshot(guide_id)
+            if not guide.active:
+                raise RuleViolated("a guide who has left cannot be bound")
+            if self.organisation.fact(Guide, guide_id, "guide_id").brand_id != brand_id:
+                raise RuleViolated("the guide works for another brand")
+            now = self.clock.now()
+            policy = self.attributor.policy_in_force(brand_id, now)
+            binding = self.attributor.binding(member_id, brand_id) or MemberBinding(
+                member_id, brand_id
+            )
+            binding.bind(guide_id, reason, policy.protection, now, command.actor)
+            return [binding], CommandResult(binding.id, binding.version)
+
+        return self.execute(command, decide)
+
+    def release_bindings_of(self, guide_id: UUID, reason: str) -> list[UUID]:
+        """A guide left: their members are free again. Safe to run more than once."""
+        self.read_models.catch_up(MemberBindings)
+        released = []
+        for row in self.read_models.select(MEMBER_BINDINGS, {"guide_id": guide_id}):
+
+            def decide(binding_id: UUID = row["binding_id"]) -> Decision:
+                binding = self.load(MemberBinding, binding_id)
+                if binding.guide_id != guide_id:
+                    return [], CommandResult(binding.id, binding.version)
+                binding.release(reason, self.clock.now(), GUIDE_DEPARTURE_ACTOR)
+                return [binding], CommandResult(binding.id, binding.version)
+
+            self.execute(Command(GUIDE_DEPARTURE_ACTOR), decide)
+            released.append(row["member_id"])
+        return released
+
+    def binding_history(self, member_id: UUID, brand_id: UUID) -> list[HistoryEntry]:
+        binding_id = MemberBinding.create_id(member_id, brand_id)
+        facts = cast("list[_OrderFact]", list(self.events.get(binding_id)))
+        return [_history_entry(e) for e in facts if type(e).__name__ != "Opened"]
+
+    def current_binding(self, member_id: UUID, brand_id: UUID) -> MemberBinding | None:
+        return self.attributor.binding(member_id, brand_id)
+
+    def publish_attribution_policy(
+        self, command: Command, brand_id: UUID, draft: AttributionPolicy
+    ) -> CommandResult:
+        return self._publish_policy(command, brand_id, ATTRIBUTION, draft)
+
+    def attribution_policies(self, brand_id: UUID) -> list[AttributionPolicy]:
+        return self._policies(brand_id, ATTRIBUTION)
+
+    def _publish_policy(
+        self, command: Command, brand_id: UUID, kind: str, draft: Any
+    ) -> CommandResult:
+        def decide() -> Decision:
+            self.organisation.fact(Brand, brand_id, "brand_id")
+            book = self.find(PolicyBook, PolicyBook.create_id(brand_id, kind)) or PolicyBook(
+                brand_id, kind
+            )
             policy = book.publish(draft, self.clock.now(), command.actor)
             return [book], CommandResult(book.id, policy.version)
 
         return self.execute(command, decide)
 
-    def routing_policies(self, brand_id: UUID) -> list[RoutingPolicy]:
-        book = self.fulfilment.get(PolicyBook, PolicyBook.create_id(brand_id, ROUTING))
+    def _policies(self, brand_id: UUID, kind: str) -> list[Any]:
+        book = self.find(PolicyBook, PolicyBook.create_id(brand_id, kind))
         return list(book.policies) if book else []
 
     # --- queries -----------------------------------------------------------------------
@@ -570,22 +718,13 @@ class OrderApplication(LedgerApplication):
             raise RuleViolated("the SKU belongs to another brand than the node")
         return node, sku
 
-    def _selling_branch(self, evidence: AttributionEvidence) -> UUID | None:
-        """The branch whose sale this is, for cross-branch fulfilment (until attribution)."""
-        store_id = evidence.store_id
-        if evidence.guide_id is not None:
-            store_id = self.organisation.load(Guide, evidence.guide_id).store_id
-        if store_id is None:
-            return None
-        return self.organisation.fact(Node, store_id, "store_id").branch_id
-
     def _check_references(
         self,
         brand_id: UUID,
         member_id: UUID,
         lines: Sequence[LineRequest],
         evidence: AttributionEvidence,
-    ) -> tuple[Brand, UUID | None]:
+    ) -> Brand:
         org = self.organisation
         brand = org.fact(Brand, brand_id, "brand_id")
         org.fact(Member, member_id, "member_id")
@@ -601,7 +740,7 @@ class OrderApplication(LedgerApplication):
             store = org.fact(Node, evidence.store_id, "evidence.store_id")
             if store.brand_id != brand_id or store.kind is not NodeKind.STORE:
                 raise RuleViolated("evidence.store_id names no store of this brand")
-        return brand, self._selling_branch(evidence)
+        return brand
 
 
 def _history_entry(domain_event: _OrderFact) -> HistoryEntry:

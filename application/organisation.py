@@ -16,6 +16,7 @@ from application.framework import (
     LedgerApplication,
     UnknownReference,
 )
+from domain.attribution import GuideSnapshot, StoreSnapshot
 from domain.catalogue import Sku
 from domain.errors import RuleViolated
 from domain.members import Member
@@ -292,6 +293,21 @@ class OrganisationApplication(LedgerApplication):
             )
 
         return self.create(command, new)
+
+    # --- snapshots for attribution ---------------------------------------------------
+
+    def store_snapshot(self, store_id: UUID, field: str = "store_id") -> StoreSnapshot:
+        """Where a store sits in the organisation (fixed when the store was registered)."""
+        store = self.fact(Node, store_id, field)
+        if store.kind is not NodeKind.STORE or store.district_id is None:
+            raise RuleViolated(f"{field} names a warehouse, not a store", field=field)
+        district = self.fact(District, store.district_id, "district_id")
+        return StoreSnapshot(store.id, store.branch_id, district.id, district.region_id)
+
+    def guide_snapshot(self, guide_id: UUID, field: str = "guide_id") -> GuideSnapshot:
+        """A guide's status and store now (read fresh: both change)."""
+        guide = self.reference(Guide, guide_id, field)
+        return GuideSnapshot(guide.id, guide.is_active, self.store_snapshot(guide.store_id))
 
     # --- helpers -----------------------------------------------------------------
 

@@ -45,11 +45,16 @@ class Upsert:
 
 @dataclass(frozen=True)
 class Increment:
-    """Adds `deltas` to the row's counters, creating the row at zero if missing."""
+    """Adds `deltas` to the row's counters, creating the row at zero if missing.
+
+    `fixed` columns describe the row (a store's branch, say) and are written
+    when the row is created.
+    """
 
     table: Table
     key: Key
     deltas: Mapping[str, int]
+    fixed: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -125,3 +130,20 @@ def decode_value(column_type: ColumnType, value: Any) -> Any:
     if column_type == "timestamp":
         return datetime.fromisoformat(value)
     return value
+
+
+class Reactor(Projection):
+    """A follower whose effect is commands on other applications, not rows.
+
+    It runs at least once per event (a crash between the command and the
+    position re-runs it), so `react` must only issue idempotent commands.
+    """
+
+    tables: ClassVar[tuple[Table, ...]] = ()
+
+    @abstractmethod
+    def react(self, event: Any) -> None: ...
+
+    def changes(self, event: Any) -> Iterable[RowChange]:
+        self.react(event)
+        return []

@@ -156,6 +156,7 @@ class Attribution:
     channel: AttributionChannel
     rule: str  # the rule that decided, or "none"
     policy_version: int
+    brand_id: UUID
     evidence: AttributionEvidence
     guide_id: UUID | None = None
     store_id: UUID | None = None
@@ -169,6 +170,7 @@ class Attribution:
 
 
 def attribute(
+    brand_id: UUID,
     evidence: AttributionEvidence,
     inputs: AttributionInputs,
     policy: AttributionPolicy = DEFAULT_ATTRIBUTION_POLICY,
@@ -178,10 +180,27 @@ def attribute(
     for rule in policy.precedence:
         found = _apply(rule, evidence, inputs, notes)
         if found is not None:
-            channel, guide, store = found
-            return _decided(channel, rule, policy, evidence, guide, store, notes)
+            channel, guide_id, store = found
+            return Attribution(
+                channel=channel,
+                rule=str(rule),
+                policy_version=policy.version,
+                brand_id=brand_id,
+                evidence=evidence,
+                guide_id=guide_id,
+                store_id=store.store_id,
+                branch_id=store.branch_id,
+                district_id=store.district_id,
+                region_id=store.region_id,
+                notes=tuple(notes),
+            )
     return Attribution(
-        AttributionChannel.UNATTRIBUTED, "none", policy.version, evidence, notes=tuple(notes)
+        AttributionChannel.UNATTRIBUTED,
+        "none",
+        policy.version,
+        brand_id,
+        evidence,
+        notes=tuple(notes),
     )
 
 
@@ -211,26 +230,3 @@ def _apply(
     if rule is Rule.STORE_ONLY and inputs.evidence_store:
         return AttributionChannel.STORE_ONLY, None, inputs.evidence_store
     return None
-
-
-def _decided(
-    channel: AttributionChannel,
-    rule: Rule,
-    policy: AttributionPolicy,
-    evidence: AttributionEvidence,
-    guide_id: UUID | None,
-    store: StoreSnapshot,
-    notes: list[str],
-) -> Attribution:
-    return Attribution(
-        channel=channel,
-        rule=str(rule),
-        policy_version=policy.version,
-        evidence=evidence,
-        guide_id=guide_id,
-        store_id=store.store_id,
-        branch_id=store.branch_id,
-        district_id=store.district_id,
-        region_id=store.region_id,
-        notes=tuple(notes),
-    )

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from uuid import UUID
 
+from application.engagement import EngagementApplication
 from application.framework import Clock
 from application.orders import OrderApplication
 from application.organisation import OrganisationApplication
+from application.processes import GuideDepartures
 from application.projections import NodeDirectory, StockAvailability, UnroutableQueue
+from application.rankings import Rankings
+from application.sales_views import DailyEngagement, DailySales, GuideDirectory, MemberBindings
+from domain.organisation import Brand
 from infrastructure.clock import SystemClock
 from infrastructure.persistence import ensure_postgres_schema, eventsourcing_env
 from infrastructure.projection_runner import ProjectionRunner
@@ -29,10 +35,13 @@ class Ledger:
     clock: Clock
     organisation: OrganisationApplication
     orders: OrderApplication
+    engagement: EngagementApplication
     projections: ProjectionRunner
+    rankings: Rankings
 
     def close(self) -> None:
         self.projections.stop()
+        self.engagement.close()
         self.orders.close()
         self.organisation.close()
         self.projections.store.close()
@@ -65,8 +74,25 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> L
         env=eventsourcing_env(settings, OrderApplication.name),
         payment_window=timedelta(minutes=settings.payment_window_minutes),
     )
-    for application in (organisation, orders):
+    engagement = EngagementApplication(
+        clock, organisation, env=eventsourcing_env(settings, EngagementApplication.name)
+    )
+
+    def time_zone_of(brand_id: UUID) -> str:
+        return organisation.fact(Brand, brand_id, "brand_id").time_zone
+
+    for application in (organisation, orders, engagement):
         projections.add_source(application)
-    for projection in (StockAvailability(), NodeDirectory(), UnroutableQueue()):
+    for projection in (
+        StockAvailability(),
+        NodeDirectory(),
+        UnroutableQueue(),
+        GuideDirectory(),
+        MemberBindings(),
+        DailySales(time_zone_of),
+        DailyEngagement(time_zone_of),
+        GuideDepartures(orders),
+    ):
         projections.register(projection)
-    return Ledger(settings, clock, organisation, orders, projections)
+    rankings = Rankings(projections, time_zone_of, clock.now)
+    return Ledger(settings, clock, organisation, orders, engagement, projections, rankings)

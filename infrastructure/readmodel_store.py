@@ -234,7 +234,7 @@ class SQLReadModelStore(ReadModelStore):
         if isinstance(first, Delete):
             condition = " AND ".join(f"{c} = ?" for c in table.key)
             return f"DELETE FROM {table.name} WHERE {condition}", [key_values(c) for c in batch]
-        values = first.values if isinstance(first, Upsert) else first.deltas
+        values = first.values if isinstance(first, Upsert) else {**first.fixed, **first.deltas}
         columns = list(values)
         marks = ", ".join("?" for _ in (*table.key, *columns))
         insert = f"INSERT INTO {table.name} ({', '.join((*table.key, *columns))}) VALUES ({marks})"
@@ -243,11 +243,13 @@ class SQLReadModelStore(ReadModelStore):
             conflict = f"DO UPDATE SET {updates}" if columns else "DO NOTHING"
         else:
             conflict = "DO UPDATE SET " + ", ".join(
-                f"{c} = {table.name}.{c} + excluded.{c}" for c in columns
+                f"{c} = {table.name}.{c} + excluded.{c}" for c in first.deltas
             )
         rows = []
         for change in batch:
-            data = change.values if isinstance(change, Upsert) else change.deltas  # type: ignore[union-attr]
+            data = (
+                change.values if isinstance(change, Upsert) else {**change.fixed, **change.deltas}  # type: ignore[union-attr]
+            )
             encoded = tuple(encode_value(table.columns[c], data[c]) for c in columns)
             rows.append(key_values(change) + encoded)
         return f"{insert} ON CONFLICT ({key_sql}) {conflict}", rows
@@ -288,7 +290,7 @@ def _shape(change: RowChange) -> tuple[str, str, tuple[str, ...]]:
     if isinstance(change, Upsert):
         columns = tuple(change.values)
     elif isinstance(change, Increment):
-        columns = tuple(change.deltas)
+        columns = (*change.fixed, "|", *change.deltas)
     else:
         columns = ()
     return type(change).__name__, change.table.name, columns

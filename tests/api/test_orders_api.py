@@ -76,11 +76,11 @@ def assert_refused(response: Any, status: int, problem_type: str) -> None:
 
 def test_place_pay_and_read_an_order(client: TestClient, world: World) -> None:
     accepted = place(client, world)
-    assert accepted["version"] == 2  # placed and allocated
+    assert accepted["version"] == 3  # placed, attributed, allocated
     paid = client.post(
         f"/orders/{accepted['id']}/payment", json={"amount_fen": TOTAL, "payment_ref": "wx-1"}
     )
-    assert paid.json() == {"id": accepted["id"], "version": 3}
+    assert paid.json() == {"id": accepted["id"], "version": 4}
     order = client.get(f"/orders/{accepted['id']}").json()
     assert order["status"] == "paid"
     assert order["total_fen"] == TOTAL
@@ -126,10 +126,10 @@ def test_stale_expected_version_answers_409_with_the_current_version(
     client.post(f"/orders/{order_id}/payment", json={"amount_fen": TOTAL, "payment_ref": "wx"})
     before = event_count(api_ledger)
     response = client.post(
-        f"/orders/{order_id}/cancellation", json={"reason": "x", "expected_version": 2}
+        f"/orders/{order_id}/cancellation", json={"reason": "x", "expected_version": 3}
     )
     assert_refused(response, 409, "version-conflict")
-    assert response.json()["current_version"] == 3
+    assert response.json()["current_version"] == 4
     assert event_count(api_ledger) == before
 
 
@@ -280,7 +280,7 @@ def test_return_and_refund_over_http(client: TestClient, world: World) -> None:
     refunded = client.post(
         f"/orders/{order_id}/refunds", json={"refund_id": "f1", "amount_fen": PRICES[0]}
     )
-    assert refunded.json()["version"] == 7
+    assert refunded.json()["version"] == 8
     order = client.get(f"/orders/{order_id}").json()
     assert (order["refunded_fen"], order["lines"][0]["returned"]) == (PRICES[0], 1)
 
@@ -297,7 +297,7 @@ def test_order_as_of_a_past_instant(client: TestClient, world: World, clock: Man
     clock.advance(timedelta(minutes=3))
     client.post(f"/orders/{order_id}/payment", json={"amount_fen": TOTAL, "payment_ref": "wx"})
     then = client.get(f"/orders/{order_id}", params={"as_of": placed_at.isoformat()}).json()
-    assert (then["status"], then["version"]) == ("awaiting_payment", 2)
+    assert (then["status"], then["version"]) == ("awaiting_payment", 3)
     before = client.get(
         f"/orders/{order_id}", params={"as_of": (placed_at - timedelta(days=1)).isoformat()}
     )
@@ -320,8 +320,9 @@ def test_history_shows_every_event_when_and_who(client: TestClient, world: World
     history = client.get(f"/orders/{order_id}/history").json()
     assert [(h["version"], h["event"], h["actor"]) for h in history] == [
         (1, "Placed", "frontend:test"),
-        (2, "Allocated", "frontend:test"),
-        (3, "Paid", "customer:li"),
+        (2, "Attributed", "frontend:test"),
+        (3, "Allocated", "frontend:test"),
+        (4, "Paid", "customer:li"),
     ]
     assert history[0]["data"]["lines"][0]["quantity"] == 2
     assert history[0]["occurred_at"].endswith("Z")

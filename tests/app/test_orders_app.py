@@ -102,7 +102,7 @@ def test_whole_lifecycle_reads_back_from_the_store(ledger: Ledger, clock: Manual
     result = orders.refund(FRONTEND, order_id, "f1", PRICES[0])
     order = orders.get_order(order_id)
     assert order.status is OrderStatus.DELIVERED
-    assert order.version == result.version == 9
+    assert order.version == result.version == 10
     assert order.refunded_fen == PRICES[0]
     assert order.shipments["s2"].node_id == world.warehouse_id
     assert order.shipments["s1"].quantities == {1: 2}
@@ -137,14 +137,14 @@ def test_idempotent_payment_retry_does_not_pay_twice(ledger: Ledger, world: Worl
     command = Command("frontend", IdempotencyKey("pay-1", "body"))
     first = ledger.orders.pay(command, order_id, order_total(), "wx")
     assert ledger.orders.pay(command, order_id, order_total(), "wx") == first
-    assert ledger.orders.get_order(order_id).version == 3
+    assert ledger.orders.get_order(order_id).version == 4
 
 
 def test_stale_expected_version_is_a_conflict(ledger: Ledger, world: World) -> None:
     order_id = place(ledger, world).id
-    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx", expected_version=2)
+    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx", expected_version=3)
     with pytest.raises(VersionConflict):
-        ledger.orders.cancel(FRONTEND, order_id, "oops", expected_version=2)
+        ledger.orders.cancel(FRONTEND, order_id, "oops", expected_version=3)
 
 
 def test_state_as_of_any_past_instant(ledger: Ledger, world: World, clock: ManualClock) -> None:
@@ -169,10 +169,12 @@ def test_history_lists_every_event_with_when_and_who(ledger: Ledger, world: Worl
     history = ledger.orders.order_history(order_id)
     assert [(h.version, h.event, h.actor) for h in history] == [
         (1, "Placed", "frontend:test"),
-        (2, "Allocated", "frontend:test"),
-        (3, "Paid", "customer:li"),
+        (2, "Attributed", "frontend:test"),
+        (3, "Allocated", "frontend:test"),
+        (4, "Paid", "customer:li"),
     ]
-    assert history[2].data == {"amount_fen": order_total(), "payment_ref": "wx"}
+    assert (history[3].data["amount_fen"], history[3].data["payment_ref"]) == (order_total(), "wx")
+    assert history[3].data["attribution"].guide_id == world.guide_id
 
 
 def test_unknown_order_is_not_found(ledger: Ledger) -> None:

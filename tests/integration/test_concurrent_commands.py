@@ -56,7 +56,7 @@ def test_many_payments_for_one_order_have_exactly_one_winner(pg_ledger: Ledger) 
     assert len(winners) == 1
     assert all(isinstance(o, OrderNotPayable) for o in outcomes if o not in winners)
     order = pg_ledger.orders.get_order(order_id)
-    assert order.version == 3
+    assert order.version == 4
     assert order.status is OrderStatus.PAID
 
 
@@ -65,7 +65,7 @@ def test_writers_holding_the_same_version_have_one_winner(pg_ledger: Ledger) -> 
     order_id = place_order(pg_ledger, world).id
     outcomes = race(
         THREADS,
-        lambda n: pg_ledger.orders.cancel(Command(f"t{n}"), order_id, f"r{n}", expected_version=2),
+        lambda n: pg_ledger.orders.cancel(Command(f"t{n}"), order_id, f"r{n}", expected_version=3),
     )
     winners = [o for o in outcomes if not isinstance(o, DomainError)]
     assert len(winners) == 1
@@ -85,4 +85,4 @@ def test_compatible_concurrent_changes_are_retried_not_lost(pg_ledger: Ledger) -
     assert not [o for o in outcomes if isinstance(o, DomainError)]
     order = pg_ledger.orders.get_order(order_id)
     assert order.shipped_quantity(1) == 4
-    assert order.version == 7
+    assert order.version == 8

@@ -54,6 +54,7 @@ def test_night_order_through_a_guide_link_ships_from_store_and_warehouse_then_on
     history = orders.order_history(order_id)
     assert [h.event for h in history] == [
         "Placed",
+        "Attributed",
         "Allocated",
         "Paid",
         "Shipped",
