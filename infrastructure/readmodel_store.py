@@ -112,9 +112,13 @@ class MemoryReadModelStore(ReadModelStore):
         if isinstance(change, Delete):
             rows.pop(key, None)
             return
-        row = rows.setdefault(
-            key, {c: None for c in table.columns} | dict(zip(table.key, key, strict=True))
-        )
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = {c: None for c in table.columns} | dict(
+                zip(table.key, key, strict=True)
+            )
+            if isinstance(change, Increment):
+                row.update({c: encode_value(table.columns[c], v) for c, v in change.fixed.items()})
         if isinstance(change, Upsert):
             row.update({c: encode_value(table.columns[c], v) for c, v in change.values.items()})
         else:
@@ -243,7 +247,7 @@ class SQLReadModelStore(ReadModelStore):
             conflict = f"DO UPDATE SET {updates}" if columns else "DO NOTHING"
         else:
             conflict = "DO UPDATE SET " + ", ".join(
-                f"{c} = {table.name}.{c} + excluded.{c}" for c in first.deltas
+                f"{c} = COALESCE({table.name}.{c}, 0) + excluded.{c}" for c in first.deltas
             )
         rows = []
         for change in batch:
