@@ -15,6 +15,7 @@ from uuid import UUID
 
 from application.framework import Command
 from application.orders import LineRequest
+from domain.engagement import ShareKind
 from domain.orders import AttributionEvidence, Channel, DeliveryAddress
 from domain.organisation import Brand, NodeKind, SettlementCadence, StoreOwnership
 from domain.values import GeoPoint
@@ -224,14 +225,17 @@ def _order_story(ledger: Ledger, world: DemoWorld, rng: random.Random, n: int) -
     guide_id, store_id = rng.choice(world.guides)
     store_location = world.store_locations[store_id]
     channel = rng.choices(list(Channel), weights=[40, 20, 15, 10, 15], k=1)[0]
+    picked = rng.sample(world.skus, k=rng.choice([1, 1, 2, 2, 3]))
+    share_code = None
+    if channel is Channel.GUIDE_SHARE_LINK:
+        share_code = _share(ledger, guide_id, picked[0][0], rng)
     evidence = AttributionEvidence(
         channel=channel,
         guide_id=guide_id if channel not in {Channel.STORE_ACCOUNT, Channel.DIRECT} else None,
         store_id=store_id if channel is Channel.STORE_ACCOUNT else None,
-        share_code=f"SC{rng.randrange(10**8):08d}" if channel is Channel.GUIDE_SHARE_LINK else None,
+        share_code=share_code,
         guide_note="导购 Guide 3" if channel is Channel.STORE_ACCOUNT else None,
     )
-    picked = rng.sample(world.skus, k=rng.choice([1, 1, 2, 2, 3]))
     lines = [LineRequest(sku, rng.choice([1, 1, 1, 2, 3]), price) for sku, price in picked]
     delivery = DeliveryAddress(
         f"收货地址 Address {n}",
@@ -286,7 +290,16 @@ def _order_story(ledger: Ledger, world: DemoWorld, rng: random.Random, n: int) -
     orders.refund(cmd, order_id, f"REF-{n:06d}", line.unit_price_fen)
 
 
-def demo_start(now: datetime, days: int = 30) -> datetime:
+def _share(ledger: Ledger, guide_id: UUID, sku_id: UUID, rng: random.Random) -> str:
+    """The guide shares a product; some of the people who see it visit and add it to a cart."""
+    engagement, guide = ledger.engagement, Command(f"guide:{guide_id}")
+    _result, code = engagement.share(guide, guide_id, ShareKind.PRODUCT_LINK, sku_id)
+    engagement.record_visits(Command("mall"), code, rng.randint(1, 12))
+    engagement.record_add_to_carts(Command("mall"), code, rng.randint(1, 3))
+    return code
+
+
+def demo_start(now: datetime, days: int = 28) -> datetime:
     """Where the demo's clock starts: `days` before `now`, at midnight UTC."""
     start = (now - timedelta(days=days)).astimezone(UTC)
     return start.replace(hour=0, minute=0, second=0, microsecond=0)

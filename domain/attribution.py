@@ -168,6 +168,11 @@ class Attribution:
     def __post_init__(self) -> None:
         object.__setattr__(self, "channel", AttributionChannel(self.channel))
 
+    @property
+    def payees(self) -> tuple[UUID | None, UUID | None]:
+        """Whom the sale counts for: the guide and the store."""
+        return (self.guide_id, self.store_id)
+
 
 def attribute(
     brand_id: UUID,

@@ -358,8 +358,8 @@ class Order(Aggregate):
         """Support's correction: a new fact, carrying what moves from the old payee to the new."""
         if self.attribution is None:
             raise AttributionRefused("the order was never attributed")
-        if attribution == self.attribution:
-            raise AttributionRefused("the correction changes nothing")
+        if attribution.payees == self.attribution.payees:
+            raise AttributionRefused("the sale already counts for that guide and store")
         self._record_attribution_corrected(
             self.attribution,
             attribution,
