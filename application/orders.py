@@ -45,6 +45,7 @@ from domain.attribution import (
 from domain.binding import MemberBinding
 from domain.catalogue import Sku
 from domain.errors import InvalidValue, NotFound, RuleViolated
+from domain.ledger import PeriodClosed
 from domain.members import Member
 from domain.orders import (
     AttributionEvidence,
@@ -114,6 +115,17 @@ class HistoryEntry:
     data: dict[str, Any]
 
 
+class PeriodGate(Protocol):
+    """Whether the settlement period containing an instant is closed (the ledger knows)."""
+
+    def is_closed(self, brand_id: UUID, moment: datetime) -> bool: ...
+
+
+class _NoPeriodsClosed:
+    def is_closed(self, brand_id: UUID, moment: datetime) -> bool:
+        return False
+
+
 class _OrderFact(Protocol):
     """What every order event carries besides its own data."""
 
@@ -159,6 +171,7 @@ class OrderApplication(LedgerApplication):
         self.payment_window = payment_window
         self.fulfilment = Fulfilment(self.repository, read_models)
         self.attributor = Attributor(organisation, self.repository, read_models)
+        self.period_gate: PeriodGate = _NoPeriodsClosed()
         self._unpaid = _UnpaidOrders()
 
     # --- placing -----------------------------------------------------------------
@@ -567,6 +580,10 @@ class OrderApplication(LedgerApplication):
 
         def change(order: Order) -> None:
             assert order.attribution is not None, "every placed order is attributed"
+            if order.paid_at and self.period_gate.is_closed(order.brand_id, order.paid_at):
+                raise PeriodClosed(
+                    "the order's settlement period is closed; attribution can no longer change"
+                )
             corrected = self._corrected_attribution(order.attribution, guide_id, store_id)
             order.correct_attribution(corrected, reason, self.clock.now(), command.actor)
 

@@ -1,23 +1,61 @@
-"""Process managers: policies that turn one context's facts into another's commands."""
+"""Process managers: policies that turn one context's facts into another's commands.
+
+Each runs at least once per event (see `Reactor`), so every command it issues
+is idempotent.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from application.commissions import CommissionApplication
 from application.orders import OrderApplication
 from application.readmodels import Reactor
+from domain.orders import Order
 from domain.organisation import Guide
 
 
 class GuideDepartures(Reactor):
-    """A guide who leaves must not take their members into limbo: release the bindings."""
+    """A guide who leaves takes nothing into limbo: their members are released and
+    they get a final statement."""
 
     name = "guide_departures"
     application = "organisation"
     handles = ((Guide, "Left"),)
 
-    def __init__(self, orders: OrderApplication) -> None:
+    def __init__(self, orders: OrderApplication, commissions: CommissionApplication) -> None:
         self.orders = orders
+        self.commissions = commissions
 
     def react(self, event: Any) -> None:
         self.orders.release_bindings_of(event.originator_id, f"guide left: {event.reason}")
+        self.commissions.close_final(event.originator_id)
+
+
+class CommissionProcess(Reactor):
+    """Order facts that move commission: paid, delivered, returned, cancelled, corrected."""
+
+    name = "commission_process"
+    application = "orders"
+    handles = tuple(
+        (Order, name)
+        for name in ("Paid", "Delivered", "ItemsReturned", "Cancelled", "AttributionCorrected")
+    )
+
+    def __init__(self, commissions: CommissionApplication) -> None:
+        self.commissions = commissions
+
+    def react(self, event: Any) -> None:
+        order_id = event.originator_id
+        source = f"{order_id}:{event.originator_version}"
+        match type(event).__name__:
+            case "Paid":
+                self.commissions.accrue(order_id, source)
+            case "Delivered":
+                self.commissions.record_delivery(order_id, event.occurred_at)
+            case "ItemsReturned":
+                self.commissions.reverse(order_id, source, everything=False)
+            case "Cancelled":
+                self.commissions.reverse(order_id, source, everything=True)
+            case "AttributionCorrected":
+                self.commissions.move_to_new_payees(order_id, source)

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
+from application.commissions import CommissionApplication
 from application.engagement import EngagementApplication
 from application.framework import Clock
+from application.ledger_views import CommissionsDue, LedgerBalances, SettlementPeriods
 from application.orders import OrderApplication
 from application.organisation import OrganisationApplication
-from application.processes import GuideDepartures
+from application.processes import CommissionProcess, GuideDepartures
 from application.projections import NodeDirectory, StockAvailability, UnroutableQueue
 from application.rankings import Rankings
 from application.sales_views import DailyEngagement, DailySales, GuideDirectory, MemberBindings
@@ -36,11 +38,13 @@ class Ledger:
     organisation: OrganisationApplication
     orders: OrderApplication
     engagement: EngagementApplication
+    commissions: CommissionApplication
     projections: ProjectionRunner
     rankings: Rankings
 
     def close(self) -> None:
         self.projections.stop()
+        self.commissions.close()
         self.engagement.close()
         self.orders.close()
         self.organisation.close()
@@ -78,10 +82,19 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> L
         clock, organisation, env=eventsourcing_env(settings, EngagementApplication.name)
     )
 
+    commissions = CommissionApplication(
+        clock,
+        organisation,
+        orders,
+        projections,
+        env=eventsourcing_env(settings, CommissionApplication.name),
+    )
+    orders.period_gate = commissions
+
     def time_zone_of(brand_id: UUID) -> str:
         return organisation.fact(Brand, brand_id, "brand_id").time_zone
 
-    for application in (organisation, orders, engagement):
+    for application in (organisation, orders, engagement, commissions):
         projections.add_source(application)
     for projection in (
         StockAvailability(),
@@ -91,8 +104,14 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> L
         MemberBindings(),
         DailySales(time_zone_of),
         DailyEngagement(time_zone_of),
-        GuideDepartures(orders),
+        LedgerBalances(),
+        SettlementPeriods(),
+        CommissionsDue(),
+        GuideDepartures(orders, commissions),
+        CommissionProcess(commissions),
     ):
         projections.register(projection)
     rankings = Rankings(projections, time_zone_of, clock.now)
-    return Ledger(settings, clock, organisation, orders, engagement, projections, rankings)
+    return Ledger(
+        settings, clock, organisation, orders, engagement, commissions, projections, rankings
+    )

@@ -1,0 +1,511 @@
+"""The commission context: a double-entry ledger of what guides, stores, districts,
+regions and branches earn, settled per month or quarter into statements.
+
+Order facts reach it through `CommissionProcess` (paid → accrue, delivered →
+start the return window, returned or cancelled → reverse, attribution
+corrected → move to the new payees). Maturing and closing are commands run
+for an instant, by a scheduler or the CLI.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from fractions import Fraction
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+from application.framework import Clock, Command, CommandResult, Decision, LedgerApplication
+from application.ledger_views import (
+    COMMISSIONS_DUE,
+    LEDGER_BALANCES,
+    SETTLEMENT_PERIODS,
+    CommissionsDue,
+    LedgerBalances,
+    SettlementPeriods,
+)
+from application.orders import OrderApplication
+from application.organisation import OrganisationApplication
+from application.readmodels import ReadModels
+from application.sales_views import SALES_BY_GUIDE_DAY, DailySales
+from domain.attribution import Attribution, AttributionChannel
+from domain.catalogue import Sku
+from domain.commission import (
+    DEFAULT_COMMISSION_POLICY,
+    Bucket,
+    CommissionPolicy,
+    Entry,
+    Payee,
+    PayeeLevel,
+    Posting,
+    PostingKind,
+    RateRule,
+    SaleLine,
+    commissions,
+    expense_account,
+)
+from domain.errors import NotFound, RuleViolated
+from domain.ledger import (
+    BrandPeriodClose,
+    CommissionAccrual,
+    PayeeShare,
+    SettlementPeriod,
+    StatementLine,
+    settlement_period_id,
+)
+from domain.money import apply_rate, round_half_up
+from domain.orders import Order, OrderStatus
+from domain.organisation import Brand
+from domain.periods import days_of, next_period, period_end, period_of
+from domain.policies import PolicyBook
+from domain.values import require_utc
+
+COMMISSION = "commission"  # the policy book's kind
+LEDGER_ACTOR = "system:ledger"
+
+
+class CommissionApplication(LedgerApplication):
+    name = "commissions"
+    value_types = (
+        Payee,
+        PayeeShare,
+        Posting,
+        Entry,
+        StatementLine,
+        CommissionPolicy,
+        RateRule,
+    )
+    snapshotting_intervals = {SettlementPeriod: 200}  # noqa: RUF012  (the library's shape)
+
+    def __init__(
+        self,
+        clock: Clock,
+        organisation: OrganisationApplication,
+        orders: OrderApplication,
+        read_models: ReadModels,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(clock, env)
+        self.organisation = organisation
+        self.orders = orders
+        self.read_models = read_models
+
+    # --- rules -------------------------------------------------------------------------
+
+    def policy_in_force(self, brand_id: UUID, at: datetime) -> CommissionPolicy:
+        book = self.find(PolicyBook, PolicyBook.create_id(brand_id, COMMISSION))
+        return book.in_force(at, DEFAULT_COMMISSION_POLICY) if book else DEFAULT_COMMISSION_POLICY
+
+    def publish_policy(
+        self, command: Command, brand_id: UUID, draft: CommissionPolicy
+    ) -> CommandResult:
+        def decide() -> Decision:
+            self.organisation.fact(Brand, brand_id, "brand_id")
+            book_id = PolicyBook.create_id(brand_id, COMMISSION)
+            book = self.find(PolicyBook, book_id) or PolicyBook(brand_id, COMMISSION)
+            policy = book.publish(draft, self.clock.now(), command.actor)
+            return [book], CommandResult(book.id, policy.version)
+
+        return self.execute(command, decide)
+
+    def policies(self, brand_id: UUID) -> list[CommissionPolicy]:
+        book = self.find(PolicyBook, PolicyBook.create_id(brand_id, COMMISSION))
+        return list(book.policies) if book else []
+
+    # --- order facts ------------------------------------------------------------------------
+
+    def accrue(self, order_id: UUID, source_event: str) -> None:
+        """The order was paid: each payee's commission is accrued as pending."""
+
+        def decide() -> Decision:
+            accrual_id = CommissionAccrual.create_id(order_id)
+            if self.exists(accrual_id):
+                return [], CommandResult(accrual_id, 0)
+            order = self.orders.get_order(order_id)
+            assert order.paid_at is not None, "accrued only once paid"
+            assert order.attribution is not None, "every placed order is attributed"
+            policy = self.policy_in_force(order.brand_id, order.paid_at)
+            earned = self._earned(order, order.attribution, policy)
+            accrual = CommissionAccrual.accrue(
+                order_id=order.id,
+                brand_id=order.brand_id,
+                earned=earned,
+                base_fen=order.paid_fen,
+                rule_version=policy.version,
+                return_window_days=policy.return_window_days,
+                period=self.period_of(order.brand_id, order.paid_at),
+                source_event=source_event,
+                occurred_at=order.paid_at,
+            )
+            return [accrual], CommandResult(accrual.id, accrual.version)
+
+        self.execute(Command(LEDGER_ACTOR), decide)
+
+    def _earned(
+        self, order: Order, attribution: Attribution, policy: CommissionPolicy
+    ) -> dict[Payee, int]:
+        lines = [
+            SaleLine(line.amount_fen, self.organisation.fact(Sku, line.sku_id, "sku_id").category)
+            for line in order.lines
+        ]
+        earned = commissions(lines, str(attribution.channel), _payees(attribution), policy)
+        for allocation in order.allocations:
+            if not order.is_cross_branch(allocation):
+                continue
+            shipped_value = sum(
+                order.line(line.line_no).unit_price_fen * line.quantity for line in allocation.lines
+            )
+            fee = round_half_up(apply_rate(shipped_value, policy.fulfilment_fee_bp))
+            if fee:
+                shipper = Payee(PayeeLevel.BRANCH, allocation.branch_id)
+                earned[shipper] = earned.get(shipper, 0) + fee
+        return earned
+
+    def record_delivery(self, order_id: UUID, delivered_at: datetime) -> None:
+        """The return window starts when the order's last parcel arrives."""
+        order = self.orders.order_as_of(order_id, delivered_at)
+        if order.status is not OrderStatus.DELIVERED:
+            return
+
+        def decide() -> Decision:
+            accrual = self.find(CommissionAccrual, CommissionAccrual.create_id(order_id))
+            if accrual is None:
+                return [], CommandResult(order_id, 0)
+            accrual.record_delivery(delivered_at)
+            return [accrual], CommandResult(accrual.id, accrual.version)
+
+        self.execute(Command(LEDGER_ACTOR), decide)
+
+    def reverse(self, order_id: UUID, source_event: str, everything: bool) -> None:
+        """Units came back (or the order was cancelled): reverse in proportion."""
+
+        def decide() -> Decision:
+            accrual = self.find(CommissionAccrual, CommissionAccrual.create_id(order_id))
+            if accrual is None:
+                return [], CommandResult(order_id, 0)
+            order = self.orders.get_order(order_id)
+            now = self.clock.now()
+            posting_id = f"reversal:{accrual.id}:{accrual.version + 1}"
+            posting = accrual.reverse(
+                returned_fen=None if everything else order.returned_fen,
+                period=self.period_of(accrual.brand_id, now),
+                at=now,
+                posting_id=posting_id,
+                source_event=source_event,
+                clawback=self._maturity_period_closed(accrual),
+            )
+            periods = self._statement_lines(accrual, posting, now)
+            return [accrual, *periods], CommandResult(accrual.id, accrual.version)
+
+        self.execute(Command(LEDGER_ACTOR), decide)
+
+    def move_to_new_payees(self, order_id: UUID, source_event: str) -> None:
+        """The attribution was corrected: the old payees give back, the new ones earn."""
+        self.reverse(order_id, source_event, everything=True)
+
+        def decide() -> Decision:
+            accrual = self.load(CommissionAccrual, CommissionAccrual.create_id(order_id))
+            order = self.orders.get_order(order_id)
+            assert order.attribution is not None
+            was_matured = accrual.matured
+            now = self.clock.now()
+            period = self.period_of(accrual.brand_id, now)
+            policy = self._rule_version(accrual)
+            earned = self._earned(order, order.attribution, policy)
+            remaining = order.paid_fen - order.refunded_fen
+            if order.paid_fen and remaining < order.paid_fen:
+                earned = {
+                    p: round_half_up(Fraction(a * remaining, order.paid_fen))
+                    for p, a in earned.items()
+                }
+            accrual.reaccrue(
+                earned, period, now, f"accrual:{accrual.id}:{accrual.version + 1}", source_event
+            )
+            touched: list[Any] = [accrual]
+            if was_matured:
+                posting = accrual.mature(
+                    period, now, f"maturity:{accrual.id}:{accrual.version + 1}"
+                )
+                touched += self._statement_lines(accrual, posting, now)
+            return touched, CommandResult(accrual.id, accrual.version)
+
+        self.execute(Command(LEDGER_ACTOR), decide)
+
+    def _rule_version(self, accrual: CommissionAccrual) -> CommissionPolicy:
+        versions = [p for p in self.policies(accrual.brand_id) if p.version == accrual.rule_version]
+        return versions[0] if versions else DEFAULT_COMMISSION_POLICY
+
+    # --- maturing, closing, paying ----------------------------------------------------------
+
+    def mature_due(self, as_of: datetime | None = None) -> int:
+        """Moves to settleable every commission whose return window has passed by `as_of`."""
+        as_of = require_utc(as_of or self.clock.now())
+        self.read_models.catch_up(CommissionsDue)
+        matured = 0
+        for row in self.read_models.select(COMMISSIONS_DUE, {}):
+            if row["delivered_at"] is None:
+                continue
+
+            def decide(accrual_id: UUID = row["accrual_id"]) -> Decision:
+                accrual = self.load(CommissionAccrual, accrual_id)
+                if accrual.matured or accrual.due_at is None or as_of < accrual.due_at:
+                    return [], CommandResult(accrual.id, accrual.version)
+                period = self.period_of(accrual.brand_id, as_of)
+                posting_id = f"maturity:{accrual.id}:{accrual.version + 1}"
+                posting = accrual.mature(period, as_of, posting_id)
+                periods = self._statement_lines(accrual, posting, as_of)
+                return [accrual, *periods], CommandResult(accrual.id, accrual.version)
+
+            before = self.load(CommissionAccrual, row["accrual_id"]).version
+            if self.execute(Command(LEDGER_ACTOR), decide).version > before:
+                matured += 1
+        return matured
+
+    def close_period(self, command: Command, brand_id: UUID, period: str) -> list[str]:
+        """Closes the brand's period once: handbacks, top-guide bonuses, then every payee's
+        statement. Returns the payees closed. Re-running finishes an interrupted close."""
+        brand = self.organisation.fact(Brand, brand_id, "brand_id")
+        now = self.clock.now()
+        if now < period_end(period, brand.time_zone):
+            raise RuleViolated("the period has not ended yet", period=period)
+        close_id = BrandPeriodClose.create_id(brand_id, period)
+        self.execute(command, lambda: self._start_close(close_id, brand_id, period))
+        self.execute(command, lambda: self._handbacks(close_id, period, now))
+        self.execute(command, lambda: self._bonuses(close_id, brand.time_zone, now))
+        self.read_models.catch_up(SettlementPeriods)
+        closed = []
+        for row in self.read_models.select(
+            SETTLEMENT_PERIODS, {"brand_id": brand_id, "period": period, "closed": False}
+        ):
+            self.execute(command, partial(self._close_one, row["period_id"], now))
+            closed.append(row["payee"])
+        self.execute(command, lambda: self._finish(close_id, now))
+        return closed
+
+    def _start_close(self, close_id: UUID, brand_id: UUID, period: str) -> Decision:
+        close = self.find(BrandPeriodClose, close_id)
+        if close is not None and close.finished:
+            raise RuleViolated("the period is already closed; corrections go to the next one")
+        close = close or BrandPeriodClose(brand_id, period)
+        return [close], CommandResult(close.id, close.version)
+
+    def _handbacks(self, close_id: UUID, period: str, now: datetime) -> Decision:
+        close = self.load(BrandPeriodClose, close_id)
+        if close.handed_back:
+            return [], CommandResult(close.id, close.version)
+        self.read_models.catch_up(LedgerBalances)
+        postings, periods = [], []
+        for row in self.read_models.select(LEDGER_BALANCES, {"brand_id": close.brand_id}):
+            if not row["bucket"].startswith(f"{Bucket.HELD}:") or row["balance_fen"] >= 0:
+                continue
+            amount = -row["balance_fen"]
+            guide = Payee(PayeeLevel.GUIDE, UUID(row["bucket"].split(":", 1)[1]))
+            posting = Posting(
+                f"handback:{close.id}:{row['account']}",
+                PostingKind.HANDBACK,
+                close.brand_id,
+                (Entry(row["account"], amount), Entry(guide.account(Bucket.SETTLEABLE), -amount)),
+                period,
+                now,
+            )
+            postings.append(posting)
+            line = StatementLine(
+                "handback", amount, f"handed back from {row['owner']}", posting.posting_id
+            )
+            periods.append(self._add_line(close.brand_id, guide, period, line))
+        close.post_handbacks(tuple(postings))
+        return [close, *periods], CommandResult(close.id, close.version)
+
+    def _bonuses(self, close_id: UUID, time_zone: str, now: datetime) -> Decision:
+        """The top N% of guides by net sales in the period earn the bonus."""
+        close = self.load(BrandPeriodClose, close_id)
+        if close.bonuses_paid:
+            return [], CommandResult(close.id, close.version)
+        policy = self.policy_in_force(close.brand_id, now)
+        winners = self._top_guides(
+            close.brand_id, close.period, time_zone, policy.top_guide_percent
+        )
+        postings, periods = [], []
+        for rank, guide_id in enumerate(winners, start=1):
+            guide, amount = Payee(PayeeLevel.GUIDE, guide_id), policy.top_guide_bonus_fen
+            if not amount:
+                continue
+            posting = Posting(
+                f"bonus:{close.id}:{guide_id}",
+                PostingKind.BONUS,
+                close.brand_id,
+                (
+                    Entry(expense_account(close.brand_id), amount),
+                    Entry(guide.account(Bucket.SETTLEABLE), -amount),
+                ),
+                close.period,
+                now,
+                rule_version=policy.version,
+            )
+            postings.append(posting)
+            line = StatementLine(
+                "bonus",
+                amount,
+                f"top {policy.top_guide_percent}% bonus, rank {rank}",
+                posting.posting_id,
+                rule_version=policy.version,
+            )
+            periods.append(self._add_line(close.brand_id, guide, close.period, line))
+        close.post_bonuses(tuple(postings))
+        return [close, *periods], CommandResult(close.id, close.version)
+
+    def _top_guides(self, brand_id: UUID, period: str, time_zone: str, percent: int) -> list[UUID]:
+        self.read_models.catch_up(DailySales)
+        net: dict[UUID, int] = {}
+        days = days_of(period, time_zone)
+        for row in self.read_models.select(SALES_BY_GUIDE_DAY, {"brand_id": brand_id, "day": days}):
+            value = (row["sales_fen"] or 0) - (row["refunds_fen"] or 0)
+            net[row["guide_id"]] = net.get(row["guide_id"], 0) + value
+        ranked = sorted((g for g in net if net[g] > 0), key=lambda g: (-net[g], str(g)))
+        return ranked[: math.ceil(len(ranked) * percent / 100)]
+
+    def _close_one(self, period_id: UUID, now: datetime, final: bool = False) -> Decision:
+        period = self.load(SettlementPeriod, period_id)
+        if period.closed:
+            return [], CommandResult(period.id, period.version)
+        period.close(now, f"settlement:{period.id}", final)
+        touched: list[Any] = [period]
+        if period.total_fen < 0:  # carried forward as a negative balance
+            line = StatementLine("brought_forward", period.total_fen, f"from {period.period}")
+            touched.append(
+                self._add_line(period.brand_id, period.payee, next_period(period.period), line)
+            )
+        return touched, CommandResult(period.id, period.version)
+
+    def _finish(self, close_id: UUID, now: datetime) -> Decision:
+        close = self.load(BrandPeriodClose, close_id)
+        if not close.finished:
+            close.finish(now)
+        return [close], CommandResult(close.id, close.version)
+
+    def close_final(self, guide_id: UUID) -> None:
+        """A guide who leaves gets a final statement for the period they left in."""
+        self.read_models.catch_up(SettlementPeriods)
+        now = self.clock.now()
+        payee = Payee(PayeeLevel.GUIDE, guide_id).key
+        for row in self.read_models.select(SETTLEMENT_PERIODS, {"payee": payee, "closed": False}):
+            self.execute(
+                Command(LEDGER_ACTOR), partial(self._close_one, row["period_id"], now, True)
+            )
+
+    def pay_out(
+        self, command: Command, payee_key: str, period: str, amount_fen: int, reference: str
+    ) -> CommandResult:
+        def decide() -> Decision:
+            statement = self.statement(payee_key, period)
+            statement.pay_out(amount_fen, reference, self.clock.now(), f"payout:{statement.id}")
+            return [statement], CommandResult(statement.id, statement.version)
+
+        return self.execute(command, decide)
+
+    # --- queries -----------------------------------------------------------------------
+
+    def statement(self, payee_key: str, period: str) -> SettlementPeriod:
+        found = self.find(SettlementPeriod, settlement_period_id(payee_key, period))
+        if found is None:
+            raise NotFound(f"{payee_key} has nothing in {period}")
+        return found
+
+    def statements(self, payee_key: str) -> list[dict[str, Any]]:
+        self.read_models.catch_up(SettlementPeriods)
+        return self.read_models.select(
+            SETTLEMENT_PERIODS, {"payee": payee_key}, order_by=("period",)
+        )
+
+    def balances(self, owner: str) -> dict[str, int]:
+        """An owner's balance per bucket, as owed to them (credit balances positive)."""
+        self.read_models.catch_up(LedgerBalances)
+        return {
+            row["bucket"]: -row["balance_fen"]
+            for row in self.read_models.select(LEDGER_BALANCES, {"owner": owner})
+        }
+
+    def trial_balance(self, brand_id: UUID) -> tuple[int, dict[str, int]]:
+        """The sum of every account (zero when the books balance) and each account's balance."""
+        self.read_models.catch_up(LedgerBalances)
+        rows = self.read_models.select(LEDGER_BALANCES, {"brand_id": brand_id})
+        accounts = {row["account"]: row["balance_fen"] for row in rows}
+        return sum(accounts.values()), accounts
+
+    def is_closed(self, brand_id: UUID, moment: datetime) -> bool:
+        """Whether the brand's period containing `moment` has been closed."""
+        period = self.period_of(brand_id, moment)
+        close = self.find(BrandPeriodClose, BrandPeriodClose.create_id(brand_id, period))
+        return close is not None and close.finished
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def period_of(self, brand_id: UUID, moment: datetime) -> str:
+        brand = self.organisation.load(Brand, brand_id)
+        return period_of(moment, brand.time_zone, brand.settlement_cadence)
+
+    def _maturity_period_closed(self, accrual: CommissionAccrual) -> bool:
+        if accrual.matured_period is None:
+            return False
+        close_id = BrandPeriodClose.create_id(accrual.brand_id, accrual.matured_period)
+        close = self.find(BrandPeriodClose, close_id)
+        return close is not None and close.finished
+
+    def _statement_lines(
+        self, accrual: CommissionAccrual, posting: Posting | None, at: datetime
+    ) -> list[SettlementPeriod]:
+        """Each payee's settleable change becomes a line in their open period."""
+        if posting is None:
+            return []
+        periods = []
+        period = self.period_of(accrual.brand_id, at)
+        for payee in accrual.payees.values():
+            amount = posting.amount_to(payee.account(Bucket.SETTLEABLE))
+            if amount and payee.held_by_store is None:
+                line = StatementLine(
+                    str(posting.kind),
+                    amount,
+                    f"order {accrual.order_id}",
+                    posting.posting_id,
+                    accrual.order_id,
+                    accrual.rule_version,
+                    posting.source_events,
+                )
+                periods.append(self._add_line(accrual.brand_id, payee, period, line))
+        return periods
+
+    def _add_line(
+        self, brand_id: UUID, payee: Payee, period: str, line: StatementLine
+    ) -> SettlementPeriod:
+        """Adds the line to the payee's period, or the next open one if that is closed."""
+        while True:
+            found = self.find(SettlementPeriod, SettlementPeriod.create_id(payee, period))
+            if found is None or not found.closed:
+                break
+            period = next_period(period)
+        statement = found or SettlementPeriod(brand_id, Payee(payee.level, payee.payee_id), period)
+        statement.add_line(line)
+        return statement
+
+
+def _payees(attribution: Attribution) -> list[Payee]:
+    if attribution.store_id is None:
+        return []
+    payees = []
+    if attribution.guide_id is not None:
+        held_by = (
+            attribution.store_id
+            if attribution.channel is AttributionChannel.STORE_ACCOUNT_GUIDE
+            else None
+        )
+        payees.append(Payee(PayeeLevel.GUIDE, attribution.guide_id, held_by))
+    for level, payee_id in (
+        (PayeeLevel.STORE, attribution.store_id),
+        (PayeeLevel.DISTRICT, attribution.district_id),
+        (PayeeLevel.REGION, attribution.region_id),
+        (PayeeLevel.BRANCH, attribution.branch_id),
+    ):
+        if payee_id is not None:
+            payees.append(Payee(level, payee_id))
+    return payees
