@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from api.problems import install_problem_handlers, problem_response
-from api.routers import attribution, catalogue, fulfilment, orders, organisation
+from api.routers import attribution, catalogue, commissions, fulfilment, orders, organisation
 from infrastructure.bootstrap import Ledger, bootstrap
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -33,7 +33,7 @@ def create_app(ledger: Ledger | None = None) -> FastAPI:
     app.state.ledger = ledger or bootstrap()
     install_problem_handlers(app)
     app.middleware("http")(_limit_body_size)
-    for module in (organisation, catalogue, orders, fulfilment, attribution):
+    for module in (organisation, catalogue, orders, fulfilment, attribution, commissions):
         app.include_router(module.router)
     return app
 

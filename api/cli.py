@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +12,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from api.app import create_app
-from api.demo import demo_is_loaded, demo_start, load_demo
+from api.demo import demo_is_loaded, demo_start, load_demo, settle_demo
+from api.routers.commissions import statement_as_csv, statement_view
+from application.framework import Command
+from domain.organisation import Brand
 from infrastructure.bootstrap import bootstrap
 from infrastructure.clock import ManualClock
 from infrastructure.settings import Settings
@@ -34,7 +38,7 @@ def serve(host: Host = None, port: Port = None) -> None:
 def demo(
     host: Host = None,
     port: Port = None,
-    orders: Annotated[int, typer.Option(min=0, help="How many demo orders to place")] = 3000,
+    orders: Annotated[int, typer.Option(min=0, help="How many demo orders to place")] = 2000,
     serve: Annotated[bool, typer.Option(help="Serve the API once loaded")] = True,
 ) -> None:
     """Load the demo data set (once) into the configured store, then serve it."""
@@ -60,7 +64,11 @@ def demo(
                     orders=orders,
                     progress=lambda done: bar.update(task, completed=done),
                 )
-            console.print(f"Loaded the demo: {orders} orders into {settings.data_dir}/.")
+            closed = settle_demo(ledger)
+            console.print(
+                f"Loaded the demo: {orders} orders into {settings.data_dir}/; "
+                f"closed periods {', '.join(closed) or 'none'}."
+            )
     finally:
         ledger.close()
     if serve:
@@ -76,18 +84,75 @@ def expire_unpaid(
     """Cancel every order whose payment window has closed."""
     ledger = bootstrap(Settings())
     try:
-        moment = as_of.replace(tzinfo=UTC) if as_of and as_of.tzinfo is None else as_of
-        expired = ledger.orders.expire_unpaid_orders(moment)
+        expired = ledger.orders.expire_unpaid_orders(_utc(as_of))
         console.print(f"Cancelled {len(expired)} unpaid orders past their payment window.")
     finally:
         ledger.close()
 
 
+AsOf = Annotated[
+    datetime | None, typer.Option(help="Instant to act as of (UTC when no zone); default now")
+]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+@cli.command("mature-commissions")
+def mature_commissions(as_of: AsOf = None) -> None:
+    """Move to settleable every commission whose return window has passed."""
+    ledger = bootstrap(Settings())
+    try:
+        ledger.projections.process_all()
+        matured = ledger.commissions.mature_due(_utc(as_of))
+        console.print(f"Matured {matured} orders' commissions.")
+    finally:
+        ledger.close()
+
+
+@cli.command("close-period")
+def close_period(
+    brand: Annotated[str, typer.Option(help="The brand's code, e.g. GL-SPORT")],
+    period: Annotated[str, typer.Option(help="2026-11 (monthly) or 2026-Q4 (quarterly)")],
+    actor: Annotated[str, typer.Option(help="Who closes")] = "finance:cli",
+) -> None:
+    """Close a brand's settlement period: handbacks, bonuses, then every payee's statement."""
+    ledger = bootstrap(Settings())
+    try:
+        ledger.projections.process_all()
+        closed = ledger.commissions.close_period(Command(actor), Brand.create_id(brand), period)
+        console.print(f"Closed {period} for {brand}: {len(closed)} statements.")
+    finally:
+        ledger.close()
+
+
+@cli.command("export-statement")
+def export_statement(
+    payee: Annotated[str, typer.Option(help="level:id, e.g. guide:6f1c...")],
+    period: Annotated[str, typer.Option(help="2026-11 or 2026-Q4")],
+    output: Annotated[Path, typer.Option(help="Where to write the CSV")],
+) -> None:
+    """Write one payee's statement for a period as CSV."""
+    ledger = bootstrap(Settings())
+    try:
+        view = statement_view(ledger, payee, period)
+        output.write_text(statement_as_csv(view), encoding="utf-8")
+        console.print(f"Wrote {len(view.lines)} lines, total {view.total_fen} fen, to {output}.")
+    finally:
+        ledger.close()
+
+
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
-    app = create_app(bootstrap(settings))
+    """Serves the API; read models and processes catch up in the background."""
+    ledger = bootstrap(settings)
+    ledger.projections.start()
     url_host, url_port = host or settings.host, port or settings.port
     console.print(f"GuideLedger answering on http://{url_host}:{url_port} (docs at /docs)")
-    uvicorn.run(app, host=url_host, port=url_port, log_level="info")
+    try:
+        uvicorn.run(create_app(ledger), host=url_host, port=url_port, log_level="info")
+    finally:
+        ledger.close()
 
 
 def main() -> None:

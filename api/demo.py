@@ -18,6 +18,7 @@ from application.orders import LineRequest
 from domain.engagement import ShareKind
 from domain.orders import AttributionEvidence, Channel, DeliveryAddress
 from domain.organisation import Brand, NodeKind, SettlementCadence, StoreOwnership
+from domain.periods import next_period, period_end, period_of
 from domain.values import GeoPoint
 from infrastructure.bootstrap import Ledger
 
@@ -297,6 +298,23 @@ def _share(ledger: Ledger, guide_id: UUID, sku_id: UUID, rng: random.Random) -> 
     engagement.record_visits(Command("mall"), code, rng.randint(1, 12))
     engagement.record_add_to_carts(Command("mall"), code, rng.randint(1, 3))
     return code
+
+
+def settle_demo(ledger: Ledger) -> list[str]:
+    """Books as finance would have them now: commissions accrued and matured, every
+    period that has ended closed into statements. Returns the periods closed."""
+    ledger.projections.process_all()
+    now = ledger.clock.now()
+    ledger.commissions.mature_due(now)
+    brand_id = Brand.create_id(BRAND_CODE)
+    brand = ledger.organisation.load(Brand, brand_id)
+    period = period_of(demo_start(now), brand.time_zone, brand.settlement_cadence)
+    closed = []
+    while period_end(period, brand.time_zone) <= now:
+        ledger.commissions.close_period(Command("finance:demo"), brand_id, period)
+        closed.append(period)
+        period = next_period(period)
+    return closed
 
 
 def demo_start(now: datetime, days: int = 28) -> datetime:

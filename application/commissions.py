@@ -55,7 +55,7 @@ from domain.ledger import (
     settlement_period_id,
 )
 from domain.money import apply_rate, round_half_up
-from domain.orders import Order, OrderStatus
+from domain.orders import Order
 from domain.organisation import Brand
 from domain.periods import days_of, next_period, period_end, period_of
 from domain.policies import PolicyBook
@@ -162,10 +162,10 @@ class CommissionApplication(LedgerApplication):
                 earned[shipper] = earned.get(shipper, 0) + fee
         return earned
 
-    def record_delivery(self, order_id: UUID, delivered_at: datetime) -> None:
+    def record_delivery(self, order_id: UUID) -> None:
         """The return window starts when the order's last parcel arrives."""
-        order = self.orders.order_as_of(order_id, delivered_at)
-        if order.status is not OrderStatus.DELIVERED:
+        delivered_at = self.orders.get_order(order_id).delivered_at
+        if delivered_at is None:
             return
 
         def decide() -> Decision:
@@ -242,7 +242,7 @@ class CommissionApplication(LedgerApplication):
         """Moves to settleable every commission whose return window has passed by `as_of`."""
         as_of = require_utc(as_of or self.clock.now())
         self.read_models.catch_up(CommissionsDue)
-        matured = 0
+        matured: set[UUID] = set()
         for row in self.read_models.select(COMMISSIONS_DUE, {}):
             if row["delivered_at"] is None:
                 continue
@@ -255,12 +255,11 @@ class CommissionApplication(LedgerApplication):
                 posting_id = f"maturity:{accrual.id}:{accrual.version + 1}"
                 posting = accrual.mature(period, as_of, posting_id)
                 periods = self._statement_lines(accrual, posting, as_of)
+                matured.add(accrual.id)
                 return [accrual, *periods], CommandResult(accrual.id, accrual.version)
 
-            before = self.load(CommissionAccrual, row["accrual_id"]).version
-            if self.execute(Command(LEDGER_ACTOR), decide).version > before:
-                matured += 1
-        return matured
+            self.execute(Command(LEDGER_ACTOR), decide)
+        return len(matured)
 
     def close_period(self, command: Command, brand_id: UUID, period: str) -> list[str]:
         """Closes the brand's period once: handbacks, top-guide bonuses, then every payee's
@@ -411,6 +410,10 @@ class CommissionApplication(LedgerApplication):
         if found is None:
             raise NotFound(f"{payee_key} has nothing in {period}")
         return found
+
+    def statement_lines(self, statement: SettlementPeriod) -> list[StatementLine]:
+        """The statement's lines: its LineAdded events, in the order they happened."""
+        return [e.line for e in self.events.get(statement.id) if type(e).__name__ == "LineAdded"]  # type: ignore[attr-defined]
 
     def statements(self, payee_key: str) -> list[dict[str, Any]]:
         self.read_models.catch_up(SettlementPeriods)

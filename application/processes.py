@@ -52,7 +52,7 @@ class CommissionProcess(Reactor):
             case "Paid":
                 self.commissions.accrue(order_id, source)
             case "Delivered":
-                self.commissions.record_delivery(order_id, event.occurred_at)
+                self.commissions.record_delivery(order_id)
             case "ItemsReturned":
                 self.commissions.reverse(order_id, source, everything=False)
             case "Cancelled":

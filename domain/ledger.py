@@ -281,7 +281,11 @@ def settlement_period_id(payee_key: str, period: str) -> UUID:
 
 
 class SettlementPeriod(Aggregate):
-    """One payee's settleable changes in one period; closed once, never reopened."""
+    """One payee's settleable changes in one period; closed once, never reopened.
+
+    The statement's lines are this aggregate's `LineAdded` events; the aggregate
+    itself keeps only the running total, so it stays small however busy the payee.
+    """
 
     @staticmethod
     def create_id(payee: Payee, period: str) -> UUID:
@@ -292,7 +296,8 @@ class SettlementPeriod(Aggregate):
         self.brand_id = brand_id
         self.payee = payee
         self.period = period
-        self.lines: list[StatementLine] = []
+        self.line_count = 0
+        self.running_total_fen = 0
         self.closed = False
         self.final = False
         self.total_fen = 0
@@ -305,13 +310,14 @@ class SettlementPeriod(Aggregate):
 
     @event("LineAdded")
     def _record_line(self, line: StatementLine) -> None:
-        self.lines.append(line)
+        self.line_count += 1
+        self.running_total_fen += line.amount_fen
 
     def close(self, at: datetime, posting_id: str, final: bool = False) -> Posting | None:
         """Moves the total to payable; a negative total stays to be carried forward."""
         if self.closed:
             raise PeriodClosed("the period is already closed", period=self.period)
-        total = sum(line.amount_fen for line in self.lines)
+        total = self.running_total_fen
         posting = None
         if total > 0:
             entries = (

@@ -126,7 +126,11 @@ class Shipment:
     shipment_id: str
     node_id: UUID
     quantities: Mapping[int, int]
-    delivered: bool = False
+    delivered_at: datetime | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.delivered_at is not None
 
 
 class Order(Aggregate):
@@ -225,6 +229,13 @@ class Order(Aggregate):
     def is_cross_branch(self, allocation: Allocation) -> bool:
         """The node ships for a sale another branch made."""
         return self.selling_branch_id is not None and allocation.branch_id != self.selling_branch_id
+
+    @property
+    def delivered_at(self) -> datetime | None:
+        """When the last parcel arrived, once the whole order is delivered."""
+        if self.status is not OrderStatus.DELIVERED:
+            return None
+        return max(s.delivered_at for s in self.shipments.values() if s.delivered_at)
 
     @property
     def total_fen(self) -> Fen:
@@ -493,7 +504,7 @@ class Order(Aggregate):
     def _record_delivered(self, shipment_id: str, occurred_at: datetime, actor: str) -> None:
         shipment = self.shipments[shipment_id]
         self.shipments[shipment_id] = Shipment(
-            shipment.shipment_id, shipment.node_id, shipment.quantities, delivered=True
+            shipment.shipment_id, shipment.node_id, shipment.quantities, occurred_at
         )
 
     def return_items(

@@ -17,18 +17,22 @@ def eventsourcing_env(settings: Settings, application_name: str) -> dict[str, st
     application; SQLite always calls it `stored_events`, so each application gets
     its own file).
     """
+    # The cache fast-forwards each cached aggregate from the store on every read,
+    # so writes by other processes are seen; it only saves re-reading old events.
+    cache = {"AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size)}
     persistence = settings.resolved_persistence
     if persistence is Persistence.MEMORY:
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo", **cache}
     if persistence is Persistence.SQLITE:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(settings.data_dir / f"{application_name}.sqlite3"),
             "SQLITE_LOCK_TIMEOUT": "10",
+            **cache,
         }
     assert settings.database_url is not None
-    return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **postgres_env(settings)}
+    return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **postgres_env(settings), **cache}
 
 
 def postgres_env(settings: Settings) -> dict[str, str]:

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     postgres_pool_size: int = Field(default=5, ge=1, le=100)
     postgres_max_overflow: int = Field(default=10, ge=0, le=100)
     data_dir: Path = Path("var")
+    aggregate_cache_size: int = Field(
+        default=10_000,
+        ge=0,
+        le=1_000_000,
+        description="Aggregates kept in memory per application, fast-forwarded on each read",
+    )
     payment_window_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

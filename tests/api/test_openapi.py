@@ -15,7 +15,7 @@ def test_every_operation_has_an_id_a_tag_and_documented_problems(client: TestCli
 
 
 # Writes that are not commands: a query sent by POST, and naturally idempotent sweeps.
-NOT_COMMANDS = {"dryRunRouting", "rerouteWaitingOrders", "expireUnpaidOrders"}
+NOT_COMMANDS = {"dryRunRouting", "rerouteWaitingOrders", "expireUnpaidOrders", "matureCommissions"}
 
 
 def test_commands_document_the_idempotency_key_and_actor(client: TestClient) -> None:

@@ -78,9 +78,10 @@ def test_commission_matures_after_the_return_window_then_closes_and_is_paid(
     assert guide_key(world) in closed
     statement = ledger.commissions.statement(guide_key(world), "2026-11")
     assert statement.closed
-    assert statement.total_fen == GUIDE_SHARE == sum(line.amount_fen for line in statement.lines)
-    assert statement.lines[0].order_id is not None
-    assert statement.lines[0].rule_version == 1  # the version published by without_bonus
+    lines = ledger.commissions.statement_lines(statement)
+    assert statement.total_fen == GUIDE_SHARE == sum(line.amount_fen for line in lines)
+    assert lines[0].order_id is not None
+    assert lines[0].rule_version == 1  # the version published by without_bonus
 
     with pytest.raises(LedgerError):
         ledger.commissions.pay_out(FINANCE, guide_key(world), "2026-11", GUIDE_SHARE - 1, "BANK-1")
@@ -108,7 +109,7 @@ def test_a_return_after_the_close_is_clawed_back_in_the_next_period(
     )
     ledger.projections.process_all()
     december = ledger.commissions.statement(guide_key(world), "2026-12")
-    [clawback] = december.lines
+    [clawback] = ledger.commissions.statement_lines(december)
     assert clawback.kind == "clawback"
     # 5,900 of 31,700 came back: the guide gives back 3% of it, rounded by largest remainder.
     assert -clawback.amount_fen == pytest.approx(GUIDE_SHARE * PRICES[1] / order_total(), abs=1)
@@ -140,9 +141,9 @@ def test_a_negative_statement_is_carried_forward(ledger: Ledger, clock: ManualCl
     december = ledger.commissions.statement(guide_key(world), "2026-12")
     assert december.total_fen == -GUIDE_SHARE
     january = ledger.commissions.statement(guide_key(world), "2027-01")
-    assert [(line.kind, line.amount_fen) for line in january.lines] == [
-        ("brought_forward", -GUIDE_SHARE)
-    ]
+    assert [
+        (line.kind, line.amount_fen) for line in ledger.commissions.statement_lines(january)
+    ] == [("brought_forward", -GUIDE_SHARE)]
     assert_books_balance(ledger, world)
 
 

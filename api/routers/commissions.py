@@ -1,0 +1,289 @@
+"""Commission rules, period closes, statements (also as CSV), payouts and the trial balance."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, status
+from fastapi.responses import Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from api.dependencies import CommandDep, LedgerDep
+from api.problems import PROBLEM_RESPONSES
+from api.schemas import Accepted, Code, PositiveFen, StrictModel
+from domain.commission import ANY, CommissionPolicy, Payee, PayeeLevel, RateRule
+from domain.ledger import SettlementPeriod, StatementLine
+from infrastructure.bootstrap import Ledger
+
+router = APIRouter(tags=["ledger"], responses=PROBLEM_RESPONSES)
+Period = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$", examples=["2026-11"])]
+
+
+class RateView(StrictModel):
+    level: PayeeLevel
+    rate_bp: int = Field(strict=True, ge=0, le=5_000, description="Basis points")
+    category: str = Field(default=ANY, min_length=1, max_length=64)
+    channel: str = Field(default=ANY, min_length=1, max_length=64)
+
+
+class PublishCommissionPolicy(StrictModel):
+    rates: list[RateView] = Field(min_length=1, max_length=200)
+    fulfilment_fee_bp: int = Field(default=200, strict=True, ge=0, le=5_000)
+    top_guide_percent: int = Field(default=5, strict=True, ge=0, le=100)
+    top_guide_bonus_fen: int = Field(default=50_000, strict=True, ge=0, le=10**9)
+    return_window_days: int = Field(default=7, strict=True, ge=0, le=90)
+    effective_from: AwareDatetime | None = Field(default=None, description="Defaults to now")
+
+
+class CommissionPolicyView(BaseModel):
+    version: int
+    effective_from: datetime
+    rates: list[RateView]
+    fulfilment_fee_bp: int
+    top_guide_percent: int
+    top_guide_bonus_fen: int
+    return_window_days: int
+
+
+class Closed(BaseModel):
+    period: str
+    closed_payees: list[str]
+
+
+class MatureCommissions(StrictModel):
+    as_of: AwareDatetime | None = None
+
+
+class Matured(BaseModel):
+    matured: int
+
+
+class StatementSummary(BaseModel):
+    period: str
+    closed: bool
+    final: bool
+    total_fen: int
+    lines: int
+    paid_reference: str | None
+
+
+class StatementLineView(BaseModel):
+    kind: str
+    amount_fen: int
+    description: str
+    order_id: UUID | None
+    rule_version: int | None
+    posting_id: str | None
+    source_events: list[str]
+
+
+class StatementView(BaseModel):
+    payee: str
+    period: str
+    closed: bool
+    final: bool
+    total_fen: int
+    paid_reference: str | None
+    lines: list[StatementLineView]
+
+    @classmethod
+    def of(cls, statement: SettlementPeriod, lines: list[StatementLine]) -> StatementView:
+        return cls(
+            payee=statement.payee.key,
+            period=statement.period,
+            closed=statement.closed,
+            final=statement.final,
+            total_fen=sum(line.amount_fen for line in lines),
+            paid_reference=statement.paid_reference,
+            lines=[
+                StatementLineView(
+                    kind=line.kind,
+                    amount_fen=line.amount_fen,
+                    description=line.description,
+                    order_id=line.order_id,
+                    rule_version=line.rule_version,
+                    posting_id=line.posting_id,
+                    source_events=list(line.source_events),
+                )
+                for line in lines
+            ],
+        )
+
+
+class Payout(StrictModel):
+    amount_fen: PositiveFen
+    reference: Code
+
+
+class AccountBalance(BaseModel):
+    account: str
+    balance_fen: int
+
+
+class TrialBalance(BaseModel):
+    total_fen: int = Field(description="Zero when the books balance")
+    accounts: list[AccountBalance]
+
+
+@router.post(
+    "/brands/{brand_id}/commission-policies",
+    operation_id="publishCommissionPolicy",
+    status_code=status.HTTP_201_CREATED,
+)
+def publish_commission_policy(
+    brand_id: UUID, body: PublishCommissionPolicy, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    draft = CommissionPolicy(
+        rates=tuple(RateRule(r.level, r.rate_bp, r.category, r.channel) for r in body.rates),
+        fulfilment_fee_bp=body.fulfilment_fee_bp,
+        top_guide_percent=body.top_guide_percent,
+        top_guide_bonus_fen=body.top_guide_bonus_fen,
+        return_window_days=body.return_window_days,
+        effective_from=body.effective_from or ledger.clock.now(),
+    )
+    return Accepted.of(ledger.commissions.publish_policy(command, brand_id, draft))
+
+
+@router.get("/brands/{brand_id}/commission-policies", operation_id="listCommissionPolicies")
+def commission_policies(brand_id: UUID, ledger: LedgerDep) -> list[CommissionPolicyView]:
+    return [
+        CommissionPolicyView(
+            version=p.version,
+            effective_from=p.effective_from,
+            rates=[RateView(**vars(r)) for r in p.rates],
+            fulfilment_fee_bp=p.fulfilment_fee_bp,
+            top_guide_percent=p.top_guide_percent,
+            top_guide_bonus_fen=p.top_guide_bonus_fen,
+            return_window_days=p.return_window_days,
+        )
+        for p in ledger.commissions.policies(brand_id)
+    ]
+
+
+@router.post("/brands/{brand_id}/periods/{period}/close", operation_id="closePeriod")
+def close_period(brand_id: UUID, period: Period, ledger: LedgerDep, command: CommandDep) -> Closed:
+    """Closes the brand's period once: handbacks, top-guide bonuses, every payee's statement."""
+    return Closed(
+        period=period, closed_payees=ledger.commissions.close_period(command, brand_id, period)
+    )
+
+
+@router.post(
+    "/operations/mature-commissions", operation_id="matureCommissions", tags=["operations"]
+)
+def mature_commissions(body: MatureCommissions, ledger: LedgerDep) -> Matured:
+    return Matured(matured=ledger.commissions.mature_due(body.as_of))
+
+
+def _payee(level: PayeeLevel, payee_id: UUID) -> str:
+    return Payee(level, payee_id).key
+
+
+@router.get("/payees/{level}/{payee_id}/statements", operation_id="listStatements")
+def statements(level: PayeeLevel, payee_id: UUID, ledger: LedgerDep) -> list[StatementSummary]:
+    return [
+        StatementSummary(
+            period=row["period"],
+            closed=row["closed"],
+            final=row["final"],
+            total_fen=row["total_fen"],
+            lines=row["lines"],
+            paid_reference=row["paid_reference"],
+        )
+        for row in ledger.commissions.statements(_payee(level, payee_id))
+    ]
+
+
+def statement_view(ledger: Ledger, payee_key: str, period: str) -> StatementView:
+    found = ledger.commissions.statement(payee_key, period)
+    return StatementView.of(found, ledger.commissions.statement_lines(found))
+
+
+@router.get("/payees/{level}/{payee_id}/statements/{period}", operation_id="getStatement")
+def statement(
+    level: PayeeLevel, payee_id: UUID, period: Period, ledger: LedgerDep
+) -> StatementView:
+    return statement_view(ledger, _payee(level, payee_id), period)
+
+
+@router.get(
+    "/payees/{level}/{payee_id}/statements/{period}/csv",
+    operation_id="exportStatementCsv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "The statement as CSV"}},
+)
+def statement_csv(level: PayeeLevel, payee_id: UUID, period: Period, ledger: LedgerDep) -> Response:
+    view = statement_view(ledger, _payee(level, payee_id), period)
+    return Response(
+        statement_as_csv(view),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{level}-{payee_id}-{period}.csv"'},
+    )
+
+
+def statement_as_csv(view: StatementView) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "payee",
+            "period",
+            "kind",
+            "amount_fen",
+            "order_id",
+            "rule_version",
+            "posting_id",
+            "source_events",
+            "description",
+        ]
+    )
+    for line in view.lines:
+        writer.writerow(
+            [
+                view.payee,
+                view.period,
+                line.kind,
+                line.amount_fen,
+                line.order_id or "",
+                "" if line.rule_version is None else line.rule_version,
+                line.posting_id or "",
+                " ".join(line.source_events),
+                line.description,
+            ]
+        )
+    writer.writerow([view.payee, view.period, "total", view.total_fen, "", "", "", "", ""])
+    return buffer.getvalue()
+
+
+@router.post("/payees/{level}/{payee_id}/statements/{period}/payout", operation_id="recordPayout")
+def record_payout(
+    level: PayeeLevel,
+    payee_id: UUID,
+    period: Period,
+    body: Payout,
+    ledger: LedgerDep,
+    command: CommandDep,
+) -> Accepted:
+    result = ledger.commissions.pay_out(
+        command, _payee(level, payee_id), period, body.amount_fen, body.reference
+    )
+    return Accepted.of(result)
+
+
+@router.get("/payees/{level}/{payee_id}/balances", operation_id="getPayeeBalances")
+def balances(level: PayeeLevel, payee_id: UUID, ledger: LedgerDep) -> dict[str, int]:
+    """What the payee is owed, per bucket: pending, settleable, payable (and held, for stores)."""
+    return ledger.commissions.balances(_payee(level, payee_id))
+
+
+@router.get("/brands/{brand_id}/trial-balance", operation_id="getTrialBalance")
+def trial_balance(brand_id: UUID, ledger: LedgerDep) -> TrialBalance:
+    total, accounts = ledger.commissions.trial_balance(brand_id)
+    return TrialBalance(
+        total_fen=total,
+        accounts=[AccountBalance(account=a, balance_fen=b) for a, b in sorted(accounts.items())],
+    )
