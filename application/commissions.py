@@ -45,7 +45,7 @@ from domain.commission import (
     commissions,
     expense_account,
 )
-from domain.errors import NotFound, RuleViolated
+from domain.errors import InvalidValue, NotFound, RuleViolated
 from domain.ledger import (
     BrandPeriodClose,
     CommissionAccrual,
@@ -56,7 +56,7 @@ from domain.ledger import (
 )
 from domain.money import apply_rate, round_half_up
 from domain.orders import Order
-from domain.organisation import Brand
+from domain.organisation import Brand, SettlementCadence
 from domain.periods import days_of, next_period, period_end, period_of
 from domain.policies import PolicyBook
 from domain.values import require_utc
@@ -264,7 +264,11 @@ class CommissionApplication(LedgerApplication):
     def close_period(self, command: Command, brand_id: UUID, period: str) -> list[str]:
         """Closes the brand's period once: handbacks, top-guide bonuses, then every payee's
         statement. Returns the payees closed. Re-running finishes an interrupted close."""
-        brand = self.organisation.fact(Brand, brand_id, "brand_id")
+        brand = self.organisation.load(Brand, brand_id)
+        if ("Q" in period) != (brand.settlement_cadence is SettlementCadence.QUARTERLY):
+            raise InvalidValue(
+                f"the brand settles {brand.settlement_cadence}; {period!r} is not such a period"
+            )
         now = self.clock.now()
         if now < period_end(period, brand.time_zone):
             raise RuleViolated("the period has not ended yet", period=period)

@@ -36,7 +36,8 @@ class Bucket(StrEnum):
     PENDING = "pending"
     SETTLEABLE = "settleable"
     PAYABLE = "payable"
-    HELD = "held"  # a store's balance held for a guide named on store-account orders
+    HELD = "held"  # settleable at a store, held for a guide named on store-account orders
+    HELD_PENDING = "held_pending"  # the same, before the return window has passed
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,11 @@ class Payee:
         return f"{self.level}:{self.payee_id}"
 
     def account(self, bucket: Bucket) -> str:
-        if bucket is Bucket.SETTLEABLE and self.held_by_store is not None:
-            return held_account(self.held_by_store, self.payee_id)
+        """A held share sits at the store until the period closes and it is handed back."""
+        if self.held_by_store is not None and bucket in {Bucket.PENDING, Bucket.SETTLEABLE}:
+            held = Bucket.HELD if bucket is Bucket.SETTLEABLE else Bucket.HELD_PENDING
+            return f"{PayeeLevel.STORE}:{self.held_by_store}:{held}:{self.payee_id}"
         return f"{self.key}:{bucket}"
-
-
-def held_account(store_id: UUID, guide_id: UUID) -> str:
-    return f"{PayeeLevel.STORE}:{store_id}:{Bucket.HELD}:{guide_id}"
 
 
 def expense_account(brand_id: UUID) -> str:

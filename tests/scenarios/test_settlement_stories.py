@@ -1,0 +1,170 @@
+"""Settlement stories from DOMAIN.md, told through the applications."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from application.framework import Command
+from application.orders import LineRequest
+from domain.attribution import AttributionEvidence, Channel
+from domain.commission import Payee, PayeeLevel
+from domain.errors import InvalidValue
+from domain.orders import DeliveryAddress
+from domain.organisation import SettlementCadence
+from infrastructure.bootstrap import Ledger
+from infrastructure.clock import ManualClock
+from tests.world import ADMIN, PRICES, SHANGHAI, World, build_world, receive
+
+FINANCE = Command("finance:chen")
+
+
+def sell(
+    ledger: Ledger,
+    world: World,
+    evidence: AttributionEvidence,
+    quantity: int = 1,
+    member: str = "M0001",
+) -> UUID:
+    """Places, pays, ships and delivers `quantity` of the first SKU."""
+    member_id = (
+        ledger.organisation.register_member(
+            ADMIN, member_no=member, name=member, phone="13800000000"
+        ).id
+        if member != "M0001"
+        else world.member_id
+    )
+    order_id = ledger.orders.place_order(
+        Command("frontend"),
+        brand_id=world.brand_id,
+        member_id=member_id,
+        lines=[LineRequest(world.sku_ids[0], quantity, PRICES[0])],
+        delivery=DeliveryAddress("x", SHANGHAI),
+        evidence=evidence,
+    ).id
+    ledger.orders.pay(Command("payment"), order_id, quantity * PRICES[0], f"wx-{order_id.hex[:6]}")
+    [allocation] = ledger.orders.get_order(order_id).allocations
+    ledger.orders.ship(Command("store"), order_id, "p1", allocation.node_id, {1: quantity})
+    ledger.orders.deliver(Command("carrier"), order_id, "p1")
+    return order_id
+
+
+def settle(
+    ledger: Ledger, world: World, clock: ManualClock, period: str, close_at: datetime
+) -> list[str]:
+    """A week on the commissions mature; then finance closes the period."""
+    clock.advance(timedelta(days=8))
+    ledger.projections.process_all()
+    ledger.commissions.mature_due()
+    clock.set(close_at)
+    return ledger.commissions.close_period(FINANCE, world.brand_id, period)
+
+
+def test_a_store_account_guides_share_is_handed_back_at_month_end_not_a_cent_less(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    world = build_world(ledger)
+    note = AttributionEvidence(
+        Channel.STORE_ACCOUNT, store_id=world.store_id, guide_note="Wang Fang"
+    )
+    sell(ledger, world, note, quantity=3)  # 38,700 fen
+    guide = Payee(PayeeLevel.GUIDE, world.guide_id)
+    store = Payee(PayeeLevel.STORE, world.store_id)
+    ledger.projections.process_all()
+    assert ledger.commissions.balances(guide.key) == {}  # it all waits at the store
+    settle(ledger, world, clock, "2026-11", datetime(2026, 12, 1, tzinfo=UTC))
+
+    guide_statement = ledger.commissions.statement(guide.key, "2026-11")
+    lines = ledger.commissions.statement_lines(guide_statement)
+    handback = [line for line in lines if line.kind == "handback"]
+    assert [line.amount_fen for line in handback] == [1_161]  # 3% of 38,700, to the fen
+    assert ledger.commissions.balances(store.key)[f"held:{world.guide_id}"] == 0
+    store_lines = ledger.commissions.statement_lines(
+        ledger.commissions.statement(store.key, "2026-11")
+    )
+    assert sum(line.amount_fen for line in store_lines) == 387  # the store keeps only its own 1%
+    total, _ = ledger.commissions.trial_balance(world.brand_id)
+    assert total == 0
+
+
+def test_a_return_after_the_month_closed_is_clawed_back_from_every_payee(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    world = build_world(ledger)
+    order_id = sell(
+        ledger, world, AttributionEvidence(Channel.GUIDE_QR, guide_id=world.guide_id), 2
+    )
+    settle(ledger, world, clock, "2026-11", datetime(2026, 12, 1, tzinfo=UTC))
+    clock.advance(timedelta(days=3))
+    ledger.orders.return_items(
+        Command("support"), order_id, return_id="RMA-9", line_no=1, quantity=2, reason="faulty"
+    )
+    ledger.projections.process_all()
+    for level, payee_id in ((PayeeLevel.GUIDE, world.guide_id), (PayeeLevel.STORE, world.store_id)):
+        payee = Payee(level, payee_id)
+        november = ledger.commissions.statement(payee.key, "2026-11")
+        november_lines = ledger.commissions.statement_lines(november)
+        earned = sum(line.amount_fen for line in november_lines if line.kind == "maturity")
+        december = ledger.commissions.statement_lines(
+            ledger.commissions.statement(payee.key, "2026-12")
+        )
+        assert [(line.kind, line.amount_fen) for line in december] == [("clawback", -earned)]
+    total, _ = ledger.commissions.trial_balance(world.brand_id)
+    assert total == 0
+
+
+def test_a_quarterly_brand_settles_per_quarter(ledger: Ledger, clock: ManualClock) -> None:
+    world = build_world(ledger)
+    ledger.organisation.change_settlement_cadence(
+        ADMIN, world.brand_id, SettlementCadence.QUARTERLY
+    )
+    sell(ledger, world, AttributionEvidence(Channel.GUIDE_QR, guide_id=world.guide_id))
+    clock.advance(timedelta(days=8))
+    ledger.projections.process_all()
+    ledger.commissions.mature_due()
+    clock.set(datetime(2026, 12, 2, tzinfo=UTC))
+    with pytest.raises(InvalidValue):
+        ledger.commissions.close_period(FINANCE, world.brand_id, "2026-11")
+    closed = settle(ledger, world, clock, "2026-Q4", datetime(2027, 1, 1, tzinfo=UTC))
+    guide = Payee(PayeeLevel.GUIDE, world.guide_id)
+    assert guide.key in closed
+    statement = ledger.commissions.statement(guide.key, "2026-Q4")
+    assert statement.closed
+    assert statement.total_fen > 0
+
+
+def test_the_top_five_percent_of_guides_earn_the_bonus(ledger: Ledger, clock: ManualClock) -> None:
+    world = build_world(ledger)
+    receive(ledger, world.store_id, world.sku_ids[0], 100)
+    guides = [world.guide_id] + [
+        ledger.organisation.hire_guide(
+            ADMIN, world.brand_id, f"G-{n:03d}", f"Guide {n}", world.store_id
+        ).id
+        for n in range(2, 22)
+    ]  # 21 guides: the top 5% is ceil(1.05) = 2 of them
+    for n, guide_id in enumerate(guides, start=1):
+        sell(
+            ledger,
+            world,
+            AttributionEvidence(Channel.GUIDE_QR, guide_id=guide_id),
+            n % 3 + 1,
+            f"M{n:04d}",
+        )
+    settle(ledger, world, clock, "2026-11", datetime(2026, 12, 1, tzinfo=UTC))
+    bonus_lines = {
+        guide_id: [
+            line
+            for line in ledger.commissions.statement_lines(
+                ledger.commissions.statement(Payee(PayeeLevel.GUIDE, guide_id).key, "2026-11")
+            )
+            if line.kind == "bonus"
+        ]
+        for guide_id in guides
+    }
+    winners = {g for g, lines in bonus_lines.items() if lines}
+    top_sellers = {g for n, g in enumerate(guides, start=1) if n % 3 + 1 == 3}
+    assert len(winners) == 2
+    assert winners <= top_sellers
+    assert all(line.amount_fen == 50_000 for g in winners for line in bonus_lines[g])
