@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -39,12 +39,13 @@ def demo(
     host: Host = None,
     port: Port = None,
     orders: Annotated[int, typer.Option(min=0, help="How many demo orders to place")] = 2000,
+    days: Annotated[int, typer.Option(min=1, max=365, help="Days of history, ending now")] = 28,
     serve: Annotated[bool, typer.Option(help="Serve the API once loaded")] = True,
 ) -> None:
     """Load the demo data set (once) into the configured store, then serve it."""
     settings = Settings()
     now = datetime.now(UTC)
-    clock = ManualClock(demo_start(now))
+    clock = ManualClock(demo_start(now, days))
     ledger = bootstrap(settings, clock)
     try:
         if demo_is_loaded(ledger):
@@ -62,9 +63,10 @@ def demo(
                     ledger,
                     clock.advance,
                     orders=orders,
+                    span=timedelta(days=days),
                     progress=lambda done: bar.update(task, completed=done),
                 )
-            closed = settle_demo(ledger)
+            closed = settle_demo(ledger, demo_start(now, days))
             console.print(
                 f"Loaded the demo: {orders} orders into {settings.data_dir}/; "
                 f"closed periods {', '.join(closed) or 'none'}."

@@ -300,7 +300,7 @@ def _share(ledger: Ledger, guide_id: UUID, sku_id: UUID, rng: random.Random) -> 
     return code
 
 
-def settle_demo(ledger: Ledger) -> list[str]:
+def settle_demo(ledger: Ledger, since: datetime) -> list[str]:
     """Books as finance would have them now: commissions accrued and matured, every
     period that has ended closed into statements. Returns the periods closed."""
     ledger.projections.process_all()
@@ -308,7 +308,7 @@ def settle_demo(ledger: Ledger) -> list[str]:
     ledger.commissions.mature_due(now)
     brand_id = Brand.create_id(BRAND_CODE)
     brand = ledger.organisation.load(Brand, brand_id)
-    period = period_of(demo_start(now), brand.time_zone, brand.settlement_cadence)
+    period = period_of(since, brand.time_zone, brand.settlement_cadence)
     closed = []
     while period_end(period, brand.time_zone) <= now:
         ledger.commissions.close_period(Command("finance:demo"), brand_id, period)

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.cli import cli
 from api.demo import BRAND_CODE
+from application.ledger_views import SETTLEMENT_PERIODS
 from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import Persistence, Settings
 
@@ -50,3 +51,27 @@ def test_expire_unpaid_command_cancels_past_due_orders(data_dir: Path) -> None:
     assert "Cancelled" in first.output
     second = runner.invoke(cli, ["expire-unpaid", "--as-of", "2100-01-01T00:00:00"])
     assert "Cancelled 0 unpaid orders" in second.output
+
+
+def test_ledger_commands_mature_close_and_export(data_dir: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    # 45 days always reach into last month, whatever today's date.
+    runner.invoke(cli, ["demo", "--no-serve", "--orders", "80", "--days", "45"])
+    matured = runner.invoke(cli, ["mature-commissions"])
+    assert matured.exit_code == 0, matured.output
+    assert "Matured" in matured.output
+
+    ledger = bootstrap(Settings(persistence=Persistence.SQLITE, data_dir=data_dir))
+    rows = ledger.projections.select(SETTLEMENT_PERIODS, {"closed": True})
+    ledger.close()
+    assert rows, "the demo closes every period that has ended"
+    payee, period = rows[0]["payee"], rows[0]["period"]
+    output = tmp_path / "statement.csv"
+    exported = runner.invoke(
+        cli, ["export-statement", "--payee", payee, "--period", period, "--output", str(output)]
+    )
+    assert exported.exit_code == 0, exported.output
+    assert output.read_text(encoding="utf-8").splitlines()[-1].split(",")[2] == "total"
+    again = runner.invoke(cli, ["close-period", "--brand", BRAND_CODE, "--period", period])
+    assert again.exit_code != 0
+    assert "already closed" in str(again.exception)

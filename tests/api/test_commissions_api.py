@@ -1,0 +1,105 @@
+"""The ledger over HTTP: rules, close, statements and their CSV, payout, trial balance."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+
+from infrastructure.bootstrap import Ledger
+from infrastructure.clock import ManualClock
+from tests.api.test_orders_api import assert_refused, delivered_order
+from tests.world import World, event_count
+
+
+def settled_november(
+    client: TestClient, world: World, api_ledger: Ledger, clock: ManualClock
+) -> str:
+    """One delivered order, matured and closed into November's statements; the guide's path."""
+    client.post(
+        f"/brands/{world.brand_id}/commission-policies",
+        json={"rates": [{"level": "guide", "rate_bp": 300}], "top_guide_bonus_fen": 0},
+    )
+    delivered_order(client, world)
+    api_ledger.projections.process_all()
+    clock.advance(timedelta(days=8))
+    assert client.post("/operations/mature-commissions", json={}).json() == {"matured": 1}
+    clock.set(datetime(2026, 12, 1, tzinfo=UTC))
+    closed = client.post(f"/brands/{world.brand_id}/periods/2026-11/close")
+    assert closed.status_code == 200, closed.text
+    return f"/payees/guide/{world.guide_id}"
+
+
+def test_rules_are_published_and_listed(client: TestClient, world: World) -> None:
+    response = client.post(
+        f"/brands/{world.brand_id}/commission-policies",
+        json={"rates": [{"level": "guide", "rate_bp": 400, "category": "footwear"}]},
+    )
+    assert response.status_code == 201, response.text
+    [policy] = client.get(f"/brands/{world.brand_id}/commission-policies").json()
+    assert policy["rates"] == [
+        {"level": "guide", "rate_bp": 400, "category": "footwear", "channel": "*"}
+    ]
+    refused = client.post(
+        f"/brands/{world.brand_id}/commission-policies",
+        json={"rates": [{"level": "guide", "rate_bp": 9_000}]},
+    )
+    assert_refused(refused, 422, "validation-error")
+
+
+def test_close_statement_csv_payout_and_trial_balance(
+    client: TestClient, world: World, api_ledger: Ledger, clock: ManualClock
+) -> None:
+    guide = settled_november(client, world, api_ledger, clock)
+    statements = client.get(f"{guide}/statements").json()
+    assert [(s["period"], s["closed"], s["total_fen"]) for s in statements] == [
+        ("2026-11", True, 951)
+    ]
+    statement = client.get(f"{guide}/statements/2026-11").json()
+    assert statement["lines"][0]["kind"] == "maturity"
+    assert statement["lines"][0]["source_events"] == []
+    rows = list(csv.reader(io.StringIO(client.get(f"{guide}/statements/2026-11/csv").text)))
+    assert rows[0][:4] == ["payee", "period", "kind", "amount_fen"]
+    assert rows[-1][2:4] == ["total", "951"]
+
+    before = event_count(api_ledger)
+    wrong = client.post(
+        f"{guide}/statements/2026-11/payout", json={"amount_fen": 950, "reference": "B-1"}
+    )
+    assert_refused(wrong, 422, "ledger-rule-violated")
+    assert event_count(api_ledger) == before
+    paid = client.post(
+        f"{guide}/statements/2026-11/payout", json={"amount_fen": 951, "reference": "B-1"}
+    )
+    assert paid.status_code == 200, paid.text
+    assert client.get(f"{guide}/balances").json()["payable"] == 0
+    assert client.get(f"/brands/{world.brand_id}/trial-balance").json()["total_fen"] == 0
+
+
+def test_a_period_closes_once_and_only_after_it_ended(
+    client: TestClient, world: World, api_ledger: Ledger, clock: ManualClock
+) -> None:
+    assert_refused(
+        client.post(f"/brands/{world.brand_id}/periods/2026-11/close"), 422, "rule-violated"
+    )
+    settled_november(client, world, api_ledger, clock)
+    again = client.post(f"/brands/{world.brand_id}/periods/2026-11/close")
+    assert_refused(again, 422, "rule-violated")
+    assert_refused(
+        client.post(f"/brands/{world.brand_id}/periods/2026-13/close"), 422, "validation-error"
+    )
+
+
+def test_a_guide_who_leaves_gets_a_final_statement(
+    client: TestClient, world: World, api_ledger: Ledger, clock: ManualClock
+) -> None:
+    delivered_order(client, world)
+    api_ledger.projections.process_all()
+    clock.advance(timedelta(days=8))
+    client.post("/operations/mature-commissions", json={})
+    client.post(f"/guides/{world.guide_id}/leave", json={"reason": "moved away"})
+    api_ledger.projections.process_all()
+    statement = client.get(f"/payees/guide/{world.guide_id}/statements/2026-11").json()
+    assert (statement["closed"], statement["final"], statement["total_fen"]) == (True, True, 951)
