@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
+from uuid import UUID
 
 import typer
 import uvicorn
@@ -12,11 +13,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from api.app import create_app
-from api.demo import demo_is_loaded, demo_start, load_demo, settle_demo
+from api.auth import Caller, Role, issue_token
+from api.demo import BRAND_CODE, demo_is_loaded, demo_start, load_demo, settle_demo
 from api.routers.commissions import statement_as_csv, statement_view
 from application.framework import Command
-from domain.organisation import Brand
-from infrastructure.bootstrap import bootstrap
+from domain.organisation import Brand, Node
+from domain.values import natural_id
+from infrastructure.bootstrap import Ledger, bootstrap
 from infrastructure.clock import ManualClock
 from infrastructure.settings import Settings
 
@@ -71,6 +74,7 @@ def demo(
                 f"Loaded the demo: {orders} orders into {settings.data_dir}/; "
                 f"closed periods {', '.join(closed) or 'none'}."
             )
+        _print_demo_tokens(settings, ledger)
     finally:
         ledger.close()
     if serve:
@@ -90,6 +94,40 @@ def expire_unpaid(
         console.print(f"Cancelled {len(expired)} unpaid orders past their payment window.")
     finally:
         ledger.close()
+
+
+@cli.command()
+def token(
+    role: Annotated[Role, typer.Option(help="The caller's role")],
+    subject: Annotated[str, typer.Option(help="Who the caller is")] = "someone",
+    guide_id: Annotated[str | None, typer.Option(help="For a guide: their id")] = None,
+    store_id: Annotated[str | None, typer.Option(help="For a store manager: their store")] = None,
+) -> None:
+    """Print a bearer token for a role (signed with GUIDELEDGER_JWT_SECRET)."""
+    caller = Caller(
+        subject,
+        role,
+        guide_id=UUID(guide_id) if guide_id else None,
+        store_id=UUID(store_id) if store_id else None,
+    )
+    typer.echo(issue_token(Settings(), caller))
+
+
+def _print_demo_tokens(settings: Settings, ledger: Ledger) -> None:
+    brand_id = Brand.create_id(BRAND_CODE)
+    store = ledger.organisation.load(Node, natural_id("node", brand_id, "S-SHANGHAI-01"))
+    guide_id = natural_id("guide", brand_id, "G-SHANGHAI-01-01")
+    callers = [
+        Caller("admin", Role.ADMIN),
+        Caller("mall", Role.FRONTEND),
+        Caller("chen", Role.FINANCE),
+        Caller("zhang", Role.SUPPORT),
+        Caller("shanghai-01", Role.STORE_MANAGER, store_id=store.id),
+        Caller("guide-01", Role.GUIDE, guide_id=guide_id),
+    ]
+    console.print("Bearer tokens for the demo (valid for the configured token lifetime):")
+    for caller in callers:
+        console.print(f"  [bold]{caller.role:<13}[/bold] {issue_token(settings, caller)}")
 
 
 AsOf = Annotated[

@@ -8,6 +8,7 @@ from typing import Annotated
 import orjson
 from fastapi import Depends, Header, Request
 
+from api.auth import Caller, current_caller
 from application.framework import Command, IdempotencyKey
 from infrastructure.bootstrap import Ledger
 
@@ -18,17 +19,6 @@ def get_ledger(request: Request) -> Ledger:
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
-
-ActorHeader = Annotated[
-    str,
-    Header(
-        alias="X-Actor",
-        min_length=1,
-        max_length=100,
-        pattern=r"^[\w.:@-]+$",
-        description="Who acts. A development stand-in until bearer tokens name the caller.",
-    ),
-]
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -59,13 +49,14 @@ async def request_fingerprint(request: Request) -> str:
 
 async def get_command(
     request: Request,
+    caller: Annotated[Caller, Depends(current_caller)],
     idempotency_key: IdempotencyKeyHeader = None,
-    actor: ActorHeader = "anonymous",
 ) -> Command:
+    """The acting user (from the bearer token) and the idempotency key, if sent."""
     if idempotency_key is None:
-        return Command(actor=actor)
+        return Command(actor=caller.actor)
     fingerprint = await request_fingerprint(request)
-    return Command(actor=actor, idempotency=IdempotencyKey(idempotency_key, fingerprint))
+    return Command(actor=caller.actor, idempotency=IdempotencyKey(idempotency_key, fingerprint))
 
 
 CommandDep = Annotated[Command, Depends(get_command)]

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.auth import Forbidden, NotAuthenticated
 from application.framework import IdempotencyKeyReused
 from domain.errors import Conflict, DomainError, NotFound, RuleViolated
 
@@ -34,6 +35,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": title}
     for status, title in [
         (400, "Bad request"),
+        (401, "Missing, expired or invalid bearer token"),
+        (403, "The caller's role or scope does not allow this"),
         (404, "Not found"),
         (409, "Conflict with the current state"),
         (413, "Request body too large"),
@@ -42,6 +45,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 _STATUS_BY_ERROR: list[tuple[type[DomainError], int, str]] = [
+    (NotAuthenticated, 401, "Not authenticated"),
+    (Forbidden, 403, "Forbidden"),
     (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict"),
     (IdempotencyKeyReused, 422, "Idempotency key reused"),
@@ -61,7 +66,8 @@ def problem_response(
         "instance": request.url.path,
         **extensions,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def _domain_error(request: Request, error: Exception) -> JSONResponse:

@@ -10,6 +10,9 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"
+
+
 class Persistence(StrEnum):
     AUTO = "auto"  # PostgreSQL when a database URL is set, else SQLite
     POSTGRES = "postgres"
@@ -43,6 +46,12 @@ class Settings(BaseSettings):
         description="Aggregates kept in memory per application, fast-forwarded on each read",
     )
     payment_window_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    jwt_secret: str = Field(
+        default=DEVELOPMENT_SECRET,
+        min_length=32,
+        description="HS256 key for bearer tokens; production refuses the development default",
+    )
+    token_minutes: int = Field(default=12 * 60, ge=1, le=30 * 24 * 60)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -57,6 +66,8 @@ class Settings(BaseSettings):
         production = self.environment is Environment.PRODUCTION
         if production and self.resolved_persistence is not Persistence.POSTGRES:
             raise ValueError("production runs on PostgreSQL: set GUIDELEDGER_DATABASE_URL")
+        if production and self.jwt_secret == DEVELOPMENT_SECRET:
+            raise ValueError("production needs its own GUIDELEDGER_JWT_SECRET")
         if self.resolved_persistence is Persistence.POSTGRES and not self.database_url:
             raise ValueError("persistence=postgres needs GUIDELEDGER_DATABASE_URL")
         return self

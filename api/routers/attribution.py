@@ -6,9 +6,10 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
+from api.auth import Caller, Role, allow, current_caller, require_own
 from api.dependencies import CommandDep, LedgerDep
 from api.problems import PROBLEM_RESPONSES
 from api.schemas import Accepted, Code, Reason, StrictModel, VersionedChange
@@ -64,7 +65,10 @@ class CorrectAttribution(VersionedChange):
 
 
 @router.get(
-    "/orders/{order_id}/attribution", operation_id="getOrderAttribution", tags=["attribution"]
+    "/orders/{order_id}/attribution",
+    operation_id="getOrderAttribution",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT, Role.FINANCE))],
+    tags=["attribution"],
 )
 def order_attribution(order_id: UUID, ledger: LedgerDep) -> AttributionView:
     order = ledger.orders.get_order(order_id)
@@ -75,6 +79,7 @@ def order_attribution(order_id: UUID, ledger: LedgerDep) -> AttributionView:
 @router.post(
     "/orders/{order_id}/attribution-corrections",
     operation_id="correctOrderAttribution",
+    dependencies=[Depends(allow(Role.SUPPORT))],
     tags=["attribution"],
 )
 def correct_attribution(
@@ -116,6 +121,7 @@ class BindingView(BaseModel):
 @router.post(
     "/members/{member_id}/bindings",
     operation_id="bindMember",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
     tags=["attribution"],
     status_code=status.HTTP_201_CREATED,
 )
@@ -131,6 +137,7 @@ def bind_member(
 @router.get(
     "/members/{member_id}/bindings/{brand_id}",
     operation_id="getMemberBinding",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
     tags=["attribution"],
 )
 def member_binding(member_id: UUID, brand_id: UUID, ledger: LedgerDep) -> BindingView:
@@ -174,6 +181,7 @@ class AttributionPolicyView(BaseModel):
 @router.post(
     "/brands/{brand_id}/attribution-policies",
     operation_id="publishAttributionPolicy",
+    dependencies=[Depends(allow())],
     tags=["attribution"],
     status_code=status.HTTP_201_CREATED,
 )
@@ -192,6 +200,7 @@ def publish_attribution_policy(
 @router.get(
     "/brands/{brand_id}/attribution-policies",
     operation_id="listAttributionPolicies",
+    dependencies=[Depends(current_caller)],
     tags=["attribution"],
 )
 def attribution_policies(brand_id: UUID, ledger: LedgerDep) -> list[AttributionPolicyView]:
@@ -243,13 +252,24 @@ class ShareView(BaseModel):
     status_code=status.HTTP_201_CREATED,
 )
 def record_share(
-    guide_id: UUID, body: ShareRequest, ledger: LedgerDep, command: CommandDep
+    guide_id: UUID,
+    body: ShareRequest,
+    ledger: LedgerDep,
+    command: CommandDep,
+    caller: Annotated[Caller, Depends(allow(Role.GUIDE))],
 ) -> Shared:
+    """A guide records their own share (an admin may record one for them)."""
+    require_own(caller, guide_id=guide_id)
     result, code = ledger.engagement.share(command, guide_id, body.kind, body.sku_id)
     return Shared(id=result.id, version=result.version, share_code=code)
 
 
-@router.post("/shares/{share_code}/visits", operation_id="recordShareVisits", tags=["engagement"])
+@router.post(
+    "/shares/{share_code}/visits",
+    operation_id="recordShareVisits",
+    dependencies=[Depends(allow(Role.FRONTEND))],
+    tags=["engagement"],
+)
 def record_visits(
     share_code: Code, body: Activity, ledger: LedgerDep, command: CommandDep
 ) -> Accepted:
@@ -257,7 +277,10 @@ def record_visits(
 
 
 @router.post(
-    "/shares/{share_code}/add-to-carts", operation_id="recordShareAddToCarts", tags=["engagement"]
+    "/shares/{share_code}/add-to-carts",
+    operation_id="recordShareAddToCarts",
+    dependencies=[Depends(allow(Role.FRONTEND))],
+    tags=["engagement"],
 )
 def record_add_to_carts(
     share_code: Code, body: Activity, ledger: LedgerDep, command: CommandDep
@@ -265,7 +288,12 @@ def record_add_to_carts(
     return Accepted.of(ledger.engagement.record_add_to_carts(command, share_code, body.count))
 
 
-@router.get("/shares/{share_code}", operation_id="getShare", tags=["engagement"])
+@router.get(
+    "/shares/{share_code}",
+    operation_id="getShare",
+    dependencies=[Depends(current_caller)],
+    tags=["engagement"],
+)
 def get_share(share_code: Code, ledger: LedgerDep) -> ShareView:
     share = ledger.engagement.get_share(share_code)
     funnel = ledger.rankings.share(share.id) or {}
@@ -328,7 +356,12 @@ class FunnelDayView(BaseModel):
     share_orders: int
 
 
-@router.get("/brands/{brand_id}/rankings/stores", operation_id="rankStores", tags=["rankings"])
+@router.get(
+    "/brands/{brand_id}/rankings/stores",
+    operation_id="rankStores",
+    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))],
+    tags=["rankings"],
+)
 def rank_stores(
     brand_id: UUID, ledger: LedgerDep, day: Day = None, measure: StoreMeasure = StoreMeasure.TOTAL
 ) -> list[StoreRankView]:
@@ -344,7 +377,12 @@ def rank_stores(
     ]
 
 
-@router.get("/brands/{brand_id}/rankings/guides", operation_id="rankGuides", tags=["rankings"])
+@router.get(
+    "/brands/{brand_id}/rankings/guides",
+    operation_id="rankGuides",
+    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))],
+    tags=["rankings"],
+)
 def rank_guides(
     brand_id: UUID,
     ledger: LedgerDep,
@@ -377,10 +415,14 @@ def daily_sales(
     ledger: LedgerDep,
     first: date,
     last: date,
+    caller: Annotated[
+        Caller, Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))
+    ],
     store_id: UUID | None = None,
     branch_id: UUID | None = None,
     guide_id: UUID | None = None,
 ) -> list[DayView]:
+    require_own(caller, guide_id=guide_id, store_id=store_id)
     days = ledger.rankings.daily_sales(
         brand_id, first, last, store_id=store_id, branch_id=branch_id, guide_id=guide_id
     )
@@ -388,7 +430,14 @@ def daily_sales(
 
 
 @router.get("/guides/{guide_id}/funnel", operation_id="guideFunnel", tags=["engagement"])
-def guide_funnel(guide_id: UUID, ledger: LedgerDep, first: date, last: date) -> list[FunnelDayView]:
+def guide_funnel(
+    guide_id: UUID,
+    ledger: LedgerDep,
+    first: date,
+    last: date,
+    caller: Annotated[Caller, Depends(allow(Role.GUIDE, Role.FINANCE, Role.SUPPORT))],
+) -> list[FunnelDayView]:
+    require_own(caller, guide_id=guide_id)
     guide = ledger.organisation.load(Guide, guide_id)
     return [
         FunnelDayView(**vars(d))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
+from api.auth import Role, allow, current_caller
 from api.dependencies import CommandDep, LedgerDep
 from api.problems import PROBLEM_RESPONSES
 from api.schemas import Accepted, Code, Name, PositiveFen, StrictModel, VersionedChange
@@ -53,6 +54,7 @@ class SkuView(BaseModel):
 @router.post(
     "/brands/{brand_id}/skus",
     operation_id="registerSku",
+    dependencies=[Depends(allow())],
     tags=["catalogue"],
     status_code=status.HTTP_201_CREATED,
 )
@@ -70,19 +72,32 @@ def register_sku(
     return Accepted.of(result)
 
 
-@router.get("/skus/{sku_id}", operation_id="getSku", tags=["catalogue"])
+@router.get(
+    "/skus/{sku_id}",
+    operation_id="getSku",
+    dependencies=[Depends(current_caller)],
+    tags=["catalogue"],
+)
 def get_sku(sku_id: UUID, ledger: LedgerDep) -> SkuView:
     return SkuView.of(ledger.organisation.load(Sku, sku_id))
 
 
 @router.get(
-    "/brands/{brand_id}/skus/by-code/{code}", operation_id="getSkuByCode", tags=["catalogue"]
+    "/brands/{brand_id}/skus/by-code/{code}",
+    operation_id="getSkuByCode",
+    dependencies=[Depends(current_caller)],
+    tags=["catalogue"],
 )
 def get_sku_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> SkuView:
     return SkuView.of(ledger.organisation.load(Sku, natural_id("sku", brand_id, code)))
 
 
-@router.put("/skus/{sku_id}/price", operation_id="changeSkuPrice", tags=["catalogue"])
+@router.put(
+    "/skus/{sku_id}/price",
+    operation_id="changeSkuPrice",
+    dependencies=[Depends(allow())],
+    tags=["catalogue"],
+)
 def change_sku_price(
     sku_id: UUID, body: ChangeSkuPrice, ledger: LedgerDep, command: CommandDep
 ) -> Accepted:
@@ -120,7 +135,11 @@ class MemberView(BaseModel):
 
 
 @router.post(
-    "/members", operation_id="registerMember", tags=["members"], status_code=status.HTTP_201_CREATED
+    "/members",
+    operation_id="registerMember",
+    dependencies=[Depends(allow(Role.FRONTEND))],
+    tags=["members"],
+    status_code=status.HTTP_201_CREATED,
 )
 def register_member(body: RegisterMember, ledger: LedgerDep, command: CommandDep) -> Accepted:
     result = ledger.organisation.register_member(
@@ -133,11 +152,21 @@ def register_member(body: RegisterMember, ledger: LedgerDep, command: CommandDep
     return Accepted.of(result)
 
 
-@router.get("/members/{member_id}", operation_id="getMember", tags=["members"])
+@router.get(
+    "/members/{member_id}",
+    operation_id="getMember",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+    tags=["members"],
+)
 def get_member(member_id: UUID, ledger: LedgerDep) -> MemberView:
     return MemberView.of(ledger.organisation.load(Member, member_id))
 
 
-@router.get("/members/by-number/{member_no}", operation_id="getMemberByNumber", tags=["members"])
+@router.get(
+    "/members/by-number/{member_no}",
+    operation_id="getMemberByNumber",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+    tags=["members"],
+)
 def get_member_by_number(member_no: Code, ledger: LedgerDep) -> MemberView:
     return MemberView.of(ledger.organisation.load(Member, Member.create_id(member_no)))

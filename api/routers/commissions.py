@@ -8,15 +8,17 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Depends, Path, status
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
 
+from api.auth import Caller, Role, allow, current_caller, require_own
 from api.dependencies import CommandDep, LedgerDep
 from api.problems import PROBLEM_RESPONSES
 from api.schemas import Accepted, Code, PositiveFen, StrictModel
 from domain.commission import ANY, CommissionPolicy, Payee, PayeeLevel, RateRule
 from domain.ledger import SettlementPeriod, StatementLine
+from domain.organisation import Guide
 from infrastructure.bootstrap import Ledger
 
 router = APIRouter(tags=["ledger"], responses=PROBLEM_RESPONSES)
@@ -132,6 +134,7 @@ class TrialBalance(BaseModel):
 @router.post(
     "/brands/{brand_id}/commission-policies",
     operation_id="publishCommissionPolicy",
+    dependencies=[Depends(allow())],
     status_code=status.HTTP_201_CREATED,
 )
 def publish_commission_policy(
@@ -148,7 +151,11 @@ def publish_commission_policy(
     return Accepted.of(ledger.commissions.publish_policy(command, brand_id, draft))
 
 
-@router.get("/brands/{brand_id}/commission-policies", operation_id="listCommissionPolicies")
+@router.get(
+    "/brands/{brand_id}/commission-policies",
+    operation_id="listCommissionPolicies",
+    dependencies=[Depends(current_caller)],
+)
 def commission_policies(brand_id: UUID, ledger: LedgerDep) -> list[CommissionPolicyView]:
     return [
         CommissionPolicyView(
@@ -164,7 +171,11 @@ def commission_policies(brand_id: UUID, ledger: LedgerDep) -> list[CommissionPol
     ]
 
 
-@router.post("/brands/{brand_id}/periods/{period}/close", operation_id="closePeriod")
+@router.post(
+    "/brands/{brand_id}/periods/{period}/close",
+    operation_id="closePeriod",
+    dependencies=[Depends(allow(Role.FINANCE))],
+)
 def close_period(brand_id: UUID, period: Period, ledger: LedgerDep, command: CommandDep) -> Closed:
     """Closes the brand's period once: handbacks, top-guide bonuses, every payee's statement."""
     return Closed(
@@ -173,7 +184,10 @@ def close_period(brand_id: UUID, period: Period, ledger: LedgerDep, command: Com
 
 
 @router.post(
-    "/operations/mature-commissions", operation_id="matureCommissions", tags=["operations"]
+    "/operations/mature-commissions",
+    operation_id="matureCommissions",
+    dependencies=[Depends(allow(Role.FINANCE))],
+    tags=["operations"],
 )
 def mature_commissions(body: MatureCommissions, ledger: LedgerDep) -> Matured:
     return Matured(matured=ledger.commissions.mature_due(body.as_of))
@@ -183,8 +197,28 @@ def _payee(level: PayeeLevel, payee_id: UUID) -> str:
     return Payee(level, payee_id).key
 
 
+StatementReaders = Annotated[
+    Caller, Depends(allow(Role.GUIDE, Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT))
+]
+
+
+def _may_read(caller: Caller, level: PayeeLevel, payee_id: UUID, ledger: Ledger) -> str:
+    """Guides read their own statements; store managers their store's and its guides'."""
+    if caller.role is Role.GUIDE:
+        require_own(caller, guide_id=payee_id if level is PayeeLevel.GUIDE else None)
+    elif caller.role is Role.STORE_MANAGER:
+        store_id = payee_id if level is PayeeLevel.STORE else None
+        if level is PayeeLevel.GUIDE:
+            store_id = ledger.organisation.load(Guide, payee_id).store_id
+        require_own(caller, store_id=store_id)
+    return _payee(level, payee_id)
+
+
 @router.get("/payees/{level}/{payee_id}/statements", operation_id="listStatements")
-def statements(level: PayeeLevel, payee_id: UUID, ledger: LedgerDep) -> list[StatementSummary]:
+def statements(
+    level: PayeeLevel, payee_id: UUID, ledger: LedgerDep, caller: StatementReaders
+) -> list[StatementSummary]:
+    payee = _may_read(caller, level, payee_id, ledger)
     return [
         StatementSummary(
             period=row["period"],
@@ -194,7 +228,7 @@ def statements(level: PayeeLevel, payee_id: UUID, ledger: LedgerDep) -> list[Sta
             lines=row["lines"],
             paid_reference=row["paid_reference"],
         )
-        for row in ledger.commissions.statements(_payee(level, payee_id))
+        for row in ledger.commissions.statements(payee)
     ]
 
 
@@ -205,9 +239,9 @@ def statement_view(ledger: Ledger, payee_key: str, period: str) -> StatementView
 
 @router.get("/payees/{level}/{payee_id}/statements/{period}", operation_id="getStatement")
 def statement(
-    level: PayeeLevel, payee_id: UUID, period: Period, ledger: LedgerDep
+    level: PayeeLevel, payee_id: UUID, period: Period, ledger: LedgerDep, caller: StatementReaders
 ) -> StatementView:
-    return statement_view(ledger, _payee(level, payee_id), period)
+    return statement_view(ledger, _may_read(caller, level, payee_id, ledger), period)
 
 
 @router.get(
@@ -216,8 +250,10 @@ def statement(
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "The statement as CSV"}},
 )
-def statement_csv(level: PayeeLevel, payee_id: UUID, period: Period, ledger: LedgerDep) -> Response:
-    view = statement_view(ledger, _payee(level, payee_id), period)
+def statement_csv(
+    level: PayeeLevel, payee_id: UUID, period: Period, ledger: LedgerDep, caller: StatementReaders
+) -> Response:
+    view = statement_view(ledger, _may_read(caller, level, payee_id, ledger), period)
     return Response(
         statement_as_csv(view),
         media_type="text/csv; charset=utf-8",
@@ -259,7 +295,11 @@ def statement_as_csv(view: StatementView) -> str:
     return buffer.getvalue()
 
 
-@router.post("/payees/{level}/{payee_id}/statements/{period}/payout", operation_id="recordPayout")
+@router.post(
+    "/payees/{level}/{payee_id}/statements/{period}/payout",
+    operation_id="recordPayout",
+    dependencies=[Depends(allow(Role.FINANCE))],
+)
 def record_payout(
     level: PayeeLevel,
     payee_id: UUID,
@@ -275,12 +315,18 @@ def record_payout(
 
 
 @router.get("/payees/{level}/{payee_id}/balances", operation_id="getPayeeBalances")
-def balances(level: PayeeLevel, payee_id: UUID, ledger: LedgerDep) -> dict[str, int]:
+def balances(
+    level: PayeeLevel, payee_id: UUID, ledger: LedgerDep, caller: StatementReaders
+) -> dict[str, int]:
     """What the payee is owed, per bucket: pending, settleable, payable (and held, for stores)."""
-    return ledger.commissions.balances(_payee(level, payee_id))
+    return ledger.commissions.balances(_may_read(caller, level, payee_id, ledger))
 
 
-@router.get("/brands/{brand_id}/trial-balance", operation_id="getTrialBalance")
+@router.get(
+    "/brands/{brand_id}/trial-balance",
+    operation_id="getTrialBalance",
+    dependencies=[Depends(allow(Role.FINANCE))],
+)
 def trial_balance(brand_id: UUID, ledger: LedgerDep) -> TrialBalance:
     total, accounts = ledger.commissions.trial_balance(brand_id)
     return TrialBalance(

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
+from api.auth import Caller, Role, allow, current_caller, require_own
 from api.dependencies import CommandDep, LedgerDep
 from api.problems import PROBLEM_RESPONSES
 from api.schemas import Accepted, Location, Reason, StrictModel, VersionedChange
@@ -17,6 +18,7 @@ from domain.orders import MAX_LINES_PER_ORDER, MAX_QUANTITY_PER_LINE, Order
 from domain.routing import Outcome, RoutingDecision, RoutingPolicy
 
 router = APIRouter(tags=["fulfilment"], responses=PROBLEM_RESPONSES)
+KeepsStock = Annotated[Caller, Depends(allow(Role.STORE_MANAGER))]
 
 StockQuantity = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
 Page = Annotated[int, Query(ge=1, le=500)]
@@ -141,16 +143,28 @@ class RoutingPolicyView(BaseModel):
     status_code=status.HTTP_201_CREATED,
 )
 def receive_stock(
-    node_id: UUID, sku_id: UUID, body: ReceiveStock, ledger: LedgerDep, command: CommandDep
+    node_id: UUID,
+    sku_id: UUID,
+    body: ReceiveStock,
+    ledger: LedgerDep,
+    command: CommandDep,
+    caller: KeepsStock,
 ) -> Accepted:
+    require_own(caller, store_id=node_id)
     result = ledger.orders.receive_stock(command, node_id, sku_id, body.quantity, body.reference)
     return Accepted.of(result)
 
 
 @router.post("/nodes/{node_id}/stock/{sku_id}/adjustments", operation_id="adjustStock")
 def adjust_stock(
-    node_id: UUID, sku_id: UUID, body: AdjustStock, ledger: LedgerDep, command: CommandDep
+    node_id: UUID,
+    sku_id: UUID,
+    body: AdjustStock,
+    ledger: LedgerDep,
+    command: CommandDep,
+    caller: KeepsStock,
 ) -> Accepted:
+    require_own(caller, store_id=node_id)
     result = ledger.orders.adjust_stock(
         command, node_id, sku_id, body.delta, body.reason, body.expected_version
     )
@@ -164,31 +178,47 @@ def _positions(ledger: LedgerDep, **where: UUID) -> list[StockPositionView]:
     ]
 
 
-@router.get("/nodes/{node_id}/stock", operation_id="getStockByNode")
+@router.get(
+    "/nodes/{node_id}/stock", operation_id="getStockByNode", dependencies=[Depends(current_caller)]
+)
 def stock_by_node(node_id: UUID, ledger: LedgerDep) -> list[StockPositionView]:
     return _positions(ledger, node_id=node_id)
 
 
-@router.get("/skus/{sku_id}/stock", operation_id="getStockBySku")
+@router.get(
+    "/skus/{sku_id}/stock", operation_id="getStockBySku", dependencies=[Depends(current_caller)]
+)
 def stock_by_sku(sku_id: UUID, ledger: LedgerDep) -> list[StockPositionView]:
     return _positions(ledger, sku_id=sku_id)
 
 
-@router.get("/orders/{order_id}/routing", operation_id="getOrderRouting")
+@router.get(
+    "/orders/{order_id}/routing",
+    operation_id="getOrderRouting",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+)
 def order_routing(order_id: UUID, ledger: LedgerDep) -> RoutingDecisionView | None:
     """The routing decision with every candidate's outcome; null before any routing."""
     order = ledger.orders.get_order(order_id)
     return RoutingDecisionView.of(order.routing, order) if order.routing else None
 
 
-@router.post("/brands/{brand_id}/routing/dry-run", operation_id="dryRunRouting")
+@router.post(
+    "/brands/{brand_id}/routing/dry-run",
+    operation_id="dryRunRouting",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+)
 def dry_run(brand_id: UUID, body: DryRun, ledger: LedgerDep) -> RoutingDecisionView:
     """Routes a hypothetical order now; reserves and records nothing."""
     lines = [LineRequest(line.sku_id, line.quantity, 0) for line in body.lines]
     return RoutingDecisionView.of(ledger.orders.dry_run(brand_id, lines, body.location.to_domain()))
 
 
-@router.get("/brands/{brand_id}/unroutable-orders", operation_id="listUnroutableOrders")
+@router.get(
+    "/brands/{brand_id}/unroutable-orders",
+    operation_id="listUnroutableOrders",
+    dependencies=[Depends(allow(Role.SUPPORT))],
+)
 def unroutable_orders(
     brand_id: UUID, ledger: LedgerDep, limit: Page = 100, offset: Offset = 0
 ) -> list[WaitingOrderView]:
@@ -198,7 +228,11 @@ def unroutable_orders(
     ]
 
 
-@router.post("/brands/{brand_id}/unroutable-orders/reroute", operation_id="rerouteWaitingOrders")
+@router.post(
+    "/brands/{brand_id}/unroutable-orders/reroute",
+    operation_id="rerouteWaitingOrders",
+    dependencies=[Depends(allow(Role.SUPPORT))],
+)
 def reroute(brand_id: UUID, ledger: LedgerDep) -> Rerouted:
     return Rerouted(allocated=ledger.orders.route_waiting_orders(brand_id))
 
@@ -206,6 +240,7 @@ def reroute(brand_id: UUID, ledger: LedgerDep) -> Rerouted:
 @router.post(
     "/brands/{brand_id}/routing-policies",
     operation_id="publishRoutingPolicy",
+    dependencies=[Depends(allow())],
     status_code=status.HTTP_201_CREATED,
 )
 def publish_routing_policy(
@@ -221,6 +256,10 @@ def publish_routing_policy(
     return Accepted.of(ledger.orders.publish_routing_policy(command, brand_id, draft))
 
 
-@router.get("/brands/{brand_id}/routing-policies", operation_id="listRoutingPolicies")
+@router.get(
+    "/brands/{brand_id}/routing-policies",
+    operation_id="listRoutingPolicies",
+    dependencies=[Depends(current_caller)],
+)
 def routing_policies(brand_id: UUID, ledger: LedgerDep) -> list[RoutingPolicyView]:
     return [RoutingPolicyView(**vars(p)) for p in ledger.orders.routing_policies(brand_id)]

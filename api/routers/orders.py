@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.encoders import jsonable_encoder
 from pydantic import AwareDatetime, BaseModel, Field
 
+from api.auth import Caller, Role, allow, require_own
 from api.dependencies import CommandDep, LedgerDep
 from api.problems import PROBLEM_RESPONSES
 from api.schemas import (
@@ -34,6 +35,7 @@ from domain.orders import (
 )
 
 router = APIRouter(tags=["orders"], responses=PROBLEM_RESPONSES)
+ShipsParcels = Annotated[Caller, Depends(allow(Role.STORE_MANAGER))]
 
 Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY_PER_LINE)]
 LineNo = Annotated[int, Field(strict=True, ge=1, le=MAX_LINES_PER_ORDER)]
@@ -200,7 +202,12 @@ class HistoryEntryView(BaseModel):
     data: dict[str, Any]
 
 
-@router.post("/orders", operation_id="placeOrder", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/orders",
+    operation_id="placeOrder",
+    dependencies=[Depends(allow(Role.FRONTEND))],
+    status_code=status.HTTP_201_CREATED,
+)
 def place_order(body: PlaceOrder, ledger: LedgerDep, command: CommandDep) -> Accepted:
     result = ledger.orders.place_order(
         command,
@@ -213,7 +220,11 @@ def place_order(body: PlaceOrder, ledger: LedgerDep, command: CommandDep) -> Acc
     return Accepted.of(result)
 
 
-@router.get("/orders/{order_id}", operation_id="getOrder")
+@router.get(
+    "/orders/{order_id}",
+    operation_id="getOrder",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT, Role.FINANCE))],
+)
 def get_order(
     order_id: UUID,
     ledger: LedgerDep,
@@ -227,7 +238,11 @@ def get_order(
     return OrderView.of(ledger.orders.order_as_of(order_id, as_of))
 
 
-@router.get("/orders/{order_id}/history", operation_id="getOrderHistory")
+@router.get(
+    "/orders/{order_id}/history",
+    operation_id="getOrderHistory",
+    dependencies=[Depends(allow(Role.SUPPORT, Role.FINANCE))],
+)
 def get_order_history(order_id: UUID, ledger: LedgerDep) -> list[HistoryEntryView]:
     return [
         HistoryEntryView(**jsonable_encoder(entry))
@@ -235,7 +250,11 @@ def get_order_history(order_id: UUID, ledger: LedgerDep) -> list[HistoryEntryVie
     ]
 
 
-@router.post("/orders/{order_id}/payment", operation_id="payOrder")
+@router.post(
+    "/orders/{order_id}/payment",
+    operation_id="payOrder",
+    dependencies=[Depends(allow(Role.FRONTEND))],
+)
 def pay_order(order_id: UUID, body: PayOrder, ledger: LedgerDep, command: CommandDep) -> Accepted:
     result = ledger.orders.pay(
         command, order_id, body.amount_fen, body.payment_ref, body.expected_version
@@ -243,7 +262,11 @@ def pay_order(order_id: UUID, body: PayOrder, ledger: LedgerDep, command: Comman
     return Accepted.of(result)
 
 
-@router.post("/orders/{order_id}/cancellation", operation_id="cancelOrder")
+@router.post(
+    "/orders/{order_id}/cancellation",
+    operation_id="cancelOrder",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+)
 def cancel_order(
     order_id: UUID, body: CancelOrder, ledger: LedgerDep, command: CommandDep
 ) -> Accepted:
@@ -252,7 +275,10 @@ def cancel_order(
 
 
 @router.post("/orders/{order_id}/shipments", operation_id="shipOrder")
-def ship_order(order_id: UUID, body: ShipOrder, ledger: LedgerDep, command: CommandDep) -> Accepted:
+def ship_order(
+    order_id: UUID, body: ShipOrder, ledger: LedgerDep, command: CommandDep, caller: ShipsParcels
+) -> Accepted:
+    require_own(caller, store_id=body.node_id)
     quantities: dict[int, int] = {}
     for line in body.lines:
         quantities[line.line_no] = quantities.get(line.line_no, 0) + line.quantity
@@ -262,7 +288,11 @@ def ship_order(order_id: UUID, body: ShipOrder, ledger: LedgerDep, command: Comm
     return Accepted.of(result)
 
 
-@router.post("/orders/{order_id}/shipments/{shipment_id}/delivery", operation_id="recordDelivery")
+@router.post(
+    "/orders/{order_id}/shipments/{shipment_id}/delivery",
+    operation_id="recordDelivery",
+    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.SUPPORT))],
+)
 def record_delivery(
     order_id: UUID,
     shipment_id: Code,
@@ -274,7 +304,11 @@ def record_delivery(
     return Accepted.of(result)
 
 
-@router.post("/orders/{order_id}/returns", operation_id="returnItems")
+@router.post(
+    "/orders/{order_id}/returns",
+    operation_id="returnItems",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+)
 def return_items(
     order_id: UUID, body: ReturnItems, ledger: LedgerDep, command: CommandDep
 ) -> Accepted:
@@ -290,7 +324,11 @@ def return_items(
     return Accepted.of(result)
 
 
-@router.post("/orders/{order_id}/refunds", operation_id="refundOrder")
+@router.post(
+    "/orders/{order_id}/refunds",
+    operation_id="refundOrder",
+    dependencies=[Depends(allow(Role.FINANCE, Role.SUPPORT))],
+)
 def refund_order(
     order_id: UUID, body: RefundOrder, ledger: LedgerDep, command: CommandDep
 ) -> Accepted:
@@ -311,7 +349,10 @@ class ExpiredOrders(BaseModel):
 
 
 @router.post(
-    "/operations/expire-unpaid-orders", operation_id="expireUnpaidOrders", tags=["operations"]
+    "/operations/expire-unpaid-orders",
+    operation_id="expireUnpaidOrders",
+    dependencies=[Depends(allow())],
+    tags=["operations"],
 )
 def expire_unpaid_orders(body: ExpireUnpaidOrders, ledger: LedgerDep) -> ExpiredOrders:
     return ExpiredOrders(expired=ledger.orders.expire_unpaid_orders(body.as_of))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
+from api.auth import allow, current_caller
 from api.dependencies import CommandDep, LedgerDep
 from api.problems import PROBLEM_RESPONSES
 from api.schemas import (
@@ -70,7 +71,12 @@ class BrandView(BaseModel):
         )
 
 
-@router.post("/brands", operation_id="registerBrand", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/brands",
+    operation_id="registerBrand",
+    dependencies=[Depends(allow())],
+    status_code=status.HTTP_201_CREATED,
+)
 def register_brand(body: RegisterBrand, ledger: LedgerDep, command: CommandDep) -> Accepted:
     result = ledger.organisation.register_brand(
         command, body.code, body.name, body.time_zone, body.settlement_cadence
@@ -78,17 +84,23 @@ def register_brand(body: RegisterBrand, ledger: LedgerDep, command: CommandDep) 
     return Accepted.of(result)
 
 
-@router.get("/brands/{brand_id}", operation_id="getBrand")
+@router.get("/brands/{brand_id}", operation_id="getBrand", dependencies=[Depends(current_caller)])
 def get_brand(brand_id: UUID, ledger: LedgerDep) -> BrandView:
     return BrandView.of(ledger.organisation.load(Brand, brand_id))
 
 
-@router.get("/brands/by-code/{code}", operation_id="getBrandByCode")
+@router.get(
+    "/brands/by-code/{code}", operation_id="getBrandByCode", dependencies=[Depends(current_caller)]
+)
 def get_brand_by_code(code: Code, ledger: LedgerDep) -> BrandView:
     return BrandView.of(ledger.organisation.load(Brand, Brand.create_id(code)))
 
 
-@router.put("/brands/{brand_id}/settlement-cadence", operation_id="changeSettlementCadence")
+@router.put(
+    "/brands/{brand_id}/settlement-cadence",
+    operation_id="changeSettlementCadence",
+    dependencies=[Depends(allow())],
+)
 def change_settlement_cadence(
     brand_id: UUID, body: ChangeSettlementCadence, ledger: LedgerDep, command: CommandDep
 ) -> Accepted:
@@ -131,7 +143,10 @@ class UnitView(BaseModel):
 
 
 @router.post(
-    "/brands/{brand_id}/regions", operation_id="registerRegion", status_code=status.HTTP_201_CREATED
+    "/brands/{brand_id}/regions",
+    operation_id="registerRegion",
+    dependencies=[Depends(allow())],
+    status_code=status.HTTP_201_CREATED,
 )
 def register_region(
     brand_id: UUID, body: RegisterUnit, ledger: LedgerDep, command: CommandDep
@@ -139,7 +154,9 @@ def register_region(
     return Accepted.of(ledger.organisation.register_region(command, brand_id, body.code, body.name))
 
 
-@router.get("/regions/{region_id}", operation_id="getRegion")
+@router.get(
+    "/regions/{region_id}", operation_id="getRegion", dependencies=[Depends(current_caller)]
+)
 def get_region(region_id: UUID, ledger: LedgerDep) -> UnitView:
     return UnitView.of(ledger.organisation.load(Region, region_id))
 
@@ -147,6 +164,7 @@ def get_region(region_id: UUID, ledger: LedgerDep) -> UnitView:
 @router.post(
     "/brands/{brand_id}/districts",
     operation_id="registerDistrict",
+    dependencies=[Depends(allow())],
     status_code=status.HTTP_201_CREATED,
 )
 def register_district(
@@ -158,7 +176,9 @@ def register_district(
     return Accepted.of(result)
 
 
-@router.get("/districts/{district_id}", operation_id="getDistrict")
+@router.get(
+    "/districts/{district_id}", operation_id="getDistrict", dependencies=[Depends(current_caller)]
+)
 def get_district(district_id: UUID, ledger: LedgerDep) -> UnitView:
     return UnitView.of(ledger.organisation.load(District, district_id))
 
@@ -166,6 +186,7 @@ def get_district(district_id: UUID, ledger: LedgerDep) -> UnitView:
 @router.post(
     "/brands/{brand_id}/branches",
     operation_id="registerBranch",
+    dependencies=[Depends(allow())],
     status_code=status.HTTP_201_CREATED,
 )
 def register_branch(
@@ -174,7 +195,9 @@ def register_branch(
     return Accepted.of(ledger.organisation.register_branch(command, brand_id, body.code, body.name))
 
 
-@router.get("/branches/{branch_id}", operation_id="getBranch")
+@router.get(
+    "/branches/{branch_id}", operation_id="getBranch", dependencies=[Depends(current_caller)]
+)
 def get_branch(branch_id: UUID, ledger: LedgerDep) -> UnitView:
     return UnitView.of(ledger.organisation.load(Branch, branch_id))
 
@@ -237,7 +260,10 @@ class NodeView(BaseModel):
 
 
 @router.post(
-    "/brands/{brand_id}/nodes", operation_id="registerNode", status_code=status.HTTP_201_CREATED
+    "/brands/{brand_id}/nodes",
+    operation_id="registerNode",
+    dependencies=[Depends(allow())],
+    status_code=status.HTTP_201_CREATED,
 )
 def register_node(
     brand_id: UUID, body: RegisterNode, ledger: LedgerDep, command: CommandDep
@@ -256,30 +282,38 @@ def register_node(
     return Accepted.of(result)
 
 
-@router.get("/nodes/{node_id}", operation_id="getNode")
+@router.get("/nodes/{node_id}", operation_id="getNode", dependencies=[Depends(current_caller)])
 def get_node(node_id: UUID, ledger: LedgerDep) -> NodeView:
     return NodeView.of(ledger.organisation.load(Node, node_id))
 
 
-@router.get("/brands/{brand_id}/nodes/by-code/{code}", operation_id="getNodeByCode")
+@router.get(
+    "/brands/{brand_id}/nodes/by-code/{code}",
+    operation_id="getNodeByCode",
+    dependencies=[Depends(current_caller)],
+)
 def get_node_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> NodeView:
     return NodeView.of(ledger.organisation.load(Node, natural_id("node", brand_id, code)))
 
 
-@router.post("/nodes/{node_id}/pause", operation_id="pauseNode")
+@router.post("/nodes/{node_id}/pause", operation_id="pauseNode", dependencies=[Depends(allow())])
 def pause_node(node_id: UUID, body: PauseNode, ledger: LedgerDep, command: CommandDep) -> Accepted:
     result = ledger.organisation.pause_node(command, node_id, body.reason, body.expected_version)
     return Accepted.of(result)
 
 
-@router.post("/nodes/{node_id}/resume", operation_id="resumeNode")
+@router.post("/nodes/{node_id}/resume", operation_id="resumeNode", dependencies=[Depends(allow())])
 def resume_node(
     node_id: UUID, body: VersionedChange, ledger: LedgerDep, command: CommandDep
 ) -> Accepted:
     return Accepted.of(ledger.organisation.resume_node(command, node_id, body.expected_version))
 
 
-@router.put("/nodes/{node_id}/daily-order-cap", operation_id="setNodeDailyOrderCap")
+@router.put(
+    "/nodes/{node_id}/daily-order-cap",
+    operation_id="setNodeDailyOrderCap",
+    dependencies=[Depends(allow())],
+)
 def set_daily_order_cap(
     node_id: UUID, body: SetDailyOrderCap, ledger: LedgerDep, command: CommandDep
 ) -> Accepted:
@@ -330,24 +364,33 @@ class GuideView(BaseModel):
 
 
 @router.post(
-    "/brands/{brand_id}/guides", operation_id="hireGuide", status_code=status.HTTP_201_CREATED
+    "/brands/{brand_id}/guides",
+    operation_id="hireGuide",
+    dependencies=[Depends(allow())],
+    status_code=status.HTTP_201_CREATED,
 )
 def hire_guide(brand_id: UUID, body: HireGuide, ledger: LedgerDep, command: CommandDep) -> Accepted:
     result = ledger.organisation.hire_guide(command, brand_id, body.code, body.name, body.store_id)
     return Accepted.of(result)
 
 
-@router.get("/guides/{guide_id}", operation_id="getGuide")
+@router.get("/guides/{guide_id}", operation_id="getGuide", dependencies=[Depends(current_caller)])
 def get_guide(guide_id: UUID, ledger: LedgerDep) -> GuideView:
     return GuideView.of(ledger.organisation.load(Guide, guide_id))
 
 
-@router.get("/brands/{brand_id}/guides/by-code/{code}", operation_id="getGuideByCode")
+@router.get(
+    "/brands/{brand_id}/guides/by-code/{code}",
+    operation_id="getGuideByCode",
+    dependencies=[Depends(current_caller)],
+)
 def get_guide_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> GuideView:
     return GuideView.of(ledger.organisation.load(Guide, natural_id("guide", brand_id, code)))
 
 
-@router.post("/guides/{guide_id}/transfer", operation_id="transferGuide")
+@router.post(
+    "/guides/{guide_id}/transfer", operation_id="transferGuide", dependencies=[Depends(allow())]
+)
 def transfer_guide(
     guide_id: UUID, body: TransferGuide, ledger: LedgerDep, command: CommandDep
 ) -> Accepted:
@@ -357,7 +400,9 @@ def transfer_guide(
     return Accepted.of(result)
 
 
-@router.post("/guides/{guide_id}/leave", operation_id="recordGuideLeft")
+@router.post(
+    "/guides/{guide_id}/leave", operation_id="recordGuideLeft", dependencies=[Depends(allow())]
+)
 def guide_leaves(
     guide_id: UUID, body: GuideLeaves, ledger: LedgerDep, command: CommandDep
 ) -> Accepted:

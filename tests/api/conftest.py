@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth import Caller, Role, issue_token
 from infrastructure.bootstrap import Ledger, bootstrap
 from infrastructure.clock import ManualClock
 from infrastructure.settings import Persistence
@@ -24,9 +26,16 @@ def api_ledger(
     ledger.close()
 
 
+def bearer(ledger: Ledger, role: Role, subject: str = "test", **scope: UUID) -> dict[str, str]:
+    """Headers for a caller with `role` (and `guide_id` or `store_id` scope)."""
+    token = issue_token(ledger.settings, Caller(subject, role, **scope))
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
 def client(api_ledger: Ledger) -> Iterator[TestClient]:
-    with TestClient(create_app(api_ledger), headers={"X-Actor": "frontend:test"}) as client:
+    """A client acting as an admin, who may do everything; tests of roles pass their own."""
+    with TestClient(create_app(api_ledger), headers=bearer(api_ledger, Role.ADMIN)) as client:
         yield client
 
 

@@ -18,10 +18,22 @@ def test_every_operation_has_an_id_a_tag_and_documented_problems(client: TestCli
 NOT_COMMANDS = {"dryRunRouting", "rerouteWaitingOrders", "expireUnpaidOrders", "matureCommissions"}
 
 
-def test_commands_document_the_idempotency_key_and_actor(client: TestClient) -> None:
+def test_commands_document_the_idempotency_key_and_the_bearer_token(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     for methods in spec["paths"].values():
         for method, op in methods.items():
             if method in {"post", "put"} and op["operationId"] not in NOT_COMMANDS:
                 headers = {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
-                assert {"Idempotency-Key", "X-Actor"} <= headers, op["operationId"]
+                assert "Idempotency-Key" in headers, op["operationId"]
+                assert op.get("security") == [{"HTTPBearer": []}], op["operationId"]
+
+
+def test_every_operation_requires_a_bearer_token(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    unguarded = [
+        op["operationId"]
+        for methods in spec["paths"].values()
+        for op in methods.values()
+        if op.get("security") != [{"HTTPBearer": []}]
+    ]
+    assert unguarded == []

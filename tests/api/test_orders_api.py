@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.auth import Role
 from infrastructure.bootstrap import Ledger
 from infrastructure.clock import ManualClock
+from tests.api.conftest import bearer
 from tests.world import PRICES, World, event_count
 
 PROBLEM = "application/problem+json"
@@ -310,19 +312,22 @@ def test_as_of_without_a_time_zone_is_refused(client: TestClient, world: World) 
     assert_refused(response, 422, "validation-error")
 
 
-def test_history_shows_every_event_when_and_who(client: TestClient, world: World) -> None:
-    order_id = place(client, world)["id"]
+def test_history_shows_every_event_when_and_who(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    mall = bearer(api_ledger, Role.FRONTEND, "mall")
+    order_id = client.post("/orders", json=order_body(world), headers=mall).json()["id"]
     client.post(
         f"/orders/{order_id}/payment",
         json={"amount_fen": TOTAL, "payment_ref": "wx"},
-        headers={"X-Actor": "customer:li"},
+        headers=bearer(api_ledger, Role.FRONTEND, "li"),
     )
     history = client.get(f"/orders/{order_id}/history").json()
     assert [(h["version"], h["event"], h["actor"]) for h in history] == [
-        (1, "Placed", "frontend:test"),
-        (2, "Attributed", "frontend:test"),
-        (3, "Allocated", "frontend:test"),
-        (4, "Paid", "customer:li"),
+        (1, "Placed", "frontend:mall"),
+        (2, "Attributed", "frontend:mall"),
+        (3, "Allocated", "frontend:mall"),
+        (4, "Paid", "frontend:li"),
     ]
     assert history[0]["data"]["lines"][0]["quantity"] == 2
     assert history[0]["occurred_at"].endswith("Z")

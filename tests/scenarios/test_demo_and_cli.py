@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import create_app
+from api.auth import Caller, Role, issue_token, read_token
 from api.cli import cli
 from api.demo import BRAND_CODE
 from application.ledger_views import SETTLEMENT_PERIODS
@@ -29,12 +30,14 @@ def test_demo_loads_once_into_sqlite_and_the_api_serves_it(data_dir: Path) -> No
     loaded = runner.invoke(cli, ["demo", "--no-serve", "--orders", "60"])
     assert loaded.exit_code == 0, loaded.output
     assert "Loaded the demo" in loaded.output
+    assert "Bearer tokens for the demo" in loaded.output
     assert (data_dir / "orders.sqlite3").exists()
     again = runner.invoke(cli, ["demo", "--no-serve", "--orders", "60"])
     assert "already loaded" in again.output
 
     ledger = bootstrap(Settings(persistence=Persistence.SQLITE, data_dir=data_dir))
-    with TestClient(create_app(ledger)) as client:
+    admin = {"Authorization": f"Bearer {issue_token(ledger.settings, Caller('t', Role.ADMIN))}"}
+    with TestClient(create_app(ledger), headers=admin) as client:
         brand = client.get(f"/brands/by-code/{BRAND_CODE}").json()
         assert brand["time_zone"] == "Asia/Shanghai"
         warehouse = client.get(f"/brands/{brand['id']}/nodes/by-code/WH-GZ").json()
@@ -75,3 +78,10 @@ def test_ledger_commands_mature_close_and_export(data_dir: Path, tmp_path: Path)
     again = runner.invoke(cli, ["close-period", "--brand", BRAND_CODE, "--period", period])
     assert again.exit_code != 0
     assert "already closed" in str(again.exception)
+
+
+def test_token_command_issues_a_token_the_service_accepts(data_dir: Path) -> None:
+    issued = CliRunner().invoke(cli, ["token", "--role", "finance", "--subject", "chen"])
+    assert issued.exit_code == 0, issued.output
+    caller = read_token(Settings(), issued.output.strip())
+    assert (caller.role, caller.actor) == (Role.FINANCE, "finance:chen")
