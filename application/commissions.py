@@ -162,7 +162,7 @@ class CommissionApplication(LedgerApplication):
                 earned[shipper] = earned.get(shipper, 0) + fee
         return earned
 
-    def record_delivery(self, order_id: UUID) -> None:
+    def record_delivery(self, order_id: UUID, source_event: str) -> None:
         """The return window starts when the order's last parcel arrives."""
         delivered_at = self.orders.get_order(order_id).delivered_at
         if delivered_at is None:
@@ -172,7 +172,7 @@ class CommissionApplication(LedgerApplication):
             accrual = self.find(CommissionAccrual, CommissionAccrual.create_id(order_id))
             if accrual is None:
                 return [], CommandResult(order_id, 0)
-            accrual.record_delivery(delivered_at)
+            accrual.record_delivery(delivered_at, source_event)
             return [accrual], CommandResult(accrual.id, accrual.version)
 
         self.execute(Command(LEDGER_ACTOR), decide)
@@ -426,12 +426,15 @@ class CommissionApplication(LedgerApplication):
         )
 
     def balances(self, owner: str) -> dict[str, int]:
-        """An owner's balance per bucket, as owed to them (credit balances positive)."""
+        """An owner's balance per bucket, as owed to them (credit balances positive),
+        and `paid`: what their paid statements came to."""
         self.read_models.catch_up(LedgerBalances)
-        return {
+        balances = {
             row["bucket"]: -row["balance_fen"]
             for row in self.read_models.select(LEDGER_BALANCES, {"owner": owner})
         }
+        paid = sum(s["total_fen"] for s in self.statements(owner) if s["paid_reference"])
+        return {**balances, "paid": paid} if paid else balances
 
     def trial_balance(self, brand_id: UUID) -> tuple[int, dict[str, int]]:
         """The sum of every account (zero when the books balance) and each account's balance."""

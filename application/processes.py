@@ -52,7 +52,7 @@ class CommissionProcess(Reactor):
             case "Paid":
                 self.commissions.accrue(order_id, source)
             case "Delivered":
-                self.commissions.record_delivery(order_id)
+                self.commissions.record_delivery(order_id, source)
             case "ItemsReturned":
                 self.commissions.reverse(order_id, source, everything=False)
             case "Cancelled":

@@ -79,7 +79,16 @@ class CommissionAccrual(Aggregate):
         posting = _accrual_posting(
             order_id, brand_id, shares, rule_version, period, source_event, occurred_at
         )
-        return cls(order_id, brand_id, shares, base_fen, rule_version, return_window_days, posting)
+        return cls(
+            order_id,
+            brand_id,
+            shares,
+            base_fen,
+            rule_version,
+            return_window_days,
+            source_event,
+            posting,
+        )
 
     @event("Accrued")
     def __init__(
@@ -90,9 +99,12 @@ class CommissionAccrual(Aggregate):
         base_fen: int,
         rule_version: int,
         return_window_days: int,
+        paid_event: str,
         posting: Posting | None,
     ) -> None:
         self.order_id = order_id
+        self.paid_event = paid_event
+        self.delivered_event: str | None = None
         self.brand_id = brand_id
         self.base_fen = base_fen
         self.rule_version = rule_version
@@ -119,13 +131,14 @@ class CommissionAccrual(Aggregate):
     def matured(self) -> bool:
         return self.matured_period is not None
 
-    def record_delivery(self, delivered_at: datetime) -> None:
+    def record_delivery(self, delivered_at: datetime, delivered_event: str) -> None:
         if self.delivered_at is None:
-            self._record_delivered(require_utc(delivered_at))
+            self._record_delivered(require_utc(delivered_at), delivered_event)
 
     @event("DeliveryRecorded")
-    def _record_delivered(self, delivered_at: datetime) -> None:
+    def _record_delivered(self, delivered_at: datetime, delivered_event: str) -> None:
         self.delivered_at = delivered_at
+        self.delivered_event = delivered_event
 
     def mature(self, period: str, at: datetime, posting_id: str) -> Posting | None:
         """Pending becomes settleable once the return window after delivery has passed."""
@@ -151,6 +164,7 @@ class CommissionAccrual(Aggregate):
                 require_utc(at),
                 self.order_id,
                 self.rule_version,
+                (self.paid_event, self.delivered_event or ""),
             )
             if entries
             else None

@@ -9,8 +9,8 @@ from typing import Self
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"
+# Known to all, so production refuses it (see `_refuse_unsafe_production`).
+DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105
 
 
 class Persistence(StrEnum):

@@ -59,7 +59,9 @@ def test_close_statement_csv_payout_and_trial_balance(
     ]
     statement = client.get(f"{guide}/statements/2026-11").json()
     assert statement["lines"][0]["kind"] == "maturity"
-    assert statement["lines"][0]["source_events"] == []
+    paid_event, delivered_event = statement["lines"][0]["source_events"]
+    assert paid_event.endswith(":4")  # placed, attributed, allocated, paid
+    assert delivered_event.endswith(":6")  # shipped, delivered
     rows = list(csv.reader(io.StringIO(client.get(f"{guide}/statements/2026-11/csv").text)))
     assert rows[0][:4] == ["payee", "period", "kind", "amount_fen"]
     assert rows[-1][2:4] == ["total", "951"]
@@ -74,7 +76,12 @@ def test_close_statement_csv_payout_and_trial_balance(
         f"{guide}/statements/2026-11/payout", json={"amount_fen": 951, "reference": "B-1"}
     )
     assert paid.status_code == 200, paid.text
-    assert client.get(f"{guide}/balances").json()["payable"] == 0
+    assert client.get(f"{guide}/balances").json() == {
+        "pending": 0,
+        "settleable": 0,
+        "payable": 0,
+        "paid": 951,
+    }
     assert client.get(f"/brands/{world.brand_id}/trial-balance").json()["total_fen"] == 0
 
 

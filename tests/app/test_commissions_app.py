@@ -10,9 +10,20 @@ from application.framework import Command
 from domain.commission import CommissionPolicy, Payee, PayeeLevel, RateRule
 from domain.errors import RuleViolated
 from domain.ledger import LedgerError, PeriodClosed
+from domain.organisation import NodeKind
+from domain.values import GeoPoint
 from infrastructure.bootstrap import Ledger
 from infrastructure.clock import ManualClock
-from tests.world import ADMIN, FRONTEND, PRICES, World, build_world, order_total, place_order
+from tests.world import (
+    ADMIN,
+    FRONTEND,
+    PRICES,
+    World,
+    build_world,
+    order_total,
+    place_order,
+    receive,
+)
 
 FINANCE = Command("finance:chen")
 # 31,700 fen at the default rates: guide 3%, store 1%, district 0.3%, region 0.2%, branch 0.5%
@@ -192,3 +203,26 @@ def test_a_correction_is_refused_once_the_orders_period_is_closed(
             store_id=world.other_store_id,
             reason="too late",
         )
+
+
+def test_cross_branch_fulfilment_credits_the_shipping_branch_a_fee(ledger: Ledger) -> None:
+    world = build_world(ledger, stocked=False)
+    north = ledger.organisation.register_branch(ADMIN, world.brand_id, "NORTH", "North").id
+    beijing = ledger.organisation.register_node(
+        ADMIN,
+        brand_id=world.brand_id,
+        branch_id=north,
+        code="WH-BJ",
+        name="Beijing DC",
+        kind=NodeKind.WAREHOUSE,
+        location=GeoPoint(39.9, 116.4),
+    ).id
+    for sku_id in world.sku_ids:
+        receive(ledger, beijing, sku_id, 10)
+    order_id = place_order(ledger, world).id
+    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
+    ledger.projections.process_all()
+    # 2% of the 31,700 fen the Beijing warehouse ships for the East branch's sale
+    assert ledger.commissions.balances(Payee(PayeeLevel.BRANCH, north).key) == {"pending": 634}
+    east = ledger.commissions.balances(Payee(PayeeLevel.BRANCH, world.branch_id).key)
+    assert east == {"pending": EXPECTED["branch"]}

@@ -1,0 +1,170 @@
+"""Commission rules, postings, accruals, periods and statements as plain domain tests."""
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+
+from domain.commission import (
+    Bucket,
+    CommissionPolicy,
+    Entry,
+    Payee,
+    PayeeLevel,
+    Posting,
+    PostingKind,
+    RateRule,
+    SaleLine,
+    commissions,
+)
+from domain.errors import InvalidValue
+from domain.ledger import (
+    CommissionAccrual,
+    LedgerError,
+    PeriodClosed,
+    SettlementPeriod,
+    StatementLine,
+)
+from domain.periods import days_of, next_period, period_end, period_of
+
+NOW = datetime(2026, 11, 10, tzinfo=UTC)
+BRAND = uuid4()
+GUIDE = Payee(PayeeLevel.GUIDE, uuid4())
+STORE = Payee(PayeeLevel.STORE, uuid4())
+
+
+def test_the_most_specific_rate_wins() -> None:
+    policy = CommissionPolicy(
+        rates=(
+            RateRule(PayeeLevel.GUIDE, 300),
+            RateRule(PayeeLevel.GUIDE, 400, channel="guide_qr"),
+            RateRule(PayeeLevel.GUIDE, 500, category="footwear"),
+            RateRule(PayeeLevel.GUIDE, 800, category="footwear", channel="guide_qr"),
+        )
+    )
+    assert policy.rate(PayeeLevel.GUIDE, "apparel", "direct") == 300
+    assert policy.rate(PayeeLevel.GUIDE, "apparel", "guide_qr") == 400
+    assert policy.rate(PayeeLevel.GUIDE, "footwear", "direct") == 500
+    assert policy.rate(PayeeLevel.GUIDE, "footwear", "guide_qr") == 800
+    assert policy.rate(PayeeLevel.REGION, "footwear", "guide_qr") == 0
+
+
+def test_commission_is_summed_exactly_over_lines_then_rounded_half_up_once() -> None:
+    lines = [SaleLine(150, "a"), SaleLine(150, "a")]  # 1% of each is 1.5 fen
+    policy = CommissionPolicy(rates=(RateRule(PayeeLevel.GUIDE, 100),))
+    assert commissions(lines, "direct", [GUIDE], policy) == {GUIDE: 3}  # not 2 + 2
+    assert commissions([SaleLine(50, "a")], "direct", [GUIDE], policy) == {GUIDE: 1}  # 0.5 → 1
+    assert commissions([SaleLine(49, "a")], "direct", [GUIDE], policy) == {}  # 0.49 → nothing
+
+
+def test_a_posting_must_balance_and_move_money() -> None:
+    with pytest.raises(InvalidValue):
+        Posting("p", PostingKind.ACCRUAL, BRAND, (Entry("a", 5), Entry("b", -4)), "2026-11", NOW)
+    with pytest.raises(InvalidValue):
+        Posting("p", PostingKind.ACCRUAL, BRAND, (Entry("a", 0),), "2026-11", NOW)
+
+
+def test_held_shares_sit_at_the_store() -> None:
+    held = Payee(PayeeLevel.GUIDE, GUIDE.payee_id, held_by_store=STORE.payee_id)
+    assert held.account(Bucket.SETTLEABLE) == f"store:{STORE.payee_id}:held:{GUIDE.payee_id}"
+    assert held.account(Bucket.PAYABLE) == f"guide:{GUIDE.payee_id}:payable"
+
+
+def accrual(guide: int = 951, store: int = 317) -> CommissionAccrual:
+    return CommissionAccrual.accrue(
+        order_id=uuid4(),
+        brand_id=BRAND,
+        earned={GUIDE: guide, STORE: store},
+        base_fen=31_700,
+        rule_version=2,
+        return_window_days=7,
+        period="2026-11",
+        source_event="o:4",
+        occurred_at=NOW,
+    )
+
+
+def test_accrual_posts_expense_against_each_payees_pending() -> None:
+    [event] = accrual().collect_events()
+    posting = event.posting  # type: ignore[attr-defined]
+    assert posting.amount_to(GUIDE.account(Bucket.PENDING)) == 951
+    assert sum(e.amount_fen for e in posting.entries) == 0
+    assert (posting.rule_version, posting.source_events) == (2, ("o:4",))
+
+
+def test_matures_only_after_the_return_window_following_delivery() -> None:
+    a = accrual()
+    with pytest.raises(LedgerError):
+        a.mature("2026-11", NOW, "m1")
+    a.record_delivery(NOW, "o:6")
+    with pytest.raises(LedgerError):
+        a.mature("2026-11", NOW + timedelta(days=6), "m1")
+    posting = a.mature("2026-11", NOW + timedelta(days=7), "m1")
+    assert posting is not None
+    assert posting.amount_to(GUIDE.account(Bucket.SETTLEABLE)) == 951
+    assert posting.source_events == ("o:4", "o:6")
+
+
+def test_partial_returns_reverse_in_proportion_and_a_full_return_reverses_exactly() -> None:
+    a = accrual(guide=1000, store=333)
+    first = a.reverse(
+        returned_fen=10_000,
+        period="2026-11",
+        at=NOW,
+        posting_id="r1",
+        source_event="o:7",
+        clawback=False,
+    )
+    assert first is not None
+    assert sum(e.amount_fen for e in first.entries) == 0
+    partly = dict(a.reversed)
+    assert 0 < partly[GUIDE.key] < 1000
+    a.reverse(
+        returned_fen=31_700,
+        period="2026-11",
+        at=NOW,
+        posting_id="r2",
+        source_event="o:8",
+        clawback=False,
+    )
+    assert a.reversed == a.accrued
+    assert (
+        a.reverse(
+            returned_fen=31_700,
+            period="2026-11",
+            at=NOW,
+            posting_id="r3",
+            source_event="o:9",
+            clawback=False,
+        )
+        is None
+    )
+
+
+def test_a_period_closes_once_and_is_paid_exactly_once() -> None:
+    period = SettlementPeriod(BRAND, GUIDE, "2026-11")
+    period.add_line(StatementLine("maturity", 951, "order"))
+    period.add_line(StatementLine("clawback", -51, "order"))
+    posting = period.close(NOW, "s1")
+    assert posting is not None
+    assert period.total_fen == 900
+    with pytest.raises(PeriodClosed):
+        period.add_line(StatementLine("maturity", 1, "late"))
+    with pytest.raises(LedgerError):
+        period.pay_out(899, "B-1", NOW, "p1")
+    period.pay_out(900, "B-1", NOW, "p1")
+    with pytest.raises(LedgerError):
+        period.pay_out(900, "B-2", NOW, "p2")
+
+
+def test_periods_are_cut_in_the_brands_time_zone() -> None:
+    late_evening = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)  # 00:30 on 1 December in Shanghai
+    assert period_of(late_evening, "Asia/Shanghai", "monthly") == "2026-12"
+    assert period_of(late_evening, "Asia/Shanghai", "quarterly") == "2026-Q4"
+    assert period_of(late_evening, "UTC", "monthly") == "2026-11"
+    assert next_period("2026-12") == "2027-01"
+    assert next_period("2026-Q4") == "2027-Q1"
+    assert period_end("2026-11", "Asia/Shanghai") == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+    assert len(days_of("2026-Q1", "Asia/Shanghai")) == 90
+    with pytest.raises(InvalidValue):
+        next_period("2026-13")
