@@ -24,6 +24,12 @@ ExpectedVersion = Annotated[
 ]
 
 
+class FromAttributes(BaseModel):
+    """A response read straight off an aggregate's attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
 class StrictModel(BaseModel):
     """Unknown fields are refused, not ignored."""
 
@@ -31,6 +37,8 @@ class StrictModel(BaseModel):
 
 
 class Location(StrictModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
     latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
     longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
 

@@ -131,3 +131,20 @@ def event_count(ledger: Ledger) -> int:
     return sum(
         app.recorder.max_notification_id() or 0 for app in (ledger.organisation, ledger.orders)
     )
+
+
+def add_stocked_northern_warehouse(ledger: Ledger, world: World) -> tuple[UUID, UUID]:
+    """A second branch whose Beijing warehouse holds 10 of each SKU: (branch, warehouse)."""
+    branch_id = ledger.organisation.register_branch(ADMIN, world.brand_id, "NORTH", "North").id
+    warehouse_id = ledger.organisation.register_node(
+        ADMIN,
+        brand_id=world.brand_id,
+        branch_id=branch_id,
+        code="WH-BJ",
+        name="Beijing DC",
+        kind=NodeKind.WAREHOUSE,
+        location=GeoPoint(39.9, 116.4),
+    ).id
+    for sku_id in world.sku_ids:
+        receive(ledger, warehouse_id, sku_id, 10)
+    return branch_id, warehouse_id

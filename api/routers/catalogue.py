@@ -5,12 +5,20 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.auth import Role, allow, current_caller
 from api.dependencies import CommandDep, LedgerDep
 from api.problems import PROBLEM_RESPONSES
-from api.schemas import Accepted, Code, Name, PositiveFen, StrictModel, VersionedChange
+from api.schemas import (
+    Accepted,
+    Code,
+    FromAttributes,
+    Name,
+    PositiveFen,
+    StrictModel,
+    VersionedChange,
+)
 from domain.catalogue import Sku
 from domain.members import Member
 from domain.values import natural_id
@@ -29,7 +37,7 @@ class ChangeSkuPrice(VersionedChange):
     price_fen: PositiveFen
 
 
-class SkuView(BaseModel):
+class SkuView(FromAttributes):
     id: UUID
     version: int
     brand_id: UUID
@@ -37,18 +45,6 @@ class SkuView(BaseModel):
     name: str
     category: str
     price_fen: int
-
-    @classmethod
-    def of(cls, sku: Sku) -> SkuView:
-        return cls(
-            id=sku.id,
-            version=sku.version,
-            brand_id=sku.brand_id,
-            code=sku.code,
-            name=sku.name,
-            category=sku.category,
-            price_fen=sku.price_fen,
-        )
 
 
 @router.post(
@@ -79,7 +75,7 @@ def register_sku(
     tags=["catalogue"],
 )
 def get_sku(sku_id: UUID, ledger: LedgerDep) -> SkuView:
-    return SkuView.of(ledger.organisation.load(Sku, sku_id))
+    return SkuView.model_validate(ledger.organisation.load(Sku, sku_id))
 
 
 @router.get(
@@ -89,7 +85,7 @@ def get_sku(sku_id: UUID, ledger: LedgerDep) -> SkuView:
     tags=["catalogue"],
 )
 def get_sku_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> SkuView:
-    return SkuView.of(ledger.organisation.load(Sku, natural_id("sku", brand_id, code)))
+    return SkuView.model_validate(ledger.organisation.load(Sku, natural_id("sku", brand_id, code)))
 
 
 @router.put(
@@ -114,24 +110,13 @@ class RegisterMember(StrictModel):
     registered_at_store_id: UUID | None = None
 
 
-class MemberView(BaseModel):
+class MemberView(FromAttributes):
     id: UUID
     version: int
     member_no: str
     name: str
     phone: str
     registered_at_store_id: UUID | None
-
-    @classmethod
-    def of(cls, member: Member) -> MemberView:
-        return cls(
-            id=member.id,
-            version=member.version,
-            member_no=member.member_no,
-            name=member.name,
-            phone=member.phone,
-            registered_at_store_id=member.registered_at_store_id,
-        )
 
 
 @router.post(
@@ -159,7 +144,7 @@ def register_member(body: RegisterMember, ledger: LedgerDep, command: CommandDep
     tags=["members"],
 )
 def get_member(member_id: UUID, ledger: LedgerDep) -> MemberView:
-    return MemberView.of(ledger.organisation.load(Member, member_id))
+    return MemberView.model_validate(ledger.organisation.load(Member, member_id))
 
 
 @router.get(
@@ -169,4 +154,4 @@ def get_member(member_id: UUID, ledger: LedgerDep) -> MemberView:
     tags=["members"],
 )
 def get_member_by_number(member_no: Code, ledger: LedgerDep) -> MemberView:
-    return MemberView.of(ledger.organisation.load(Member, Member.create_id(member_no)))
+    return MemberView.model_validate(ledger.organisation.load(Member, Member.create_id(member_no)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.auth import allow, current_caller
 from api.dependencies import CommandDep, LedgerDep
@@ -14,6 +14,7 @@ from api.schemas import (
     Accepted,
     Code,
     ExpectedVersion,
+    FromAttributes,
     Location,
     Name,
     Reason,
@@ -51,24 +52,13 @@ class ChangeSettlementCadence(VersionedChange):
     settlement_cadence: SettlementCadence
 
 
-class BrandView(BaseModel):
+class BrandView(FromAttributes):
     id: UUID
     version: int
     code: str
     name: str
     time_zone: str
     settlement_cadence: SettlementCadence
-
-    @classmethod
-    def of(cls, brand: Brand) -> BrandView:
-        return cls(
-            id=brand.id,
-            version=brand.version,
-            code=brand.code,
-            name=brand.name,
-            time_zone=brand.time_zone,
-            settlement_cadence=brand.settlement_cadence,
-        )
 
 
 @router.post(
@@ -86,14 +76,14 @@ def register_brand(body: RegisterBrand, ledger: LedgerDep, command: CommandDep) 
 
 @router.get("/brands/{brand_id}", operation_id="getBrand", dependencies=[Depends(current_caller)])
 def get_brand(brand_id: UUID, ledger: LedgerDep) -> BrandView:
-    return BrandView.of(ledger.organisation.load(Brand, brand_id))
+    return BrandView.model_validate(ledger.organisation.load(Brand, brand_id))
 
 
 @router.get(
     "/brands/by-code/{code}", operation_id="getBrandByCode", dependencies=[Depends(current_caller)]
 )
 def get_brand_by_code(code: Code, ledger: LedgerDep) -> BrandView:
-    return BrandView.of(ledger.organisation.load(Brand, Brand.create_id(code)))
+    return BrandView.model_validate(ledger.organisation.load(Brand, Brand.create_id(code)))
 
 
 @router.put(
@@ -122,24 +112,13 @@ class RegisterDistrict(RegisterUnit):
     region_id: UUID
 
 
-class UnitView(BaseModel):
+class UnitView(FromAttributes):
     id: UUID
     version: int
     brand_id: UUID
     code: str
     name: str
     region_id: UUID | None = None
-
-    @classmethod
-    def of(cls, unit: Region | District | Branch) -> UnitView:
-        return cls(
-            id=unit.id,
-            version=unit.version,
-            brand_id=unit.brand_id,
-            code=unit.code,
-            name=unit.name,
-            region_id=unit.region_id if isinstance(unit, District) else None,
-        )
 
 
 @router.post(
@@ -158,7 +137,7 @@ def register_region(
     "/regions/{region_id}", operation_id="getRegion", dependencies=[Depends(current_caller)]
 )
 def get_region(region_id: UUID, ledger: LedgerDep) -> UnitView:
-    return UnitView.of(ledger.organisation.load(Region, region_id))
+    return UnitView.model_validate(ledger.organisation.load(Region, region_id))
 
 
 @router.post(
@@ -180,7 +159,7 @@ def register_district(
     "/districts/{district_id}", operation_id="getDistrict", dependencies=[Depends(current_caller)]
 )
 def get_district(district_id: UUID, ledger: LedgerDep) -> UnitView:
-    return UnitView.of(ledger.organisation.load(District, district_id))
+    return UnitView.model_validate(ledger.organisation.load(District, district_id))
 
 
 @router.post(
@@ -199,7 +178,7 @@ def register_branch(
     "/branches/{branch_id}", operation_id="getBranch", dependencies=[Depends(current_caller)]
 )
 def get_branch(branch_id: UUID, ledger: LedgerDep) -> UnitView:
-    return UnitView.of(ledger.organisation.load(Branch, branch_id))
+    return UnitView.model_validate(ledger.organisation.load(Branch, branch_id))
 
 
 # --- nodes ------------------------------------------------------------------------------
@@ -225,7 +204,7 @@ class SetDailyOrderCap(VersionedChange):
     )
 
 
-class NodeView(BaseModel):
+class NodeView(FromAttributes):
     id: UUID
     version: int
     brand_id: UUID
@@ -239,24 +218,6 @@ class NodeView(BaseModel):
     paused: bool
     pause_reason: str | None
     daily_order_cap: int | None
-
-    @classmethod
-    def of(cls, node: Node) -> NodeView:
-        return cls(
-            id=node.id,
-            version=node.version,
-            brand_id=node.brand_id,
-            branch_id=node.branch_id,
-            district_id=node.district_id,
-            code=node.code,
-            name=node.name,
-            kind=node.kind,
-            ownership=node.ownership,
-            location=Location.from_domain(node.location),
-            paused=node.paused,
-            pause_reason=node.pause_reason,
-            daily_order_cap=node.daily_order_cap,
-        )
 
 
 @router.post(
@@ -284,7 +245,7 @@ def register_node(
 
 @router.get("/nodes/{node_id}", operation_id="getNode", dependencies=[Depends(current_caller)])
 def get_node(node_id: UUID, ledger: LedgerDep) -> NodeView:
-    return NodeView.of(ledger.organisation.load(Node, node_id))
+    return NodeView.model_validate(ledger.organisation.load(Node, node_id))
 
 
 @router.get(
@@ -293,7 +254,9 @@ def get_node(node_id: UUID, ledger: LedgerDep) -> NodeView:
     dependencies=[Depends(current_caller)],
 )
 def get_node_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> NodeView:
-    return NodeView.of(ledger.organisation.load(Node, natural_id("node", brand_id, code)))
+    return NodeView.model_validate(
+        ledger.organisation.load(Node, natural_id("node", brand_id, code))
+    )
 
 
 @router.post("/nodes/{node_id}/pause", operation_id="pauseNode", dependencies=[Depends(allow())])
@@ -341,7 +304,7 @@ class GuideLeaves(VersionedChange):
     reason: Reason
 
 
-class GuideView(BaseModel):
+class GuideView(FromAttributes):
     id: UUID
     version: int
     brand_id: UUID
@@ -349,18 +312,6 @@ class GuideView(BaseModel):
     name: str
     store_id: UUID
     status: GuideStatus
-
-    @classmethod
-    def of(cls, guide: Guide) -> GuideView:
-        return cls(
-            id=guide.id,
-            version=guide.version,
-            brand_id=guide.brand_id,
-            code=guide.code,
-            name=guide.name,
-            store_id=guide.store_id,
-            status=guide.status,
-        )
 
 
 @router.post(
@@ -376,7 +327,7 @@ def hire_guide(brand_id: UUID, body: HireGuide, ledger: LedgerDep, command: Comm
 
 @router.get("/guides/{guide_id}", operation_id="getGuide", dependencies=[Depends(current_caller)])
 def get_guide(guide_id: UUID, ledger: LedgerDep) -> GuideView:
-    return GuideView.of(ledger.organisation.load(Guide, guide_id))
+    return GuideView.model_validate(ledger.organisation.load(Guide, guide_id))
 
 
 @router.get(
@@ -385,7 +336,9 @@ def get_guide(guide_id: UUID, ledger: LedgerDep) -> GuideView:
     dependencies=[Depends(current_caller)],
 )
 def get_guide_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> GuideView:
-    return GuideView.of(ledger.organisation.load(Guide, natural_id("guide", brand_id, code)))
+    return GuideView.model_validate(
+        ledger.organisation.load(Guide, natural_id("guide", brand_id, code))
+    )
 
 
 @router.post(

@@ -10,8 +10,6 @@ from application.framework import Command
 from domain.commission import CommissionPolicy, Payee, PayeeLevel, RateRule
 from domain.errors import RuleViolated
 from domain.ledger import LedgerError, PeriodClosed
-from domain.organisation import NodeKind
-from domain.values import GeoPoint
 from infrastructure.bootstrap import Ledger
 from infrastructure.clock import ManualClock
 from tests.world import (
@@ -19,10 +17,10 @@ from tests.world import (
     FRONTEND,
     PRICES,
     World,
+    add_stocked_northern_warehouse,
     build_world,
     order_total,
     place_order,
-    receive,
 )
 
 FINANCE = Command("finance:chen")
@@ -207,18 +205,7 @@ def test_a_correction_is_refused_once_the_orders_period_is_closed(
 
 def test_cross_branch_fulfilment_credits_the_shipping_branch_a_fee(ledger: Ledger) -> None:
     world = build_world(ledger, stocked=False)
-    north = ledger.organisation.register_branch(ADMIN, world.brand_id, "NORTH", "North").id
-    beijing = ledger.organisation.register_node(
-        ADMIN,
-        brand_id=world.brand_id,
-        branch_id=north,
-        code="WH-BJ",
-        name="Beijing DC",
-        kind=NodeKind.WAREHOUSE,
-        location=GeoPoint(39.9, 116.4),
-    ).id
-    for sku_id in world.sku_ids:
-        receive(ledger, beijing, sku_id, 10)
+    north, _warehouse = add_stocked_northern_warehouse(ledger, world)
     order_id = place_order(ledger, world).id
     ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
     ledger.projections.process_all()

@@ -8,9 +8,7 @@ import pytest
 from application.framework import Command
 from application.orders import LineRequest
 from domain.errors import RuleViolated
-from domain.organisation import NodeKind
 from domain.routing import Outcome, RoutingPolicy
-from domain.values import GeoPoint
 from infrastructure.bootstrap import Ledger
 from infrastructure.clock import ManualClock
 from tests.world import (
@@ -19,6 +17,7 @@ from tests.world import (
     PRICES,
     SHANGHAI,
     STORE_STOCK,
+    add_stocked_northern_warehouse,
     build_world,
     order_total,
     place_order,
@@ -143,18 +142,7 @@ def test_a_split_order_ships_from_each_allocated_node(ledger: Ledger) -> None:
 
 def test_cross_branch_fulfilment_is_visible_on_the_allocation(ledger: Ledger) -> None:
     world = build_world(ledger, stocked=False)
-    north = ledger.organisation.register_branch(ADMIN, world.brand_id, "NORTH", "North China").id
-    beijing = ledger.organisation.register_node(
-        ADMIN,
-        brand_id=world.brand_id,
-        branch_id=north,
-        code="WH-BJ",
-        name="Beijing DC",
-        kind=NodeKind.WAREHOUSE,
-        location=GeoPoint(39.9, 116.4),
-    ).id
-    for sku_id in world.sku_ids:
-        receive(ledger, beijing, sku_id, 10)
+    _north, beijing = add_stocked_northern_warehouse(ledger, world)
     order = ledger.orders.get_order(place_order(ledger, world).id)
     assert order.selling_branch_id == world.branch_id
     [allocation] = order.allocations
