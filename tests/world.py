@@ -128,9 +128,8 @@ def order_total(quantities: tuple[int, ...] = (2, 1)) -> int:
 
 def event_count(ledger: Ledger) -> int:
     """Events stored by all applications together."""
-    return sum(
-        app.recorder.max_notification_id() or 0 for app in (ledger.organisation, ledger.orders)
-    )
+    applications = (ledger.organisation, ledger.orders, ledger.engagement, ledger.commissions)
+    return sum(app.recorder.max_notification_id() or 0 for app in applications)
 
 
 def add_stocked_northern_warehouse(ledger: Ledger, world: World) -> tuple[UUID, UUID]:
