@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from uuid import uuid4
 
 from fastapi import FastAPI, Request, Response
 
 from api.problems import install_problem_handlers, problem_response
-from api.routers import attribution, catalogue, commissions, fulfilment, orders, organisation
+from api.routers import (
+    attribution,
+    catalogue,
+    commissions,
+    fulfilment,
+    operations,
+    orders,
+    organisation,
+)
 from infrastructure.bootstrap import Ledger, bootstrap
+from infrastructure.observability import LATENCY, REQUEST_ID, REQUESTS
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -33,9 +44,37 @@ def create_app(ledger: Ledger | None = None) -> FastAPI:
     app.state.ledger = ledger or bootstrap()
     install_problem_handlers(app)
     app.middleware("http")(_limit_body_size)
-    for module in (organisation, catalogue, orders, fulfilment, attribution, commissions):
+    app.middleware("http")(_observe)
+    for module in (
+        organisation,
+        catalogue,
+        orders,
+        fulfilment,
+        attribution,
+        commissions,
+        operations,
+    ):
         app.include_router(module.router)
     return app
+
+
+async def _observe(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """A request id for every log line and response, and the request's count and latency."""
+    request_id = request.headers.get("x-request-id") or uuid4().hex
+    token = REQUEST_ID.set(request_id[:64])
+    started = time.perf_counter()
+    try:
+        response = await call_next(request)
+    finally:
+        REQUEST_ID.reset(token)
+    route = request.scope.get("route")
+    template = getattr(route, "path", "unmatched")
+    LATENCY.labels(request.method, template).observe(time.perf_counter() - started)
+    REQUESTS.labels(request.method, template, str(response.status_code)).inc()
+    response.headers["X-Request-ID"] = request_id[:64]
+    return response
 
 
 async def _limit_body_size(

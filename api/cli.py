@@ -21,6 +21,7 @@ from domain.organisation import Brand, Node
 from domain.values import natural_id
 from infrastructure.bootstrap import Ledger, bootstrap
 from infrastructure.clock import ManualClock
+from infrastructure.observability import configure_logging
 from infrastructure.settings import Settings
 
 cli = typer.Typer(help="GuideLedger: orders and commissions for guide-led retail.")
@@ -185,12 +186,13 @@ def export_statement(
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     """Serves the API; read models and processes catch up in the background."""
+    configure_logging()
     ledger = bootstrap(settings)
     ledger.projections.start()
     url_host, url_port = host or settings.host, port or settings.port
     console.print(f"GuideLedger answering on http://{url_host}:{url_port} (docs at /docs)")
     try:
-        uvicorn.run(create_app(ledger), host=url_host, port=url_port, log_level="info")
+        uvicorn.run(create_app(ledger), host=url_host, port=url_port, log_config=None)
     finally:
         ledger.close()
 

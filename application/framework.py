@@ -125,6 +125,7 @@ class LedgerApplication(Application[UUID]):
 
     def __init__(self, clock: Clock, env: dict[str, str] | None = None) -> None:
         self.clock = clock
+        self.on_lost_race: Callable[[str], None] = lambda _application: None
         super().__init__(env)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -224,6 +225,7 @@ class LedgerApplication(Application[UUID]):
             try:
                 self.save(*to_save)
             except IntegrityError:
+                self.on_lost_race(self.name)
                 if command.idempotency is not None:
                     first = self._first_outcome(command.idempotency)
                     if first is not None:

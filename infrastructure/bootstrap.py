@@ -18,6 +18,7 @@ from application.rankings import Rankings
 from application.sales_views import DailyEngagement, DailySales, GuideDirectory, MemberBindings
 from domain.organisation import Brand
 from infrastructure.clock import SystemClock
+from infrastructure.observability import count_lost_race
 from infrastructure.persistence import ensure_postgres_schema, eventsourcing_env
 from infrastructure.projection_runner import ProjectionRunner
 from infrastructure.readmodel_store import (
@@ -111,6 +112,8 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> L
         CommissionProcess(commissions),
     ):
         projections.register(projection)
+    for application in (organisation, orders, engagement, commissions):
+        application.on_lost_race = count_lost_race
     rankings = Rankings(projections, time_zone_of, clock.now)
     return Ledger(
         settings, clock, organisation, orders, engagement, commissions, projections, rankings

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.application import Application
@@ -93,10 +94,22 @@ class ProjectionRunner:
     def process_all(self) -> int:
         return sum(self.process(name) for name in self.projections)
 
-    def lag(self, name: str) -> int:
-        """Notifications of the source not yet seen (an upper bound on events behind)."""
-        source = self.sources[self.projections[name].application]
-        return max(0, (source.recorder.max_notification_id() or 0) - self.store.position(name))
+    def lag(self, name: str, now: datetime) -> tuple[int, float]:
+        """(events behind, seconds behind): the events the projection still has to apply,
+        and how long ago the oldest of them was recorded."""
+        projection = self.projections[name]
+        source = self.sources[projection.application]
+        position = self.store.position(name)
+        behind = source.recorder.select_notifications(
+            start=position,
+            limit=self.batch_size,
+            topics=projection.topics(),
+            inclusive_of_start=False,
+        )
+        if not behind:
+            return 0, 0.0
+        oldest: Any = source.mapper.to_domain_event(behind[0])
+        return len(behind), max(0.0, (now - oldest.timestamp).total_seconds())
 
     def start(self, interval: float = 0.2) -> None:
         """Polls in a background thread until `stop`."""

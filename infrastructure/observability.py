@@ -1,0 +1,57 @@
+"""Metrics (Prometheus) and structured JSON logs with a request id on every line."""
+
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar
+
+from prometheus_client import Counter, Gauge, Histogram
+from pythonjsonlogger.json import JsonFormatter
+
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
+
+REQUESTS = Counter(
+    "guideledger_requests_total", "HTTP requests by route and status", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "guideledger_request_seconds", "HTTP request latency by route", ["method", "route"]
+)
+LOST_RACES = Counter(
+    "guideledger_lost_races_total",
+    "Commands whose save collided with a concurrent writer and were decided again",
+    ["application"],
+)
+PROJECTION_LAG_EVENTS = Gauge(
+    "guideledger_projection_lag_events", "Events a read model has yet to apply", ["projection"]
+)
+PROJECTION_LAG_SECONDS = Gauge(
+    "guideledger_projection_lag_seconds",
+    "Age of the oldest event a read model has yet to apply",
+    ["projection"],
+)
+
+
+def count_lost_race(application: str) -> None:
+    LOST_RACES.labels(application).inc()
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """One JSON object per line on stderr, each with the request id it belongs to."""
+    handler = logging.StreamHandler()
+    handler.addFilter(_RequestIdFilter())
+    handler.setFormatter(
+        JsonFormatter(
+            "{asctime}{levelname}{name}{message}{request_id}",
+            style="{",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

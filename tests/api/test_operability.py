@@ -1,0 +1,70 @@
+"""Health, readiness, metrics, and a request id on every log line and response."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.routers import operations
+from application.framework import Command
+from infrastructure.bootstrap import Ledger
+from infrastructure.observability import REQUEST_ID, configure_logging
+from tests.world import World
+
+
+def test_health_and_readiness_need_no_token(client: TestClient, api_ledger: Ledger) -> None:
+    assert client.get("/health", headers={"Authorization": ""}).json() == {"status": "ok"}
+    ready = client.get("/ready", headers={"Authorization": ""})
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready"
+    assert {lag["projection"] for lag in body["projections"]} == set(
+        api_ledger.projections.projections
+    )
+
+
+def test_readiness_fails_while_a_read_model_lags(
+    client: TestClient, world: World, api_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(operations, "READY_LAG_SECONDS", -1.0)
+    api_ledger.projections.process_all()
+    assert client.get("/ready").status_code == 200  # nothing pending, however strict
+    api_ledger.orders.receive_stock(Command("wms"), world.warehouse_id, world.sku_ids[0], 5, "A")
+    ready = client.get("/ready")
+    assert ready.status_code == 503
+    lags = {lag["projection"]: lag["events_behind"] for lag in ready.json()["projections"]}
+    assert lags["stock_availability"] == 2  # the position opened, and the receipt
+    assert ready.json()["status"] == "lagging"
+
+
+def test_metrics_count_requests_and_report_projection_lag(client: TestClient, world: World) -> None:
+    client.get(f"/brands/{world.brand_id}")
+    text = client.get("/metrics").text
+    assert (
+        'guideledger_requests_total{method="GET",route="/brands/{brand_id}",status="200"}' in text
+    )
+    assert "guideledger_projection_lag_events" in text
+    assert "guideledger_lost_races_total" in text or "guideledger_request_seconds" in text
+
+
+def test_every_response_and_log_line_carries_the_request_id(
+    client: TestClient, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    response = client.get(f"/brands/{world.brand_id}", headers={"X-Request-ID": "req-42"})
+    assert response.headers["X-Request-ID"] == "req-42"
+    assert len(client.get("/health").headers["X-Request-ID"]) == 32
+    configure_logging()
+    token = REQUEST_ID.set("req-43")
+    try:
+        logging.getLogger("guideledger.test").info("placing an order")
+    finally:
+        REQUEST_ID.reset(token)
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert (line["message"], line["request_id"], line["level"]) == (
+        "placing an order",
+        "req-43",
+        "INFO",
+    )
