@@ -30,7 +30,8 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 def test_no_server_errors_and_refusals_write_nothing(case: schemathesis.Case) -> None:
     before = event_count(LEDGER)
     response = case.call(headers=ADMIN)
-    assert response.status_code < 500, response.text
+    not_ready = case.path == "/ready" and response.status_code == 503  # documented: read models lag
+    assert response.status_code < 500 or not_ready, response.text
     case.validate_response(response, checks=(response_schema_conformance,))
     if response.status_code >= 400:
         assert event_count(LEDGER) == before, response.text
