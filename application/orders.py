@@ -7,7 +7,6 @@ allocation and the stock it reserves are saved in one transaction.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -29,8 +28,10 @@ from application.fulfilment import ROUTING, Fulfilment
 from application.organisation import OrganisationApplication
 from application.projections import (
     STOCK_AVAILABILITY,
+    UNPAID_ORDERS,
     UNROUTABLE_ORDERS,
     StockAvailability,
+    UnpaidOrders,
     UnroutableQueue,
 )
 from application.readmodels import ReadModels, event_class
@@ -172,7 +173,6 @@ class OrderApplication(LedgerApplication):
         self.fulfilment = Fulfilment(self.repository, read_models)
         self.attributor = Attributor(organisation, self.repository, read_models)
         self.period_gate: PeriodGate = _NoPeriodsClosed()
-        self._unpaid = _UnpaidOrders()
 
     # --- placing -----------------------------------------------------------------
 
@@ -431,8 +431,14 @@ class OrderApplication(LedgerApplication):
         concurrently: an order paid or cancelled meanwhile is skipped.
         """
         as_of = require_utc(as_of or self.clock.now())
+        self.read_models.catch_up(UnpaidOrders)
+        due = sorted(
+            (row["payment_due_at"], row["order_id"])
+            for row in self.read_models.select(UNPAID_ORDERS, {})
+            if row["payment_due_at"] <= as_of
+        )
         expired = []
-        for order_id in self._unpaid.due_by(as_of, self):
+        for _due_at, order_id in due:
             try:
                 self._change_with_stock(
                     Command(actor=PAYMENT_WINDOW_ACTOR),
@@ -774,48 +780,3 @@ def _history_entry(domain_event: _OrderFact) -> HistoryEntry:
         actor=domain_event.actor,
         data=data,
     )
-
-
-class _UnpaidOrders:
-    """Which orders await payment, and until when: a fold over the order log.
-
-    Kept in memory and caught up from the notification log (filtered to the
-    three events that matter) on each sweep.
-    """
-
-    TOPICS = tuple(
-        f"{Order.__module__}:{event_class(Order, name).__qualname__}"
-        for name in ("Placed", "Paid", "Cancelled")
-    )
-    BATCH = 1000
-
-    def __init__(self) -> None:
-        self.due: dict[UUID, datetime] = {}
-        self.position = 0
-        self.lock = threading.Lock()
-
-    def due_by(self, as_of: datetime, app: OrderApplication) -> list[UUID]:
-        with self.lock:
-            self._catch_up(app)
-            return sorted(
-                (order_id for order_id, due in self.due.items() if due <= as_of),
-                key=lambda order_id: self.due[order_id],
-            )
-
-    def _catch_up(self, app: OrderApplication) -> None:
-        while True:
-            batch = app.recorder.select_notifications(
-                start=self.position, limit=self.BATCH, topics=self.TOPICS, inclusive_of_start=False
-            )
-            for notification in batch:
-                self._apply(app.mapper.to_domain_event(notification))
-                self.position = notification.id
-            if len(batch) < self.BATCH:
-                return
-
-    def _apply(self, domain_event: DomainEventProtocol[UUID]) -> None:
-        if isinstance(domain_event, ORDER_PLACED):
-            placed = cast("Any", domain_event)
-            self.due[placed.originator_id] = placed.payment_due_at
-        else:
-            self.due.pop(domain_event.originator_id, None)

@@ -147,3 +147,25 @@ class UnroutableQueue(Projection):
             }
             return [Upsert(UNROUTABLE_ORDERS, key, row)]
         return [Delete(UNROUTABLE_ORDERS, key)]
+
+
+UNPAID_ORDERS = Table(
+    name="unpaid_orders",
+    key=("order_id",),
+    columns={"order_id": "uuid", "payment_due_at": "timestamp"},
+)
+
+
+class UnpaidOrders(Projection):
+    """Orders awaiting payment and when their window closes; they leave when paid or cancelled."""
+
+    name = "unpaid_orders"
+    application = "orders"
+    tables = (UNPAID_ORDERS,)
+    handles = tuple((Order, name) for name in ("Placed", "Paid", "Cancelled"))
+
+    def changes(self, event: Any) -> Iterable[RowChange]:
+        key = (event.originator_id,)
+        if type(event).__name__ == "Placed":
+            return [Upsert(UNPAID_ORDERS, key, {"payment_due_at": event.payment_due_at})]
+        return [Delete(UNPAID_ORDERS, key)]

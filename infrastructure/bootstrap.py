@@ -13,7 +13,12 @@ from application.ledger_views import CommissionsDue, LedgerBalances, SettlementP
 from application.orders import OrderApplication
 from application.organisation import OrganisationApplication
 from application.processes import CommissionProcess, GuideDepartures
-from application.projections import NodeDirectory, StockAvailability, UnroutableQueue
+from application.projections import (
+    NodeDirectory,
+    StockAvailability,
+    UnpaidOrders,
+    UnroutableQueue,
+)
 from application.rankings import Rankings
 from application.sales_views import DailyEngagement, DailySales, GuideDirectory, MemberBindings
 from domain.organisation import Brand
@@ -101,6 +106,7 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> L
         StockAvailability(),
         NodeDirectory(),
         UnroutableQueue(),
+        UnpaidOrders(),
         GuideDirectory(),
         MemberBindings(),
         DailySales(time_zone_of),
