@@ -24,6 +24,7 @@ from api.schemas import (
     VersionedChange,
 )
 from application.orders import LineRequest
+from application.timeline import order_timeline
 from domain.orders import (
     MAX_LINES_PER_ORDER,
     MAX_QUANTITY_PER_LINE,
@@ -247,6 +248,29 @@ def get_order_history(order_id: UUID, ledger: LedgerDep) -> list[HistoryEntryVie
     return [
         HistoryEntryView(**jsonable_encoder(entry))
         for entry in ledger.orders.order_history(order_id)
+    ]
+
+
+class TimelineEntryView(BaseModel):
+    occurred_at: datetime
+    recorded_at: datetime
+    source: str
+    aggregate_id: UUID
+    event: str
+    actor: str
+    data: dict[str, Any]
+
+
+@router.get(
+    "/orders/{order_id}/timeline",
+    operation_id="getOrderTimeline",
+    dependencies=[Depends(allow(Role.SUPPORT, Role.FINANCE))],
+)
+def get_order_timeline(order_id: UUID, ledger: LedgerDep) -> list[TimelineEntryView]:
+    """The order's story across aggregates: its events, its stock, its commission postings."""
+    return [
+        TimelineEntryView(**jsonable_encoder(entry))
+        for entry in order_timeline(ledger.orders, ledger.commissions, order_id)
     ]
 
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from infrastructure.bootstrap import Ledger
 from infrastructure.clock import ManualClock
-from tests.api.test_orders_api import assert_refused, delivered_order
+from tests.api.test_orders_api import TOTAL, assert_refused, delivered_order, order_body
 from tests.world import World, event_count
 
 
@@ -110,3 +110,43 @@ def test_a_guide_who_leaves_gets_a_final_statement(
     api_ledger.projections.process_all()
     statement = client.get(f"/payees/guide/{world.guide_id}/statements/2026-11").json()
     assert (statement["closed"], statement["final"], statement["total_fen"]) == (True, True, 951)
+
+
+def test_an_orders_timeline_spans_order_stock_and_commission(
+    client: TestClient, world: World, api_ledger: Ledger, clock: ManualClock
+) -> None:
+    order_id = client.post("/orders", json=order_body(world)).json()["id"]
+    for step in (
+        ("payment", {"amount_fen": TOTAL, "payment_ref": "wx"}),
+        (
+            "shipments",
+            {
+                "shipment_id": "p1",
+                "node_id": str(world.store_id),
+                "lines": [{"line_no": 1, "quantity": 2}, {"line_no": 2, "quantity": 1}],
+            },
+        ),
+        ("shipments/p1/delivery", {}),
+    ):
+        clock.advance(timedelta(minutes=10))
+        assert client.post(f"/orders/{order_id}/{step[0]}", json=step[1]).status_code == 200
+        api_ledger.projections.process_all()
+    clock.advance(timedelta(days=8))
+    client.post("/operations/mature-commissions", json={})
+    timeline = client.get(f"/orders/{order_id}/timeline").json()
+    story = [(entry["source"], entry["event"]) for entry in timeline]
+    assert story == [
+        ("order", "Placed"),
+        ("order", "Attributed"),
+        ("stock", "Reserved"),  # reserved while routing, in the allocation's transaction
+        ("stock", "Reserved"),
+        ("order", "Allocated"),
+        ("order", "Paid"),
+        ("commission", "Accrued"),
+        ("order", "Shipped"),
+        ("stock", "Committed"),
+        ("stock", "Committed"),
+        ("order", "Delivered"),
+        ("commission", "DeliveryRecorded"),
+        ("commission", "Matured"),
+    ]
