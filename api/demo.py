@@ -18,7 +18,7 @@ from application.orders import LineRequest
 from domain.engagement import ShareKind
 from domain.orders import AttributionEvidence, Channel, DeliveryAddress
 from domain.organisation import Brand, NodeKind, SettlementCadence, StoreOwnership
-from domain.periods import next_period, period_end, period_of
+from domain.periods import period_end
 from domain.values import GeoPoint
 from infrastructure.bootstrap import Ledger
 
@@ -308,12 +308,12 @@ def settle_demo(ledger: Ledger, since: datetime) -> list[str]:
     ledger.commissions.mature_due(now)
     brand_id = Brand.create_id(BRAND_CODE)
     brand = ledger.organisation.load(Brand, brand_id)
-    period = period_of(since, brand.time_zone, brand.settlement_cadence)
+    period = brand.period_of(since)
     closed = []
     while period_end(period, brand.time_zone) <= now:
         ledger.commissions.close_period(Command("finance:demo"), brand_id, period)
         closed.append(period)
-        period = next_period(period)
+        period = brand.period_after(period)
     return closed
 
 

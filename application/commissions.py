@@ -56,8 +56,8 @@ from domain.ledger import (
 )
 from domain.money import apply_rate, round_half_up
 from domain.orders import Order
-from domain.organisation import Brand, SettlementCadence
-from domain.periods import days_of, next_period, period_end, period_of
+from domain.organisation import Brand
+from domain.periods import days_of, period_end, period_start
 from domain.policies import PolicyBook
 from domain.values import require_utc
 
@@ -265,10 +265,8 @@ class CommissionApplication(LedgerApplication):
         """Closes the brand's period once: handbacks, top-guide bonuses, then every payee's
         statement. Returns the payees closed. Re-running finishes an interrupted close."""
         brand = self.organisation.load(Brand, brand_id)
-        if ("Q" in period) != (brand.settlement_cadence is SettlementCadence.QUARTERLY):
-            raise InvalidValue(
-                f"the brand settles {brand.settlement_cadence}; {period!r} is not such a period"
-            )
+        if brand.period_of(period_start(period, brand.time_zone)) != period:
+            raise InvalidValue(f"{period!r} is not one of the brand's settlement periods")
         now = self.clock.now()
         if now < period_end(period, brand.time_zone):
             raise RuleViolated("the period has not ended yet", period=period)
@@ -376,9 +374,8 @@ class CommissionApplication(LedgerApplication):
         touched: list[Any] = [period]
         if period.total_fen < 0:  # carried forward as a negative balance
             line = StatementLine("brought_forward", period.total_fen, f"from {period.period}")
-            touched.append(
-                self._add_line(period.brand_id, period.payee, next_period(period.period), line)
-            )
+            following = self._brand(period.brand_id).period_after(period.period)
+            touched.append(self._add_line(period.brand_id, period.payee, following, line))
         return touched, CommandResult(period.id, period.version)
 
     def _finish(self, close_id: UUID, now: datetime) -> Decision:
@@ -452,8 +449,10 @@ class CommissionApplication(LedgerApplication):
     # --- helpers -----------------------------------------------------------------------
 
     def period_of(self, brand_id: UUID, moment: datetime) -> str:
-        brand = self.organisation.load(Brand, brand_id)
-        return period_of(moment, brand.time_zone, brand.settlement_cadence)
+        return self.organisation.load(Brand, brand_id).period_of(moment)
+
+    def _brand(self, brand_id: UUID) -> Brand:
+        return self.organisation.load(Brand, brand_id)
 
     def _maturity_period_closed(self, accrual: CommissionAccrual) -> bool:
         if accrual.matured_period is None:
@@ -493,7 +492,7 @@ class CommissionApplication(LedgerApplication):
             found = self.find(SettlementPeriod, SettlementPeriod.create_id(payee, period))
             if found is None or not found.closed:
                 break
-            period = next_period(period)
+            period = self._brand(brand_id).period_after(period)
         statement = found or SettlementPeriod(brand_id, Payee(payee.level, payee.payee_id), period)
         statement.add_line(line)
         return statement

@@ -87,13 +87,12 @@ class OrganisationApplication(LedgerApplication):
         cadence: SettlementCadence,
         expected_version: int | None = None,
     ) -> CommandResult:
-        return self.update(
-            command,
-            Brand,
-            brand_id,
-            expected_version,
-            lambda brand: brand.change_settlement_cadence(cadence, self.clock.now(), command.actor),
-        )
+        """The new cadence starts after the current period ends (see the brand)."""
+
+        def change(brand: Brand) -> None:
+            brand.change_settlement_cadence(cadence, self.clock.now(), command.actor)
+
+        return self.update(command, Brand, brand_id, expected_version, change)
 
     def register_region(
         self, command: Command, brand_id: UUID, code: str, name: str

@@ -15,12 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidValue, RuleViolated
+from domain.periods import SettlementCadence as SettlementCadence
+from domain.periods import first_start_after, period_end, period_of
 from domain.values import GeoPoint, natural_id, require_positive, require_text, require_utc
-
-
-class SettlementCadence(StrEnum):
-    MONTHLY = "monthly"
-    QUARTERLY = "quarterly"
 
 
 class NodeKind(StrEnum):
@@ -86,18 +83,45 @@ class Brand(Aggregate):
         self.name = name
         self.time_zone = time_zone
         self.settlement_cadence = SettlementCadence(settlement_cadence)
+        # (effective from, cadence), oldest first; the registered cadence has always held.
+        self.cadences: list[tuple[datetime, SettlementCadence]] = [
+            (datetime.min.replace(tzinfo=occurred_at.tzinfo), self.settlement_cadence)
+        ]
+
+    def cadence_at(self, moment: datetime) -> SettlementCadence:
+        return [cadence for start, cadence in self.cadences if start <= moment][-1]
+
+    def period_of(self, moment: datetime) -> str:
+        """The settlement period containing `moment`, in this brand's zone and cadence."""
+        return period_of(moment, self.time_zone, self.cadence_at(moment))
+
+    def period_after(self, period: str) -> str:
+        return self.period_of(period_end(period, self.time_zone))
 
     def change_settlement_cadence(
         self, cadence: SettlementCadence, occurred_at: datetime, actor: str
-    ) -> None:
-        """Takes effect for periods that open after the change (the ledger's concern)."""
-        if SettlementCadence(cadence) == self.settlement_cadence:
+    ) -> datetime:
+        """The new cadence starts once the current period has ended, at the first instant
+        a period of the new cadence can begin: no period is ever cut short.
+
+        Returns when it takes effect."""
+        occurred_at = require_utc(occurred_at)
+        cadence = SettlementCadence(cadence)
+        if cadence == self.settlement_cadence:
             raise RuleViolated(f"the settlement cadence is already {cadence}")
-        self._record_cadence_changed(str(cadence), require_utc(occurred_at), actor)
+        current = self.period_of(occurred_at)
+        effective_from = first_start_after(
+            period_end(current, self.time_zone), self.time_zone, cadence
+        )
+        self._record_cadence_changed(str(cadence), effective_from, occurred_at, actor)
+        return effective_from
 
     @event("SettlementCadenceChanged")
-    def _record_cadence_changed(self, cadence: str, occurred_at: datetime, actor: str) -> None:
+    def _record_cadence_changed(
+        self, cadence: str, effective_from: datetime, occurred_at: datetime, actor: str
+    ) -> None:
         self.settlement_cadence = SettlementCadence(cadence)
+        self.cadences.append((effective_from, self.settlement_cadence))
 
 
 class Region(Aggregate):

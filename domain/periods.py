@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from domain.errors import InvalidValue
-from domain.organisation import SettlementCadence
+
+
+class SettlementCadence(StrEnum):
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
 
 
 def period_of(moment: datetime, time_zone: str, cadence: SettlementCadence) -> str:
@@ -63,3 +68,10 @@ def days_of(period: str, time_zone: str) -> list[str]:
         days.append(day.isoformat())
         day = day.fromordinal(day.toordinal() + 1)
     return days
+
+
+def first_start_after(moment: datetime, time_zone: str, cadence: SettlementCadence) -> datetime:
+    """The first instant at or after `moment` where a period of `cadence` begins."""
+    period = period_of(moment, time_zone, cadence)
+    start = period_start(period, time_zone)
+    return start if start >= moment else period_end(period, time_zone)

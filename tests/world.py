@@ -35,12 +35,14 @@ class World:
 STORE_STOCK = 20
 
 
-def build_world(ledger: Ledger, stocked: bool = True) -> World:
+def build_world(
+    ledger: Ledger,
+    stocked: bool = True,
+    cadence: SettlementCadence = SettlementCadence.MONTHLY,
+) -> World:
     """A brand with two stores and a warehouse; `stocked` puts 20 of each SKU in the first store."""
     org = ledger.organisation
-    brand_id = org.register_brand(
-        ADMIN, "ACME", "Acme Sport", "Asia/Shanghai", SettlementCadence.MONTHLY
-    ).id
+    brand_id = org.register_brand(ADMIN, "ACME", "Acme Sport", "Asia/Shanghai", cadence).id
     region_id = org.register_region(ADMIN, brand_id, "R-EAST", "East").id
     district_id = org.register_district(ADMIN, brand_id, region_id, "D-SH", "Shanghai").id
     branch_id = org.register_branch(ADMIN, brand_id, "EAST", "East China").id

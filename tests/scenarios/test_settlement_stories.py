@@ -13,7 +13,7 @@ from domain.attribution import AttributionEvidence, Channel
 from domain.commission import Payee, PayeeLevel
 from domain.errors import InvalidValue
 from domain.orders import DeliveryAddress
-from domain.organisation import SettlementCadence
+from domain.organisation import Brand, SettlementCadence
 from infrastructure.bootstrap import Ledger
 from infrastructure.clock import ManualClock
 from tests.world import ADMIN, PRICES, SHANGHAI, World, build_world, receive
@@ -116,10 +116,7 @@ def test_a_return_after_the_month_closed_is_clawed_back_from_every_payee(
 
 
 def test_a_quarterly_brand_settles_per_quarter(ledger: Ledger, clock: ManualClock) -> None:
-    world = build_world(ledger)
-    ledger.organisation.change_settlement_cadence(
-        ADMIN, world.brand_id, SettlementCadence.QUARTERLY
-    )
+    world = build_world(ledger, cadence=SettlementCadence.QUARTERLY)
     sell(ledger, world, AttributionEvidence(Channel.GUIDE_QR, guide_id=world.guide_id))
     clock.advance(timedelta(days=8))
     ledger.projections.process_all()
@@ -168,3 +165,24 @@ def test_the_top_five_percent_of_guides_earn_the_bonus(ledger: Ledger, clock: Ma
     assert len(winners) == 2
     assert winners <= top_sellers
     assert all(line.amount_fen == 50_000 for g in winners for line in bonus_lines[g])
+
+
+def test_a_cadence_change_waits_for_the_current_period_to_end(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    """Monthly → quarterly in mid-November: November and December stay monthly (a
+    quarter cannot start in December), the first quarter is 2027-Q1."""
+    world = build_world(ledger)
+    clock.set(datetime(2026, 11, 15, tzinfo=UTC))
+    ledger.organisation.change_settlement_cadence(
+        ADMIN, world.brand_id, SettlementCadence.QUARTERLY
+    )
+    brand = ledger.organisation.load(Brand, world.brand_id)
+    assert brand.period_of(datetime(2026, 12, 20, tzinfo=UTC)) == "2026-12"
+    assert brand.period_of(datetime(2027, 1, 5, tzinfo=UTC)) == "2027-Q1"
+    assert brand.period_after("2026-12") == "2027-Q1"
+    clock.set(datetime(2027, 1, 2, tzinfo=UTC))
+    for period in ("2026-11", "2026-12"):
+        ledger.commissions.close_period(FINANCE, world.brand_id, period)
+    with pytest.raises(InvalidValue):
+        ledger.commissions.close_period(FINANCE, world.brand_id, "2026-Q4")

@@ -146,3 +146,14 @@ def test_sku_price_is_positive_and_changes_to_a_new_value() -> None:
         sku.change_price(100, NOW, "a")
     sku.change_price(120, NOW, "a")
     assert sku.price_fen == 120
+
+
+def test_a_quarterly_brand_turning_monthly_finishes_its_quarter_first() -> None:
+    mid_quarter = datetime(2026, 11, 15, tzinfo=UTC)
+    brand = Brand.register(
+        "ACME", "Acme", "Asia/Shanghai", SettlementCadence.QUARTERLY, mid_quarter, "a"
+    )
+    effective = brand.change_settlement_cadence(SettlementCadence.MONTHLY, mid_quarter, "a")
+    assert effective == datetime(2026, 12, 31, 16, 0, tzinfo=UTC)  # 1 January in Shanghai
+    assert brand.period_of(datetime(2026, 12, 31, 15, 0, tzinfo=UTC)) == "2026-Q4"
+    assert brand.period_after("2026-Q4") == "2027-01"
