@@ -8,6 +8,9 @@ from contextlib import asynccontextmanager
 from uuid import uuid4
 
 from fastapi import FastAPI, Request, Response
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import install_problem_handlers, problem_response
 from api.routers import (
@@ -23,6 +26,7 @@ from infrastructure.bootstrap import Ledger, bootstrap
 from infrastructure.observability import LATENCY, REQUEST_ID, REQUESTS
 
 MAX_BODY_BYTES = 1024 * 1024
+TOO_LARGE = f"request bodies are limited to {MAX_BODY_BYTES} bytes"
 
 
 def create_app(ledger: Ledger | None = None) -> FastAPI:
@@ -43,7 +47,7 @@ def create_app(ledger: Ledger | None = None) -> FastAPI:
     )
     app.state.ledger = ledger or bootstrap()
     install_problem_handlers(app)
-    app.middleware("http")(_limit_body_size)
+    app.add_middleware(BodySizeLimit)
     app.middleware("http")(_observe)
     for module in (
         organisation,
@@ -77,16 +81,31 @@ async def _observe(
     return response
 
 
-async def _limit_body_size(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        return problem_response(
-            request,
-            413,
-            "payload-too-large",
-            "Request body too large",
-            f"request bodies are limited to {MAX_BODY_BYTES} bytes",
-        )
-    return await call_next(request)
+class BodySizeLimit:
+    """Refuses bodies over MAX_BODY_BYTES with 413, whether declared or streamed (chunked)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            response = problem_response(
+                Request(scope), 413, "payload-too-large", "Request body too large", TOO_LARGE
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:
+                raise StarletteHTTPException(413, TOO_LARGE)
+            return message
+
+        await self.app(scope, counted, send)

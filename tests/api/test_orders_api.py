@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -345,6 +346,21 @@ def test_oversized_bodies_are_refused_before_parsing(
     response = client.post(
         "/orders", content=b"x" * (1024 * 1024 + 1), headers={"content-type": "application/json"}
     )
+    assert_refused(response, 413, "payload-too-large")
+    assert event_count(api_ledger) == before
+
+
+def test_oversized_chunked_bodies_are_refused_too(client: TestClient, api_ledger: Ledger) -> None:
+    before = event_count(api_ledger)
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(20):
+            yield b" " * (64 * 1024)
+
+    response = client.post(
+        "/orders", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert "content-length" not in response.request.headers
     assert_refused(response, 413, "payload-too-large")
     assert event_count(api_ledger) == before
 
