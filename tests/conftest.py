@@ -56,14 +56,14 @@ def postgres_url() -> Iterator[str]:
         return
     try:
         cluster = throwaway_cluster()
-        throwaway_url = cluster.__enter__()
+        throwaway = cluster.__enter__()
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:
         pytest.fail(
             f"No PostgreSQL for the tests: {url} is unreachable and no throwaway cluster "
             f"could start ({error}). Set DATABASE_URL to a server.",
             pytrace=False,
         )
-    yield throwaway_url
+    yield throwaway.url
     cluster.__exit__(None, None, None)
 
 

@@ -1,7 +1,8 @@
-"""Starts a throwaway PostgreSQL cluster from the installed binaries.
+"""A throwaway PostgreSQL cluster from the installed binaries.
 
 pytest-postgresql's executor would do this, but initdb refuses to run as root
-and CI runs as root, so this drops to the `postgres` user when it must.
+and CI runs as root, so this drops to the `postgres` user when it must. Tests
+that restart a database use one of these, never the shared server.
 """
 
 from __future__ import annotations
@@ -34,34 +35,50 @@ def _free_port() -> int:
         return port
 
 
+class Cluster:
+    """A PostgreSQL cluster of our own, in a temporary folder."""
+
+    def __init__(self) -> None:
+        self.bindir = _bindir()
+        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.root = Path(tempfile.mkdtemp(prefix="guideledger-pg-"))
+        if self.as_postgres:
+            shutil.chown(self.root, "postgres")
+        self.datadir, self.port = self.root / "data", _free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        command = [*self.as_postgres, *args]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def _pg_ctl(self, *args: str) -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args)
+
+    def create(self) -> None:
+        initdb = str(self.bindir / "initdb")
+        self._run(initdb, "-D", str(self.datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self.start()
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._pg_ctl("-o", options, "-w", "-l", str(self.root / "log"), "start")
+
+    def restart(self) -> None:
+        """Stops at once, as a crash would, and starts again."""
+        self._pg_ctl("-m", "immediate", "-w", "stop")
+        self.start()
+
+    def destroy(self) -> None:
+        self._pg_ctl("-m", "immediate", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @contextmanager
-def throwaway_cluster() -> Iterator[str]:
-    """Yields the URL of a fresh cluster; stops and deletes it afterwards."""
-    bindir = _bindir()
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    root = Path(tempfile.mkdtemp(prefix="guideledger-pg-"))
-    if as_postgres:
-        shutil.chown(root, "postgres")
-    datadir, port = root / "data", _free_port()
-
-    def run(*args: str) -> None:
-        subprocess.run([*as_postgres, *args], check=True, capture_output=True, timeout=120)
-
-    run(str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(
-        str(bindir / "pg_ctl"),
-        "-D",
-        str(datadir),
-        "-o",
-        options,
-        "-w",
-        "-l",
-        str(root / "log"),
-        "start",
-    )
+def throwaway_cluster() -> Iterator[Cluster]:
+    """A fresh cluster, stopped and deleted afterwards."""
+    cluster = Cluster()
+    cluster.create()
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield cluster
     finally:
-        run(str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.destroy()
