@@ -199,3 +199,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()
