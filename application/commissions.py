@@ -59,7 +59,6 @@ from domain.orders import Order
 from domain.organisation import Brand
 from domain.periods import days_of, period_end, period_start
 from domain.policies import PolicyBook
-from domain.values import require_utc
 
 COMMISSION = "commission"  # the policy book's kind
 LEDGER_ACTOR = "system:ledger"
@@ -240,7 +239,7 @@ class CommissionApplication(LedgerApplication):
 
     def mature_due(self, as_of: datetime | None = None) -> int:
         """Moves to settleable every commission whose return window has passed by `as_of`."""
-        as_of = require_utc(as_of or self.clock.now())
+        as_of = self.as_of(as_of)
         self.read_models.catch_up(CommissionsDue)
         matured: set[UUID] = set()
         for row in self.read_models.select(COMMISSIONS_DUE, {}):

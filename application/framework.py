@@ -23,8 +23,15 @@ from eventsourcing.application import AggregateNotFoundError, Application, Repos
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
-from domain.errors import AlreadyExists, Conflict, DomainError, NotFound, RuleViolated
-from domain.values import natural_id
+from domain.errors import (
+    AlreadyExists,
+    Conflict,
+    DomainError,
+    InvalidValue,
+    NotFound,
+    RuleViolated,
+)
+from domain.values import natural_id, require_utc
 
 MAX_COMMAND_ATTEMPTS = 10
 RETRY_BACKOFF_SECONDS = 0.002  # doubled per lost race, with full jitter
@@ -151,6 +158,16 @@ class LedgerApplication(Application[UUID]):
                 expected_version=expected_version,
             )
         return aggregate
+
+    def as_of(self, moment: datetime | None) -> datetime:
+        """An instant to act as of: now by default, never in the future (acting ahead of
+        time would expire orders or mature commissions early)."""
+        now = self.clock.now()
+        if moment is None:
+            return now
+        if require_utc(moment) > now:
+            raise InvalidValue("as_of cannot be in the future", as_of=moment.isoformat())
+        return moment
 
     def exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository

@@ -430,7 +430,7 @@ class OrderApplication(LedgerApplication):
         Run by a scheduler or `guideledger expire-unpaid`. Safe to run twice or
         concurrently: an order paid or cancelled meanwhile is skipped.
         """
-        as_of = require_utc(as_of or self.clock.now())
+        as_of = self.as_of(as_of)
         self.read_models.catch_up(UnpaidOrders)
         due = sorted(
             (row["payment_due_at"], row["order_id"])

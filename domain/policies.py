@@ -8,7 +8,7 @@ decision can always be re-run with the version that was in force.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -27,6 +27,7 @@ class Versioned(Protocol):
 
 
 P = TypeVar("P", bound=Versioned)
+MAX_LEAD = timedelta(days=5 * 366)  # a rule is not published more than five years ahead
 
 
 class PolicyBook(Aggregate):
@@ -51,6 +52,8 @@ class PolicyBook(Aggregate):
         effective_from = require_utc(draft.effective_from)
         if effective_from < occurred_at:
             raise RuleViolated("a policy cannot take effect in the past")
+        if effective_from > occurred_at + MAX_LEAD:
+            raise RuleViolated("a policy cannot take effect more than five years ahead")
         if self.policies and effective_from < self.policies[-1].effective_from:
             raise RuleViolated("a new version cannot take effect before the latest one")
         policy: P = replace(draft, version=len(self.policies) + 1)  # type: ignore[type-var]

@@ -373,3 +373,24 @@ def test_expire_unpaid_orders_operation(
     response = client.post("/operations/expire-unpaid-orders", json={})
     assert response.json() == {"expired": [order_id]}
     assert client.get(f"/orders/{order_id}").json()["cancel_reason"] == "payment window expired"
+
+
+def test_far_future_instants_are_refused_where_they_would_act_early(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    place(client, world)
+    before = event_count(api_ledger)
+    year_9999 = {"as_of": "9999-12-31T23:59:59Z"}
+    assert_refused(
+        client.post("/operations/expire-unpaid-orders", json=year_9999), 422, "invalid-value"
+    )
+    assert_refused(
+        client.post("/operations/mature-commissions", json=year_9999), 422, "invalid-value"
+    )
+    policy = {"effective_from": "9999-12-31T23:59:59Z"}
+    refused = client.post(f"/brands/{world.brand_id}/routing-policies", json=policy)
+    assert_refused(refused, 422, "rule-violated")
+    assert event_count(api_ledger) == before
+    order_id = place(client, world)["id"]
+    as_of_far_future = client.get(f"/orders/{order_id}", params={"as_of": "9999-12-31T23:59:59Z"})
+    assert as_of_far_future.json()["version"] == 3  # reading ahead shows the latest state

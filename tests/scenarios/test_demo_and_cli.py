@@ -49,11 +49,14 @@ def test_demo_loads_once_into_sqlite_and_the_api_serves_it(data_dir: Path) -> No
 def test_expire_unpaid_command_cancels_past_due_orders(data_dir: Path) -> None:
     runner = CliRunner()
     runner.invoke(cli, ["demo", "--no-serve", "--orders", "60"])
-    first = runner.invoke(cli, ["expire-unpaid", "--as-of", "2100-01-01T00:00:00"])
+    first = runner.invoke(cli, ["expire-unpaid"])  # the demo's unpaid orders are weeks old
     assert first.exit_code == 0, first.output
     assert "Cancelled" in first.output
-    second = runner.invoke(cli, ["expire-unpaid", "--as-of", "2100-01-01T00:00:00"])
+    second = runner.invoke(cli, ["expire-unpaid"])
     assert "Cancelled 0 unpaid orders" in second.output
+    ahead = runner.invoke(cli, ["expire-unpaid", "--as-of", "2100-01-01T00:00:00"])
+    assert ahead.exit_code != 0
+    assert "cannot be in the future" in str(ahead.exception)
 
 
 def test_ledger_commands_mature_close_and_export(data_dir: Path, tmp_path: Path) -> None:
