@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from application.framework import Command
-from application.orders import LineRequest
+from application.orders import DeliveryRequest, LineRequest
 from domain.engagement import ShareKind
-from domain.orders import AttributionEvidence, Channel, DeliveryAddress
+from domain.orders import AttributionEvidence, Channel
 from domain.organisation import Brand, NodeKind, SettlementCadence, StoreOwnership
 from domain.periods import period_end
 from domain.values import GeoPoint
@@ -238,7 +238,7 @@ def _order_story(ledger: Ledger, world: DemoWorld, rng: random.Random, n: int) -
         guide_note="导购 Guide 3" if channel is Channel.STORE_ACCOUNT else None,
     )
     lines = [LineRequest(sku, rng.choice([1, 1, 1, 2, 3]), price) for sku, price in picked]
-    delivery = DeliveryAddress(
+    delivery = DeliveryRequest(
         f"收货地址 Address {n}",
         GeoPoint(
             store_location.latitude + rng.uniform(-0.3, 0.3),

@@ -57,6 +57,7 @@ from domain.orders import (
 )
 from domain.organisation import Brand, Guide, Node, NodeKind
 from domain.policies import PolicyBook
+from domain.privacy import Sealed
 from domain.routing import (
     AllocatedLine,
     Allocation,
@@ -66,7 +67,7 @@ from domain.routing import (
     RoutingPolicy,
 )
 from domain.stock import Stock
-from domain.values import Fen, GeoPoint, natural_id, require_utc
+from domain.values import Fen, GeoPoint, natural_id, require_text, require_utc
 
 DEFAULT_PAYMENT_WINDOW = timedelta(minutes=30)
 PAYMENT_WINDOW_ACTOR = "system:payment-window"
@@ -83,6 +84,14 @@ class LineRequest:
     sku_id: UUID
     quantity: int
     unit_price_fen: Fen
+
+
+@dataclass(frozen=True)
+class DeliveryRequest:
+    """Where the frontend says the parcel goes; the address is sealed before it is stored."""
+
+    address: str
+    location: GeoPoint
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,7 @@ class OrderApplication(LedgerApplication):
     name = "orders"
     value_types = (
         GeoPoint,
+        Sealed,
         OrderLine,
         AttributionEvidence,
         DeliveryAddress,
@@ -183,7 +193,7 @@ class OrderApplication(LedgerApplication):
         brand_id: UUID,
         member_id: UUID,
         lines: Sequence[LineRequest],
-        delivery: DeliveryAddress,
+        delivery: DeliveryRequest,
         evidence: AttributionEvidence,
     ) -> CommandResult:
         """Places the order and routes it: allocated with stock reserved, or queued."""
@@ -204,7 +214,12 @@ class OrderApplication(LedgerApplication):
                     OrderLine(n, line.sku_id, line.quantity, line.unit_price_fen)
                     for n, line in enumerate(lines, start=1)
                 ],
-                delivery=delivery,
+                delivery=DeliveryAddress(
+                    self.organisation.vault.seal(
+                        member_id, require_text("address", delivery.address, 500)
+                    ),
+                    delivery.location,
+                ),
                 evidence=evidence,
                 payment_window=self.payment_window,
                 occurred_at=now,

@@ -31,7 +31,8 @@ from domain.organisation import (
     SettlementCadence,
     StoreOwnership,
 )
-from domain.values import Fen, GeoPoint
+from domain.privacy import Sealed, Vault
+from domain.values import Fen, GeoPoint, require_text
 
 A = TypeVar("A", bound=Aggregate)
 FACT_CACHE_SIZE = 100_000
@@ -39,10 +40,11 @@ FACT_CACHE_SIZE = 100_000
 
 class OrganisationApplication(LedgerApplication):
     name = "organisation"
-    value_types = (GeoPoint,)
+    value_types = (GeoPoint, Sealed)
 
-    def __init__(self, clock: Clock, env: dict[str, str] | None = None) -> None:
+    def __init__(self, clock: Clock, vault: Vault, env: dict[str, str] | None = None) -> None:
         super().__init__(clock, env)
+        self.vault = vault
         self._facts: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._facts_lock = threading.Lock()
 
@@ -282,16 +284,30 @@ class OrganisationApplication(LedgerApplication):
         def new() -> Member:
             if registered_at_store_id is not None:
                 self.reference(Node, registered_at_store_id, "registered_at_store_id")
+            member_id = Member.create_id(require_text("member_no", member_no, 64))
             return Member.register(
                 member_no=member_no,
-                name=name,
-                phone=phone,
+                name=self.vault.seal(member_id, require_text("name", name, 100)),
+                phone=self.vault.seal(member_id, require_text("phone", phone, 32)),
                 registered_at_store_id=registered_at_store_id,
                 occurred_at=self.clock.now(),
                 actor=command.actor,
             )
 
         return self.create(command, new)
+
+    def forget_member(self, command: Command, member_id: UUID, reason: str) -> CommandResult:
+        """Deletes the member's key, then records it: their name, phone and addresses in
+        every stored event become unreadable; orders, attribution and the ledger stay."""
+        self.load(Member, member_id)
+        self.vault.forget(member_id)
+        return self.update(
+            command,
+            Member,
+            member_id,
+            None,
+            lambda member: member.forget(reason, self.clock.now(), command.actor),
+        )
 
     # --- snapshots for attribution ---------------------------------------------------
 

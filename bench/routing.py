@@ -19,9 +19,9 @@ from rich.table import Table
 
 from api.demo import DemoWorld
 from application.framework import Command
-from application.orders import LineRequest
+from application.orders import DeliveryRequest, LineRequest
 from bench.common import demo_ledger
-from domain.orders import AttributionEvidence, Channel, DeliveryAddress
+from domain.orders import AttributionEvidence, Channel
 from domain.routing import LineDemand, route
 from domain.values import GeoPoint
 from infrastructure.bootstrap import Ledger
@@ -48,7 +48,7 @@ def place_orders(ledger: Ledger, world: DemoWorld, count: int) -> float:
             brand_id=world.brand_id,
             member_id=world.members[n % len(world.members)],
             lines=lines,
-            delivery=DeliveryAddress("bench", destination),
+            delivery=DeliveryRequest("bench", destination),
             evidence=AttributionEvidence(Channel.GUIDE_SHARE_LINK, guide_id=guide_id),
         )
     return count / (time.perf_counter() - started)

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.errors import RuleViolated
+from domain.privacy import Sealed
 from domain.values import natural_id, require_text, require_utc
 
 
@@ -22,16 +24,17 @@ class Member(Aggregate):
         cls,
         *,
         member_no: str,
-        name: str,
-        phone: str,
+        name: Sealed,
+        phone: Sealed,
         registered_at_store_id: UUID | None,
         occurred_at: datetime,
         actor: str,
     ) -> Member:
+        """`name` and `phone` arrive sealed under this member's key."""
         return cls(
             member_no=require_text("member_no", member_no, 64),
-            name=require_text("name", name, 100),
-            phone=require_text("phone", phone, 32),
+            name=name,
+            phone=phone,
             registered_at_store_id=registered_at_store_id,
             occurred_at=require_utc(occurred_at),
             actor=actor,
@@ -41,8 +44,8 @@ class Member(Aggregate):
     def __init__(
         self,
         member_no: str,
-        name: str,
-        phone: str,
+        name: Sealed,
+        phone: Sealed,
         registered_at_store_id: UUID | None,
         occurred_at: datetime,
         actor: str,
@@ -51,3 +54,14 @@ class Member(Aggregate):
         self.name = name
         self.phone = phone
         self.registered_at_store_id = registered_at_store_id
+        self.forgotten = False
+
+    def forget(self, reason: str, occurred_at: datetime, actor: str) -> None:
+        """Records that the member's key was deleted: their personal data is gone."""
+        if self.forgotten:
+            raise RuleViolated("the member is already forgotten")
+        self._record_forgotten(require_text("reason", reason, 500), require_utc(occurred_at), actor)
+
+    @event("Forgotten")
+    def _record_forgotten(self, reason: str, occurred_at: datetime, actor: str) -> None:
+        self.forgotten = True

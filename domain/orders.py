@@ -22,6 +22,7 @@ from domain.attribution import Attribution
 from domain.attribution import AttributionEvidence as AttributionEvidence
 from domain.attribution import Channel as Channel
 from domain.errors import InvalidValue, RuleViolated
+from domain.privacy import Sealed
 from domain.routing import Allocation, LineDemand, RoutingDecision
 from domain.values import (
     Fen,
@@ -114,11 +115,11 @@ class OrderLine:
 
 @dataclass(frozen=True)
 class DeliveryAddress:
-    address: str
-    location: GeoPoint
+    """Where the parcel goes: the address text is personal, sealed under the member's key;
+    the location stays open because routing needs it."""
 
-    def __post_init__(self) -> None:
-        require_text("address", self.address, 500)
+    address: Sealed
+    location: GeoPoint
 
 
 @dataclass(frozen=True)

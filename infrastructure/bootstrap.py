@@ -33,6 +33,7 @@ from infrastructure.readmodel_store import (
     SQLiteReadModelStore,
 )
 from infrastructure.settings import Persistence, Settings
+from infrastructure.vault import KeyVault
 
 
 @dataclass
@@ -74,8 +75,9 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> L
     clock = clock or SystemClock()
     ensure_postgres_schema(settings)
     projections = ProjectionRunner(read_model_store(settings))
+    vault = KeyVault(projections.store)
     organisation = OrganisationApplication(
-        clock, env=eventsourcing_env(settings, OrganisationApplication.name)
+        clock, vault, env=eventsourcing_env(settings, OrganisationApplication.name)
     )
     orders = OrderApplication(
         clock,

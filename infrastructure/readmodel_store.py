@@ -47,6 +47,16 @@ class ReadModelStore(ABC):
         """Creates the projection's tables and its position (0) if missing."""
 
     @abstractmethod
+    def create_tables(self, tables: Sequence[Table]) -> None: ...
+
+    @abstractmethod
+    def insert_if_absent(self, table: Table, key: tuple[Any, ...], values: dict[str, Any]) -> None:
+        """Writes the row unless one with that key exists (the first writer wins)."""
+
+    @abstractmethod
+    def delete(self, table: Table, key: tuple[Any, ...]) -> None: ...
+
+    @abstractmethod
     def position(self, name: str) -> int: ...
 
     @abstractmethod
@@ -72,6 +82,10 @@ def _decode_row(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     return {c: decode_value(t, row[c]) for c, t in table.columns.items()}
 
 
+def _encoded_key(table: Table, key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(encode_value(table.columns[c], v) for c, v in zip(table.key, key, strict=True))
+
+
 def _check_columns(table: Table, columns: Sequence[str]) -> None:
     unknown = set(columns) - set(table.columns)
     if unknown:
@@ -85,10 +99,27 @@ class MemoryReadModelStore(ReadModelStore):
         self.lock = threading.Lock()
 
     def install(self, projection: type[Projection]) -> None:
+        self.create_tables(projection.tables)
         with self.lock:
-            for table in projection.tables:
-                self.rows.setdefault(table.name, {})
             self.positions.setdefault(projection.name, 0)
+
+    def create_tables(self, tables: Sequence[Table]) -> None:
+        with self.lock:
+            for table in tables:
+                self.rows.setdefault(table.name, {})
+
+    def insert_if_absent(self, table: Table, key: tuple[Any, ...], values: dict[str, Any]) -> None:
+        with self.lock:
+            rows = self.rows[table.name]
+            encoded_key = _encoded_key(table, key)
+            if encoded_key not in rows:
+                row = dict(zip(table.key, encoded_key, strict=True))
+                row.update({c: encode_value(table.columns[c], v) for c, v in values.items()})
+                rows[encoded_key] = row
+
+    def delete(self, table: Table, key: tuple[Any, ...]) -> None:
+        with self.lock:
+            self.rows[table.name].pop(_encoded_key(table, key), None)
 
     def position(self, name: str) -> int:
         with self.lock:
@@ -173,12 +204,23 @@ class SQLReadModelStore(ReadModelStore):
         return text.replace("?", self.placeholder)
 
     def install(self, projection: type[Projection]) -> None:
+        self.create_tables(projection.tables)
         with self.transaction() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS projection_positions "
                 "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
             )
-            for table in projection.tables:
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO projection_positions (name, position) VALUES (?, 0) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
+                (projection.name,),
+            )
+
+    def create_tables(self, tables: Sequence[Table]) -> None:
+        with self.transaction() as cursor:
+            for table in tables:
                 columns = ", ".join(f"{c} {SQL_TYPES[t]}" for c, t in table.columns.items())
                 cursor.execute(
                     f"CREATE TABLE IF NOT EXISTS {table.name} "
@@ -189,12 +231,28 @@ class SQLReadModelStore(ReadModelStore):
                         f"CREATE INDEX IF NOT EXISTS {table.name}_{'_'.join(index)}_idx "
                         f"ON {table.name} ({', '.join(index)})"
                     )
+
+    def insert_if_absent(self, table: Table, key: tuple[Any, ...], values: dict[str, Any]) -> None:
+        columns = (*table.key, *values)
+        marks = ", ".join("?" for _ in columns)
+        params = (
+            *_encoded_key(table, key),
+            *(encode_value(table.columns[c], v) for c, v in values.items()),
+        )
+        with self.transaction() as cursor:
             cursor.execute(
                 self._sql(
-                    "INSERT INTO projection_positions (name, position) VALUES (?, 0) "
-                    "ON CONFLICT (name) DO NOTHING"
+                    f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) "
+                    f"ON CONFLICT ({', '.join(table.key)}) DO NOTHING"
                 ),
-                (projection.name,),
+                params,
+            )
+
+    def delete(self, table: Table, key: tuple[Any, ...]) -> None:
+        condition = " AND ".join(f"{c} = ?" for c in table.key)
+        with self.transaction() as cursor:
+            cursor.execute(
+                self._sql(f"DELETE FROM {table.name} WHERE {condition}"), _encoded_key(table, key)
             )
 
     def position(self, name: str) -> int:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from application.framework import Command, CommandResult
-from application.orders import LineRequest
-from domain.orders import AttributionEvidence, Channel, DeliveryAddress
+from application.orders import DeliveryRequest, LineRequest
+from domain.orders import AttributionEvidence, Channel
 from domain.organisation import NodeKind, SettlementCadence, StoreOwnership
 from domain.values import GeoPoint
 from infrastructure.bootstrap import Ledger
@@ -119,7 +119,7 @@ def place_order(
             LineRequest(sku_id, quantity, price)
             for sku_id, quantity, price in zip(world.sku_ids, quantities, PRICES, strict=False)
         ],
-        delivery=DeliveryAddress("1 Nanjing Road, Shanghai", SHANGHAI),
+        delivery=DeliveryRequest("1 Nanjing Road, Shanghai", SHANGHAI),
         evidence=AttributionEvidence(Channel.GUIDE_SHARE_LINK, guide_id=world.guide_id),
     )
 

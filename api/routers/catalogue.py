@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from api.auth import Role, allow, current_caller
 from api.dependencies import CommandDep, LedgerDep
@@ -21,6 +21,7 @@ from api.schemas import (
 )
 from domain.catalogue import Sku
 from domain.members import Member
+from domain.privacy import Vault
 from domain.values import natural_id
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
@@ -110,13 +111,30 @@ class RegisterMember(StrictModel):
     registered_at_store_id: UUID | None = None
 
 
-class MemberView(FromAttributes):
+class MemberView(BaseModel):
     id: UUID
     version: int
     member_no: str
-    name: str
-    phone: str
+    name: str | None = Field(description="null once the member has been forgotten")
+    phone: str | None
     registered_at_store_id: UUID | None
+    forgotten: bool
+
+    @classmethod
+    def of(cls, member: Member, vault: Vault) -> MemberView:
+        return cls(
+            id=member.id,
+            version=member.version,
+            member_no=member.member_no,
+            name=vault.unseal(member.name),
+            phone=vault.unseal(member.phone),
+            registered_at_store_id=member.registered_at_store_id,
+            forgotten=member.forgotten,
+        )
+
+
+class ForgetMember(StrictModel):
+    reason: str = Field(min_length=1, max_length=500)
 
 
 @router.post(
@@ -144,7 +162,7 @@ def register_member(body: RegisterMember, ledger: LedgerDep, command: CommandDep
     tags=["members"],
 )
 def get_member(member_id: UUID, ledger: LedgerDep) -> MemberView:
-    return MemberView.model_validate(ledger.organisation.load(Member, member_id))
+    return MemberView.of(ledger.organisation.load(Member, member_id), ledger.organisation.vault)
 
 
 @router.get(
@@ -154,4 +172,19 @@ def get_member(member_id: UUID, ledger: LedgerDep) -> MemberView:
     tags=["members"],
 )
 def get_member_by_number(member_no: Code, ledger: LedgerDep) -> MemberView:
-    return MemberView.model_validate(ledger.organisation.load(Member, Member.create_id(member_no)))
+    member = ledger.organisation.load(Member, Member.create_id(member_no))
+    return MemberView.of(member, ledger.organisation.vault)
+
+
+@router.post(
+    "/members/{member_id}/forget",
+    operation_id="forgetMember",
+    dependencies=[Depends(allow(Role.SUPPORT))],
+    tags=["members"],
+)
+def forget_member(
+    member_id: UUID, body: ForgetMember, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    """Deletes the member's key: their personal data in every event becomes unreadable;
+    orders, attribution and the ledger stay whole."""
+    return Accepted.of(ledger.organisation.forget_member(command, member_id, body.reason))

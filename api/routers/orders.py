@@ -23,17 +23,17 @@ from api.schemas import (
     StrictModel,
     VersionedChange,
 )
-from application.orders import LineRequest
+from application.orders import DeliveryRequest, LineRequest
 from application.timeline import order_timeline
 from domain.orders import (
     MAX_LINES_PER_ORDER,
     MAX_QUANTITY_PER_LINE,
     AttributionEvidence,
     Channel,
-    DeliveryAddress,
     Order,
     OrderStatus,
 )
+from domain.privacy import Vault
 
 router = APIRouter(tags=["orders"], responses=PROBLEM_RESPONSES)
 ShipsParcels = Annotated[Caller, Depends(allow(Role.STORE_MANAGER))]
@@ -121,6 +121,11 @@ class ShipmentView(BaseModel):
     delivered: bool
 
 
+class DeliveryView(BaseModel):
+    address: str | None = Field(description="null once the member has been forgotten")
+    location: Location
+
+
 class OrderView(BaseModel):
     id: UUID
     version: int
@@ -138,11 +143,11 @@ class OrderView(BaseModel):
     allocated_nodes: list[UUID]
     lines: list[OrderLineView]
     shipments: list[ShipmentView]
-    delivery: Delivery
+    delivery: DeliveryView
     evidence: Evidence
 
     @classmethod
-    def of(cls, order: Order) -> OrderView:
+    def of(cls, order: Order, vault: Vault) -> OrderView:
         return cls(
             id=order.id,
             version=order.version,
@@ -180,8 +185,8 @@ class OrderView(BaseModel):
                 )
                 for s in order.shipments.values()
             ],
-            delivery=Delivery(
-                address=order.delivery.address,
+            delivery=DeliveryView(
+                address=vault.unseal(order.delivery.address),
                 location=Location.from_domain(order.delivery.location),
             ),
             evidence=Evidence(
@@ -215,7 +220,7 @@ def place_order(body: PlaceOrder, ledger: LedgerDep, command: CommandDep) -> Acc
         brand_id=body.brand_id,
         member_id=body.member_id,
         lines=[LineRequest(x.sku_id, x.quantity, x.unit_price_fen) for x in body.lines],
-        delivery=DeliveryAddress(body.delivery.address, body.delivery.location.to_domain()),
+        delivery=DeliveryRequest(body.delivery.address, body.delivery.location.to_domain()),
         evidence=AttributionEvidence(**body.evidence.model_dump()),
     )
     return Accepted.of(result)
@@ -235,8 +240,8 @@ def get_order(
     ] = None,
 ) -> OrderView:
     if as_of is None:
-        return OrderView.of(ledger.orders.get_order(order_id))
-    return OrderView.of(ledger.orders.order_as_of(order_id, as_of))
+        return OrderView.of(ledger.orders.get_order(order_id), ledger.organisation.vault)
+    return OrderView.of(ledger.orders.order_as_of(order_id, as_of), ledger.organisation.vault)
 
 
 @router.get(

@@ -16,7 +16,6 @@ from application.framework import Command
 from domain.attribution import AttributionEvidence, Channel
 from domain.errors import DomainError
 from domain.ledger import CommissionAccrual, SettlementPeriod
-from domain.orders import DeliveryAddress
 from domain.periods import period_of
 from infrastructure.bootstrap import bootstrap
 from infrastructure.clock import ManualClock
@@ -54,7 +53,7 @@ class Books(RuleBasedStateMachine):
         delivered=st.booleans(),
     )
     def place_and_pay(self, first: int, second: int, via_store: bool, delivered: bool) -> UUID:
-        from application.orders import LineRequest
+        from application.orders import DeliveryRequest, LineRequest
 
         quantities = (first, second) if second else (first,)
         evidence = (
@@ -73,7 +72,7 @@ class Books(RuleBasedStateMachine):
             brand_id=self.world.brand_id,
             member_id=self.world.member_id,
             lines=lines,
-            delivery=DeliveryAddress("x", SHANGHAI),
+            delivery=DeliveryRequest("x", SHANGHAI),
             evidence=evidence,
         ).id
         total = sum(q * p for q, p in zip(quantities, PRICES, strict=False))

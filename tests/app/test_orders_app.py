@@ -12,13 +12,12 @@ from application.framework import (
     UnknownReference,
     VersionConflict,
 )
-from application.orders import LineRequest
+from application.orders import DeliveryRequest, LineRequest
 from domain.errors import NotFound, RuleViolated
 from domain.orders import (
     PAYMENT_WINDOW_EXPIRED,
     AttributionEvidence,
     Channel,
-    DeliveryAddress,
     OrderStatus,
     WrongPaymentAmount,
 )
@@ -47,7 +46,7 @@ def place_with(ledger: Ledger, world: World, **overrides: object) -> None:
         "brand_id": world.brand_id,
         "member_id": world.member_id,
         "lines": [LineRequest(world.sku_ids[0], 1, PRICES[0])],
-        "delivery": DeliveryAddress("x", SHANGHAI),
+        "delivery": DeliveryRequest("x", SHANGHAI),
         "evidence": AttributionEvidence(Channel.DIRECT),
     }
     fields.update(overrides)

@@ -9,12 +9,11 @@ from uuid import UUID
 import pytest
 
 from application.framework import Command
-from application.orders import LineRequest
+from application.orders import DeliveryRequest, LineRequest
 from application.rankings import GuideMeasure, StoreMeasure
 from domain.attribution import AttributionChannel, AttributionEvidence, Channel
 from domain.binding import MemberBinding
 from domain.engagement import ShareKind
-from domain.orders import DeliveryAddress
 from domain.organisation import NodeKind, StoreOwnership
 from domain.values import GeoPoint
 from infrastructure.bootstrap import Ledger
@@ -70,7 +69,7 @@ def buy(
         brand_id=world.brand_id,
         member_id=member_id or world.member_id,
         lines=lines,
-        delivery=DeliveryAddress("somewhere", SHANGHAI),
+        delivery=DeliveryRequest("somewhere", SHANGHAI),
         evidence=evidence,
     ).id
     total = sum(q * p for q, p in zip(quantities, PRICES, strict=False))

@@ -8,11 +8,10 @@ from uuid import UUID
 import pytest
 
 from application.framework import Command
-from application.orders import LineRequest
+from application.orders import DeliveryRequest, LineRequest
 from domain.attribution import AttributionEvidence, Channel
 from domain.commission import Payee, PayeeLevel
 from domain.errors import InvalidValue
-from domain.orders import DeliveryAddress
 from domain.organisation import Brand, SettlementCadence
 from infrastructure.bootstrap import Ledger
 from infrastructure.clock import ManualClock
@@ -41,7 +40,7 @@ def sell(
         brand_id=world.brand_id,
         member_id=member_id,
         lines=[LineRequest(world.sku_ids[0], quantity, PRICES[0])],
-        delivery=DeliveryAddress("x", SHANGHAI),
+        delivery=DeliveryRequest("x", SHANGHAI),
         evidence=evidence,
     ).id
     ledger.orders.pay(Command("payment"), order_id, quantity * PRICES[0], f"wx-{order_id.hex[:6]}")

@@ -17,6 +17,7 @@ from domain.orders import (
     OrderStatus,
 )
 from domain.organisation import NodeKind
+from domain.privacy import Sealed
 from domain.routing import NodeCandidate, route
 from domain.values import GeoPoint
 
@@ -35,7 +36,7 @@ class OrderLifecycle(RuleBasedStateMachine):
             brand_id=uuid4(),
             member_id=uuid4(),
             lines=[OrderLine(n, uuid4(), n + 1, 1000 * n + 1) for n in (1, 2, 3)],
-            delivery=DeliveryAddress("x", GeoPoint(31, 121)),
+            delivery=DeliveryAddress(Sealed(uuid4(), "x"), GeoPoint(31, 121)),
             evidence=AttributionEvidence(Channel.DIRECT),
             payment_window=timedelta(minutes=30),
             occurred_at=START,

@@ -23,6 +23,7 @@ from domain.orders import (
     WrongPaymentAmount,
 )
 from domain.organisation import NodeKind
+from domain.privacy import Sealed
 from domain.routing import NodeCandidate, route
 from domain.values import GeoPoint
 
@@ -48,7 +49,7 @@ def place(lines: list[OrderLine] | None = None, evidence: AttributionEvidence = 
         brand_id=uuid4(),
         member_id=uuid4(),
         lines=lines or [OrderLine(1, SKU_A, 2, 1000), OrderLine(2, SKU_B, 1, 500)],
-        delivery=DeliveryAddress("somewhere", GeoPoint(31.2, 121.5)),
+        delivery=DeliveryAddress(Sealed(uuid4(), "somewhere"), GeoPoint(31.2, 121.5)),
         evidence=evidence,
         payment_window=WINDOW,
         occurred_at=PLACED_AT,
@@ -95,7 +96,7 @@ def test_refuses_malformed_lines(lines: list[OrderLine]) -> None:
             brand_id=uuid4(),
             member_id=uuid4(),
             lines=lines,
-            delivery=DeliveryAddress("x", GeoPoint(0, 0)),
+            delivery=DeliveryAddress(Sealed(uuid4(), "x"), GeoPoint(0, 0)),
             evidence=DIRECT,
             payment_window=WINDOW,
             occurred_at=PLACED_AT,
