@@ -128,7 +128,7 @@ def _print_demo_tokens(settings: Settings, ledger: Ledger) -> None:
     ]
     console.print("Bearer tokens for the demo (valid for the configured token lifetime):")
     for caller in callers:
-        console.print(f"  [bold]{caller.role:<13}[/bold] {issue_token(settings, caller)}")
+        typer.echo(f"  {caller.role:<13} {issue_token(settings, caller)}")  # unwrapped, to copy
 
 
 AsOf = Annotated[
