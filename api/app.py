@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from api.routers import (
 from infrastructure.bootstrap import Ledger, bootstrap
 from infrastructure.observability import LATENCY, REQUEST_ID, REQUESTS
 
+access_log = logging.getLogger("guideledger.access")
 MAX_BODY_BYTES = 1024 * 1024
 TOO_LARGE = f"request bodies are limited to {MAX_BODY_BYTES} bytes"
 
@@ -66,18 +68,26 @@ async def _observe(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
     """A request id for every log line and response, and the request's count and latency."""
-    request_id = request.headers.get("x-request-id") or uuid4().hex
-    token = REQUEST_ID.set(request_id[:64])
+    request_id = (request.headers.get("x-request-id") or uuid4().hex)[:64]
+    token = REQUEST_ID.set(request_id)
     started = time.perf_counter()
     try:
         response = await call_next(request)
+        elapsed = time.perf_counter() - started
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        LATENCY.labels(request.method, template).observe(elapsed)
+        REQUESTS.labels(request.method, template, str(response.status_code)).inc()
+        access_log.info(
+            "%s %s %s",
+            request.method,
+            request.url.path,
+            response.status_code,
+            extra={"status": response.status_code, "ms": round(elapsed * 1000, 1)},
+        )
     finally:
         REQUEST_ID.reset(token)
-    route = request.scope.get("route")
-    template = getattr(route, "path", "unmatched")
-    LATENCY.labels(request.method, template).observe(time.perf_counter() - started)
-    REQUESTS.labels(request.method, template, str(response.status_code)).inc()
-    response.headers["X-Request-ID"] = request_id[:64]
+    response.headers["X-Request-ID"] = request_id
     return response
 
 

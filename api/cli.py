@@ -65,7 +65,7 @@ def demo(
                 task = bar.add_task("Placing demo orders", total=orders)
                 load_demo(
                     ledger,
-                    clock.advance,
+                    clock.set,
                     orders=orders,
                     span=timedelta(days=days),
                     progress=lambda done: bar.update(task, completed=done),
@@ -192,7 +192,9 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     url_host, url_port = host or settings.host, port or settings.port
     console.print(f"GuideLedger answering on http://{url_host}:{url_port} (docs at /docs)")
     try:
-        uvicorn.run(create_app(ledger), host=url_host, port=url_port, log_config=None)
+        uvicorn.run(
+            create_app(ledger), host=url_host, port=url_port, log_config=None, access_log=False
+        )
     finally:
         ledger.close()
 

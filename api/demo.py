@@ -103,26 +103,29 @@ def demo_is_loaded(ledger: Ledger) -> bool:
 
 def load_demo(
     ledger: Ledger,
-    advance_clock: Callable[[timedelta], object],
+    set_clock: Callable[[datetime], object],
     orders: int = 3000,
     members: int = 1500,
     span: timedelta = timedelta(days=28),
     seed: int = 20260101,
     progress: Callable[[int], None] = lambda _done: None,
 ) -> DemoWorld:
-    """Loads the organisation, catalogue, members and `orders` orders spread over `span`.
+    """Loads the organisation, catalogue, members and `orders` orders spread over `span`
+    from the ledger's clock's current instant.
 
-    `advance_clock` moves the ledger's clock forward, so a month of orders gets
-    realistic timestamps while going through the same commands as production.
+    `set_clock` moves the ledger's clock, so a month of orders gets realistic
+    timestamps while going through the same commands as production. Each order
+    falls at a random moment of its own equal slice of the span, so the history
+    always runs right to its end.
     """
     rng = random.Random(seed)  # noqa: S311  (reproducible demo data, not security)
     world = _load_organisation(ledger, rng)
     _load_catalogue(ledger, world, rng)
     _load_stock(ledger, world, rng)
     _load_members(ledger, world, members)
-    mean_gap = span.total_seconds() / max(orders, 1)
+    start, slot = ledger.clock.now(), span / max(orders, 1)
     for n in range(orders):
-        advance_clock(timedelta(seconds=rng.uniform(0, 2 * mean_gap)))
+        set_clock(start + slot * (n + rng.random()))
         _order_story(ledger, world, rng, n)
         progress(n + 1)
     return world

@@ -46,13 +46,13 @@ def demo_ledger(backend: Persistence, data_dir: str = "") -> Iterator[tuple[Ledg
             )
             ledger = bootstrap(settings, clock)
             try:
-                yield ledger, load_demo(ledger, clock.advance, orders=0, members=200)
+                yield ledger, load_demo(ledger, clock.set, orders=0, members=200)
             finally:
                 ledger.close()
     else:
         settings = Settings(persistence=backend, data_dir=data_dir, database_url=None)
         ledger = bootstrap(settings, clock)
         try:
-            yield ledger, load_demo(ledger, clock.advance, orders=0, members=200)
+            yield ledger, load_demo(ledger, clock.set, orders=0, members=200)
         finally:
             ledger.close()
