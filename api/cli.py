@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,15 @@ from uuid import UUID
 import typer
 import uvicorn
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
 
 from api.app import create_app
 from api.auth import Caller, Role, issue_token
@@ -129,6 +138,41 @@ def _print_demo_tokens(settings: Settings, ledger: Ledger) -> None:
     console.print("Bearer tokens for the demo (valid for the configured token lifetime):")
     for caller in callers:
         typer.echo(f"  {caller.role:<13} {issue_token(settings, caller)}")  # unwrapped, to copy
+
+
+@cli.command()
+def projections(
+    catch_up: Annotated[bool, typer.Option(help="Apply every pending event now")] = False,
+) -> None:
+    """Each read model's lag; with --catch-up, apply what is pending with a progress bar."""
+    ledger = bootstrap(Settings())
+    try:
+        if catch_up:
+            with Progress(
+                *Progress.get_default_columns()[:1],
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]} events/s"),
+                TimeRemainingColumn(),
+                console=console,
+            ) as bar:
+                for name in ledger.projections.projections:
+                    task = bar.add_task(name, total=ledger.projections.backlog(name), rate="-")
+                    started = time.perf_counter()
+
+                    def advance(done: int, task: TaskID = task, started: float = started) -> None:
+                        rate = done / max(time.perf_counter() - started, 1e-6)
+                        bar.update(task, completed=done, rate=f"{rate:,.0f}")
+
+                    done = ledger.projections.process(name, advance)
+                    bar.update(task, completed=done, total=done)
+        table = Table("read model", "events behind", "seconds behind")
+        for name in ledger.projections.projections:
+            events, seconds = ledger.projections.lag(name, datetime.now(UTC))
+            table.add_row(name, str(events), f"{seconds:.1f}")
+        console.print(table)
+    finally:
+        ledger.close()
 
 
 AsOf = Annotated[

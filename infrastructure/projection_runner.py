@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -64,8 +64,10 @@ class ProjectionRunner:
 
     # --- processing ----------------------------------------------------------------------
 
-    def process(self, name: str) -> int:
-        """Applies every event recorded so far; returns how many were processed."""
+    def process(self, name: str, progress: Callable[[int], None] | None = None) -> int:
+        """Applies every event recorded so far; returns how many were processed.
+
+        `progress` hears the running count after each batch."""
         projection = self.projections[name]
         source = self.sources[projection.application]
         topics = projection.topics()
@@ -88,11 +90,18 @@ class ProjectionRunner:
                 if self.store.apply(name, position, batch[-1].id, changes):
                     self._known[name] = batch[-1].id
                     done += len(batch)
+                    if progress:
+                        progress(done)
                 else:
                     del self._known[name]  # another process moved it: read it again
 
     def process_all(self) -> int:
         return sum(self.process(name) for name in self.projections)
+
+    def backlog(self, name: str) -> int:
+        """An upper bound on what `process` has to do: the source's notifications since."""
+        source = self.sources[self.projections[name].application]
+        return max(0, (source.recorder.max_notification_id() or 0) - self.store.position(name))
 
     def lag(self, name: str, now: datetime) -> tuple[int, float]:
         """(events behind, seconds behind): the events the projection still has to apply,

@@ -88,3 +88,18 @@ def test_token_command_issues_a_token_the_service_accepts(data_dir: Path) -> Non
     assert issued.exit_code == 0, issued.output
     caller = read_token(Settings(), issued.output.strip())
     assert (caller.role, caller.actor) == (Role.FINANCE, "finance:chen")
+
+
+def test_projections_command_reports_lag_and_catches_up(data_dir: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(cli, ["demo", "--no-serve", "--orders", "30"])
+    ledger = bootstrap(Settings(persistence=Persistence.SQLITE, data_dir=data_dir))
+    ledger.orders.expire_unpaid_orders()  # new events the read models have not seen
+    ledger.close()
+    caught_up = runner.invoke(cli, ["projections", "--catch-up"])
+    assert caught_up.exit_code == 0, caught_up.output
+    assert "unpaid_orders" in caught_up.output
+    report = runner.invoke(cli, ["projections"])
+    [line] = [line for line in report.output.splitlines() if "daily_sales" in line]
+    cells = [cell.strip() for cell in line.strip("│ ").split("│")]
+    assert cells == ["daily_sales", "0", "0.0"]
