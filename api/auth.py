@@ -122,15 +122,3 @@ def require_own(
         raise Forbidden("a guide sees only their own data")
     if caller.role is Role.STORE_MANAGER and (store_id is None or store_id != caller.store_id):
         raise Forbidden("a store manager sees only their own store")
-
-
-Admin = Annotated[Caller, Depends(allow())]
-Frontend = Annotated[Caller, Depends(allow(Role.FRONTEND))]
-Support = Annotated[Caller, Depends(allow(Role.SUPPORT))]
-Finance = Annotated[Caller, Depends(allow(Role.FINANCE))]
-Staff = Annotated[Caller, Depends(allow(Role.STORE_MANAGER))]
-OrderReaders = Annotated[Caller, Depends(allow(Role.FRONTEND, Role.SUPPORT, Role.FINANCE))]
-Managers = Annotated[
-    Caller, Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))
-]
-AnyRole = Annotated[Caller, Depends(current_caller)]
