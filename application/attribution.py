@@ -9,6 +9,7 @@ from eventsourcing.application import Repository
 
 from application.framework import find
 from application.organisation import OrganisationApplication
+from application.policies import policy_in_force
 from application.readmodels import ReadModels
 from application.sales_views import GUIDES, GuideDirectory
 from domain.attribution import (
@@ -23,7 +24,6 @@ from domain.attribution import (
     attribute,
 )
 from domain.binding import MemberBinding
-from domain.policies import PolicyBook
 
 ATTRIBUTION = "attribution"  # the policy book's kind
 
@@ -40,8 +40,9 @@ class Attributor:
         self.read_models = read_models
 
     def policy_in_force(self, brand_id: UUID, at: datetime) -> AttributionPolicy:
-        book = find(self.repository, PolicyBook, PolicyBook.create_id(brand_id, ATTRIBUTION))
-        return book.in_force(at, DEFAULT_ATTRIBUTION_POLICY) if book else DEFAULT_ATTRIBUTION_POLICY
+        return policy_in_force(
+            self.repository, brand_id, ATTRIBUTION, at, DEFAULT_ATTRIBUTION_POLICY
+        )
 
     def binding(self, member_id: UUID, brand_id: UUID) -> MemberBinding | None:
         return find(self.repository, MemberBinding, MemberBinding.create_id(member_id, brand_id))

@@ -27,6 +27,7 @@ from application.ledger_views import (
 )
 from application.orders import OrderApplication
 from application.organisation import OrganisationApplication
+from application.policies import policy_in_force, publish, published
 from application.readmodels import ReadModels
 from application.sales_views import SALES_BY_GUIDE_DAY, DailySales
 from domain.attribution import Attribution, AttributionChannel
@@ -58,7 +59,6 @@ from domain.money import apply_rate, round_half_up
 from domain.orders import Order
 from domain.organisation import Brand
 from domain.periods import days_of, period_end, period_start
-from domain.policies import PolicyBook
 
 COMMISSION = "commission"  # the policy book's kind
 LEDGER_ACTOR = "system:ledger"
@@ -93,24 +93,15 @@ class CommissionApplication(LedgerApplication):
     # --- rules -------------------------------------------------------------------------
 
     def policy_in_force(self, brand_id: UUID, at: datetime) -> CommissionPolicy:
-        book = self.find(PolicyBook, PolicyBook.create_id(brand_id, COMMISSION))
-        return book.in_force(at, DEFAULT_COMMISSION_POLICY) if book else DEFAULT_COMMISSION_POLICY
+        return policy_in_force(self.repository, brand_id, COMMISSION, at, DEFAULT_COMMISSION_POLICY)
 
     def publish_policy(
         self, command: Command, brand_id: UUID, draft: CommissionPolicy
     ) -> CommandResult:
-        def decide() -> Decision:
-            self.organisation.fact(Brand, brand_id, "brand_id")
-            book_id = PolicyBook.create_id(brand_id, COMMISSION)
-            book = self.find(PolicyBook, book_id) or PolicyBook(brand_id, COMMISSION)
-            policy = book.publish(draft, self.clock.now(), command.actor)
-            return [book], CommandResult(book.id, policy.version)
-
-        return self.execute(command, decide)
+        return publish(self, self.organisation, command, brand_id, COMMISSION, draft)
 
     def policies(self, brand_id: UUID) -> list[CommissionPolicy]:
-        book = self.find(PolicyBook, PolicyBook.create_id(brand_id, COMMISSION))
-        return list(book.policies) if book else []
+        return published(self.repository, brand_id, COMMISSION)
 
     # --- order facts ------------------------------------------------------------------------
 

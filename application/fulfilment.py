@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from eventsourcing.application import Repository
 from eventsourcing.domain import Aggregate
 
 from application.framework import find
+from application.policies import policy_in_force
 from application.projections import NODES, STOCK_AVAILABILITY, NodeDirectory, StockAvailability
 from application.readmodels import ReadModels
 from domain.fulfilment import NodeAtCapacity, NodeDailyLoad
 from domain.organisation import NodeKind
-from domain.policies import PolicyBook
+from domain.periods import local_day
 from domain.routing import (
     DEFAULT_ROUTING_POLICY,
     LineDemand,
@@ -58,8 +58,7 @@ class Fulfilment:
         self.read_models = read_models
 
     def policy_in_force(self, brand_id: UUID, at: datetime) -> RoutingPolicy:
-        book = self.get(PolicyBook, PolicyBook.create_id(brand_id, ROUTING))
-        return book.in_force(at, DEFAULT_ROUTING_POLICY) if book else DEFAULT_ROUTING_POLICY
+        return policy_in_force(self.repository, brand_id, ROUTING, at, DEFAULT_ROUTING_POLICY)
 
     def dry_run(
         self,
@@ -125,7 +124,7 @@ class Fulfilment:
                 available[node_id][sku_id] = units
         if not available:
             return []
-        day = _local_day(at, time_zone)
+        day = local_day(at, time_zone)
         candidates = []
         for node in self.read_models.select(NODES, {"node_id": list(available)}):
             node_id, cap = node["node_id"], node["daily_order_cap"]
@@ -164,7 +163,7 @@ class Fulfilment:
                 touched.append(stock)
             cap = caps.get(allocation.node_id)
             if cap is not None:
-                day = _local_day(at, time_zone)
+                day = local_day(at, time_zone)
                 load_id = NodeDailyLoad.create_id(allocation.node_id, day)
                 load = self.get(NodeDailyLoad, load_id) or NodeDailyLoad(allocation.node_id, day)
                 load.take(order_id, cap, at, actor)
@@ -177,7 +176,3 @@ class Fulfilment:
 
     def get(self, cls: type[_A], aggregate_id: UUID) -> _A | None:
         return find(self.repository, cls, aggregate_id)
-
-
-def _local_day(at: datetime, time_zone: str) -> str:
-    return at.astimezone(ZoneInfo(time_zone)).date().isoformat()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 from uuid import UUID, uuid4
@@ -26,6 +26,7 @@ from application.framework import (
 )
 from application.fulfilment import ROUTING, Fulfilment
 from application.organisation import OrganisationApplication
+from application.policies import publish, published
 from application.projections import (
     STOCK_AVAILABILITY,
     UNPAID_ORDERS,
@@ -34,7 +35,7 @@ from application.projections import (
     UnpaidOrders,
     UnroutableQueue,
 )
-from application.readmodels import ReadModels, event_class
+from application.readmodels import ReadModels, event_class, event_data
 from application.sales_views import MEMBER_BINDINGS, MemberBindings
 from domain.attribution import (
     Attribution,
@@ -56,7 +57,6 @@ from domain.orders import (
     OrderLine,
 )
 from domain.organisation import Brand, Guide, Node, NodeKind
-from domain.policies import PolicyBook
 from domain.privacy import Sealed
 from domain.routing import (
     AllocatedLine,
@@ -73,7 +73,6 @@ DEFAULT_PAYMENT_WINDOW = timedelta(minutes=30)
 PAYMENT_WINDOW_ACTOR = "system:payment-window"
 ROUTER_ACTOR = "system:router"
 GUIDE_DEPARTURE_ACTOR = "system:guide-departure"
-_ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 log = logging.getLogger("guideledger.orders")
 
 
@@ -253,8 +252,9 @@ class OrderApplication(LedgerApplication):
         """Routes again every order of the brand waiting for stock; returns those now allocated."""
         self.read_models.catch_up(UnroutableQueue)
         brand = self.organisation.load(Brand, brand_id)
-        allocated = []
-        for waiting in self.waiting_orders(brand_id):
+        allocated: set[UUID] = set()  # a decision re-run after a lost race adds nothing twice
+        waiting_orders = self.waiting_orders(brand_id)
+        for waiting in waiting_orders:
 
             def decide(order_id: UUID = waiting.order_id) -> Decision:
                 order = self.load(Order, order_id)
@@ -274,12 +274,11 @@ class OrderApplication(LedgerApplication):
                     return [], CommandResult(order.id, order.version)
                 selling_branch_id = order.attribution.branch_id if order.attribution else None
                 order.allocate(plan.decision, selling_branch_id, now, ROUTER_ACTOR)
+                allocated.add(order.id)
                 return [order, *plan.touched], CommandResult(order.id, order.version)
 
-            before = self.load(Order, waiting.order_id).version
-            if self.execute(Command(ROUTER_ACTOR), decide).version > before:
-                allocated.append(waiting.order_id)
-        return allocated
+            self.execute(Command(ROUTER_ACTOR), decide)
+        return [w.order_id for w in waiting_orders if w.order_id in allocated]
 
     def dry_run(
         self, brand_id: UUID, lines: Sequence[LineRequest], destination: GeoPoint
@@ -580,10 +579,10 @@ class OrderApplication(LedgerApplication):
     def publish_routing_policy(
         self, command: Command, brand_id: UUID, draft: RoutingPolicy
     ) -> CommandResult:
-        return self._publish_policy(command, brand_id, ROUTING, draft)
+        return publish(self, self.organisation, command, brand_id, ROUTING, draft)
 
     def routing_policies(self, brand_id: UUID) -> list[RoutingPolicy]:
-        return self._policies(brand_id, ROUTING)
+        return published(self.repository, brand_id, ROUTING)
 
     # --- attribution corrections, bindings and policies ----------------------------------
 
@@ -692,27 +691,10 @@ class OrderApplication(LedgerApplication):
     def publish_attribution_policy(
         self, command: Command, brand_id: UUID, draft: AttributionPolicy
     ) -> CommandResult:
-        return self._publish_policy(command, brand_id, ATTRIBUTION, draft)
+        return publish(self, self.organisation, command, brand_id, ATTRIBUTION, draft)
 
     def attribution_policies(self, brand_id: UUID) -> list[AttributionPolicy]:
-        return self._policies(brand_id, ATTRIBUTION)
-
-    def _publish_policy(
-        self, command: Command, brand_id: UUID, kind: str, draft: Any
-    ) -> CommandResult:
-        def decide() -> Decision:
-            self.organisation.fact(Brand, brand_id, "brand_id")
-            book = self.find(PolicyBook, PolicyBook.create_id(brand_id, kind)) or PolicyBook(
-                brand_id, kind
-            )
-            policy = book.publish(draft, self.clock.now(), command.actor)
-            return [book], CommandResult(book.id, policy.version)
-
-        return self.execute(command, decide)
-
-    def _policies(self, brand_id: UUID, kind: str) -> list[Any]:
-        book = self.find(PolicyBook, PolicyBook.create_id(brand_id, kind))
-        return list(book.policies) if book else []
+        return published(self.repository, brand_id, ATTRIBUTION)
 
     # --- queries -----------------------------------------------------------------------
 
@@ -782,16 +764,11 @@ class OrderApplication(LedgerApplication):
 
 
 def _history_entry(domain_event: _OrderFact) -> HistoryEntry:
-    data = {
-        f.name: getattr(domain_event, f.name)
-        for f in fields(domain_event)  # type: ignore[arg-type]
-        if f.name not in _ENVELOPE_FIELDS | {"occurred_at", "actor"}
-    }
     return HistoryEntry(
         version=domain_event.originator_version,
         event=type(domain_event).__name__,
         occurred_at=domain_event.occurred_at,
         recorded_at=domain_event.timestamp,
         actor=domain_event.actor,
-        data=data,
+        data=event_data(domain_event),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol
 from uuid import UUID
@@ -71,6 +71,18 @@ def event_class(aggregate: type[Aggregate], name: str) -> type[Any]:
     """An event class that the @event decorator defined on an aggregate."""
     found: type[Any] = getattr(aggregate, name)
     return found
+
+
+_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+
+def event_data(domain_event: Any) -> dict[str, Any]:
+    """An event's own facts: its fields without the store's envelope, when and who."""
+    return {
+        f.name: getattr(domain_event, f.name)
+        for f in fields(domain_event)
+        if f.name not in _ENVELOPE | {"occurred_at", "actor"}
+    }
 
 
 class Projection(ABC):

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from application.readmodels import ColumnType, Increment, Projection, RowChange, Table, Upsert
 from domain.attribution import Attribution
@@ -19,6 +18,7 @@ from domain.binding import MemberBinding
 from domain.engagement import Share
 from domain.orders import Order
 from domain.organisation import Guide
+from domain.periods import local_day
 
 TimeZoneOf = Callable[[UUID], str]  # brand id -> IANA time zone (fixed at registration)
 
@@ -116,10 +116,6 @@ SHARE_FUNNEL = Table(
     },
     indexes=(("guide_id", "day"),),
 )
-
-
-def local_day(moment: datetime, time_zone: str) -> str:
-    return moment.astimezone(ZoneInfo(time_zone)).date().isoformat()
 
 
 class GuideDirectory(Projection):

@@ -3,17 +3,16 @@ the stock it reserved, shipped and restocked, and the commission it moved."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from application.commissions import CommissionApplication
 from application.orders import OrderApplication
+from application.readmodels import event_data
 from domain.ledger import CommissionAccrual
 from domain.stock import Stock
-
-_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 
 @dataclass(frozen=True)
@@ -58,11 +57,12 @@ def order_timeline(
 
 
 def _entry(source: str, event: Any, occurred_at: datetime, actor: str) -> TimelineEntry:
-    data = {
-        f.name: getattr(event, f.name)
-        for f in fields(event)
-        if f.name not in _ENVELOPE | {"occurred_at", "actor"}
-    }
     return TimelineEntry(
-        occurred_at, event.timestamp, source, event.originator_id, type(event).__name__, actor, data
+        occurred_at,
+        event.timestamp,
+        source,
+        event.originator_id,
+        type(event).__name__,
+        actor,
+        event_data(event),
     )

@@ -14,6 +14,11 @@ class SettlementCadence(StrEnum):
     QUARTERLY = "quarterly"
 
 
+def local_day(moment: datetime, time_zone: str) -> str:
+    """The ISO date of `moment` in `time_zone`: how days are cut for a brand."""
+    return moment.astimezone(ZoneInfo(time_zone)).date().isoformat()
+
+
 def period_of(moment: datetime, time_zone: str, cadence: SettlementCadence) -> str:
     local = moment.astimezone(ZoneInfo(time_zone))
     if SettlementCadence(cadence) is SettlementCadence.MONTHLY:
