@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from uuid import uuid4
 
 from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +19,7 @@ from api.routers import (
     attribution,
     catalogue,
     commissions,
+    dashboard,
     fulfilment,
     operations,
     orders,
@@ -58,9 +60,11 @@ def create_app(ledger: Ledger | None = None) -> FastAPI:
         fulfilment,
         attribution,
         commissions,
+        dashboard,
         operations,
     ):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=dashboard.STATIC), name="static")
     return app
 
 

@@ -10,6 +10,7 @@ for an instant, by a scheduler or the CLI.
 from __future__ import annotations
 
 import math
+from collections import Counter, defaultdict
 from datetime import datetime
 from fractions import Fraction
 from functools import partial
@@ -422,6 +423,22 @@ class CommissionApplication(LedgerApplication):
         }
         paid = sum(s["total_fen"] for s in self.statements(owner) if s["paid_reference"])
         return {**balances, "paid": paid} if paid else balances
+
+    def payouts(self, brand_id: UUID) -> list[dict[str, Any]]:
+        """Per period and payee level: statements, their total (open ones so far), what the
+        closed ones came to and what was paid."""
+        self.read_models.catch_up(SettlementPeriods)
+        totals: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        for row in self.read_models.select(SETTLEMENT_PERIODS, {"brand_id": brand_id}):
+            total = totals[(row["period"], row["payee"].split(":", 1)[0])]
+            total["statements"] += 1
+            total["total_fen"] += row["total_fen"]
+            total["closed_fen"] += row["total_fen"] if row["closed"] else 0
+            total["paid_fen"] += row["total_fen"] if row["paid_reference"] else 0
+        return [
+            {"period": period, "level": level, **totals[(period, level)]}
+            for period, level in sorted(totals)
+        ]
 
     def trial_balance(self, brand_id: UUID) -> tuple[int, dict[str, int]]:
         """The sum of every account (zero when the books balance) and each account's balance."""

@@ -7,6 +7,7 @@ from datetime import timedelta
 from uuid import UUID
 
 from application.commissions import CommissionApplication
+from application.directory import UnitDirectory
 from application.engagement import EngagementApplication
 from application.framework import Clock
 from application.ledger_views import CommissionsDue, LedgerBalances, SettlementPeriods
@@ -107,6 +108,7 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> L
     for projection in (
         StockAvailability(),
         NodeDirectory(),
+        UnitDirectory(),
         UnroutableQueue(),
         UnpaidOrders(),
         GuideDirectory(),

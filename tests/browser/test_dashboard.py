@@ -1,0 +1,170 @@
+"""The dashboard in headless Chromium against the demo data: what it shows is what the
+query API says, each role sees only its panels, and a screenshot is kept per language."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.auth import Caller, Role, issue_token
+from api.cli import cli
+from api.demo import BRAND_CODE
+from domain.organisation import Brand
+from domain.values import natural_id
+from infrastructure.bootstrap import Ledger, bootstrap
+from infrastructure.settings import Persistence, Settings
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output"
+
+
+@pytest.fixture(scope="module")
+def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
+    data_dir = tmp_path_factory.mktemp("dashboard") / "var"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("GUIDELEDGER_DATA_DIR", str(data_dir))
+        env.delenv("DATABASE_URL", raising=False)
+        env.delenv("GUIDELEDGER_DATABASE_URL", raising=False)
+        loaded = CliRunner().invoke(cli, ["demo", "--no-serve", "--orders", "300"])
+    assert loaded.exit_code == 0, loaded.output
+    ledger = bootstrap(Settings(persistence=Persistence.SQLITE, data_dir=data_dir))
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(demo_ledger: Ledger) -> Iterator[str]:
+    """The real app under uvicorn on a free port, as the browser reaches it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(demo_ledger), host="127.0.0.1", port=port, log_config=None)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("Chromium is missing: scripts/test installs it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium)
+        yield browser
+        browser.close()
+
+
+def token(ledger: Ledger, role: Role, **scope: Any) -> str:
+    return issue_token(ledger.settings, Caller("dashboard-test", role, **scope))
+
+
+def open_dashboard(browser: Browser, base_url: str, bearer: str, lang: str) -> Page:
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(f"{base_url}/dashboard#token={bearer}&lang={lang}")
+    page.wait_for_selector("body[data-loaded=true]")
+    return page
+
+
+def shown(page: Page, section: str) -> list[tuple[str, str, str]]:
+    """(id, rank, last cell) of each row the section's table shows."""
+    rows = page.locator(f"#{section} tbody tr")
+    return [
+        (
+            row.get_attribute("data-id") or "",
+            row.get_attribute("data-rank") or "",
+            row.locator("td").last.inner_text(),
+        )
+        for row in rows.all()
+    ]
+
+
+def yuan(fen: int) -> str:
+    return f"{'-' if fen < 0 else ''}¥{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
+
+
+def test_rankings_shown_match_the_query_api(
+    browser: Browser, base_url: str, demo_ledger: Ledger
+) -> None:
+    bearer = token(demo_ledger, Role.FINANCE)
+    page = open_dashboard(browser, base_url, bearer, "en")
+    api = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {bearer}"})
+    brand = api.get(f"/brands/by-code/{BRAND_CODE}").json()
+    day = page.input_value("#day")
+
+    for section, measure, money in (
+        ("stores-total", "total", "net_sales_fen"),
+        ("stores-online", "online", "online_sales_fen"),
+    ):
+        ranked = api.get(
+            f"/brands/{brand['id']}/rankings/stores", params={"day": day, "measure": measure}
+        ).json()
+        assert ranked, "the demo has sales yesterday"
+        expected = [(r["store_id"], str(r["rank"]), yuan(r["sales"][money])) for r in ranked]
+        assert shown(page, section) == expected
+
+    top_store = ranked[0]["store_id"]
+    page.select_option("#store", top_store)
+    page.click("#filters button[type=submit]")
+    page.wait_for_selector("body[data-loaded=true]")
+    guides = api.get(
+        f"/brands/{brand['id']}/rankings/guides",
+        params={"day": day, "store_id": top_store, "measure": "share_rate"},
+    ).json()
+    assert [(g, r) for g, r, _ in shown(page, "guides")] == [
+        (g["guide_id"], str(g["rank"])) for g in guides
+    ]
+    assert page.locator("#payouts .notice").inner_text() == ""
+    assert page.locator("#lag tbody tr").count() == len(demo_ledger.projections.projections)
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "dashboard-en.png", full_page=True)
+
+
+def test_branch_filter_keeps_only_that_branchs_stores(
+    browser: Browser, base_url: str, demo_ledger: Ledger
+) -> None:
+    bearer = token(demo_ledger, Role.FINANCE)
+    page = open_dashboard(browser, base_url, bearer, "en")
+    branch = page.locator("#branch option").nth(1).get_attribute("value") or ""
+    page.select_option("#branch", branch)
+    page.click("#filters button[type=submit]")
+    page.wait_for_selector("body[data-loaded=true]")
+    api = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {bearer}"})
+    brand_id = Brand.create_id(BRAND_CODE)
+    stores = api.get(f"/brands/{brand_id}/units", params={"kind": "store"}).json()
+    in_branch = {u["unit_id"] for u in stores if u["branch_id"] == branch}
+    listed = {store for store, _rank, _money in shown(page, "stores-total")}
+    assert listed
+    assert listed <= in_branch
+
+
+def test_a_store_manager_sees_rankings_but_not_payouts_in_chinese(
+    browser: Browser, base_url: str, demo_ledger: Ledger
+) -> None:
+    store_id = natural_id("node", Brand.create_id(BRAND_CODE), "S-SHANGHAI-01")
+    bearer = token(demo_ledger, Role.STORE_MANAGER, store_id=store_id)
+    page = open_dashboard(browser, base_url, bearer, "zh")
+
+    assert page.locator("#payouts .notice").inner_text() == "当前角色无权查看"
+    assert page.locator("#stores-total h2").inner_text().startswith("门店排名")
+    assert page.locator("#stores-total tbody tr").count() > 0
+    assert page.locator("#daily .notice").inner_text() == ""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "dashboard-zh-store-manager.png", full_page=True)
