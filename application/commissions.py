@@ -101,6 +101,11 @@ class CommissionApplication(LedgerApplication):
     ) -> CommandResult:
         return publish(self, self.organisation, command, brand_id, COMMISSION, draft)
 
+    def policy_version(self, brand_id: UUID, version: int, at: datetime) -> CommissionPolicy:
+        """The brand's published version `version`; the one in force at `at` if it has none."""
+        found = [p for p in self.policies(brand_id) if p.version == version]
+        return found[0] if found else self.policy_in_force(brand_id, at)
+
     def policies(self, brand_id: UUID) -> list[CommissionPolicy]:
         return published(self.repository, brand_id, COMMISSION)
 
@@ -117,7 +122,7 @@ class CommissionApplication(LedgerApplication):
             assert order.paid_at is not None, "accrued only once paid"
             assert order.attribution is not None, "every placed order is attributed"
             policy = self.policy_in_force(order.brand_id, order.paid_at)
-            earned = self._earned(order, order.attribution, policy)
+            earned = self.earned(order, order.attribution, policy)
             accrual = CommissionAccrual.accrue(
                 order_id=order.id,
                 brand_id=order.brand_id,
@@ -133,9 +138,10 @@ class CommissionApplication(LedgerApplication):
 
         self.execute(Command(LEDGER_ACTOR), decide)
 
-    def _earned(
+    def earned(
         self, order: Order, attribution: Attribution, policy: CommissionPolicy
     ) -> dict[Payee, int]:
+        """What each payee earns on the order under `policy`, fulfilment fees included."""
         lines = [
             SaleLine(line.amount_fen, self.organisation.fact(Sku, line.sku_id, "sku_id").category)
             for line in order.lines
@@ -203,7 +209,7 @@ class CommissionApplication(LedgerApplication):
             now = self.clock.now()
             period = self.period_of(accrual.brand_id, now)
             policy = self._rule_version(accrual)
-            earned = self._earned(order, order.attribution, policy)
+            earned = self.earned(order, order.attribution, policy)
             remaining = order.paid_fen - order.refunded_fen
             if order.paid_fen and remaining < order.paid_fen:
                 earned = {
@@ -446,6 +452,15 @@ class CommissionApplication(LedgerApplication):
         rows = self.read_models.select(LEDGER_BALANCES, {"brand_id": brand_id})
         accounts = {row["account"]: row["balance_fen"] for row in rows}
         return sum(accounts.values()), accounts
+
+    def first_open_period(self, brand_id: UUID, period: str) -> str:
+        """`period` if it is still open, else the first open period after it."""
+        brand = self._brand(brand_id)
+        while True:
+            close = self.find(BrandPeriodClose, BrandPeriodClose.create_id(brand_id, period))
+            if close is None or not close.finished:
+                return period
+            period = brand.period_after(period)
 
     def is_closed(self, brand_id: UUID, moment: datetime) -> bool:
         """Whether the brand's period containing `moment` has been closed."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from uuid import UUID
 
+from application.commission_view import CommissionView
 from application.commissions import CommissionApplication
 from application.directory import UnitDirectory
 from application.engagement import EngagementApplication
@@ -22,11 +24,14 @@ from application.projections import (
 )
 from application.rankings import Rankings
 from application.sales_views import DailyEngagement, DailySales, GuideDirectory, MemberBindings
+from domain.commission import CommissionPolicy
+from domain.orders import Order
 from domain.organisation import Brand
 from infrastructure.clock import SystemClock
 from infrastructure.observability import count_lost_race
 from infrastructure.persistence import ensure_postgres_schema, eventsourcing_env
 from infrastructure.projection_runner import ProjectionRunner
+from infrastructure.read_model_versions import CommissionViewVersions
 from infrastructure.readmodel_store import (
     MemoryReadModelStore,
     PostgresReadModelStore,
@@ -49,6 +54,7 @@ class Ledger:
     commissions: CommissionApplication
     projections: ProjectionRunner
     rankings: Rankings
+    commission_views: CommissionViewVersions
 
     def close(self) -> None:
         self.projections.stop()
@@ -125,6 +131,40 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> L
     for application in (organisation, orders, engagement, commissions):
         application.on_lost_race = count_lost_race
     rankings = Rankings(projections, time_zone_of, clock.now)
+    commission_views = CommissionViewVersions(
+        projections, commissions, partial(commission_view, orders, commissions)
+    )
     return Ledger(
-        settings, clock, organisation, orders, engagement, commissions, projections, rankings
+        settings,
+        clock,
+        organisation,
+        orders,
+        engagement,
+        commissions,
+        projections,
+        rankings,
+        commission_views,
+    )
+
+
+def commission_view(
+    orders: OrderApplication,
+    commissions: CommissionApplication,
+    version: int,
+    rules_version: int | None,
+) -> CommissionView:
+    """Version `version` of the commission view, under each brand's published rules
+    `rules_version` (or, if None or not published, the rules in force at payment)."""
+
+    def rules_for(brand_id: UUID, paid_at: datetime) -> CommissionPolicy:
+        if rules_version is None:
+            return commissions.policy_in_force(brand_id, paid_at)
+        return commissions.policy_version(brand_id, rules_version, paid_at)
+
+    def order_at(order_id: UUID, version: int) -> Order:
+        order: Order = orders.repository.get(order_id, version=version)
+        return order
+
+    return CommissionView(
+        version, rules_version, rules_for, order_at, commissions.earned, commissions.period_of
     )

@@ -43,9 +43,17 @@ class ProjectionRunner:
         self.sources[application.name] = application
 
     def register(self, projection: Projection) -> None:
-        self.store.install(type(projection))
+        self.store.install(projection)
         self.projections[projection.name] = projection
         self._locks[projection.name] = threading.Lock()
+
+    def retire(self, name: str) -> None:
+        """Stops keeping a projection and drops its tables (a discarded or replaced version)."""
+        with self._locks[name]:
+            projection = self.projections.pop(name)
+            self._known.pop(name, None)
+            self.store.uninstall(projection)
+        del self._locks[name]
 
     # --- the ReadModels port ---------------------------------------------------------
 
@@ -68,11 +76,13 @@ class ProjectionRunner:
         """Applies every event recorded so far; returns how many were processed.
 
         `progress` hears the running count after each batch."""
-        projection = self.projections[name]
+        projection, lock = self.projections.get(name), self._locks.get(name)
+        if projection is None or lock is None:
+            return 0  # retired meanwhile
         source = self.sources[projection.application]
         topics = projection.topics()
         done = 0
-        with self._locks[name]:
+        with lock:
             while True:
                 position = self._known.get(name)
                 if position is None:
@@ -96,12 +106,24 @@ class ProjectionRunner:
                     del self._known[name]  # another process moved it: read it again
 
     def process_all(self) -> int:
-        return sum(self.process(name) for name in self.projections)
+        return sum(self.process(name) for name in list(self.projections))
 
     def backlog(self, name: str) -> int:
         """An upper bound on what `process` has to do: the source's notifications since."""
         source = self.sources[self.projections[name].application]
         return max(0, (source.recorder.max_notification_id() or 0) - self.store.position(name))
+
+    def caught_up(self, name: str) -> bool:
+        """No event the projection handles is waiting for it."""
+        projection = self.projections[name]
+        source = self.sources[projection.application]
+        waiting = source.recorder.select_notifications(
+            start=self.store.position(name),
+            limit=1,
+            topics=projection.topics(),
+            inclusive_of_start=False,
+        )
+        return not waiting
 
     def lag(self, name: str, now: datetime) -> tuple[int, float]:
         """(events behind, seconds behind): the events the projection still has to apply,

@@ -42,12 +42,21 @@ SQL_TYPES = {
 
 
 class ReadModelStore(ABC):
-    @abstractmethod
-    def install(self, projection: type[Projection]) -> None:
+    def install(self, projection: Projection) -> None:
         """Creates the projection's tables and its position (0) if missing."""
+        self.create_tables(projection.tables)
+        self.install_position(projection.name)
+
+    @abstractmethod
+    def install_position(self, name: str) -> None:
+        """A position (0) under `name` if missing."""
 
     @abstractmethod
     def create_tables(self, tables: Sequence[Table]) -> None: ...
+
+    @abstractmethod
+    def uninstall(self, projection: Projection) -> None:
+        """Drops the projection's tables and its position (a retired read model version)."""
 
     @abstractmethod
     def insert_if_absent(self, table: Table, key: tuple[Any, ...], values: dict[str, Any]) -> None:
@@ -98,10 +107,15 @@ class MemoryReadModelStore(ReadModelStore):
         self.positions: dict[str, int] = {}
         self.lock = threading.Lock()
 
-    def install(self, projection: type[Projection]) -> None:
-        self.create_tables(projection.tables)
+    def install_position(self, name: str) -> None:
         with self.lock:
-            self.positions.setdefault(projection.name, 0)
+            self.positions.setdefault(name, 0)
+
+    def uninstall(self, projection: Projection) -> None:
+        with self.lock:
+            for table in projection.tables:
+                self.rows.pop(table.name, None)
+            self.positions.pop(projection.name, None)
 
     def create_tables(self, tables: Sequence[Table]) -> None:
         with self.lock:
@@ -203,8 +217,7 @@ class SQLReadModelStore(ReadModelStore):
     def _sql(self, text: str) -> str:
         return text.replace("?", self.placeholder)
 
-    def install(self, projection: type[Projection]) -> None:
-        self.create_tables(projection.tables)
+    def install_position(self, name: str) -> None:
         with self.transaction() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS projection_positions "
@@ -215,7 +228,15 @@ class SQLReadModelStore(ReadModelStore):
                     "INSERT INTO projection_positions (name, position) VALUES (?, 0) "
                     "ON CONFLICT (name) DO NOTHING"
                 ),
-                (projection.name,),
+                (name,),
+            )
+
+    def uninstall(self, projection: Projection) -> None:
+        with self.transaction() as cursor:
+            for table in projection.tables:
+                cursor.execute(f"DROP TABLE IF EXISTS {table.name}")
+            cursor.execute(
+                self._sql("DELETE FROM projection_positions WHERE name = ?"), (projection.name,)
             )
 
     def create_tables(self, tables: Sequence[Table]) -> None:

@@ -42,7 +42,7 @@ def health() -> Health:
 def _lags(ledger: LedgerDep) -> list[ProjectionLag]:
     now = datetime.now(UTC)
     lags = []
-    for name in ledger.projections.projections:
+    for name in list(ledger.projections.projections):
         events, seconds = ledger.projections.lag(name, now)
         PROJECTION_LAG_EVENTS.labels(name).set(events)
         PROJECTION_LAG_SECONDS.labels(name).set(seconds)
