@@ -24,6 +24,7 @@ from api.routers import (
     operations,
     orders,
     organisation,
+    read_models,
 )
 from infrastructure.bootstrap import Ledger, bootstrap
 from infrastructure.observability import LATENCY, REQUEST_ID, REQUESTS
@@ -61,6 +62,7 @@ def create_app(ledger: Ledger | None = None) -> FastAPI:
         attribution,
         commissions,
         dashboard,
+        read_models,
         operations,
     ):
         app.include_router(module.router)

@@ -145,6 +145,7 @@ class CommissionViewVersions:
         candidate = self.name(versions.candidate)
         if self._building() or not self.runner.caught_up(candidate):
             raise Conflict("the candidate version is still catching up")
+        self.runner.process(self.name(versions.serving))
         where = {"brand_id": brand_id}
         return diff(
             self.runner.select(

@@ -17,7 +17,16 @@ def test_every_operation_has_an_id_a_tag_and_documented_problems(client: TestCli
 
 
 # Writes that are not commands: a query sent by POST, and naturally idempotent sweeps.
-NOT_COMMANDS = {"dryRunRouting", "rerouteWaitingOrders", "expireUnpaidOrders", "matureCommissions"}
+# Operations, and read model versions guarded by compare-and-set (a repeat is refused).
+NOT_COMMANDS = {
+    "dryRunRouting",
+    "rerouteWaitingOrders",
+    "expireUnpaidOrders",
+    "matureCommissions",
+    "rebuildCommissionView",
+    "promoteCommissionView",
+    "discardCommissionView",
+}
 
 
 def test_commands_document_the_idempotency_key_and_the_bearer_token(client: TestClient) -> None:
