@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +17,6 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -25,6 +26,7 @@ from api.app import create_app
 from api.auth import Caller, Role, issue_token
 from api.demo import BRAND_CODE, demo_is_loaded, demo_start, load_demo, settle_demo
 from api.routers.commissions import statement_as_csv, statement_view
+from application.audit import SettlementAudit
 from application.framework import Command
 from domain.organisation import Brand, Node
 from domain.values import natural_id
@@ -148,29 +150,106 @@ def projections(
     ledger = bootstrap(Settings())
     try:
         if catch_up:
-            with Progress(
-                *Progress.get_default_columns()[:1],
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]} events/s"),
-                TimeRemainingColumn(),
-                console=console,
-            ) as bar:
+            with _progress() as track:
                 for name in ledger.projections.projections:
-                    task = bar.add_task(name, total=ledger.projections.backlog(name), rate="-")
-                    started = time.perf_counter()
-
-                    def advance(done: int, task: TaskID = task, started: float = started) -> None:
-                        rate = done / max(time.perf_counter() - started, 1e-6)
-                        bar.update(task, completed=done, rate=f"{rate:,.0f}")
-
-                    done = ledger.projections.process(name, advance)
-                    bar.update(task, completed=done, total=done)
+                    ledger.projections.process(name, track(name, ledger.projections.backlog(name)))
         table = Table("read model", "events behind", "seconds behind")
         for name in ledger.projections.projections:
             events, seconds = ledger.projections.lag(name, datetime.now(UTC))
             table.add_row(name, str(events), f"{seconds:.1f}")
         console.print(table)
+    finally:
+        ledger.close()
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """`track(description, total)` adds a bar and returns its callback: events done so far,
+    shown with the rate and the time left."""
+    with Progress(
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} events/s"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+
+        def track(description: str, total: int) -> Callable[[int], None]:
+            task, started = bar.add_task(description, total=total, rate="-"), time.perf_counter()
+
+            def advance(done: int) -> None:
+                rate = done / max(time.perf_counter() - started, 1e-6)
+                bar.update(task, completed=done, total=max(total, done), rate=f"{rate:,.0f}")
+
+            return advance
+
+        yield track
+
+
+@cli.command()
+def audit(
+    brand: Annotated[str, typer.Option(help="The brand's code, e.g. GL-SPORT")],
+    period: Annotated[str, typer.Option(help="2026-11 (monthly) or 2026-Q4 (quarterly)")],
+    payee: Annotated[str | None, typer.Option(help="Only this payee, level:id")] = None,
+) -> None:
+    """Replay every commission event from zero and compare the period's statements to the fen.
+    Exits 1 if any statement differs."""
+    ledger = bootstrap(Settings())
+    try:
+        total = ledger.commissions.recorder.max_notification_id() or 0
+        with _progress() as track:
+            report = SettlementAudit(ledger.commissions).run(
+                Brand.create_id(brand), period, payee, track("replaying", total)
+            )
+        console.print(f"{len(report.matched)} statements match the replay to the fen.")
+        if not report.clean:
+            table = Table("payee", "period", "what", "stored fen", "replayed fen", "events")
+            for m in report.mismatches:
+                table.add_row(
+                    m.payee,
+                    m.period,
+                    m.what,
+                    str(m.stored_fen),
+                    str(m.replayed_fen),
+                    " ".join(m.event_ids),
+                )
+            console.print(table)
+            raise typer.Exit(1)
+    finally:
+        ledger.close()
+
+
+@cli.command()
+def rebuild(
+    brand: Annotated[str, typer.Option(help="Show the diff for this brand's code")],
+    rules_version: Annotated[
+        int | None, typer.Option(help="Commission rules version; default: in force at payment")
+    ] = None,
+) -> None:
+    """Build a candidate commission view from event zero beside the serving one and show
+    what would change; promote or discard it with the API."""
+    ledger = bootstrap(Settings())
+    try:
+        total = ledger.orders.recorder.max_notification_id() or 0
+        with _progress() as track:
+            candidate = ledger.commission_views.rebuild(rules_version, track("rebuilding", total))
+        table = Table("payee", "period", "old fen", "new fen", "difference", "orders", "booked in")
+        for line in ledger.commission_views.diff(Brand.create_id(brand)):
+            table.add_row(
+                line.payee,
+                line.period,
+                str(line.old_fen),
+                str(line.new_fen),
+                str(line.difference_fen),
+                str(line.orders_affected),
+                line.correction_period,
+            )
+        console.print(table)
+        console.print(
+            f"Candidate version {candidate} is built. Promote: POST /read-models/"
+            "commission-view/promote; discard: POST /read-models/commission-view/discard."
+        )
     finally:
         ledger.close()
 

@@ -208,7 +208,7 @@ class CommissionApplication(LedgerApplication):
             was_matured = accrual.matured
             now = self.clock.now()
             period = self.period_of(accrual.brand_id, now)
-            policy = self._rule_version(accrual)
+            policy = self.recorded_rules(accrual.brand_id, accrual.rule_version)
             earned = self.earned(order, order.attribution, policy)
             remaining = order.paid_fen - order.refunded_fen
             if order.paid_fen and remaining < order.paid_fen:
@@ -229,8 +229,9 @@ class CommissionApplication(LedgerApplication):
 
         self.execute(Command(LEDGER_ACTOR), decide)
 
-    def _rule_version(self, accrual: CommissionAccrual) -> CommissionPolicy:
-        versions = [p for p in self.policies(accrual.brand_id) if p.version == accrual.rule_version]
+    def recorded_rules(self, brand_id: UUID, version: int) -> CommissionPolicy:
+        """The rules a posting records by version (0: the defaults)."""
+        versions = [p for p in self.policies(brand_id) if p.version == version]
         return versions[0] if versions else DEFAULT_COMMISSION_POLICY
 
     # --- maturing, closing, paying ----------------------------------------------------------
@@ -473,6 +474,9 @@ class CommissionApplication(LedgerApplication):
     def period_of(self, brand_id: UUID, moment: datetime) -> str:
         return self.organisation.load(Brand, brand_id).period_of(moment)
 
+    def period_after(self, brand_id: UUID, period: str) -> str:
+        return self._brand(brand_id).period_after(period)
+
     def _brand(self, brand_id: UUID) -> Brand:
         return self.organisation.load(Brand, brand_id)
 
@@ -514,7 +518,7 @@ class CommissionApplication(LedgerApplication):
             found = self.find(SettlementPeriod, SettlementPeriod.create_id(payee, period))
             if found is None or not found.closed:
                 break
-            period = self._brand(brand_id).period_after(period)
+            period = self.period_after(brand_id, period)
         statement = found or SettlementPeriod(brand_id, Payee(payee.level, payee.payee_id), period)
         statement.add_line(line)
         return statement

@@ -97,8 +97,11 @@ class CommissionViewVersions:
 
     # --- rebuild, diff, promote, discard --------------------------------------------------
 
-    def rebuild(self, rules_version: int | None) -> int:
-        """Registers a candidate version under `rules_version` and starts building it."""
+    def rebuild(
+        self, rules_version: int | None, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Registers a candidate version under `rules_version` and builds it: in the
+        background, or here, reporting to `progress`, when one is given."""
         before = self.versions()
         if before.candidate is not None:
             raise Conflict(
@@ -110,6 +113,9 @@ class CommissionViewVersions:
         )
         self.sync()
         name = self.name(candidate)
+        if progress is not None:
+            self.runner.process(name, progress)
+            return candidate
         self.building = threading.Thread(
             target=self.runner.process,
             args=(name, lambda done: self.progress.__setitem__(name, done)),

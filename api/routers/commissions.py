@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -16,6 +16,7 @@ from api.auth import Caller, Role, allow, current_caller, require_own
 from api.dependencies import CommandDep, LedgerDep
 from api.problems import PROBLEM_RESPONSES
 from api.schemas import Accepted, Code, PositiveFen, StrictModel
+from application.audit import SettlementAudit
 from domain.commission import ANY, CommissionPolicy, Payee, PayeeLevel, RateRule
 from domain.ledger import SettlementPeriod, StatementLine
 from domain.organisation import Guide
@@ -23,6 +24,13 @@ from infrastructure.bootstrap import Ledger
 
 router = APIRouter(tags=["ledger"], responses=PROBLEM_RESPONSES)
 Period = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$", examples=["2026-11"])]
+PayeeKey = Annotated[
+    str,
+    Query(
+        pattern=r"^(guide|store|district|region|branch):[0-9a-f-]{36}$",
+        examples=["guide:6f1c2d3e-0000-4000-8000-000000000000"],
+    ),
+]
 
 
 class RateView(StrictModel):
@@ -332,4 +340,46 @@ def trial_balance(brand_id: UUID, ledger: LedgerDep) -> TrialBalance:
     return TrialBalance(
         total_fen=total,
         accounts=[AccountBalance(account=a, balance_fen=b) for a, b in sorted(accounts.items())],
+    )
+
+
+class MismatchView(BaseModel):
+    payee: str
+    period: str
+    what: str
+    stored_fen: int
+    replayed_fen: int
+    event_ids: list[str]
+
+
+class AuditView(BaseModel):
+    period: str
+    payee: str | None
+    events_replayed: int
+    clean: bool = Field(description="Every stored statement equals its replay to the fen")
+    matched: list[str]
+    mismatches: list[MismatchView]
+
+
+@router.get(
+    "/brands/{brand_id}/periods/{period}/audit",
+    operation_id="auditPeriod",
+    dependencies=[Depends(allow(Role.FINANCE))],
+)
+def audit_period(
+    brand_id: UUID, period: Period, ledger: LedgerDep, payee: PayeeKey | None = None
+) -> AuditView:
+    """Replays every commission event from zero in memory, recomputes the period's
+    statements (accruals under the rules their postings record) and compares them with
+    the stored ones to the fen; every mismatch names the events involved."""
+    report = SettlementAudit(ledger.commissions).run(brand_id, period, payee)
+    return AuditView(
+        period=report.period,
+        payee=report.payee,
+        events_replayed=report.events_replayed,
+        clean=report.clean,
+        matched=report.matched,
+        mismatches=[
+            MismatchView(**{**vars(m), "event_ids": list(m.event_ids)}) for m in report.mismatches
+        ],
     )

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
+from api.auth import Role
 from infrastructure.bootstrap import Ledger
 from infrastructure.clock import ManualClock
+from tests.api.conftest import bearer
 from tests.api.test_orders_api import TOTAL, assert_refused, delivered_order, order_body
 from tests.world import World, event_count
 
@@ -150,3 +152,22 @@ def test_an_orders_timeline_spans_order_stock_and_commission(
         ("commission", "DeliveryRecorded"),
         ("commission", "Matured"),
     ]
+
+
+def test_finance_audits_a_period_by_replay(
+    client: TestClient, world: World, api_ledger: Ledger, clock: ManualClock
+) -> None:
+    guide = settled_november(client, world, api_ledger, clock)
+    guide_key = guide.removeprefix("/payees/").replace("/", ":")
+    audit = f"/brands/{world.brand_id}/periods/2026-11/audit"
+    finance = bearer(api_ledger, Role.FINANCE)
+    report = client.get(audit, params={"payee": guide_key}, headers=finance).json()
+    assert report["clean"] is True
+    assert report["matched"] == [guide_key]
+    assert report["mismatches"] == []
+    assert report["events_replayed"] > 0
+    manager = bearer(api_ledger, Role.STORE_MANAGER, store_id=world.store_id)
+    assert_refused(client.get(audit, headers=manager), 403, "forbidden")
+    assert_refused(
+        client.get(audit, params={"payee": "nobody"}, headers=finance), 422, "validation-error"
+    )

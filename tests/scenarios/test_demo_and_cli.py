@@ -103,3 +103,24 @@ def test_projections_command_reports_lag_and_catches_up(data_dir: Path) -> None:
     [line] = [line for line in report.output.splitlines() if "daily_sales" in line]
     cells = [cell.strip() for cell in line.strip("│ ").split("│")]
     assert cells == ["daily_sales", "0", "0.0"]
+
+
+def test_audit_and_rebuild_commands_report_with_progress(data_dir: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(cli, ["demo", "--no-serve", "--orders", "80", "--days", "45"])
+    ledger = bootstrap(Settings(persistence=Persistence.SQLITE, data_dir=data_dir))
+    ledger.projections.process_all()
+    [period, *_] = {
+        row["period"] for row in ledger.projections.select(SETTLEMENT_PERIODS, {"closed": True})
+    }
+    ledger.close()
+
+    audited = runner.invoke(cli, ["audit", "--brand", BRAND_CODE, "--period", period])
+    assert audited.exit_code == 0, audited.output
+    assert "statements match the replay to the fen" in audited.output
+    assert "events/s" in audited.output
+
+    rebuilt = runner.invoke(cli, ["rebuild", "--brand", BRAND_CODE])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "Candidate version 2 is built" in rebuilt.output
+    assert "difference" in rebuilt.output  # the diff's table, empty under the same rules

@@ -1,0 +1,237 @@
+"""Finance's audit of a settlement by replay.
+
+Every commission event is replayed from event zero in memory. Accruals are
+recomputed from the order as it was when paid, under the rule version the
+posting records; maturing and reversing are re-run by the domain's own
+`CommissionAccrual` on that replica. Each recomputed posting's credits to a
+settleable account become the statement lines the ledger should have written,
+placed in the posting's period or, if that payee's statement was closed by
+then, the next one. The statements of the audited period are then compared
+with the stored ones to the fen, line by line, with the event ids involved.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from application.commissions import CommissionApplication
+from domain.commission import Bucket, Posting, PostingKind
+from domain.ledger import BrandPeriodClose, CommissionAccrual, SettlementPeriod
+from domain.orders import Order
+
+LINE_KINDS = {
+    PostingKind.MATURITY,
+    PostingKind.REVERSAL,
+    PostingKind.CLAWBACK,
+    PostingKind.HANDBACK,
+    PostingKind.BONUS,
+}
+SETTLEABLE = f":{Bucket.SETTLEABLE}"
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    payee: str
+    period: str
+    what: str
+    stored_fen: int
+    replayed_fen: int
+    event_ids: tuple[str, ...]
+
+
+@dataclass
+class AuditReport:
+    brand_id: UUID
+    period: str
+    payee: str | None
+    events_replayed: int = 0
+    matched: list[str] = field(default_factory=list)  # payees whose statement matched
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.mismatches
+
+
+@dataclass
+class _Line:
+    amount_fen: int
+    event_ids: tuple[str, ...]
+
+
+def _event_id(event: Any) -> str:
+    return f"{event.originator_id}:{event.originator_version}"
+
+
+class SettlementAudit:
+    def __init__(self, commissions: CommissionApplication, batch_size: int = 2_000) -> None:
+        self.commissions = commissions
+        self.batch_size = batch_size
+
+    def run(
+        self,
+        brand_id: UUID,
+        period: str,
+        payee: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> AuditReport:
+        replay = _Replay(self.commissions, brand_id)
+        report = AuditReport(brand_id, period, payee)
+        for event in self._events(progress):
+            replay.apply(event)
+            report.events_replayed += 1
+        report.mismatches += replay.accrual_mismatches
+        in_scope = {
+            key
+            for key in replay.stored.keys() | replay.replayed.keys()
+            if key[1] == period and (payee is None or key[0] == payee)
+        }
+        for key in sorted(in_scope):
+            found = _compare(key, replay.stored.get(key, {}), replay.replayed.get(key, {}))
+            report.mismatches += found
+            if not found:
+                report.matched.append(key[0])
+        return report
+
+    def _events(self, progress: Callable[[int], None] | None) -> Iterator[Any]:
+        recorder, mapper = self.commissions.recorder, self.commissions.mapper
+        position, done = 0, 0
+        while batch := recorder.select_notifications(
+            start=position, limit=self.batch_size, inclusive_of_start=False
+        ):
+            for notification in batch:
+                yield mapper.to_domain_event(notification)
+            position = batch[-1].id
+            done += len(batch)
+            if progress:
+                progress(done)
+
+
+def _compare(
+    key: tuple[str, str], stored: dict[str, _Line], replayed: dict[str, _Line]
+) -> list[Mismatch]:
+    payee, period = key
+    found = []
+    for posting_id in sorted(stored.keys() | replayed.keys()):
+        kept, again = stored.get(posting_id), replayed.get(posting_id)
+        kept_fen = kept.amount_fen if kept else 0
+        again_fen = again.amount_fen if again else 0
+        if kept_fen != again_fen:
+            ids = (kept.event_ids if kept else ()) + (again.event_ids if again else ())
+            found.append(Mismatch(payee, period, f"line {posting_id}", kept_fen, again_fen, ids))
+    return found
+
+
+class _Replay:
+    """The commission ledger replayed in memory for one brand."""
+
+    def __init__(self, commissions: CommissionApplication, brand_id: UUID) -> None:
+        self.commissions = commissions
+        self.brand_id = brand_id
+        self.accruals: dict[UUID, CommissionAccrual] = {}
+        self.closed: set[tuple[str, str]] = set()  # (payee, period) statements closed so far
+        self.stored: dict[tuple[str, str], dict[str, _Line]] = defaultdict(dict)
+        self.replayed: dict[tuple[str, str], dict[str, _Line]] = defaultdict(dict)
+        self.accrual_mismatches: list[Mismatch] = []
+        self.statement_keys: dict[UUID, tuple[str, str]] = {}
+
+    def apply(self, event: Any) -> None:
+        if getattr(event, "brand_id", self.brand_id) != self.brand_id:
+            return
+        owner = type(event).__qualname__.split(".")[0]
+        if owner == CommissionAccrual.__name__:
+            self._accrual_event(event)
+        elif owner == SettlementPeriod.__name__:
+            self._statement_event(event)
+        elif owner == BrandPeriodClose.__name__:
+            for posting in getattr(event, "postings", ()):
+                self._lines_of(posting, (_event_id(event),))
+
+    def _statement_event(self, event: Any) -> None:
+        name = type(event).__name__
+        if name == "Opened":
+            if event.brand_id == self.brand_id:
+                self.statement_keys[event.originator_id] = (event.payee.key, event.period)
+            return
+        key = self.statement_keys.get(event.originator_id)
+        if key is None:
+            return
+        if name == "LineAdded":
+            line = event.line
+            self.stored[key][line.posting_id or _event_id(event)] = _Line(
+                line.amount_fen, (_event_id(event),)
+            )
+        elif name == "Closed":
+            self.closed.add(key)
+
+    def _accrual_event(self, event: Any) -> None:
+        name, accrual_id = type(event).__name__, event.originator_id
+        if name == "Accrued":
+            self._check_accrual(event)
+            self.accruals[accrual_id] = event.mutate(None)
+            return
+        replica = self.accruals.get(accrual_id)
+        if replica is None:
+            return
+        stored: Any = getattr(event, "posting", None)
+        again: Posting | None = None
+        if name in {"Matured", "Reversed"} and stored is None:
+            event.mutate(replica)  # nothing moved: nothing to recompute
+        elif name == "Matured":
+            again = replica.mature(event.period, stored.occurred_at, stored.posting_id)
+        elif name == "Reversed":
+            everything = event.returned_fen >= replica.base_fen
+            again = replica.reverse(
+                returned_fen=None if everything else event.returned_fen,
+                period=stored.period,
+                at=stored.occurred_at,
+                posting_id=stored.posting_id,
+                source_event=stored.source_events[0],
+                clawback=stored.kind is PostingKind.CLAWBACK,
+            )
+        else:  # delivery recorded, re-accrued after a correction: taken as recorded
+            event.mutate(replica)
+            again = getattr(event, "posting", None)
+        replica.collect_events()  # the replica's own events are only a means to its postings
+        if again is not None:
+            self._lines_of(again, (_event_id(event), *again.source_events))
+
+    def _check_accrual(self, event: Any) -> None:
+        """The accrual again: the order as paid, under the rule version it records."""
+        order_id, version = event.paid_event.rsplit(":", 1)
+        order: Order = self.commissions.orders.repository.get(UUID(order_id), version=int(version))
+        assert order.attribution is not None, "a paid order is attributed"
+        policy = self.commissions.recorded_rules(event.brand_id, event.rule_version)
+        again = {
+            p.key: a for p, a in self.commissions.earned(order, order.attribution, policy).items()
+        }
+        stored = {s.payee.key: s.amount_fen for s in event.shares}
+        for payee in sorted(again.keys() | stored.keys()):
+            if again.get(payee, 0) != stored.get(payee, 0):
+                self.accrual_mismatches.append(
+                    Mismatch(
+                        payee,
+                        event.posting.period if event.posting else "",
+                        f"accrual on order {order_id}",
+                        stored.get(payee, 0),
+                        again.get(payee, 0),
+                        (_event_id(event), event.paid_event),
+                    )
+                )
+
+    def _lines_of(self, posting: Posting, event_ids: tuple[str, ...]) -> None:
+        """The statement lines a posting's settleable credits make, where the ledger puts them."""
+        if posting.kind not in LINE_KINDS or posting.brand_id != self.brand_id:
+            return
+        for account in dict.fromkeys(e.account for e in posting.entries):
+            amount = posting.amount_to(account)
+            if not account.endswith(SETTLEABLE) or not amount:
+                continue
+            payee, period = account.removesuffix(SETTLEABLE), posting.period
+            while (payee, period) in self.closed:
+                period = self.commissions.period_after(self.brand_id, period)
+            self.replayed[(payee, period)][posting.posting_id] = _Line(amount, event_ids)
