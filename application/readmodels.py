@@ -159,3 +159,42 @@ class Reactor(Projection):
     def changes(self, event: Any) -> Iterable[RowChange]:
         self.react(event)
         return []
+
+
+def coalesce(changes: Iterable[RowChange]) -> list[RowChange]:
+    """The same effect in fewer row writes: successive changes to one row are folded into
+    one where that is exact (increments add up; an upsert absorbs later upserts and the
+    increments of columns it sets); a change that cannot be folded into the row's pending
+    one is kept after it, in order."""
+    net: list[RowChange] = []
+    last: dict[tuple[str, Key], int] = {}  # row -> index of its latest change in `net`
+    for change in changes:
+        row = (change.table.name, change.key)
+        index = last.get(row)
+        folded = _fold(net[index], change) if index is not None else None
+        if folded is not None and index is not None:
+            net[index] = folded
+        else:
+            last[row] = len(net)
+            net.append(change)
+    return net
+
+
+def _fold(before: RowChange, after: RowChange) -> RowChange | None:
+    if isinstance(before, Increment) and isinstance(after, Increment):
+        deltas = dict(before.deltas)
+        for column, delta in after.deltas.items():
+            deltas[column] = deltas.get(column, 0) + delta
+        return Increment(before.table, before.key, deltas, before.fixed)
+    if isinstance(before, Upsert) and isinstance(after, Upsert):
+        return Upsert(before.table, before.key, {**before.values, **after.values})
+    if (
+        isinstance(before, Upsert)
+        and isinstance(after, Increment)
+        and set(after.deltas) <= set(before.values)
+    ):
+        values = dict(before.values)
+        for column, delta in after.deltas.items():
+            values[column] = (values[column] or 0) + delta
+        return Upsert(before.table, before.key, values)
+    return None

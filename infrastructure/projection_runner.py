@@ -18,7 +18,7 @@ from typing import Any
 
 from eventsourcing.application import Application
 
-from application.readmodels import Projection, Table, Where
+from application.readmodels import Projection, Table, Where, coalesce
 from infrastructure.readmodel_store import ReadModelStore
 
 log = logging.getLogger("guideledger.projections")
@@ -97,7 +97,7 @@ class ProjectionRunner:
                     for notification in batch
                     for change in projection.changes(source.mapper.to_domain_event(notification))
                 ]
-                if self.store.apply(name, position, batch[-1].id, changes):
+                if self.store.apply(name, position, batch[-1].id, coalesce(changes)):
                     self._known[name] = batch[-1].id
                     done += len(batch)
                     if progress:
