@@ -36,23 +36,24 @@ def postgres_schema() -> Iterator[str]:
 
 
 @contextmanager
-def demo_ledger(backend: Persistence, data_dir: str = "") -> Iterator[tuple[Ledger, DemoWorld]]:
-    """A ledger holding the demo organisation, catalogue and stock, and no orders yet."""
+def demo_ledger(
+    backend: Persistence, data_dir: str = "", schema: str | None = None
+) -> Iterator[tuple[Ledger, DemoWorld]]:
+    """A ledger holding the demo organisation, catalogue and stock, and no orders yet
+    (on PostgreSQL in `schema`, else in a schema of its own)."""
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=UTC))
+    if backend is Persistence.POSTGRES and schema is None:
+        with postgres_schema() as own, demo_ledger(backend, data_dir, own) as loaded:
+            yield loaded
+        return
     if backend is Persistence.POSTGRES:
-        with postgres_schema() as schema:
-            settings = Settings(
-                persistence=backend, database_url=database_url(), postgres_schema=schema
-            )
-            ledger = bootstrap(settings, clock)
-            try:
-                yield ledger, load_demo(ledger, clock.set, orders=0, members=200)
-            finally:
-                ledger.close()
+        settings = Settings(
+            persistence=backend, database_url=database_url(), postgres_schema=schema or ""
+        )
     else:
         settings = Settings(persistence=backend, data_dir=data_dir, database_url=None)
-        ledger = bootstrap(settings, clock)
-        try:
-            yield ledger, load_demo(ledger, clock.set, orders=0, members=200)
-        finally:
-            ledger.close()
+    ledger = bootstrap(settings, clock)
+    try:
+        yield ledger, load_demo(ledger, clock.set, orders=0, members=200)
+    finally:
+        ledger.close()

@@ -1,0 +1,244 @@
+"""The benchmark suite: every figure in one table, with its ratio to the baseline measured
+in the same run on the same PostgreSQL.
+
+    .venv/bin/python -m bench.suite [--events 1000000] [--orders 300] [--seconds 10]
+
+Rows: the library saving a bare aggregate with three events (the baseline);
+GuideLedger's place-order in process on PostgreSQL and SQLite; the HTTP API under
+load from wrk (a separate process) at several concurrencies; a rebuild of N stock
+events by GuideLedger's runner and by the library's ProjectionRunner; the settlement
+audit's replay rate; peak memory of each part (each runs in its own process).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from rich.console import Console
+from rich.table import Table
+
+from api.auth import Caller, Role, issue_token
+from bench.common import database_url, demo_ledger, postgres_schema
+from bench.rebuild import env
+from bench.routing import place_orders, two_line_order
+from infrastructure.settings import Persistence
+
+console = Console()
+HERE = Path(__file__).resolve().parent
+Row = tuple[str, float, str, float | None]  # figure, value, unit, baseline ratio
+
+
+class Bare(Aggregate):
+    """The baseline's aggregate: created, then two more events, saved once."""
+
+    @event("Created")
+    def __init__(self) -> None:
+        self.count = 0
+
+    @event("Counted")
+    def count_one(self) -> None:
+        self.count += 1
+
+
+class BareApplication(Application[uuid.UUID]):
+    name = "bare"
+
+
+def baseline(saves: int) -> float:
+    """The library as-is: saves per second of a new aggregate with three events, one thread."""
+    with postgres_schema() as schema:
+        app = BareApplication(env=env(schema))
+        started = time.perf_counter()
+        for _ in range(saves):
+            aggregate = Bare()
+            aggregate.count_one()
+            aggregate.count_one()
+            app.save(aggregate)
+        rate = saves / (time.perf_counter() - started)
+        app.close()
+    return rate
+
+
+def place_order_rate(backend: Persistence, orders: int) -> float:
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        demo_ledger(backend, data_dir) as (
+            ledger,
+            world,
+        ),
+    ):
+        place_orders(ledger, world, 20)  # warm caches and prepared statements
+        return place_orders(ledger, world, orders)
+
+
+def http_load(concurrencies: list[int], seconds: int) -> list[Row]:
+    """wrk posting orders, each with its own idempotency key, to a served API on PostgreSQL."""
+    if shutil.which("wrk") is None:
+        console.print("[yellow]wrk is not installed (apt-get install wrk): no HTTP figures")
+        return []
+    rows: list[Row] = []
+    with (
+        postgres_schema() as schema,
+        demo_ledger(Persistence.POSTGRES, schema=schema) as (
+            ledger,
+            world,
+        ),
+    ):
+        lines, destination = two_line_order(world, random.Random(3))
+        guide_id, _ = world.guides[0]
+        body = {
+            "brand_id": str(world.brand_id),
+            "member_id": str(world.members[0]),
+            "lines": [
+                {"sku_id": str(x.sku_id), "quantity": 1, "unit_price_fen": x.unit_price_fen}
+                for x in lines
+            ],
+            "delivery": {
+                "address": "bench",
+                "location": {"latitude": destination.latitude, "longitude": destination.longitude},
+            },
+            "evidence": {"channel": "guide_share_link", "guide_id": str(guide_id)},
+        }
+        token = issue_token(ledger.settings, Caller("bench", Role.FRONTEND))
+        with ServedApi(schema) as url:
+            for connections in concurrencies:
+                rows.append(_wrk(url, token, body, connections, seconds))
+    return rows
+
+
+class ServedApi:
+    """`guideledger serve` in its own process on a free port."""
+
+    def __init__(self, schema: str) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        environment = {
+            **os.environ,
+            "GUIDELEDGER_DATABASE_URL": database_url(),
+            "GUIDELEDGER_POSTGRES_SCHEMA": schema,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def __enter__(self) -> str:
+        url = f"http://127.0.0.1:{self.port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    return url
+            except httpx.TransportError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.1)  # the server is starting: poll again
+        raise RuntimeError("the API did not start")
+
+    def __exit__(self, *_: object) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def _wrk(url: str, token: str, body: dict[str, Any], connections: int, seconds: int) -> Row:
+    script = HERE / "wrk_orders.lua"
+    result = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"{url}/orders",
+            "--",
+            token,
+            json.dumps(body),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = result.stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _latency_ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _latency_ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
+    refused = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(refused.group(1)) if refused else 0) + (
+        sum(int(n) for n in socket.groups()) if socket else 0
+    )
+    detail = f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, errors {errors}"
+    return (f"HTTP POST /orders, {connections} connections", rate, f"orders/s; {detail}", None)
+
+
+def _latency_ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+def _part(*args: str) -> dict[str, Any]:
+    """One part in its own process, so its peak memory is its own."""
+    out = subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, check=True
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def rebuild_rows(events: int) -> list[Row]:
+    with postgres_schema() as schema:
+        _part("bench.rebuild", "load", schema, str(events))
+        ours = _part("bench.rebuild", "ours", schema)
+        library = _part("bench.rebuild", "library", schema)
+    ratio = ours["rate"] / library["rate"]
+    return [
+        (f"rebuild {events:,} events, GuideLedger runner", ours["rate"], "events/s", None),
+        (f"rebuild {events:,} events, library ProjectionRunner", library["rate"], "events/s", None),
+        ("rebuild: GuideLedger over the library", ratio, "x", None),
+        ("rebuild peak memory, GuideLedger", ours["peak_mb"], "MB", None),
+        ("rebuild peak memory, library", library["peak_mb"], "MB", None),
+    ]
+
+
+def main(
+    events: int = typer.Option(1_000_000, help="Stock events for the rebuild"),
+    orders: int = typer.Option(300, help="Orders per place-order figure"),
+    seconds: int = typer.Option(10, help="Seconds per HTTP load level"),
+) -> None:
+    base = baseline(500)
+    rows: list[Row] = [
+        ("baseline: library saves a bare aggregate (3 events)", base, "saves/s", 1.0)
+    ]
+    for backend in (Persistence.POSTGRES, Persistence.SQLITE):
+        rate = place_order_rate(backend, orders)
+        rows.append((f"place order in process, {backend.value}", rate, "orders/s", rate / base))
+    rows += http_load([4, 16, 64], seconds)
+    rows += rebuild_rows(events)
+    table = Table("figure", "value", "unit", "x baseline")
+    for figure, value, unit, ratio in rows:
+        table.add_row(figure, f"{value:,.1f}", unit, "" if ratio is None else f"{ratio:.2f}")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    typer.run(main)
