@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -138,6 +139,8 @@ class _Replay:
         self.replayed: dict[tuple[str, str], dict[str, _Line]] = defaultdict(dict)
         self.accrual_mismatches: list[Mismatch] = []
         self.statement_keys: dict[UUID, tuple[str, str]] = {}
+        # Rule versions never change once published: read each policy book once per replay.
+        self._rules = cache(commissions.recorded_rules)
 
     def apply(self, event: Any) -> None:
         if getattr(event, "brand_id", self.brand_id) != self.brand_id:
@@ -205,7 +208,7 @@ class _Replay:
         order_id, version = event.paid_event.rsplit(":", 1)
         order: Order = self.commissions.orders.repository.get(UUID(order_id), version=int(version))
         assert order.attribution is not None, "a paid order is attributed"
-        policy = self.commissions.recorded_rules(event.brand_id, event.rule_version)
+        policy = self._rules(event.brand_id, event.rule_version)
         again = {
             p.key: a for p, a in self.commissions.earned(order, order.attribution, policy).items()
         }

@@ -17,14 +17,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from fractions import Fraction
 from typing import Any
 from uuid import UUID
 
 from application.readmodels import Increment, Projection, RowChange, Table
 from domain.attribution import Attribution
 from domain.commission import CommissionPolicy, Payee
-from domain.money import round_half_up, split
+from domain.ledger import reversal_targets
 from domain.orders import Order
 
 NAME = "commission_view"
@@ -56,13 +55,8 @@ def net_commission(order: Order, policy: CommissionPolicy, earned: Earned) -> di
     if order.paid_at is None or order.attribution is None or order.cancelled:
         return {}
     shares = {p.key: a for p, a in earned(order, order.attribution, policy).items()}
-    returned = min(order.returned_fen, order.paid_fen)
-    if not returned:
-        return shares
-    whole = sum(shares.values())
-    reversed_total = round_half_up(Fraction(whole * returned, order.paid_fen))
-    reversed_each = split(reversed_total, list(shares.values()))
-    return {k: a - r for (k, a), r in zip(shares.items(), reversed_each, strict=True)}
+    given_back = reversal_targets(shares, order.paid_fen, order.returned_fen)
+    return {payee: amount - given_back[payee] for payee, amount in shares.items()}
 
 
 class CommissionView(Projection):

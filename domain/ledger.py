@@ -192,14 +192,7 @@ class CommissionAccrual(Aggregate):
         a full return or cancel always brings every payee back to zero.
         """
         cumulative = self.base_fen if returned_fen is None else min(returned_fen, self.base_fen)
-        if returned_fen is None or cumulative == self.base_fen:
-            targets = dict(self.accrued)
-        else:
-            whole = sum(self.accrued.values())
-            total = round_half_up(Fraction(whole * cumulative, self.base_fen or 1))
-            targets = dict(
-                zip(self.accrued, split(total, list(self.accrued.values())), strict=True)
-            )
+        targets = reversal_targets(self.accrued, self.base_fen, cumulative)
         deltas = {k: max(0, targets[k] - self.reversed[k]) for k in self.accrued}
         bucket = Bucket.SETTLEABLE if self.matured else Bucket.PENDING
         entries = [Entry(self.payees[k].account(bucket), d) for k, d in deltas.items() if d]
@@ -259,6 +252,17 @@ class CommissionAccrual(Aggregate):
         self._start(shares)
         self.matured_period = None
         self.returned_fen = 0
+
+
+def reversal_targets(
+    accrued: Mapping[str, int], base_fen: int, returned_fen: int
+) -> dict[str, int]:
+    """What each payee gives back once `returned_fen` of `base_fen` came back: the whole
+    reversal rounded half up once, split by largest remainder; everything on a full return."""
+    if returned_fen >= base_fen:
+        return dict(accrued)
+    total = round_half_up(Fraction(sum(accrued.values()) * returned_fen, base_fen or 1))
+    return dict(zip(accrued, split(total, list(accrued.values())), strict=True))
 
 
 def _accrual_posting(
