@@ -17,6 +17,8 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from application.framework import Clock, Command, CommandResult, Decision, LedgerApplication
 from application.ledger_views import (
     COMMISSIONS_DUE,
@@ -29,7 +31,7 @@ from application.ledger_views import (
 from application.orders import OrderApplication
 from application.organisation import OrganisationApplication
 from application.policies import policy_in_force, publish, published
-from application.readmodels import ReadModels
+from application.readmodels import ReadModels, event_class
 from application.sales_views import SALES_BY_GUIDE_DAY, DailySales
 from domain.attribution import Attribution, AttributionChannel
 from domain.catalogue import Sku
@@ -60,6 +62,7 @@ from domain.money import apply_rate, round_half_up
 from domain.orders import Order
 from domain.organisation import Brand
 from domain.periods import days_of, period_end, period_start
+from domain.policies import PolicyBook
 
 COMMISSION = "commission"  # the policy book's kind
 LEDGER_ACTOR = "system:ledger"
@@ -108,6 +111,18 @@ class CommissionApplication(LedgerApplication):
 
     def policies(self, brand_id: UUID) -> list[CommissionPolicy]:
         return published(self.repository, brand_id, COMMISSION)
+
+    def highest_rules_version(self) -> int:
+        """The highest commission rules version any brand has published (0: none has)."""
+        topics = [get_topic(event_class(PolicyBook, "Published"))]
+        highest, position = 0, 0
+        while batch := self.recorder.select_notifications(
+            start=position, limit=500, topics=topics, inclusive_of_start=False
+        ):
+            for notification in batch:
+                highest = max(highest, self.mapper.to_domain_event(notification).policy.version)
+            position = batch[-1].id
+        return highest
 
     # --- order facts ------------------------------------------------------------------------
 

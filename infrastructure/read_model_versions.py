@@ -17,7 +17,7 @@ from uuid import UUID
 from application.commission_view import NAME, CommissionView, DiffLine, diff
 from application.commissions import CommissionApplication
 from application.readmodels import Table, Upsert
-from domain.errors import Conflict, NotFound
+from domain.errors import Conflict, NotFound, RuleViolated
 from infrastructure.projection_runner import ProjectionRunner
 
 REGISTRY = Table(
@@ -102,6 +102,13 @@ class CommissionViewVersions:
     ) -> int:
         """Registers a candidate version under `rules_version` and builds it: in the
         background, or here, reporting to `progress`, when one is given."""
+        highest = self.commissions.highest_rules_version()
+        if rules_version is not None and rules_version > highest:
+            raise RuleViolated(
+                f"no brand has published commission rules version {rules_version}",
+                rules_version=rules_version,
+                highest_published=highest,
+            )
         before = self.versions()
         if before.candidate is not None:
             raise Conflict(

@@ -77,3 +77,16 @@ def test_a_second_rebuild_waits_for_the_first_to_be_promoted_or_discarded(
     assert client.get(f"/brands/{world.brand_id}/commission-view/diff").json() == []
     assert client.post(f"{BASE}/discard").json()["candidate"] is None
     assert client.post(f"{BASE}/rebuilds", json={"rules_version": -1}).status_code == 422
+
+
+def test_a_rebuild_under_rules_no_brand_published_is_refused(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    before = event_count(api_ledger)
+    refused = client.post(f"{BASE}/rebuilds", json={"rules_version": 7})
+    assert_refused(refused, 422, "rule-violated")
+    assert refused.json()["highest_published"] == 0
+    assert client.get(BASE).json()["candidate"] is None
+    assert client.post(f"{BASE}/rebuilds", json={"rules_version": 0}).status_code == 202
+    api_ledger.commission_views.wait()
+    assert event_count(api_ledger) == before
