@@ -120,7 +120,8 @@ class CommissionApplication(LedgerApplication):
             start=position, limit=500, topics=topics, inclusive_of_start=False
         ):
             for notification in batch:
-                highest = max(highest, self.mapper.to_domain_event(notification).policy.version)
+                published: Any = self.mapper.to_domain_event(notification)
+                highest = max(highest, published.policy.version)
             position = batch[-1].id
         return highest
 
