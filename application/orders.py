@@ -23,6 +23,7 @@ from application.framework import (
     CommandResult,
     Decision,
     LedgerApplication,
+    StripedLocks,
 )
 from application.fulfilment import ROUTING, Fulfilment
 from application.organisation import OrganisationApplication
@@ -182,6 +183,7 @@ class OrderApplication(LedgerApplication):
         self.fulfilment = Fulfilment(self.repository, read_models)
         self.attributor = Attributor(organisation, self.repository, read_models)
         self.period_gate: PeriodGate = _NoPeriodsClosed()
+        self.sku_turns = StripedLocks()  # orders for the same SKUs reserve in turn
 
     # --- placing -----------------------------------------------------------------
 
@@ -229,7 +231,8 @@ class OrderApplication(LedgerApplication):
             touched = self._route(order, brand.time_zone, attribution.branch_id, now, command.actor)
             return [order, *touched], CommandResult(order.id, order.version)
 
-        return self.execute(command, decide)
+        with self.sku_turns.holding(line.sku_id for line in lines):
+            return self.execute(command, decide)
 
     def _route(
         self,

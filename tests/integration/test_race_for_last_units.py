@@ -1,4 +1,7 @@
-"""Many buyers race for the last units on real PostgreSQL: exactly the stock on hand is sold."""
+"""Many buyers race for the last units on real PostgreSQL: exactly the stock on hand is sold.
+
+Within one process, orders for the same SKU take turns; across processes (here two
+ledgers on one database) optimistic concurrency decides, and neither oversells."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from threading import Barrier
 
 from application.framework import Command
 from domain.stock import Stock
-from infrastructure.bootstrap import Ledger
+from infrastructure.bootstrap import Ledger, bootstrap
 from tests.world import build_world, place_order, receive
 
 BUYERS = 12
@@ -50,3 +53,25 @@ def test_racing_buyers_never_oversell_across_two_nodes(pg_ledger: Ledger) -> Non
     for node_id, units in ((world.store_id, 3), (world.other_store_id, 4)):
         stock = pg_ledger.orders.load(Stock, Stock.create_id(node_id, world.sku_ids[0]))
         assert (stock.reserved, stock.available) == (units, 0)
+
+
+def test_buyers_in_two_processes_never_oversell(pg_ledger: Ledger) -> None:
+    world = build_world(pg_ledger, stocked=False)
+    receive(pg_ledger, world.store_id, world.sku_ids[0], LAST_UNITS)
+    other_process = bootstrap(pg_ledger.settings, pg_ledger.clock)
+    barrier = Barrier(BUYERS)
+
+    def buy(n: int) -> bool:
+        ledger = (pg_ledger, other_process)[n % 2]
+        barrier.wait()
+        order_id = place_order(ledger, world, quantities=(1,), command=Command(f"buyer-{n}")).id
+        return bool(ledger.orders.get_order(order_id).allocations)
+
+    try:
+        with ThreadPoolExecutor(BUYERS) as pool:
+            allocated = list(pool.map(buy, range(BUYERS)))
+    finally:
+        other_process.close()
+    assert allocated.count(True) == LAST_UNITS
+    stock = pg_ledger.orders.load(Stock, Stock.create_id(world.store_id, world.sku_ids[0]))
+    assert (stock.on_hand, stock.reserved, stock.available) == (LAST_UNITS, LAST_UNITS, 0)

@@ -1,0 +1,92 @@
+"""Group commit: the commands of one process that finish deciding together are saved
+in one transaction.
+
+The library's PostgreSQL recorder locks the events table in every write
+transaction, from the lock to the commit, so that notification ids become
+visible in order. Concurrent writers therefore queue for the lock, and one
+table's throughput stays flat however many writers are added
+(`python -m bench.contention`). While one transaction runs, the commands that
+finish deciding meanwhile queue up here; the next of them saves the whole
+queue in one transaction, sharing one lock and one commit.
+
+Every command stays all-or-nothing (its events, idempotency record included,
+are in one transaction either way). If the joint transaction is refused because
+some command lost a race, each command of the batch is saved on its own, so only
+the commands that really lost are refused and re-run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+MAX_COMMANDS_PER_TRANSACTION = 100
+
+
+@dataclass
+class _Command:
+    events: list[Any]
+    done: bool = False
+    error: Exception | None = field(default=None)
+
+
+class GroupCommit:
+    def __init__(
+        self,
+        save: Callable[..., object],
+        limit: int = MAX_COMMANDS_PER_TRANSACTION,
+    ) -> None:
+        self._save = save  # the application's save, given events
+        self._limit = limit
+        self._turn = threading.Lock()  # one transaction of this application at a time
+        self._queue: deque[_Command] = deque()
+        self.transactions = 0  # how many joint or single transactions ran (for tests)
+
+    def save(self, aggregates: Iterable[Aggregate]) -> None:
+        """Saves the aggregates' new events, perhaps with other commands' in the same
+        transaction; raises IntegrityError if this command lost a race."""
+        command = _Command([event for a in aggregates for event in a.collect_events()])
+        self._queue.append(command)
+        with self._turn:
+            while not command.done:
+                batch = [self._queue.popleft() for _ in range(min(self._limit, len(self._queue)))]
+                if not batch:
+                    raise RuntimeError("a command left the queue unsaved")  # never expected
+                self._commit(batch)
+        if command.error is not None:
+            raise command.error
+
+    def _commit(self, batch: Sequence[_Command]) -> None:
+        if len(batch) > 1:
+            try:
+                self._transaction([event for command in batch for event in command.events])
+            except IntegrityError:
+                pass  # some command lost a race: find it by saving each alone
+            except Exception as error:
+                self._finish(batch, error)
+                return
+            else:
+                self._finish(batch, None)
+                return
+        for command in batch:
+            try:
+                self._transaction(command.events)
+            except Exception as error:
+                self._finish([command], error)
+            else:
+                self._finish([command], None)
+
+    def _transaction(self, events: list[Any]) -> None:
+        self.transactions += 1
+        self._save(*events)
+
+    @staticmethod
+    def _finish(batch: Sequence[_Command], error: Exception | None) -> None:
+        for command in batch:
+            command.error, command.done = error, True
