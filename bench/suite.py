@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.auth import Caller, Role, issue_token
+from api.demo import DemoWorld
 from bench.common import database_url, demo_ledger, postgres_schema
 from bench.rebuild import env
 from bench.routing import place_orders, two_line_order
@@ -88,7 +89,8 @@ def place_order_rate(backend: Persistence, orders: int) -> float:
 
 
 def http_load(concurrencies: list[int], seconds: int) -> list[Row]:
-    """wrk posting orders, each with its own idempotency key, to a served API on PostgreSQL."""
+    """wrk posting orders (varied SKUs, members and places), each with its own idempotency
+    key, to a served API on PostgreSQL."""
     if shutil.which("wrk") is None:
         console.print("[yellow]wrk is not installed (apt-get install wrk): no HTTP figures")
         return []
@@ -99,27 +101,36 @@ def http_load(concurrencies: list[int], seconds: int) -> list[Row]:
             ledger,
             world,
         ),
+        tempfile.NamedTemporaryFile("w", suffix=".jsonl") as bodies,
     ):
-        lines, destination = two_line_order(world, random.Random(3))
-        guide_id, _ = world.guides[0]
-        body = {
-            "brand_id": str(world.brand_id),
-            "member_id": str(world.members[0]),
-            "lines": [
-                {"sku_id": str(x.sku_id), "quantity": 1, "unit_price_fen": x.unit_price_fen}
-                for x in lines
-            ],
-            "delivery": {
-                "address": "bench",
-                "location": {"latitude": destination.latitude, "longitude": destination.longitude},
-            },
-            "evidence": {"channel": "guide_share_link", "guide_id": str(guide_id)},
-        }
+        rng = random.Random(3)
+        for n in range(1000):
+            bodies.write(json.dumps(order_body(world, rng, n)) + "\n")
+        bodies.flush()
         token = issue_token(ledger.settings, Caller("bench", Role.FRONTEND))
         with ServedApi(schema) as url:
             for connections in concurrencies:
-                rows.append(_wrk(url, token, body, connections, seconds))
+                rows.append(_wrk(url, token, bodies.name, connections, seconds))
     return rows
+
+
+def order_body(world: DemoWorld, rng: random.Random, n: int) -> dict[str, Any]:
+    """A two-line order as a frontend posts it, attributed by a guide's share link."""
+    lines, destination = two_line_order(world, rng)
+    guide_id, _ = world.guides[n % len(world.guides)]
+    return {
+        "brand_id": str(world.brand_id),
+        "member_id": str(world.members[n % len(world.members)]),
+        "lines": [
+            {"sku_id": str(x.sku_id), "quantity": 1, "unit_price_fen": x.unit_price_fen}
+            for x in lines
+        ],
+        "delivery": {
+            "address": "bench",
+            "location": {"latitude": destination.latitude, "longitude": destination.longitude},
+        },
+        "evidence": {"channel": "guide_share_link", "guide_id": str(guide_id)},
+    }
 
 
 class ServedApi:
@@ -158,7 +169,7 @@ class ServedApi:
         self.process.wait(10)
 
 
-def _wrk(url: str, token: str, body: dict[str, Any], connections: int, seconds: int) -> Row:
+def _wrk(url: str, token: str, bodies: str, connections: int, seconds: int) -> Row:
     script = HERE / "wrk_orders.lua"
     result = subprocess.run(
         [
@@ -172,7 +183,7 @@ def _wrk(url: str, token: str, body: dict[str, Any], connections: int, seconds: 
             f"{url}/orders",
             "--",
             token,
-            json.dumps(body),
+            bodies,
         ],
         capture_output=True,
         text=True,
@@ -220,20 +231,29 @@ def rebuild_rows(events: int) -> list[Row]:
     ]
 
 
+PARTS = ("orders", "http", "rebuild")
+
+
 def main(
     events: int = typer.Option(1_000_000, help="Stock events for the rebuild"),
     orders: int = typer.Option(300, help="Orders per place-order figure"),
     seconds: int = typer.Option(10, help="Seconds per HTTP load level"),
+    parts: str = typer.Option(",".join(PARTS), help="Which parts besides the baseline"),
+    connections: str = typer.Option("4,16,64", help="HTTP concurrency levels"),
 ) -> None:
+    chosen = set(parts.split(","))
     base = baseline(500)
     rows: list[Row] = [
         ("baseline: library saves a bare aggregate (3 events)", base, "saves/s", 1.0)
     ]
-    for backend in (Persistence.POSTGRES, Persistence.SQLITE):
-        rate = place_order_rate(backend, orders)
-        rows.append((f"place order in process, {backend.value}", rate, "orders/s", rate / base))
-    rows += http_load([4, 16, 64], seconds)
-    rows += rebuild_rows(events)
+    if "orders" in chosen:
+        for backend in (Persistence.POSTGRES, Persistence.SQLITE):
+            rate = place_order_rate(backend, orders)
+            rows.append((f"place order in process, {backend.value}", rate, "orders/s", rate / base))
+    if "http" in chosen:
+        rows += http_load([int(c) for c in connections.split(",")], seconds)
+    if "rebuild" in chosen:
+        rows += rebuild_rows(events)
     table = Table("figure", "value", "unit", "x baseline")
     for figure, value, unit, ratio in rows:
         table.add_row(figure, f"{value:,.1f}", unit, "" if ratio is None else f"{ratio:.2f}")
