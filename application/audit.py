@@ -50,6 +50,7 @@ class AuditReport:
     period: str
     payee: str | None
     events_replayed: int = 0
+    accruals_checked: int = 0  # paid orders whose commission was recomputed
     matched: list[str] = field(default_factory=list)  # payees whose statement matched
     mismatches: list[Mismatch] = field(default_factory=list)
 
@@ -80,12 +81,13 @@ class SettlementAudit:
         payee: str | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> AuditReport:
-        replay = _Replay(self.commissions, brand_id)
+        replay = _Replay(self.commissions, brand_id, period, payee)
         report = AuditReport(brand_id, period, payee)
         for event in self._events(progress):
             replay.apply(event)
             report.events_replayed += 1
         report.mismatches += replay.accrual_mismatches
+        report.accruals_checked = replay.accruals_checked
         in_scope = {
             key
             for key in replay.stored.keys() | replay.replayed.keys()
@@ -130,14 +132,18 @@ def _compare(
 class _Replay:
     """The commission ledger replayed in memory for one brand."""
 
-    def __init__(self, commissions: CommissionApplication, brand_id: UUID) -> None:
+    def __init__(
+        self, commissions: CommissionApplication, brand_id: UUID, period: str, payee: str | None
+    ) -> None:
         self.commissions = commissions
         self.brand_id = brand_id
+        self.period, self.payee = period, payee
         self.accruals: dict[UUID, CommissionAccrual] = {}
         self.closed: set[tuple[str, str]] = set()  # (payee, period) statements closed so far
         self.stored: dict[tuple[str, str], dict[str, _Line]] = defaultdict(dict)
         self.replayed: dict[tuple[str, str], dict[str, _Line]] = defaultdict(dict)
         self.accrual_mismatches: list[Mismatch] = []
+        self.accruals_checked = 0
         self.statement_keys: dict[UUID, tuple[str, str]] = {}
         # Rule versions never change once published: read each policy book once per replay.
         self._rules = cache(commissions.recorded_rules)
@@ -163,7 +169,7 @@ class _Replay:
         key = self.statement_keys.get(event.originator_id)
         if key is None:
             return
-        if name == "LineAdded":
+        if name == "LineAdded" and self._audited(key):
             line = event.line
             self.stored[key][line.posting_id or _event_id(event)] = _Line(
                 line.amount_fen, (_event_id(event),)
@@ -205,6 +211,7 @@ class _Replay:
 
     def _check_accrual(self, event: Any) -> None:
         """The accrual again: the order as paid, under the rule version it records."""
+        self.accruals_checked += 1
         order_id, version = event.paid_event.rsplit(":", 1)
         order: Order = self.commissions.orders.repository.get(UUID(order_id), version=int(version))
         assert order.attribution is not None, "a paid order is attributed"
@@ -237,4 +244,10 @@ class _Replay:
             payee, period = account.removesuffix(SETTLEABLE), posting.period
             while (payee, period) in self.closed:
                 period = self.commissions.period_after(self.brand_id, period)
-            self.replayed[(payee, period)][posting.posting_id] = _Line(amount, event_ids)
+            if self._audited((payee, period)):
+                self.replayed[(payee, period)][posting.posting_id] = _Line(amount, event_ids)
+
+    def _audited(self, key: tuple[str, str]) -> bool:
+        """Only the audited statements' lines are kept, so memory holds one period's lines."""
+        payee, period = key
+        return period == self.period and (self.payee is None or payee == self.payee)

@@ -7,8 +7,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
 from psycopg import sql
 
 from api.demo import DemoWorld, load_demo
@@ -51,9 +54,25 @@ def demo_ledger(
             persistence=backend, database_url=database_url(), postgres_schema=schema or ""
         )
     else:
-        settings = Settings(persistence=backend, data_dir=data_dir, database_url=None)
+        settings = Settings(persistence=backend, data_dir=Path(data_dir), database_url=None)
     ledger = bootstrap(settings, clock)
     try:
         yield ledger, load_demo(ledger, clock.set, orders=0, members=200)
     finally:
         ledger.close()
+
+
+class Bare(Aggregate):
+    """The baseline's aggregate: created, then two more events, saved once."""
+
+    @event("Created")
+    def __init__(self) -> None:
+        self.count = 0
+
+    @event("Counted")
+    def count_one(self) -> None:
+        self.count += 1
+
+
+class BareApplication(Application[uuid.UUID]):
+    name = "bare"

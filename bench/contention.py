@@ -28,9 +28,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import postgres_schema
+from bench.common import Bare, BareApplication, postgres_schema
 from bench.rebuild import env
-from bench.suite import Bare, BareApplication
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ def writer(
     number: int,
     layout: Layout,
     seconds: float,
-    start: multiprocessing.synchronize.Event,  # type: ignore[name-defined]
+    start: multiprocessing.synchronize.Event,
     results: multiprocessing.Queue,  # type: ignore[type-arg]
 ) -> None:
     try:
@@ -66,7 +65,7 @@ def write(
     number: int,
     layout: Layout,
     seconds: float,
-    start: multiprocessing.synchronize.Event,  # type: ignore[name-defined]
+    start: multiprocessing.synchronize.Event,
 ) -> tuple[int, list[float]]:
     name = f"bare{number}" if layout.table_per_writer else "bare"
     # The parent created the tables: concurrent DDL would collide in the catalogue.

@@ -7,7 +7,8 @@ Rows: the library saving a bare aggregate with three events (the baseline);
 GuideLedger's place-order in process on PostgreSQL and SQLite; the HTTP API under
 load from wrk (a separate process) at several concurrencies; a rebuild of N stock
 events by GuideLedger's runner and by the library's ProjectionRunner; the settlement
-audit's replay rate; peak memory of each part (each runs in its own process).
+audit of a month of demo orders (`bench.audit`); peak memory of each part (each runs
+in its own process).
 """
 
 from __future__ import annotations
@@ -22,20 +23,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import typer
-from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, event
 from rich.console import Console
 from rich.table import Table
 
 from api.auth import Caller, Role, issue_token
 from api.demo import DemoWorld
-from bench.common import database_url, demo_ledger, postgres_schema
+from bench import contention
+from bench.common import Bare, BareApplication, database_url, demo_ledger, postgres_schema
 from bench.rebuild import env
 from bench.routing import place_orders, two_line_order
 from infrastructure.settings import Persistence
@@ -43,22 +42,6 @@ from infrastructure.settings import Persistence
 console = Console()
 HERE = Path(__file__).resolve().parent
 Row = tuple[str, float, str, float | None]  # figure, value, unit, baseline ratio
-
-
-class Bare(Aggregate):
-    """The baseline's aggregate: created, then two more events, saved once."""
-
-    @event("Created")
-    def __init__(self) -> None:
-        self.count = 0
-
-    @event("Counted")
-    def count_one(self) -> None:
-        self.count += 1
-
-
-class BareApplication(Application[uuid.UUID]):
-    name = "bare"
 
 
 def baseline(saves: int) -> float:
@@ -231,7 +214,39 @@ def rebuild_rows(events: int) -> list[Row]:
     ]
 
 
-PARTS = ("orders", "http", "rebuild")
+def audit_rows(orders: int) -> list[Row]:
+    with postgres_schema() as schema:
+        _part("bench.audit", "load", schema, str(orders))
+        audited = _part("bench.audit", "run", schema)
+    if audited["mismatches"]:
+        raise RuntimeError(f"the audit found {audited['mismatches']} mismatches")
+    events, accruals = audited["events"], audited["accruals"]
+    return [
+        (
+            f"audit of a month: {accruals:,} paid orders, {events:,} commission events",
+            audited["seconds"],
+            f"s; {audited['orders_per_second']:,.0f} orders/s, "
+            f"{audited['events_per_second']:,.0f} events/s",
+            None,
+        ),
+        ("audit peak memory", audited["peak_mb"], "MB", None),
+    ]
+
+
+def contention_rows(base: float) -> list[Row]:
+    """The library's table lock as writer processes are added (see `bench.contention`)."""
+    return [
+        (
+            f"write lock: {layout}, {writers} writer processes",
+            rate,
+            f"aggregates/s; {detail}",
+            rate / base,
+        )
+        for layout, writers, rate, detail in contention.rows([1, 4, 16], seconds=5)
+    ]
+
+
+PARTS = ("orders", "http", "contention", "rebuild", "audit")
 
 
 def main(
@@ -240,6 +255,7 @@ def main(
     seconds: int = typer.Option(10, help="Seconds per HTTP load level"),
     parts: str = typer.Option(",".join(PARTS), help="Which parts besides the baseline"),
     connections: str = typer.Option("4,16,64", help="HTTP concurrency levels"),
+    audit_orders: int = typer.Option(3000, help="Demo orders placed for the audited month"),
 ) -> None:
     chosen = set(parts.split(","))
     base = baseline(500)
@@ -252,8 +268,12 @@ def main(
             rows.append((f"place order in process, {backend.value}", rate, "orders/s", rate / base))
     if "http" in chosen:
         rows += http_load([int(c) for c in connections.split(",")], seconds)
+    if "contention" in chosen:
+        rows += contention_rows(base)
     if "rebuild" in chosen:
         rows += rebuild_rows(events)
+    if "audit" in chosen:
+        rows += audit_rows(audit_orders)
     table = Table("figure", "value", "unit", "x baseline")
     for figure, value, unit, ratio in rows:
         table.add_row(figure, f"{value:,.1f}", unit, "" if ratio is None else f"{ratio:.2f}")

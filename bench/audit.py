@@ -1,0 +1,79 @@
+"""The settlement audit's replay on PostgreSQL: how long finance waits, and its peak memory.
+
+`python -m bench.audit load SCHEMA N` places N demo orders through the real commands
+over October 2026, pays, ships and delivers them as the demo does, matures the
+commissions and closes October; `python -m bench.audit run SCHEMA` audits October
+for every payee and prints a JSON line: commission events replayed, accruals (paid
+orders) checked, statements compared, seconds, rates and the process's peak memory.
+`bench.suite` runs each part in its own process so the peak belongs to the audit.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from api.demo import BRAND_CODE, load_demo, settle_demo
+from application.audit import SettlementAudit
+from bench.common import database_url
+from domain.organisation import Brand
+from infrastructure.bootstrap import Ledger, bootstrap
+from infrastructure.clock import ManualClock
+from infrastructure.settings import Persistence, Settings
+
+MONTH_START = datetime(2026, 9, 30, 16, tzinfo=UTC)  # 1 October in Asia/Shanghai
+AUDITED = "2026-10"
+SETTLED_AT = datetime(2026, 11, 20, tzinfo=UTC)  # return windows over: commissions matured
+
+
+def ledger_in(schema: str, clock: ManualClock) -> Ledger:
+    settings = Settings(
+        persistence=Persistence.POSTGRES, database_url=database_url(), postgres_schema=schema
+    )
+    return bootstrap(settings, clock)
+
+
+def load(schema: str, orders: int) -> None:
+    clock = ManualClock(MONTH_START)
+    ledger = ledger_in(schema, clock)
+    try:
+        load_demo(ledger, clock.set, orders=orders, span=timedelta(days=31))
+        clock.set(SETTLED_AT)
+        settle_demo(ledger, MONTH_START)
+    finally:
+        ledger.close()
+
+
+def run(schema: str) -> None:
+    ledger = ledger_in(schema, ManualClock(SETTLED_AT))
+    try:
+        started = time.perf_counter()
+        report = SettlementAudit(ledger.commissions).run(Brand.create_id(BRAND_CODE), AUDITED)
+        seconds = time.perf_counter() - started
+    finally:
+        ledger.close()
+    accruals = report.accruals_checked
+    print(
+        json.dumps(
+            {
+                "events": report.events_replayed,
+                "accruals": accruals,
+                "statements": len(report.matched),
+                "mismatches": len(report.mismatches),
+                "seconds": seconds,
+                "events_per_second": report.events_replayed / seconds,
+                "orders_per_second": accruals / seconds,
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "load":
+        load(sys.argv[2], int(sys.argv[3]))
+    else:
+        run(sys.argv[2])
