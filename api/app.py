@@ -27,11 +27,21 @@ from api.routers import (
     read_models,
 )
 from infrastructure.bootstrap import Ledger, bootstrap
-from infrastructure.observability import LATENCY, REQUEST_ID, REQUESTS
+from infrastructure.observability import LATENCY, REQUEST_ID, REQUESTS, configure_logging
 
 access_log = logging.getLogger("guideledger.access")
 MAX_BODY_BYTES = 1024 * 1024
 TOO_LARGE = f"request bodies are limited to {MAX_BODY_BYTES} bytes"
+
+
+def served_app() -> FastAPI:
+    """What each worker process of `guideledger serve --workers N` runs: a ledger of its
+    own from the settings, whose read models its own background runner keeps current
+    (the runners of several workers share the read models' positions safely)."""
+    configure_logging()
+    app = create_app()
+    app.state.ledger.projections.start()
+    return app
 
 
 def create_app(ledger: Ledger | None = None) -> FastAPI:

@@ -42,11 +42,29 @@ Host = Annotated[str | None, typer.Option(help="Address to listen on (default fr
 Port = Annotated[int | None, typer.Option(help="Port to listen on (default from settings)")]
 
 
+Workers = Annotated[
+    int, typer.Option(min=1, max=64, help="Server processes (one per core suits PostgreSQL)")
+]
+
+
 @cli.command()
-def serve(host: Host = None, port: Port = None) -> None:
+def serve(host: Host = None, port: Port = None, workers: Workers = 1) -> None:
     """Serve the HTTP API on the configured store."""
     settings = Settings()
-    _serve(settings, host, port)
+    if workers == 1:
+        _serve(settings, host, port)
+        return
+    url_host, url_port = host or settings.host, port or settings.port
+    console.print(f"GuideLedger answering on http://{url_host}:{url_port} with {workers} workers")
+    uvicorn.run(
+        "api.app:served_app",
+        factory=True,
+        workers=workers,
+        host=url_host,
+        port=url_port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @cli.command()

@@ -71,7 +71,7 @@ def place_order_rate(backend: Persistence, orders: int) -> float:
         return place_orders(ledger, world, orders)
 
 
-def http_load(concurrencies: list[int], seconds: int) -> list[Row]:
+def http_load(concurrencies: list[int], seconds: int, workers: list[int]) -> list[Row]:
     """wrk posting orders (varied SKUs, members and places), each with its own idempotency
     key, to a served API on PostgreSQL."""
     if shutil.which("wrk") is None:
@@ -91,9 +91,11 @@ def http_load(concurrencies: list[int], seconds: int) -> list[Row]:
             bodies.write(json.dumps(order_body(world, rng, n)) + "\n")
         bodies.flush()
         token = issue_token(ledger.settings, Caller("bench", Role.FRONTEND))
-        with ServedApi(schema) as url:
-            for connections in concurrencies:
-                rows.append(_wrk(url, token, bodies.name, connections, seconds))
+        for processes in workers:
+            with ServedApi(schema, processes) as url:
+                for connections in concurrencies:
+                    row = _wrk(url, token, bodies.name, connections, seconds)
+                    rows.append((f"{row[0]}, {processes} server processes", *row[1:]))
     return rows
 
 
@@ -119,7 +121,7 @@ def order_body(world: DemoWorld, rng: random.Random, n: int) -> dict[str, Any]:
 class ServedApi:
     """`guideledger serve` in its own process on a free port."""
 
-    def __init__(self, schema: str) -> None:
+    def __init__(self, schema: str, workers: int = 1) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -129,7 +131,16 @@ class ServedApi:
             "GUIDELEDGER_POSTGRES_SCHEMA": schema,
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "api.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -255,6 +266,7 @@ def main(
     seconds: int = typer.Option(10, help="Seconds per HTTP load level"),
     parts: str = typer.Option(",".join(PARTS), help="Which parts besides the baseline"),
     connections: str = typer.Option("4,16,64", help="HTTP concurrency levels"),
+    workers: str = typer.Option("1,2", help="Server process counts for the HTTP load"),
     audit_orders: int = typer.Option(3000, help="Demo orders placed for the audited month"),
 ) -> None:
     chosen = set(parts.split(","))
@@ -267,7 +279,11 @@ def main(
             rate = place_order_rate(backend, orders)
             rows.append((f"place order in process, {backend.value}", rate, "orders/s", rate / base))
     if "http" in chosen:
-        rows += http_load([int(c) for c in connections.split(",")], seconds)
+        rows += http_load(
+            [int(c) for c in connections.split(",")],
+            seconds,
+            [int(w) for w in workers.split(",")],
+        )
     if "contention" in chosen:
         rows += contention_rows(base)
     if "rebuild" in chosen:
