@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import typer
@@ -21,6 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from typer.core import TyperGroup
 
 from api.app import create_app
 from api.auth import Caller, Role, issue_token
@@ -28,6 +29,7 @@ from api.demo import BRAND_CODE, demo_is_loaded, demo_start, load_demo, settle_d
 from api.routers.commissions import statement_as_csv, statement_view
 from application.audit import SettlementAudit
 from application.framework import Command
+from domain.errors import DomainError
 from domain.organisation import Brand, Node
 from domain.values import natural_id
 from infrastructure.bootstrap import Ledger, bootstrap
@@ -35,7 +37,22 @@ from infrastructure.clock import ManualClock
 from infrastructure.observability import configure_logging
 from infrastructure.settings import Settings
 
-cli = typer.Typer(help="GuideLedger: orders and commissions for guide-led retail.")
+
+class RefusalsAsErrors(TyperGroup):
+    """A command the ledger refuses ends with its reason and exit code 1, not a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DomainError as refused:
+            details = "".join(f"; {k}={v}" for k, v in refused.extensions.items())
+            console.print(f"refused: {refused.detail}{details}", style="red", highlight=False)
+            raise typer.Exit(1) from None
+
+
+cli = typer.Typer(
+    help="GuideLedger: orders and commissions for guide-led retail.", cls=RefusalsAsErrors
+)
 console = Console()
 
 Host = Annotated[str | None, typer.Option(help="Address to listen on (default from settings)")]

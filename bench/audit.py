@@ -39,12 +39,14 @@ def ledger_in(schema: str, clock: ManualClock) -> Ledger:
 def load(schema: str, orders: int) -> None:
     clock = ManualClock(MONTH_START)
     ledger = ledger_in(schema, clock)
+    started = time.perf_counter()
     try:
         load_demo(ledger, clock.set, orders=orders, span=timedelta(days=31))
         clock.set(SETTLED_AT)
         settle_demo(ledger, MONTH_START)
     finally:
         ledger.close()
+    print(json.dumps({"orders": orders, "seconds": time.perf_counter() - started}))
 
 
 def run(schema: str) -> None:

@@ -257,6 +257,13 @@ def contention_rows(base: float) -> list[Row]:
     ]
 
 
+def record(rows: list[Row], new: list[Row]) -> None:
+    """Keeps the part's rows for the table and logs them now, so a later failure loses none."""
+    for figure, value, unit, ratio in new:
+        console.log(figure, f"{value:,.1f}", unit, "" if ratio is None else f"{ratio:.2f}x")
+    rows += new
+
+
 PARTS = ("orders", "http", "contention", "rebuild", "audit")
 
 
@@ -277,19 +284,24 @@ def main(
     if "orders" in chosen:
         for backend in (Persistence.POSTGRES, Persistence.SQLITE):
             rate = place_order_rate(backend, orders)
-            rows.append((f"place order in process, {backend.value}", rate, "orders/s", rate / base))
+            record(
+                rows, [(f"place order in process, {backend.value}", rate, "orders/s", rate / base)]
+            )
     if "http" in chosen:
-        rows += http_load(
-            [int(c) for c in connections.split(",")],
-            seconds,
-            [int(w) for w in workers.split(",")],
+        record(
+            rows,
+            http_load(
+                [int(c) for c in connections.split(",")],
+                seconds,
+                [int(w) for w in workers.split(",")],
+            ),
         )
     if "contention" in chosen:
-        rows += contention_rows(base)
+        record(rows, contention_rows(base))
     if "rebuild" in chosen:
-        rows += rebuild_rows(events)
+        record(rows, rebuild_rows(events))
     if "audit" in chosen:
-        rows += audit_rows(audit_orders)
+        record(rows, audit_rows(audit_orders))
     table = Table("figure", "value", "unit", "x baseline")
     for figure, value, unit, ratio in rows:
         table.add_row(figure, f"{value:,.1f}", unit, "" if ratio is None else f"{ratio:.2f}")

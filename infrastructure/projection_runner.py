@@ -143,12 +143,14 @@ class ProjectionRunner:
         return len(behind), max(0.0, (now - oldest.timestamp).total_seconds())
 
     def start(self, interval: float = 0.2) -> None:
-        """Polls in a background thread until `stop`."""
+        """Polls in a background thread until `stop`; of several processes on one store,
+        the one leading the background work does (requests still catch up what they read)."""
 
         def loop() -> None:
             while not self._stopping.wait(interval):
                 try:
-                    self.process_all()
+                    if self.store.leads_background_work():
+                        self.process_all()
                 except Exception:
                     log.exception("projection catch-up failed; retrying")
 

@@ -16,6 +16,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -42,6 +43,12 @@ SQL_TYPES = {
 
 
 class ReadModelStore(ABC):
+    def leads_background_work(self) -> bool:
+        """Whether this process should run the background catch-up now. One process at a
+        time does; another would repeat its work and lose the race for each position.
+        Only an economy: positions move by compare-and-set whoever applies a batch."""
+        return True
+
     def install(self, projection: Projection) -> None:
         """Creates the projection's tables and its position (0) if missing."""
         self.create_tables(projection.tables)
@@ -417,6 +424,10 @@ class PostgresReadModelStore(SQLReadModelStore):
     placeholder = "%s"
 
     def __init__(self, url: str, schema: str, pool_size: int) -> None:
+        self.url, self.schema = url, schema
+        self._leader: psycopg.Connection[Any] | None = None  # holds the advisory lock
+        self._leading = False
+        self._leader_lock = threading.Lock()
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -439,5 +450,30 @@ class PostgresReadModelStore(SQLReadModelStore):
         with self.pool.connection() as connection:
             yield connection.cursor()
 
+    def leads_background_work(self) -> bool:
+        """The process holding a session advisory lock named after the schema leads; the
+        lock goes with its connection, so a process that dies hands leadership on."""
+        with self._leader_lock:
+            try:
+                if self._leader is None or self._leader.closed:
+                    self._leader = psycopg.connect(self.url, autocommit=True)
+                    self._leading = False
+                if not self._leading:
+                    row = self._leader.execute(
+                        "SELECT pg_try_advisory_lock(hashtext(%s))",
+                        (f"guideledger-projections:{self.schema}",),
+                    ).fetchone()
+                    self._leading = bool(row and row[0])
+            except psycopg.OperationalError:
+                self._drop_leader()
+            return self._leading
+
+    def _drop_leader(self) -> None:
+        if self._leader is not None:
+            self._leader.close()
+        self._leader, self._leading = None, False
+
     def close(self) -> None:
+        with self._leader_lock:
+            self._drop_leader()
         self.pool.close()
