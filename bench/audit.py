@@ -11,14 +11,13 @@ orders) checked, statements compared, seconds, rates and the process's peak memo
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 from api.demo import BRAND_CODE, load_demo, settle_demo
 from application.audit import SettlementAudit
-from bench.common import database_url
+from bench.common import database_url, peak_mb
 from domain.organisation import Brand
 from infrastructure.bootstrap import Ledger, bootstrap
 from infrastructure.clock import ManualClock
@@ -68,7 +67,7 @@ def run(schema: str) -> None:
                 "seconds": seconds,
                 "events_per_second": report.events_replayed / seconds,
                 "orders_per_second": accruals / seconds,
-                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_mb": peak_mb(),
             }
         )
     )

@@ -22,6 +22,16 @@ from infrastructure.settings import Persistence, Settings
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory. Not `ru_maxrss`: Linux carries that over an
+    exec, so a part started by the suite would report the suite's own peak."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def database_url() -> str:
     return os.environ.get("DATABASE_URL", DEFAULT_URL)
 

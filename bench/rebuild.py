@@ -11,7 +11,6 @@ its own process so each peak belongs to one part.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 import uuid
@@ -28,7 +27,7 @@ from psycopg.sql import SQL, Identifier
 
 from application.projections import StockAvailability
 from application.readmodels import event_class
-from bench.common import database_url
+from bench.common import database_url, peak_mb
 from domain.stock import Stock
 from infrastructure.persistence import postgres_env
 from infrastructure.projection_runner import ProjectionRunner as BatchedRunner
@@ -70,10 +69,6 @@ def load(schema: str, events: int) -> None:
                 break
         log.save(*batch)
     log.close()
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def ours(schema: str) -> dict[str, Any]:
