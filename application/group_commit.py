@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.domain import Aggregate
@@ -33,7 +33,7 @@ MAX_COMMANDS_PER_TRANSACTION = 100
 class _Command:
     events: list[Any]
     done: bool = False
-    error: Exception | None = field(default=None)
+    error: Exception | None = None
 
 
 class GroupCommit:
@@ -46,7 +46,6 @@ class GroupCommit:
         self._limit = limit
         self._turn = threading.Lock()  # one transaction of this application at a time
         self._queue: deque[_Command] = deque()
-        self.transactions = 0  # how many joint or single transactions ran (for tests)
 
     def save(self, aggregates: Iterable[Aggregate]) -> None:
         """Saves the aggregates' new events, perhaps with other commands' in the same
@@ -65,7 +64,7 @@ class GroupCommit:
     def _commit(self, batch: Sequence[_Command]) -> None:
         if len(batch) > 1:
             try:
-                self._transaction([event for command in batch for event in command.events])
+                self._save(*[event for command in batch for event in command.events])
             except IntegrityError:
                 pass  # some command lost a race: find it by saving each alone
             except Exception as error:
@@ -76,15 +75,11 @@ class GroupCommit:
                 return
         for command in batch:
             try:
-                self._transaction(command.events)
+                self._save(*command.events)
             except Exception as error:
                 self._finish([command], error)
             else:
                 self._finish([command], None)
-
-    def _transaction(self, events: list[Any]) -> None:
-        self.transactions += 1
-        self._save(*events)
 
     @staticmethod
     def _finish(batch: Sequence[_Command], error: Exception | None) -> None:
