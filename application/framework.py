@@ -2,7 +2,9 @@
 
 - a clock is injected, so no command reads the wall clock itself;
 - every command runs as read → decide → one `save()` of all touched aggregates,
-  re-run a bounded number of times when another writer got there first;
+  re-run a bounded number of times when another writer got there first; commands
+  of one process that finish together share a transaction (`GroupCommit`), each
+  still all or nothing;
 - an idempotency key makes a retried command return its first outcome and
   write nothing: the key's record is saved in the same transaction as the
   command's events, so a crash can never keep one without the other.
