@@ -73,7 +73,8 @@ def place_order_rate(backend: Persistence, orders: int) -> float:
 
 def http_load(concurrencies: list[int], seconds: int, workers: list[int]) -> list[Row]:
     """wrk posting orders (varied SKUs, members and places), each with its own idempotency
-    key, to a served API on PostgreSQL."""
+    key, to a served API on PostgreSQL; then the same order over and over at 16
+    connections (a promotion's hot SKUs, all reserved at the same nodes)."""
     if shutil.which("wrk") is None:
         console.print("[yellow]wrk is not installed (apt-get install wrk): no HTTP figures")
         return []
@@ -85,17 +86,25 @@ def http_load(concurrencies: list[int], seconds: int, workers: list[int]) -> lis
             world,
         ),
         tempfile.NamedTemporaryFile("w", suffix=".jsonl") as bodies,
+        tempfile.NamedTemporaryFile("w", suffix=".jsonl") as hot,
     ):
         rng = random.Random(3)
         for n in range(1000):
             bodies.write(json.dumps(order_body(world, rng, n)) + "\n")
         bodies.flush()
+        hot.write(json.dumps(order_body(world, random.Random(3), 0)) + "\n")
+        hot.flush()
         token = issue_token(ledger.settings, Caller("bench", Role.FRONTEND))
         for processes in workers:
             with ServedApi(schema, processes) as url:
                 for connections in concurrencies:
                     row = _wrk(url, token, bodies.name, connections, seconds)
                     rows.append((f"{row[0]}, {processes} server processes", *row[1:]))
+                if processes == workers[0]:
+                    row = _wrk(url, token, hot.name, 16, seconds)
+                    rows.append(
+                        (f"{row[0]}, one hot order, {processes} server processes", *row[1:])
+                    )
     return rows
 
 
