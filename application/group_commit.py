@@ -32,8 +32,14 @@ MAX_COMMANDS_PER_TRANSACTION = 100
 @dataclass
 class _Command:
     events: list[Any]
+    aggregates: list[Aggregate]  # given to the save as well, so it still takes snapshots
     done: bool = False
     error: Exception | None = None
+
+    def saved(self) -> list[Any]:
+        """What the library's save is given: the events, then their aggregates (whose
+        events are collected already) so it knows which to snapshot."""
+        return [*self.events, *self.aggregates]
 
 
 class GroupCommit:
@@ -42,7 +48,7 @@ class GroupCommit:
         save: Callable[..., object],
         limit: int = MAX_COMMANDS_PER_TRANSACTION,
     ) -> None:
-        self._save = save  # the application's save, given events
+        self._save = save  # the application's save
         self._limit = limit
         self._turn = threading.Lock()  # one transaction of this application at a time
         self._queue: deque[_Command] = deque()
@@ -50,7 +56,8 @@ class GroupCommit:
     def save(self, aggregates: Iterable[Aggregate]) -> None:
         """Saves the aggregates' new events, perhaps with other commands' in the same
         transaction; raises IntegrityError if this command lost a race."""
-        command = _Command([event for a in aggregates for event in a.collect_events()])
+        touched = list(aggregates)
+        command = _Command([event for a in touched for event in a.collect_events()], touched)
         self._queue.append(command)
         with self._turn:
             while not command.done:
@@ -64,7 +71,7 @@ class GroupCommit:
     def _commit(self, batch: Sequence[_Command]) -> None:
         if len(batch) > 1:
             try:
-                self._save(*[event for command in batch for event in command.events])
+                self._save(*[item for command in batch for item in command.saved()])
             except IntegrityError:
                 pass  # some command lost a race: find it by saving each alone
             except Exception as error:
@@ -75,7 +82,7 @@ class GroupCommit:
                 return
         for command in batch:
             try:
-                self._save(*command.events)
+                self._save(*command.saved())
             except Exception as error:
                 self._finish([command], error)
             else:

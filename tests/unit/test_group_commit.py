@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
+from application.framework import Command, CommandResult, LedgerApplication
 from application.group_commit import GroupCommit
+from infrastructure.clock import ManualClock
 
 
 class Counter(Aggregate):
     @event("Opened")
     def __init__(self, name: str) -> None:
         self.name = name
+        self.count = 0
+
+    @event("Counted")
+    def count_one(self) -> None:
+        self.count += 1
 
 
 class FakeStore:
@@ -28,8 +36,8 @@ class FakeStore:
         self.losers = losers
         self.first_started, self.release_first = threading.Event(), threading.Event()
 
-    def save(self, *events: Any) -> None:
-        names = [e.name for e in events]
+    def save(self, *saved: Any) -> None:
+        names = [e.name for e in saved if not isinstance(e, Aggregate)]  # events, not aggregates
         if not self.transactions:
             self.first_started.set()
             self.release_first.wait(5)
@@ -145,3 +153,26 @@ def test_a_failure_of_the_joint_transaction_reaches_every_command_in_it() -> Non
     for thread in [first, *others]:
         thread.join(5)
     assert threads_errors == [failing, failing]
+
+
+class Counting(LedgerApplication):
+    name = "counting"
+    snapshotting_intervals = {Counter: 2}  # noqa: RUF012  (the library's shape)
+
+
+def test_the_application_still_snapshots_what_it_saves_through_group_commit() -> None:
+    app = Counting(
+        ManualClock(datetime(2026, 11, 1, tzinfo=UTC)), {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    )
+    counter = Counter("c")
+    app.execute(Command("test"), lambda: ([counter], CommandResult(counter.id, 1)))
+
+    def count() -> tuple[list[Aggregate], CommandResult]:
+        loaded = app.load(Counter, counter.id)
+        loaded.count_one()
+        return [loaded], CommandResult(loaded.id, loaded.version)
+
+    app.execute(Command("test"), count)
+    assert app.snapshots is not None
+    [snapshot] = app.snapshots.get(counter.id)
+    assert snapshot.originator_version == 2
