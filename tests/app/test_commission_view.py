@@ -3,8 +3,6 @@ ledger; a candidate under other rules is built beside it, diffed, promoted or di
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from application.framework import Command
@@ -13,7 +11,12 @@ from domain.errors import Conflict, NotFound
 from domain.ledger import CommissionAccrual
 from infrastructure.bootstrap import Ledger
 from infrastructure.clock import ManualClock
-from tests.app.test_commissions_app import FINANCE, delivered_order, guide_key, without_bonus
+from tests.app.test_commissions_app import (
+    delivered_order,
+    guide_key,
+    mature_and_close_november,
+    without_bonus,
+)
 from tests.world import ADMIN, World, build_world
 
 GUIDE_AT_5_PERCENT = 1585  # 31,700 fen at 500 basis points
@@ -83,10 +86,7 @@ def test_a_closed_periods_difference_is_due_in_the_next_open_period(
     world = build_world(ledger)
     without_bonus(ledger, world, clock)
     delivered_order(ledger, world)
-    clock.advance(timedelta(days=7))
-    ledger.commissions.mature_due()
-    clock.set(datetime(2026, 12, 1, tzinfo=UTC))
-    ledger.commissions.close_period(FINANCE, world.brand_id, "2026-11")
+    mature_and_close_november(ledger, world, clock)
     new_rules = publish_guide_rate(ledger, world, clock, 500)
 
     ledger.commission_views.rebuild(new_rules)

@@ -44,6 +44,14 @@ def delivered_order(ledger: Ledger, world: World) -> object:
     return order_id
 
 
+def mature_and_close_november(ledger: Ledger, world: World, clock: ManualClock) -> None:
+    """The return window passes, commissions mature, and November is closed on 1 December."""
+    clock.advance(timedelta(days=7))
+    ledger.commissions.mature_due()
+    clock.set(datetime(2026, 12, 1, tzinfo=UTC))
+    ledger.commissions.close_period(FINANCE, world.brand_id, "2026-11")
+
+
 def guide_key(world: World) -> str:
     return Payee(PayeeLevel.GUIDE, world.guide_id).key
 
@@ -107,10 +115,7 @@ def test_a_return_after_the_close_is_clawed_back_in_the_next_period(
     world = build_world(ledger)
     without_bonus(ledger, world, clock)
     order_id = delivered_order(ledger, world)
-    clock.advance(timedelta(days=7))
-    ledger.commissions.mature_due()
-    clock.set(datetime(2026, 12, 1, tzinfo=UTC))
-    ledger.commissions.close_period(FINANCE, world.brand_id, "2026-11")
+    mature_and_close_november(ledger, world, clock)
 
     clock.advance(timedelta(days=2))
     ledger.orders.return_items(
@@ -129,10 +134,7 @@ def test_a_negative_statement_is_carried_forward(ledger: Ledger, clock: ManualCl
     world = build_world(ledger)
     without_bonus(ledger, world, clock)
     order_id = delivered_order(ledger, world)
-    clock.advance(timedelta(days=7))
-    ledger.commissions.mature_due()
-    clock.set(datetime(2026, 12, 1, tzinfo=UTC))
-    ledger.commissions.close_period(FINANCE, world.brand_id, "2026-11")
+    mature_and_close_november(ledger, world, clock)
     ledger.commissions.pay_out(FINANCE, guide_key(world), "2026-11", GUIDE_SHARE, "BANK-1")
     clock.advance(timedelta(days=2))
     for line_no, quantity in ((1, 2), (2, 1)):

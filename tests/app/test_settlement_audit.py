@@ -3,7 +3,7 @@ and a statement that does not is reported with the events involved."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from application.audit import SettlementAudit
 from application.framework import Command
@@ -11,7 +11,12 @@ from domain.commission import Payee, PayeeLevel
 from domain.ledger import SettlementPeriod, StatementLine
 from infrastructure.bootstrap import Ledger
 from infrastructure.clock import ManualClock
-from tests.app.test_commissions_app import FINANCE, delivered_order, guide_key, without_bonus
+from tests.app.test_commissions_app import (
+    delivered_order,
+    guide_key,
+    mature_and_close_november,
+    without_bonus,
+)
 from tests.world import World, build_world
 
 
@@ -20,10 +25,7 @@ def settle_with_a_clawback(ledger: Ledger, world: World, clock: ManualClock) -> 
     without_bonus(ledger, world, clock)
     clawed = delivered_order(ledger, world)
     delivered_order(ledger, world)
-    clock.advance(timedelta(days=7))
-    ledger.commissions.mature_due()
-    clock.set(datetime(2026, 12, 1, tzinfo=UTC))
-    ledger.commissions.close_period(FINANCE, world.brand_id, "2026-11")
+    mature_and_close_november(ledger, world, clock)
     clock.advance(timedelta(days=2))
     ledger.orders.return_items(
         Command("support"), clawed, return_id="r1", line_no=2, quantity=1, reason="late"
