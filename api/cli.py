@@ -96,8 +96,7 @@ def demo(
     settings = Settings()
     now = datetime.now(UTC)
     clock = ManualClock(demo_start(now, days))
-    ledger = bootstrap(settings, clock)
-    try:
+    with bootstrap(settings, clock) as ledger:
         if demo_is_loaded(ledger):
             console.print("Demo data is already loaded.")
         else:
@@ -122,8 +121,6 @@ def demo(
                 f"closed periods {', '.join(closed) or 'none'}."
             )
         _print_demo_tokens(settings, ledger)
-    finally:
-        ledger.close()
     if serve:
         _serve(settings, host, port)
 
@@ -135,12 +132,9 @@ def expire_unpaid(
     ] = None,
 ) -> None:
     """Cancel every order whose payment window has closed."""
-    ledger = bootstrap(Settings())
-    try:
+    with bootstrap(Settings()) as ledger:
         expired = ledger.orders.expire_unpaid_orders(_utc(as_of))
         console.print(f"Cancelled {len(expired)} unpaid orders past their payment window.")
-    finally:
-        ledger.close()
 
 
 @cli.command()
@@ -182,8 +176,7 @@ def projections(
     catch_up: Annotated[bool, typer.Option(help="Apply every pending event now")] = False,
 ) -> None:
     """Each read model's lag; with --catch-up, apply what is pending with a progress bar."""
-    ledger = bootstrap(Settings())
-    try:
+    with bootstrap(Settings()) as ledger:
         if catch_up:
             with _progress() as track:
                 for name in ledger.projections.projections:
@@ -193,8 +186,6 @@ def projections(
             events, seconds = ledger.projections.lag(name, datetime.now(UTC))
             table.add_row(name, str(events), f"{seconds:.1f}")
         console.print(table)
-    finally:
-        ledger.close()
 
 
 @contextmanager
@@ -230,8 +221,7 @@ def audit(
 ) -> None:
     """Replay every commission event from zero and compare the period's statements to the fen.
     Exits 1 if any statement differs."""
-    ledger = bootstrap(Settings())
-    try:
+    with bootstrap(Settings()) as ledger:
         total = ledger.commissions.recorder.max_notification_id() or 0
         with _progress() as track:
             report = SettlementAudit(ledger.commissions).run(
@@ -251,8 +241,6 @@ def audit(
                 )
             console.print(table)
             raise typer.Exit(1)
-    finally:
-        ledger.close()
 
 
 @cli.command()
@@ -264,8 +252,7 @@ def rebuild(
 ) -> None:
     """Build a candidate commission view from event zero beside the serving one and show
     what would change; promote or discard it with the API."""
-    ledger = bootstrap(Settings())
-    try:
+    with bootstrap(Settings()) as ledger:
         total = ledger.orders.recorder.max_notification_id() or 0
         with _progress() as track:
             candidate = ledger.commission_views.rebuild(rules_version, track("rebuilding", total))
@@ -285,8 +272,6 @@ def rebuild(
             f"Candidate version {candidate} is built. Promote: POST /read-models/"
             "commission-view/promote; discard: POST /read-models/commission-view/discard."
         )
-    finally:
-        ledger.close()
 
 
 AsOf = Annotated[
@@ -301,13 +286,10 @@ def _utc(moment: datetime | None) -> datetime | None:
 @cli.command("mature-commissions")
 def mature_commissions(as_of: AsOf = None) -> None:
     """Move to settleable every commission whose return window has passed."""
-    ledger = bootstrap(Settings())
-    try:
+    with bootstrap(Settings()) as ledger:
         ledger.projections.process_all()
         matured = ledger.commissions.mature_due(_utc(as_of))
         console.print(f"Matured {matured} orders' commissions.")
-    finally:
-        ledger.close()
 
 
 @cli.command("close-period")
@@ -317,13 +299,10 @@ def close_period(
     actor: Annotated[str, typer.Option(help="Who closes")] = "finance:cli",
 ) -> None:
     """Close a brand's settlement period: handbacks, bonuses, then every payee's statement."""
-    ledger = bootstrap(Settings())
-    try:
+    with bootstrap(Settings()) as ledger:
         ledger.projections.process_all()
         closed = ledger.commissions.close_period(Command(actor), Brand.create_id(brand), period)
         console.print(f"Closed {period} for {brand}: {len(closed)} statements.")
-    finally:
-        ledger.close()
 
 
 @cli.command("export-statement")
@@ -333,28 +312,22 @@ def export_statement(
     output: Annotated[Path, typer.Option(help="Where to write the CSV")],
 ) -> None:
     """Write one payee's statement for a period as CSV."""
-    ledger = bootstrap(Settings())
-    try:
+    with bootstrap(Settings()) as ledger:
         view = statement_view(ledger, payee, period)
         output.write_text(statement_as_csv(view), encoding="utf-8")
         console.print(f"Wrote {len(view.lines)} lines, total {view.total_fen} fen, to {output}.")
-    finally:
-        ledger.close()
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     """Serves the API; read models and processes catch up in the background."""
     configure_logging()
-    ledger = bootstrap(settings)
-    ledger.projections.start()
     url_host, url_port = host or settings.host, port or settings.port
-    console.print(f"GuideLedger answering on http://{url_host}:{url_port} (docs at /docs)")
-    try:
+    with bootstrap(settings) as ledger:
+        ledger.projections.start()
+        console.print(f"GuideLedger answering on http://{url_host}:{url_port} (docs at /docs)")
         uvicorn.run(
             create_app(ledger), host=url_host, port=url_port, log_config=None, access_log=False
         )
-    finally:
-        ledger.close()
 
 
 def main() -> None:

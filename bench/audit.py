@@ -37,25 +37,19 @@ def ledger_in(schema: str, clock: ManualClock) -> Ledger:
 
 def load(schema: str, orders: int) -> None:
     clock = ManualClock(MONTH_START)
-    ledger = ledger_in(schema, clock)
     started = time.perf_counter()
-    try:
+    with ledger_in(schema, clock) as ledger:
         load_demo(ledger, clock.set, orders=orders, span=timedelta(days=31))
         clock.set(SETTLED_AT)
         settle_demo(ledger, MONTH_START)
-    finally:
-        ledger.close()
     print(json.dumps({"orders": orders, "seconds": time.perf_counter() - started}))
 
 
 def run(schema: str) -> None:
-    ledger = ledger_in(schema, ManualClock(SETTLED_AT))
-    try:
+    with ledger_in(schema, ManualClock(SETTLED_AT)) as ledger:
         started = time.perf_counter()
         report = SettlementAudit(ledger.commissions).run(Brand.create_id(BRAND_CODE), AUDITED)
         seconds = time.perf_counter() - started
-    finally:
-        ledger.close()
     accruals = report.accruals_checked
     print(
         json.dumps(

@@ -65,11 +65,8 @@ def demo_ledger(
         )
     else:
         settings = Settings(persistence=backend, data_dir=Path(data_dir), database_url=None)
-    ledger = bootstrap(settings, clock)
-    try:
+    with bootstrap(settings, clock) as ledger:
         yield ledger, load_demo(ledger, clock.set, orders=0, members=200)
-    finally:
-        ledger.close()
 
 
 class Bare(Aggregate):

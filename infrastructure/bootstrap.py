@@ -64,6 +64,12 @@ class Ledger:
         self.organisation.close()
         self.projections.store.close()
 
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
 
 def read_model_store(settings: Settings) -> ReadModelStore:
     persistence = settings.resolved_persistence

@@ -58,20 +58,19 @@ def test_racing_buyers_never_oversell_across_two_nodes(pg_ledger: Ledger) -> Non
 def test_buyers_in_two_processes_never_oversell(pg_ledger: Ledger) -> None:
     world = build_world(pg_ledger, stocked=False)
     receive(pg_ledger, world.store_id, world.sku_ids[0], LAST_UNITS)
-    other_process = bootstrap(pg_ledger.settings, pg_ledger.clock)
     barrier = Barrier(BUYERS)
 
-    def buy(n: int) -> bool:
-        ledger = (pg_ledger, other_process)[n % 2]
-        barrier.wait()
-        order_id = place_order(ledger, world, quantities=(1,), command=Command(f"buyer-{n}")).id
-        return bool(ledger.orders.get_order(order_id).allocations)
+    with bootstrap(pg_ledger.settings, pg_ledger.clock) as other_process:
 
-    try:
+        def buy(n: int) -> bool:
+            ledger = (pg_ledger, other_process)[n % 2]
+            barrier.wait()
+            command = Command(f"buyer-{n}")
+            order_id = place_order(ledger, world, quantities=(1,), command=command).id
+            return bool(ledger.orders.get_order(order_id).allocations)
+
         with ThreadPoolExecutor(BUYERS) as pool:
             allocated = list(pool.map(buy, range(BUYERS)))
-    finally:
-        other_process.close()
     assert allocated.count(True) == LAST_UNITS
     stock = pg_ledger.orders.load(Stock, Stock.create_id(world.store_id, world.sku_ids[0]))
     assert (stock.on_hand, stock.reserved, stock.available) == (LAST_UNITS, LAST_UNITS, 0)
