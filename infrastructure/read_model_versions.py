@@ -102,13 +102,8 @@ class CommissionViewVersions:
     ) -> int:
         """Registers a candidate version under `rules_version` and builds it: in the
         background, or here, reporting to `progress`, when one is given."""
-        highest = self.commissions.highest_rules_version()
-        if rules_version is not None and rules_version > highest:
-            raise RuleViolated(
-                f"no brand has published commission rules version {rules_version}",
-                rules_version=rules_version,
-                highest_published=highest,
-            )
+        if rules_version is not None:
+            self._check_published(rules_version)
         before = self.versions()
         if before.candidate is not None:
             raise Conflict(
@@ -131,6 +126,15 @@ class CommissionViewVersions:
         )
         self.building.start()
         return candidate
+
+    def _check_published(self, rules_version: int) -> None:
+        highest = self.commissions.highest_rules_version()
+        if rules_version > highest:
+            raise RuleViolated(
+                f"no brand has published commission rules version {rules_version}",
+                rules_version=rules_version,
+                highest_published=highest,
+            )
 
     def status(self) -> dict[str, Any]:
         self.sync()
