@@ -85,21 +85,23 @@ class CommissionView(Projection):
         self.period_of = period_of
 
     def changes(self, event: Any) -> Iterable[RowChange]:
-        after = self.order_at(event.originator_id, event.originator_version)
-        if after.paid_at is None:
+        """What the event moved: the order before it (one read), then the event applied."""
+        order: Order = self.order_at(event.originator_id, event.originator_version - 1)
+        policy, was = None, {}
+        if order.paid_at is not None:  # paid before this event: the rules stay the same
+            policy = self.rules_for(order.brand_id, order.paid_at)
+            was = net_commission(order, policy, self.earned)
+        event.mutate(order)
+        if order.paid_at is None:
             return []
-        policy = self.rules_for(after.brand_id, after.paid_at)
-        now = net_commission(after, policy, self.earned)
-        was: dict[str, int] = {}
-        if type(event).__name__ != "Paid":
-            before = self.order_at(event.originator_id, event.originator_version - 1)
-            was = net_commission(before, policy, self.earned)
+        policy = policy or self.rules_for(order.brand_id, order.paid_at)
+        now = net_commission(order, policy, self.earned)
         fixed = {
-            "brand_id": after.brand_id,
-            "period": self.period_of(after.brand_id, after.paid_at),
+            "brand_id": order.brand_id,
+            "period": self.period_of(order.brand_id, order.paid_at),
         }
         return [
-            Increment(self.table, (after.id, payee), {"amount_fen": delta}, fixed)
+            Increment(self.table, (order.id, payee), {"amount_fen": delta}, fixed)
             for payee in sorted(now.keys() | was.keys())
             if (delta := now.get(payee, 0) - was.get(payee, 0))
         ]
