@@ -509,22 +509,11 @@ class CommissionApplication(LedgerApplication):
         """Each payee's settleable change becomes a line in their open period."""
         if posting is None:
             return []
-        periods = []
         period = self.period_of(accrual.brand_id, at)
-        for payee in accrual.payees.values():
-            amount = posting.amount_to(payee.account(Bucket.SETTLEABLE))
-            if amount and payee.held_by_store is None:
-                line = StatementLine(
-                    str(posting.kind),
-                    amount,
-                    f"order {accrual.order_id}",
-                    posting.posting_id,
-                    accrual.order_id,
-                    accrual.rule_version,
-                    posting.source_events,
-                )
-                periods.append(self._add_line(accrual.brand_id, payee, period, line))
-        return periods
+        return [
+            self._add_line(accrual.brand_id, payee, period, line)
+            for payee, line in accrual.statement_lines(posting)
+        ]
 
     def _add_line(
         self, brand_id: UUID, payee: Payee, period: str, line: StatementLine

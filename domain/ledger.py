@@ -176,6 +176,25 @@ class CommissionAccrual(Aggregate):
     def _record_matured(self, period: str, posting: Posting | None) -> None:
         self.matured_period = period
 
+    def statement_lines(self, posting: Posting) -> list[tuple[Payee, StatementLine]]:
+        """The line each payee's statement gets for a posting that moved their settleable
+        balance; a guide whose share the store holds gets none (the store settles it)."""
+        lines = []
+        for payee in self.payees.values():
+            amount = posting.amount_to(payee.account(Bucket.SETTLEABLE))
+            if amount and payee.held_by_store is None:
+                line = StatementLine(
+                    str(posting.kind),
+                    amount,
+                    f"order {self.order_id}",
+                    posting.posting_id,
+                    self.order_id,
+                    self.rule_version,
+                    posting.source_events,
+                )
+                lines.append((payee, line))
+        return lines
+
     def reverse(
         self,
         *,
