@@ -1,10 +1,11 @@
 """The settlement audit's replay on PostgreSQL: how long finance waits, and its peak memory.
 
-`python -m bench.audit load SCHEMA N` places N demo orders through the real commands
-over October 2026, pays, ships and delivers them as the demo does, matures the
-commissions and closes October; `python -m bench.audit run SCHEMA` audits October
-for every payee and prints a JSON line: commission events replayed, accruals (paid
-orders) checked, statements compared, seconds, rates and the process's peak memory.
+`python -m bench.audit load SCHEMA N` writes the demo organisation and N orders over
+October 2026 in bulk (`bench.month`: paid, shipped, delivered, some returned, their
+commissions accrued and matured as the commands would), then closes October;
+`python -m bench.audit run SCHEMA` audits October for every payee and prints a JSON
+line: commission events replayed, accruals (paid orders) checked, statements compared,
+seconds, rates and the process's peak memory.
 `bench.suite` runs each part in its own process so the peak belongs to the audit.
 """
 
@@ -13,11 +14,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from api.demo import BRAND_CODE, load_demo, settle_demo
+from api.demo import BRAND_CODE
 from application.audit import SettlementAudit
 from bench.common import database_url, peak_mb
+from bench.month import write_month
 from domain.organisation import Brand
 from infrastructure.bootstrap import Ledger, bootstrap
 from infrastructure.clock import ManualClock
@@ -39,10 +41,13 @@ def load(schema: str, orders: int) -> None:
     clock = ManualClock(MONTH_START)
     started = time.perf_counter()
     with ledger_in(schema, clock) as ledger:
-        load_demo(ledger, clock.set, orders=orders, span=timedelta(days=31))
-        clock.set(SETTLED_AT)
-        settle_demo(ledger, MONTH_START)
-    print(json.dumps({"orders": orders, "seconds": time.perf_counter() - started}))
+        written = write_month(ledger, clock.set, orders, MONTH_START, SETTLED_AT, progress=_tick)
+    print(json.dumps({**written, "seconds": time.perf_counter() - started}))
+
+
+def _tick(done: int) -> None:
+    if done % 100_000 == 0:
+        print(f"{done:,} orders written", file=sys.stderr, flush=True)
 
 
 def run(schema: str) -> None:

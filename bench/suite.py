@@ -7,7 +7,7 @@ Rows: the library saving a bare aggregate with three events (the baseline);
 GuideLedger's place-order in process on PostgreSQL and SQLite; the HTTP API under
 load from wrk (a separate process) at several concurrencies; a rebuild of N stock
 events by GuideLedger's runner and by the library's ProjectionRunner; the settlement
-audit of a month of demo orders (`bench.audit`); peak memory of each part (each runs
+audit of a month of orders written in bulk (`bench.audit`); peak memory of each part (each runs
 in its own process).
 """
 
@@ -283,7 +283,7 @@ def main(
     parts: str = typer.Option(",".join(PARTS), help="Which parts besides the baseline"),
     connections: str = typer.Option("4,16,64", help="HTTP concurrency levels"),
     workers: str = typer.Option("1,2", help="Server process counts for the HTTP load"),
-    audit_orders: int = typer.Option(3000, help="Demo orders placed for the audited month"),
+    audit_orders: int = typer.Option(100_000, help="Orders written in bulk for the audited month"),
 ) -> None:
     chosen = set(parts.split(","))
     base = baseline(500)

@@ -1,0 +1,28 @@
+"""The benchmark's bulk month is what the commands would have written: finance's audit
+replays it and finds every accrual and statement as the ledger's own rules make them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from api.demo import BRAND_CODE
+from application.audit import SettlementAudit
+from bench.month import write_month
+from domain.organisation import Brand
+from infrastructure.bootstrap import Ledger
+from infrastructure.clock import ManualClock
+
+MONTH_START = datetime(2026, 9, 30, 16, tzinfo=UTC)  # 1 October in Asia/Shanghai
+SETTLED_AT = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def test_a_bulk_month_audits_clean(ledger: Ledger, clock: ManualClock) -> None:
+    written = write_month(ledger, clock.set, 300, MONTH_START, SETTLED_AT, members=50)
+
+    report = SettlementAudit(ledger.commissions).run(Brand.create_id(BRAND_CODE), "2026-10")
+
+    assert report.clean, report.mismatches[:3]
+    assert report.accruals_checked == 300
+    assert len(report.matched) > 100  # guides, stores, districts, regions, branches
+    assert written["statements"] >= len(report.matched)
+    assert ledger.commissions.is_closed(Brand.create_id(BRAND_CODE), MONTH_START)
