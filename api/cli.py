@@ -27,7 +27,6 @@ from api.app import create_app
 from api.auth import Caller, Role, issue_token
 from api.demo import BRAND_CODE, demo_is_loaded, demo_start, load_demo, settle_demo
 from api.routers.commissions import statement_as_csv, statement_view
-from application.audit import SettlementAudit
 from application.framework import Command
 from domain.errors import DomainError
 from domain.organisation import Brand, Node
@@ -224,7 +223,7 @@ def audit(
     with bootstrap(Settings()) as ledger:
         total = ledger.commissions.recorder.max_notification_id() or 0
         with _progress() as track:
-            report = SettlementAudit(ledger.commissions).run(
+            report = ledger.settlement_audit().run(
                 Brand.create_id(brand), period, payee, track("replaying", total)
             )
         console.print(f"{len(report.matched)} statements match the replay to the fen.")

@@ -1,7 +1,8 @@
 """Finance's audit of a settlement by replay.
 
-Every commission event is replayed from event zero in memory. Accruals are
-recomputed from the order as it was when paid, under the rule version the
+Every commission event is replayed from event zero in memory, a batch at a time.
+Accruals are recomputed from the order as it was when paid (the orders of a batch's
+accruals read together, in one query where the store allows), under the rule version the
 posting records; maturing and reversing are re-run by the domain's own
 `CommissionAccrual` on that replica. Each recomputed posting's credits to a
 settleable account become the statement lines the ledger should have written,
@@ -13,11 +14,13 @@ with the stored ones to the fen, line by line, with the event ids involved.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
 
 from application.commissions import CommissionApplication
 from domain.commission import Bucket, Posting, PostingKind
@@ -32,6 +35,10 @@ LINE_KINDS = {
     PostingKind.BONUS,
 }
 SETTLEABLE = f":{Bucket.SETTLEABLE}"
+ACCRUED = f"{CommissionAccrual.__qualname__}.Accrued"
+
+EventsUpTo = Callable[[Mapping[UUID, int]], Iterable[StoredEvent]]
+"""Reads the stored events of many aggregates, each up to the version given, together."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +77,14 @@ def _event_id(event: Any) -> str:
 
 
 class SettlementAudit:
-    def __init__(self, commissions: CommissionApplication, batch_size: int = 2_000) -> None:
+    def __init__(
+        self,
+        commissions: CommissionApplication,
+        order_events: EventsUpTo,
+        batch_size: int = 2_000,
+    ) -> None:
         self.commissions = commissions
+        self.order_events = order_events
         self.batch_size = batch_size
 
     def run(
@@ -83,9 +96,11 @@ class SettlementAudit:
     ) -> AuditReport:
         replay = _Replay(self.commissions, brand_id, period, payee)
         report = AuditReport(brand_id, period, payee)
-        for event in self._events(progress):
-            replay.apply(event)
-            report.events_replayed += 1
+        for batch in self._batches(progress):
+            replay.orders_as_paid = self._orders_as_paid(batch, brand_id)
+            for event in batch:
+                replay.apply(event)
+            report.events_replayed += len(batch)
         report.mismatches += replay.accrual_mismatches
         report.accruals_checked = replay.accruals_checked
         in_scope = {
@@ -100,18 +115,32 @@ class SettlementAudit:
                 report.matched.append(key[0])
         return report
 
-    def _events(self, progress: Callable[[int], None] | None) -> Iterator[Any]:
+    def _batches(self, progress: Callable[[int], None] | None) -> Iterator[list[Any]]:
         recorder, mapper = self.commissions.recorder, self.commissions.mapper
         position, done = 0, 0
         while batch := recorder.select_notifications(
             start=position, limit=self.batch_size, inclusive_of_start=False
         ):
-            for notification in batch:
-                yield mapper.to_domain_event(notification)
+            yield [mapper.to_domain_event(notification) for notification in batch]
             position = batch[-1].id
             done += len(batch)
             if progress:
                 progress(done)
+
+    def _orders_as_paid(self, batch: list[Any], brand_id: UUID) -> dict[UUID, Order]:
+        """The order of each of the brand's accruals in the batch, as it was when paid."""
+        wanted = {}
+        for event in batch:
+            if type(event).__qualname__ == ACCRUED and event.brand_id == brand_id:
+                paid_order, version = event.paid_event.rsplit(":", 1)
+                wanted[UUID(paid_order)] = int(version)
+        orders: dict[UUID, Any] = {}
+        mapper = self.commissions.orders.mapper
+        for stored in self.order_events(wanted):
+            order_event: Any = mapper.to_domain_event(stored)
+            order_id = order_event.originator_id
+            orders[order_id] = order_event.mutate(orders.get(order_id))
+        return orders
 
 
 def _compare(
@@ -144,6 +173,7 @@ class _Replay:
         self.replayed: dict[tuple[str, str], dict[str, _Line]] = defaultdict(dict)
         self.accrual_mismatches: list[Mismatch] = []
         self.accruals_checked = 0
+        self.orders_as_paid: dict[UUID, Order] = {}  # for the accruals of the current batch
         self.statement_keys: dict[UUID, tuple[str, str]] = {}
         # Rule versions never change once published: read each policy book once per replay.
         self._rules = cache(commissions.recorded_rules)
@@ -212,8 +242,8 @@ class _Replay:
     def _check_accrual(self, event: Any) -> None:
         """The accrual again: the order as paid, under the rule version it records."""
         self.accruals_checked += 1
-        order_id, version = event.paid_event.rsplit(":", 1)
-        order: Order = self.commissions.orders.repository.get(UUID(order_id), version=int(version))
+        order_id = event.paid_event.rsplit(":", 1)[0]
+        order = self.orders_as_paid[UUID(order_id)]
         assert order.attribution is not None, "a paid order is attributed"
         policy = self._rules(event.brand_id, event.rule_version)
         again = {

@@ -17,7 +17,6 @@ import time
 from datetime import UTC, datetime
 
 from api.demo import BRAND_CODE
-from application.audit import SettlementAudit
 from bench.common import database_url, peak_mb
 from bench.month import write_month
 from domain.organisation import Brand
@@ -53,7 +52,7 @@ def _tick(done: int) -> None:
 def run(schema: str) -> None:
     with ledger_in(schema, ManualClock(SETTLED_AT)) as ledger:
         started = time.perf_counter()
-        report = SettlementAudit(ledger.commissions).run(Brand.create_id(BRAND_CODE), AUDITED)
+        report = ledger.settlement_audit().run(Brand.create_id(BRAND_CODE), AUDITED)
         seconds = time.perf_counter() - started
     accruals = report.accruals_checked
     print(

@@ -40,7 +40,7 @@ from domain.organisation import Brand, Node
 from domain.routing import AllocatedLine, Allocation, RoutingDecision
 from domain.values import GeoPoint
 from infrastructure.bootstrap import Ledger
-from infrastructure.bulk_import import import_events
+from infrastructure.bulk import import_events
 
 ACTOR = "bench:bulk-month"
 ORDERS_PER_TRANSACTION = 1_000

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from uuid import UUID
 
+from application.audit import SettlementAudit
 from application.commission_view import CommissionView
 from application.commissions import CommissionApplication
 from application.directory import UnitDirectory
@@ -27,6 +28,7 @@ from application.sales_views import DailyEngagement, DailySales, GuideDirectory,
 from domain.commission import CommissionPolicy
 from domain.orders import Order
 from domain.organisation import Brand
+from infrastructure.bulk import events_up_to
 from infrastructure.clock import SystemClock
 from infrastructure.observability import count_lost_race
 from infrastructure.persistence import ensure_postgres_schema, eventsourcing_env
@@ -55,6 +57,10 @@ class Ledger:
     projections: ProjectionRunner
     rankings: Rankings
     commission_views: CommissionViewVersions
+
+    def settlement_audit(self) -> SettlementAudit:
+        """Finance's replay of the commission ledger, reading orders in batches."""
+        return SettlementAudit(self.commissions, events_up_to(self.orders))
 
     def close(self) -> None:
         self.projections.stop()

@@ -16,7 +16,6 @@ from api.auth import Caller, Role, allow, current_caller, require_own
 from api.dependencies import CommandDep, LedgerDep
 from api.problems import PROBLEM_RESPONSES
 from api.schemas import Accepted, Code, PositiveFen, StrictModel
-from application.audit import SettlementAudit
 from domain.commission import ANY, CommissionPolicy, Payee, PayeeLevel, RateRule
 from domain.ledger import SettlementPeriod, StatementLine
 from domain.organisation import Guide
@@ -372,7 +371,7 @@ def audit_period(
     """Replays every commission event from zero in memory, recomputes the period's
     statements (accruals under the rules their postings record) and compares them with
     the stored ones to the fen; every mismatch names the events involved."""
-    report = SettlementAudit(ledger.commissions).run(brand_id, period, payee)
+    report = ledger.settlement_audit().run(brand_id, period, payee)
     return AuditView(
         period=report.period,
         payee=report.payee,

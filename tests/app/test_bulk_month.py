@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from api.demo import BRAND_CODE
-from application.audit import SettlementAudit
 from bench.month import write_month
 from domain.organisation import Brand
 from infrastructure.bootstrap import Ledger
@@ -19,7 +18,7 @@ SETTLED_AT = datetime(2026, 11, 20, tzinfo=UTC)
 def test_a_bulk_month_audits_clean(ledger: Ledger, clock: ManualClock) -> None:
     written = write_month(ledger, clock.set, 300, MONTH_START, SETTLED_AT, members=50)
 
-    report = SettlementAudit(ledger.commissions).run(Brand.create_id(BRAND_CODE), "2026-10")
+    report = ledger.settlement_audit().run(Brand.create_id(BRAND_CODE), "2026-10")
 
     assert report.clean, report.mismatches[:3]
     assert report.accruals_checked == 300

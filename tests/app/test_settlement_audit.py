@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from application.audit import SettlementAudit
 from application.framework import Command
 from domain.commission import Payee, PayeeLevel
 from domain.ledger import SettlementPeriod, StatementLine
@@ -38,7 +37,7 @@ def test_replay_matches_every_stored_statement_to_the_fen(
 ) -> None:
     world = build_world(ledger)
     settle_with_a_clawback(ledger, world, clock)
-    audit = SettlementAudit(ledger.commissions)
+    audit = ledger.settlement_audit()
 
     november = audit.run(world.brand_id, "2026-11")
     assert november.clean, november.mismatches
@@ -61,7 +60,7 @@ def test_a_line_no_posting_explains_is_reported_with_its_event(
     ledger.commissions.save(december)
     tampered = ledger.commissions.load(SettlementPeriod, december.id)
 
-    report = SettlementAudit(ledger.commissions).run(world.brand_id, "2026-12")
+    report = ledger.settlement_audit().run(world.brand_id, "2026-12")
     [mismatch] = report.mismatches
     assert (mismatch.payee, mismatch.period) == (guide_key(world), "2026-12")
     assert (mismatch.stored_fen, mismatch.replayed_fen) == (500, 0)
