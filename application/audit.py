@@ -13,7 +13,6 @@ with the stored ones to the fen, line by line, with the event ids involved.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -103,16 +102,10 @@ class SettlementAudit:
             report.events_replayed += len(batch)
         report.mismatches += replay.accrual_mismatches
         report.accruals_checked = replay.accruals_checked
-        in_scope = {
-            key
-            for key in replay.stored.keys() | replay.replayed.keys()
-            if key[1] == period and (payee is None or key[0] == payee)
-        }
-        for key in sorted(in_scope):
-            found = _compare(key, replay.stored.get(key, {}), replay.replayed.get(key, {}))
-            report.mismatches += found
-            if not found:
-                report.matched.append(key[0])
+        differing = replay.lines.mismatches()
+        report.mismatches += differing
+        unequal = {(m.payee, m.period) for m in differing}
+        report.matched = [key[0] for key in sorted(replay.lines.statements - unequal)]
         return report
 
     def _batches(self, progress: Callable[[int], None] | None) -> Iterator[list[Any]]:
@@ -143,19 +136,55 @@ class SettlementAudit:
         return orders
 
 
-def _compare(
-    key: tuple[str, str], stored: dict[str, _Line], replayed: dict[str, _Line]
-) -> list[Mismatch]:
-    payee, period = key
-    found = []
-    for posting_id in sorted(stored.keys() | replayed.keys()):
-        kept, again = stored.get(posting_id), replayed.get(posting_id)
-        kept_fen = kept.amount_fen if kept else 0
-        again_fen = again.amount_fen if again else 0
-        if kept_fen != again_fen:
-            ids = (kept.event_ids if kept else ()) + (again.event_ids if again else ())
-            found.append(Mismatch(payee, period, f"line {posting_id}", kept_fen, again_fen, ids))
-    return found
+class _StatementLines:
+    """The audited statements' lines, stored and replayed.
+
+    A stored line and its replayed twin are compared as soon as both have been
+    seen, then forgotten: memory holds the lines still waiting for their twin, not
+    a month of lines.
+    """
+
+    def __init__(self) -> None:
+        self.statements: set[tuple[str, str]] = set()  # (payee, period) seen
+        self.waiting: dict[tuple[str, str, str], tuple[_Line | None, _Line | None]] = {}
+        self.differing: list[Mismatch] = []
+
+    def stored(self, key: tuple[str, str], posting_id: str, line: _Line) -> None:
+        _, again = self.waiting.pop((*key, posting_id), (None, None))
+        self._pair(key, posting_id, line, again)
+
+    def replayed(self, key: tuple[str, str], posting_id: str, line: _Line) -> None:
+        kept, _ = self.waiting.pop((*key, posting_id), (None, None))
+        self._pair(key, posting_id, kept, line)
+
+    def mismatches(self) -> list[Mismatch]:
+        """Lines that differ, and lines that have no twin, in payee, period, line order."""
+        alone = [_mismatch(key, kept, again) for key, (kept, again) in self.waiting.items()]
+        found = [m for m in [*self.differing, *alone] if m is not None]
+        return sorted(found, key=lambda m: (m.payee, m.period, m.what))
+
+    def _pair(
+        self, key: tuple[str, str], posting_id: str, kept: _Line | None, again: _Line | None
+    ) -> None:
+        self.statements.add(key)
+        if kept is None or again is None:
+            self.waiting[(*key, posting_id)] = (kept, again)
+            return
+        found = _mismatch((*key, posting_id), kept, again)
+        if found is not None:
+            self.differing.append(found)
+
+
+def _mismatch(
+    line_key: tuple[str, str, str], kept: _Line | None, again: _Line | None
+) -> Mismatch | None:
+    payee, period, posting_id = line_key
+    kept_fen = kept.amount_fen if kept else 0
+    again_fen = again.amount_fen if again else 0
+    if kept_fen == again_fen:
+        return None
+    ids = (kept.event_ids if kept else ()) + (again.event_ids if again else ())
+    return Mismatch(payee, period, f"line {posting_id}", kept_fen, again_fen, ids)
 
 
 class _Replay:
@@ -169,8 +198,7 @@ class _Replay:
         self.period, self.payee = period, payee
         self.accruals: dict[UUID, CommissionAccrual] = {}
         self.closed: set[tuple[str, str]] = set()  # (payee, period) statements closed so far
-        self.stored: dict[tuple[str, str], dict[str, _Line]] = defaultdict(dict)
-        self.replayed: dict[tuple[str, str], dict[str, _Line]] = defaultdict(dict)
+        self.lines = _StatementLines()
         self.accrual_mismatches: list[Mismatch] = []
         self.accruals_checked = 0
         self.orders_as_paid: dict[UUID, Order] = {}  # for the accruals of the current batch
@@ -201,9 +229,8 @@ class _Replay:
             return
         if name == "LineAdded" and self._audited(key):
             line = event.line
-            self.stored[key][line.posting_id or _event_id(event)] = _Line(
-                line.amount_fen, (_event_id(event),)
-            )
+            posting_id = line.posting_id or _event_id(event)
+            self.lines.stored(key, posting_id, _Line(line.amount_fen, (_event_id(event),)))
         elif name == "Closed":
             self.closed.add(key)
 
@@ -275,7 +302,7 @@ class _Replay:
             while (payee, period) in self.closed:
                 period = self.commissions.period_after(self.brand_id, period)
             if self._audited((payee, period)):
-                self.replayed[(payee, period)][posting.posting_id] = _Line(amount, event_ids)
+                self.lines.replayed((payee, period), posting.posting_id, _Line(amount, event_ids))
 
     def _audited(self, key: tuple[str, str]) -> bool:
         """Only the audited statements' lines are kept, so memory holds one period's lines."""
