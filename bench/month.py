@@ -59,6 +59,7 @@ class MonthWriter:
     settled_at: datetime  # the daily run matures nothing due after this
     rng: random.Random
     statements: dict[UUID, SettlementPeriod] = field(default_factory=dict)
+    events_written: int = 0
     _guides: dict[UUID, GuideSnapshot] = field(default_factory=dict)
     _addresses: dict[UUID, DeliveryAddress] = field(default_factory=dict)
 
@@ -85,8 +86,10 @@ class MonthWriter:
         self._save(order_batch, commission_batch)
 
     def _save(self, orders: list[Aggregate], commissions: list[Aggregate]) -> None:
-        _insert(self.ledger.orders, orders)
-        _insert(self.ledger.commissions, [*commissions, *self.statements.values()])
+        self.events_written += _insert(self.ledger.orders, orders)
+        self.events_written += _insert(
+            self.ledger.commissions, [*commissions, *self.statements.values()]
+        )
 
     # --- one order's month --------------------------------------------------------------
 
@@ -231,9 +234,11 @@ def _next_daily_run(after: datetime) -> datetime:
     return run if run >= after else run + timedelta(days=1)
 
 
-def _insert(application: LedgerApplication, aggregates: list[Aggregate]) -> None:
-    """The aggregates' new events in one transaction."""
-    import_events(application, [e for aggregate in aggregates for e in aggregate.collect_events()])
+def _insert(application: LedgerApplication, aggregates: list[Aggregate]) -> int:
+    """The aggregates' new events in one transaction; returns how many."""
+    events = [e for aggregate in aggregates for e in aggregate.collect_events()]
+    import_events(application, events)
+    return len(events)
 
 
 def write_month(
@@ -260,6 +265,7 @@ def write_month(
     return {
         "orders": orders,
         "statements": len(writer.statements),
+        "events": writer.events_written,
         "write_seconds": written,
         "close_seconds": time.perf_counter() - started - written,
     }

@@ -236,12 +236,18 @@ def rebuild_rows(events: int) -> list[Row]:
 
 def audit_rows(orders: int) -> list[Row]:
     with postgres_schema() as schema:
-        _part("bench.audit", "load", schema, str(orders))
+        written = _part("bench.audit", "load", schema, str(orders))
         audited = _part("bench.audit", "run", schema)
     if audited["mismatches"]:
         raise RuntimeError(f"the audit found {audited['mismatches']} mismatches")
     events, accruals = audited["events"], audited["accruals"]
     return [
+        (
+            f"bulk write of the month (COPY): {orders:,} orders, {written['events']:,} events",
+            written["events"] / written["write_seconds"],
+            f"events/s; {orders / written['write_seconds']:,.0f} orders/s",
+            None,
+        ),
         (
             f"audit of a month: {accruals:,} paid orders, {events:,} commission events",
             audited["seconds"],
