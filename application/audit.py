@@ -75,6 +75,12 @@ def _event_id(event: Any) -> str:
     return f"{event.originator_id}:{event.originator_version}"
 
 
+def _paid_order(accrued: Any) -> tuple[UUID, int]:
+    """The order an accrual was computed from and its version when paid."""
+    order_id, version = accrued.paid_event.rsplit(":", 1)
+    return UUID(order_id), int(version)
+
+
 class SettlementAudit:
     def __init__(
         self,
@@ -125,8 +131,8 @@ class SettlementAudit:
         wanted = {}
         for event in batch:
             if type(event).__qualname__ == ACCRUED and event.brand_id == brand_id:
-                paid_order, version = event.paid_event.rsplit(":", 1)
-                wanted[UUID(paid_order)] = int(version)
+                paid_order, version = _paid_order(event)
+                wanted[paid_order] = version
         orders: dict[UUID, Any] = {}
         mapper = self.commissions.orders.mapper
         for stored in self.order_events(wanted):
@@ -269,8 +275,8 @@ class _Replay:
     def _check_accrual(self, event: Any) -> None:
         """The accrual again: the order as paid, under the rule version it records."""
         self.accruals_checked += 1
-        order_id = event.paid_event.rsplit(":", 1)[0]
-        order = self.orders_as_paid[UUID(order_id)]
+        order_id, _ = _paid_order(event)
+        order = self.orders_as_paid[order_id]
         assert order.attribution is not None, "a paid order is attributed"
         policy = self._rules(event.brand_id, event.rule_version)
         again = {

@@ -40,6 +40,8 @@ def import_events(application: Application, events: Sequence[DomainEventProtocol
     columns = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
     with recorder.datastore.get_connection() as connection, connection.transaction():
         connection.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+        # As the library's own writes do, wake whoever subscribes to the log.
+        connection.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(recorder.channel_name)))
         with connection.cursor().copy(
             sql.SQL("COPY {} ({}) FROM STDIN").format(table, columns)
         ) as copy:
