@@ -1,14 +1,23 @@
 """Finance's audit of a settlement by replay.
 
-Every commission event is replayed from event zero in memory, a batch at a time.
-Accruals are recomputed from the order as it was when paid (the orders of a batch's
-accruals read together, in one query where the store allows), under the rule version the
-posting records; maturing and reversing are re-run by the domain's own
-`CommissionAccrual` on that replica. Each recomputed posting's credits to a
-settleable account become the statement lines the ledger should have written,
-placed in the posting's period or, if that payee's statement was closed by
-then, the next one. The statements of the audited period are then compared
-with the stored ones to the fen, line by line, with the event ids involved.
+The commission log is replayed as two streams:
+1. the statements' events and the brand closes' postings, in log order: which
+   payee and period each statement is, where in the log each was closed, and the
+   audited statements' stored lines;
+2. the accruals' events, one accrual's history after another. Each accrual is
+   recomputed from the order as it was when paid (a batch of accruals' orders read
+   together) under the rule version its posting records; maturing and reversing are
+   re-run by the domain's own `CommissionAccrual` on a replica, forgotten when its
+   history ends. Each recomputed posting's credits to a settleable account become
+   the statement lines the ledger should have written, placed in the posting's
+   period or, if that payee's statement had closed before the posting in the log,
+   the next one.
+
+Memory holds a batch of accruals and, per audited statement, a digest of its lines
+on each side (count, total and a sum of line hashes): it does not grow with the
+month's events. Statements whose digests differ are replayed once more, restricted
+to them, pairing stored and replayed lines one by one, so every differing line is
+reported to the fen with the event ids involved.
 """
 
 from __future__ import annotations
@@ -16,10 +25,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from itertools import groupby
+from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Notification, StoredEvent
 
 from application.commissions import CommissionApplication
 from domain.commission import Bucket, Posting, PostingKind
@@ -34,10 +45,21 @@ LINE_KINDS = {
     PostingKind.BONUS,
 }
 SETTLEABLE = f":{Bucket.SETTLEABLE}"
-ACCRUED = f"{CommissionAccrual.__qualname__}.Accrued"
+NEVER_CLOSED = float("inf")
+NO_LINES = (0, 0, 0)  # a statement digest: count, total, sum of hashes
 
 EventsUpTo = Callable[[Mapping[UUID, int]], Iterable[StoredEvent]]
 """Reads the stored events of many aggregates, each up to the version given, together."""
+
+
+class AggregateLog(Protocol):
+    """An application's log read by kind of aggregate, each event with its log position."""
+
+    def in_log_order(self, kinds: tuple[type[Aggregate], ...]) -> Iterator[Notification]:
+        """The events of aggregates of these kinds, in the order they were recorded."""
+
+    def by_aggregate(self, kind: type[Aggregate]) -> Iterator[Notification]:
+        """The events of aggregates of this kind, one aggregate's history after another."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +93,9 @@ class _Line:
     event_ids: tuple[str, ...]
 
 
+StatementKey = tuple[str, str]  # (payee, period)
+
+
 def _event_id(event: Any) -> str:
     return f"{event.originator_id}:{event.originator_version}"
 
@@ -85,10 +110,12 @@ class SettlementAudit:
     def __init__(
         self,
         commissions: CommissionApplication,
+        log: AggregateLog,
         order_events: EventsUpTo,
         batch_size: int = 2_000,
     ) -> None:
         self.commissions = commissions
+        self.log = log
         self.order_events = order_events
         self.batch_size = batch_size
 
@@ -99,40 +126,26 @@ class SettlementAudit:
         payee: str | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> AuditReport:
-        replay = _Replay(self.commissions, brand_id, period, payee)
-        report = AuditReport(brand_id, period, payee)
-        for batch in self._batches(progress):
-            replay.orders_as_paid = self._orders_as_paid(batch, brand_id)
-            for event in batch:
-                replay.apply(event)
-            report.events_replayed += len(batch)
-        report.mismatches += replay.accrual_mismatches
-        report.accruals_checked = replay.accruals_checked
-        differing = replay.lines.mismatches()
-        report.mismatches += differing
-        unequal = {(m.payee, m.period) for m in differing}
-        report.matched = [key[0] for key in sorted(replay.lines.statements - unequal)]
+        def audited(key: StatementKey) -> bool:
+            return key[1] == period and (payee is None or key[0] == payee)
+
+        digests = _StatementDigests()
+        first = _Replay(self, brand_id, audited, digests, check_accruals=True)
+        first.run(progress)
+        report = AuditReport(brand_id, period, payee, first.events, first.accruals_checked)
+        report.mismatches += first.accrual_mismatches
+        unequal: set[StatementKey] = set()
+        if differing := digests.differing():
+            lines = _StatementLines()
+            _Replay(self, brand_id, differing.__contains__, lines, check_accruals=False).run()
+            report.mismatches += lines.mismatches()
+            unequal = {(m.payee, m.period) for m in report.mismatches}
+        report.matched = [key[0] for key in sorted(digests.statements - unequal)]
         return report
 
-    def _batches(self, progress: Callable[[int], None] | None) -> Iterator[list[Any]]:
-        recorder, mapper = self.commissions.recorder, self.commissions.mapper
-        position, done = 0, 0
-        while batch := recorder.select_notifications(
-            start=position, limit=self.batch_size, inclusive_of_start=False
-        ):
-            yield [mapper.to_domain_event(notification) for notification in batch]
-            position = batch[-1].id
-            done += len(batch)
-            if progress:
-                progress(done)
-
-    def _orders_as_paid(self, batch: list[Any], brand_id: UUID) -> dict[UUID, Order]:
-        """The order of each of the brand's accruals in the batch, as it was when paid."""
-        wanted = {}
-        for event in batch:
-            if type(event).__qualname__ == ACCRUED and event.brand_id == brand_id:
-                paid_order, version = _paid_order(event)
-                wanted[paid_order] = version
+    def orders_as_paid(self, accruals: Iterable[Any]) -> dict[UUID, Order]:
+        """The order of each accrual, as it was when paid."""
+        wanted = dict(_paid_order(accrued) for accrued in accruals)
         orders: dict[UUID, Any] = {}
         mapper = self.commissions.orders.mapper
         for stored in self.order_events(wanted):
@@ -140,6 +153,44 @@ class SettlementAudit:
             order_id = order_event.originator_id
             orders[order_id] = order_event.mutate(orders.get(order_id))
         return orders
+
+
+class _StatementDigests:
+    """Per audited statement, what its lines add up to on each side.
+
+    A digest is the lines' count, total and the sum of their (posting id, amount)
+    hashes: equal digests mean equal lines, whatever order they arrived in, and a
+    digest is a few integers however many lines the statement has.
+    """
+
+    def __init__(self) -> None:
+        self.kept: dict[StatementKey, tuple[int, int, int]] = {}
+        self.again: dict[StatementKey, tuple[int, int, int]] = {}
+
+    def stored(self, key: StatementKey, posting_id: str, line: _Line) -> None:
+        _add(self.kept, key, posting_id, line.amount_fen)
+
+    def replayed(self, key: StatementKey, posting_id: str, line: _Line) -> None:
+        _add(self.again, key, posting_id, line.amount_fen)
+
+    @property
+    def statements(self) -> set[StatementKey]:
+        return self.kept.keys() | self.again.keys()
+
+    def differing(self) -> set[StatementKey]:
+        kept, again = self.kept, self.again
+        return {
+            key for key in self.statements if kept.get(key, NO_LINES) != again.get(key, NO_LINES)
+        }
+
+
+def _add(
+    digests: dict[StatementKey, tuple[int, int, int]], key: StatementKey, posting_id: str, fen: int
+) -> None:
+    count, total, hashes = digests.get(key, NO_LINES)
+    if fen:  # a zero line changes nothing, as in the line-by-line comparison
+        count, total, hashes = count + 1, total + fen, (hashes + hash((posting_id, fen))) % 2**64
+    digests[key] = (count, total, hashes)
 
 
 class _StatementLines:
@@ -155,13 +206,13 @@ class _StatementLines:
         self.waiting: dict[tuple[str, str, str], tuple[_Line | None, _Line | None]] = {}
         self.differing: list[Mismatch] = []
 
-    def stored(self, key: tuple[str, str], posting_id: str, line: _Line) -> None:
-        _, again = self.waiting.pop((*key, posting_id), (None, None))
-        self._pair(key, posting_id, line, again)
+    def stored(self, key: StatementKey, posting_id: str, line: _Line) -> None:
+        kept, again = self.waiting.pop((*key, posting_id), (None, None))
+        self._pair(key, posting_id, _together(kept, line), again)
 
-    def replayed(self, key: tuple[str, str], posting_id: str, line: _Line) -> None:
-        kept, _ = self.waiting.pop((*key, posting_id), (None, None))
-        self._pair(key, posting_id, kept, line)
+    def replayed(self, key: StatementKey, posting_id: str, line: _Line) -> None:
+        kept, again = self.waiting.pop((*key, posting_id), (None, None))
+        self._pair(key, posting_id, kept, _together(again, line))
 
     def mismatches(self) -> list[Mismatch]:
         """Lines that differ, and lines that have no twin, in payee, period, line order."""
@@ -181,6 +232,13 @@ class _StatementLines:
             self.differing.append(found)
 
 
+def _together(earlier: _Line | None, line: _Line) -> _Line:
+    """Lines of one posting on one side add up: a line stored twice shows as twice the amount."""
+    if earlier is None:
+        return line
+    return _Line(earlier.amount_fen + line.amount_fen, earlier.event_ids + line.event_ids)
+
+
 def _mismatch(
     line_key: tuple[str, str, str], kept: _Line | None, again: _Line | None
 ) -> Mismatch | None:
@@ -194,37 +252,72 @@ def _mismatch(
 
 
 class _Replay:
-    """The commission ledger replayed in memory for one brand."""
+    """One brand's commission ledger replayed: statements first, then accrual by accrual."""
 
     def __init__(
-        self, commissions: CommissionApplication, brand_id: UUID, period: str, payee: str | None
+        self,
+        audit: SettlementAudit,
+        brand_id: UUID,
+        audited: Callable[[StatementKey], bool],
+        lines: _StatementDigests | _StatementLines,
+        check_accruals: bool,
     ) -> None:
-        self.commissions = commissions
+        self.audit, self.commissions = audit, audit.commissions
         self.brand_id = brand_id
-        self.period, self.payee = period, payee
-        self.accruals: dict[UUID, CommissionAccrual] = {}
-        self.closed: set[tuple[str, str]] = set()  # (payee, period) statements closed so far
-        self.lines = _StatementLines()
+        self.audited, self.lines = audited, lines
+        self.check_accruals = check_accruals
+        self.events = 0
+        self.statement_keys: dict[UUID, StatementKey] = {}
+        self.closed_at: dict[StatementKey, int] = {}  # log position of each statement's closing
         self.accrual_mismatches: list[Mismatch] = []
         self.accruals_checked = 0
-        self.orders_as_paid: dict[UUID, Order] = {}  # for the accruals of the current batch
-        self.statement_keys: dict[UUID, tuple[str, str]] = {}
-        # Rule versions never change once published: read each policy book once per replay.
-        self._rules = cache(commissions.recorded_rules)
+        # Rule versions and calendars never change once published: read each once per replay.
+        self._rules = cache(self.commissions.recorded_rules)
+        self._period_after = cache(self.commissions.period_after)
 
-    def apply(self, event: Any) -> None:
-        if getattr(event, "brand_id", self.brand_id) != self.brand_id:
-            return
-        owner = type(event).__qualname__.split(".")[0]
-        if owner == CommissionAccrual.__name__:
-            self._accrual_event(event)
-        elif owner == SettlementPeriod.__name__:
-            self._statement_event(event)
-        elif owner == BrandPeriodClose.__name__:
+    def run(self, progress: Callable[[int], None] | None = None) -> None:
+        for position, event in self._decoded(
+            self.audit.log.in_log_order((SettlementPeriod, BrandPeriodClose))
+        ):
+            self._statement_event(position, event)
+        if progress:
+            progress(self.events)
+        for histories in self._accrual_batches():
+            accrued = [history[0][1] for history in histories]
+            orders = self.audit.orders_as_paid(accrued) if self.check_accruals else {}
+            for history in histories:
+                self._accrual(history, orders)
+            if progress:
+                progress(self.events)
+
+    def _decoded(self, notifications: Iterable[Notification]) -> Iterator[tuple[int, Any]]:
+        to_domain_event = self.commissions.mapper.to_domain_event
+        for notification in notifications:
+            self.events += 1
+            yield notification.id, to_domain_event(notification)
+
+    def _accrual_batches(self) -> Iterator[list[list[tuple[int, Any]]]]:
+        """This brand's accrual histories, a batch of about `batch_size` events at a time."""
+        batch: list[list[tuple[int, Any]]] = []
+        size = 0
+        log = self.audit.log.by_aggregate(CommissionAccrual)
+        for _, events in groupby(self._decoded(log), key=lambda item: item[1].originator_id):
+            history = list(events)
+            if history[0][1].brand_id != self.brand_id:
+                continue
+            batch.append(history)
+            size += len(history)
+            if size >= self.audit.batch_size:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    def _statement_event(self, position: int, event: Any) -> None:
+        if isinstance(event, BrandPeriodClose.Event):
             for posting in getattr(event, "postings", ()):
-                self._lines_of(posting, (_event_id(event),))
-
-    def _statement_event(self, event: Any) -> None:
+                self._lines_of(posting, (_event_id(event),), position)
+            return
         name = type(event).__name__
         if name == "Opened":
             if event.brand_id == self.brand_id:
@@ -233,22 +326,26 @@ class _Replay:
         key = self.statement_keys.get(event.originator_id)
         if key is None:
             return
-        if name == "LineAdded" and self._audited(key):
+        if name == "LineAdded" and self.audited(key):
             line = event.line
             posting_id = line.posting_id or _event_id(event)
             self.lines.stored(key, posting_id, _Line(line.amount_fen, (_event_id(event),)))
         elif name == "Closed":
-            self.closed.add(key)
+            self.closed_at[key] = position
 
-    def _accrual_event(self, event: Any) -> None:
-        name, accrual_id = type(event).__name__, event.originator_id
-        if name == "Accrued":
-            self._check_accrual(event)
-            self.accruals[accrual_id] = event.mutate(None)
-            return
-        replica = self.accruals.get(accrual_id)
-        if replica is None:
-            return
+    def _accrual(self, history: list[tuple[int, Any]], orders: dict[UUID, Order]) -> None:
+        _, accrued = history[0]
+        if self.check_accruals:
+            self._check_accrual(accrued, orders)
+        replica: CommissionAccrual = accrued.mutate(None)
+        for position, event in history[1:]:
+            again = self._posting_again(replica, event)
+            if again is not None:
+                self._lines_of(again, (_event_id(event), *again.source_events), position)
+
+    def _posting_again(self, replica: CommissionAccrual, event: Any) -> Posting | None:
+        """The posting `event` records, recomputed by the replica as the ledger computed it."""
+        name = type(event).__name__
         stored: Any = getattr(event, "posting", None)
         again: Posting | None = None
         if name in {"Matured", "Reversed"} and stored is None:
@@ -267,16 +364,15 @@ class _Replay:
             )
         else:  # delivery recorded, re-accrued after a correction: taken as recorded
             event.mutate(replica)
-            again = getattr(event, "posting", None)
+            again = stored
         replica.collect_events()  # the replica's own events are only a means to its postings
-        if again is not None:
-            self._lines_of(again, (_event_id(event), *again.source_events))
+        return again
 
-    def _check_accrual(self, event: Any) -> None:
+    def _check_accrual(self, event: Any, orders: dict[UUID, Order]) -> None:
         """The accrual again: the order as paid, under the rule version it records."""
         self.accruals_checked += 1
         order_id, _ = _paid_order(event)
-        order = self.orders_as_paid[order_id]
+        order = orders[order_id]
         assert order.attribution is not None, "a paid order is attributed"
         policy = self._rules(event.brand_id, event.rule_version)
         again = {
@@ -296,8 +392,9 @@ class _Replay:
                     )
                 )
 
-    def _lines_of(self, posting: Posting, event_ids: tuple[str, ...]) -> None:
-        """The statement lines a posting's settleable credits make, where the ledger puts them."""
+    def _lines_of(self, posting: Posting, event_ids: tuple[str, ...], position: int) -> None:
+        """The statement lines a posting's settleable credits make, where the ledger put them:
+        past every statement of the payee that had closed before the posting in the log."""
         if posting.kind not in LINE_KINDS or posting.brand_id != self.brand_id:
             return
         for account in dict.fromkeys(e.account for e in posting.entries):
@@ -305,12 +402,7 @@ class _Replay:
             if not account.endswith(SETTLEABLE) or not amount:
                 continue
             payee, period = account.removesuffix(SETTLEABLE), posting.period
-            while (payee, period) in self.closed:
-                period = self.commissions.period_after(self.brand_id, period)
-            if self._audited((payee, period)):
+            while self.closed_at.get((payee, period), NEVER_CLOSED) < position:
+                period = self._period_after(self.brand_id, period)
+            if self.audited((payee, period)):
                 self.lines.replayed((payee, period), posting.posting_id, _Line(amount, event_ids))
-
-    def _audited(self, key: tuple[str, str]) -> bool:
-        """Only the audited statements' lines are kept, so memory holds one period's lines."""
-        payee, period = key
-        return period == self.period and (self.payee is None or payee == self.payee)

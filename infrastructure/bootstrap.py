@@ -28,7 +28,7 @@ from application.sales_views import DailyEngagement, DailySales, GuideDirectory,
 from domain.commission import CommissionPolicy
 from domain.orders import Order
 from domain.organisation import Brand
-from infrastructure.bulk import events_up_to
+from infrastructure.bulk import aggregate_log, events_up_to
 from infrastructure.clock import SystemClock
 from infrastructure.observability import count_lost_race
 from infrastructure.persistence import ensure_postgres_schema, eventsourcing_env
@@ -60,7 +60,9 @@ class Ledger:
 
     def settlement_audit(self) -> SettlementAudit:
         """Finance's replay of the commission ledger, reading orders in batches."""
-        return SettlementAudit(self.commissions, events_up_to(self.orders))
+        return SettlementAudit(
+            self.commissions, aggregate_log(self.commissions), events_up_to(self.orders)
+        )
 
     def close(self) -> None:
         self.projections.stop()

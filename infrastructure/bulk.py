@@ -6,23 +6,28 @@ and a very large pipeline can stall (psycopg#685). COPY runs under the same
 `LOCK TABLE … IN EXCLUSIVE MODE` the library takes for every write, so
 notification ids are still given out in commit order and a reader tailing the
 log never passes a gap that fills in later. Reading many aggregates' events as of
-given versions is one query on PostgreSQL instead of one per aggregate. Other
-backends take the recorder's own methods.
+given versions is one query on PostgreSQL instead of one per aggregate, and the
+histories of one kind of aggregate stream one aggregate after another from a
+server-side cursor walking the primary key, so a reader holds one history at a
+time. Other backends take the recorder's own methods.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import chain
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import get_topic
 from psycopg import sql
 
-from application.audit import EventsUpTo
+from application.audit import AggregateLog, EventsUpTo
 
 COLUMNS = ("originator_id", "originator_version", "topic", "state")
 
@@ -79,3 +84,81 @@ def events_up_to(application: Application) -> EventsUpTo:  # type: ignore[type-a
             )
 
     return read
+
+
+def aggregate_log(application: Application) -> AggregateLog:  # type: ignore[type-arg]
+    """The application's log read by kind of aggregate."""
+    recorder = application.recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return _PostgresAggregateLog(recorder)
+    return _NotificationLog(recorder)
+
+
+def _event_topics(kinds: tuple[type[Aggregate], ...]) -> tuple[str, ...]:
+    """What the topics of the kinds' events start with: their events are nested classes."""
+    return tuple(f"{get_topic(kind)}." for kind in kinds)
+
+
+class _PostgresAggregateLog:
+    PAGE = 2_000
+
+    def __init__(self, recorder: PostgresApplicationRecorder) -> None:
+        self.recorder = recorder
+        self.table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+
+    def in_log_order(self, kinds: tuple[type[Aggregate], ...]) -> Iterator[Notification]:
+        return self._select(kinds, sql.SQL("notification_id"))
+
+    def by_aggregate(self, kind: type[Aggregate]) -> Iterator[Notification]:
+        return self._select((kind,), sql.SQL("originator_id, originator_version"))
+
+    def _select(
+        self, kinds: tuple[type[Aggregate], ...], order: sql.Composable
+    ) -> Iterator[Notification]:
+        query = sql.SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state"
+            " FROM {} WHERE topic ^@ ANY(%s::text[]) ORDER BY {}"
+        ).format(self.table, order)
+        with (
+            self.recorder.datastore.get_connection() as connection,
+            connection.transaction(),
+            connection.cursor(name="aggregate_log") as cursor,  # server-side: streams
+        ):
+            cursor.itersize = self.PAGE
+            cursor.execute(query, (list(_event_topics(kinds)),))
+            for row in cursor:
+                yield _notification(row)
+
+
+def _notification(row: dict[str, Any]) -> Notification:
+    return Notification(
+        originator_id=row["originator_id"],
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=bytes(row["state"]),
+        id=row["notification_id"],
+    )
+
+
+class _NotificationLog:
+    """Any recorder's log, paged through; histories are grouped in memory."""
+
+    PAGE = 2_000
+
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self.recorder = recorder
+
+    def in_log_order(self, kinds: tuple[type[Aggregate], ...]) -> Iterator[Notification]:
+        topics = _event_topics(kinds)
+        position = 0
+        while page := self.recorder.select_notifications(
+            start=position, limit=self.PAGE, inclusive_of_start=False
+        ):
+            yield from (n for n in page if n.topic.startswith(topics))
+            position = page[-1].id
+
+    def by_aggregate(self, kind: type[Aggregate]) -> Iterator[Notification]:
+        histories: dict[UUID | str, list[Notification]] = defaultdict(list)
+        for notification in self.in_log_order((kind,)):
+            histories[notification.originator_id].append(notification)
+        return chain.from_iterable(histories.values())

@@ -1,14 +1,20 @@
 """Finance's audit by replay: stored statements equal the replayed ones to the fen,
-and a statement that does not is reported with the events involved."""
+and a statement that does not is reported with the events involved. The audit reads
+the log by kind of aggregate: each accrual's history whole, statements in log order."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import groupby
+from operator import attrgetter
+
+import pytest
 
 from application.framework import Command
 from domain.commission import Payee, PayeeLevel
-from domain.ledger import SettlementPeriod, StatementLine
+from domain.ledger import BrandPeriodClose, CommissionAccrual, SettlementPeriod, StatementLine
 from infrastructure.bootstrap import Ledger
+from infrastructure.bulk import aggregate_log
 from infrastructure.clock import ManualClock
 from tests.app.test_commissions_app import (
     delivered_order,
@@ -65,3 +71,66 @@ def test_a_line_no_posting_explains_is_reported_with_its_event(
     assert (mismatch.payee, mismatch.period) == (guide_key(world), "2026-12")
     assert (mismatch.stored_fen, mismatch.replayed_fen) == (500, 0)
     assert mismatch.event_ids == (f"{december.id}:{tampered.version}",)
+
+
+def test_a_line_stored_twice_is_reported_at_twice_its_amount(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    world = build_world(ledger)
+    settle_with_a_clawback(ledger, world, clock)
+    december = ledger.commissions.statement(guide_key(world), "2026-12")
+    [clawback] = ledger.commissions.statement_lines(december)
+    december.add_line(clawback)
+    ledger.commissions.save(december)
+
+    report = ledger.settlement_audit().run(world.brand_id, "2026-12")
+    [mismatch] = report.mismatches
+    assert mismatch.what == f"line {clawback.posting_id}"
+    stored, replayed = 2 * clawback.amount_fen, clawback.amount_fen
+    assert (mismatch.stored_fen, mismatch.replayed_fen) == (stored, replayed)
+    statement_events = [i for i in mismatch.event_ids if i.startswith(str(december.id))]
+    assert len(statement_events) == 2  # the line and its copy
+    assert report.matched == sorted(set(report.matched) - {guide_key(world)})
+
+
+def test_an_accrual_the_rules_do_not_give_is_reported_per_payee(
+    ledger: Ledger, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = build_world(ledger)
+    settle_with_a_clawback(ledger, world, clock)
+    as_recorded = ledger.commissions.earned
+    monkeypatch.setattr(
+        ledger.commissions,
+        "earned",
+        lambda *args: {payee: fen + 1 for payee, fen in as_recorded(*args).items()},
+    )
+
+    report = ledger.settlement_audit().run(world.brand_id, "2026-11")
+    accruals = [m for m in report.mismatches if m.what.startswith("accrual on order")]
+    assert len(accruals) == 2 * 5  # two orders, five payees each
+    assert all(m.replayed_fen == m.stored_fen + 1 for m in accruals)
+    assert report.accruals_checked == 2
+
+
+def test_the_log_gives_each_accrual_whole_and_statements_in_log_order(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    world = build_world(ledger)
+    settle_with_a_clawback(ledger, world, clock)
+    log = aggregate_log(ledger.commissions)
+
+    histories = [
+        [n.originator_version for n in events]
+        for _, events in groupby(
+            log.by_aggregate(CommissionAccrual), key=attrgetter("originator_id")
+        )
+    ]
+    assert len(histories) == 2  # one per order, each once
+    assert all(versions == list(range(1, len(versions) + 1)) for versions in histories)
+    statements = list(log.in_log_order((SettlementPeriod, BrandPeriodClose)))
+    positions = [n.id for n in statements]
+    assert positions == sorted(positions)
+    assert {n.topic.split(":")[1].split(".")[0] for n in statements} == {
+        "SettlementPeriod",
+        "BrandPeriodClose",
+    }
