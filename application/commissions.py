@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from datetime import datetime
-from fractions import Fraction
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -58,7 +57,7 @@ from domain.ledger import (
     StatementLine,
     settlement_period_id,
 )
-from domain.money import apply_rate, round_half_up
+from domain.money import at_rate, divide_half_up
 from domain.orders import Order
 from domain.organisation import Brand
 from domain.periods import days_of, period_end, period_start
@@ -169,7 +168,7 @@ class CommissionApplication(LedgerApplication):
             shipped_value = sum(
                 order.line(line.line_no).unit_price_fen * line.quantity for line in allocation.lines
             )
-            fee = round_half_up(apply_rate(shipped_value, policy.fulfilment_fee_bp))
+            fee = at_rate(shipped_value, policy.fulfilment_fee_bp)
             if fee:
                 shipper = Payee(PayeeLevel.BRANCH, allocation.branch_id)
                 earned[shipper] = earned.get(shipper, 0) + fee
@@ -229,8 +228,7 @@ class CommissionApplication(LedgerApplication):
             remaining = order.paid_fen - order.refunded_fen
             if order.paid_fen and remaining < order.paid_fen:
                 earned = {
-                    p: round_half_up(Fraction(a * remaining, order.paid_fen))
-                    for p, a in earned.items()
+                    p: divide_half_up(a * remaining, order.paid_fen) for p, a in earned.items()
                 }
             accrual.reaccrue(
                 earned, period, now, f"accrual:{accrual.id}:{accrual.version + 1}", source_event

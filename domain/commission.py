@@ -15,11 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from fractions import Fraction
 from uuid import UUID
 
 from domain.errors import InvalidValue
-from domain.money import apply_rate, round_half_up
+from domain.money import BASIS_POINTS, divide_half_up
 
 ANY = "*"
 
@@ -152,14 +151,10 @@ def commissions(
     """What each payee earns on a sale: the exact sum over lines, rounded half up once."""
     earned = {}
     for payee in payees:
-        exact = sum(
-            (
-                apply_rate(line.amount_fen, policy.rate(payee.level, line.category, channel))
-                for line in lines
-            ),
-            Fraction(0),
+        exact_bp = sum(
+            line.amount_fen * policy.rate(payee.level, line.category, channel) for line in lines
         )
-        amount = round_half_up(exact)
+        amount = divide_half_up(exact_bp, BASIS_POINTS)
         if amount:
             earned[payee] = amount
     return earned

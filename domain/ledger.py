@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from fractions import Fraction
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -27,7 +26,7 @@ from domain.commission import (
     expense_account,
 )
 from domain.errors import RuleViolated
-from domain.money import round_half_up, split
+from domain.money import divide_half_up, split
 from domain.values import natural_id, require_text, require_utc
 
 
@@ -280,7 +279,7 @@ def reversal_targets(
     reversal rounded half up once, split by largest remainder; everything on a full return."""
     if returned_fen >= base_fen:
         return dict(accrued)
-    total = round_half_up(Fraction(sum(accrued.values()) * returned_fen, base_fen or 1))
+    total = divide_half_up(sum(accrued.values()) * returned_fen, base_fen or 1)
     return dict(zip(accrued, split(total, list(accrued.values())), strict=True))
 
 

@@ -1,28 +1,32 @@
 """Money arithmetic in integer fen with explicit rounding.
 
-Rates are basis points (1/100 of a percent). A split of a whole into parts
-uses the largest-remainder method, so the parts always add up to the whole.
+Rates are basis points (1/100 of a percent). Exact shares are kept as integer
+numerators over a known denominator and rounded once, half up; no float and no
+`Fraction` (integer division is exact and several times faster). A split of a
+whole into parts uses the largest-remainder method, so the parts always add up
+to the whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from fractions import Fraction
 
 from domain.errors import InvalidValue
 
 BASIS_POINTS = 10_000
 
 
-def round_half_up(amount: Fraction) -> int:
-    """The nearest whole fen; halves go away from zero."""
-    sign = -1 if amount < 0 else 1
-    return sign * int(abs(amount) + Fraction(1, 2))
+def divide_half_up(numerator: int, denominator: int) -> int:
+    """The whole number nearest `numerator / denominator`; halves go away from zero."""
+    if denominator <= 0:
+        raise InvalidValue("a share is taken over a positive whole")
+    quotient = (2 * abs(numerator) + denominator) // (2 * denominator)
+    return -quotient if numerator < 0 else quotient
 
 
-def apply_rate(amount_fen: int, rate_bp: int) -> Fraction:
-    """The exact (unrounded) share of `amount_fen` at `rate_bp` basis points."""
-    return Fraction(amount_fen * rate_bp, BASIS_POINTS)
+def at_rate(amount_fen: int, rate_bp: int) -> int:
+    """`amount_fen` at `rate_bp` basis points, rounded half up."""
+    return divide_half_up(amount_fen * rate_bp, BASIS_POINTS)
 
 
 def split(total: int, weights: Sequence[int]) -> list[int]:
@@ -39,10 +43,10 @@ def split(total: int, weights: Sequence[int]) -> list[int]:
             raise InvalidValue("cannot split a non-zero amount over zero weights")
         return [0] * len(weights)
     sign, magnitude = (-1, -total) if total < 0 else (1, total)
-    exact = [Fraction(magnitude * w, whole) for w in weights]
-    parts = [int(share) for share in exact]
+    floors_and_remainders = [divmod(magnitude * w, whole) for w in weights]
+    parts = [part for part, _ in floors_and_remainders]
     leftover = magnitude - sum(parts)
-    by_remainder = sorted(range(len(weights)), key=lambda i: (-(exact[i] - parts[i]), i))
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-floors_and_remainders[i][1], i))
     for i in by_remainder[:leftover]:
         parts[i] += 1
     return [sign * part for part in parts]

@@ -5,14 +5,26 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import InvalidValue
-from domain.money import apply_rate, round_half_up, split
+from domain.money import at_rate, divide_half_up, split
 
 
-def test_rates_are_exact_until_rounded_half_up() -> None:
-    assert apply_rate(12_345, 250) == Fraction(12_345 * 250, 10_000)
-    assert round_half_up(Fraction(5, 2)) == 3
-    assert round_half_up(Fraction(-5, 2)) == -3
-    assert round_half_up(Fraction(249, 100)) == 2
+def test_shares_round_half_up_away_from_zero() -> None:
+    assert at_rate(12_345, 250) == 309  # 308.625
+    assert at_rate(200, 250) == 5  # 5 exactly
+    assert divide_half_up(5, 2) == 3
+    assert divide_half_up(-5, 2) == -3
+    assert divide_half_up(249, 100) == 2
+    with pytest.raises(InvalidValue):
+        divide_half_up(1, 0)
+
+
+@given(numerator=st.integers(-(10**15), 10**15), denominator=st.integers(1, 10**9))
+def test_integer_rounding_equals_exact_rounding(numerator: int, denominator: int) -> None:
+    exact = Fraction(numerator, denominator)
+    nearest = divide_half_up(numerator, denominator)
+    assert abs(exact - nearest) <= Fraction(1, 2)
+    if abs(exact - nearest) == Fraction(1, 2):
+        assert abs(nearest) > abs(exact)  # a half goes away from zero
 
 
 def test_split_gives_leftover_fen_to_the_largest_remainders() -> None:
