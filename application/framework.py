@@ -20,12 +20,13 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding, UUIDAsHex
 
 from application.group_commit import GroupCommit
 from domain.errors import (
@@ -108,13 +109,36 @@ class DataclassAsDict(Transcoding):
     def __init__(self, cls: type[Any]) -> None:
         self.type = cls
         self.name = f"{cls.__module__}:{cls.__qualname__}"
+        # Value objects hold sequences as tuples; JSON brings them back as lists.
+        # Replays decode millions of value objects: only these fields are looked at.
+        self.tuple_fields = tuple(
+            field.name for field in dataclasses.fields(cls) if str(field.type).startswith("tuple")
+        )
 
     def encode(self, obj: Any) -> dict[str, Any]:
         return {field.name: getattr(obj, field.name) for field in dataclasses.fields(obj)}
 
     def decode(self, data: dict[str, Any]) -> Any:
-        # Value objects hold sequences as tuples; JSON brings them back as lists.
-        return self.type(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        for name in self.tuple_fields:
+            if isinstance(data.get(name), list):
+                data[name] = tuple(data[name])
+        return self.type(**data)
+
+
+class UUIDAsCachedHex(UUIDAsHex):
+    """The library's UUID transcoding, decoding each recurring id once.
+
+    Events name the same payees, stores, SKUs and brand over and over; a UUID is
+    immutable, so one instance per id can be shared by every event that names it.
+    """
+
+    def decode(self, data: str) -> UUID:
+        return _uuid_from_hex(data)
+
+
+@lru_cache(maxsize=65_536)
+def _uuid_from_hex(data: str) -> UUID:
+    return UUID(data)
 
 
 Decision = tuple[Iterable[Aggregate], CommandResult]
@@ -163,6 +187,7 @@ class LedgerApplication(Application[UUID]):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
+        transcoder.register(UUIDAsCachedHex())
         for value_type in self.value_types:
             transcoder.register(DataclassAsDict(value_type))
 
