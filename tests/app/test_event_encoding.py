@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,10 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import JSONTranscoder
 
+from application.commissions import CommissionApplication
+from application.engagement import EngagementApplication
+from application.orders import OrderApplication
+from application.organisation import OrganisationApplication
 from domain.commission import Entry, Payee, PayeeLevel, Posting, PostingKind
 from infrastructure.bootstrap import bootstrap
 from infrastructure.clock import ManualClock
@@ -62,3 +67,19 @@ def test_an_id_named_by_many_events_decodes_to_one_shared_value(
 
     assert first.payee_id == guide_id
     assert second["payee_id"] is first.payee_id
+
+
+def test_every_sequence_inside_an_event_is_declared_a_tuple() -> None:
+    """Decoding turns JSON lists back into tuples only for fields annotated `tuple[...]`."""
+    applications = (
+        OrganisationApplication,
+        OrderApplication,
+        EngagementApplication,
+        CommissionApplication,
+    )
+    value_types = {value_type for app in applications for value_type in app.value_types}
+    for value_type in value_types:
+        for field in dataclasses.fields(value_type):
+            annotation = str(field.type)
+            if any(word in annotation for word in ("list", "Sequence", "Iterable", "set[")):
+                pytest.fail(f"{value_type.__name__}.{field.name} is {annotation}: use a tuple")
