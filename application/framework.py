@@ -109,14 +109,17 @@ class DataclassAsDict(Transcoding):
     def __init__(self, cls: type[Any]) -> None:
         self.type = cls
         self.name = f"{cls.__module__}:{cls.__qualname__}"
-        # Value objects hold sequences as tuples; JSON brings them back as lists.
-        # Replays decode millions of value objects: only these fields are looked at.
+        # Commands encode and replays decode millions of value objects: read the
+        # fields once. Value objects hold sequences as tuples; JSON brings them back
+        # as lists, so only these fields are looked at when decoding.
+        fields = dataclasses.fields(cls)
+        self.field_names = tuple(field.name for field in fields)
         self.tuple_fields = tuple(
-            field.name for field in dataclasses.fields(cls) if str(field.type).startswith("tuple")
+            field.name for field in fields if str(field.type).startswith("tuple")
         )
 
     def encode(self, obj: Any) -> dict[str, Any]:
-        return {field.name: getattr(obj, field.name) for field in dataclasses.fields(obj)}
+        return {name: getattr(obj, name) for name in self.field_names}
 
     def decode(self, data: dict[str, Any]) -> Any:
         for name in self.tuple_fields:
