@@ -18,6 +18,10 @@ on each side (count, total and a sum of line hashes): it does not grow with the
 month's events. Statements whose digests differ are replayed once more, restricted
 to them, pairing stored and replayed lines one by one, so every differing line is
 reported to the fen with the event ids involved.
+
+Digests are sums, so the accrual pass can be split by ranges of accrual ids and
+its parts run anywhere (`AccrualParts`, in other processes): the parts' digests
+add up to the whole pass's.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from hashlib import blake2b
 from itertools import groupby
 from typing import Any, Protocol
 from uuid import UUID
@@ -51,6 +56,9 @@ NO_LINES = (0, 0, 0)  # a statement digest: count, total, sum of hashes
 EventsUpTo = Callable[[Mapping[UUID, int]], Iterable[StoredEvent]]
 """Reads the stored events of many aggregates, each up to the version given, together."""
 
+IdRange = tuple[UUID, UUID | None]
+"""Aggregate ids from the first (included) up to the second (excluded; None: no end)."""
+
 
 class AggregateLog(Protocol):
     """An application's log read by kind of aggregate, each event with its log position."""
@@ -58,8 +66,11 @@ class AggregateLog(Protocol):
     def in_log_order(self, kinds: tuple[type[Aggregate], ...]) -> Iterator[Notification]:
         """The events of aggregates of these kinds, in the order they were recorded."""
 
-    def by_aggregate(self, kind: type[Aggregate]) -> Iterator[Notification]:
-        """The events of aggregates of this kind, one aggregate's history after another."""
+    def by_aggregate(
+        self, kind: type[Aggregate], ids: IdRange | None = None
+    ) -> Iterator[Notification]:
+        """The events of aggregates of this kind (with ids in the range, if given),
+        one aggregate's history after another."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,42 @@ class _Line:
 
 
 StatementKey = tuple[str, str]  # (payee, period)
+Digest = tuple[int, int, int]  # a statement's lines: count, total, sum of line hashes
+
+
+@dataclass(frozen=True)
+class AuditedStatements:
+    """The statements an audit compares: one period's, of one payee or of every payee."""
+
+    period: str
+    payee: str | None = None
+
+    def __call__(self, key: StatementKey) -> bool:
+        return key[1] == self.period and (self.payee is None or key[0] == self.payee)
+
+
+@dataclass(frozen=True)
+class AccrualPass:
+    """What the accrual pass needs from the statement pass: all a part run elsewhere needs."""
+
+    brand_id: UUID
+    audited: AuditedStatements
+    closed_at: dict[StatementKey, int]  # log position of each statement's closing
+
+
+@dataclass
+class AccrualOutcome:
+    """One part of the accrual pass: what it replayed and what it found."""
+
+    events: int
+    accruals_checked: int
+    mismatches: list[Mismatch]
+    replayed: dict[StatementKey, Digest]
+
+
+AccrualParts = Callable[[AccrualPass], list[AccrualOutcome]]
+"""Runs the accrual pass in parts, each over a range of accrual ids
+(`SettlementAudit.accrual_part`), and gives back every part's outcome."""
 
 
 def _event_id(event: Any) -> str:
@@ -113,11 +160,13 @@ class SettlementAudit:
         log: AggregateLog,
         order_events: EventsUpTo,
         batch_size: int = 2_000,
+        accrual_parts: AccrualParts | None = None,
     ) -> None:
         self.commissions = commissions
         self.log = log
         self.order_events = order_events
         self.batch_size = batch_size
+        self.accrual_parts = accrual_parts  # None: the accrual pass runs here, whole
 
     def run(
         self,
@@ -126,22 +175,56 @@ class SettlementAudit:
         payee: str | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> AuditReport:
-        def audited(key: StatementKey) -> bool:
-            return key[1] == period and (payee is None or key[0] == payee)
-
+        audited = AuditedStatements(period, payee)
         digests = _StatementDigests()
-        first = _Replay(self, brand_id, audited, digests, check_accruals=True)
-        first.run(progress)
-        report = AuditReport(brand_id, period, payee, first.events, first.accruals_checked)
-        report.mismatches += first.accrual_mismatches
+        statements = _Replay(self, brand_id, audited, digests, check_accruals=True)
+        statements.statements()
+        report = AuditReport(brand_id, period, payee, statements.events)
+        if progress:
+            progress(report.events_replayed)
+        accruals = AccrualPass(brand_id, audited, statements.closed_at)
+        for outcome in self._accrual_outcomes(accruals, report.events_replayed, progress):
+            digests.add_replayed(outcome.replayed)
+            report.events_replayed += outcome.events
+            report.accruals_checked += outcome.accruals_checked
+            report.mismatches += outcome.mismatches
         unequal: set[StatementKey] = set()
         if differing := digests.differing():
             lines = _StatementLines()
-            _Replay(self, brand_id, differing.__contains__, lines, check_accruals=False).run()
+            again = _Replay(self, brand_id, differing.__contains__, lines, check_accruals=False)
+            again.statements()
+            again.accruals()
             report.mismatches += lines.mismatches()
             unequal = {(m.payee, m.period) for m in report.mismatches}
         report.matched = [key[0] for key in sorted(digests.statements - unequal)]
         return report
+
+    def _accrual_outcomes(
+        self, accruals: AccrualPass, done_before: int, progress: Callable[[int], None] | None
+    ) -> list[AccrualOutcome]:
+        if self.accrual_parts is not None:
+            return self.accrual_parts(accruals)
+
+        def replayed(done: int) -> None:
+            if progress:
+                progress(done_before + done)
+
+        return [self.accrual_part(accruals, progress=replayed)]
+
+    def accrual_part(
+        self,
+        accruals: AccrualPass,
+        ids: IdRange | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> AccrualOutcome:
+        """The accrual pass over the accruals with ids in `ids` (all if None)."""
+        digests = _StatementDigests()
+        replay = _Replay(self, accruals.brand_id, accruals.audited, digests, check_accruals=True)
+        replay.closed_at = accruals.closed_at
+        replay.accruals(ids, progress)
+        return AccrualOutcome(
+            replay.events, replay.accruals_checked, replay.accrual_mismatches, digests.again
+        )
 
     def orders_as_paid(self, accruals: Iterable[Any]) -> dict[UUID, Order]:
         """The order of each accrual, as it was when paid."""
@@ -164,14 +247,19 @@ class _StatementDigests:
     """
 
     def __init__(self) -> None:
-        self.kept: dict[StatementKey, tuple[int, int, int]] = {}
-        self.again: dict[StatementKey, tuple[int, int, int]] = {}
+        self.kept: dict[StatementKey, Digest] = {}
+        self.again: dict[StatementKey, Digest] = {}
 
     def stored(self, key: StatementKey, posting_id: str, line: _Line) -> None:
-        _add(self.kept, key, posting_id, line.amount_fen)
+        self.kept[key] = _plus(self.kept.get(key, NO_LINES), _digest(posting_id, line))
 
     def replayed(self, key: StatementKey, posting_id: str, line: _Line) -> None:
-        _add(self.again, key, posting_id, line.amount_fen)
+        self.again[key] = _plus(self.again.get(key, NO_LINES), _digest(posting_id, line))
+
+    def add_replayed(self, part: Mapping[StatementKey, Digest]) -> None:
+        """Adds the digests a part of the accrual pass replayed."""
+        for key, digest in part.items():
+            self.again[key] = _plus(self.again.get(key, NO_LINES), digest)
 
     @property
     def statements(self) -> set[StatementKey]:
@@ -184,13 +272,18 @@ class _StatementDigests:
         }
 
 
-def _add(
-    digests: dict[StatementKey, tuple[int, int, int]], key: StatementKey, posting_id: str, fen: int
-) -> None:
-    count, total, hashes = digests.get(key, NO_LINES)
-    if fen:  # a zero line changes nothing, as in the line-by-line comparison
-        count, total, hashes = count + 1, total + fen, (hashes + hash((posting_id, fen))) % 2**64
-    digests[key] = (count, total, hashes)
+def _digest(posting_id: str, line: _Line) -> Digest:
+    """One line's digest. Its hash is the same in every process (unlike `hash`), so
+    parts replayed apart add up; a zero line adds nothing, as line by line."""
+    fen = line.amount_fen
+    if not fen:
+        return NO_LINES
+    hashed = blake2b(f"{posting_id}/{fen}".encode(), digest_size=8).digest()
+    return 1, fen, int.from_bytes(hashed)
+
+
+def _plus(digest: Digest, more: Digest) -> Digest:
+    return digest[0] + more[0], digest[1] + more[1], (digest[2] + more[2]) % 2**64
 
 
 class _StatementLines:
@@ -275,14 +368,18 @@ class _Replay:
         self._rules = cache(self.commissions.recorded_rules)
         self._period_after = cache(self.commissions.period_after)
 
-    def run(self, progress: Callable[[int], None] | None = None) -> None:
+    def statements(self) -> None:
+        """The statement pass: statements and brand closes in log order."""
         for position, event in self._decoded(
             self.audit.log.in_log_order((SettlementPeriod, BrandPeriodClose))
         ):
             self._statement_event(position, event)
-        if progress:
-            progress(self.events)
-        for histories in self._accrual_batches():
+
+    def accruals(
+        self, ids: IdRange | None = None, progress: Callable[[int], None] | None = None
+    ) -> None:
+        """The accrual pass (over the accruals with ids in `ids`, if given)."""
+        for histories in self._accrual_batches(ids):
             accrued = [history[0][1] for history in histories]
             orders = self.audit.orders_as_paid(accrued) if self.check_accruals else {}
             for history in histories:
@@ -296,11 +393,11 @@ class _Replay:
             self.events += 1
             yield notification.id, to_domain_event(notification)
 
-    def _accrual_batches(self) -> Iterator[list[list[tuple[int, Any]]]]:
+    def _accrual_batches(self, ids: IdRange | None) -> Iterator[list[list[tuple[int, Any]]]]:
         """This brand's accrual histories, a batch of about `batch_size` events at a time."""
         batch: list[list[tuple[int, Any]]] = []
         size = 0
-        log = self.audit.log.by_aggregate(CommissionAccrual)
+        log = self.audit.log.by_aggregate(CommissionAccrual, ids)
         for _, events in groupby(self._decoded(log), key=lambda item: item[1].originator_id):
             history = list(events)
             if history[0][1].brand_id != self.brand_id:

@@ -5,7 +5,8 @@ October 2026 in bulk (`bench.month`: paid, shipped, delivered, some returned, th
 commissions accrued and matured as the commands would), then closes October;
 `python -m bench.audit run SCHEMA` audits October for every payee and prints a JSON
 line: commission events replayed, accruals (paid orders) checked, statements compared,
-seconds, rates and the process's peak memory.
+seconds, rates, the process's peak memory and the highest peak of the processes
+replaying the accrual pass in parts (`GUIDELEDGER_AUDIT_PROCESSES`, default one per core).
 `bench.suite` runs each part in its own process so the peak belongs to the audit.
 """
 
@@ -17,7 +18,7 @@ import time
 from datetime import UTC, datetime
 
 from api.demo import BRAND_CODE
-from bench.common import database_url, peak_mb
+from bench.common import ChildrenPeak, database_url, peak_mb
 from bench.month import write_month
 from domain.organisation import Brand
 from infrastructure.bootstrap import Ledger, bootstrap
@@ -50,10 +51,11 @@ def _tick(done: int) -> None:
 
 
 def run(schema: str) -> None:
-    with ledger_in(schema, ManualClock(SETTLED_AT)) as ledger:
+    with ledger_in(schema, ManualClock(SETTLED_AT)) as ledger, ChildrenPeak() as parts:
         started = time.perf_counter()
         report = ledger.settlement_audit().run(Brand.create_id(BRAND_CODE), AUDITED)
         seconds = time.perf_counter() - started
+        processes = ledger.settings.audit_processes
     accruals = report.accruals_checked
     print(
         json.dumps(
@@ -66,6 +68,8 @@ def run(schema: str) -> None:
                 "events_per_second": report.events_replayed / seconds,
                 "orders_per_second": accruals / seconds,
                 "peak_mb": peak_mb(),
+                "processes": processes,
+                "part_peak_mb": parts.mb,  # the highest of the parts' processes, if any
             }
         )
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,14 +24,46 @@ from infrastructure.settings import Persistence, Settings
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-def peak_mb() -> float:
-    """This process's peak resident memory. Not `ru_maxrss`: Linux carries that over an
+def peak_mb(pid: int | str = "self") -> float:
+    """A process's peak resident memory. Not `ru_maxrss`: Linux carries that over an
     exec, so a part started by the suite would report the suite's own peak."""
-    with open("/proc/self/status", encoding="ascii") as status:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
         for line in status:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+
+
+class ChildrenPeak:
+    """The highest peak memory of this process's children while it runs (a thread reads
+    each child's peak every half second; a child living less than that may be missed)."""
+
+    def __init__(self) -> None:
+        self.mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> ChildrenPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            for pid in _children():
+                with contextlib.suppress(OSError, RuntimeError):  # it ended meanwhile
+                    self.mb = max(self.mb, peak_mb(pid))
+
+
+def _children() -> list[str]:
+    pids: list[str] = []
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):
+            pids += (task / "children").read_text().split()
+    return pids
 
 
 def database_url() -> str:

@@ -252,10 +252,11 @@ def audit_rows(orders: int) -> list[Row]:
             f"audit of a month: {accruals:,} paid orders, {events:,} commission events",
             audited["seconds"],
             f"s; {audited['orders_per_second']:,.0f} orders/s, "
-            f"{audited['events_per_second']:,.0f} events/s",
+            f"{audited['events_per_second']:,.0f} events/s, {audited['processes']} processes",
             None,
         ),
         ("audit peak memory", audited["peak_mb"], "MB", None),
+        ("audit peak memory of a part's process", audited["part_peak_mb"], "MB", None),
     ]
 
 

@@ -27,7 +27,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import get_topic
 from psycopg import sql
 
-from application.audit import AggregateLog, EventsUpTo
+from application.audit import AggregateLog, EventsUpTo, IdRange
 
 COLUMNS = ("originator_id", "originator_version", "topic", "state")
 
@@ -109,23 +109,37 @@ class _PostgresAggregateLog:
     def in_log_order(self, kinds: tuple[type[Aggregate], ...]) -> Iterator[Notification]:
         return self._select(kinds, sql.SQL("notification_id"))
 
-    def by_aggregate(self, kind: type[Aggregate]) -> Iterator[Notification]:
-        return self._select((kind,), sql.SQL("originator_id, originator_version"))
+    def by_aggregate(
+        self, kind: type[Aggregate], ids: IdRange | None = None
+    ) -> Iterator[Notification]:
+        return self._select((kind,), sql.SQL("originator_id, originator_version"), ids)
 
     def _select(
-        self, kinds: tuple[type[Aggregate], ...], order: sql.Composable
+        self,
+        kinds: tuple[type[Aggregate], ...],
+        order: sql.Composable,
+        ids: IdRange | None = None,
     ) -> Iterator[Notification]:
+        where = [sql.SQL("topic ^@ ANY(%s::text[])")]
+        params: list[Any] = [list(_event_topics(kinds))]
+        first, end = ids or (None, None)
+        if first is not None:
+            where.append(sql.SQL("originator_id >= %s"))
+            params.append(first)
+        if end is not None:
+            where.append(sql.SQL("originator_id < %s"))
+            params.append(end)
         query = sql.SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state"
-            " FROM {} WHERE topic ^@ ANY(%s::text[]) ORDER BY {}"
-        ).format(self.table, order)
+            " FROM {} WHERE {} ORDER BY {}"
+        ).format(self.table, sql.SQL(" AND ").join(where), order)
         with (
             self.recorder.datastore.get_connection() as connection,
             connection.transaction(),
             connection.cursor(name="aggregate_log") as cursor,  # server-side: streams
         ):
             cursor.itersize = self.PAGE
-            cursor.execute(query, (list(_event_topics(kinds)),))
+            cursor.execute(query, params)
             for row in cursor:
                 yield _notification(row)
 
@@ -157,8 +171,16 @@ class _NotificationLog:
             yield from (n for n in page if n.topic.startswith(topics))
             position = page[-1].id
 
-    def by_aggregate(self, kind: type[Aggregate]) -> Iterator[Notification]:
-        histories: dict[UUID | str, list[Notification]] = defaultdict(list)
+    def by_aggregate(
+        self, kind: type[Aggregate], ids: IdRange | None = None
+    ) -> Iterator[Notification]:
+        histories: dict[UUID, list[Notification]] = defaultdict(list)
         for notification in self.in_log_order((kind,)):
-            histories[notification.originator_id].append(notification)
-        return chain.from_iterable(histories.values())
+            histories[UUID(str(notification.originator_id))].append(notification)
+        within = (i for i in sorted(histories) if ids is None or _within(i, ids))
+        return chain.from_iterable(histories[i] for i in within)
+
+
+def _within(aggregate_id: UUID, ids: IdRange) -> bool:
+    first, end = ids
+    return first <= aggregate_id and (end is None or aggregate_id < end)

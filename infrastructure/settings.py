@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
@@ -44,6 +45,12 @@ class Settings(BaseSettings):
         ge=0,
         le=1_000_000,
         description="Aggregates kept in memory per application, fast-forwarded on each read",
+    )
+    audit_processes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=64,
+        description="Processes replaying a big commission log's accruals in an audit (PostgreSQL)",
     )
     payment_window_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
     jwt_secret: str = Field(

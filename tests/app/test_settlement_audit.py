@@ -7,15 +7,23 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import groupby
 from operator import attrgetter
+from uuid import UUID
 
 import pytest
 
 from application.framework import Command
 from domain.commission import Payee, PayeeLevel
 from domain.ledger import BrandPeriodClose, CommissionAccrual, SettlementPeriod, StatementLine
+from infrastructure.audit_parts import (
+    PARALLEL_FROM_EVENTS,
+    InProcesses,
+    accrual_parts,
+    id_ranges,
+)
 from infrastructure.bootstrap import Ledger
 from infrastructure.bulk import aggregate_log
 from infrastructure.clock import ManualClock
+from infrastructure.settings import Persistence
 from tests.app.test_commissions_app import (
     delivered_order,
     guide_key,
@@ -134,3 +142,57 @@ def test_the_log_gives_each_accrual_whole_and_statements_in_log_order(
         "SettlementPeriod",
         "BrandPeriodClose",
     }
+
+
+def test_the_log_gives_the_accruals_of_an_id_range_and_ranges_cover_all(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    world = build_world(ledger)
+    settle_with_a_clawback(ledger, world, clock)
+    log = aggregate_log(ledger.commissions)
+    whole = [(n.originator_id, n.originator_version) for n in log.by_aggregate(CommissionAccrual)]
+
+    for parts in (1, 2, 3):
+        in_parts = [
+            (n.originator_id, n.originator_version)
+            for ids in id_ranges(parts)
+            for n in log.by_aggregate(CommissionAccrual, ids)
+        ]
+        assert in_parts == whole
+    first, end = id_ranges(2)[1]
+    assert all(
+        first <= UUID(str(n.originator_id))
+        for n in log.by_aggregate(CommissionAccrual, (first, end))
+    )
+
+
+def test_an_audit_in_processes_reports_what_one_process_reports(
+    pg_ledger: Ledger, clock: ManualClock
+) -> None:
+    world = build_world(pg_ledger)
+    settle_with_a_clawback(pg_ledger, world, clock)
+    december = pg_ledger.commissions.statement(guide_key(world), "2026-12")
+    december.add_line(StatementLine("adjustment", 500, "typed in by hand", "manual-1"))
+    pg_ledger.commissions.save(december)
+    alone = pg_ledger.settlement_audit()
+    in_processes = pg_ledger.settlement_audit()
+    in_processes.accrual_parts = InProcesses(pg_ledger.settings, processes=3)
+
+    for period in ("2026-11", "2026-12"):
+        assert in_processes.run(world.brand_id, period) == alone.run(world.brand_id, period)
+    december_report = in_processes.run(world.brand_id, "2026-12")
+    [mismatch] = december_report.mismatches
+    assert (mismatch.stored_fen, mismatch.replayed_fen) == (500, 0)
+    assert december_report.accruals_checked == 2
+
+
+def test_only_a_big_log_on_postgres_is_audited_in_processes(ledger: Ledger) -> None:
+    settings = ledger.settings.model_copy(update={"audit_processes": 2})
+    big = accrual_parts(settings, PARALLEL_FROM_EVENTS)
+    if ledger.settings.resolved_persistence is Persistence.POSTGRES:
+        assert isinstance(big, InProcesses)
+    else:
+        assert big is None  # the embedded store is one process's
+    assert accrual_parts(settings, PARALLEL_FROM_EVENTS - 1) is None
+    one = ledger.settings.model_copy(update={"audit_processes": 1})
+    assert accrual_parts(one, PARALLEL_FROM_EVENTS) is None
