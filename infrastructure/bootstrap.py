@@ -32,7 +32,7 @@ from infrastructure.audit_parts import accrual_parts
 from infrastructure.bulk import aggregate_log, events_up_to
 from infrastructure.clock import SystemClock
 from infrastructure.observability import count_lost_race
-from infrastructure.persistence import ensure_postgres_schema, eventsourcing_env
+from infrastructure.persistence import eventsourcing_env, setup_turn
 from infrastructure.projection_runner import ProjectionRunner
 from infrastructure.read_model_versions import CommissionViewVersions
 from infrastructure.readmodel_store import (
@@ -99,8 +99,11 @@ def read_model_store(settings: Settings) -> ReadModelStore:
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Ledger:
     settings = settings or Settings()
-    clock = clock or SystemClock()
-    ensure_postgres_schema(settings)
+    with setup_turn(settings):
+        return _compose(settings, clock or SystemClock())
+
+
+def _compose(settings: Settings, clock: Clock) -> Ledger:
     projections = ProjectionRunner(read_model_store(settings))
     vault = KeyVault(projections.store)
     organisation = OrganisationApplication(

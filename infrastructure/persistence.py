@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
 
 import psycopg
@@ -58,14 +60,23 @@ def postgres_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def ensure_postgres_schema(settings: Settings) -> None:
-    """The library creates tables but not the schema that holds them."""
+@contextmanager
+def setup_turn(settings: Settings) -> Iterator[None]:
+    """Holds this process's turn to set up the PostgreSQL schema, creating it if missing.
+
+    The library creates its tables, types and functions at start (`CREATE OR REPLACE
+    FUNCTION` even when they exist), and so do the read-model stores: processes
+    starting together on one schema (server workers, an audit's parts) collide in
+    the catalogue ("tuple concurrently updated"). A session advisory lock named
+    after the schema makes them take turns; other backends need no turn."""
     if settings.resolved_persistence is not Persistence.POSTGRES:
+        yield
         return
     assert settings.database_url is not None
+    schema = settings.postgres_schema
     with psycopg.connect(settings.database_url, autocommit=True) as connection:
         connection.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                sql.Identifier(settings.postgres_schema)
-            )
+            "SELECT pg_advisory_lock(hashtext(%s))", (f"guideledger-setup:{schema}",)
         )
+        connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        yield  # the lock goes with the connection
