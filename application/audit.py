@@ -1,10 +1,10 @@
 """Finance's audit of a settlement by replay.
 
-The commission log is replayed as two streams:
-1. the statements' events and the brand closes' postings, in log order: which
-   payee and period each statement is, where in the log each was closed, and the
-   audited statements' stored lines;
-2. the accruals' events, one accrual's history after another. Each accrual is
+The commission log is replayed as three streams:
+1. where the statements are, in log order: which payee and period each statement
+   is, where in the log each was closed, and the brand closes' postings;
+2. the audited statements' stored lines, one statement after another;
+3. the accruals' events, one accrual's history after another. Each accrual is
    recomputed from the order as it was when paid (a batch of accruals' orders read
    together) under the rule version its posting records; maturing and reversing are
    re-run by the domain's own `CommissionAccrual` on a replica, forgotten when its
@@ -19,9 +19,9 @@ month's events. Statements whose digests differ are replayed once more, restrict
 to them, pairing stored and replayed lines one by one, so every differing line is
 reported to the fen with the event ids involved.
 
-Digests are sums, so the accrual pass can be split by ranges of accrual ids and
-its parts run anywhere (`AccrualParts`, in other processes): the parts' digests
-add up to the whole pass's.
+Digests are sums, so streams 2 and 3 can be split by ranges of aggregate ids and
+their parts replayed anywhere (`ReplayParts`, in other processes): the parts'
+digests add up to the whole replay's.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from itertools import groupby
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification, StoredEvent
 
 from application.commissions import CommissionApplication
+from application.readmodels import event_class
 from domain.commission import Bucket, Posting, PostingKind
 from domain.ledger import BrandPeriodClose, CommissionAccrual, SettlementPeriod
 from domain.orders import Order
@@ -52,6 +52,12 @@ LINE_KINDS = {
 SETTLEABLE = f":{Bucket.SETTLEABLE}"
 NEVER_CLOSED = float("inf")
 NO_LINES = (0, 0, 0)  # a statement digest: count, total, sum of hashes
+STATEMENT_INDEX = (
+    event_class(SettlementPeriod, "Opened"),
+    event_class(SettlementPeriod, "Closed"),
+    BrandPeriodClose,
+)
+LINE_ADDED = event_class(SettlementPeriod, "LineAdded")
 
 EventsUpTo = Callable[[Mapping[UUID, int]], Iterable[StoredEvent]]
 """Reads the stored events of many aggregates, each up to the version given, together."""
@@ -60,16 +66,18 @@ IdRange = tuple[UUID, UUID | None]
 """Aggregate ids from the first (included) up to the second (excluded; None: no end)."""
 
 
+Kinds = tuple[type, ...]
+"""Kinds of events: an aggregate class stands for all its events."""
+
+
 class AggregateLog(Protocol):
-    """An application's log read by kind of aggregate, each event with its log position."""
+    """An application's log read by kind of event, each event with its log position."""
 
-    def in_log_order(self, kinds: tuple[type[Aggregate], ...]) -> Iterator[Notification]:
-        """The events of aggregates of these kinds, in the order they were recorded."""
+    def in_log_order(self, kinds: Kinds) -> Iterator[Notification]:
+        """The events of these kinds, in the order they were recorded."""
 
-    def by_aggregate(
-        self, kind: type[Aggregate], ids: IdRange | None = None
-    ) -> Iterator[Notification]:
-        """The events of aggregates of this kind (with ids in the range, if given),
+    def by_aggregate(self, kinds: Kinds, ids: IdRange | None = None) -> Iterator[Notification]:
+        """The events of these kinds (of aggregates with ids in the range, if given),
         one aggregate's history after another."""
 
 
@@ -120,27 +128,30 @@ class AuditedStatements:
 
 
 @dataclass(frozen=True)
-class AccrualPass:
-    """What the accrual pass needs from the statement pass: all a part run elsewhere needs."""
+class ReplayPlan:
+    """Where the statements are: all a part of the replay run elsewhere needs."""
 
     brand_id: UUID
     audited: AuditedStatements
+    statement_keys: dict[UUID, StatementKey]  # the brand's statements
     closed_at: dict[StatementKey, int]  # log position of each statement's closing
 
 
 @dataclass
-class AccrualOutcome:
-    """One part of the accrual pass: what it replayed and what it found."""
+class PartOutcome:
+    """What one part of the replay found: its statements' stored lines and its
+    accruals' replayed lines, as digests, and its accruals' mismatches."""
 
     events: int
     accruals_checked: int
     mismatches: list[Mismatch]
+    stored: dict[StatementKey, Digest]
     replayed: dict[StatementKey, Digest]
 
 
-AccrualParts = Callable[[AccrualPass], list[AccrualOutcome]]
-"""Runs the accrual pass in parts, each over a range of accrual ids
-(`SettlementAudit.accrual_part`), and gives back every part's outcome."""
+ReplayParts = Callable[[ReplayPlan], list[PartOutcome]]
+"""Replays statements' lines and accruals in parts, each over a range of aggregate ids
+(`SettlementAudit.replay_part`), and gives back every part's outcome."""
 
 
 def _event_id(event: Any) -> str:
@@ -160,13 +171,13 @@ class SettlementAudit:
         log: AggregateLog,
         order_events: EventsUpTo,
         batch_size: int = 2_000,
-        accrual_parts: AccrualParts | None = None,
+        parts: ReplayParts | None = None,
     ) -> None:
         self.commissions = commissions
         self.log = log
         self.order_events = order_events
         self.batch_size = batch_size
-        self.accrual_parts = accrual_parts  # None: the accrual pass runs here, whole
+        self.parts = parts  # None: the replay runs here, whole
 
     def run(
         self,
@@ -177,14 +188,14 @@ class SettlementAudit:
     ) -> AuditReport:
         audited = AuditedStatements(period, payee)
         digests = _StatementDigests()
-        statements = _Replay(self, brand_id, audited, digests, check_accruals=False)
-        statements.statements()
-        report = AuditReport(brand_id, period, payee, statements.events)
+        index = _Replay(self, brand_id, audited, digests, check_accruals=False)
+        index.statements()
+        report = AuditReport(brand_id, period, payee, index.events)
         if progress:
             progress(report.events_replayed)
-        accruals = AccrualPass(brand_id, audited, statements.closed_at)
-        for outcome in self._accrual_outcomes(accruals, report.events_replayed, progress):
-            digests.add_replayed(outcome.replayed)
+        plan = ReplayPlan(brand_id, audited, index.statement_keys, index.closed_at)
+        for outcome in self._outcomes(plan, report.events_replayed, progress):
+            digests.add(outcome)
             report.events_replayed += outcome.events
             report.accruals_checked += outcome.accruals_checked
             report.mismatches += outcome.mismatches
@@ -193,37 +204,44 @@ class SettlementAudit:
             lines = _StatementLines()
             again = _Replay(self, brand_id, differing.__contains__, lines, check_accruals=False)
             again.statements()
+            again.stored_lines()
             again.accruals()
             report.mismatches += lines.mismatches()
             unequal = {(m.payee, m.period) for m in report.mismatches}
         report.matched = [key[0] for key in sorted(digests.statements - unequal)]
         return report
 
-    def _accrual_outcomes(
-        self, accruals: AccrualPass, done_before: int, progress: Callable[[int], None] | None
-    ) -> list[AccrualOutcome]:
-        if self.accrual_parts is not None:
-            return self.accrual_parts(accruals)
+    def _outcomes(
+        self, plan: ReplayPlan, done_before: int, progress: Callable[[int], None] | None
+    ) -> list[PartOutcome]:
+        if self.parts is not None:
+            return self.parts(plan)
 
         def replayed(done: int) -> None:
             if progress:
                 progress(done_before + done)
 
-        return [self.accrual_part(accruals, progress=replayed)]
+        return [self.replay_part(plan, progress=replayed)]
 
-    def accrual_part(
+    def replay_part(
         self,
-        accruals: AccrualPass,
+        plan: ReplayPlan,
         ids: IdRange | None = None,
         progress: Callable[[int], None] | None = None,
-    ) -> AccrualOutcome:
-        """The accrual pass over the accruals with ids in `ids` (all if None)."""
+    ) -> PartOutcome:
+        """The stored lines of the statements, and the accruals, with ids in `ids`
+        (all if None)."""
         digests = _StatementDigests()
-        replay = _Replay(self, accruals.brand_id, accruals.audited, digests, check_accruals=True)
-        replay.closed_at = accruals.closed_at
+        replay = _Replay(self, plan.brand_id, plan.audited, digests, check_accruals=True)
+        replay.statement_keys, replay.closed_at = plan.statement_keys, plan.closed_at
+        replay.stored_lines(ids)
         replay.accruals(ids, progress)
-        return AccrualOutcome(
-            replay.events, replay.accruals_checked, replay.accrual_mismatches, digests.again
+        return PartOutcome(
+            replay.events,
+            replay.accruals_checked,
+            replay.accrual_mismatches,
+            digests.kept,
+            digests.again,
         )
 
     def orders_as_paid(self, accruals: Iterable[Any]) -> dict[UUID, Order]:
@@ -256,10 +274,11 @@ class _StatementDigests:
     def replayed(self, key: StatementKey, posting_id: str, line: _Line) -> None:
         self.again[key] = _plus(self.again.get(key, NO_LINES), _digest(posting_id, line))
 
-    def add_replayed(self, part: Mapping[StatementKey, Digest]) -> None:
-        """Adds the digests a part of the accrual pass replayed."""
-        for key, digest in part.items():
-            self.again[key] = _plus(self.again.get(key, NO_LINES), digest)
+    def add(self, part: PartOutcome) -> None:
+        """Adds the digests of a part of the replay."""
+        for digests, more in ((self.kept, part.stored), (self.again, part.replayed)):
+            for key, digest in more.items():
+                digests[key] = _plus(digests.get(key, NO_LINES), digest)
 
     @property
     def statements(self) -> set[StatementKey]:
@@ -369,10 +388,14 @@ class _Replay:
         self._period_after = cache(self.commissions.period_after)
 
     def statements(self) -> None:
-        """The statement pass: statements and brand closes in log order."""
-        for position, event in self._decoded(
-            self.audit.log.in_log_order((SettlementPeriod, BrandPeriodClose))
-        ):
+        """Where the statements are, and the brand closes' postings, in log order."""
+        for position, event in self._decoded(self.audit.log.in_log_order(STATEMENT_INDEX)):
+            self._statement_event(position, event)
+
+    def stored_lines(self, ids: IdRange | None = None) -> None:
+        """The stored lines of the statements (with ids in `ids`, if given)."""
+        lines = self.audit.log.by_aggregate((LINE_ADDED,), ids)
+        for position, event in self._decoded(lines):
             self._statement_event(position, event)
 
     def accruals(
@@ -397,7 +420,7 @@ class _Replay:
         """This brand's accrual histories, a batch of about `batch_size` events at a time."""
         batch: list[list[tuple[int, Any]]] = []
         size = 0
-        log = self.audit.log.by_aggregate(CommissionAccrual, ids)
+        log = self.audit.log.by_aggregate((CommissionAccrual,), ids)
         for _, events in groupby(self._decoded(log), key=lambda item: item[1].originator_id):
             history = list(events)
             if history[0][1].brand_id != self.brand_id:

@@ -1,11 +1,12 @@
-"""The audit's accrual pass in parts, each in a process of its own.
+"""The audit's replay in parts, each in a process of its own.
 
-One CPython process replays about 7,000 commission events a second, and the accrual
-pass is 85 % of a month's audit (`bench.audit`). Accruals are independent of each
-other, so the pass is cut into ranges of accrual ids, one per process, each read
-from its own server-side cursor; digests are sums, so the parts' add up to the
-whole pass's. Only PostgreSQL is split (several processes read one server), and
-only a log big enough to repay starting the processes (under a second each).
+One CPython process replays about 7,000 commission events a second (`bench.audit`).
+Statements' lines and accruals are independent of each other, so once the log has
+said where the statements are (a small pass here), they are replayed in ranges of
+aggregate ids, one range per process, each read from its own server-side cursor;
+digests are sums, so the parts' add up to the whole replay's. Only PostgreSQL is
+split (several processes read one server), and only a log big enough to repay
+starting the processes (under a second each).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from multiprocessing import get_context
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from application.audit import AccrualOutcome, AccrualParts, AccrualPass, IdRange
+from application.audit import IdRange, PartOutcome, ReplayParts, ReplayPlan
 from infrastructure.settings import Persistence, Settings
 
 if TYPE_CHECKING:
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
 PARALLEL_FROM_EVENTS = 100_000  # commission events; below, one process is as quick
 
 
-def accrual_parts(settings: Settings, logged_events: int) -> AccrualParts | None:
-    """Parts in processes where they pay; None runs the accrual pass in this process."""
+def replay_parts(settings: Settings, logged_events: int) -> ReplayParts | None:
+    """Parts in processes where they pay; None replays in this process."""
     if (
         settings.resolved_persistence is not Persistence.POSTGRES
         or settings.audit_processes < 2
@@ -44,7 +45,7 @@ class InProcesses:
         self.settings = settings
         self.processes = processes
 
-    def __call__(self, accruals: AccrualPass) -> list[AccrualOutcome]:
+    def __call__(self, plan: ReplayPlan) -> list[PartOutcome]:
         ranges = id_ranges(self.processes)
         with ProcessPoolExecutor(
             len(ranges),
@@ -52,11 +53,11 @@ class InProcesses:
             initializer=_open_ledger,
             initargs=(self.settings,),
         ) as pool:
-            return list(pool.map(_accrual_part, repeat(accruals), ranges))
+            return list(pool.map(_replay_part, repeat(plan), ranges))
 
 
 def id_ranges(parts: int) -> list[IdRange]:
-    """The id space cut into `parts` equal ranges; accrual ids (uuid5) spread evenly."""
+    """The id space cut into `parts` equal ranges; ids (uuid4, uuid5) spread evenly."""
     firsts = [UUID(int=n * 2**128 // parts) for n in range(parts)]
     return [(first, end) for first, end in zip(firsts, [*firsts[1:], None], strict=True)]
 
@@ -72,6 +73,6 @@ def _open_ledger(settings: Settings) -> None:
     atexit.register(_ledger.close)
 
 
-def _accrual_part(accruals: AccrualPass, ids: IdRange) -> AccrualOutcome:
+def _replay_part(plan: ReplayPlan, ids: IdRange) -> PartOutcome:
     assert _ledger is not None, "the worker opened its ledger first"
-    return _ledger.settlement_audit().accrual_part(accruals, ids)
+    return _ledger.settlement_audit().replay_part(plan, ids)

@@ -28,7 +28,7 @@ from application.sales_views import DailyEngagement, DailySales, GuideDirectory,
 from domain.commission import CommissionPolicy
 from domain.orders import Order
 from domain.organisation import Brand
-from infrastructure.audit_parts import accrual_parts
+from infrastructure.audit_parts import replay_parts
 from infrastructure.bulk import aggregate_log, events_up_to
 from infrastructure.clock import SystemClock
 from infrastructure.observability import count_lost_race
@@ -61,13 +61,13 @@ class Ledger:
 
     def settlement_audit(self) -> SettlementAudit:
         """Finance's replay of the commission ledger, reading orders in batches; a big
-        log's accruals are replayed in parts by several processes."""
+        log is replayed in parts by several processes."""
         logged = self.commissions.recorder.max_notification_id() or 0
         return SettlementAudit(
             self.commissions,
             aggregate_log(self.commissions),
             events_up_to(self.orders),
-            accrual_parts=accrual_parts(self.settings, logged),
+            parts=replay_parts(self.settings, logged),
         )
 
     def close(self) -> None:

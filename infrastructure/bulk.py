@@ -27,7 +27,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import get_topic
 from psycopg import sql
 
-from application.audit import AggregateLog, EventsUpTo, IdRange
+from application.audit import AggregateLog, EventsUpTo, IdRange, Kinds
 
 COLUMNS = ("originator_id", "originator_version", "topic", "state")
 
@@ -94,9 +94,12 @@ def aggregate_log(application: Application) -> AggregateLog:  # type: ignore[typ
     return _NotificationLog(recorder)
 
 
-def _event_topics(kinds: tuple[type[Aggregate], ...]) -> tuple[str, ...]:
-    """What the topics of the kinds' events start with: their events are nested classes."""
-    return tuple(f"{get_topic(kind)}." for kind in kinds)
+def _event_topics(kinds: Kinds) -> tuple[str, ...]:
+    """What the topics of events of these kinds start with: an aggregate's events are
+    classes nested in it."""
+    return tuple(
+        f"{get_topic(kind)}." if issubclass(kind, Aggregate) else get_topic(kind) for kind in kinds
+    )
 
 
 class _PostgresAggregateLog:
@@ -106,17 +109,15 @@ class _PostgresAggregateLog:
         self.recorder = recorder
         self.table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
 
-    def in_log_order(self, kinds: tuple[type[Aggregate], ...]) -> Iterator[Notification]:
+    def in_log_order(self, kinds: Kinds) -> Iterator[Notification]:
         return self._select(kinds, sql.SQL("notification_id"))
 
-    def by_aggregate(
-        self, kind: type[Aggregate], ids: IdRange | None = None
-    ) -> Iterator[Notification]:
-        return self._select((kind,), sql.SQL("originator_id, originator_version"), ids)
+    def by_aggregate(self, kinds: Kinds, ids: IdRange | None = None) -> Iterator[Notification]:
+        return self._select(kinds, sql.SQL("originator_id, originator_version"), ids)
 
     def _select(
         self,
-        kinds: tuple[type[Aggregate], ...],
+        kinds: Kinds,
         order: sql.Composable,
         ids: IdRange | None = None,
     ) -> Iterator[Notification]:
@@ -162,7 +163,7 @@ class _NotificationLog:
     def __init__(self, recorder: ApplicationRecorder) -> None:
         self.recorder = recorder
 
-    def in_log_order(self, kinds: tuple[type[Aggregate], ...]) -> Iterator[Notification]:
+    def in_log_order(self, kinds: Kinds) -> Iterator[Notification]:
         topics = _event_topics(kinds)
         position = 0
         while page := self.recorder.select_notifications(
@@ -171,11 +172,9 @@ class _NotificationLog:
             yield from (n for n in page if n.topic.startswith(topics))
             position = page[-1].id
 
-    def by_aggregate(
-        self, kind: type[Aggregate], ids: IdRange | None = None
-    ) -> Iterator[Notification]:
+    def by_aggregate(self, kinds: Kinds, ids: IdRange | None = None) -> Iterator[Notification]:
         histories: dict[UUID, list[Notification]] = defaultdict(list)
-        for notification in self.in_log_order((kind,)):
+        for notification in self.in_log_order(kinds):
             histories[UUID(str(notification.originator_id))].append(notification)
         within = (i for i in sorted(histories) if ids is None or _within(i, ids))
         return chain.from_iterable(histories[i] for i in within)

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
         le=64,
-        description="Processes replaying a big commission log's accruals in an audit (PostgreSQL)",
+        description="Processes replaying a big commission log in an audit (PostgreSQL)",
     )
     payment_window_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
     jwt_secret: str = Field(

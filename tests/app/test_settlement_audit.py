@@ -17,8 +17,8 @@ from domain.ledger import BrandPeriodClose, CommissionAccrual, SettlementPeriod,
 from infrastructure.audit_parts import (
     PARALLEL_FROM_EVENTS,
     InProcesses,
-    accrual_parts,
     id_ranges,
+    replay_parts,
 )
 from infrastructure.bootstrap import Ledger
 from infrastructure.bulk import aggregate_log
@@ -130,7 +130,7 @@ def test_the_log_gives_each_accrual_whole_and_statements_in_log_order(
     histories = [
         [n.originator_version for n in events]
         for _, events in groupby(
-            log.by_aggregate(CommissionAccrual), key=attrgetter("originator_id")
+            log.by_aggregate((CommissionAccrual,)), key=attrgetter("originator_id")
         )
     ]
     assert len(histories) == 2  # one per order, each once
@@ -150,19 +150,21 @@ def test_the_log_gives_the_accruals_of_an_id_range_and_ranges_cover_all(
     world = build_world(ledger)
     settle_with_a_clawback(ledger, world, clock)
     log = aggregate_log(ledger.commissions)
-    whole = [(n.originator_id, n.originator_version) for n in log.by_aggregate(CommissionAccrual)]
+    whole = [
+        (n.originator_id, n.originator_version) for n in log.by_aggregate((CommissionAccrual,))
+    ]
 
     for parts in (1, 2, 3):
         in_parts = [
             (n.originator_id, n.originator_version)
             for ids in id_ranges(parts)
-            for n in log.by_aggregate(CommissionAccrual, ids)
+            for n in log.by_aggregate((CommissionAccrual,), ids)
         ]
         assert in_parts == whole
     first, end = id_ranges(2)[1]
     assert all(
         first <= UUID(str(n.originator_id))
-        for n in log.by_aggregate(CommissionAccrual, (first, end))
+        for n in log.by_aggregate((CommissionAccrual,), (first, end))
     )
 
 
@@ -176,7 +178,7 @@ def test_an_audit_in_processes_reports_what_one_process_reports(
     pg_ledger.commissions.save(december)
     alone = pg_ledger.settlement_audit()
     in_processes = pg_ledger.settlement_audit()
-    in_processes.accrual_parts = InProcesses(pg_ledger.settings, processes=3)
+    in_processes.parts = InProcesses(pg_ledger.settings, processes=3)
 
     for period in ("2026-11", "2026-12"):
         assert in_processes.run(world.brand_id, period) == alone.run(world.brand_id, period)
@@ -188,11 +190,11 @@ def test_an_audit_in_processes_reports_what_one_process_reports(
 
 def test_only_a_big_log_on_postgres_is_audited_in_processes(ledger: Ledger) -> None:
     settings = ledger.settings.model_copy(update={"audit_processes": 2})
-    big = accrual_parts(settings, PARALLEL_FROM_EVENTS)
+    big = replay_parts(settings, PARALLEL_FROM_EVENTS)
     if ledger.settings.resolved_persistence is Persistence.POSTGRES:
         assert isinstance(big, InProcesses)
     else:
         assert big is None  # the embedded store is one process's
-    assert accrual_parts(settings, PARALLEL_FROM_EVENTS - 1) is None
+    assert replay_parts(settings, PARALLEL_FROM_EVENTS - 1) is None
     one = ledger.settings.model_copy(update={"audit_processes": 1})
-    assert accrual_parts(one, PARALLEL_FROM_EVENTS) is None
+    assert replay_parts(one, PARALLEL_FROM_EVENTS) is None
