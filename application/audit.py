@@ -364,7 +364,8 @@ def _mismatch(
 
 
 class _Replay:
-    """One brand's commission ledger replayed: statements first, then accrual by accrual."""
+    """One brand's commission ledger replayed: where the statements are first, then
+    their stored lines statement by statement, then accrual by accrual."""
 
     def __init__(
         self,

@@ -6,7 +6,7 @@ commissions accrued and matured as the commands would), then closes October;
 `python -m bench.audit run SCHEMA` audits October for every payee and prints a JSON
 line: commission events replayed, accruals (paid orders) checked, statements compared,
 seconds, rates, the process's peak memory and the highest peak of the processes
-replaying the accrual pass in parts (`GUIDELEDGER_AUDIT_PROCESSES`, default one per core).
+replaying the log in parts (`GUIDELEDGER_AUDIT_PROCESSES`, default one per core).
 `bench.suite` runs each part in its own process so the peak belongs to the audit.
 """
 

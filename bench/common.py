@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,14 +53,14 @@ class ChildrenPeak:
     def _watch(self) -> None:
         while not self._stop.wait(0.5):
             for pid in _children():
-                with contextlib.suppress(OSError, RuntimeError):  # it ended meanwhile
+                with suppress(OSError, RuntimeError):  # it ended meanwhile
                     self.mb = max(self.mb, peak_mb(pid))
 
 
 def _children() -> list[str]:
     pids: list[str] = []
     for task in Path("/proc/self/task").iterdir():
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             pids += (task / "children").read_text().split()
     return pids
 

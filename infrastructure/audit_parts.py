@@ -3,8 +3,8 @@
 One CPython process replays about 7,000 commission events a second (`bench.audit`).
 Statements' lines and accruals are independent of each other, so once the log has
 said where the statements are (a small pass here), they are replayed in ranges of
-aggregate ids, one range per process, each read from its own server-side cursor;
-digests are sums, so the parts' add up to the whole replay's. Only PostgreSQL is
+aggregate ids that the processes take in turn, each range read from its own
+server-side cursor; digests are sums, so the parts' add up to the whole replay's. Only PostgreSQL is
 split (several processes read one server), and only a log big enough to repay
 starting the processes (under a second each).
 """
