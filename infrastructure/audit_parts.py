@@ -15,14 +15,10 @@ import atexit
 from concurrent.futures import ProcessPoolExecutor
 from itertools import repeat
 from multiprocessing import get_context
-from typing import TYPE_CHECKING
 from uuid import UUID
 
-from application.audit import IdRange, PartOutcome, ReplayParts, ReplayPlan
+from application.audit import IdRange, PartOutcome, ReplayParts, ReplayPlan, SettlementAudit
 from infrastructure.settings import Persistence, Settings
-
-if TYPE_CHECKING:
-    from infrastructure.bootstrap import Ledger
 
 PARALLEL_FROM_EVENTS = 100_000  # commission events; below, one process is as quick
 # A branch's statement holds many more lines than a guide's, so equal ranges of ids are
@@ -65,17 +61,18 @@ def id_ranges(parts: int) -> list[IdRange]:
     return [(first, end) for first, end in zip(firsts, [*firsts[1:], None], strict=True)]
 
 
-_ledger: Ledger | None = None  # a worker process's own
+_audit: SettlementAudit | None = None  # a worker process's own, for all its parts
 
 
 def _open_ledger(settings: Settings) -> None:
-    global _ledger
+    global _audit
     from infrastructure.bootstrap import bootstrap  # bootstrap composes this module
 
-    _ledger = bootstrap(settings)
-    atexit.register(_ledger.close)
+    ledger = bootstrap(settings)
+    atexit.register(ledger.close)
+    _audit = ledger.settlement_audit()
 
 
 def _replay_part(plan: ReplayPlan, ids: IdRange) -> PartOutcome:
-    assert _ledger is not None, "the worker opened its ledger first"
-    return _ledger.settlement_audit().replay_part(plan, ids)
+    assert _audit is not None, "the worker opened its ledger first"
+    return _audit.replay_part(plan, ids)

@@ -64,21 +64,26 @@ def test_replay_matches_every_stored_statement_to_the_fen(
     assert november.events_replayed == december.events_replayed > 0
 
 
+def add_a_line_by_hand(ledger: Ledger, world: World) -> SettlementPeriod:
+    """500 fen typed into the guide's December statement: no posting explains it."""
+    december = ledger.commissions.statement(guide_key(world), "2026-12")
+    december.add_line(StatementLine("adjustment", 500, "typed in by hand", "manual-1"))
+    ledger.commissions.save(december)
+    return ledger.commissions.load(SettlementPeriod, december.id)
+
+
 def test_a_line_no_posting_explains_is_reported_with_its_event(
     ledger: Ledger, clock: ManualClock
 ) -> None:
     world = build_world(ledger)
     settle_with_a_clawback(ledger, world, clock)
-    december = ledger.commissions.statement(guide_key(world), "2026-12")
-    december.add_line(StatementLine("adjustment", 500, "typed in by hand", "manual-1"))
-    ledger.commissions.save(december)
-    tampered = ledger.commissions.load(SettlementPeriod, december.id)
+    tampered = add_a_line_by_hand(ledger, world)
 
     report = ledger.settlement_audit().run(world.brand_id, "2026-12")
     [mismatch] = report.mismatches
     assert (mismatch.payee, mismatch.period) == (guide_key(world), "2026-12")
     assert (mismatch.stored_fen, mismatch.replayed_fen) == (500, 0)
-    assert mismatch.event_ids == (f"{december.id}:{tampered.version}",)
+    assert mismatch.event_ids == (f"{tampered.id}:{tampered.version}",)
 
 
 def test_a_line_stored_twice_is_reported_at_twice_its_amount(
@@ -173,9 +178,7 @@ def test_an_audit_in_processes_reports_what_one_process_reports(
 ) -> None:
     world = build_world(pg_ledger)
     settle_with_a_clawback(pg_ledger, world, clock)
-    december = pg_ledger.commissions.statement(guide_key(world), "2026-12")
-    december.add_line(StatementLine("adjustment", 500, "typed in by hand", "manual-1"))
-    pg_ledger.commissions.save(december)
+    add_a_line_by_hand(pg_ledger, world)
     alone = pg_ledger.settlement_audit()
     in_processes = pg_ledger.settlement_audit()
     in_processes.parts = InProcesses(pg_ledger.settings, processes=3)
