@@ -2,6 +2,7 @@
 in the same run on the same PostgreSQL.
 
     .venv/bin/python -m bench.suite [--events 1000000] [--orders 300] [--seconds 10]
+        [--audit-orders 1000000]   (the month takes about half an hour to write)
 
 Rows: the library saving a bare aggregate with three events (the baseline);
 GuideLedger's place-order in process on PostgreSQL and SQLite; the HTTP API under
@@ -290,7 +291,9 @@ def main(
     parts: str = typer.Option(",".join(PARTS), help="Which parts besides the baseline"),
     connections: str = typer.Option("4,16,64", help="HTTP concurrency levels"),
     workers: str = typer.Option("1,2", help="Server process counts for the HTTP load"),
-    audit_orders: int = typer.Option(100_000, help="Orders written in bulk for the audited month"),
+    audit_orders: int = typer.Option(
+        1_000_000, help="Orders written in bulk for the audited month (the issue's size)"
+    ),
 ) -> None:
     chosen = set(parts.split(","))
     base = baseline(500)
