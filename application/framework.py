@@ -138,12 +138,13 @@ class UUIDAsCachedHex(UUIDAsHex):
     """
 
     def decode(self, data: str) -> UUID:
-        return _uuid_from_hex(data)
+        return uuid_of(data)
 
 
 @lru_cache(maxsize=16_384)
-def _uuid_from_hex(data: str) -> UUID:
-    return UUID(data)
+def uuid_of(text: str) -> UUID:
+    """The UUID a text spells (hex, with or without hyphens), one shared value per text."""
+    return UUID(text)
 
 
 Decision = tuple[Iterable[Aggregate], CommandResult]

@@ -28,7 +28,6 @@ from application.readmodels import (
     Table,
     Upsert,
     Where,
-    decode_value,
     encode_value,
 )
 
@@ -92,10 +91,6 @@ class ReadModelStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Releases connections."""
-
-
-def _decode_row(table: Table, row: dict[str, Any]) -> dict[str, Any]:
-    return {c: decode_value(t, row[c]) for c, t in table.columns.items()}
 
 
 def _encoded_key(table: Table, key: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -200,7 +195,7 @@ class MemoryReadModelStore(ReadModelStore):
             ]
         found.sort(key=lambda row: tuple(row[c] for c in (*order_by, *table.key)))
         end = None if limit is None else offset + limit
-        return [_decode_row(table, row) for row in found[offset:end]]
+        return [table.decode_row(row) for row in found[offset:end]]
 
     def close(self) -> None:
         """Nothing to release."""
@@ -373,7 +368,7 @@ class SQLReadModelStore(ReadModelStore):
             statement += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         with self.reading() as cursor:
             cursor.execute(self._sql(statement), params)
-            return [_decode_row(table, dict(row)) for row in cursor.fetchall()]
+            return [table.decode_row(row) for row in cursor.fetchall()]
 
 
 def _shape(change: RowChange) -> tuple[str, str, tuple[str, ...]]:
