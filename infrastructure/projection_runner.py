@@ -102,6 +102,8 @@ class ProjectionRunner:
                     done += len(batch)
                     if progress:
                         progress(done)
+                    if len(batch) < self.batch_size:
+                        return done  # a short batch held all that was recorded before the call
                 else:
                     del self._known[name]  # another process moved it: read it again
 
