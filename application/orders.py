@@ -400,19 +400,11 @@ class OrderApplication(LedgerApplication):
         """Takes units back; they go back on the shelf of the node that shipped them."""
 
         def restock(order: Order, now: datetime, actor: str) -> Sequence[Aggregate]:
-            stocks, remaining = [], quantity
-            shipped_from = list(
-                dict.fromkeys(
-                    s.node_id for s in order.shipments.values() if line_no in s.quantities
-                )
-            )
-            for node_id in reversed(shipped_from):
+            stocks = []
+            for node_id, units in order.restock_of(return_id):
                 stock = self._stock(node_id, order.line(line_no).sku_id)
-                units = min(remaining, stock.shipped.get((order.id, line_no), 0))
-                if units:
-                    stock.restock(order.id, line_no, units, now, actor)
-                    stocks.append(stock)
-                    remaining -= units
+                stock.restock(order.id, line_no, units, now, actor)
+                stocks.append(stock)
             return stocks
 
         return self._change_with_stock(

@@ -204,6 +204,8 @@ class Order(Aggregate):
         self.shipments: dict[str, Shipment] = {}
         self.returned: dict[int, int] = {}
         self.return_ids: set[str] = set()
+        # Per return, where its units go back on the shelf: (line, node, units).
+        self.restocks: dict[str, tuple[tuple[int, UUID, int], ...]] = {}
         self.refunded_fen: Fen = 0
         self.refund_ids: set[str] = set()
         self.routing: RoutingDecision | None = None
@@ -264,6 +266,29 @@ class Order(Aggregate):
 
     def returned_quantity(self, line_no: int) -> int:
         return self.returned.get(line_no, 0)
+
+    def restock_of(self, return_id: str) -> tuple[tuple[UUID, int], ...]:
+        """Where the return's units go back: (node, units), one per node."""
+        return tuple((node_id, units) for _line_no, node_id, units in self.restocks[return_id])
+
+    def _shelves_for(self, line_no: int, quantity: int) -> tuple[tuple[int, UUID, int], ...]:
+        """Returned units of a line go back to the nodes that shipped it, the latest first,
+        each taking back at most what it shipped of the line and has not taken back yet."""
+        taken_back: dict[UUID, int] = {}
+        for line, node_id, units in (r for rs in self.restocks.values() for r in rs):
+            if line == line_no:
+                taken_back[node_id] = taken_back.get(node_id, 0) + units
+        shipped_from = dict.fromkeys(
+            s.node_id for s in self.shipments.values() if line_no in s.quantities
+        )
+        shelves, remaining = [], quantity
+        for node_id in reversed(shipped_from):
+            room = self.shipped_quantity(line_no, node_id) - taken_back.get(node_id, 0)
+            units = min(remaining, room)
+            if units > 0:
+                shelves.append((line_no, node_id, units))
+                remaining -= units
+        return tuple(shelves)
 
     @property
     def returned_fen(self) -> Fen:
@@ -550,6 +575,7 @@ class Order(Aggregate):
         actor: str,
     ) -> None:
         self.return_ids.add(return_id)
+        self.restocks[return_id] = self._shelves_for(line_no, quantity)
         self.returned[line_no] = self.returned.get(line_no, 0) + quantity
 
     def refund(self, refund_id: str, amount_fen: Fen, occurred_at: datetime, actor: str) -> None:

@@ -1,3 +1,4 @@
+import copy
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -65,13 +66,39 @@ def test_adjustments_never_go_below_what_is_reserved() -> None:
         stock.adjust(0, "nothing", NOW, "store")
 
 
-def test_restocks_only_what_the_line_shipped_from_here() -> None:
+def test_restocking_puts_returned_units_back_on_the_shelf() -> None:
     stock = stocked(5)
     stock.reserve(ORDER, 1, 2, NOW, "router")
     stock.commit(ORDER, 1, 2, NOW, "store")
-    with pytest.raises(StockError):
-        stock.restock(ORDER, 1, 3, NOW, "support")
     stock.restock(ORDER, 1, 2, NOW, "support")
-    assert stock.on_hand == 5
-    with pytest.raises(StockError):
-        stock.restock(ORDER, 1, 1, NOW, "support")
+    assert (stock.on_hand, stock.available) == (5, 5)
+    with pytest.raises(InvalidValue):
+        stock.restock(ORDER, 1, 0, NOW, "support")
+
+
+def test_a_stock_keeps_nothing_of_the_lines_it_shipped() -> None:
+    """Every reservation reads the stock: its state must not grow with its history."""
+    stock = stocked(100)
+    for _ in range(100):
+        order_id = uuid4()
+        stock.reserve(order_id, 1, 1, NOW, "router")
+        stock.commit(order_id, 1, 1, NOW, "store")
+    collections = {
+        name
+        for name, value in vars(stock).items()
+        if isinstance(value, dict | list | set) and name != "_pending_events"
+    }
+    assert collections == {"reservations"}
+    assert stock.reservations == {}
+
+
+def test_a_copy_of_a_stock_changes_apart_from_it() -> None:
+    stock = stocked(5)
+    stock.reserve(ORDER, 1, 2, NOW, "router")
+    stock.collect_events()
+    copied = copy.deepcopy(stock)
+    copied.reserve(uuid4(), 1, 3, NOW, "router")
+    assert (stock.available, copied.available) == (3, 0)
+    assert (len(stock.collect_events()), len(copied.collect_events())) == (0, 1)
+    assert copied.id == stock.id
+    assert copied.version == stock.version + 1
