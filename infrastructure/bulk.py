@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 from uuid import UUID
@@ -94,12 +95,26 @@ def aggregate_log(application: Application) -> AggregateLog:  # type: ignore[typ
     return _NotificationLog(recorder)
 
 
-def _event_topics(kinds: Kinds) -> tuple[str, ...]:
-    """What the topics of events of these kinds start with: an aggregate's events are
-    classes nested in it."""
-    return tuple(
-        f"{get_topic(kind)}." if issubclass(kind, Aggregate) else get_topic(kind) for kind in kinds
-    )
+@dataclass(frozen=True)
+class _Topics:
+    """Which topics events of these kinds have: an aggregate's events are classes nested
+    in it (their topics start with the aggregate's and a dot); an event class has
+    exactly its own topic."""
+
+    prefixes: tuple[str, ...]
+    exact: frozenset[str]
+
+    @classmethod
+    def of(cls, kinds: Kinds) -> _Topics:
+        aggregates = [kind for kind in kinds if issubclass(kind, Aggregate)]
+        events = [kind for kind in kinds if not issubclass(kind, Aggregate)]
+        return cls(
+            tuple(f"{get_topic(kind)}." for kind in aggregates),
+            frozenset(get_topic(kind) for kind in events),
+        )
+
+    def match(self, topic: str) -> bool:
+        return topic in self.exact or topic.startswith(self.prefixes)
 
 
 class _PostgresAggregateLog:
@@ -121,8 +136,9 @@ class _PostgresAggregateLog:
         order: sql.Composable,
         ids: IdRange | None = None,
     ) -> Iterator[Notification]:
-        where = [sql.SQL("topic ^@ ANY(%s::text[])")]
-        params: list[Any] = [list(_event_topics(kinds))]
+        topics = _Topics.of(kinds)
+        where = [sql.SQL("(topic ^@ ANY(%s::text[]) OR topic = ANY(%s::text[]))")]
+        params: list[Any] = [list(topics.prefixes), sorted(topics.exact)]
         first, end = ids or (None, None)
         if first is not None:
             where.append(sql.SQL("originator_id >= %s"))
@@ -164,12 +180,12 @@ class _NotificationLog:
         self.recorder = recorder
 
     def in_log_order(self, kinds: Kinds) -> Iterator[Notification]:
-        topics = _event_topics(kinds)
+        topics = _Topics.of(kinds)
         position = 0
         while page := self.recorder.select_notifications(
             start=position, limit=self.PAGE, inclusive_of_start=False
         ):
-            yield from (n for n in page if n.topic.startswith(topics))
+            yield from (n for n in page if topics.match(n.topic))
             position = page[-1].id
 
     def by_aggregate(self, kinds: Kinds, ids: IdRange | None = None) -> Iterator[Notification]:

@@ -4,14 +4,18 @@ the log by kind of aggregate: each accrual's history whole, statements in log or
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from itertools import groupby
 from operator import attrgetter
 from uuid import UUID
 
 import pytest
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import Notification
 
 from application.framework import Command
+from application.readmodels import event_class
 from domain.commission import Payee, PayeeLevel
 from domain.ledger import BrandPeriodClose, CommissionAccrual, SettlementPeriod, StatementLine
 from infrastructure.audit_parts import (
@@ -147,6 +151,40 @@ def test_the_log_gives_each_accrual_whole_and_statements_in_log_order(
         "SettlementPeriod",
         "BrandPeriodClose",
     }
+
+
+class Till(Aggregate):
+    """An aggregate of this test's own, with one event's name the start of another's."""
+
+    @event("Opened")
+    def __init__(self) -> None:
+        pass
+
+    @event("Paid")
+    def pay(self) -> None:
+        pass
+
+    @event("PaidOut")
+    def pay_out(self) -> None:
+        pass
+
+
+def test_the_log_gives_an_event_class_exactly_and_an_aggregate_all_its_events(
+    ledger: Ledger,
+) -> None:
+    till = Till()
+    till.pay()
+    till.pay_out()
+    ledger.orders.save(till)
+    log = aggregate_log(ledger.orders)
+    paid = event_class(Till, "Paid")
+
+    def names(notifications: Iterable[Notification]) -> list[str]:
+        return [n.topic.rsplit(".", 1)[1] for n in notifications]
+
+    assert names(log.in_log_order((paid,))) == ["Paid"]
+    assert names(log.by_aggregate((paid,))) == ["Paid"]
+    assert names(log.in_log_order((Till,))) == ["Opened", "Paid", "PaidOut"]
 
 
 def test_the_log_gives_the_accruals_of_an_id_range_and_ranges_cover_all(
