@@ -232,8 +232,9 @@ class SettlementAudit:
         """The stored lines of the statements, and the accruals, with ids in `ids`
         (all if None)."""
         digests = _StatementDigests()
-        replay = _Replay(self, plan.brand_id, plan.audited, digests, check_accruals=True)
-        replay.statement_keys, replay.closed_at = plan.statement_keys, plan.closed_at
+        replay = _Replay(
+            self, plan.brand_id, plan.audited, digests, check_accruals=True, located=plan
+        )
         replay.stored_lines(ids)
         replay.accruals(ids, progress)
         return PartOutcome(
@@ -374,7 +375,10 @@ class _Replay:
         audited: Callable[[StatementKey], bool],
         lines: _StatementDigests | _StatementLines,
         check_accruals: bool,
+        located: ReplayPlan | None = None,
     ) -> None:
+        """`located`: where the statements are, from an earlier pass; else `statements()`
+        finds out."""
         self.audit, self.commissions = audit, audit.commissions
         self.brand_id = brand_id
         self.audited, self.lines = audited, lines
@@ -382,6 +386,9 @@ class _Replay:
         self.events = 0
         self.statement_keys: dict[UUID, StatementKey] = {}
         self.closed_at: dict[StatementKey, int] = {}  # log position of each statement's closing
+        if located is not None:
+            self.statement_keys.update(located.statement_keys)
+            self.closed_at.update(located.closed_at)
         self.accrual_mismatches: list[Mismatch] = []
         self.accruals_checked = 0
         # Rule versions and calendars never change once published: read each once per replay.
