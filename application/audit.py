@@ -149,9 +149,10 @@ class PartOutcome:
     replayed: dict[StatementKey, Digest]
 
 
-ReplayParts = Callable[[ReplayPlan], list[PartOutcome]]
+ReplayParts = Callable[[ReplayPlan, Callable[[PartOutcome], None]], list[PartOutcome]]
 """Replays statements' lines and accruals in parts, each over a range of aggregate ids
-(`SettlementAudit.replay_part`), and gives back every part's outcome."""
+(`SettlementAudit.replay_part`), tells the callback of each part as it finishes, and
+gives back every part's outcome."""
 
 
 def _event_id(event: Any) -> str:
@@ -215,7 +216,15 @@ class SettlementAudit:
         self, plan: ReplayPlan, done_before: int, progress: Callable[[int], None] | None
     ) -> list[PartOutcome]:
         if self.parts is not None:
-            return self.parts(plan)
+            done = done_before
+
+            def finished(part: PartOutcome) -> None:
+                nonlocal done
+                done += part.events
+                if progress:
+                    progress(done)
+
+            return self.parts(plan, finished)
 
         def replayed(done: int) -> None:
             if progress:

@@ -12,8 +12,8 @@ starting the processes (under a second each).
 from __future__ import annotations
 
 import atexit
-from concurrent.futures import ProcessPoolExecutor
-from itertools import repeat
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from uuid import UUID
 
@@ -44,7 +44,9 @@ class InProcesses:
         self.settings = settings
         self.processes = processes
 
-    def __call__(self, plan: ReplayPlan) -> list[PartOutcome]:
+    def __call__(
+        self, plan: ReplayPlan, finished: Callable[[PartOutcome], None]
+    ) -> list[PartOutcome]:
         ranges = id_ranges(self.processes * RANGES_PER_PROCESS)
         with ProcessPoolExecutor(
             self.processes,
@@ -52,7 +54,10 @@ class InProcesses:
             initializer=_open_ledger,
             initargs=(self.settings,),
         ) as pool:
-            return list(pool.map(_replay_part, repeat(plan), ranges))
+            parts = [pool.submit(_replay_part, plan, ids) for ids in ranges]
+            for part in as_completed(parts):
+                finished(part.result())
+            return [part.result() for part in parts]
 
 
 def id_ranges(parts: int) -> list[IdRange]:

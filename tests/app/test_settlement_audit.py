@@ -20,6 +20,7 @@ from domain.commission import Payee, PayeeLevel
 from domain.ledger import BrandPeriodClose, CommissionAccrual, SettlementPeriod, StatementLine
 from infrastructure.audit_parts import (
     PARALLEL_FROM_EVENTS,
+    RANGES_PER_PROCESS,
     InProcesses,
     id_ranges,
     replay_parts,
@@ -223,7 +224,11 @@ def test_an_audit_in_processes_reports_what_one_process_reports(
 
     for period in ("2026-11", "2026-12"):
         assert in_processes.run(world.brand_id, period) == alone.run(world.brand_id, period)
-    december_report = in_processes.run(world.brand_id, "2026-12")
+    progress: list[int] = []
+    december_report = in_processes.run(world.brand_id, "2026-12", progress=progress.append)
+    assert progress == sorted(progress)  # after the index pass, then as each part finishes
+    assert len(progress) == 1 + 3 * RANGES_PER_PROCESS
+    assert progress[-1] == december_report.events_replayed
     [mismatch] = december_report.mismatches
     assert (mismatch.stored_fen, mismatch.replayed_fen) == (500, 0)
     assert december_report.accruals_checked == 2
