@@ -279,7 +279,7 @@ def reversal_targets(
     reversal rounded half up once, split by largest remainder; everything on a full return."""
     if returned_fen >= base_fen:
         return dict(accrued)
-    total = divide_half_up(sum(accrued.values()) * returned_fen, base_fen or 1)
+    total = divide_half_up(sum(accrued.values()) * returned_fen, base_fen)  # base > returned ≥ 0
     return dict(zip(accrued, split(total, list(accrued.values())), strict=True))
 
 
