@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from eventsourcing.application import Repository
-
-from application.framework import find
+from application.framework import LedgerRepository, find
 from application.organisation import OrganisationApplication
 from application.policies import policy_in_force
 from application.readmodels import ReadModels
@@ -32,7 +30,7 @@ class Attributor:
     def __init__(
         self,
         organisation: OrganisationApplication,
-        repository: Repository[UUID],
+        repository: LedgerRepository,
         read_models: ReadModels,
     ) -> None:
         self.organisation = organisation

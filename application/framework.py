@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -170,10 +171,47 @@ class StripedLocks:
             yield
 
 
-def find(repository: Repository[UUID], cls: type[A], aggregate_id: UUID) -> A | None:
+class LedgerRepository(Repository[UUID]):
+    """The library's repository, except that a read naming its kind (`get_kind`) asks the
+    snapshot store only for the kinds that take snapshots.
+
+    The library's repository asks the snapshot store first on every read its cache
+    misses, whatever the aggregate. A place-order reads things that do not exist yet (a
+    member's binding, a policy book never published), and each would cost one more
+    round trip; a stock, with tens of thousands of events, must start from its
+    snapshot. Reads of a given version (snapshots are taken from those) are the
+    library's, snapshots included."""
+
+    def __init__(self, library: Repository[UUID], snapshotted: Iterable[type[Any]]) -> None:
+        super().__init__(
+            library.event_store,
+            snapshot_store=library.snapshot_store,
+            fastforward=library.fastforward,
+            fastforward_skipping=library.fastforward_skipping,
+            deepcopy_from_cache=library.deepcopy_from_cache,
+        )
+        self.cache = library.cache  # as the library sized it from the environment
+        self.snapshotted = frozenset(snapshotted)
+        self._events_only = Repository(library.event_store)
+
+    def get_kind(self, cls: type[Aggregate], aggregate_id: UUID) -> Aggregate:
+        """The aggregate with that id (of whatever kind it is: the caller checks)."""
+        takes_no_snapshots = cls not in self.snapshotted
+        if self.snapshot_store is not None and takes_no_snapshots and self.cache is not None:
+            try:
+                self.cache.get(aggregate_id)
+            except KeyError:  # read it as the library would, but from its events alone
+                aggregate: Aggregate = self._events_only.get(aggregate_id)
+                self.cache.put(aggregate_id, aggregate)
+                return deepcopy(aggregate)  # the cached one stays as stored
+        found: Aggregate = self.get(aggregate_id)
+        return found
+
+
+def find(repository: LedgerRepository, cls: type[A], aggregate_id: UUID) -> A | None:
     """The aggregate if it exists (and is a `cls`), else None."""
     try:
-        aggregate: Aggregate = repository.get(aggregate_id)
+        aggregate: Aggregate = repository.get_kind(cls, aggregate_id)
     except AggregateNotFoundError:
         return None
     return aggregate if isinstance(aggregate, cls) else None
@@ -191,6 +229,17 @@ class LedgerApplication(Application[UUID]):
         super().__init__(env)
         self.group_commit = GroupCommit(self.save)
 
+    def construct_repository(self) -> LedgerRepository:
+        return LedgerRepository(
+            super().construct_repository(), (type(self).snapshotting_intervals or {}).keys()
+        )
+
+    @property
+    def repository(self) -> LedgerRepository:
+        repository = super().repository
+        assert isinstance(repository, LedgerRepository)
+        return repository
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(UUIDAsCachedHex())
@@ -200,7 +249,7 @@ class LedgerApplication(Application[UUID]):
     def load(self, cls: type[A], aggregate_id: UUID, expected_version: int | None = None) -> A:
         """The current aggregate, refused if it is not of `cls` or has moved on."""
         try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get_kind(cls, aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(
                 f"no {cls.__name__.lower()} {aggregate_id}", id=str(aggregate_id)
@@ -311,8 +360,9 @@ class LedgerApplication(Application[UUID]):
         )
 
     def _first_outcome(self, key: IdempotencyKey) -> CommandResult | None:
+        record_id = IdempotencyRecord.create_id(key.key)
         try:
-            record: Aggregate = self.repository.get(IdempotencyRecord.create_id(key.key))
+            record = self.repository.get_kind(IdempotencyRecord, record_id)
         except AggregateNotFoundError:
             return None
         assert isinstance(record, IdempotencyRecord)

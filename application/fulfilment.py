@@ -15,10 +15,9 @@ from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Repository
 from eventsourcing.domain import Aggregate
 
-from application.framework import find
+from application.framework import LedgerRepository, find
 from application.policies import policy_in_force
 from application.projections import NODES, STOCK_AVAILABILITY, NodeDirectory, StockAvailability
 from application.readmodels import ReadModels
@@ -53,7 +52,7 @@ class Plan:
 class Fulfilment:
     """Routing and reservation on behalf of the order application."""
 
-    def __init__(self, repository: Repository[UUID], read_models: ReadModels) -> None:
+    def __init__(self, repository: LedgerRepository, read_models: ReadModels) -> None:
         self.repository = repository
         self.read_models = read_models
 

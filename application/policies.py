@@ -6,9 +6,14 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Repository
-
-from application.framework import Command, CommandResult, Decision, LedgerApplication, find
+from application.framework import (
+    Command,
+    CommandResult,
+    Decision,
+    LedgerApplication,
+    LedgerRepository,
+    find,
+)
 from application.organisation import OrganisationApplication
 from domain.organisation import Brand
 from domain.policies import PolicyBook, Versioned
@@ -17,14 +22,14 @@ P = TypeVar("P", bound=Versioned)
 
 
 def policy_in_force(
-    repository: Repository[UUID], brand_id: UUID, kind: str, at: datetime, default: P
+    repository: LedgerRepository, brand_id: UUID, kind: str, at: datetime, default: P
 ) -> P:
     """The version in force at `at`; `default` (version 0) if the brand published none."""
     book = find(repository, PolicyBook, PolicyBook.create_id(brand_id, kind))
     return book.in_force(at, default) if book else default
 
 
-def published(repository: Repository[UUID], brand_id: UUID, kind: str) -> list[Any]:
+def published(repository: LedgerRepository, brand_id: UUID, kind: str) -> list[Any]:
     book = find(repository, PolicyBook, PolicyBook.create_id(brand_id, kind))
     return list(book.policies) if book else []
 
