@@ -1,7 +1,8 @@
 """What a stock costs to read as its history grows: a warehouse's stock of one SKU ships
 5,000 more order lines per round, and each round prints how long the repository takes
-to hand a command the stock (from its cache, as every reservation does) and to read it
-whole from PostgreSQL (a cache miss).
+to hand a command the stock from its cache (as every reservation does) and from
+PostgreSQL when the cache does not hold it (as after a restart: its latest snapshot and
+the events since).
 
     python -m bench.stock_history [--rounds 4] [--lines 5000]
 """
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--lines", type=int, default=5000)
     args = parser.parse_args()
-    table = Table("lines shipped", "events", "read for a command (cached), ms", "whole read, ms")
+    table = Table("lines shipped", "events", "read from the cache, ms", "read past the cache, ms")
     with demo_ledger(Persistence.POSTGRES) as (ledger, world):
         sku_id, _price = world.skus[0]
         stock_id = Stock.create_id(world.warehouses[0], sku_id)
@@ -47,11 +48,13 @@ def main() -> None:
             for _ in range(READS):
                 repository.get(stock_id)
             cached_ms = (time.perf_counter() - started) * 1000 / READS
+            assert repository.cache is not None
+            repository.cache.get(stock_id, evict=True)
             started = time.perf_counter()
-            repository.get(stock_id, version=stock.version)  # past the cache
-            whole_ms = (time.perf_counter() - started) * 1000
+            ledger.orders.load(Stock, stock_id)
+            uncached_ms = (time.perf_counter() - started) * 1000
             shipped = f"{round_no * args.lines:,}"
-            table.add_row(shipped, f"{stock.version:,}", f"{cached_ms:.1f}", f"{whole_ms:.0f}")
+            table.add_row(shipped, f"{stock.version:,}", f"{cached_ms:.1f}", f"{uncached_ms:.1f}")
     Console().print(table)
 
 
