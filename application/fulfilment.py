@@ -19,7 +19,14 @@ from eventsourcing.domain import Aggregate
 
 from application.framework import LedgerRepository, find
 from application.policies import policy_in_force
-from application.projections import NODES, STOCK_AVAILABILITY, NodeDirectory, StockAvailability
+from application.projections import (
+    NODE_DAILY_LOADS,
+    NODES,
+    STOCK_AVAILABILITY,
+    NodeDailyLoads,
+    NodeDirectory,
+    StockAvailability,
+)
 from application.readmodels import ReadModels
 from domain.fulfilment import NodeAtCapacity, NodeDailyLoad
 from domain.organisation import NodeKind
@@ -123,12 +130,15 @@ class Fulfilment:
                 available[node_id][sku_id] = units
         if not available:
             return []
-        day = local_day(at, time_zone)
+        nodes = self.read_models.select(NODES, {"node_id": list(available)})
+        loads = self._loads(
+            [n["node_id"] for n in nodes if n["daily_order_cap"] is not None], at, time_zone
+        )
         candidates = []
-        for node in self.read_models.select(NODES, {"node_id": list(available)}):
+        for node in nodes:
             node_id, cap = node["node_id"], node["daily_order_cap"]
             at_cap = (node_id, _CAPPED) in truth or (
-                cap is not None and self._load(node_id, day) >= cap
+                cap is not None and loads.get(node_id, 0) >= cap
             )
             candidates.append(
                 NodeCandidate(
@@ -169,9 +179,17 @@ class Fulfilment:
                 touched.append(load)
         return touched
 
-    def _load(self, node_id: UUID, day: str) -> int:
-        load = self.get(NodeDailyLoad, NodeDailyLoad.create_id(node_id, day))
-        return load.count if load else 0
+    def _loads(self, node_ids: Sequence[UUID], at: datetime, time_zone: str) -> dict[UUID, int]:
+        """The orders each node took on the day of `at`, as far as the read model has seen
+        (a load it has not seen yet refuses the order when routing reserves, and the node
+        is passed over then)."""
+        if not node_ids:
+            return {}
+        self.read_models.catch_up(NodeDailyLoads)
+        day = local_day(at, time_zone)
+        node_of = {NodeDailyLoad.create_id(node_id, day): node_id for node_id in node_ids}
+        rows = self.read_models.select(NODE_DAILY_LOADS, {"load_id": list(node_of)})
+        return {node_of[row["load_id"]]: row["orders"] for row in rows}
 
     def get(self, cls: type[_A], aggregate_id: UUID) -> _A | None:
         return find(self.repository, cls, aggregate_id)

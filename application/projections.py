@@ -1,4 +1,5 @@
-"""The read models routing needs: stock availability, the node directory, the unroutable queue."""
+"""The read models routing needs: stock availability, the node directory, the nodes' daily
+loads, the unroutable queue."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from application.readmodels import Delete, Increment, Projection, RowChange, Table, Upsert
+from domain.fulfilment import NodeDailyLoad
 from domain.orders import Order
 from domain.organisation import Node
 from domain.stock import Stock
@@ -46,6 +48,12 @@ UNROUTABLE_ORDERS = Table(
     key=("order_id",),
     columns={"order_id": "uuid", "brand_id": "uuid", "reason": "text", "since": "timestamp"},
     indexes=(("brand_id", "since"),),
+)
+
+NODE_DAILY_LOADS = Table(
+    name="node_daily_loads",
+    key=("load_id",),  # NodeDailyLoad.create_id(node, day)
+    columns={"load_id": "uuid", "orders": "int"},
 )
 
 
@@ -93,6 +101,20 @@ class StockAvailability(Projection):
             case _:
                 return []
         return [Increment(STOCK_AVAILABILITY, key, deltas)]
+
+
+class NodeDailyLoads(Projection):
+    """How many orders each node took on each day: which nodes routing passes over as at
+    their daily cap. The loads themselves refuse an order past the cap; this spares
+    routing a read of every capped candidate's load per order."""
+
+    name = "node_daily_loads"
+    application = "orders"
+    tables = (NODE_DAILY_LOADS,)
+    handles = ((NodeDailyLoad, "OrderTaken"),)
+
+    def changes(self, event: Any) -> Iterable[RowChange]:
+        return [Increment(NODE_DAILY_LOADS, (event.originator_id,), {"orders": 1})]
 
 
 class NodeDirectory(Projection):

@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import RuleViolated
+from domain.flat_state import FlatState
 from domain.values import natural_id, require_utc
 
 
@@ -15,7 +16,7 @@ class NodeAtCapacity(RuleViolated):
     type = "node-at-capacity"
 
 
-class NodeDailyLoad(Aggregate):
+class NodeDailyLoad(FlatState, Aggregate):
     """How many orders a node took on one day in the brand's time zone (for daily caps)."""
 
     @staticmethod

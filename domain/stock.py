@@ -14,12 +14,12 @@ order application snapshots a stock every 100 events.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidValue, RuleViolated
+from domain.flat_state import FlatState
 from domain.values import natural_id, require_positive, require_text, require_utc
 
 
@@ -36,7 +36,7 @@ class InsufficientStock(StockError):
     type = "insufficient-stock"
 
 
-class Stock(Aggregate):
+class Stock(FlatState, Aggregate):
     @staticmethod
     def create_id(node_id: UUID, sku_id: UUID) -> UUID:
         return natural_id("stock", node_id, sku_id)
@@ -57,20 +57,6 @@ class Stock(Aggregate):
         self.brand_id = brand_id
         self.on_hand = 0
         self.reservations: dict[str, int] = {}
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Stock:
-        """A copy for a command (the repository copies what it caches). The state holds
-        only ids, numbers and a dict of them, all immutable but the dicts, so copying the
-        dicts is a deep copy, and far faster than `copy.deepcopy` walking thousands of
-        reservations of a promotion's SKU."""
-        copied = object.__new__(type(self))
-        copied.__dict__.update(
-            {
-                name: value.copy() if isinstance(value, dict | list) else value
-                for name, value in self.__dict__.items()
-            }
-        )
-        return copied
 
     @property
     def reserved(self) -> int:

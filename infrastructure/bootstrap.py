@@ -18,6 +18,7 @@ from application.orders import OrderApplication
 from application.organisation import OrganisationApplication
 from application.processes import CommissionProcess, GuideDepartures
 from application.projections import (
+    NodeDailyLoads,
     NodeDirectory,
     StockAvailability,
     UnpaidOrders,
@@ -136,6 +137,7 @@ def _compose(settings: Settings, clock: Clock) -> Ledger:
         projections.add_source(application)
     for projection in (
         StockAvailability(),
+        NodeDailyLoads(),
         NodeDirectory(),
         UnitDirectory(),
         UnroutableQueue(),

@@ -1,6 +1,7 @@
 """Routing, reservations and the unroutable queue, on every backend."""
 
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from application.framework import Command
 from application.orders import LineRequest
 from domain.errors import RuleViolated
+from domain.fulfilment import NodeDailyLoad
 from domain.routing import Outcome, RoutingPolicy
 from infrastructure.bootstrap import Ledger
 from infrastructure.clock import ManualClock
@@ -124,6 +126,34 @@ def test_a_daily_order_cap_sends_further_orders_elsewhere(ledger: Ledger) -> Non
     assert second.awaiting_stock
     assert second.routing is not None
     assert "at their daily cap" in second.routing.reason
+
+
+def test_routing_counts_capped_nodes_from_the_read_model_and_reads_one_load(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a cap on every node, an order reads one daily load: the one it takes."""
+    world = build_world(ledger)
+    nodes = {world.store_id, world.other_store_id, world.warehouse_id}
+    for node_id in nodes:
+        receive(ledger, node_id, world.sku_ids[0], 5)
+        receive(ledger, node_id, world.sku_ids[1], 5)
+        ledger.organisation.set_node_daily_order_cap(ADMIN, node_id, 1)
+    repository = ledger.orders.repository
+    kinds_read: list[type] = []
+    get_kind = repository.get_kind
+
+    def spy(cls: type[Any], aggregate_id: UUID) -> Any:
+        kinds_read.append(cls)
+        return get_kind(cls, aggregate_id)
+
+    monkeypatch.setattr(repository, "get_kind", spy)
+    orders = [ledger.orders.get_order(place_order(ledger, world).id) for _ in range(4)]
+
+    assert {a.node_id for order in orders[:3] for a in order.allocations} == nodes
+    assert orders[3].awaiting_stock
+    assert orders[3].routing is not None
+    assert "at their daily cap" in orders[3].routing.reason
+    assert kinds_read.count(NodeDailyLoad) == 3
 
 
 def test_a_split_order_ships_from_each_allocated_node(ledger: Ledger) -> None:
