@@ -98,7 +98,7 @@ class DemoWorld:
 
 
 def demo_is_loaded(ledger: Ledger) -> bool:
-    return ledger.organisation.exists(Brand.create_id(BRAND_CODE))
+    return ledger.organisation.exists(Brand, Brand.create_id(BRAND_CODE))
 
 
 def load_demo(

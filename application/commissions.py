@@ -131,7 +131,7 @@ class CommissionApplication(LedgerApplication):
 
         def decide() -> Decision:
             accrual_id = CommissionAccrual.create_id(order_id)
-            if self.exists(accrual_id):
+            if self.exists(CommissionAccrual, accrual_id):
                 return [], CommandResult(accrual_id, 0)
             order = self.orders.get_order(order_id)
             assert order.paid_at is not None, "accrued only once paid"

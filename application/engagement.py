@@ -45,7 +45,7 @@ class EngagementApplication(LedgerApplication):
                 sku = self.organisation.fact(Sku, sku_id, "sku_id")
                 if sku.brand_id != guide.brand_id:
                     raise RuleViolated("the SKU belongs to another brand")
-            if self.exists(Share.create_id(share_code)):
+            if self.exists(Share, Share.create_id(share_code)):
                 raise AlreadyExists("that share code is taken")
             share = Share.record(
                 share_code=share_code,

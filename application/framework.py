@@ -275,8 +275,14 @@ class LedgerApplication(Application[UUID]):
             raise InvalidValue("as_of cannot be in the future", as_of=moment.isoformat())
         return moment
 
-    def exists(self, aggregate_id: UUID) -> bool:
-        return aggregate_id in self.repository
+    def exists(self, cls: type[Aggregate], aggregate_id: UUID) -> bool:
+        """Whether an aggregate has that id (read as a `cls`: only kinds that take snapshots
+        ask the snapshot store)."""
+        try:
+            self.repository.get_kind(cls, aggregate_id)
+        except AggregateNotFoundError:
+            return False
+        return True
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         return find(self.repository, cls, aggregate_id)
@@ -295,7 +301,7 @@ class LedgerApplication(Application[UUID]):
 
         def decide() -> Decision:
             aggregate = new_aggregate()
-            if self.exists(aggregate.id):
+            if self.exists(type(aggregate), aggregate.id):
                 kind = type(aggregate).__name__.lower()
                 raise AlreadyExists(f"that {kind} already exists", id=str(aggregate.id))
             return [aggregate], CommandResult(aggregate.id, aggregate.version)

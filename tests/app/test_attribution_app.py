@@ -20,7 +20,7 @@ def test_binding_happens_on_payment_not_on_placement(ledger: Ledger) -> None:
     world = build_world(ledger)
     order_id = place_order(ledger, world).id
     binding_id = MemberBinding.create_id(world.member_id, world.brand_id)
-    assert not ledger.orders.exists(binding_id)
+    assert not ledger.orders.exists(MemberBinding, binding_id)
     ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
     assert ledger.orders.load(MemberBinding, binding_id).guide_id == world.guide_id
 

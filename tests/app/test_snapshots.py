@@ -59,6 +59,7 @@ def test_reads_of_other_kinds_never_ask_for_a_snapshot(
     asked = snapshot_reads(ledger, monkeypatch)
 
     assert ledger.orders.find(MemberBinding, uuid4()) is None
+    assert not ledger.orders.exists(MemberBinding, uuid4())
     assert ledger.orders.find(Stock, Stock.create_id(world.store_id, uuid4())) is None
 
     assert len(asked) == 1  # the stock's, not the binding's

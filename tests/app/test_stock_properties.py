@@ -89,7 +89,7 @@ class StockAndOrders(RuleBasedStateMachine):
         for node_id in self.nodes:
             for sku_id in self.world.sku_ids:
                 stock_id = Stock.create_id(node_id, sku_id)
-                if self.ledger.orders.exists(stock_id):
+                if self.ledger.orders.exists(Stock, stock_id):
                     found.append(self.ledger.orders.load(Stock, stock_id))
         return found
 
