@@ -297,7 +297,8 @@ def test_returns_only_what_was_delivered() -> None:
     assert order.returned_quantity(1) == 1
 
 
-def test_returned_units_go_back_to_the_nodes_that_shipped_them_latest_first() -> None:
+def delivered_from_two_nodes() -> Order:
+    """Line 1 (two units) shipped one unit from each node, NODE first; line 2 from NODE."""
     order = place()
     near = NodeCandidate(NODE, NodeKind.STORE, BRANCH, GeoPoint(31.2, 121.5), {SKU_A: 1, SKU_B: 1})
     far = NodeCandidate(OTHER_NODE, NodeKind.STORE, BRANCH, GeoPoint(31.3, 121.5), {SKU_A: 1})
@@ -307,6 +308,11 @@ def test_returned_units_go_back_to_the_nodes_that_shipped_them_latest_first() ->
     order.ship("s2", OTHER_NODE, {1: 1}, LATER, "store")
     order.deliver("s1", LATER, "carrier")
     order.deliver("s2", LATER, "carrier")
+    return order
+
+
+def test_returned_units_go_back_to_the_nodes_that_shipped_them_latest_first() -> None:
+    order = delivered_from_two_nodes()
 
     order.return_items("r1", 1, 1, "too small", LATER, "support")
     order.return_items("r2", 1, 1, "too small", LATER, "support")
@@ -318,15 +324,7 @@ def test_returned_units_go_back_to_the_nodes_that_shipped_them_latest_first() ->
 
 
 def test_a_return_spanning_nodes_goes_back_to_each_in_part() -> None:
-    order = place()
-    near = NodeCandidate(NODE, NodeKind.STORE, BRANCH, GeoPoint(31.2, 121.5), {SKU_A: 1, SKU_B: 1})
-    far = NodeCandidate(OTHER_NODE, NodeKind.STORE, BRANCH, GeoPoint(31.3, 121.5), {SKU_A: 1})
-    order.allocate(route(order.demands, order.delivery.location, [near, far]), None, LATER, "r")
-    order.pay(2500, "pay-1", LATER, "frontend")
-    order.ship("s1", NODE, {1: 1, 2: 1}, LATER, "store")
-    order.ship("s2", OTHER_NODE, {1: 1}, LATER, "store")
-    order.deliver("s1", LATER, "carrier")
-    order.deliver("s2", LATER, "carrier")
+    order = delivered_from_two_nodes()
 
     order.return_items("r1", 1, 2, "wrong colour", LATER, "support")
 
