@@ -17,13 +17,14 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from api.demo import BRAND_CODE
 from bench.common import ChildrenPeak, database_url, peak_mb
 from bench.month import write_month
-from domain.organisation import Brand
-from infrastructure.bootstrap import Ledger, bootstrap
-from infrastructure.clock import ManualClock
-from infrastructure.settings import Persistence, Settings
+from guideledger.api.demo import BRAND_CODE
+from guideledger.bootstrap import bootstrap
+from guideledger.composition import Ledger
+from guideledger.organisation.domain.structure import Brand
+from guideledger.platform.clock import ManualClock
+from guideledger.platform.settings import Persistence, Settings
 
 MONTH_START = datetime(2026, 9, 30, 16, tzinfo=UTC)  # 1 October in Asia/Shanghai
 AUDITED = "2026-10"

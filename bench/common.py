@@ -15,10 +15,11 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from psycopg import sql
 
-from api.demo import DemoWorld, load_demo
-from infrastructure.bootstrap import Ledger, bootstrap
-from infrastructure.clock import ManualClock
-from infrastructure.settings import Persistence, Settings
+from guideledger.api.demo import DemoWorld, load_demo
+from guideledger.bootstrap import bootstrap
+from guideledger.composition import Ledger
+from guideledger.platform.clock import ManualClock
+from guideledger.platform.settings import Persistence, Settings
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

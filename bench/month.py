@@ -30,17 +30,22 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from api.demo import DemoWorld, load_demo
-from application.framework import LedgerApplication
-from domain.attribution import AttributionInputs, Channel, GuideSnapshot, attribute
-from domain.commission import Payee
-from domain.ledger import BrandPeriodClose, CommissionAccrual, SettlementPeriod, StatementLine
-from domain.orders import AttributionEvidence, DeliveryAddress, Order, OrderLine
-from domain.organisation import Brand, Node
-from domain.routing import AllocatedLine, Allocation, RoutingDecision
-from domain.values import GeoPoint
-from infrastructure.bootstrap import Ledger
-from infrastructure.bulk import import_events
+from bench.bulk_import import import_events
+from guideledger.api.demo import DemoWorld, load_demo
+from guideledger.attribution.domain.rules import AttributionInputs, Channel, attribute
+from guideledger.commissions.domain.ledger import (
+    BrandPeriodClose,
+    CommissionAccrual,
+    SettlementPeriod,
+    StatementLine,
+)
+from guideledger.commissions.domain.rules import Payee
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import LedgerApplication
+from guideledger.fulfilment.domain.routing import AllocatedLine, Allocation, RoutingDecision
+from guideledger.kernel.values import GeoPoint
+from guideledger.orders.domain import AttributionEvidence, DeliveryAddress, Order, OrderLine
+from guideledger.organisation.domain.structure import Brand, GuideSnapshot, Node
 
 ACTOR = "bench:bulk-month"
 ORDERS_PER_TRANSACTION = 1_000

@@ -25,14 +25,14 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
-from application.projections import StockAvailability
-from application.readmodels import event_class
 from bench.common import database_url, peak_mb
-from domain.stock import Stock
-from infrastructure.persistence import postgres_env
-from infrastructure.projection_runner import ProjectionRunner as BatchedRunner
-from infrastructure.readmodel_store import PostgresReadModelStore
-from infrastructure.settings import Persistence, Settings
+from guideledger.fulfilment.application.projections import StockAvailability
+from guideledger.fulfilment.domain.stock import Stock
+from guideledger.platform.persistence import postgres_env
+from guideledger.platform.settings import Persistence, Settings
+from guideledger.readmodels.model import event_class
+from guideledger.readmodels.runner import ProjectionRunner as BatchedRunner
+from guideledger.readmodels.store import PostgresReadModelStore
 
 EVENTS_PER_POSITION = 100
 POSITIONS_PER_SAVE = 50

@@ -18,15 +18,15 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from api.demo import DemoWorld
-from application.framework import Command
-from application.orders import DeliveryRequest, LineRequest
 from bench.common import demo_ledger
-from domain.orders import AttributionEvidence, Channel
-from domain.routing import LineDemand, route
-from domain.values import GeoPoint
-from infrastructure.bootstrap import Ledger
-from infrastructure.settings import Persistence
+from guideledger.api.demo import DemoWorld
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import Command
+from guideledger.fulfilment.domain.routing import LineDemand, route
+from guideledger.kernel.values import GeoPoint
+from guideledger.orders.application.app import DeliveryRequest, LineRequest
+from guideledger.orders.domain import AttributionEvidence, Channel
+from guideledger.platform.settings import Persistence
 
 
 def two_line_order(world: DemoWorld, rng: random.Random) -> tuple[list[LineRequest], GeoPoint]:

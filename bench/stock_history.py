@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import demo_ledger
-from domain.stock import Stock
-from infrastructure.settings import Persistence
+from guideledger.fulfilment.domain.stock import Stock
+from guideledger.platform.settings import Persistence
 
 READS = 20
 AT = datetime(2026, 11, 1, tzinfo=UTC)

@@ -32,13 +32,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.auth import Caller, Role, issue_token
-from api.demo import DemoWorld
 from bench import contention
 from bench.common import Bare, BareApplication, database_url, demo_ledger, postgres_schema
 from bench.rebuild import env
 from bench.routing import place_orders, two_line_order
-from infrastructure.settings import Persistence
+from guideledger.api.auth import Caller, Role, issue_token
+from guideledger.api.demo import DemoWorld
+from guideledger.platform.settings import Persistence
 
 console = Console()
 HERE = Path(__file__).resolve().parent
@@ -144,7 +144,7 @@ class ServedApi:
             [
                 sys.executable,
                 "-m",
-                "api.cli",
+                "guideledger.api.cli",
                 "serve",
                 "--port",
                 str(self.port),

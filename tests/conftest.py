@@ -19,9 +19,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 from psycopg import sql
 
-from infrastructure.bootstrap import Ledger, bootstrap
-from infrastructure.clock import ManualClock
-from infrastructure.settings import Persistence, Settings
+from guideledger.bootstrap import bootstrap
+from guideledger.composition import Ledger
+from guideledger.platform.clock import ManualClock
+from guideledger.platform.settings import Persistence, Settings
 from tests.throwaway_postgres import throwaway_cluster
 
 settings.register_profile(

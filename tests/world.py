@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.framework import Command, CommandResult
-from application.orders import DeliveryRequest, LineRequest
-from domain.orders import AttributionEvidence, Channel
-from domain.organisation import NodeKind, SettlementCadence, StoreOwnership
-from domain.values import GeoPoint
-from infrastructure.bootstrap import Ledger
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import Command, CommandResult
+from guideledger.kernel.values import GeoPoint
+from guideledger.orders.application.app import DeliveryRequest, LineRequest
+from guideledger.orders.domain import AttributionEvidence, Channel
+from guideledger.organisation.domain.structure import NodeKind, SettlementCadence, StoreOwnership
 
 ADMIN = Command("admin:test")
 FRONTEND = Command("frontend:test")

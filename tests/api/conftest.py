@@ -7,11 +7,12 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth import Caller, Role, issue_token
-from infrastructure.bootstrap import Ledger, bootstrap
-from infrastructure.clock import ManualClock
-from infrastructure.settings import Persistence
+from guideledger.api.app import create_app
+from guideledger.api.auth import Caller, Role, issue_token
+from guideledger.bootstrap import bootstrap
+from guideledger.composition import Ledger
+from guideledger.platform.clock import ManualClock
+from guideledger.platform.settings import Persistence
 from tests.conftest import make_settings
 from tests.world import World, build_world
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
-from infrastructure.bootstrap import Ledger
-from infrastructure.clock import ManualClock
+from guideledger.composition import Ledger
+from guideledger.platform.clock import ManualClock
 from tests.api.test_orders_api import TOTAL, assert_refused, order_body
 from tests.world import World, event_count
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from api.auth import Role
-from infrastructure.bootstrap import Ledger
-from infrastructure.clock import ManualClock
+from guideledger.api.auth import Role
+from guideledger.composition import Ledger
+from guideledger.platform.clock import ManualClock
 from tests.api.conftest import bearer
 from tests.api.test_orders_api import TOTAL, assert_refused, delivered_order, order_body
 from tests.world import World, event_count

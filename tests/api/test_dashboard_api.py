@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from api.auth import Role
-from infrastructure.bootstrap import Ledger
-from infrastructure.clock import ManualClock
+from guideledger.api.auth import Role
+from guideledger.composition import Ledger
+from guideledger.platform.clock import ManualClock
 from tests.api.conftest import bearer
 from tests.api.test_commissions_api import settled_november
 from tests.world import World

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from infrastructure.bootstrap import Ledger
+from guideledger.composition import Ledger
 from tests.api.test_orders_api import assert_refused, order_body
 from tests.world import STORE_STOCK, World, event_count
 

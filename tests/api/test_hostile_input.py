@@ -9,11 +9,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from api.app import create_app
-from api.auth import Caller, Role, issue_token
-from infrastructure.bootstrap import bootstrap
-from infrastructure.clock import ManualClock
-from infrastructure.settings import Persistence, Settings
+from guideledger.api.app import create_app
+from guideledger.api.auth import Caller, Role, issue_token
+from guideledger.bootstrap import bootstrap
+from guideledger.platform.clock import ManualClock
+from guideledger.platform.settings import Persistence, Settings
 from tests.world import build_world, event_count
 
 LEDGER = bootstrap(

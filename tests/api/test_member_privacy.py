@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from infrastructure.bootstrap import Ledger
+from guideledger.composition import Ledger
 from tests.api.test_orders_api import TOTAL, assert_refused, order_body
 from tests.world import World
 

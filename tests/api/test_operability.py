@@ -8,10 +8,10 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from api.routers import operations
-from application.framework import Command
-from infrastructure.bootstrap import Ledger
-from infrastructure.observability import REQUEST_ID, configure_logging
+from guideledger.api.routers import operations
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import Command
+from guideledger.platform.observability import REQUEST_ID, configure_logging
 from tests.world import World
 
 

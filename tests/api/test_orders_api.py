@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.auth import Role
-from infrastructure.bootstrap import Ledger
-from infrastructure.clock import ManualClock
+from guideledger.api.auth import Role
+from guideledger.composition import Ledger
+from guideledger.platform.clock import ManualClock
 from tests.api.conftest import bearer
 from tests.world import PRICES, World, event_count
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from infrastructure.bootstrap import Ledger
+from guideledger.composition import Ledger
 from tests.api.test_orders_api import assert_refused
 from tests.world import event_count
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from api.auth import Role
-from domain.commission import Payee, PayeeLevel
-from infrastructure.bootstrap import Ledger
+from guideledger.api.auth import Role
+from guideledger.commissions.domain.rules import Payee, PayeeLevel
+from guideledger.composition import Ledger
 from tests.api.conftest import bearer
 from tests.api.test_orders_api import assert_refused, delivered_order
 from tests.world import World, event_count

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from fastapi.testclient import TestClient
 
-from api.auth import ALGORITHM, Role
-from infrastructure.bootstrap import Ledger
+from guideledger.api.auth import ALGORITHM, Role
+from guideledger.composition import Ledger
 from tests.api.conftest import bearer
 from tests.api.test_orders_api import assert_refused, order_body
 from tests.world import ADMIN, World, event_count

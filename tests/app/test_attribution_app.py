@@ -4,13 +4,18 @@ from datetime import date, timedelta
 
 import pytest
 
-from application.framework import Command
-from domain.attribution import AttributionChannel, AttributionPolicy, BindingMode, Rule
-from domain.binding import MemberBinding
-from domain.engagement import ShareKind
-from domain.errors import InvalidValue, NotFound, RuleViolated
-from infrastructure.bootstrap import Ledger
-from infrastructure.clock import ManualClock
+from guideledger.attribution.domain.binding import MemberBinding
+from guideledger.attribution.domain.rules import (
+    AttributionChannel,
+    AttributionPolicy,
+    BindingMode,
+    Rule,
+)
+from guideledger.composition import Ledger
+from guideledger.engagement.domain import ShareKind
+from guideledger.eventstore.application import Command
+from guideledger.kernel.errors import InvalidValue, NotFound, RuleViolated
+from guideledger.platform.clock import ManualClock
 from tests.world import ADMIN, FRONTEND, build_world, order_total, place_order
 
 DAY = date(2026, 11, 2)

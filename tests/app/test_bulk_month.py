@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from api.demo import BRAND_CODE
 from bench.month import write_month
-from domain.organisation import Brand
-from infrastructure.bootstrap import Ledger
-from infrastructure.clock import ManualClock
+from guideledger.api.demo import BRAND_CODE
+from guideledger.composition import Ledger
+from guideledger.organisation.domain.structure import Brand
+from guideledger.platform.clock import ManualClock
 
 MONTH_START = datetime(2026, 9, 30, 16, tzinfo=UTC)  # 1 October in Asia/Shanghai
 SETTLED_AT = datetime(2026, 11, 20, tzinfo=UTC)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from application.framework import Command
-from domain.commission import CommissionPolicy, Payee, PayeeLevel, RateRule
-from domain.errors import Conflict, NotFound
-from domain.ledger import CommissionAccrual
-from infrastructure.bootstrap import Ledger
-from infrastructure.clock import ManualClock
+from guideledger.commissions.domain.ledger import CommissionAccrual
+from guideledger.commissions.domain.rules import CommissionPolicy, Payee, PayeeLevel, RateRule
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import Command
+from guideledger.kernel.errors import Conflict, NotFound
+from guideledger.platform.clock import ManualClock
 from tests.app.test_commissions_app import (
     delivered_order,
     guide_key,

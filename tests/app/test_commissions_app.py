@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.framework import Command
-from domain.commission import CommissionPolicy, Payee, PayeeLevel, RateRule
-from domain.errors import RuleViolated
-from domain.ledger import LedgerError, PeriodClosed
-from infrastructure.bootstrap import Ledger
-from infrastructure.clock import ManualClock
+from guideledger.commissions.domain.ledger import LedgerError
+from guideledger.commissions.domain.rules import CommissionPolicy, Payee, PayeeLevel, RateRule
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import Command
+from guideledger.kernel.errors import RuleViolated
+from guideledger.kernel.periods import PeriodClosed
+from guideledger.platform.clock import ManualClock
 from tests.world import (
     ADMIN,
     FRONTEND,

@@ -11,14 +11,14 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import JSONTranscoder
 
-from application.commissions import CommissionApplication
-from application.engagement import EngagementApplication
-from application.orders import OrderApplication
-from application.organisation import OrganisationApplication
-from domain.commission import Entry, Payee, PayeeLevel, Posting, PostingKind
-from infrastructure.bootstrap import bootstrap
-from infrastructure.clock import ManualClock
-from infrastructure.settings import Persistence, Settings
+from guideledger.bootstrap import bootstrap
+from guideledger.commissions.application.app import CommissionApplication
+from guideledger.commissions.domain.rules import Entry, Payee, PayeeLevel, Posting, PostingKind
+from guideledger.engagement.application.app import EngagementApplication
+from guideledger.orders.application.app import OrderApplication
+from guideledger.organisation.application.app import OrganisationApplication
+from guideledger.platform.clock import ManualClock
+from guideledger.platform.settings import Persistence, Settings
 
 NOW = datetime(2026, 11, 23, 8, tzinfo=UTC)
 

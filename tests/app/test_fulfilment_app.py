@@ -6,13 +6,13 @@ from uuid import UUID
 
 import pytest
 
-from application.framework import Command
-from application.orders import LineRequest
-from domain.errors import RuleViolated
-from domain.fulfilment import NodeDailyLoad
-from domain.routing import Outcome, RoutingPolicy
-from infrastructure.bootstrap import Ledger
-from infrastructure.clock import ManualClock
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import Command
+from guideledger.fulfilment.domain.daily_load import NodeDailyLoad
+from guideledger.fulfilment.domain.routing import Outcome, RoutingPolicy
+from guideledger.kernel.errors import RuleViolated
+from guideledger.orders.application.app import LineRequest
+from guideledger.platform.clock import ManualClock
 from tests.world import (
     ADMIN,
     FRONTEND,

@@ -12,14 +12,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from application.framework import Command
-from domain.attribution import AttributionEvidence, Channel
-from domain.errors import DomainError
-from domain.ledger import CommissionAccrual, SettlementPeriod
-from domain.periods import period_of
-from infrastructure.bootstrap import bootstrap
-from infrastructure.clock import ManualClock
-from infrastructure.settings import Persistence, Settings
+from guideledger.attribution.domain.rules import AttributionEvidence, Channel
+from guideledger.bootstrap import bootstrap
+from guideledger.commissions.domain.ledger import CommissionAccrual, SettlementPeriod
+from guideledger.eventstore.application import Command
+from guideledger.kernel.errors import DomainError
+from guideledger.kernel.periods import period_of
+from guideledger.platform.clock import ManualClock
+from guideledger.platform.settings import Persistence, Settings
 from tests.world import FRONTEND, PRICES, SHANGHAI, build_world, receive
 
 SUPPORT = Command("support")
@@ -53,7 +53,7 @@ class Books(RuleBasedStateMachine):
         delivered=st.booleans(),
     )
     def place_and_pay(self, first: int, second: int, via_store: bool, delivered: bool) -> UUID:
-        from application.orders import DeliveryRequest, LineRequest
+        from guideledger.orders.application.app import DeliveryRequest, LineRequest
 
         quantities = (first, second) if second else (first,)
         evidence = (

@@ -5,24 +5,24 @@ from uuid import uuid4
 
 import pytest
 
-from application.framework import (
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import (
     Command,
     IdempotencyKey,
     IdempotencyKeyReused,
     UnknownReference,
     VersionConflict,
 )
-from application.orders import DeliveryRequest, LineRequest
-from domain.errors import NotFound, RuleViolated
-from domain.orders import (
+from guideledger.kernel.errors import NotFound, RuleViolated
+from guideledger.orders.application.app import DeliveryRequest, LineRequest
+from guideledger.orders.domain import (
     PAYMENT_WINDOW_EXPIRED,
     AttributionEvidence,
     Channel,
     OrderStatus,
     WrongPaymentAmount,
 )
-from infrastructure.bootstrap import Ledger
-from infrastructure.clock import ManualClock
+from guideledger.platform.clock import ManualClock
 from tests.world import (
     FRONTEND,
     PRICES,

@@ -4,11 +4,22 @@ from uuid import uuid4
 
 import pytest
 
-from application.framework import Command, IdempotencyKey, UnknownReference, VersionConflict
-from domain.errors import AlreadyExists, RuleViolated
-from domain.organisation import Guide, GuideStatus, Node, NodeKind, SettlementCadence
-from domain.values import GeoPoint
-from infrastructure.bootstrap import Ledger
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import (
+    Command,
+    IdempotencyKey,
+    UnknownReference,
+    VersionConflict,
+)
+from guideledger.kernel.errors import AlreadyExists, RuleViolated
+from guideledger.kernel.values import GeoPoint
+from guideledger.organisation.domain.structure import (
+    Guide,
+    GuideStatus,
+    Node,
+    NodeKind,
+    SettlementCadence,
+)
 from tests.world import ADMIN, SHANGHAI, build_world, event_count
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from api.demo import load_demo, settle_demo
-from application.readmodels import Reactor
-from infrastructure.bootstrap import bootstrap
-from infrastructure.clock import ManualClock
-from infrastructure.projection_runner import ProjectionRunner
-from infrastructure.readmodel_store import MemoryReadModelStore
-from infrastructure.settings import Persistence, Settings
+from guideledger.api.demo import load_demo, settle_demo
+from guideledger.bootstrap import bootstrap
+from guideledger.platform.clock import ManualClock
+from guideledger.platform.settings import Persistence, Settings
+from guideledger.readmodels.model import Reactor
+from guideledger.readmodels.runner import ProjectionRunner
+from guideledger.readmodels.store import MemoryReadModelStore
 
 ORDERS = 1500
 

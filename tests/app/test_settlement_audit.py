@@ -14,21 +14,26 @@ import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Notification
 
-from application.framework import Command
-from application.readmodels import event_class
-from domain.commission import Payee, PayeeLevel
-from domain.ledger import BrandPeriodClose, CommissionAccrual, SettlementPeriod, StatementLine
-from infrastructure.audit_parts import (
+from guideledger.audit_worker import (
     PARALLEL_FROM_EVENTS,
     RANGES_PER_PROCESS,
     InProcesses,
     id_ranges,
     replay_parts,
 )
-from infrastructure.bootstrap import Ledger
-from infrastructure.bulk import aggregate_log
-from infrastructure.clock import ManualClock
-from infrastructure.settings import Persistence
+from guideledger.commissions.domain.ledger import (
+    BrandPeriodClose,
+    CommissionAccrual,
+    SettlementPeriod,
+    StatementLine,
+)
+from guideledger.commissions.domain.rules import Payee, PayeeLevel
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import Command
+from guideledger.eventstore.log import aggregate_log
+from guideledger.platform.clock import ManualClock
+from guideledger.platform.settings import Persistence
+from guideledger.readmodels.model import event_class
 from tests.app.test_commissions_app import (
     delivered_order,
     guide_key,

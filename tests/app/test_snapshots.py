@@ -8,9 +8,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain.binding import MemberBinding
-from domain.stock import Stock
-from infrastructure.bootstrap import Ledger
+from guideledger.attribution.domain.binding import MemberBinding
+from guideledger.composition import Ledger
+from guideledger.fulfilment.domain.stock import Stock
 from tests.world import build_world, receive
 
 

@@ -11,12 +11,12 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from application.framework import Command
-from domain.errors import DomainError
-from domain.stock import Stock
-from infrastructure.bootstrap import bootstrap
-from infrastructure.clock import ManualClock
-from infrastructure.settings import Persistence, Settings
+from guideledger.bootstrap import bootstrap
+from guideledger.eventstore.application import Command
+from guideledger.fulfilment.domain.stock import Stock
+from guideledger.kernel.errors import DomainError
+from guideledger.platform.clock import ManualClock
+from guideledger.platform.settings import Persistence, Settings
 from tests.world import FRONTEND, build_world, order_total, place_order, receive
 
 QUANTITIES = st.integers(min_value=1, max_value=4)

@@ -16,14 +16,15 @@ import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.auth import Caller, Role, issue_token
-from api.cli import cli
-from api.demo import BRAND_CODE
-from domain.organisation import Brand
-from domain.values import natural_id
-from infrastructure.bootstrap import Ledger, bootstrap
-from infrastructure.settings import Persistence, Settings
+from guideledger.api.app import create_app
+from guideledger.api.auth import Caller, Role, issue_token
+from guideledger.api.cli import cli
+from guideledger.api.demo import BRAND_CODE
+from guideledger.bootstrap import bootstrap
+from guideledger.composition import Ledger
+from guideledger.kernel.values import natural_id
+from guideledger.organisation.domain.structure import Brand
+from guideledger.platform.settings import Persistence, Settings
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from infrastructure.bootstrap import bootstrap
+from guideledger.bootstrap import bootstrap
 
 
 def main() -> None:

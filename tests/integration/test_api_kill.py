@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.auth import Caller, Role, issue_token
-from infrastructure.bootstrap import Ledger
+from guideledger.api.auth import Caller, Role, issue_token
+from guideledger.composition import Ledger
 from tests.api.test_orders_api import order_body
 from tests.world import build_world, receive
 
@@ -49,7 +49,7 @@ class Service:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "guideledger.api.cli", "serve", "--port", str(self.port)],
             env=self.env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
@@ -130,7 +130,7 @@ def test_a_killed_api_loses_no_acknowledged_order_and_duplicates_none(
             future.result(timeout=300)
 
     placed = pg_ledger.orders.recorder.select_notifications(
-        start=1, limit=100_000, topics=["domain.orders:Order.Placed"]
+        start=1, limit=100_000, topics=["guideledger.orders.domain:Order.Placed"]
     )
     stored = sorted(str(n.originator_id) for n in placed)
     assert len(acknowledged) == CLIENTS * ORDERS_EACH

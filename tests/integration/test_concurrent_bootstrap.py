@@ -6,8 +6,8 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from infrastructure.bootstrap import bootstrap
-from infrastructure.settings import Persistence, Settings
+from guideledger.bootstrap import bootstrap
+from guideledger.platform.settings import Persistence, Settings
 from tests.integration.test_concurrent_commands import race
 
 STARTS = 6

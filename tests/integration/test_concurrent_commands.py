@@ -7,10 +7,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from application.framework import Command, IdempotencyKey, VersionConflict
-from domain.errors import DomainError
-from domain.orders import OrderNotPayable, OrderStatus
-from infrastructure.bootstrap import Ledger
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import Command, IdempotencyKey, VersionConflict
+from guideledger.kernel.errors import DomainError
+from guideledger.orders.domain import OrderNotPayable, OrderStatus
 from tests.world import build_world, order_total, place_order
 
 THREADS = 8
@@ -33,7 +33,7 @@ def race(threads: int, attempt: Callable[[int], T]) -> list[T | DomainError]:
 
 
 def placed_events(ledger: Ledger) -> int:
-    topic = "domain.orders:Order.Placed"
+    topic = "guideledger.orders.domain:Order.Placed"
     return len(ledger.orders.recorder.select_notifications(start=1, limit=1000, topics=[topic]))
 
 

@@ -12,9 +12,9 @@ from uuid import UUID
 
 import pytest
 
-from application.framework import Command, IdempotencyKey
-from infrastructure.bootstrap import bootstrap
-from infrastructure.settings import Persistence, Settings
+from guideledger.bootstrap import bootstrap
+from guideledger.eventstore.application import Command, IdempotencyKey
+from guideledger.platform.settings import Persistence, Settings
 from tests.throwaway_postgres import Cluster, throwaway_cluster
 from tests.world import build_world, place_order, receive
 
@@ -65,7 +65,7 @@ def test_acknowledged_orders_survive_a_restart_exactly_once(cluster: Cluster) ->
             failures = sum(f.result(timeout=300) for f in running)
 
         placed = ledger.orders.recorder.select_notifications(
-            start=1, limit=100_000, topics=["domain.orders:Order.Placed"]
+            start=1, limit=100_000, topics=["guideledger.orders.domain:Order.Placed"]
         )
         stored = [n.originator_id for n in placed]
         assert len(acknowledged) == CLIENTS * ORDERS_EACH

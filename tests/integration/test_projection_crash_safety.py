@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
-from application.projections import STOCK_AVAILABILITY, StockAvailability
-from domain.stock import Stock
-from infrastructure.bootstrap import Ledger
-from infrastructure.projection_runner import ProjectionRunner
-from infrastructure.readmodel_store import MemoryReadModelStore
+from guideledger.composition import Ledger
+from guideledger.fulfilment.application.projections import STOCK_AVAILABILITY, StockAvailability
+from guideledger.fulfilment.domain.stock import Stock
+from guideledger.readmodels.runner import ProjectionRunner
+from guideledger.readmodels.store import MemoryReadModelStore
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 POSITIONS, RECEIPTS = 40, 50  # 40 stock positions x 50 receipts: 2,040 events

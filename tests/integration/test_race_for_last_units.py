@@ -8,9 +8,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
 
-from application.framework import Command
-from domain.stock import Stock
-from infrastructure.bootstrap import Ledger, bootstrap
+from guideledger.bootstrap import bootstrap
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import Command
+from guideledger.fulfilment.domain.stock import Stock
 from tests.world import build_world, place_order, receive
 
 BUYERS = 12

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from api.auth import Caller, Role, issue_token
-from infrastructure.settings import Persistence, Settings
+from guideledger.api.auth import Caller, Role, issue_token
+from guideledger.platform.settings import Persistence, Settings
 
 
 @pytest.fixture
@@ -27,7 +27,10 @@ def two_workers(postgres_url: str, postgres_schema: str) -> Iterator[tuple[str, 
         "GUIDELEDGER_POSTGRES_SCHEMA": postgres_schema,
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--port", str(port)],
+        [
+            *(sys.executable, "-m", "guideledger.api.cli"),
+            *("serve", "--workers", "2", "--port", str(port)),
+        ],
         env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -8,16 +8,16 @@ from uuid import UUID
 
 import pytest
 
-from application.framework import Command
-from application.orders import DeliveryRequest, LineRequest
-from application.rankings import GuideMeasure, StoreMeasure
-from domain.attribution import AttributionChannel, AttributionEvidence, Channel
-from domain.binding import MemberBinding
-from domain.engagement import ShareKind
-from domain.organisation import NodeKind, StoreOwnership
-from domain.values import GeoPoint
-from infrastructure.bootstrap import Ledger
-from infrastructure.clock import ManualClock
+from guideledger.attribution.domain.binding import MemberBinding
+from guideledger.attribution.domain.rules import AttributionChannel, AttributionEvidence, Channel
+from guideledger.composition import Ledger
+from guideledger.engagement.domain import ShareKind
+from guideledger.eventstore.application import Command
+from guideledger.kernel.values import GeoPoint
+from guideledger.orders.application.app import DeliveryRequest, LineRequest
+from guideledger.organisation.domain.structure import NodeKind, StoreOwnership
+from guideledger.platform.clock import ManualClock
+from guideledger.rankings.application.rankings import GuideMeasure, StoreMeasure
 from tests.world import ADMIN, PRICES, SHANGHAI, World, build_world, receive
 
 DAY = date(2026, 11, 2)  # the world's clock starts at 09:00 on this day in Shanghai

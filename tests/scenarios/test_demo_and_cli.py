@@ -8,13 +8,13 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.auth import Caller, Role, issue_token, read_token
-from api.cli import cli
-from api.demo import BRAND_CODE
-from application.ledger_views import SETTLEMENT_PERIODS
-from infrastructure.bootstrap import bootstrap
-from infrastructure.settings import Persistence, Settings
+from guideledger.api.app import create_app
+from guideledger.api.auth import Caller, Role, issue_token, read_token
+from guideledger.api.cli import cli
+from guideledger.api.demo import BRAND_CODE
+from guideledger.bootstrap import bootstrap
+from guideledger.commissions.application.views import SETTLEMENT_PERIODS
+from guideledger.platform.settings import Persistence, Settings
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from application.framework import Command
-from domain.orders import OrderStatus
-from infrastructure.bootstrap import Ledger
-from infrastructure.clock import ManualClock
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import Command
+from guideledger.orders.domain import OrderStatus
+from guideledger.platform.clock import ManualClock
 from tests.world import PRICES, build_world, order_total, place_order, receive
 
 

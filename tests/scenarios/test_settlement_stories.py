@@ -7,14 +7,14 @@ from uuid import UUID
 
 import pytest
 
-from application.framework import Command
-from application.orders import DeliveryRequest, LineRequest
-from domain.attribution import AttributionEvidence, Channel
-from domain.commission import Payee, PayeeLevel
-from domain.errors import InvalidValue
-from domain.organisation import Brand, SettlementCadence
-from infrastructure.bootstrap import Ledger
-from infrastructure.clock import ManualClock
+from guideledger.attribution.domain.rules import AttributionEvidence, Channel
+from guideledger.commissions.domain.rules import Payee, PayeeLevel
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import Command
+from guideledger.kernel.errors import InvalidValue
+from guideledger.orders.application.app import DeliveryRequest, LineRequest
+from guideledger.organisation.domain.structure import Brand, SettlementCadence
+from guideledger.platform.clock import ManualClock
 from tests.world import ADMIN, PRICES, SHANGHAI, World, build_world, receive
 
 FINANCE = Command("finance:chen")

@@ -5,20 +5,19 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain.attribution import (
+from guideledger.attribution.domain.binding import MemberBinding
+from guideledger.attribution.domain.rules import (
     AttributionChannel,
     AttributionEvidence,
     AttributionInputs,
     AttributionPolicy,
     BindingMode,
     Channel,
-    GuideSnapshot,
     Rule,
-    StoreSnapshot,
     attribute,
 )
-from domain.binding import MemberBinding
-from domain.errors import InvalidValue, RuleViolated
+from guideledger.kernel.errors import InvalidValue, RuleViolated
+from guideledger.organisation.domain.structure import GuideSnapshot, StoreSnapshot
 
 BRAND = uuid4()
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from application.readmodels import Delete, Increment, RowChange, Table, Upsert, coalesce
-from infrastructure.readmodel_store import MemoryReadModelStore
+from guideledger.readmodels.model import Delete, Increment, RowChange, Table, Upsert, coalesce
+from guideledger.readmodels.store import MemoryReadModelStore
 
 ROWS = Table("rows", key=("k",), columns={"k": "int", "a": "int", "b": "int", "tag": "text"})
 

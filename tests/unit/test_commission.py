@@ -5,7 +5,13 @@ from uuid import uuid4
 
 import pytest
 
-from domain.commission import (
+from guideledger.commissions.domain.ledger import (
+    CommissionAccrual,
+    LedgerError,
+    SettlementPeriod,
+    StatementLine,
+)
+from guideledger.commissions.domain.rules import (
     Bucket,
     CommissionPolicy,
     Entry,
@@ -17,15 +23,8 @@ from domain.commission import (
     SaleLine,
     commissions,
 )
-from domain.errors import InvalidValue
-from domain.ledger import (
-    CommissionAccrual,
-    LedgerError,
-    PeriodClosed,
-    SettlementPeriod,
-    StatementLine,
-)
-from domain.periods import days_of, next_period, period_end, period_of
+from guideledger.kernel.errors import InvalidValue
+from guideledger.kernel.periods import PeriodClosed, days_of, next_period, period_end, period_of
 
 NOW = datetime(2026, 11, 10, tzinfo=UTC)
 BRAND = uuid4()

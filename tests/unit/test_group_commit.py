@@ -12,9 +12,9 @@ import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
-from application.framework import Command, CommandResult, LedgerApplication
-from application.group_commit import GroupCommit
-from infrastructure.clock import ManualClock
+from guideledger.eventstore.application import Command, CommandResult, LedgerApplication
+from guideledger.eventstore.group_commit import GroupCommit
+from guideledger.platform.clock import ManualClock
 
 
 class Counter(Aggregate):

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import InvalidValue
-from domain.money import at_rate, divide_half_up, split
+from guideledger.kernel.errors import InvalidValue
+from guideledger.kernel.money import at_rate, divide_half_up, split
 
 
 def test_shares_round_half_up_away_from_zero() -> None:

@@ -7,8 +7,11 @@ from eventsourcing.application import project_aggregate
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from domain.errors import DomainError
-from domain.orders import (
+from guideledger.fulfilment.domain.routing import NodeCandidate, route
+from guideledger.kernel.errors import DomainError
+from guideledger.kernel.privacy import Sealed
+from guideledger.kernel.values import GeoPoint
+from guideledger.orders.domain import (
     AttributionEvidence,
     Channel,
     DeliveryAddress,
@@ -16,10 +19,7 @@ from domain.orders import (
     OrderLine,
     OrderStatus,
 )
-from domain.organisation import NodeKind
-from domain.privacy import Sealed
-from domain.routing import NodeCandidate, route
-from domain.values import GeoPoint
+from guideledger.organisation.domain.structure import NodeKind
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 LINE_NOS = st.integers(min_value=1, max_value=3)

@@ -3,8 +3,11 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain.errors import InvalidValue
-from domain.orders import (
+from guideledger.fulfilment.domain.routing import NodeCandidate, route
+from guideledger.kernel.errors import InvalidValue
+from guideledger.kernel.privacy import Sealed
+from guideledger.kernel.values import GeoPoint
+from guideledger.orders.domain import (
     MAX_QUANTITY_PER_LINE,
     PAYMENT_WINDOW_EXPIRED,
     AttributionEvidence,
@@ -22,10 +25,7 @@ from domain.orders import (
     ShipmentRefused,
     WrongPaymentAmount,
 )
-from domain.organisation import NodeKind
-from domain.privacy import Sealed
-from domain.routing import NodeCandidate, route
-from domain.values import GeoPoint
+from guideledger.organisation.domain.structure import NodeKind
 
 PLACED_AT = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 LATER = PLACED_AT + timedelta(minutes=5)

@@ -3,9 +3,10 @@ from uuid import uuid4
 
 import pytest
 
-from domain.catalogue import Sku
-from domain.errors import InvalidValue, RuleViolated
-from domain.organisation import (
+from guideledger.kernel.errors import InvalidValue, RuleViolated
+from guideledger.kernel.values import GeoPoint
+from guideledger.organisation.domain.catalogue import Sku
+from guideledger.organisation.domain.structure import (
     Brand,
     Guide,
     GuideStatus,
@@ -14,7 +15,6 @@ from domain.organisation import (
     SettlementCadence,
     StoreOwnership,
 )
-from domain.values import GeoPoint
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 HERE = GeoPoint(31.23, 121.47)

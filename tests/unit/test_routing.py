@@ -5,9 +5,7 @@ from uuid import UUID
 
 import pytest
 
-from domain.errors import InvalidValue
-from domain.organisation import NodeKind
-from domain.routing import (
+from guideledger.fulfilment.domain.routing import (
     LineDemand,
     NodeCandidate,
     Outcome,
@@ -15,7 +13,9 @@ from domain.routing import (
     RoutingPolicy,
     route,
 )
-from domain.values import GeoPoint
+from guideledger.kernel.errors import InvalidValue
+from guideledger.kernel.values import GeoPoint
+from guideledger.organisation.domain.structure import NodeKind
 
 CUSTOMER = GeoPoint(31.0, 121.0)
 KM_PER_DEGREE = 111.195

@@ -4,8 +4,8 @@ from uuid import uuid4
 
 import pytest
 
-from domain.errors import InvalidValue
-from domain.stock import InsufficientStock, Stock, StockError
+from guideledger.fulfilment.domain.stock import InsufficientStock, Stock, StockError
+from guideledger.kernel.errors import InvalidValue
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 ORDER = uuid4()

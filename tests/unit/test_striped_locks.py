@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from application.framework import StripedLocks
+from guideledger.eventstore.application import StripedLocks
 
 
 def test_a_command_on_a_shared_key_waits_for_the_one_holding_it() -> None:

@@ -2,8 +2,8 @@ from datetime import datetime
 
 import pytest
 
-from domain.errors import InvalidValue
-from domain.values import GeoPoint, natural_id, require_utc
+from guideledger.kernel.errors import InvalidValue
+from guideledger.kernel.values import GeoPoint, natural_id, require_utc
 
 SHANGHAI = GeoPoint(31.2304, 121.4737)
 BEIJING = GeoPoint(39.9042, 116.4074)

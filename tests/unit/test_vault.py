@@ -1,8 +1,8 @@
 from uuid import uuid4
 
-from domain.privacy import Sealed
-from infrastructure.readmodel_store import MemoryReadModelStore
-from infrastructure.vault import KeyVault
+from guideledger.kernel.privacy import Sealed
+from guideledger.platform.vault import KeyVault
+from guideledger.readmodels.store import MemoryReadModelStore
 
 
 def test_seals_open_with_the_members_key_only_until_forgotten() -> None:

@@ -1,1 +1,0 @@
-"""Applications (one per bounded context), command handlers and queries."""

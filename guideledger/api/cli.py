@@ -1,0 +1,338 @@
+"""The `guideledger` command."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from typer.core import TyperGroup
+
+from guideledger.api.app import create_app
+from guideledger.api.auth import Caller, Role, issue_token
+from guideledger.api.demo import BRAND_CODE, demo_is_loaded, demo_start, load_demo, settle_demo
+from guideledger.api.routers.commissions import statement_as_csv, statement_view
+from guideledger.bootstrap import bootstrap
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import Command
+from guideledger.kernel.errors import DomainError
+from guideledger.kernel.values import natural_id
+from guideledger.organisation.domain.structure import Brand, Node
+from guideledger.platform.clock import ManualClock
+from guideledger.platform.observability import configure_logging
+from guideledger.platform.settings import Settings
+
+
+class RefusalsAsErrors(TyperGroup):
+    """A command the ledger refuses ends with its reason and exit code 1, not a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DomainError as refused:
+            details = "".join(f"; {k}={v}" for k, v in refused.extensions.items())
+            console.print(f"refused: {refused.detail}{details}", style="red", highlight=False)
+            raise typer.Exit(1) from None
+
+
+cli = typer.Typer(
+    help="GuideLedger: orders and commissions for guide-led retail.", cls=RefusalsAsErrors
+)
+console = Console()
+
+Host = Annotated[str | None, typer.Option(help="Address to listen on (default from settings)")]
+Port = Annotated[int | None, typer.Option(help="Port to listen on (default from settings)")]
+
+
+Workers = Annotated[
+    int, typer.Option(min=1, max=64, help="Server processes (one per core suits PostgreSQL)")
+]
+
+
+@cli.command()
+def serve(host: Host = None, port: Port = None, workers: Workers = 1) -> None:
+    """Serve the HTTP API on the configured store."""
+    settings = Settings()
+    if workers == 1:
+        _serve(settings, host, port)
+        return
+    url_host, url_port = host or settings.host, port or settings.port
+    console.print(f"GuideLedger answering on http://{url_host}:{url_port} with {workers} workers")
+    uvicorn.run(
+        "guideledger.api.app:served_app",
+        factory=True,
+        workers=workers,
+        host=url_host,
+        port=url_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@cli.command()
+def demo(
+    host: Host = None,
+    port: Port = None,
+    orders: Annotated[int, typer.Option(min=0, help="How many demo orders to place")] = 2000,
+    days: Annotated[int, typer.Option(min=1, max=365, help="Days of history, ending now")] = 28,
+    serve: Annotated[bool, typer.Option(help="Serve the API once loaded")] = True,
+) -> None:
+    """Load the demo data set (once) into the configured store, then serve it."""
+    settings = Settings()
+    now = datetime.now(UTC)
+    clock = ManualClock(demo_start(now, days))
+    with bootstrap(settings, clock) as ledger:
+        if demo_is_loaded(ledger):
+            console.print("Demo data is already loaded.")
+        else:
+            with Progress(
+                *Progress.get_default_columns()[:1],
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=console,
+            ) as bar:
+                task = bar.add_task("Placing demo orders", total=orders)
+                load_demo(
+                    ledger,
+                    clock.set,
+                    orders=orders,
+                    span=timedelta(days=days),
+                    progress=lambda done: bar.update(task, completed=done),
+                )
+            closed = settle_demo(ledger, demo_start(now, days))
+            console.print(
+                f"Loaded the demo: {orders} orders into {settings.data_dir}/; "
+                f"closed periods {', '.join(closed) or 'none'}."
+            )
+        _print_demo_tokens(settings, ledger)
+    if serve:
+        _serve(settings, host, port)
+
+
+@cli.command("expire-unpaid")
+def expire_unpaid(
+    as_of: Annotated[
+        datetime | None, typer.Option(help="Instant to expire as of (UTC); default now")
+    ] = None,
+) -> None:
+    """Cancel every order whose payment window has closed."""
+    with bootstrap(Settings()) as ledger:
+        expired = ledger.orders.expire_unpaid_orders(_utc(as_of))
+        console.print(f"Cancelled {len(expired)} unpaid orders past their payment window.")
+
+
+@cli.command()
+def token(
+    role: Annotated[Role, typer.Option(help="The caller's role")],
+    subject: Annotated[str, typer.Option(help="Who the caller is")] = "someone",
+    guide_id: Annotated[str | None, typer.Option(help="For a guide: their id")] = None,
+    store_id: Annotated[str | None, typer.Option(help="For a store manager: their store")] = None,
+) -> None:
+    """Print a bearer token for a role (signed with GUIDELEDGER_JWT_SECRET)."""
+    caller = Caller(
+        subject,
+        role,
+        guide_id=UUID(guide_id) if guide_id else None,
+        store_id=UUID(store_id) if store_id else None,
+    )
+    typer.echo(issue_token(Settings(), caller))
+
+
+def _print_demo_tokens(settings: Settings, ledger: Ledger) -> None:
+    brand_id = Brand.create_id(BRAND_CODE)
+    store = ledger.organisation.load(Node, natural_id("node", brand_id, "S-SHANGHAI-01"))
+    guide_id = natural_id("guide", brand_id, "G-SHANGHAI-01-01")
+    callers = [
+        Caller("admin", Role.ADMIN),
+        Caller("mall", Role.FRONTEND),
+        Caller("chen", Role.FINANCE),
+        Caller("zhang", Role.SUPPORT),
+        Caller("shanghai-01", Role.STORE_MANAGER, store_id=store.id),
+        Caller("guide-01", Role.GUIDE, guide_id=guide_id),
+    ]
+    console.print("Bearer tokens for the demo (valid for the configured token lifetime):")
+    for caller in callers:
+        typer.echo(f"  {caller.role:<13} {issue_token(settings, caller)}")  # unwrapped, to copy
+
+
+@cli.command()
+def projections(
+    catch_up: Annotated[bool, typer.Option(help="Apply every pending event now")] = False,
+) -> None:
+    """Each read model's lag; with --catch-up, apply what is pending with a progress bar."""
+    with bootstrap(Settings()) as ledger:
+        if catch_up:
+            with _progress() as track:
+                for name in ledger.projections.projections:
+                    ledger.projections.process(name, track(name, ledger.projections.backlog(name)))
+        table = Table("read model", "events behind", "seconds behind")
+        for name in ledger.projections.projections:
+            events, seconds = ledger.projections.lag(name, datetime.now(UTC))
+            table.add_row(name, str(events), f"{seconds:.1f}")
+        console.print(table)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """`track(description, total)` adds a bar and returns its callback: events done so far,
+    shown with the rate and the time left."""
+    with Progress(
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} events/s"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+
+        def track(description: str, total: int) -> Callable[[int], None]:
+            task, started = bar.add_task(description, total=total, rate="-"), time.perf_counter()
+
+            def advance(done: int) -> None:
+                rate = done / max(time.perf_counter() - started, 1e-6)
+                bar.update(task, completed=done, total=max(total, done), rate=f"{rate:,.0f}")
+
+            return advance
+
+        yield track
+
+
+@cli.command()
+def audit(
+    brand: Annotated[str, typer.Option(help="The brand's code, e.g. GL-SPORT")],
+    period: Annotated[str, typer.Option(help="2026-11 (monthly) or 2026-Q4 (quarterly)")],
+    payee: Annotated[str | None, typer.Option(help="Only this payee, level:id")] = None,
+) -> None:
+    """Replay every commission event from zero and compare the period's statements to the fen.
+    Exits 1 if any statement differs."""
+    with bootstrap(Settings()) as ledger:
+        total = ledger.commissions.recorder.max_notification_id() or 0
+        with _progress() as track:
+            report = ledger.settlement_audit().run(
+                Brand.create_id(brand), period, payee, track("replaying", total)
+            )
+        console.print(f"{len(report.matched)} statements match the replay to the fen.")
+        if not report.clean:
+            table = Table("payee", "period", "what", "stored fen", "replayed fen", "events")
+            for m in report.mismatches:
+                table.add_row(
+                    m.payee,
+                    m.period,
+                    m.what,
+                    str(m.stored_fen),
+                    str(m.replayed_fen),
+                    " ".join(m.event_ids),
+                )
+            console.print(table)
+            raise typer.Exit(1)
+
+
+@cli.command()
+def rebuild(
+    brand: Annotated[str, typer.Option(help="Show the diff for this brand's code")],
+    rules_version: Annotated[
+        int | None, typer.Option(help="Commission rules version; default: in force at payment")
+    ] = None,
+) -> None:
+    """Build a candidate commission view from event zero beside the serving one and show
+    what would change; promote or discard it with the API."""
+    with bootstrap(Settings()) as ledger:
+        total = ledger.orders.recorder.max_notification_id() or 0
+        with _progress() as track:
+            candidate = ledger.commission_views.rebuild(rules_version, track("rebuilding", total))
+        table = Table("payee", "period", "old fen", "new fen", "difference", "orders", "booked in")
+        for line in ledger.commission_views.diff(Brand.create_id(brand)):
+            table.add_row(
+                line.payee,
+                line.period,
+                str(line.old_fen),
+                str(line.new_fen),
+                str(line.difference_fen),
+                str(line.orders_affected),
+                line.correction_period,
+            )
+        console.print(table)
+        console.print(
+            f"Candidate version {candidate} is built. Promote: POST /read-models/"
+            "commission-view/promote; discard: POST /read-models/commission-view/discard."
+        )
+
+
+AsOf = Annotated[
+    datetime | None, typer.Option(help="Instant to act as of (UTC when no zone); default now")
+]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+@cli.command("mature-commissions")
+def mature_commissions(as_of: AsOf = None) -> None:
+    """Move to settleable every commission whose return window has passed."""
+    with bootstrap(Settings()) as ledger:
+        ledger.projections.process_all()
+        matured = ledger.commissions.mature_due(_utc(as_of))
+        console.print(f"Matured {matured} orders' commissions.")
+
+
+@cli.command("close-period")
+def close_period(
+    brand: Annotated[str, typer.Option(help="The brand's code, e.g. GL-SPORT")],
+    period: Annotated[str, typer.Option(help="2026-11 (monthly) or 2026-Q4 (quarterly)")],
+    actor: Annotated[str, typer.Option(help="Who closes")] = "finance:cli",
+) -> None:
+    """Close a brand's settlement period: handbacks, bonuses, then every payee's statement."""
+    with bootstrap(Settings()) as ledger:
+        ledger.projections.process_all()
+        closed = ledger.commissions.close_period(Command(actor), Brand.create_id(brand), period)
+        console.print(f"Closed {period} for {brand}: {len(closed)} statements.")
+
+
+@cli.command("export-statement")
+def export_statement(
+    payee: Annotated[str, typer.Option(help="level:id, e.g. guide:6f1c...")],
+    period: Annotated[str, typer.Option(help="2026-11 or 2026-Q4")],
+    output: Annotated[Path, typer.Option(help="Where to write the CSV")],
+) -> None:
+    """Write one payee's statement for a period as CSV."""
+    with bootstrap(Settings()) as ledger:
+        view = statement_view(ledger, payee, period)
+        output.write_text(statement_as_csv(view), encoding="utf-8")
+        console.print(f"Wrote {len(view.lines)} lines, total {view.total_fen} fen, to {output}.")
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    """Serves the API; read models and processes catch up in the background."""
+    configure_logging()
+    url_host, url_port = host or settings.host, port or settings.port
+    with bootstrap(settings) as ledger:
+        ledger.projections.start()
+        console.print(f"GuideLedger answering on http://{url_host}:{url_port} (docs at /docs)")
+        uvicorn.run(
+            create_app(ledger), host=url_host, port=url_port, log_config=None, access_log=False
+        )
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,331 @@
+"""A realistic demo data set, loaded through the real application commands.
+
+One sportswear brand, four branches, 50 stores and 3 warehouses in real
+Chinese cities, ~500 guides, a catalogue, members, and a month of orders in
+every state of their lifecycle. Deterministic: the same seed, the same data.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from guideledger.composition import Ledger
+from guideledger.engagement.domain import ShareKind
+from guideledger.eventstore.application import Command
+from guideledger.kernel.periods import period_end
+from guideledger.kernel.values import GeoPoint
+from guideledger.orders.application.app import DeliveryRequest, LineRequest
+from guideledger.orders.domain import AttributionEvidence, Channel
+from guideledger.organisation.domain.structure import (
+    Brand,
+    NodeKind,
+    SettlementCadence,
+    StoreOwnership,
+)
+
+BRAND_CODE = "GL-SPORT"
+DEMO_ACTOR = "demo-loader"
+
+# branch code, branch name, region name, cities: (city, latitude, longitude, stores)
+BRANCHES = [
+    (
+        "EAST",
+        "华东分公司 East China",
+        "东区 East",
+        [
+            ("上海 Shanghai", 31.2304, 121.4737, 8),
+            ("杭州 Hangzhou", 30.2741, 120.1551, 4),
+            ("南京 Nanjing", 32.0603, 118.7969, 4),
+            ("苏州 Suzhou", 31.2990, 120.5853, 3),
+        ],
+    ),
+    (
+        "NORTH",
+        "华北分公司 North China",
+        "北区 North",
+        [
+            ("北京 Beijing", 39.9042, 116.4074, 7),
+            ("天津 Tianjin", 39.3434, 117.3616, 3),
+            ("济南 Jinan", 36.6512, 117.1201, 2),
+        ],
+    ),
+    (
+        "SOUTH",
+        "华南分公司 South China",
+        "南区 South",
+        [
+            ("广州 Guangzhou", 23.1291, 113.2644, 5),
+            ("深圳 Shenzhen", 22.5431, 114.0579, 5),
+            ("厦门 Xiamen", 24.4798, 118.0894, 2),
+        ],
+    ),
+    (
+        "WEST",
+        "华西分公司 West China",
+        "西区 West",
+        [
+            ("成都 Chengdu", 30.5728, 104.0668, 3),
+            ("重庆 Chongqing", 29.4316, 106.9123, 2),
+            ("西安 Xi'an", 34.3416, 108.9398, 1),
+            ("武汉 Wuhan", 30.5928, 114.3055, 1),
+        ],
+    ),
+]
+WAREHOUSES = [
+    ("WH-SH", "上海嘉定中心仓 Shanghai Jiading DC", "EAST", 31.3838, 121.2503),
+    ("WH-BJ", "北京大兴中心仓 Beijing Daxing DC", "NORTH", 39.7267, 116.3411),
+    ("WH-GZ", "广州黄埔区域仓 Guangzhou Huangpu RDC", "SOUTH", 23.1064, 113.4590),
+]
+CATEGORIES = {
+    "footwear": ["跑鞋 Running shoe", "篮球鞋 Basketball shoe", "板鞋 Skate shoe"],
+    "apparel": ["速干T恤 Dry-fit tee", "卫衣 Hoodie", "运动裤 Track pants", "羽绒服 Down jacket"],
+    "accessories": ["运动袜 Sports socks", "双肩包 Backpack", "棒球帽 Cap"],
+}
+GUIDES_PER_STORE = 10
+
+
+@dataclass
+class DemoWorld:
+    brand_id: UUID
+    stores: list[tuple[UUID, GeoPoint]] = field(default_factory=list)
+    warehouses: list[UUID] = field(default_factory=list)
+    guides: list[tuple[UUID, UUID]] = field(default_factory=list)  # (guide, store)
+    skus: list[tuple[UUID, int]] = field(default_factory=list)  # (sku, price)
+    members: list[UUID] = field(default_factory=list)
+
+    @property
+    def store_locations(self) -> dict[UUID, GeoPoint]:
+        return dict(self.stores)
+
+
+def demo_is_loaded(ledger: Ledger) -> bool:
+    return ledger.organisation.exists(Brand, Brand.create_id(BRAND_CODE))
+
+
+def load_demo(
+    ledger: Ledger,
+    set_clock: Callable[[datetime], object],
+    orders: int = 3000,
+    members: int = 1500,
+    span: timedelta = timedelta(days=28),
+    seed: int = 20260101,
+    progress: Callable[[int], None] = lambda _done: None,
+) -> DemoWorld:
+    """Loads the organisation, catalogue, members and `orders` orders spread over `span`
+    from the ledger's clock's current instant.
+
+    `set_clock` moves the ledger's clock, so a month of orders gets realistic
+    timestamps while going through the same commands as production. Each order
+    falls at a random moment of its own equal slice of the span, so the history
+    always runs right to its end.
+    """
+    rng = random.Random(seed)  # noqa: S311  (reproducible demo data, not security)
+    world = _load_organisation(ledger, rng)
+    _load_catalogue(ledger, world, rng)
+    _load_stock(ledger, world, rng)
+    _load_members(ledger, world, members)
+    start, slot = ledger.clock.now(), span / max(orders, 1)
+    for n in range(orders):
+        set_clock(start + slot * (n + rng.random()))
+        _order_story(ledger, world, rng, n)
+        progress(n + 1)
+    return world
+
+
+def _load_organisation(ledger: Ledger, rng: random.Random) -> DemoWorld:
+    org, cmd = ledger.organisation, Command(DEMO_ACTOR)
+    brand_id = org.register_brand(
+        cmd, BRAND_CODE, "GuideLedger 运动 Sport", "Asia/Shanghai", SettlementCadence.MONTHLY
+    ).id
+    world = DemoWorld(brand_id)
+    branch_ids = {}
+    for branch_code, branch_name, region_name, cities in BRANCHES:
+        branch_ids[branch_code] = org.register_branch(cmd, brand_id, branch_code, branch_name).id
+        region_id = org.register_region(cmd, brand_id, f"R-{branch_code}", region_name).id
+        for city, lat, lon, store_count in cities:
+            city_code = city.split(" ", 1)[1].replace("'", "").upper()
+            district_id = org.register_district(
+                cmd, brand_id, region_id, f"D-{city_code}", f"{city} 区"
+            ).id
+            for i in range(1, store_count + 1):
+                location = GeoPoint(lat + rng.uniform(-0.08, 0.08), lon + rng.uniform(-0.08, 0.08))
+                store_id = org.register_node(
+                    cmd,
+                    brand_id=brand_id,
+                    branch_id=branch_ids[branch_code],
+                    code=f"S-{city_code}-{i:02d}",
+                    name=f"{city} 门店 Store {i}",
+                    kind=NodeKind.STORE,
+                    location=location,
+                    ownership=StoreOwnership.DIRECT if i % 3 else StoreOwnership.FRANCHISE,
+                    district_id=district_id,
+                ).id
+                world.stores.append((store_id, location))
+                for g in range(1, GUIDES_PER_STORE + 1):
+                    guide_id = org.hire_guide(
+                        cmd, brand_id, f"G-{city_code}-{i:02d}-{g:02d}", f"导购 Guide {g}", store_id
+                    ).id
+                    world.guides.append((guide_id, store_id))
+    for code, name, branch_code, lat, lon in WAREHOUSES:
+        warehouse = org.register_node(
+            cmd,
+            brand_id=brand_id,
+            branch_id=branch_ids[branch_code],
+            code=code,
+            name=name,
+            kind=NodeKind.WAREHOUSE,
+            location=GeoPoint(lat, lon),
+        )
+        world.warehouses.append(warehouse.id)
+    return world
+
+
+def _load_catalogue(ledger: Ledger, world: DemoWorld, rng: random.Random) -> None:
+    cmd = Command(DEMO_ACTOR)
+    for category, names in CATEGORIES.items():
+        for n, name in enumerate(names, start=1):
+            for colour in ("BLK", "WHT", "RED"):
+                price = rng.choice([59, 99, 129, 199, 299, 399, 599, 899]) * 100
+                sku_id = ledger.organisation.register_sku(
+                    cmd,
+                    brand_id=world.brand_id,
+                    code=f"{category[:3].upper()}-{n:02d}-{colour}",
+                    name=f"{name} {colour}",
+                    category=category,
+                    price_fen=price,
+                ).id
+                world.skus.append((sku_id, price))
+
+
+def _load_stock(ledger: Ledger, world: DemoWorld, rng: random.Random) -> None:
+    """Warehouses hold everything; each store holds a few units of about half the catalogue."""
+    cmd = Command(DEMO_ACTOR)
+    for sku_id, _price in world.skus:
+        for warehouse_id in world.warehouses:
+            ledger.orders.receive_stock(cmd, warehouse_id, sku_id, 400, "ASN-OPENING")
+        for store_id, _location in world.stores:
+            if rng.random() < 0.5:
+                units = rng.randint(2, 12)
+                ledger.orders.receive_stock(cmd, store_id, sku_id, units, "ASN-OPENING")
+
+
+def _load_members(ledger: Ledger, world: DemoWorld, count: int) -> None:
+    cmd = Command(DEMO_ACTOR)
+    for n in range(1, count + 1):
+        store_id = world.stores[n % len(world.stores)][0]
+        world.members.append(
+            ledger.organisation.register_member(
+                cmd,
+                member_no=f"M{n:07d}",
+                name=f"会员 Member {n}",
+                phone=f"+86 138{n:08d}",
+                registered_at_store_id=store_id,
+            ).id
+        )
+
+
+def _order_story(ledger: Ledger, world: DemoWorld, rng: random.Random, n: int) -> None:
+    """Places one order and takes it as far through its life as chance says."""
+    orders, cmd = ledger.orders, Command(f"frontend:mall-{n % 7}")
+    guide_id, store_id = rng.choice(world.guides)
+    store_location = world.store_locations[store_id]
+    channel = rng.choices(list(Channel), weights=[40, 20, 15, 10, 15], k=1)[0]
+    picked = rng.sample(world.skus, k=rng.choice([1, 1, 2, 2, 3]))
+    share_code = None
+    if channel is Channel.GUIDE_SHARE_LINK:
+        share_code = _share(ledger, guide_id, picked[0][0], rng)
+    evidence = AttributionEvidence(
+        channel=channel,
+        guide_id=guide_id if channel not in {Channel.STORE_ACCOUNT, Channel.DIRECT} else None,
+        store_id=store_id if channel is Channel.STORE_ACCOUNT else None,
+        share_code=share_code,
+        guide_note="导购 Guide 3" if channel is Channel.STORE_ACCOUNT else None,
+    )
+    lines = [LineRequest(sku, rng.choice([1, 1, 1, 2, 3]), price) for sku, price in picked]
+    delivery = DeliveryRequest(
+        f"收货地址 Address {n}",
+        GeoPoint(
+            store_location.latitude + rng.uniform(-0.3, 0.3),
+            store_location.longitude + rng.uniform(-0.3, 0.3),
+        ),
+    )
+    order_id = orders.place_order(
+        cmd,
+        brand_id=world.brand_id,
+        member_id=rng.choice(world.members),
+        lines=lines,
+        delivery=delivery,
+        evidence=evidence,
+    ).id
+    fate = rng.random()
+    if fate < 0.06:
+        return  # left unpaid: the payment-window sweep will cancel it
+    if fate < 0.10:
+        orders.cancel(cmd, order_id, "customer changed their mind")
+        return
+    total = sum(line.quantity * line.unit_price_fen for line in lines)
+    orders.pay(cmd, order_id, total, f"WX{n:010d}")
+    allocations = orders.get_order(order_id).allocations
+    if fate < 0.15 or not allocations:
+        return
+    parcels = []
+    for p, allocation in enumerate(allocations, start=1):
+        parcel = f"SHP-{n:06d}-{p}"
+        quantities = {line.line_no: line.quantity for line in allocation.lines}
+        orders.ship(
+            Command(f"node:{allocation.node_id}"), order_id, parcel, allocation.node_id, quantities
+        )
+        parcels.append(parcel)
+    if fate < 0.25:
+        return
+    for parcel in parcels:
+        orders.deliver(Command("carrier:sf-express"), order_id, parcel)
+    if fate < 0.93:
+        return
+    line_no = rng.randint(1, len(lines))
+    line = lines[line_no - 1]
+    orders.return_items(
+        cmd,
+        order_id,
+        return_id=f"RET-{n:06d}",
+        line_no=line_no,
+        quantity=1,
+        reason="尺码不合适 size",
+    )
+    orders.refund(cmd, order_id, f"REF-{n:06d}", line.unit_price_fen)
+
+
+def _share(ledger: Ledger, guide_id: UUID, sku_id: UUID, rng: random.Random) -> str:
+    """The guide shares a product; some of the people who see it visit and add it to a cart."""
+    engagement, guide = ledger.engagement, Command(f"guide:{guide_id}")
+    _result, code = engagement.share(guide, guide_id, ShareKind.PRODUCT_LINK, sku_id)
+    engagement.record_visits(Command("mall"), code, rng.randint(1, 12))
+    engagement.record_add_to_carts(Command("mall"), code, rng.randint(1, 3))
+    return code
+
+
+def settle_demo(ledger: Ledger, since: datetime) -> list[str]:
+    """Books as finance would have them now: commissions accrued and matured, every
+    period that has ended closed into statements. Returns the periods closed."""
+    ledger.projections.process_all()
+    now = ledger.clock.now()
+    ledger.commissions.mature_due(now)
+    brand_id = Brand.create_id(BRAND_CODE)
+    brand = ledger.organisation.load(Brand, brand_id)
+    period = brand.period_of(since)
+    closed = []
+    while period_end(period, brand.time_zone) <= now:
+        ledger.commissions.close_period(Command("finance:demo"), brand_id, period)
+        closed.append(period)
+        period = brand.period_after(period)
+    return closed
+
+
+def demo_start(now: datetime, days: int = 28) -> datetime:
+    """Where the demo's clock starts: `days` before `now`, at midnight UTC."""
+    start = (now - timedelta(days=days)).astimezone(UTC)
+    return start.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -1,0 +1,384 @@
+"""Commission rules, period closes, statements (also as CSV), payouts and the trial balance."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi.responses import Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from guideledger.api.auth import Caller, Role, allow, current_caller, require_own
+from guideledger.api.dependencies import CommandDep, LedgerDep
+from guideledger.api.problems import PROBLEM_RESPONSES
+from guideledger.api.schemas import Accepted, Code, PositiveFen, StrictModel
+from guideledger.commissions.domain.ledger import SettlementPeriod, StatementLine
+from guideledger.commissions.domain.rules import ANY, CommissionPolicy, Payee, PayeeLevel, RateRule
+from guideledger.composition import Ledger
+from guideledger.organisation.domain.structure import Guide
+
+router = APIRouter(tags=["ledger"], responses=PROBLEM_RESPONSES)
+Period = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$", examples=["2026-11"])]
+PayeeKey = Annotated[
+    str,
+    Query(
+        pattern=r"^(guide|store|district|region|branch):[0-9a-f-]{36}$",
+        examples=["guide:6f1c2d3e-0000-4000-8000-000000000000"],
+    ),
+]
+
+
+class RateView(StrictModel):
+    level: PayeeLevel
+    rate_bp: int = Field(strict=True, ge=0, le=5_000, description="Basis points")
+    category: str = Field(default=ANY, min_length=1, max_length=64)
+    channel: str = Field(default=ANY, min_length=1, max_length=64)
+
+
+class PublishCommissionPolicy(StrictModel):
+    rates: list[RateView] = Field(min_length=1, max_length=200)
+    fulfilment_fee_bp: int = Field(default=200, strict=True, ge=0, le=5_000)
+    top_guide_percent: int = Field(default=5, strict=True, ge=0, le=100)
+    top_guide_bonus_fen: int = Field(default=50_000, strict=True, ge=0, le=10**9)
+    return_window_days: int = Field(default=7, strict=True, ge=0, le=90)
+    effective_from: AwareDatetime | None = Field(default=None, description="Defaults to now")
+
+
+class CommissionPolicyView(BaseModel):
+    version: int
+    effective_from: datetime
+    rates: list[RateView]
+    fulfilment_fee_bp: int
+    top_guide_percent: int
+    top_guide_bonus_fen: int
+    return_window_days: int
+
+
+class Closed(BaseModel):
+    period: str
+    closed_payees: list[str]
+
+
+class MatureCommissions(StrictModel):
+    as_of: AwareDatetime | None = None
+
+
+class Matured(BaseModel):
+    matured: int
+
+
+class StatementSummary(BaseModel):
+    period: str
+    closed: bool
+    final: bool
+    total_fen: int
+    lines: int
+    paid_reference: str | None
+
+
+class StatementLineView(BaseModel):
+    kind: str
+    amount_fen: int
+    description: str
+    order_id: UUID | None
+    rule_version: int | None
+    posting_id: str | None
+    source_events: list[str]
+
+
+class StatementView(BaseModel):
+    payee: str
+    period: str
+    closed: bool
+    final: bool
+    total_fen: int
+    paid_reference: str | None
+    lines: list[StatementLineView]
+
+    @classmethod
+    def of(cls, statement: SettlementPeriod, lines: list[StatementLine]) -> StatementView:
+        return cls(
+            payee=statement.payee.key,
+            period=statement.period,
+            closed=statement.closed,
+            final=statement.final,
+            total_fen=sum(line.amount_fen for line in lines),
+            paid_reference=statement.paid_reference,
+            lines=[
+                StatementLineView(
+                    kind=line.kind,
+                    amount_fen=line.amount_fen,
+                    description=line.description,
+                    order_id=line.order_id,
+                    rule_version=line.rule_version,
+                    posting_id=line.posting_id,
+                    source_events=list(line.source_events),
+                )
+                for line in lines
+            ],
+        )
+
+
+class Payout(StrictModel):
+    amount_fen: PositiveFen
+    reference: Code
+
+
+class AccountBalance(BaseModel):
+    account: str
+    balance_fen: int
+
+
+class TrialBalance(BaseModel):
+    total_fen: int = Field(description="Zero when the books balance")
+    accounts: list[AccountBalance]
+
+
+@router.post(
+    "/brands/{brand_id}/commission-policies",
+    operation_id="publishCommissionPolicy",
+    dependencies=[Depends(allow())],
+    status_code=status.HTTP_201_CREATED,
+)
+def publish_commission_policy(
+    brand_id: UUID, body: PublishCommissionPolicy, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    draft = CommissionPolicy(
+        rates=tuple(RateRule(r.level, r.rate_bp, r.category, r.channel) for r in body.rates),
+        fulfilment_fee_bp=body.fulfilment_fee_bp,
+        top_guide_percent=body.top_guide_percent,
+        top_guide_bonus_fen=body.top_guide_bonus_fen,
+        return_window_days=body.return_window_days,
+        effective_from=body.effective_from or ledger.clock.now(),
+    )
+    return Accepted.of(ledger.commissions.publish_policy(command, brand_id, draft))
+
+
+@router.get(
+    "/brands/{brand_id}/commission-policies",
+    operation_id="listCommissionPolicies",
+    dependencies=[Depends(current_caller)],
+)
+def commission_policies(brand_id: UUID, ledger: LedgerDep) -> list[CommissionPolicyView]:
+    return [
+        CommissionPolicyView(
+            version=p.version,
+            effective_from=p.effective_from,
+            rates=[RateView(**vars(r)) for r in p.rates],
+            fulfilment_fee_bp=p.fulfilment_fee_bp,
+            top_guide_percent=p.top_guide_percent,
+            top_guide_bonus_fen=p.top_guide_bonus_fen,
+            return_window_days=p.return_window_days,
+        )
+        for p in ledger.commissions.policies(brand_id)
+    ]
+
+
+@router.post(
+    "/brands/{brand_id}/periods/{period}/close",
+    operation_id="closePeriod",
+    dependencies=[Depends(allow(Role.FINANCE))],
+)
+def close_period(brand_id: UUID, period: Period, ledger: LedgerDep, command: CommandDep) -> Closed:
+    """Closes the brand's period once: handbacks, top-guide bonuses, every payee's statement."""
+    return Closed(
+        period=period, closed_payees=ledger.commissions.close_period(command, brand_id, period)
+    )
+
+
+@router.post(
+    "/operations/mature-commissions",
+    operation_id="matureCommissions",
+    dependencies=[Depends(allow(Role.FINANCE))],
+    tags=["operations"],
+)
+def mature_commissions(body: MatureCommissions, ledger: LedgerDep) -> Matured:
+    return Matured(matured=ledger.commissions.mature_due(body.as_of))
+
+
+def _payee(level: PayeeLevel, payee_id: UUID) -> str:
+    return Payee(level, payee_id).key
+
+
+StatementReaders = Annotated[
+    Caller, Depends(allow(Role.GUIDE, Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT))
+]
+
+
+def _may_read(caller: Caller, level: PayeeLevel, payee_id: UUID, ledger: Ledger) -> str:
+    """Guides read their own statements; store managers their store's and its guides'."""
+    if caller.role is Role.GUIDE:
+        require_own(caller, guide_id=payee_id if level is PayeeLevel.GUIDE else None)
+    elif caller.role is Role.STORE_MANAGER:
+        store_id = payee_id if level is PayeeLevel.STORE else None
+        if level is PayeeLevel.GUIDE:
+            store_id = ledger.organisation.load(Guide, payee_id).store_id
+        require_own(caller, store_id=store_id)
+    return _payee(level, payee_id)
+
+
+@router.get("/payees/{level}/{payee_id}/statements", operation_id="listStatements")
+def statements(
+    level: PayeeLevel, payee_id: UUID, ledger: LedgerDep, caller: StatementReaders
+) -> list[StatementSummary]:
+    payee = _may_read(caller, level, payee_id, ledger)
+    return [
+        StatementSummary(
+            period=row["period"],
+            closed=row["closed"],
+            final=row["final"],
+            total_fen=row["total_fen"],
+            lines=row["lines"],
+            paid_reference=row["paid_reference"],
+        )
+        for row in ledger.commissions.statements(payee)
+    ]
+
+
+def statement_view(ledger: Ledger, payee_key: str, period: str) -> StatementView:
+    found = ledger.commissions.statement(payee_key, period)
+    return StatementView.of(found, ledger.commissions.statement_lines(found))
+
+
+@router.get("/payees/{level}/{payee_id}/statements/{period}", operation_id="getStatement")
+def statement(
+    level: PayeeLevel, payee_id: UUID, period: Period, ledger: LedgerDep, caller: StatementReaders
+) -> StatementView:
+    return statement_view(ledger, _may_read(caller, level, payee_id, ledger), period)
+
+
+@router.get(
+    "/payees/{level}/{payee_id}/statements/{period}/csv",
+    operation_id="exportStatementCsv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "The statement as CSV"}},
+)
+def statement_csv(
+    level: PayeeLevel, payee_id: UUID, period: Period, ledger: LedgerDep, caller: StatementReaders
+) -> Response:
+    view = statement_view(ledger, _may_read(caller, level, payee_id, ledger), period)
+    return Response(
+        statement_as_csv(view),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{level}-{payee_id}-{period}.csv"'},
+    )
+
+
+def statement_as_csv(view: StatementView) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "payee",
+            "period",
+            "kind",
+            "amount_fen",
+            "order_id",
+            "rule_version",
+            "posting_id",
+            "source_events",
+            "description",
+        ]
+    )
+    for line in view.lines:
+        writer.writerow(
+            [
+                view.payee,
+                view.period,
+                line.kind,
+                line.amount_fen,
+                line.order_id or "",
+                "" if line.rule_version is None else line.rule_version,
+                line.posting_id or "",
+                " ".join(line.source_events),
+                line.description,
+            ]
+        )
+    writer.writerow([view.payee, view.period, "total", view.total_fen, "", "", "", "", ""])
+    return buffer.getvalue()
+
+
+@router.post(
+    "/payees/{level}/{payee_id}/statements/{period}/payout",
+    operation_id="recordPayout",
+    dependencies=[Depends(allow(Role.FINANCE))],
+)
+def record_payout(
+    level: PayeeLevel,
+    payee_id: UUID,
+    period: Period,
+    body: Payout,
+    ledger: LedgerDep,
+    command: CommandDep,
+) -> Accepted:
+    result = ledger.commissions.pay_out(
+        command, _payee(level, payee_id), period, body.amount_fen, body.reference
+    )
+    return Accepted.of(result)
+
+
+@router.get("/payees/{level}/{payee_id}/balances", operation_id="getPayeeBalances")
+def balances(
+    level: PayeeLevel, payee_id: UUID, ledger: LedgerDep, caller: StatementReaders
+) -> dict[str, int]:
+    """What the payee is owed, per bucket: pending, settleable, payable (and held, for stores)."""
+    return ledger.commissions.balances(_may_read(caller, level, payee_id, ledger))
+
+
+@router.get(
+    "/brands/{brand_id}/trial-balance",
+    operation_id="getTrialBalance",
+    dependencies=[Depends(allow(Role.FINANCE))],
+)
+def trial_balance(brand_id: UUID, ledger: LedgerDep) -> TrialBalance:
+    total, accounts = ledger.commissions.trial_balance(brand_id)
+    return TrialBalance(
+        total_fen=total,
+        accounts=[AccountBalance(account=a, balance_fen=b) for a, b in sorted(accounts.items())],
+    )
+
+
+class MismatchView(BaseModel):
+    payee: str
+    period: str
+    what: str
+    stored_fen: int
+    replayed_fen: int
+    event_ids: list[str]
+
+
+class AuditView(BaseModel):
+    period: str
+    payee: str | None
+    events_replayed: int
+    clean: bool = Field(description="Every stored statement equals its replay to the fen")
+    matched: list[str]
+    mismatches: list[MismatchView]
+
+
+@router.get(
+    "/brands/{brand_id}/periods/{period}/audit",
+    operation_id="auditPeriod",
+    dependencies=[Depends(allow(Role.FINANCE))],
+)
+def audit_period(
+    brand_id: UUID, period: Period, ledger: LedgerDep, payee: PayeeKey | None = None
+) -> AuditView:
+    """Replays every commission event from zero in memory, recomputes the period's
+    statements (accruals under the rules their postings record) and compares them with
+    the stored ones to the fen; every mismatch names the events involved."""
+    report = ledger.settlement_audit().run(brand_id, period, payee)
+    return AuditView(
+        period=report.period,
+        payee=report.payee,
+        events_replayed=report.events_replayed,
+        clean=report.clean,
+        matched=report.matched,
+        mismatches=[
+            MismatchView(**{**vars(m), "event_ids": list(m.event_ids)}) for m in report.mismatches
+        ],
+    )

@@ -1,0 +1,265 @@
+"""Stock, routing decisions and their explanations, the unroutable queue, routing policies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import AwareDatetime, BaseModel, Field
+
+from guideledger.api.auth import Caller, Role, allow, current_caller, require_own
+from guideledger.api.dependencies import CommandDep, LedgerDep
+from guideledger.api.problems import PROBLEM_RESPONSES
+from guideledger.api.schemas import Accepted, Location, Reason, StrictModel, VersionedChange
+from guideledger.fulfilment.domain.routing import Outcome, RoutingDecision, RoutingPolicy
+from guideledger.orders.application.app import LineRequest
+from guideledger.orders.domain import MAX_LINES_PER_ORDER, MAX_QUANTITY_PER_LINE, Order
+
+router = APIRouter(tags=["fulfilment"], responses=PROBLEM_RESPONSES)
+KeepsStock = Annotated[Caller, Depends(allow(Role.STORE_MANAGER))]
+
+StockQuantity = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
+Page = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+
+class ReceiveStock(StrictModel):
+    quantity: StockQuantity
+    reference: str = Field(min_length=1, max_length=100, description="ASN or transfer number")
+
+
+class AdjustStock(VersionedChange):
+    delta: int = Field(strict=True, ge=-1_000_000, le=1_000_000, description="Not zero")
+    reason: Reason
+
+
+class StockPositionView(BaseModel):
+    node_id: UUID
+    sku_id: UUID
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class AllocatedLineView(BaseModel):
+    line_no: int
+    sku_id: UUID
+    quantity: int
+
+
+class AllocationView(BaseModel):
+    node_id: UUID
+    kind: str
+    branch_id: UUID
+    distance_km: float
+    band: int
+    cross_branch: bool
+    lines: list[AllocatedLineView]
+
+
+class CandidateView(BaseModel):
+    node_id: UUID
+    kind: str
+    distance_km: float
+    band: int
+    outcome: Outcome
+    reason: str
+    rank: int | None
+
+
+class RoutingDecisionView(BaseModel):
+    policy_version: int
+    routable: bool
+    reason: str
+    selling_branch_id: UUID | None = None
+    allocations: list[AllocationView]
+    candidates: list[CandidateView]
+
+    @classmethod
+    def of(cls, decision: RoutingDecision, order: Order | None = None) -> RoutingDecisionView:
+        return cls(
+            policy_version=decision.policy_version,
+            routable=decision.routable,
+            reason=decision.reason,
+            selling_branch_id=order.selling_branch_id if order else None,
+            allocations=[
+                AllocationView(
+                    node_id=a.node_id,
+                    kind=a.kind,
+                    branch_id=a.branch_id,
+                    distance_km=a.distance_km,
+                    band=a.band,
+                    cross_branch=order.is_cross_branch(a) if order else False,
+                    lines=[AllocatedLineView(**vars(line)) for line in a.lines],
+                )
+                for a in decision.allocations
+            ],
+            candidates=[CandidateView(**vars(c)) for c in decision.candidates],
+        )
+
+
+class DryRunLine(StrictModel):
+    sku_id: UUID
+    quantity: int = Field(strict=True, ge=1, le=MAX_QUANTITY_PER_LINE)
+
+
+class DryRun(StrictModel):
+    lines: list[DryRunLine] = Field(min_length=1, max_length=MAX_LINES_PER_ORDER)
+    location: Location
+
+
+class WaitingOrderView(BaseModel):
+    order_id: UUID
+    reason: str
+    since: datetime
+
+
+class Rerouted(BaseModel):
+    allocated: list[UUID]
+
+
+class PublishRoutingPolicy(StrictModel):
+    distance_band_km: int = Field(default=10, strict=True, ge=1, le=1000)
+    max_shipments: int = Field(default=2, strict=True, ge=1, le=5)
+    split_search_limit: int = Field(default=20, strict=True, ge=2, le=40)
+    prefer_warehouse: bool = True
+    effective_from: AwareDatetime | None = Field(default=None, description="Defaults to now")
+
+
+class RoutingPolicyView(BaseModel):
+    version: int
+    effective_from: datetime
+    distance_band_km: int
+    max_shipments: int
+    split_search_limit: int
+    prefer_warehouse: bool
+
+
+@router.post(
+    "/nodes/{node_id}/stock/{sku_id}/receipts",
+    operation_id="receiveStock",
+    status_code=status.HTTP_201_CREATED,
+)
+def receive_stock(
+    node_id: UUID,
+    sku_id: UUID,
+    body: ReceiveStock,
+    ledger: LedgerDep,
+    command: CommandDep,
+    caller: KeepsStock,
+) -> Accepted:
+    require_own(caller, store_id=node_id)
+    result = ledger.orders.receive_stock(command, node_id, sku_id, body.quantity, body.reference)
+    return Accepted.of(result)
+
+
+@router.post("/nodes/{node_id}/stock/{sku_id}/adjustments", operation_id="adjustStock")
+def adjust_stock(
+    node_id: UUID,
+    sku_id: UUID,
+    body: AdjustStock,
+    ledger: LedgerDep,
+    command: CommandDep,
+    caller: KeepsStock,
+) -> Accepted:
+    require_own(caller, store_id=node_id)
+    result = ledger.orders.adjust_stock(
+        command, node_id, sku_id, body.delta, body.reason, body.expected_version
+    )
+    return Accepted.of(result)
+
+
+def _positions(ledger: LedgerDep, **where: UUID) -> list[StockPositionView]:
+    return [
+        StockPositionView(**vars(p), available=p.available)
+        for p in ledger.orders.stock_positions(**where)
+    ]
+
+
+@router.get(
+    "/nodes/{node_id}/stock", operation_id="getStockByNode", dependencies=[Depends(current_caller)]
+)
+def stock_by_node(node_id: UUID, ledger: LedgerDep) -> list[StockPositionView]:
+    return _positions(ledger, node_id=node_id)
+
+
+@router.get(
+    "/skus/{sku_id}/stock", operation_id="getStockBySku", dependencies=[Depends(current_caller)]
+)
+def stock_by_sku(sku_id: UUID, ledger: LedgerDep) -> list[StockPositionView]:
+    return _positions(ledger, sku_id=sku_id)
+
+
+@router.get(
+    "/orders/{order_id}/routing",
+    operation_id="getOrderRouting",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+)
+def order_routing(order_id: UUID, ledger: LedgerDep) -> RoutingDecisionView | None:
+    """The routing decision with every candidate's outcome; null before any routing."""
+    order = ledger.orders.get_order(order_id)
+    return RoutingDecisionView.of(order.routing, order) if order.routing else None
+
+
+@router.post(
+    "/brands/{brand_id}/routing/dry-run",
+    operation_id="dryRunRouting",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+)
+def dry_run(brand_id: UUID, body: DryRun, ledger: LedgerDep) -> RoutingDecisionView:
+    """Routes a hypothetical order now; reserves and records nothing."""
+    lines = [LineRequest(line.sku_id, line.quantity, 0) for line in body.lines]
+    return RoutingDecisionView.of(ledger.orders.dry_run(brand_id, lines, body.location.to_domain()))
+
+
+@router.get(
+    "/brands/{brand_id}/unroutable-orders",
+    operation_id="listUnroutableOrders",
+    dependencies=[Depends(allow(Role.SUPPORT))],
+)
+def unroutable_orders(
+    brand_id: UUID, ledger: LedgerDep, limit: Page = 100, offset: Offset = 0
+) -> list[WaitingOrderView]:
+    return [
+        WaitingOrderView(**vars(w))
+        for w in ledger.orders.waiting_orders(brand_id, limit=limit, offset=offset)
+    ]
+
+
+@router.post(
+    "/brands/{brand_id}/unroutable-orders/reroute",
+    operation_id="rerouteWaitingOrders",
+    dependencies=[Depends(allow(Role.SUPPORT))],
+)
+def reroute(brand_id: UUID, ledger: LedgerDep) -> Rerouted:
+    return Rerouted(allocated=ledger.orders.route_waiting_orders(brand_id))
+
+
+@router.post(
+    "/brands/{brand_id}/routing-policies",
+    operation_id="publishRoutingPolicy",
+    dependencies=[Depends(allow())],
+    status_code=status.HTTP_201_CREATED,
+)
+def publish_routing_policy(
+    brand_id: UUID, body: PublishRoutingPolicy, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    draft = RoutingPolicy(
+        distance_band_km=body.distance_band_km,
+        max_shipments=body.max_shipments,
+        split_search_limit=body.split_search_limit,
+        prefer_warehouse=body.prefer_warehouse,
+        effective_from=body.effective_from or ledger.clock.now(),
+    )
+    return Accepted.of(ledger.orders.publish_routing_policy(command, brand_id, draft))
+
+
+@router.get(
+    "/brands/{brand_id}/routing-policies",
+    operation_id="listRoutingPolicies",
+    dependencies=[Depends(current_caller)],
+)
+def routing_policies(brand_id: UUID, ledger: LedgerDep) -> list[RoutingPolicyView]:
+    return [RoutingPolicyView(**vars(p)) for p in ledger.orders.routing_policies(brand_id)]

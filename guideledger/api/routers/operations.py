@@ -1,0 +1,78 @@
+"""Liveness, readiness and metrics: public, for load balancers and Prometheus."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from guideledger.api.dependencies import LedgerDep
+from guideledger.platform.observability import PROJECTION_LAG_EVENTS, PROJECTION_LAG_SECONDS
+
+router = APIRouter(tags=["operations"])
+#: A read model further behind than this is not ready to serve.
+READY_LAG_SECONDS = 30.0
+
+
+class Health(BaseModel):
+    status: str
+
+
+class ProjectionLag(BaseModel):
+    projection: str
+    events_behind: int
+    seconds_behind: float
+
+
+class Readiness(BaseModel):
+    status: str
+    stores: str
+    projections: list[ProjectionLag]
+
+
+@router.get("/health", operation_id="health")
+def health() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+def _lags(ledger: LedgerDep) -> list[ProjectionLag]:
+    now = datetime.now(UTC)
+    lags = []
+    for name in list(ledger.projections.projections):
+        events, seconds = ledger.projections.lag(name, now)
+        PROJECTION_LAG_EVENTS.labels(name).set(events)
+        PROJECTION_LAG_SECONDS.labels(name).set(seconds)
+        lags.append(ProjectionLag(projection=name, events_behind=events, seconds_behind=seconds))
+    return lags
+
+
+@router.get(
+    "/ready",
+    operation_id="ready",
+    responses={503: {"model": Readiness, "description": "A store is down or a read model lags"}},
+)
+def ready(ledger: LedgerDep) -> Response:
+    """The event stores answer and every read model is within 30 s of its events."""
+    try:
+        lags = _lags(ledger)
+    except Exception:
+        body = Readiness(status="unavailable", stores="unreachable", projections=[])
+        return JSONResponse(body.model_dump(), status_code=503)
+    lagging = any(lag.events_behind and lag.seconds_behind > READY_LAG_SECONDS for lag in lags)
+    body = Readiness(status="lagging" if lagging else "ready", stores="ok", projections=lags)
+    return JSONResponse(body.model_dump(), status_code=503 if lagging else 200)
+
+
+@router.get(
+    "/metrics",
+    operation_id="metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+)
+def metrics(request: Request, ledger: LedgerDep) -> Response:
+    _lags(ledger)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,387 @@
+"""Order commands from frontends, and order queries for support."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, status
+from fastapi.encoders import jsonable_encoder
+from pydantic import AwareDatetime, BaseModel, Field
+
+from guideledger.api.auth import Caller, Role, allow, require_own
+from guideledger.api.dependencies import CommandDep, LedgerDep
+from guideledger.api.problems import PROBLEM_RESPONSES
+from guideledger.api.schemas import (
+    Accepted,
+    Code,
+    Fen,
+    Location,
+    PositiveFen,
+    Reason,
+    StrictModel,
+    VersionedChange,
+)
+from guideledger.kernel.privacy import Vault
+from guideledger.orders.application.app import DeliveryRequest, LineRequest
+from guideledger.orders.domain import (
+    MAX_LINES_PER_ORDER,
+    MAX_QUANTITY_PER_LINE,
+    AttributionEvidence,
+    Channel,
+    Order,
+    OrderStatus,
+)
+from guideledger.support.timeline import order_timeline
+
+router = APIRouter(tags=["orders"], responses=PROBLEM_RESPONSES)
+ShipsParcels = Annotated[Caller, Depends(allow(Role.STORE_MANAGER))]
+
+Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY_PER_LINE)]
+LineNo = Annotated[int, Field(strict=True, ge=1, le=MAX_LINES_PER_ORDER)]
+
+
+class PlaceOrderLine(StrictModel):
+    sku_id: UUID
+    quantity: Quantity
+    unit_price_fen: Fen
+
+
+class Delivery(StrictModel):
+    address: str = Field(min_length=1, max_length=500)
+    location: Location
+
+
+class Evidence(StrictModel):
+    """What the customer came through, as the frontend saw it."""
+
+    channel: Channel
+    guide_id: UUID | None = None
+    store_id: UUID | None = None
+    share_code: str | None = Field(default=None, min_length=1, max_length=64)
+    guide_note: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class PlaceOrder(StrictModel):
+    brand_id: UUID
+    member_id: UUID
+    lines: list[PlaceOrderLine] = Field(min_length=1, max_length=MAX_LINES_PER_ORDER)
+    delivery: Delivery
+    evidence: Evidence
+
+
+class PayOrder(VersionedChange):
+    amount_fen: Fen
+    payment_ref: str = Field(min_length=1, max_length=128)
+
+
+class CancelOrder(VersionedChange):
+    reason: Reason
+
+
+class ShipmentLine(StrictModel):
+    line_no: LineNo
+    quantity: Quantity
+
+
+class ShipOrder(VersionedChange):
+    shipment_id: Code
+    node_id: UUID = Field(description="The allocated node the parcel leaves from")
+    lines: list[ShipmentLine] = Field(min_length=1, max_length=MAX_LINES_PER_ORDER)
+
+
+class ReturnItems(VersionedChange):
+    return_id: Code
+    line_no: LineNo
+    quantity: Quantity
+    reason: Reason
+
+
+class RefundOrder(VersionedChange):
+    refund_id: Code
+    amount_fen: PositiveFen
+
+
+class OrderLineView(BaseModel):
+    line_no: int
+    sku_id: UUID
+    quantity: int
+    unit_price_fen: int
+    amount_fen: int
+    shipped: int
+    delivered: int
+    returned: int
+
+
+class ShipmentView(BaseModel):
+    shipment_id: str
+    node_id: UUID | None
+    lines: dict[int, int]
+    delivered: bool
+
+
+class DeliveryView(BaseModel):
+    address: str | None = Field(description="null once the member has been forgotten")
+    location: Location
+
+
+class OrderView(BaseModel):
+    id: UUID
+    version: int
+    brand_id: UUID
+    member_id: UUID
+    status: OrderStatus
+    total_fen: int
+    paid_fen: int
+    refunded_fen: int
+    refundable_fen: int
+    placed_at: datetime
+    payment_due_at: datetime
+    cancel_reason: str | None
+    awaiting_stock: bool = Field(description="No node could take it yet; see the unroutable queue")
+    allocated_nodes: list[UUID]
+    lines: list[OrderLineView]
+    shipments: list[ShipmentView]
+    delivery: DeliveryView
+    evidence: Evidence
+
+    @classmethod
+    def of(cls, order: Order, vault: Vault) -> OrderView:
+        return cls(
+            id=order.id,
+            version=order.version,
+            brand_id=order.brand_id,
+            member_id=order.member_id,
+            status=order.status,
+            total_fen=order.total_fen,
+            paid_fen=order.paid_fen,
+            refunded_fen=order.refunded_fen,
+            refundable_fen=order.refundable_fen,
+            placed_at=order.placed_at,
+            payment_due_at=order.payment_due_at,
+            cancel_reason=order.cancel_reason,
+            awaiting_stock=order.awaiting_stock,
+            allocated_nodes=[a.node_id for a in order.allocations],
+            lines=[
+                OrderLineView(
+                    line_no=line.line_no,
+                    sku_id=line.sku_id,
+                    quantity=line.quantity,
+                    unit_price_fen=line.unit_price_fen,
+                    amount_fen=line.amount_fen,
+                    shipped=order.shipped_quantity(line.line_no),
+                    delivered=order.delivered_quantity(line.line_no),
+                    returned=order.returned_quantity(line.line_no),
+                )
+                for line in order.lines
+            ],
+            shipments=[
+                ShipmentView(
+                    shipment_id=s.shipment_id,
+                    node_id=s.node_id,
+                    lines=dict(s.quantities),
+                    delivered=s.delivered,
+                )
+                for s in order.shipments.values()
+            ],
+            delivery=DeliveryView(
+                address=vault.unseal(order.delivery.address),
+                location=Location.from_domain(order.delivery.location),
+            ),
+            evidence=Evidence(
+                channel=order.evidence.channel,
+                guide_id=order.evidence.guide_id,
+                store_id=order.evidence.store_id,
+                share_code=order.evidence.share_code,
+                guide_note=order.evidence.guide_note,
+            ),
+        )
+
+
+class HistoryEntryView(BaseModel):
+    version: int
+    event: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    data: dict[str, Any]
+
+
+@router.post(
+    "/orders",
+    operation_id="placeOrder",
+    dependencies=[Depends(allow(Role.FRONTEND))],
+    status_code=status.HTTP_201_CREATED,
+)
+def place_order(body: PlaceOrder, ledger: LedgerDep, command: CommandDep) -> Accepted:
+    result = ledger.orders.place_order(
+        command,
+        brand_id=body.brand_id,
+        member_id=body.member_id,
+        lines=[LineRequest(x.sku_id, x.quantity, x.unit_price_fen) for x in body.lines],
+        delivery=DeliveryRequest(body.delivery.address, body.delivery.location.to_domain()),
+        evidence=AttributionEvidence(**body.evidence.model_dump()),
+    )
+    return Accepted.of(result)
+
+
+@router.get(
+    "/orders/{order_id}",
+    operation_id="getOrder",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT, Role.FINANCE))],
+)
+def get_order(
+    order_id: UUID,
+    ledger: LedgerDep,
+    as_of: Annotated[
+        AwareDatetime | None,
+        Query(description="The order as it stood at this instant (with a time zone)"),
+    ] = None,
+) -> OrderView:
+    if as_of is None:
+        return OrderView.of(ledger.orders.get_order(order_id), ledger.organisation.vault)
+    return OrderView.of(ledger.orders.order_as_of(order_id, as_of), ledger.organisation.vault)
+
+
+@router.get(
+    "/orders/{order_id}/history",
+    operation_id="getOrderHistory",
+    dependencies=[Depends(allow(Role.SUPPORT, Role.FINANCE))],
+)
+def get_order_history(order_id: UUID, ledger: LedgerDep) -> list[HistoryEntryView]:
+    return [
+        HistoryEntryView(**jsonable_encoder(entry))
+        for entry in ledger.orders.order_history(order_id)
+    ]
+
+
+class TimelineEntryView(BaseModel):
+    occurred_at: datetime
+    recorded_at: datetime
+    source: str
+    aggregate_id: UUID
+    event: str
+    actor: str
+    data: dict[str, Any]
+
+
+@router.get(
+    "/orders/{order_id}/timeline",
+    operation_id="getOrderTimeline",
+    dependencies=[Depends(allow(Role.SUPPORT, Role.FINANCE))],
+)
+def get_order_timeline(order_id: UUID, ledger: LedgerDep) -> list[TimelineEntryView]:
+    """The order's story across aggregates: its events, its stock, its commission postings."""
+    return [
+        TimelineEntryView(**jsonable_encoder(entry))
+        for entry in order_timeline(ledger.orders, ledger.commissions, order_id)
+    ]
+
+
+@router.post(
+    "/orders/{order_id}/payment",
+    operation_id="payOrder",
+    dependencies=[Depends(allow(Role.FRONTEND))],
+)
+def pay_order(order_id: UUID, body: PayOrder, ledger: LedgerDep, command: CommandDep) -> Accepted:
+    result = ledger.orders.pay(
+        command, order_id, body.amount_fen, body.payment_ref, body.expected_version
+    )
+    return Accepted.of(result)
+
+
+@router.post(
+    "/orders/{order_id}/cancellation",
+    operation_id="cancelOrder",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+)
+def cancel_order(
+    order_id: UUID, body: CancelOrder, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.orders.cancel(command, order_id, body.reason, body.expected_version)
+    return Accepted.of(result)
+
+
+@router.post("/orders/{order_id}/shipments", operation_id="shipOrder")
+def ship_order(
+    order_id: UUID, body: ShipOrder, ledger: LedgerDep, command: CommandDep, caller: ShipsParcels
+) -> Accepted:
+    require_own(caller, store_id=body.node_id)
+    quantities: dict[int, int] = {}
+    for line in body.lines:
+        quantities[line.line_no] = quantities.get(line.line_no, 0) + line.quantity
+    result = ledger.orders.ship(
+        command, order_id, body.shipment_id, body.node_id, quantities, body.expected_version
+    )
+    return Accepted.of(result)
+
+
+@router.post(
+    "/orders/{order_id}/shipments/{shipment_id}/delivery",
+    operation_id="recordDelivery",
+    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.SUPPORT))],
+)
+def record_delivery(
+    order_id: UUID,
+    shipment_id: Code,
+    body: VersionedChange,
+    ledger: LedgerDep,
+    command: CommandDep,
+) -> Accepted:
+    result = ledger.orders.deliver(command, order_id, shipment_id, body.expected_version)
+    return Accepted.of(result)
+
+
+@router.post(
+    "/orders/{order_id}/returns",
+    operation_id="returnItems",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+)
+def return_items(
+    order_id: UUID, body: ReturnItems, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.orders.return_items(
+        command,
+        order_id,
+        return_id=body.return_id,
+        line_no=body.line_no,
+        quantity=body.quantity,
+        reason=body.reason,
+        expected_version=body.expected_version,
+    )
+    return Accepted.of(result)
+
+
+@router.post(
+    "/orders/{order_id}/refunds",
+    operation_id="refundOrder",
+    dependencies=[Depends(allow(Role.FINANCE, Role.SUPPORT))],
+)
+def refund_order(
+    order_id: UUID, body: RefundOrder, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.orders.refund(
+        command, order_id, body.refund_id, body.amount_fen, body.expected_version
+    )
+    return Accepted.of(result)
+
+
+class ExpireUnpaidOrders(StrictModel):
+    as_of: AwareDatetime | None = Field(
+        default=None, description="Defaults to now; cancels orders whose window closed by then"
+    )
+
+
+class ExpiredOrders(BaseModel):
+    expired: list[UUID]
+
+
+@router.post(
+    "/operations/expire-unpaid-orders",
+    operation_id="expireUnpaidOrders",
+    dependencies=[Depends(allow())],
+    tags=["operations"],
+)
+def expire_unpaid_orders(body: ExpireUnpaidOrders, ledger: LedgerDep) -> ExpiredOrders:
+    return ExpiredOrders(expired=ledger.orders.expire_unpaid_orders(body.as_of))

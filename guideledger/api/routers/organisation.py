@@ -1,0 +1,365 @@
+"""Brands and their structure: regions, districts, branches, nodes and guides."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, status
+from pydantic import Field
+
+from guideledger.api.auth import allow, current_caller
+from guideledger.api.dependencies import CommandDep, LedgerDep
+from guideledger.api.problems import PROBLEM_RESPONSES
+from guideledger.api.schemas import (
+    Accepted,
+    Code,
+    ExpectedVersion,
+    FromAttributes,
+    Location,
+    Name,
+    Reason,
+    StrictModel,
+    VersionedChange,
+)
+from guideledger.kernel.values import natural_id
+from guideledger.organisation.domain.structure import (
+    Branch,
+    Brand,
+    District,
+    Guide,
+    GuideStatus,
+    Node,
+    NodeKind,
+    Region,
+    SettlementCadence,
+    StoreOwnership,
+)
+
+router = APIRouter(tags=["organisation"], responses=PROBLEM_RESPONSES)
+
+
+# --- brands ------------------------------------------------------------------------
+
+
+class RegisterBrand(StrictModel):
+    code: Code
+    name: Name
+    time_zone: str = Field(min_length=1, max_length=64, examples=["Asia/Shanghai"])
+    settlement_cadence: SettlementCadence
+
+
+class ChangeSettlementCadence(VersionedChange):
+    settlement_cadence: SettlementCadence
+
+
+class BrandView(FromAttributes):
+    id: UUID
+    version: int
+    code: str
+    name: str
+    time_zone: str
+    settlement_cadence: SettlementCadence
+
+
+@router.post(
+    "/brands",
+    operation_id="registerBrand",
+    dependencies=[Depends(allow())],
+    status_code=status.HTTP_201_CREATED,
+)
+def register_brand(body: RegisterBrand, ledger: LedgerDep, command: CommandDep) -> Accepted:
+    result = ledger.organisation.register_brand(
+        command, body.code, body.name, body.time_zone, body.settlement_cadence
+    )
+    return Accepted.of(result)
+
+
+@router.get("/brands/{brand_id}", operation_id="getBrand", dependencies=[Depends(current_caller)])
+def get_brand(brand_id: UUID, ledger: LedgerDep) -> BrandView:
+    return BrandView.model_validate(ledger.organisation.load(Brand, brand_id))
+
+
+@router.get(
+    "/brands/by-code/{code}", operation_id="getBrandByCode", dependencies=[Depends(current_caller)]
+)
+def get_brand_by_code(code: Code, ledger: LedgerDep) -> BrandView:
+    return BrandView.model_validate(ledger.organisation.load(Brand, Brand.create_id(code)))
+
+
+@router.put(
+    "/brands/{brand_id}/settlement-cadence",
+    operation_id="changeSettlementCadence",
+    dependencies=[Depends(allow())],
+)
+def change_settlement_cadence(
+    brand_id: UUID, body: ChangeSettlementCadence, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.organisation.change_settlement_cadence(
+        command, brand_id, body.settlement_cadence, body.expected_version
+    )
+    return Accepted.of(result)
+
+
+# --- regions, districts, branches ---------------------------------------------------
+
+
+class RegisterUnit(StrictModel):
+    code: Code
+    name: Name
+
+
+class RegisterDistrict(RegisterUnit):
+    region_id: UUID
+
+
+class UnitView(FromAttributes):
+    id: UUID
+    version: int
+    brand_id: UUID
+    code: str
+    name: str
+    region_id: UUID | None = None
+
+
+@router.post(
+    "/brands/{brand_id}/regions",
+    operation_id="registerRegion",
+    dependencies=[Depends(allow())],
+    status_code=status.HTTP_201_CREATED,
+)
+def register_region(
+    brand_id: UUID, body: RegisterUnit, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    return Accepted.of(ledger.organisation.register_region(command, brand_id, body.code, body.name))
+
+
+@router.get(
+    "/regions/{region_id}", operation_id="getRegion", dependencies=[Depends(current_caller)]
+)
+def get_region(region_id: UUID, ledger: LedgerDep) -> UnitView:
+    return UnitView.model_validate(ledger.organisation.load(Region, region_id))
+
+
+@router.post(
+    "/brands/{brand_id}/districts",
+    operation_id="registerDistrict",
+    dependencies=[Depends(allow())],
+    status_code=status.HTTP_201_CREATED,
+)
+def register_district(
+    brand_id: UUID, body: RegisterDistrict, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.organisation.register_district(
+        command, brand_id, body.region_id, body.code, body.name
+    )
+    return Accepted.of(result)
+
+
+@router.get(
+    "/districts/{district_id}", operation_id="getDistrict", dependencies=[Depends(current_caller)]
+)
+def get_district(district_id: UUID, ledger: LedgerDep) -> UnitView:
+    return UnitView.model_validate(ledger.organisation.load(District, district_id))
+
+
+@router.post(
+    "/brands/{brand_id}/branches",
+    operation_id="registerBranch",
+    dependencies=[Depends(allow())],
+    status_code=status.HTTP_201_CREATED,
+)
+def register_branch(
+    brand_id: UUID, body: RegisterUnit, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    return Accepted.of(ledger.organisation.register_branch(command, brand_id, body.code, body.name))
+
+
+@router.get(
+    "/branches/{branch_id}", operation_id="getBranch", dependencies=[Depends(current_caller)]
+)
+def get_branch(branch_id: UUID, ledger: LedgerDep) -> UnitView:
+    return UnitView.model_validate(ledger.organisation.load(Branch, branch_id))
+
+
+# --- nodes ------------------------------------------------------------------------------
+
+
+class RegisterNode(StrictModel):
+    code: Code
+    name: Name
+    kind: NodeKind
+    branch_id: UUID
+    location: Location
+    ownership: StoreOwnership | None = Field(default=None, description="Stores only")
+    district_id: UUID | None = Field(default=None, description="Stores only")
+
+
+class PauseNode(VersionedChange):
+    reason: Reason
+
+
+class SetDailyOrderCap(VersionedChange):
+    daily_order_cap: int | None = Field(
+        default=None, strict=True, ge=1, le=1_000_000, description="null lifts the cap"
+    )
+
+
+class NodeView(FromAttributes):
+    id: UUID
+    version: int
+    brand_id: UUID
+    branch_id: UUID
+    district_id: UUID | None
+    code: str
+    name: str
+    kind: NodeKind
+    ownership: StoreOwnership | None
+    location: Location
+    paused: bool
+    pause_reason: str | None
+    daily_order_cap: int | None
+
+
+@router.post(
+    "/brands/{brand_id}/nodes",
+    operation_id="registerNode",
+    dependencies=[Depends(allow())],
+    status_code=status.HTTP_201_CREATED,
+)
+def register_node(
+    brand_id: UUID, body: RegisterNode, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.organisation.register_node(
+        command,
+        brand_id=brand_id,
+        branch_id=body.branch_id,
+        code=body.code,
+        name=body.name,
+        kind=body.kind,
+        location=body.location.to_domain(),
+        ownership=body.ownership,
+        district_id=body.district_id,
+    )
+    return Accepted.of(result)
+
+
+@router.get("/nodes/{node_id}", operation_id="getNode", dependencies=[Depends(current_caller)])
+def get_node(node_id: UUID, ledger: LedgerDep) -> NodeView:
+    return NodeView.model_validate(ledger.organisation.load(Node, node_id))
+
+
+@router.get(
+    "/brands/{brand_id}/nodes/by-code/{code}",
+    operation_id="getNodeByCode",
+    dependencies=[Depends(current_caller)],
+)
+def get_node_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> NodeView:
+    return NodeView.model_validate(
+        ledger.organisation.load(Node, natural_id("node", brand_id, code))
+    )
+
+
+@router.post("/nodes/{node_id}/pause", operation_id="pauseNode", dependencies=[Depends(allow())])
+def pause_node(node_id: UUID, body: PauseNode, ledger: LedgerDep, command: CommandDep) -> Accepted:
+    result = ledger.organisation.pause_node(command, node_id, body.reason, body.expected_version)
+    return Accepted.of(result)
+
+
+@router.post("/nodes/{node_id}/resume", operation_id="resumeNode", dependencies=[Depends(allow())])
+def resume_node(
+    node_id: UUID, body: VersionedChange, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    return Accepted.of(ledger.organisation.resume_node(command, node_id, body.expected_version))
+
+
+@router.put(
+    "/nodes/{node_id}/daily-order-cap",
+    operation_id="setNodeDailyOrderCap",
+    dependencies=[Depends(allow())],
+)
+def set_daily_order_cap(
+    node_id: UUID, body: SetDailyOrderCap, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.organisation.set_node_daily_order_cap(
+        command, node_id, body.daily_order_cap, body.expected_version
+    )
+    return Accepted.of(result)
+
+
+# --- guides ------------------------------------------------------------------------------
+
+
+class HireGuide(StrictModel):
+    code: Code
+    name: Name
+    store_id: UUID
+
+
+class TransferGuide(StrictModel):
+    to_store_id: UUID
+    expected_version: ExpectedVersion = None
+
+
+class GuideLeaves(VersionedChange):
+    reason: Reason
+
+
+class GuideView(FromAttributes):
+    id: UUID
+    version: int
+    brand_id: UUID
+    code: str
+    name: str
+    store_id: UUID
+    status: GuideStatus
+
+
+@router.post(
+    "/brands/{brand_id}/guides",
+    operation_id="hireGuide",
+    dependencies=[Depends(allow())],
+    status_code=status.HTTP_201_CREATED,
+)
+def hire_guide(brand_id: UUID, body: HireGuide, ledger: LedgerDep, command: CommandDep) -> Accepted:
+    result = ledger.organisation.hire_guide(command, brand_id, body.code, body.name, body.store_id)
+    return Accepted.of(result)
+
+
+@router.get("/guides/{guide_id}", operation_id="getGuide", dependencies=[Depends(current_caller)])
+def get_guide(guide_id: UUID, ledger: LedgerDep) -> GuideView:
+    return GuideView.model_validate(ledger.organisation.load(Guide, guide_id))
+
+
+@router.get(
+    "/brands/{brand_id}/guides/by-code/{code}",
+    operation_id="getGuideByCode",
+    dependencies=[Depends(current_caller)],
+)
+def get_guide_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> GuideView:
+    return GuideView.model_validate(
+        ledger.organisation.load(Guide, natural_id("guide", brand_id, code))
+    )
+
+
+@router.post(
+    "/guides/{guide_id}/transfer", operation_id="transferGuide", dependencies=[Depends(allow())]
+)
+def transfer_guide(
+    guide_id: UUID, body: TransferGuide, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.organisation.transfer_guide(
+        command, guide_id, body.to_store_id, body.expected_version
+    )
+    return Accepted.of(result)
+
+
+@router.post(
+    "/guides/{guide_id}/leave", operation_id="recordGuideLeft", dependencies=[Depends(allow())]
+)
+def guide_leaves(
+    guide_id: UUID, body: GuideLeaves, ledger: LedgerDep, command: CommandDep
+) -> Accepted:
+    result = ledger.organisation.record_guide_left(
+        command, guide_id, body.reason, body.expected_version
+    )
+    return Accepted.of(result)

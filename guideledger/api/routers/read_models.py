@@ -1,0 +1,110 @@
+"""Blue/green rebuilds of the commission view: rebuild under other rules, diff, promote, discard."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel, Field
+
+from guideledger.api.auth import Role, allow
+from guideledger.api.dependencies import LedgerDep
+from guideledger.api.problems import PROBLEM_RESPONSES
+from guideledger.api.schemas import StrictModel
+
+router = APIRouter(tags=["read models"], responses=PROBLEM_RESPONSES)
+BASE = "/read-models/commission-view"
+Period = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$", examples=["2026-11"])]
+
+
+class Rebuild(StrictModel):
+    rules_version: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=1_000_000,
+        description="Each brand's published commission rules of this version; "
+        "null: the rules in force when each order was paid",
+    )
+
+
+class VersionsView(BaseModel):
+    serving: int
+    serving_rules: int | None
+    candidate: int | None
+    candidate_rules: int | None
+    candidate_events: int | None = None
+    candidate_ready: bool | None = None
+
+
+class DiffLineView(BaseModel):
+    payee: str
+    period: str
+    old_fen: int
+    new_fen: int
+    difference_fen: int
+    orders_affected: int
+    correction_period: str = Field(description="Where the difference would be booked")
+
+
+class PayeeCommission(BaseModel):
+    payee: str
+    amount_fen: int
+
+
+@router.get(
+    BASE, operation_id="getCommissionViewVersions", dependencies=[Depends(allow(Role.FINANCE))]
+)
+def versions(ledger: LedgerDep) -> VersionsView:
+    return VersionsView(**ledger.commission_views.status())
+
+
+@router.post(
+    f"{BASE}/rebuilds",
+    operation_id="rebuildCommissionView",
+    dependencies=[Depends(allow())],
+    status_code=status.HTTP_202_ACCEPTED,
+)
+def rebuild(body: Rebuild, ledger: LedgerDep) -> VersionsView:
+    """Builds a candidate from event zero in the background; the serving version keeps serving."""
+    ledger.commission_views.rebuild(body.rules_version)
+    return VersionsView(**ledger.commission_views.status())
+
+
+@router.get(
+    "/brands/{brand_id}/commission-view/diff",
+    operation_id="diffCommissionView",
+    dependencies=[Depends(allow(Role.FINANCE))],
+)
+def diff(brand_id: UUID, ledger: LedgerDep) -> list[DiffLineView]:
+    """Per payee and period where the candidate differs from the serving version."""
+    return [
+        DiffLineView(**vars(line), difference_fen=line.difference_fen)
+        for line in ledger.commission_views.diff(brand_id)
+    ]
+
+
+@router.post(
+    f"{BASE}/promote", operation_id="promoteCommissionView", dependencies=[Depends(allow())]
+)
+def promote(ledger: LedgerDep) -> VersionsView:
+    """The candidate serves from now on, in one transaction; the old version is dropped."""
+    return VersionsView(**vars(ledger.commission_views.promote()))
+
+
+@router.post(
+    f"{BASE}/discard", operation_id="discardCommissionView", dependencies=[Depends(allow())]
+)
+def discard(ledger: LedgerDep) -> VersionsView:
+    return VersionsView(**vars(ledger.commission_views.discard()))
+
+
+@router.get(
+    "/brands/{brand_id}/commission-view",
+    operation_id="getCommissionView",
+    dependencies=[Depends(allow(Role.FINANCE))],
+)
+def serving(brand_id: UUID, period: Period, ledger: LedgerDep) -> list[PayeeCommission]:
+    """Each payee's commission on the orders paid in `period`, under the serving rules."""
+    return [PayeeCommission(**row) for row in ledger.commission_views.serving(brand_id, period)]

@@ -1,0 +1,77 @@
+"""Decides an order's attribution from its evidence, as the organisation stands now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from guideledger.attribution.domain.binding import MemberBinding
+from guideledger.attribution.domain.rules import (
+    DEFAULT_ATTRIBUTION_POLICY,
+    GUIDE_LINK_CHANNELS,
+    Attribution,
+    AttributionEvidence,
+    AttributionInputs,
+    AttributionPolicy,
+    Channel,
+    attribute,
+)
+from guideledger.eventstore.application import LedgerRepository, find
+from guideledger.organisation.application.app import OrganisationApplication
+from guideledger.organisation.application.directory import GUIDES, GuideDirectory
+from guideledger.organisation.application.policy_books import policy_in_force
+from guideledger.organisation.domain.structure import GuideSnapshot
+from guideledger.readmodels.model import ReadModels
+
+ATTRIBUTION = "attribution"  # the policy book's kind
+
+
+class Attributor:
+    def __init__(
+        self,
+        organisation: OrganisationApplication,
+        repository: LedgerRepository,
+        read_models: ReadModels,
+    ) -> None:
+        self.organisation = organisation
+        self.repository = repository
+        self.read_models = read_models
+
+    def policy_in_force(self, brand_id: UUID, at: datetime) -> AttributionPolicy:
+        return policy_in_force(
+            self.repository, brand_id, ATTRIBUTION, at, DEFAULT_ATTRIBUTION_POLICY
+        )
+
+    def binding(self, member_id: UUID, brand_id: UUID) -> MemberBinding | None:
+        return find(self.repository, MemberBinding, MemberBinding.create_id(member_id, brand_id))
+
+    def decide(
+        self, brand_id: UUID, member_id: UUID, evidence: AttributionEvidence, at: datetime
+    ) -> Attribution:
+        org = self.organisation
+        link_guide = None
+        if evidence.channel in GUIDE_LINK_CHANNELS and evidence.guide_id is not None:
+            link_guide = org.guide_snapshot(evidence.guide_id, "evidence.guide_id")
+        binding = self.binding(member_id, brand_id)
+        bound_guide = org.guide_snapshot(binding.guide_id) if binding and binding.guide_id else None
+        evidence_store = noted_guide = None
+        if evidence.channel is Channel.STORE_ACCOUNT and evidence.store_id is not None:
+            evidence_store = org.store_snapshot(evidence.store_id, "evidence.store_id")
+            noted_guide = self.noted_guide(evidence.store_id, evidence.guide_note)
+        inputs = AttributionInputs(link_guide, bound_guide, noted_guide, evidence_store)
+        return attribute(brand_id, evidence, inputs, self.policy_in_force(brand_id, at))
+
+    def noted_guide(self, store_id: UUID, note: str | None) -> GuideSnapshot | None:
+        """The one active guide of the store whose name or code the customer wrote."""
+        if not note:
+            return None
+        self.read_models.catch_up(GuideDirectory)
+        wanted = note.strip().casefold()
+        matches = [
+            row
+            for row in self.read_models.select(GUIDES, {"store_id": store_id, "active": True})
+            if wanted in {row["name"].casefold(), row["code"].casefold()}
+        ]
+        if len(matches) != 1:
+            return None
+        return self.organisation.guide_snapshot(matches[0]["guide_id"])

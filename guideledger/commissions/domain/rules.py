@@ -1,0 +1,203 @@
+"""Commission rules, accounts and balanced postings.
+
+Accounts are strings: `<level>:<id>:<bucket>` for payees and
+`brand:<id>:<bucket>` for the brand. Entries are signed: a debit is positive,
+a credit negative, and every posting's entries sum to zero, so no fen appears
+or disappears and every balance is derived from postings, never edited.
+
+A payee's commission moves pending → settleable (when the return window has
+passed) → payable (when its period closes into a statement) → paid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from guideledger.kernel.errors import InvalidValue
+from guideledger.kernel.money import BASIS_POINTS, divide_half_up
+
+ANY = "*"
+
+
+class PayeeLevel(StrEnum):
+    GUIDE = "guide"
+    STORE = "store"
+    DISTRICT = "district"
+    REGION = "region"
+    BRANCH = "branch"
+
+
+class Bucket(StrEnum):
+    PENDING = "pending"
+    SETTLEABLE = "settleable"
+    PAYABLE = "payable"
+    HELD = "held"  # settleable at a store, held for a guide named on store-account orders
+    HELD_PENDING = "held_pending"  # the same, before the return window has passed
+
+
+@dataclass(frozen=True)
+class Payee:
+    level: PayeeLevel
+    payee_id: UUID
+    held_by_store: UUID | None = None  # the guide's share waits at this store until close
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "level", PayeeLevel(self.level))
+
+    @property
+    def key(self) -> str:
+        return f"{self.level}:{self.payee_id}"
+
+    def account(self, bucket: Bucket) -> str:
+        """A held share sits at the store until the period closes and it is handed back."""
+        if self.held_by_store is not None and bucket in {Bucket.PENDING, Bucket.SETTLEABLE}:
+            held = Bucket.HELD if bucket is Bucket.SETTLEABLE else Bucket.HELD_PENDING
+            return f"{PayeeLevel.STORE}:{self.held_by_store}:{held}:{self.payee_id}"
+        return f"{self.key}:{bucket}"
+
+
+def expense_account(brand_id: UUID) -> str:
+    return f"brand:{brand_id}:commission_expense"
+
+
+def bank_account(brand_id: UUID) -> str:
+    return f"brand:{brand_id}:bank"
+
+
+@dataclass(frozen=True)
+class RateRule:
+    """A rate for one payee level, optionally only for one SKU category or channel."""
+
+    level: PayeeLevel
+    rate_bp: int
+    category: str = ANY
+    channel: str = ANY
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "level", PayeeLevel(self.level))
+        if not 0 <= self.rate_bp <= 5_000:
+            raise InvalidValue("a commission rate is between 0 and 5,000 basis points")
+
+    def matches(self, level: PayeeLevel, category: str, channel: str) -> bool:
+        return (
+            self.level is level
+            and self.category in {ANY, category}
+            and self.channel in {ANY, channel}
+        )
+
+    @property
+    def specificity(self) -> int:
+        return 2 * (self.category != ANY) + (self.channel != ANY)
+
+
+DEFAULT_RATES = (
+    RateRule(PayeeLevel.GUIDE, 300),
+    RateRule(PayeeLevel.STORE, 100),
+    RateRule(PayeeLevel.DISTRICT, 30),
+    RateRule(PayeeLevel.REGION, 20),
+    RateRule(PayeeLevel.BRANCH, 50),
+)
+
+
+@dataclass(frozen=True)
+class CommissionPolicy:
+    version: int = 0
+    effective_from: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    rates: tuple[RateRule, ...] = DEFAULT_RATES
+    fulfilment_fee_bp: int = 200
+    top_guide_percent: int = 5
+    top_guide_bonus_fen: int = 50_000
+    return_window_days: int = 7
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fulfilment_fee_bp <= 5_000:
+            raise InvalidValue("the fulfilment fee is between 0 and 5,000 basis points")
+        if not 0 <= self.top_guide_percent <= 100:
+            raise InvalidValue("top_guide_percent is between 0 and 100")
+        if not 0 <= self.top_guide_bonus_fen <= 10**9:
+            raise InvalidValue("top_guide_bonus_fen is between 0 and 10^9")
+        if not 0 <= self.return_window_days <= 90:
+            raise InvalidValue("return_window_days is between 0 and 90")
+
+    @property
+    def return_window(self) -> timedelta:
+        return timedelta(days=self.return_window_days)
+
+    def rate(self, level: PayeeLevel, category: str, channel: str) -> int:
+        """The most specific matching rule's rate; 0 if none matches."""
+        matching = [r for r in self.rates if r.matches(level, category, channel)]
+        return max(matching, key=lambda r: r.specificity).rate_bp if matching else 0
+
+
+DEFAULT_COMMISSION_POLICY = CommissionPolicy()
+
+
+@dataclass(frozen=True)
+class SaleLine:
+    amount_fen: int
+    category: str
+
+
+def commissions(
+    lines: Sequence[SaleLine],
+    channel: str,
+    payees: Sequence[Payee],
+    policy: CommissionPolicy,
+) -> dict[Payee, int]:
+    """What each payee earns on a sale: the exact sum over lines, rounded half up once."""
+    earned = {}
+    for payee in payees:
+        exact_bp = sum(
+            line.amount_fen * policy.rate(payee.level, line.category, channel) for line in lines
+        )
+        amount = divide_half_up(exact_bp, BASIS_POINTS)
+        if amount:
+            earned[payee] = amount
+    return earned
+
+
+@dataclass(frozen=True)
+class Entry:
+    account: str
+    amount_fen: int  # debit positive, credit negative
+
+
+class PostingKind(StrEnum):
+    ACCRUAL = "accrual"
+    MATURITY = "maturity"
+    REVERSAL = "reversal"
+    CLAWBACK = "clawback"
+    HANDBACK = "handback"
+    BONUS = "bonus"
+    SETTLEMENT = "settlement"
+    PAYOUT = "payout"
+
+
+@dataclass(frozen=True)
+class Posting:
+    posting_id: str
+    kind: PostingKind
+    brand_id: UUID
+    entries: tuple[Entry, ...]
+    period: str
+    occurred_at: datetime
+    order_id: UUID | None = None
+    rule_version: int | None = None
+    source_events: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", PostingKind(self.kind))
+        if not self.entries:
+            raise InvalidValue("a posting has entries")
+        if any(e.amount_fen == 0 for e in self.entries):
+            raise InvalidValue("a posting's entries move money")
+        if sum(e.amount_fen for e in self.entries) != 0:
+            raise InvalidValue("a posting must balance: debits equal credits")
+
+    def amount_to(self, account: str) -> int:
+        """What the posting credits to an account (positive when the account is owed more)."""
+        return -sum(e.amount_fen for e in self.entries if e.account == account)

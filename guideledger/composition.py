@@ -1,0 +1,201 @@
+"""Wires the applications, read models and process managers of one ledger, each part
+given what it needs through its constructor. `bootstrap` (the composition root) picks
+the settings and how a big audit is split; the audit's worker processes compose
+their own ledger here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from uuid import UUID
+
+from guideledger.attribution.application.projections import MemberBindings
+from guideledger.commissions.application.app import CommissionApplication
+from guideledger.commissions.application.audit import ReplayParts, SettlementAudit
+from guideledger.commissions.application.commission_view import CommissionView
+from guideledger.commissions.application.versions import CommissionViewVersions
+from guideledger.commissions.application.views import (
+    CommissionsDue,
+    LedgerBalances,
+    SettlementPeriods,
+)
+from guideledger.commissions.domain.rules import CommissionPolicy
+from guideledger.engagement.application.app import EngagementApplication
+from guideledger.eventstore.application import Clock
+from guideledger.eventstore.log import aggregate_log, events_up_to
+from guideledger.former_modules import register_former_modules
+from guideledger.fulfilment.application.projections import (
+    NodeDailyLoads,
+    NodeDirectory,
+    StockAvailability,
+)
+from guideledger.orders.application.app import OrderApplication
+from guideledger.orders.application.projections import UnpaidOrders, UnroutableQueue
+from guideledger.orders.domain import Order
+from guideledger.organisation.application.app import OrganisationApplication
+from guideledger.organisation.application.directory import GuideDirectory, UnitDirectory
+from guideledger.organisation.domain.structure import Brand
+from guideledger.platform.observability import count_lost_race
+from guideledger.platform.persistence import eventsourcing_env
+from guideledger.platform.settings import Persistence, Settings
+from guideledger.platform.vault import KeyVault
+from guideledger.processes import CommissionProcess, GuideDepartures
+from guideledger.rankings.application.projections import DailyEngagement, DailySales
+from guideledger.rankings.application.rankings import Rankings
+from guideledger.readmodels.runner import ProjectionRunner
+from guideledger.readmodels.store import (
+    MemoryReadModelStore,
+    PostgresReadModelStore,
+    ReadModelStore,
+    SQLiteReadModelStore,
+)
+
+AuditParts = Callable[[int], ReplayParts | None]
+"""How to split the audit of a log with that many commission events (None: don't)."""
+
+
+@dataclass
+class Ledger:
+    """Everything a request handler or CLI command needs."""
+
+    settings: Settings
+    clock: Clock
+    organisation: OrganisationApplication
+    orders: OrderApplication
+    engagement: EngagementApplication
+    commissions: CommissionApplication
+    projections: ProjectionRunner
+    rankings: Rankings
+    commission_views: CommissionViewVersions
+    audit_parts: AuditParts = field(default=lambda _logged: None)
+
+    def settlement_audit(self) -> SettlementAudit:
+        """Finance's replay of the commission ledger, reading orders in batches; a big
+        log is replayed in parts by several processes."""
+        logged = self.commissions.recorder.max_notification_id() or 0
+        return SettlementAudit(
+            self.commissions,
+            aggregate_log(self.commissions),
+            events_up_to(self.orders),
+            self.orders.mapper,
+            parts=self.audit_parts(logged),
+        )
+
+    def close(self) -> None:
+        self.projections.stop()
+        self.commissions.close()
+        self.engagement.close()
+        self.orders.close()
+        self.organisation.close()
+        self.projections.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def read_model_store(settings: Settings) -> ReadModelStore:
+    persistence = settings.resolved_persistence
+    if persistence is Persistence.MEMORY:
+        return MemoryReadModelStore()
+    if persistence is Persistence.SQLITE:
+        return SQLiteReadModelStore(settings.data_dir / "readmodels.sqlite3")
+    assert settings.database_url is not None
+    return PostgresReadModelStore(
+        settings.database_url, settings.postgres_schema, settings.postgres_pool_size
+    )
+
+
+def compose(settings: Settings, clock: Clock) -> Ledger:
+    """A ledger over the stores the settings name (set up beforehand: `setup_turn`)."""
+    register_former_modules()
+    projections = ProjectionRunner(read_model_store(settings))
+    vault = KeyVault(projections.store)
+    organisation = OrganisationApplication(
+        clock, vault, env=eventsourcing_env(settings, OrganisationApplication.name)
+    )
+    commissions = CommissionApplication(
+        clock,
+        organisation,
+        projections,
+        env=eventsourcing_env(settings, CommissionApplication.name),
+    )
+    orders = OrderApplication(
+        clock,
+        organisation,
+        projections,
+        env=eventsourcing_env(settings, OrderApplication.name),
+        period_gate=commissions,
+        payment_window=timedelta(minutes=settings.payment_window_minutes),
+    )
+    engagement = EngagementApplication(
+        clock, organisation, env=eventsourcing_env(settings, EngagementApplication.name)
+    )
+
+    def time_zone_of(brand_id: UUID) -> str:
+        return organisation.fact(Brand, brand_id, "brand_id").time_zone
+
+    for application in (organisation, orders, engagement, commissions):
+        projections.add_source(application)
+    for projection in (
+        StockAvailability(),
+        NodeDailyLoads(),
+        NodeDirectory(),
+        UnitDirectory(),
+        UnroutableQueue(),
+        UnpaidOrders(),
+        GuideDirectory(),
+        MemberBindings(),
+        DailySales(time_zone_of),
+        DailyEngagement(time_zone_of),
+        LedgerBalances(),
+        SettlementPeriods(),
+        CommissionsDue(),
+        GuideDepartures(orders, commissions),
+        CommissionProcess(orders, commissions),
+    ):
+        projections.register(projection)
+    for application in (organisation, orders, engagement, commissions):
+        application.on_lost_race = count_lost_race
+    rankings = Rankings(projections, time_zone_of, clock.now)
+    commission_views = CommissionViewVersions(
+        projections, commissions, partial(commission_view, orders, commissions)
+    )
+    return Ledger(
+        settings,
+        clock,
+        organisation,
+        orders,
+        engagement,
+        commissions,
+        projections,
+        rankings,
+        commission_views,
+    )
+
+
+def commission_view(
+    orders: OrderApplication,
+    commissions: CommissionApplication,
+    version: int,
+    rules_version: int | None,
+) -> CommissionView:
+    """Version `version` of the commission view, under each brand's published rules
+    `rules_version` (or, if None or not published, the rules in force at payment)."""
+
+    def rules_for(brand_id: UUID, paid_at: datetime) -> CommissionPolicy:
+        if rules_version is None:
+            return commissions.policy_in_force(brand_id, paid_at)
+        return commissions.policy_version(brand_id, rules_version, paid_at)
+
+    def order_at(order_id: UUID, version: int) -> Order:
+        order: Order = orders.repository.get(order_id, version=version)
+        return order
+
+    return CommissionView(
+        version, rules_version, rules_for, order_at, commissions.earned, commissions.period_of
+    )

@@ -1,0 +1,65 @@
+"""A brand's book of one kind of policy (routing, attribution, commission).
+
+Every rule is versioned, effective-dated data: publishing adds the next
+version, which may take effect now or later but never in the past, so a
+decision can always be re-run with the version that was in force.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from guideledger.kernel.errors import RuleViolated
+from guideledger.kernel.values import natural_id, require_utc
+
+
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def effective_from(self) -> datetime: ...
+
+
+P = TypeVar("P", bound=Versioned)
+MAX_LEAD = timedelta(days=5 * 366)  # a rule is not published more than five years ahead
+
+
+class PolicyBook(Aggregate):
+    @staticmethod
+    def create_id(brand_id: UUID, kind: str) -> UUID:
+        return natural_id("policy-book", brand_id, kind)
+
+    @event("Opened")
+    def __init__(self, brand_id: UUID, kind: str) -> None:
+        self.brand_id = brand_id
+        self.kind = kind
+        self.policies: list[Any] = []
+
+    def in_force(self, at: datetime, default: P) -> P:
+        """The latest version effective at `at`; `default` (version 0) before any."""
+        effective = [p for p in self.policies if p.effective_from <= at]
+        found: P = effective[-1] if effective else default
+        return found
+
+    def publish(self, draft: P, occurred_at: datetime, actor: str) -> P:
+        occurred_at = require_utc(occurred_at)
+        effective_from = require_utc(draft.effective_from)
+        if effective_from < occurred_at:
+            raise RuleViolated("a policy cannot take effect in the past")
+        if effective_from > occurred_at + MAX_LEAD:
+            raise RuleViolated("a policy cannot take effect more than five years ahead")
+        if self.policies and effective_from < self.policies[-1].effective_from:
+            raise RuleViolated("a new version cannot take effect before the latest one")
+        policy: P = replace(draft, version=len(self.policies) + 1)  # type: ignore[type-var]
+        self._record_published(policy, occurred_at, actor)
+        return policy
+
+    @event("Published")
+    def _record_published(self, policy: Any, occurred_at: datetime, actor: str) -> None:
+        self.policies.append(policy)

@@ -1,0 +1,608 @@
+"""The order aggregate and its lifecycle.
+
+placed ──pay──▶ paid ──ship──▶ partially shipped / shipped ──deliver──▶ delivered
+  │               │                                                     │
+  └──cancel───────┴──▶ cancelled (only before anything shipped)      return ──▶ refund
+
+Quantities are tracked per line (shipped, delivered, returned) so that a
+partial shipment, delivery or return is an ordinary case, not an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from guideledger.attribution.domain.rules import Attribution
+from guideledger.attribution.domain.rules import AttributionEvidence as AttributionEvidence
+from guideledger.attribution.domain.rules import Channel as Channel
+from guideledger.fulfilment.domain.routing import Allocation, LineDemand, RoutingDecision
+from guideledger.kernel.errors import InvalidValue, RuleViolated
+from guideledger.kernel.privacy import Sealed
+from guideledger.kernel.values import (
+    Fen,
+    GeoPoint,
+    require_non_negative,
+    require_positive,
+    require_text,
+    require_utc,
+)
+
+MAX_LINES_PER_ORDER = 100
+MAX_QUANTITY_PER_LINE = 10_000
+MAX_UNIT_PRICE_FEN = 100_000_000  # CNY 1,000,000 a unit
+PAYMENT_WINDOW_EXPIRED = "payment window expired"
+
+
+class OrderError(RuleViolated):
+    type = "order-rule-violated"
+
+
+class WrongPaymentAmount(OrderError):
+    type = "wrong-payment-amount"
+
+
+class OrderNotPayable(OrderError):
+    type = "order-not-payable"
+
+
+class CannotCancel(OrderError):
+    type = "order-cannot-be-cancelled"
+
+
+class RoutingRefused(OrderError):
+    type = "routing-refused"
+
+
+class AttributionRefused(OrderError):
+    type = "attribution-refused"
+
+
+class ShipmentRefused(OrderError):
+    type = "shipment-refused"
+
+
+class DeliveryRefused(OrderError):
+    type = "delivery-refused"
+
+
+class ReturnRefused(OrderError):
+    type = "return-refused"
+
+
+class RefundRefused(OrderError):
+    type = "refund-refused"
+
+
+class OrderStatus(StrEnum):
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    line_no: int
+    sku_id: UUID
+    quantity: int
+    unit_price_fen: Fen
+
+    def __post_init__(self) -> None:
+        require_positive("line_no", self.line_no)
+        require_positive("quantity", self.quantity)
+        if self.quantity > MAX_QUANTITY_PER_LINE:
+            raise InvalidValue(
+                f"quantity must not exceed {MAX_QUANTITY_PER_LINE}", line_no=self.line_no
+            )
+        require_non_negative("unit_price_fen", self.unit_price_fen)
+        if self.unit_price_fen > MAX_UNIT_PRICE_FEN:
+            raise InvalidValue(
+                f"unit_price_fen must not exceed {MAX_UNIT_PRICE_FEN}", line_no=self.line_no
+            )
+
+    @property
+    def amount_fen(self) -> Fen:
+        return self.quantity * self.unit_price_fen
+
+
+@dataclass(frozen=True)
+class DeliveryAddress:
+    """Where the parcel goes: the address text is personal, sealed under the member's key;
+    the location stays open because routing needs it."""
+
+    address: Sealed
+    location: GeoPoint
+
+
+@dataclass(frozen=True)
+class Shipment:
+    shipment_id: str
+    node_id: UUID
+    quantities: Mapping[int, int]
+    delivered_at: datetime | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.delivered_at is not None
+
+
+class Order(Aggregate):
+    @staticmethod
+    def create_id(order_id: UUID) -> UUID:
+        """The application chooses the id, so a retried command can reuse it."""
+        return order_id
+
+    @classmethod
+    def place(
+        cls,
+        *,
+        order_id: UUID,
+        brand_id: UUID,
+        member_id: UUID,
+        lines: Sequence[OrderLine],
+        delivery: DeliveryAddress,
+        evidence: AttributionEvidence,
+        payment_window: timedelta,
+        occurred_at: datetime,
+        actor: str,
+    ) -> Order:
+        if not lines:
+            raise InvalidValue("an order needs at least one line")
+        if len(lines) > MAX_LINES_PER_ORDER:
+            raise InvalidValue(f"an order has at most {MAX_LINES_PER_ORDER} lines")
+        if [line.line_no for line in lines] != list(range(1, len(lines) + 1)):
+            raise InvalidValue("lines must be numbered 1, 2, 3, ... in order")
+        if len({line.sku_id for line in lines}) != len(lines):
+            raise InvalidValue("each SKU may appear on one line only")
+        if payment_window <= timedelta(0):
+            raise InvalidValue("the payment window must be positive")
+        placed_at = require_utc(occurred_at)
+        return cls(
+            order_id=order_id,
+            brand_id=brand_id,
+            member_id=member_id,
+            lines=tuple(lines),
+            delivery=delivery,
+            evidence=evidence,
+            payment_due_at=placed_at + payment_window,
+            occurred_at=placed_at,
+            actor=actor,
+        )
+
+    @event("Placed")
+    def __init__(
+        self,
+        order_id: UUID,
+        brand_id: UUID,
+        member_id: UUID,
+        lines: Sequence[OrderLine],
+        delivery: DeliveryAddress,
+        evidence: AttributionEvidence,
+        payment_due_at: datetime,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        self.brand_id = brand_id
+        self.member_id = member_id
+        self.lines = tuple(lines)
+        self.delivery = delivery
+        self.evidence = evidence
+        self.placed_at = occurred_at
+        self.payment_due_at = payment_due_at
+        self.paid_fen: Fen = 0
+        self.payment_ref: str | None = None
+        self.cancelled = False
+        self.cancel_reason: str | None = None
+        self.shipments: dict[str, Shipment] = {}
+        self.returned: dict[int, int] = {}
+        self.return_ids: set[str] = set()
+        # Per return, where its units go back on the shelf: (line, node, units).
+        self.restocks: dict[str, tuple[tuple[int, UUID, int], ...]] = {}
+        self.refunded_fen: Fen = 0
+        self.refund_ids: set[str] = set()
+        self.routing: RoutingDecision | None = None
+        self.selling_branch_id: UUID | None = None
+        self.attribution: Attribution | None = None
+        self.paid_at: datetime | None = None
+
+    # --- derived state -------------------------------------------------------
+
+    @property
+    def demands(self) -> list[LineDemand]:
+        """What routing must find stock for."""
+        return [LineDemand(line.line_no, line.sku_id, line.quantity) for line in self.lines]
+
+    @property
+    def allocations(self) -> tuple[Allocation, ...]:
+        return self.routing.allocations if self.routing else ()
+
+    @property
+    def awaiting_stock(self) -> bool:
+        """Open, and no node could take it yet: it waits in the unroutable queue."""
+        return not self.cancelled and self.routing is not None and not self.routing.routable
+
+    def is_cross_branch(self, allocation: Allocation) -> bool:
+        """The node ships for a sale another branch made."""
+        return self.selling_branch_id is not None and allocation.branch_id != self.selling_branch_id
+
+    @property
+    def delivered_at(self) -> datetime | None:
+        """When the last parcel arrived, once the whole order is delivered."""
+        if self.status is not OrderStatus.DELIVERED:
+            return None
+        return max(s.delivered_at for s in self.shipments.values() if s.delivered_at)
+
+    @property
+    def total_fen(self) -> Fen:
+        return sum(line.amount_fen for line in self.lines)
+
+    @property
+    def is_paid(self) -> bool:
+        return self.paid_fen > 0 or (self.total_fen == 0 and self.payment_ref is not None)
+
+    def line(self, line_no: int) -> OrderLine:
+        for line in self.lines:
+            if line.line_no == line_no:
+                return line
+        raise InvalidValue(f"the order has no line {line_no}", line_no=line_no)
+
+    def shipped_quantity(self, line_no: int, node_id: UUID | None = None) -> int:
+        return sum(
+            s.quantities.get(line_no, 0)
+            for s in self.shipments.values()
+            if node_id is None or s.node_id == node_id
+        )
+
+    def delivered_quantity(self, line_no: int) -> int:
+        return sum(s.quantities.get(line_no, 0) for s in self.shipments.values() if s.delivered)
+
+    def returned_quantity(self, line_no: int) -> int:
+        return self.returned.get(line_no, 0)
+
+    def restock_of(self, return_id: str) -> tuple[tuple[UUID, int], ...]:
+        """Where the return's units go back: (node, units), one per node."""
+        return tuple((node_id, units) for _line_no, node_id, units in self.restocks[return_id])
+
+    def _shelves_for(self, line_no: int, quantity: int) -> tuple[tuple[int, UUID, int], ...]:
+        """Returned units of a line go back to the nodes that shipped it, the latest first,
+        each taking back at most what it shipped of the line and has not taken back yet."""
+        taken_back: dict[UUID, int] = {}
+        for line, node_id, units in (r for rs in self.restocks.values() for r in rs):
+            if line == line_no:
+                taken_back[node_id] = taken_back.get(node_id, 0) + units
+        shipped_from = dict.fromkeys(
+            s.node_id for s in self.shipments.values() if line_no in s.quantities
+        )
+        shelves, remaining = [], quantity
+        for node_id in reversed(shipped_from):
+            room = self.shipped_quantity(line_no, node_id) - taken_back.get(node_id, 0)
+            units = min(remaining, room)
+            if units > 0:
+                shelves.append((line_no, node_id, units))
+                remaining -= units
+        return tuple(shelves)
+
+    @property
+    def returned_fen(self) -> Fen:
+        return sum(self.line(n).unit_price_fen * q for n, q in self.returned.items())
+
+    @property
+    def refundable_fen(self) -> Fen:
+        """What the customer is owed back and has not yet received."""
+        owed = self.paid_fen if self.cancelled else self.returned_fen
+        return owed - self.refunded_fen
+
+    @property
+    def status(self) -> OrderStatus:
+        if self.cancelled:
+            return OrderStatus.CANCELLED
+        if not self.is_paid:
+            return OrderStatus.AWAITING_PAYMENT
+        shipped = sum(self.shipped_quantity(line.line_no) for line in self.lines)
+        ordered = sum(line.quantity for line in self.lines)
+        if shipped == 0:
+            return OrderStatus.PAID
+        if shipped < ordered:
+            return OrderStatus.PARTIALLY_SHIPPED
+        if all(s.delivered for s in self.shipments.values()):
+            return OrderStatus.DELIVERED
+        return OrderStatus.SHIPPED
+
+    # --- commands ------------------------------------------------------------
+
+    def pay(self, amount_fen: Fen, payment_ref: str, occurred_at: datetime, actor: str) -> None:
+        if self.cancelled:
+            raise OrderNotPayable("the order was cancelled", reason=self.cancel_reason)
+        if self.is_paid:
+            raise OrderNotPayable("the order is already paid", payment_ref=self.payment_ref)
+        if require_utc(occurred_at) > self.payment_due_at:
+            raise OrderNotPayable(
+                "the payment window has closed", payment_due_at=self.payment_due_at.isoformat()
+            )
+        if amount_fen != self.total_fen:
+            raise WrongPaymentAmount(
+                "the payment must equal the order total",
+                total_fen=self.total_fen,
+                amount_fen=amount_fen,
+            )
+        self._record_paid(
+            amount_fen,
+            require_text("payment_ref", payment_ref, 128),
+            self.attribution,
+            occurred_at,
+            actor,
+        )
+
+    @event("Paid")
+    def _record_paid(
+        self,
+        amount_fen: Fen,
+        payment_ref: str,
+        attribution: Attribution | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        """Carries the attribution, so sales read models need no other state."""
+        self.paid_fen = amount_fen
+        self.payment_ref = payment_ref
+        self.paid_at = occurred_at
+
+    def cancel(self, reason: str, occurred_at: datetime, actor: str) -> None:
+        if self.cancelled:
+            raise CannotCancel("the order is already cancelled")
+        if self.shipments:
+            raise CannotCancel("the order has shipped; return it instead")
+        self._record_cancelled(require_text("reason", reason, 500), require_utc(occurred_at), actor)
+
+    def expire_payment_window(self, as_of: datetime, actor: str) -> None:
+        """Cancels an unpaid order whose payment window has passed."""
+        if self.cancelled or self.is_paid:
+            raise CannotCancel("only an unpaid, open order can expire")
+        if require_utc(as_of) < self.payment_due_at:
+            raise CannotCancel(
+                "the payment window is still open", payment_due_at=self.payment_due_at.isoformat()
+            )
+        self._record_cancelled(PAYMENT_WINDOW_EXPIRED, as_of, actor)
+
+    @event("Cancelled")
+    def _record_cancelled(self, reason: str, occurred_at: datetime, actor: str) -> None:
+        self.cancelled = True
+        self.cancel_reason = reason
+
+    def attribute(self, attribution: Attribution, occurred_at: datetime, actor: str) -> None:
+        """Records whom the sale counts for; decided once, when the order is placed."""
+        if self.attribution is not None:
+            raise AttributionRefused("the order is already attributed; correct it instead")
+        self._record_attributed(attribution, require_utc(occurred_at), actor)
+
+    @event("Attributed")
+    def _record_attributed(
+        self, attribution: Attribution, occurred_at: datetime, actor: str
+    ) -> None:
+        self.attribution = attribution
+
+    def correct_attribution(
+        self, attribution: Attribution, reason: str, occurred_at: datetime, actor: str
+    ) -> None:
+        """Support's correction: a new fact, carrying what moves from the old payee to the new."""
+        if self.attribution is None:
+            raise AttributionRefused("the order was never attributed")
+        if attribution.payees == self.attribution.payees:
+            raise AttributionRefused("the sale already counts for that guide and store")
+        self._record_attribution_corrected(
+            self.attribution,
+            attribution,
+            require_text("reason", reason, 500),
+            self.paid_fen,
+            self.refunded_fen,
+            self.paid_at,
+            require_utc(occurred_at),
+            actor,
+        )
+
+    @event("AttributionCorrected")
+    def _record_attribution_corrected(
+        self,
+        previous: Attribution,
+        attribution: Attribution,
+        reason: str,
+        paid_fen: Fen,
+        refunded_fen: Fen,
+        paid_at: datetime | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        self.attribution = attribution
+
+    def allocate(
+        self,
+        decision: RoutingDecision,
+        selling_branch_id: UUID | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        """Records which nodes ship which lines; their stock is reserved in the same save."""
+        self._require_unallocated()
+        if not decision.routable:
+            raise InvalidValue("an allocation needs a routable decision")
+        for line in self.lines:
+            allocated = sum(a.quantity(line.line_no) for a in decision.allocations)
+            if allocated != line.quantity:
+                raise InvalidValue("the allocation does not cover the line", line_no=line.line_no)
+        self._record_allocated(decision, selling_branch_id, require_utc(occurred_at), actor)
+
+    @event("Allocated")
+    def _record_allocated(
+        self,
+        decision: RoutingDecision,
+        selling_branch_id: UUID | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        self.routing = decision
+        self.selling_branch_id = selling_branch_id
+
+    def wait_for_stock(self, decision: RoutingDecision, occurred_at: datetime, actor: str) -> None:
+        """No node can ship the order now: it joins the unroutable queue with the reason."""
+        self._require_unallocated()
+        if decision.routable:
+            raise InvalidValue("a routable decision is an allocation")
+        if self.awaiting_stock:
+            raise RoutingRefused("the order already waits for stock")
+        self._record_routing_failed(self.brand_id, decision, require_utc(occurred_at), actor)
+
+    @event("RoutingFailed")
+    def _record_routing_failed(
+        self, brand_id: UUID, decision: RoutingDecision, occurred_at: datetime, actor: str
+    ) -> None:
+        self.routing = decision
+
+    def _require_unallocated(self) -> None:
+        if self.cancelled:
+            raise RoutingRefused("the order was cancelled")
+        if self.allocations:
+            raise RoutingRefused("the order is already allocated")
+
+    def ship(
+        self,
+        shipment_id: str,
+        node_id: UUID,
+        quantities: Mapping[int, int],
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        """Dispatches some quantity of some lines as one parcel."""
+        if self.status not in {OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED}:
+            raise ShipmentRefused(f"an order that is {self.status} cannot ship")
+        shipment_id = require_text("shipment_id", shipment_id, 64)
+        if shipment_id in self.shipments:
+            raise ShipmentRefused("that shipment id is already used", shipment_id=shipment_id)
+        if not quantities:
+            raise ShipmentRefused("a shipment carries at least one line")
+        allocation = self.routing.allocation_at(node_id) if self.routing else None
+        if allocation is None:
+            raise ShipmentRefused("the order is not allocated to that node", node_id=str(node_id))
+        for line_no, quantity in quantities.items():
+            require_positive("quantity", quantity)
+            self.line(line_no)
+            unshipped = allocation.quantity(line_no) - self.shipped_quantity(line_no, node_id)
+            if quantity > unshipped:
+                raise ShipmentRefused(
+                    "cannot ship more than the node has left to ship of the line",
+                    line_no=line_no,
+                    unshipped=unshipped,
+                    quantity=quantity,
+                )
+        self._record_shipped(
+            shipment_id, node_id, dict(quantities), require_utc(occurred_at), actor
+        )
+
+    @event("Shipped")
+    def _record_shipped(
+        self,
+        shipment_id: str,
+        node_id: UUID,
+        quantities: dict[int, int],
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        # JSON turns int keys into strings: normalise on the way back in.
+        lines = {int(line_no): quantity for line_no, quantity in quantities.items()}
+        self.shipments[shipment_id] = Shipment(shipment_id, node_id, lines)
+
+    def deliver(self, shipment_id: str, occurred_at: datetime, actor: str) -> None:
+        shipment = self.shipments.get(shipment_id)
+        if shipment is None:
+            raise DeliveryRefused("no such shipment", shipment_id=shipment_id)
+        if shipment.delivered:
+            raise DeliveryRefused("the shipment is already delivered", shipment_id=shipment_id)
+        self._record_delivered(shipment_id, require_utc(occurred_at), actor)
+
+    @event("Delivered")
+    def _record_delivered(self, shipment_id: str, occurred_at: datetime, actor: str) -> None:
+        shipment = self.shipments[shipment_id]
+        self.shipments[shipment_id] = Shipment(
+            shipment.shipment_id, shipment.node_id, shipment.quantities, occurred_at
+        )
+
+    def return_items(
+        self,
+        return_id: str,
+        line_no: int,
+        quantity: int,
+        reason: str,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        """Takes back some delivered units of one line (退货)."""
+        return_id = require_text("return_id", return_id, 64)
+        if return_id in self.return_ids:
+            raise ReturnRefused("that return id is already used", return_id=return_id)
+        require_positive("quantity", quantity)
+        returnable = self.delivered_quantity(line_no) - self.returned_quantity(line_no)
+        if quantity > returnable:
+            raise ReturnRefused(
+                "cannot return more than was delivered and not yet returned",
+                line_no=line_no,
+                returnable=returnable,
+                quantity=quantity,
+            )
+        self._record_returned(
+            return_id,
+            line_no,
+            quantity,
+            require_text("reason", reason, 500),
+            require_utc(occurred_at),
+            actor,
+        )
+
+    @event("ItemsReturned")
+    def _record_returned(
+        self,
+        return_id: str,
+        line_no: int,
+        quantity: int,
+        reason: str,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        self.return_ids.add(return_id)
+        self.restocks[return_id] = self._shelves_for(line_no, quantity)
+        self.returned[line_no] = self.returned.get(line_no, 0) + quantity
+
+    def refund(self, refund_id: str, amount_fen: Fen, occurred_at: datetime, actor: str) -> None:
+        """Pays money back for a cancellation after payment or for returned units."""
+        refund_id = require_text("refund_id", refund_id, 64)
+        if refund_id in self.refund_ids:
+            raise RefundRefused("that refund id is already used", refund_id=refund_id)
+        require_positive("amount_fen", amount_fen)
+        if amount_fen > self.refundable_fen:
+            raise RefundRefused(
+                "cannot refund more than is owed back",
+                refundable_fen=self.refundable_fen,
+                amount_fen=amount_fen,
+            )
+        self._record_refunded(
+            refund_id, amount_fen, self.attribution, self.paid_at, require_utc(occurred_at), actor
+        )
+
+    @event("Refunded")
+    def _record_refunded(
+        self,
+        refund_id: str,
+        amount_fen: Fen,
+        attribution: Attribution | None,
+        paid_at: datetime | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        self.refund_ids.add(refund_id)
+        self.refunded_fen += amount_fen

@@ -1,0 +1,54 @@
+"""Reading and publishing a brand's versioned policies (routing, attribution, commission)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from guideledger.eventstore.application import (
+    Command,
+    CommandResult,
+    Decision,
+    LedgerApplication,
+    LedgerRepository,
+    find,
+)
+from guideledger.kernel.policies import PolicyBook, Versioned
+from guideledger.organisation.application.app import OrganisationApplication
+from guideledger.organisation.domain.structure import Brand
+
+P = TypeVar("P", bound=Versioned)
+
+
+def policy_in_force(
+    repository: LedgerRepository, brand_id: UUID, kind: str, at: datetime, default: P
+) -> P:
+    """The version in force at `at`; `default` (version 0) if the brand published none."""
+    book = find(repository, PolicyBook, PolicyBook.create_id(brand_id, kind))
+    return book.in_force(at, default) if book else default
+
+
+def published(repository: LedgerRepository, brand_id: UUID, kind: str) -> list[Any]:
+    book = find(repository, PolicyBook, PolicyBook.create_id(brand_id, kind))
+    return list(book.policies) if book else []
+
+
+def publish(
+    application: LedgerApplication,
+    organisation: OrganisationApplication,
+    command: Command,
+    brand_id: UUID,
+    kind: str,
+    draft: Any,
+) -> CommandResult:
+    """Adds the draft as the brand's next version of `kind`; the result's version is its number."""
+
+    def decide() -> Decision:
+        organisation.fact(Brand, brand_id, "brand_id")
+        book_id = PolicyBook.create_id(brand_id, kind)
+        book = application.find(PolicyBook, book_id) or PolicyBook(brand_id, kind)
+        policy = book.publish(draft, application.clock.now(), command.actor)
+        return [book], CommandResult(book.id, policy.version)
+
+    return application.execute(command, decide)

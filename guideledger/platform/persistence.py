@@ -1,0 +1,82 @@
+"""Turns settings into the eventsourcing library's per-application environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from psycopg import sql
+
+from guideledger.platform.settings import Persistence, Settings
+
+
+def eventsourcing_env(settings: Settings, application_name: str) -> dict[str, str]:
+    """The environment for one application.
+
+    Each application gets its own events table (PostgreSQL names it after the
+    application; SQLite always calls it `stored_events`, so each application gets
+    its own file).
+    """
+    # The cache fast-forwards each cached aggregate from the store on every read,
+    # so writes by other processes are seen; it only saves re-reading old events.
+    cache = {"AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size)}
+    persistence = settings.resolved_persistence
+    if persistence is Persistence.MEMORY:
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo", **cache}
+    if persistence is Persistence.SQLITE:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(settings.data_dir / f"{application_name}.sqlite3"),
+            "SQLITE_LOCK_TIMEOUT": "10",
+            **cache,
+        }
+    assert settings.database_url is not None
+    return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **postgres_env(settings), **cache}
+
+
+def postgres_env(settings: Settings) -> dict[str, str]:
+    assert settings.database_url is not None
+    url = urlsplit(settings.database_url)
+    if url.scheme not in {"postgres", "postgresql", "postgresql+psycopg"}:
+        raise ValueError(f"not a PostgreSQL URL: {url.scheme}://...")
+    return {
+        "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_SCHEMA": settings.postgres_schema,
+        "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        # No pre-ping: it costs a round trip per connection checkout, and the library
+        # already retries every read and write on a broken connection.
+        "POSTGRES_PRE_PING": "n",
+        "POSTGRES_LOCK_TIMEOUT": "5",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+    }
+
+
+@contextmanager
+def setup_turn(settings: Settings) -> Iterator[None]:
+    """Holds this process's turn to set up the PostgreSQL schema, creating it if missing.
+
+    The library creates its tables, types and functions at start (`CREATE OR REPLACE
+    FUNCTION` even when they exist), and so do the read-model stores: processes
+    starting together on one schema (server workers, an audit's parts) collide in
+    the catalogue ("tuple concurrently updated"). A session advisory lock named
+    after the schema makes them take turns; other backends need no turn."""
+    if settings.resolved_persistence is not Persistence.POSTGRES:
+        yield
+        return
+    assert settings.database_url is not None
+    schema = settings.postgres_schema
+    with psycopg.connect(settings.database_url, autocommit=True) as connection:
+        connection.execute(
+            "SELECT pg_advisory_lock(hashtext(%s))", (f"guideledger-setup:{schema}",)
+        )
+        connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        yield  # the lock goes with the connection

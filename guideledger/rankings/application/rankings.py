@@ -1,0 +1,236 @@
+"""The morning read for managers: yesterday's rankings, daily sales, share funnels."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from guideledger.kernel.errors import InvalidValue
+from guideledger.rankings.application.projections import (
+    SALES_BY_BRANCH_DAY,
+    SALES_BY_GUIDE_DAY,
+    SALES_BY_STORE_DAY,
+    SHARE_FUNNEL,
+    DailyEngagement,
+    DailySales,
+)
+from guideledger.readmodels.model import ReadModels
+
+MAX_DAYS = 92
+
+
+class StoreMeasure(StrEnum):
+    TOTAL = "total"  # net sales of every attributed order
+    ONLINE = "online"  # net sales through guides' links, QR codes, live streams and bindings
+
+
+class GuideMeasure(StrEnum):
+    SALES = "sales"
+    SHARE_RATE = "share_rate"  # paid orders through the guide's shares, per share
+
+
+@dataclass(frozen=True)
+class Sales:
+    paid_orders: int = 0
+    sales_fen: int = 0
+    online_sales_fen: int = 0
+    refunds_fen: int = 0
+
+    @property
+    def net_sales_fen(self) -> int:
+        return self.sales_fen - self.refunds_fen
+
+    @classmethod
+    def of(cls, rows: Iterable[dict[str, Any]]) -> Sales:
+        totals: dict[str, int] = defaultdict(int)
+        for row in rows:
+            for column in ("paid_orders", "sales_fen", "online_sales_fen", "refunds_fen"):
+                totals[column] += row[column] or 0
+        return cls(**totals)
+
+
+@dataclass(frozen=True)
+class StoreRank:
+    rank: int
+    store_id: UUID
+    branch_id: UUID
+    district_id: UUID
+    sales: Sales
+
+
+@dataclass(frozen=True)
+class GuideRank:
+    rank: int
+    guide_id: UUID
+    store_id: UUID
+    sales: Sales
+    shares: int
+    visits: int
+    share_orders: int
+
+    @property
+    def share_rate(self) -> float:
+        return self.share_orders / self.shares if self.shares else 0.0
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    day: str
+    sales: Sales
+
+
+@dataclass(frozen=True)
+class FunnelDay:
+    day: str
+    shares: int
+    visits: int
+    add_to_carts: int
+    share_orders: int
+
+
+class Rankings:
+    def __init__(
+        self,
+        read_models: ReadModels,
+        time_zone_of: Callable[[UUID], str],
+        now: Callable[[], datetime],
+    ) -> None:
+        self.read_models = read_models
+        self.time_zone_of = time_zone_of
+        self.now = now
+
+    def yesterday(self, brand_id: UUID) -> date:
+        return self.now().astimezone(ZoneInfo(self.time_zone_of(brand_id))).date() - timedelta(1)
+
+    def stores(
+        self, brand_id: UUID, day: date | None, measure: StoreMeasure = StoreMeasure.TOTAL
+    ) -> list[StoreRank]:
+        """Stores ranked by net sales (total or online) on one day; yesterday by default."""
+        self._fresh()
+        day = day or self.yesterday(brand_id)
+        rows = self.read_models.select(
+            SALES_BY_STORE_DAY, {"brand_id": brand_id, "day": day.isoformat()}
+        )
+        ranked = sorted(
+            ((Sales.of([row]), row) for row in rows),
+            key=lambda pair: (-_store_measure(pair[0], measure), str(pair[1]["store_id"])),
+        )
+        return [
+            StoreRank(n, row["store_id"], row["branch_id"], row["district_id"], sales)
+            for n, (sales, row) in enumerate(ranked, start=1)
+        ]
+
+    def guides(
+        self,
+        brand_id: UUID,
+        day: date | None,
+        *,
+        store_id: UUID | None = None,
+        district_id: UUID | None = None,
+        measure: GuideMeasure = GuideMeasure.SALES,
+    ) -> list[GuideRank]:
+        """Guides of one store or district ranked on one day; yesterday by default."""
+        if (store_id is None) == (district_id is None):
+            raise InvalidValue("rank the guides of one store or of one district")
+        self._fresh()
+        day = day or self.yesterday(brand_id)
+        where: dict[str, Any] = {"brand_id": brand_id, "day": day.isoformat()}
+        where.update({"store_id": store_id} if store_id else {"district_id": district_id})
+        by_guide: dict[tuple[UUID, UUID], list[dict[str, Any]]] = defaultdict(list)
+        for row in self.read_models.select(SALES_BY_GUIDE_DAY, where):
+            by_guide[(row["guide_id"], row["store_id"])].append(row)
+        guides = [
+            GuideRank(
+                0,
+                guide_id,
+                guide_store,
+                Sales.of(rows),
+                sum(r["shares"] or 0 for r in rows),
+                sum(r["visits"] or 0 for r in rows),
+                sum(r["share_orders"] or 0 for r in rows),
+            )
+            for (guide_id, guide_store), rows in by_guide.items()
+        ]
+
+        def key(g: GuideRank) -> tuple[float, str]:
+            value = g.sales.net_sales_fen if measure is GuideMeasure.SALES else g.share_rate
+            return (-value, str(g.guide_id))
+
+        return [
+            GuideRank(n, g.guide_id, g.store_id, g.sales, g.shares, g.visits, g.share_orders)
+            for n, g in enumerate(sorted(guides, key=key), start=1)
+        ]
+
+    def daily_sales(
+        self,
+        brand_id: UUID,
+        first: date,
+        last: date,
+        *,
+        store_id: UUID | None = None,
+        branch_id: UUID | None = None,
+        guide_id: UUID | None = None,
+    ) -> list[DayFigures]:
+        """Sales per day for the brand, or one store, branch or guide, with empty days as zero."""
+        days = _days(first, last)
+        self._fresh()
+        where: dict[str, Any] = {"brand_id": brand_id, "day": days}
+        table = SALES_BY_BRANCH_DAY
+        if store_id is not None:
+            table, where["store_id"] = SALES_BY_STORE_DAY, store_id
+        elif guide_id is not None:
+            table, where["guide_id"] = SALES_BY_GUIDE_DAY, guide_id
+        elif branch_id is not None:
+            where["branch_id"] = branch_id
+        by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in self.read_models.select(table, where):
+            by_day[row["day"]].append(row)
+        return [DayFigures(day, Sales.of(by_day.get(day, []))) for day in days]
+
+    def funnel(self, brand_id: UUID, guide_id: UUID, first: date, last: date) -> list[FunnelDay]:
+        """A guide's shares, reach, add-to-carts and paid orders through shares, per day."""
+        days = _days(first, last)
+        self._fresh()
+        rows = self.read_models.select(
+            SALES_BY_GUIDE_DAY, {"brand_id": brand_id, "guide_id": guide_id, "day": days}
+        )
+        by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_day[row["day"]].append(row)
+        return [
+            FunnelDay(
+                day,
+                *(
+                    sum(r[c] or 0 for r in by_day.get(day, []))
+                    for c in ("shares", "visits", "add_to_carts", "share_orders")
+                ),
+            )
+            for day in days
+        ]
+
+    def share(self, share_id: UUID) -> dict[str, Any] | None:
+        self._fresh()
+        rows = self.read_models.select(SHARE_FUNNEL, {"share_id": share_id})
+        return rows[0] if rows else None
+
+    def _fresh(self) -> None:
+        self.read_models.catch_up(DailySales)
+        self.read_models.catch_up(DailyEngagement)
+
+
+def _store_measure(sales: Sales, measure: StoreMeasure) -> int:
+    return sales.net_sales_fen if measure is StoreMeasure.TOTAL else sales.online_sales_fen
+
+
+def _days(first: date, last: date) -> list[str]:
+    if last < first:
+        raise InvalidValue("the last day comes before the first")
+    if (last - first).days >= MAX_DAYS:
+        raise InvalidValue(f"ask for at most {MAX_DAYS} days at a time")
+    return [(first + timedelta(n)).isoformat() for n in range((last - first).days + 1)]

@@ -1,0 +1,165 @@
+"""Catches projections up with their applications' notification logs, in batches.
+
+The eventsourcing library's ProjectionRunner processes one event per
+transaction and needs `subscribe`, which the SQLite recorder lacks; this one
+polls the notification log (filtered to the topics a projection handles) and
+applies up to `batch_size` events per transaction, with the position in the
+same transaction. Holes in notification ids (rolled-back writes) are simply
+never returned, so nothing waits for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.application import Application
+
+from guideledger.readmodels.model import Projection, Table, Where, coalesce
+from guideledger.readmodels.store import ReadModelStore
+
+log = logging.getLogger("guideledger.projections")
+
+
+class ProjectionRunner:
+    """Keeps read models current and answers queries on them (the ReadModels port)."""
+
+    def __init__(self, store: ReadModelStore, batch_size: int = 1000) -> None:
+        self.store = store
+        self.batch_size = batch_size
+        self.sources: dict[str, Application[Any]] = {}
+        self.projections: dict[str, Projection] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        # The last position this process applied or read: a lower bound on the truth,
+        # since positions only move forward. A stale one costs one refused apply.
+        self._known: dict[str, int] = {}
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add_source(self, application: Application[Any]) -> None:
+        self.sources[application.name] = application
+
+    def register(self, projection: Projection) -> None:
+        self.store.install(projection)
+        self.projections[projection.name] = projection
+        self._locks[projection.name] = threading.Lock()
+
+    def retire(self, name: str) -> None:
+        """Stops keeping a projection and drops its tables (a discarded or replaced version)."""
+        with self._locks[name]:
+            projection = self.projections.pop(name)
+            self._known.pop(name, None)
+            self.store.uninstall(projection)
+        del self._locks[name]
+
+    # --- the ReadModels port ---------------------------------------------------------
+
+    def select(
+        self,
+        table: Table,
+        where: Where,
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        return self.store.select(table, where, order_by, limit, offset)
+
+    def catch_up(self, projection: type[Projection]) -> None:
+        self.process(projection.name)
+
+    # --- processing ----------------------------------------------------------------------
+
+    def process(self, name: str, progress: Callable[[int], None] | None = None) -> int:
+        """Applies every event recorded so far; returns how many were processed.
+
+        `progress` hears the running count after each batch."""
+        projection, lock = self.projections.get(name), self._locks.get(name)
+        if projection is None or lock is None:
+            return 0  # retired meanwhile
+        source = self.sources[projection.application]
+        topics = projection.topics()
+        done = 0
+        with lock:
+            while True:
+                position = self._known.get(name)
+                if position is None:
+                    position = self._known[name] = self.store.position(name)
+                batch = source.recorder.select_notifications(
+                    start=position, limit=self.batch_size, topics=topics, inclusive_of_start=False
+                )
+                if not batch:
+                    return done
+                changes = [
+                    change
+                    for notification in batch
+                    for change in projection.changes(source.mapper.to_domain_event(notification))
+                ]
+                if self.store.apply(name, position, batch[-1].id, coalesce(changes)):
+                    self._known[name] = batch[-1].id
+                    done += len(batch)
+                    if progress:
+                        progress(done)
+                    if len(batch) < self.batch_size:
+                        return done  # a short batch held all that was recorded before the call
+                else:
+                    del self._known[name]  # another process moved it: read it again
+
+    def process_all(self) -> int:
+        return sum(self.process(name) for name in list(self.projections))
+
+    def backlog(self, name: str) -> int:
+        """An upper bound on what `process` has to do: the source's notifications since."""
+        source = self.sources[self.projections[name].application]
+        return max(0, (source.recorder.max_notification_id() or 0) - self.store.position(name))
+
+    def caught_up(self, name: str) -> bool:
+        """No event the projection handles is waiting for it."""
+        projection = self.projections[name]
+        source = self.sources[projection.application]
+        waiting = source.recorder.select_notifications(
+            start=self.store.position(name),
+            limit=1,
+            topics=projection.topics(),
+            inclusive_of_start=False,
+        )
+        return not waiting
+
+    def lag(self, name: str, now: datetime) -> tuple[int, float]:
+        """(events behind, seconds behind): the events the projection still has to apply,
+        and how long ago the oldest of them was recorded."""
+        projection = self.projections[name]
+        source = self.sources[projection.application]
+        position = self.store.position(name)
+        behind = source.recorder.select_notifications(
+            start=position,
+            limit=self.batch_size,
+            topics=projection.topics(),
+            inclusive_of_start=False,
+        )
+        if not behind:
+            return 0, 0.0
+        oldest: Any = source.mapper.to_domain_event(behind[0])
+        return len(behind), max(0.0, (now - oldest.timestamp).total_seconds())
+
+    def start(self, interval: float = 0.2) -> None:
+        """Polls in a background thread until `stop`; of several processes on one store,
+        the one leading the background work does (requests still catch up what they read)."""
+
+        def loop() -> None:
+            while not self._stopping.wait(interval):
+                try:
+                    if self.store.leads_background_work():
+                        self.process_all()
+                except Exception:
+                    log.exception("projection catch-up failed; retrying")
+
+        self._thread = threading.Thread(target=loop, name="projections", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,68 @@
+"""An order's whole story across aggregates, for support: the order's own events,
+the stock it reserved, shipped and restocked, and the commission it moved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from guideledger.commissions.application.app import CommissionApplication
+from guideledger.commissions.domain.ledger import CommissionAccrual
+from guideledger.fulfilment.domain.stock import Stock
+from guideledger.orders.application.app import OrderApplication
+from guideledger.readmodels.model import event_data
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    occurred_at: datetime
+    recorded_at: datetime
+    source: str  # order, stock or commission
+    aggregate_id: UUID
+    event: str
+    actor: str
+    data: dict[str, Any]
+
+
+def order_timeline(
+    orders: OrderApplication, commissions: CommissionApplication, order_id: UUID
+) -> list[TimelineEntry]:
+    entries = [
+        TimelineEntry(h.occurred_at, h.recorded_at, "order", order_id, h.event, h.actor, h.data)
+        for h in orders.order_history(order_id)
+    ]
+    order = orders.get_order(order_id)
+    stock_ids = {
+        Stock.create_id(allocation.node_id, line.sku_id)
+        for allocation in order.allocations
+        for line in allocation.lines
+    }
+    for stock_id in sorted(stock_ids):
+        stock_events: list[Any] = list(orders.events.get(stock_id))
+        for event in stock_events:
+            if getattr(event, "order_id", None) == order_id:
+                entries.append(_entry("stock", event, event.occurred_at, event.actor))
+    commission_events: list[Any] = list(
+        commissions.events.get(CommissionAccrual.create_id(order_id))
+    )
+    for event in commission_events:
+        posting = getattr(event, "posting", None)
+        occurred_at = (
+            posting.occurred_at if posting else getattr(event, "delivered_at", event.timestamp)
+        )
+        entries.append(_entry("commission", event, occurred_at, "system:ledger"))
+    return sorted(entries, key=lambda e: (e.occurred_at, e.recorded_at))
+
+
+def _entry(source: str, event: Any, occurred_at: datetime, actor: str) -> TimelineEntry:
+    return TimelineEntry(
+        occurred_at,
+        event.timestamp,
+        source,
+        event.originator_id,
+        type(event).__name__,
+        actor,
+        event_data(event),
+    )

@@ -1,1 +1,0 @@
-"""Settings, persistence wiring, clocks and the composition root."""
