@@ -30,14 +30,13 @@ from guideledger.fulfilment.application.projections import StockAvailability
 from guideledger.fulfilment.domain.stock import Stock
 from guideledger.platform.persistence import postgres_env
 from guideledger.platform.settings import Persistence, Settings
-from guideledger.readmodels.model import event_class
 from guideledger.readmodels.runner import ProjectionRunner as BatchedRunner
 from guideledger.readmodels.store import PostgresReadModelStore
 
 EVENTS_PER_POSITION = 100
 POSITIONS_PER_SAVE = 50
 AT = datetime(2026, 11, 1, tzinfo=UTC)
-TOPICS = tuple(get_topic(event_class(Stock, name)) for name in ("Opened", "Received"))
+TOPICS = (get_topic(Stock.Opened), get_topic(Stock.Received))
 
 
 class OrdersLog(Application[uuid.UUID]):

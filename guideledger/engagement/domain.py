@@ -55,7 +55,17 @@ class Share(Aggregate):
             actor,
         )
 
-    @event("Shared")
+    class Shared(Aggregate.Created):
+        share_code: str
+        brand_id: UUID
+        guide_id: UUID
+        store: StoreSnapshot
+        kind: str
+        sku_id: UUID | None
+        occurred_at: datetime
+        actor: str
+
+    @event(Shared)
     def __init__(
         self,
         share_code: str,
@@ -83,7 +93,15 @@ class Share(Aggregate):
             count, self.brand_id, self.guide_id, self.store, require_utc(occurred_at), actor
         )
 
-    @event("Visited")
+    class Visited(Aggregate.Event):
+        count: int
+        brand_id: UUID
+        guide_id: UUID
+        store: StoreSnapshot
+        occurred_at: datetime
+        actor: str
+
+    @event(Visited)
     def _record_visited(
         self,
         count: int,
@@ -102,7 +120,15 @@ class Share(Aggregate):
             count, self.brand_id, self.guide_id, self.store, require_utc(occurred_at), actor
         )
 
-    @event("AddedToCart")
+    class AddedToCart(Aggregate.Event):
+        count: int
+        brand_id: UUID
+        guide_id: UUID
+        store: StoreSnapshot
+        occurred_at: datetime
+        actor: str
+
+    @event(AddedToCart)
     def _record_added_to_cart(
         self,
         count: int,

@@ -98,7 +98,13 @@ class IdempotencyRecord(Aggregate):
     def create_id(key: str) -> UUID:
         return natural_id("idempotency", key)
 
-    @event("Recorded")
+    class Recorded(Aggregate.Created):
+        key: str
+        fingerprint: str
+        result_id: UUID
+        result_version: int
+
+    @event(Recorded)
     def __init__(self, key: str, fingerprint: str, result_id: UUID, result_version: int) -> None:
         self.key = key
         self.fingerprint = fingerprint

@@ -35,7 +35,11 @@ class PolicyBook(Aggregate):
     def create_id(brand_id: UUID, kind: str) -> UUID:
         return natural_id("policy-book", brand_id, kind)
 
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        brand_id: UUID
+        kind: str
+
+    @event(Opened)
     def __init__(self, brand_id: UUID, kind: str) -> None:
         self.brand_id = brand_id
         self.kind = kind
@@ -60,6 +64,11 @@ class PolicyBook(Aggregate):
         self._record_published(policy, occurred_at, actor)
         return policy
 
-    @event("Published")
+    class Published(Aggregate.Event):
+        policy: Any
+        occurred_at: datetime
+        actor: str
+
+    @event(Published)
     def _record_published(self, policy: Any, occurred_at: datetime, actor: str) -> None:
         self.policies.append(policy)

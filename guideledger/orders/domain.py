@@ -177,7 +177,18 @@ class Order(Aggregate):
             actor=actor,
         )
 
-    @event("Placed")
+    class Placed(Aggregate.Created):
+        order_id: UUID
+        brand_id: UUID
+        member_id: UUID
+        lines: Sequence[OrderLine]
+        delivery: DeliveryAddress
+        evidence: AttributionEvidence
+        payment_due_at: datetime
+        occurred_at: datetime
+        actor: str
+
+    @event(Placed)
     def __init__(
         self,
         order_id: UUID,
@@ -341,7 +352,14 @@ class Order(Aggregate):
             actor,
         )
 
-    @event("Paid")
+    class Paid(Aggregate.Event):
+        amount_fen: Fen
+        payment_ref: str
+        attribution: Attribution | None
+        occurred_at: datetime
+        actor: str
+
+    @event(Paid)
     def _record_paid(
         self,
         amount_fen: Fen,
@@ -372,7 +390,12 @@ class Order(Aggregate):
             )
         self._record_cancelled(PAYMENT_WINDOW_EXPIRED, as_of, actor)
 
-    @event("Cancelled")
+    class Cancelled(Aggregate.Event):
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Cancelled)
     def _record_cancelled(self, reason: str, occurred_at: datetime, actor: str) -> None:
         self.cancelled = True
         self.cancel_reason = reason
@@ -383,7 +406,12 @@ class Order(Aggregate):
             raise AttributionRefused("the order is already attributed; correct it instead")
         self._record_attributed(attribution, require_utc(occurred_at), actor)
 
-    @event("Attributed")
+    class Attributed(Aggregate.Event):
+        attribution: Attribution
+        occurred_at: datetime
+        actor: str
+
+    @event(Attributed)
     def _record_attributed(
         self, attribution: Attribution, occurred_at: datetime, actor: str
     ) -> None:
@@ -408,7 +436,17 @@ class Order(Aggregate):
             actor,
         )
 
-    @event("AttributionCorrected")
+    class AttributionCorrected(Aggregate.Event):
+        previous: Attribution
+        attribution: Attribution
+        reason: str
+        paid_fen: Fen
+        refunded_fen: Fen
+        paid_at: datetime | None
+        occurred_at: datetime
+        actor: str
+
+    @event(AttributionCorrected)
     def _record_attribution_corrected(
         self,
         previous: Attribution,
@@ -439,7 +477,13 @@ class Order(Aggregate):
                 raise InvalidValue("the allocation does not cover the line", line_no=line.line_no)
         self._record_allocated(decision, selling_branch_id, require_utc(occurred_at), actor)
 
-    @event("Allocated")
+    class Allocated(Aggregate.Event):
+        decision: RoutingDecision
+        selling_branch_id: UUID | None
+        occurred_at: datetime
+        actor: str
+
+    @event(Allocated)
     def _record_allocated(
         self,
         decision: RoutingDecision,
@@ -459,7 +503,13 @@ class Order(Aggregate):
             raise RoutingRefused("the order already waits for stock")
         self._record_routing_failed(self.brand_id, decision, require_utc(occurred_at), actor)
 
-    @event("RoutingFailed")
+    class RoutingFailed(Aggregate.Event):
+        brand_id: UUID
+        decision: RoutingDecision
+        occurred_at: datetime
+        actor: str
+
+    @event(RoutingFailed)
     def _record_routing_failed(
         self, brand_id: UUID, decision: RoutingDecision, occurred_at: datetime, actor: str
     ) -> None:
@@ -505,7 +555,14 @@ class Order(Aggregate):
             shipment_id, node_id, dict(quantities), require_utc(occurred_at), actor
         )
 
-    @event("Shipped")
+    class Shipped(Aggregate.Event):
+        shipment_id: str
+        node_id: UUID
+        quantities: dict[int, int]
+        occurred_at: datetime
+        actor: str
+
+    @event(Shipped)
     def _record_shipped(
         self,
         shipment_id: str,
@@ -526,7 +583,12 @@ class Order(Aggregate):
             raise DeliveryRefused("the shipment is already delivered", shipment_id=shipment_id)
         self._record_delivered(shipment_id, require_utc(occurred_at), actor)
 
-    @event("Delivered")
+    class Delivered(Aggregate.Event):
+        shipment_id: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Delivered)
     def _record_delivered(self, shipment_id: str, occurred_at: datetime, actor: str) -> None:
         shipment = self.shipments[shipment_id]
         self.shipments[shipment_id] = Shipment(
@@ -564,7 +626,15 @@ class Order(Aggregate):
             actor,
         )
 
-    @event("ItemsReturned")
+    class ItemsReturned(Aggregate.Event):
+        return_id: str
+        line_no: int
+        quantity: int
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(ItemsReturned)
     def _record_returned(
         self,
         return_id: str,
@@ -594,7 +664,15 @@ class Order(Aggregate):
             refund_id, amount_fen, self.attribution, self.paid_at, require_utc(occurred_at), actor
         )
 
-    @event("Refunded")
+    class Refunded(Aggregate.Event):
+        refund_id: str
+        amount_fen: Fen
+        attribution: Attribution | None
+        paid_at: datetime | None
+        occurred_at: datetime
+        actor: str
+
+    @event(Refunded)
     def _record_refunded(
         self,
         refund_id: str,

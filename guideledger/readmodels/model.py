@@ -9,14 +9,12 @@ catch-up, a full rebuild and an in-memory replay.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 from uuid import UUID
-
-from eventsourcing.domain import Aggregate
 
 from guideledger.eventstore.application import uuid_of
 from guideledger.eventstore.topics import topics_of
@@ -85,13 +83,12 @@ RowChange = Upsert | Increment | Delete
 Where = Mapping[str, Any]  # column -> value, or a list/tuple/set of values (IN)
 
 
-def event_class(aggregate: type[Aggregate], name: str) -> type[Any]:
-    """An event class that the @event decorator defined on an aggregate."""
-    found: type[Any] = getattr(aggregate, name)
-    return found
-
-
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+
+def event_name(domain_event: object) -> str:
+    """What histories and timelines call an event: its class's name, as in its topic."""
+    return type(domain_event).__name__
 
 
 def event_data(domain_event: Any) -> dict[str, Any]:
@@ -103,25 +100,67 @@ def event_data(domain_event: Any) -> dict[str, Any]:
     }
 
 
-class Projection(ABC):
-    """Folds one application's events into tables."""
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def on(*event_classes: type) -> Callable[[F], F]:
+    """Marks the method a follower runs for each of these event classes."""
+
+    def mark(method: F) -> F:
+        method.__dict__.setdefault("_follows", ())
+        method.__dict__["_follows"] += event_classes
+        return method
+
+    return mark
+
+
+class Follower(ABC):
+    """Follows one application's log: each event whose class has a method marked `@on`
+    is handed to that method; the follower's position moves past every event."""
 
     name: ClassVar[str]
     application: ClassVar[str]
-    tables: ClassVar[tuple[Table, ...]]
-    handles: ClassVar[tuple[tuple[type[Aggregate], str], ...]]
+    tables: ClassVar[tuple[Table, ...]] = ()
+    handlers: ClassVar[Mapping[type, Callable[..., Any]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        handlers: dict[type, Callable[..., Any]] = {}
+        for klass in reversed(cls.__mro__):
+            for member in vars(klass).values():
+                for event_class in getattr(member, "_follows", ()):
+                    handlers[event_class] = member
+        cls.handlers = handlers
 
     @classmethod
     def topics(cls) -> list[str]:
-        return [
-            topic
-            for aggregate, name in cls.handles
-            for topic in topics_of(event_class(aggregate, name))
-        ]
+        """The topics of the events it follows, former ones included."""
+        return [topic for event_class in cls.handlers for topic in topics_of(event_class)]
 
-    @abstractmethod
-    def changes(self, event: Any) -> Iterable[RowChange]:
-        """The row changes one event causes; no I/O, no reading of other rows."""
+    def handle(self, event: object) -> Any:
+        """What the event's handler returns (None where none is marked for its class)."""
+        handler = self.handlers.get(type(event))
+        return None if handler is None else handler(self, event)
+
+
+class Projection(Follower):
+    """Folds events into tables: each handler returns the row changes its event causes,
+    with no I/O and no reading of rows. The same code serves live catch-up, a full
+    rebuild and the finance audit's replay."""
+
+    def changes(self, event: object) -> Iterable[RowChange]:
+        changes: Iterable[RowChange] | None = self.handle(event)
+        return changes or ()
+
+
+class ProcessManager(Follower):
+    """Turns one context's facts into another context's commands.
+
+    It runs at least once per event (a crash between a command and the position re-runs
+    it), so every command it issues must be idempotent. It owns no tables."""
+
+    def react(self, event: object) -> None:
+        self.handle(event)
 
 
 class ReadModels(Protocol):
@@ -163,23 +202,6 @@ _DECODERS: dict[ColumnType, Callable[[Any], Any]] = {
     "bool": bool,
     "timestamp": datetime.fromisoformat,
 }
-
-
-class Reactor(Projection):
-    """A follower whose effect is commands on other applications, not rows.
-
-    It runs at least once per event (a crash between the command and the
-    position re-runs it), so `react` must only issue idempotent commands.
-    """
-
-    tables: ClassVar[tuple[Table, ...]] = ()
-
-    @abstractmethod
-    def react(self, event: Any) -> None: ...
-
-    def changes(self, event: Any) -> Iterable[RowChange]:
-        self.react(event)
-        return []
 
 
 def coalesce(changes: Iterable[RowChange]) -> list[RowChange]:

@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.application import Application
 
-from guideledger.readmodels.model import Projection, Table, Where, coalesce
+from guideledger.readmodels.model import (
+    Follower,
+    ProcessManager,
+    Projection,
+    RowChange,
+    Table,
+    Where,
+    coalesce,
+)
 from guideledger.readmodels.store import ReadModelStore
 
 log = logging.getLogger("guideledger.projections")
@@ -31,7 +39,7 @@ class ProjectionRunner:
         self.store = store
         self.batch_size = batch_size
         self.sources: dict[str, Application[Any]] = {}
-        self.projections: dict[str, Projection] = {}
+        self.projections: dict[str, Follower] = {}
         self._locks: dict[str, threading.Lock] = {}
         # The last position this process applied or read: a lower bound on the truth,
         # since positions only move forward. A stale one costs one refused apply.
@@ -42,7 +50,7 @@ class ProjectionRunner:
     def add_source(self, application: Application[Any]) -> None:
         self.sources[application.name] = application
 
-    def register(self, projection: Projection) -> None:
+    def register(self, projection: Follower) -> None:
         self.store.install(projection)
         self.projections[projection.name] = projection
         self._locks[projection.name] = threading.Lock()
@@ -67,7 +75,7 @@ class ProjectionRunner:
     ) -> list[dict[str, Any]]:
         return self.store.select(table, where, order_by, limit, offset)
 
-    def catch_up(self, projection: type[Projection]) -> None:
+    def catch_up(self, projection: type[Follower]) -> None:
         self.process(projection.name)
 
     # --- processing ----------------------------------------------------------------------
@@ -95,7 +103,7 @@ class ProjectionRunner:
                 changes = [
                     change
                     for notification in batch
-                    for change in projection.changes(source.mapper.to_domain_event(notification))
+                    for change in _effects(projection, source.mapper.to_domain_event(notification))
                 ]
                 if self.store.apply(name, position, batch[-1].id, coalesce(changes)):
                     self._known[name] = batch[-1].id
@@ -163,3 +171,12 @@ class ProjectionRunner:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _effects(follower: Follower, event: object) -> Iterable[RowChange]:
+    """A projection's row changes; a process manager reacts and changes no rows."""
+    if isinstance(follower, ProcessManager):
+        follower.react(event)
+        return ()
+    assert isinstance(follower, Projection)
+    return follower.changes(event)

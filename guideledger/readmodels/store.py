@@ -22,8 +22,8 @@ from psycopg_pool import ConnectionPool
 
 from guideledger.readmodels.model import (
     Delete,
+    Follower,
     Increment,
-    Projection,
     RowChange,
     Table,
     Upsert,
@@ -48,7 +48,7 @@ class ReadModelStore(ABC):
         Only an economy: positions move by compare-and-set whoever applies a batch."""
         return True
 
-    def install(self, projection: Projection) -> None:
+    def install(self, projection: Follower) -> None:
         """Creates the projection's tables and its position (0) if missing."""
         self.create_tables(projection.tables)
         self.install_position(projection.name)
@@ -61,7 +61,7 @@ class ReadModelStore(ABC):
     def create_tables(self, tables: Sequence[Table]) -> None: ...
 
     @abstractmethod
-    def uninstall(self, projection: Projection) -> None:
+    def uninstall(self, projection: Follower) -> None:
         """Drops the projection's tables and its position (a retired read model version)."""
 
     @abstractmethod
@@ -113,7 +113,7 @@ class MemoryReadModelStore(ReadModelStore):
         with self.lock:
             self.positions.setdefault(name, 0)
 
-    def uninstall(self, projection: Projection) -> None:
+    def uninstall(self, projection: Follower) -> None:
         with self.lock:
             for table in projection.tables:
                 self.rows.pop(table.name, None)
@@ -233,7 +233,7 @@ class SQLReadModelStore(ReadModelStore):
                 (name,),
             )
 
-    def uninstall(self, projection: Projection) -> None:
+    def uninstall(self, projection: Follower) -> None:
         with self.transaction() as cursor:
             for table in projection.tables:
                 cursor.execute(f"DROP TABLE IF EXISTS {table.name}")
@@ -371,14 +371,14 @@ class SQLReadModelStore(ReadModelStore):
             return [table.decode_row(row) for row in cursor.fetchall()]
 
 
-def _shape(change: RowChange) -> tuple[str, str, tuple[str, ...]]:
+def _shape(change: RowChange) -> tuple[type, str, tuple[str, ...]]:
     if isinstance(change, Upsert):
         columns = tuple(change.values)
     elif isinstance(change, Increment):
         columns = (*change.fixed, "|", *change.deltas)
     else:
         columns = ()
-    return type(change).__name__, change.table.name, columns
+    return type(change), change.table.name, columns
 
 
 class _Raced(Exception):

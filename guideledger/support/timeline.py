@@ -12,7 +12,7 @@ from guideledger.commissions.application.app import CommissionApplication
 from guideledger.commissions.domain.ledger import CommissionAccrual
 from guideledger.fulfilment.domain.stock import Stock
 from guideledger.orders.application.app import OrderApplication
-from guideledger.readmodels.model import event_data
+from guideledger.readmodels.model import event_data, event_name
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _entry(source: str, event: Any, occurred_at: datetime, actor: str) -> Timeli
         event.timestamp,
         source,
         event.originator_id,
-        type(event).__name__,
+        event_name(event),
         actor,
         event_data(event),
     )

@@ -9,7 +9,7 @@ from guideledger.api.demo import load_demo, settle_demo
 from guideledger.bootstrap import bootstrap
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence, Settings
-from guideledger.readmodels.model import Reactor
+from guideledger.readmodels.model import ProcessManager
 from guideledger.readmodels.runner import ProjectionRunner
 from guideledger.readmodels.store import MemoryReadModelStore
 
@@ -35,7 +35,7 @@ def test_replaying_every_event_rebuilds_every_read_model_exactly() -> None:
     for application in (live.organisation, live.orders, live.engagement, live.commissions):
         rebuilt.add_source(application)
     projections = [
-        p for p in live.projections.projections.values() if not isinstance(p, Reactor)
+        p for p in live.projections.projections.values() if not isinstance(p, ProcessManager)
     ]  # a process manager's effects are events, already in the logs
     for projection in projections:
         rebuilt.register(projection)

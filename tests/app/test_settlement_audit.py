@@ -33,7 +33,6 @@ from guideledger.eventstore.application import Command
 from guideledger.eventstore.log import aggregate_log
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence
-from guideledger.readmodels.model import event_class
 from tests.app.test_commissions_app import (
     delivered_order,
     guide_key,
@@ -162,15 +161,24 @@ def test_the_log_gives_each_accrual_whole_and_statements_in_log_order(
 class Till(Aggregate):
     """An aggregate of this test's own, with one event's name the start of another's."""
 
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        pass
+
+    @event(Opened)
     def __init__(self) -> None:
         pass
 
-    @event("Paid")
+    class Paid(Aggregate.Event):
+        pass
+
+    @event(Paid)
     def pay(self) -> None:
         pass
 
-    @event("PaidOut")
+    class PaidOut(Aggregate.Event):
+        pass
+
+    @event(PaidOut)
     def pay_out(self) -> None:
         pass
 
@@ -183,7 +191,7 @@ def test_the_log_gives_an_event_class_exactly_and_an_aggregate_all_its_events(
     till.pay_out()
     ledger.orders.save(till)
     log = aggregate_log(ledger.orders)
-    paid = event_class(Till, "Paid")
+    paid = Till.Paid
 
     def names(notifications: Iterable[Notification]) -> list[str]:
         return [n.topic.rsplit(".", 1)[1] for n in notifications]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 from guideledger.attribution.domain.binding import MemberBinding
-from guideledger.readmodels.model import Projection, RowChange, Table, Upsert
+from guideledger.readmodels.model import Projection, RowChange, Table, Upsert, on
 
 MEMBER_BINDINGS = Table(
     name="member_bindings",
@@ -28,17 +25,18 @@ class MemberBindings(Projection):
     name = "member_bindings"
     application = "orders"
     tables = (MEMBER_BINDINGS,)
-    handles = tuple((MemberBinding, name) for name in ("Opened", "Bound", "Released"))
 
-    def changes(self, event: Any) -> Iterable[RowChange]:
-        key = (event.originator_id,)
-        match type(event).__name__:
-            case "Opened":
-                row = {"member_id": event.member_id, "brand_id": event.brand_id}
-                return [Upsert(MEMBER_BINDINGS, key, row)]
-            case "Bound":
-                row = {"guide_id": event.guide_id, "protected_until": event.protected_until}
-                return [Upsert(MEMBER_BINDINGS, key, row)]
-            case "Released":
-                return [Upsert(MEMBER_BINDINGS, key, {"guide_id": None, "protected_until": None})]
-        return []
+    @on(MemberBinding.Opened)
+    def opened(self, event: MemberBinding.Opened) -> list[RowChange]:
+        row = {"member_id": event.member_id, "brand_id": event.brand_id}
+        return [Upsert(MEMBER_BINDINGS, (event.originator_id,), row)]
+
+    @on(MemberBinding.Bound)
+    def bound(self, event: MemberBinding.Bound) -> list[RowChange]:
+        row = {"guide_id": event.guide_id, "protected_until": event.protected_until}
+        return [Upsert(MEMBER_BINDINGS, (event.originator_id,), row)]
+
+    @on(MemberBinding.Released)
+    def released(self, event: MemberBinding.Released) -> list[RowChange]:
+        row = {"guide_id": None, "protected_until": None}
+        return [Upsert(MEMBER_BINDINGS, (event.originator_id,), row)]

@@ -25,7 +25,11 @@ class MemberBinding(Aggregate):
     def create_id(member_id: UUID, brand_id: UUID) -> UUID:
         return natural_id("member-binding", member_id, brand_id)
 
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        member_id: UUID
+        brand_id: UUID
+
+    @event(Opened)
     def __init__(self, member_id: UUID, brand_id: UUID) -> None:
         self.member_id = member_id
         self.brand_id = brand_id
@@ -72,7 +76,14 @@ class MemberBinding(Aggregate):
             actor,
         )
 
-    @event("Bound")
+    class Bound(Aggregate.Event):
+        guide_id: UUID
+        protected_until: datetime
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Bound)
     def _record_bound(
         self,
         guide_id: UUID,
@@ -91,7 +102,13 @@ class MemberBinding(Aggregate):
             self.guide_id, require_text("reason", reason, 500), occurred_at, actor
         )
 
-    @event("Released")
+    class Released(Aggregate.Event):
+        guide_id: UUID
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Released)
     def _record_released(
         self, guide_id: UUID, reason: str, occurred_at: datetime, actor: str
     ) -> None:

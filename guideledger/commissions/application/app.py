@@ -65,7 +65,7 @@ from guideledger.organisation.application.policy_books import policy_in_force, p
 from guideledger.organisation.domain.catalogue import Sku
 from guideledger.organisation.domain.structure import Brand
 from guideledger.rankings.application.projections import SALES_BY_GUIDE_DAY, DailySales
-from guideledger.readmodels.model import ReadModels, event_class
+from guideledger.readmodels.model import ReadModels
 
 COMMISSION = "commission"  # the policy book's kind
 LEDGER_ACTOR = "system:ledger"
@@ -115,7 +115,7 @@ class CommissionApplication(LedgerApplication):
 
     def highest_rules_version(self) -> int:
         """The highest commission rules version any brand has published (0: none has)."""
-        topics = topics_of(event_class(PolicyBook, "Published"))
+        topics = topics_of(PolicyBook.Published)
         highest, position = 0, 0
         while batch := self.recorder.select_notifications(
             start=position, limit=500, topics=topics, inclusive_of_start=False

@@ -45,7 +45,6 @@ from guideledger.commissions.domain.ledger import (
 from guideledger.commissions.domain.rules import Bucket, Posting, PostingKind
 from guideledger.eventstore.log import AggregateLog, EventsUpTo, IdRange
 from guideledger.orders.domain import Order
-from guideledger.readmodels.model import event_class
 
 LINE_KINDS = {
     PostingKind.MATURITY,
@@ -58,11 +57,11 @@ SETTLEABLE = f":{Bucket.SETTLEABLE}"
 NEVER_CLOSED = float("inf")
 NO_LINES = (0, 0, 0)  # a statement digest: count, total, sum of hashes
 STATEMENT_INDEX = (
-    event_class(SettlementPeriod, "Opened"),
-    event_class(SettlementPeriod, "Closed"),
+    SettlementPeriod.Opened,
+    SettlementPeriod.Closed,
     BrandPeriodClose,
 )
-LINE_ADDED = event_class(SettlementPeriod, "LineAdded")
+LINE_ADDED = SettlementPeriod.LineAdded
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from guideledger.attribution.domain.rules import Attribution
 from guideledger.commissions.domain.ledger import reversal_targets
 from guideledger.commissions.domain.rules import CommissionPolicy, Payee
 from guideledger.orders.domain import Order
-from guideledger.readmodels.model import Increment, Projection, RowChange, Table
+from guideledger.readmodels.model import Increment, Projection, RowChange, Table, on
 
 NAME = "commission_view"
 
@@ -32,6 +32,7 @@ Earned = Callable[[Order, Attribution, CommissionPolicy], dict[Payee, int]]
 OrderAt = Callable[[UUID, int], Order]
 RulesFor = Callable[[UUID, datetime], CommissionPolicy]
 PeriodOf = Callable[[UUID, datetime], str]
+OrderMove = Order.Paid | Order.ItemsReturned | Order.Cancelled | Order.AttributionCorrected
 
 
 def commission_view_table(version: int) -> Table:
@@ -61,9 +62,6 @@ def net_commission(order: Order, policy: CommissionPolicy, earned: Earned) -> di
 
 class CommissionView(Projection):
     application = "orders"
-    handles = tuple(
-        (Order, name) for name in ("Paid", "ItemsReturned", "Cancelled", "AttributionCorrected")
-    )
 
     def __init__(
         self,
@@ -84,7 +82,8 @@ class CommissionView(Projection):
         self.earned = earned
         self.period_of = period_of
 
-    def changes(self, event: Any) -> Iterable[RowChange]:
+    @on(Order.Paid, Order.ItemsReturned, Order.Cancelled, Order.AttributionCorrected)
+    def moved(self, event: OrderMove) -> list[RowChange]:
         """What the event moved: the order before it (one read), then the event applied."""
         order: Order = self.order_at(event.originator_id, event.originator_version - 1)
         policy, was = None, {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from guideledger.commissions.domain.ledger import (
     BrandPeriodClose,
@@ -11,7 +10,7 @@ from guideledger.commissions.domain.ledger import (
     SettlementPeriod,
 )
 from guideledger.commissions.domain.rules import Posting
-from guideledger.readmodels.model import Delete, Increment, Projection, RowChange, Table, Upsert
+from guideledger.readmodels.model import Delete, Increment, Projection, RowChange, Table, Upsert, on
 
 LEDGER_BALANCES = Table(
     name="ledger_balances",
@@ -51,39 +50,55 @@ COMMISSIONS_DUE = Table(
 )
 
 
-def _postings(event: Any) -> list[Posting]:
-    found = [event.posting] if getattr(event, "posting", None) is not None else []
-    return found + list(getattr(event, "postings", ()))
-
-
 class LedgerBalances(Projection):
     """Every account's balance, folded from every posting."""
 
     name = "ledger_balances"
     application = "commissions"
     tables = (LEDGER_BALANCES,)
-    handles = (
-        *((CommissionAccrual, n) for n in ("Accrued", "Matured", "Reversed", "Reaccrued")),
-        (SettlementPeriod, "Closed"),
-        (SettlementPeriod, "PaidOut"),
-        (BrandPeriodClose, "HandbacksPosted"),
-        (BrandPeriodClose, "BonusesPosted"),
-    )
 
-    def changes(self, event: Any) -> Iterable[RowChange]:
-        changes: list[RowChange] = []
-        for posting in _postings(event):
-            for entry in posting.entries:
-                owner, bucket = _split_account(entry.account)
-                changes.append(
-                    Increment(
-                        LEDGER_BALANCES,
-                        (entry.account,),
-                        {"balance_fen": entry.amount_fen},
-                        fixed={"brand_id": posting.brand_id, "owner": owner, "bucket": bucket},
-                    )
+    @on(
+        CommissionAccrual.Accrued,
+        CommissionAccrual.Matured,
+        CommissionAccrual.Reversed,
+        CommissionAccrual.Reaccrued,
+        SettlementPeriod.Closed,
+        SettlementPeriod.PaidOut,
+    )
+    def posted(self, event: PostedOne) -> list[RowChange]:
+        return _balances([event.posting] if event.posting is not None else [])
+
+    @on(BrandPeriodClose.HandbacksPosted, BrandPeriodClose.BonusesPosted)
+    def posted_many(
+        self, event: BrandPeriodClose.HandbacksPosted | BrandPeriodClose.BonusesPosted
+    ) -> list[RowChange]:
+        return _balances(event.postings)
+
+
+PostedOne = (
+    CommissionAccrual.Accrued
+    | CommissionAccrual.Matured
+    | CommissionAccrual.Reversed
+    | CommissionAccrual.Reaccrued
+    | SettlementPeriod.Closed
+    | SettlementPeriod.PaidOut
+)
+
+
+def _balances(postings: Iterable[Posting]) -> list[RowChange]:
+    changes: list[RowChange] = []
+    for posting in postings:
+        for entry in posting.entries:
+            owner, bucket = _split_account(entry.account)
+            changes.append(
+                Increment(
+                    LEDGER_BALANCES,
+                    (entry.account,),
+                    {"balance_fen": entry.amount_fen},
+                    fixed={"brand_id": posting.brand_id, "owner": owner, "bucket": bucket},
                 )
-        return changes
+            )
+    return changes
 
 
 def _split_account(account: str) -> tuple[str, str]:
@@ -97,31 +112,34 @@ class SettlementPeriods(Projection):
     name = "settlement_periods"
     application = "commissions"
     tables = (SETTLEMENT_PERIODS,)
-    handles = tuple((SettlementPeriod, n) for n in ("Opened", "LineAdded", "Closed", "PaidOut"))
 
-    def changes(self, event: Any) -> Iterable[RowChange]:
-        key = (event.originator_id,)
-        match type(event).__name__:
-            case "Opened":
-                row = {
-                    "brand_id": event.brand_id,
-                    "payee": event.payee.key,
-                    "period": event.period,
-                    "closed": False,
-                    "final": False,
-                    "total_fen": 0,
-                    "lines": 0,
-                }
-                return [Upsert(SETTLEMENT_PERIODS, key, row)]
-            case "LineAdded":
-                deltas = {"lines": 1, "total_fen": event.line.amount_fen}
-                return [Increment(SETTLEMENT_PERIODS, key, deltas)]
-            case "Closed":
-                row = {"closed": True, "final": event.final, "total_fen": event.total_fen}
-                return [Upsert(SETTLEMENT_PERIODS, key, row)]
-            case "PaidOut":
-                return [Upsert(SETTLEMENT_PERIODS, key, {"paid_reference": event.reference})]
-        return []
+    @on(SettlementPeriod.Opened)
+    def opened(self, event: SettlementPeriod.Opened) -> list[RowChange]:
+        row = {
+            "brand_id": event.brand_id,
+            "payee": event.payee.key,
+            "period": event.period,
+            "closed": False,
+            "final": False,
+            "total_fen": 0,
+            "lines": 0,
+        }
+        return [Upsert(SETTLEMENT_PERIODS, (event.originator_id,), row)]
+
+    @on(SettlementPeriod.LineAdded)
+    def line_added(self, event: SettlementPeriod.LineAdded) -> list[RowChange]:
+        deltas = {"lines": 1, "total_fen": event.line.amount_fen}
+        return [Increment(SETTLEMENT_PERIODS, (event.originator_id,), deltas)]
+
+    @on(SettlementPeriod.Closed)
+    def closed(self, event: SettlementPeriod.Closed) -> list[RowChange]:
+        row = {"closed": True, "final": event.final, "total_fen": event.total_fen}
+        return [Upsert(SETTLEMENT_PERIODS, (event.originator_id,), row)]
+
+    @on(SettlementPeriod.PaidOut)
+    def paid_out(self, event: SettlementPeriod.PaidOut) -> list[RowChange]:
+        row = {"paid_reference": event.reference}
+        return [Upsert(SETTLEMENT_PERIODS, (event.originator_id,), row)]
 
 
 class CommissionsDue(Projection):
@@ -130,19 +148,16 @@ class CommissionsDue(Projection):
     name = "commissions_due"
     application = "commissions"
     tables = (COMMISSIONS_DUE,)
-    handles = (
-        (CommissionAccrual, "Accrued"),
-        (CommissionAccrual, "DeliveryRecorded"),
-        (CommissionAccrual, "Matured"),
-    )
 
-    def changes(self, event: Any) -> Iterable[RowChange]:
-        key = (event.originator_id,)
-        match type(event).__name__:
-            case "Accrued":
-                return [Upsert(COMMISSIONS_DUE, key, {"brand_id": event.brand_id})]
-            case "DeliveryRecorded":
-                return [Upsert(COMMISSIONS_DUE, key, {"delivered_at": event.delivered_at})]
-            case "Matured":
-                return [Delete(COMMISSIONS_DUE, key)]
-        return []
+    @on(CommissionAccrual.Accrued)
+    def accrued(self, event: CommissionAccrual.Accrued) -> list[RowChange]:
+        return [Upsert(COMMISSIONS_DUE, (event.originator_id,), {"brand_id": event.brand_id})]
+
+    @on(CommissionAccrual.DeliveryRecorded)
+    def delivered(self, event: CommissionAccrual.DeliveryRecorded) -> list[RowChange]:
+        row = {"delivered_at": event.delivered_at}
+        return [Upsert(COMMISSIONS_DUE, (event.originator_id,), row)]
+
+    @on(CommissionAccrual.Matured)
+    def matured(self, event: CommissionAccrual.Matured) -> list[RowChange]:
+        return [Delete(COMMISSIONS_DUE, (event.originator_id,))]

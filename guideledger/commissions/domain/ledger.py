@@ -86,7 +86,17 @@ class CommissionAccrual(Aggregate):
             posting,
         )
 
-    @event("Accrued")
+    class Accrued(Aggregate.Created):
+        order_id: UUID
+        brand_id: UUID
+        shares: tuple[PayeeShare, ...]
+        base_fen: int
+        rule_version: int
+        return_window_days: int
+        paid_event: str
+        posting: Posting | None
+
+    @event(Accrued)
     def __init__(
         self,
         order_id: UUID,
@@ -131,7 +141,11 @@ class CommissionAccrual(Aggregate):
         if self.delivered_at is None:
             self._record_delivered(require_utc(delivered_at), delivered_event)
 
-    @event("DeliveryRecorded")
+    class DeliveryRecorded(Aggregate.Event):
+        delivered_at: datetime
+        delivered_event: str
+
+    @event(DeliveryRecorded)
     def _record_delivered(self, delivered_at: datetime, delivered_event: str) -> None:
         self.delivered_at = delivered_at
         self.delivered_event = delivered_event
@@ -168,7 +182,11 @@ class CommissionAccrual(Aggregate):
         self._record_matured(period, posting)
         return posting
 
-    @event("Matured")
+    class Matured(Aggregate.Event):
+        period: str
+        posting: Posting | None
+
+    @event(Matured)
     def _record_matured(self, period: str, posting: Posting | None) -> None:
         self.matured_period = period
 
@@ -229,7 +247,12 @@ class CommissionAccrual(Aggregate):
         self._record_reversed(cumulative, deltas, posting)
         return posting
 
-    @event("Reversed")
+    class Reversed(Aggregate.Event):
+        returned_fen: int
+        deltas: dict[str, int]
+        posting: Posting | None
+
+    @event(Reversed)
     def _record_reversed(
         self, returned_fen: int, deltas: dict[str, int], posting: Posting | None
     ) -> None:
@@ -262,7 +285,11 @@ class CommissionAccrual(Aggregate):
         self._record_reaccrued(shares, posting)
         return posting
 
-    @event("Reaccrued")
+    class Reaccrued(Aggregate.Event):
+        shares: tuple[PayeeShare, ...]
+        posting: Posting | None
+
+    @event(Reaccrued)
     def _record_reaccrued(self, shares: tuple[PayeeShare, ...], posting: Posting | None) -> None:
         self._start(shares)
         self.matured_period = None
@@ -324,7 +351,12 @@ class SettlementPeriod(Aggregate):
     def create_id(payee: Payee, period: str) -> UUID:
         return settlement_period_id(payee.key, period)
 
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        brand_id: UUID
+        payee: Payee
+        period: str
+
+    @event(Opened)
     def __init__(self, brand_id: UUID, payee: Payee, period: str) -> None:
         self.brand_id = brand_id
         self.payee = payee
@@ -341,7 +373,10 @@ class SettlementPeriod(Aggregate):
             raise PeriodClosed("the period is closed", period=self.period, payee=self.payee.key)
         self._record_line(line)
 
-    @event("LineAdded")
+    class LineAdded(Aggregate.Event):
+        line: StatementLine
+
+    @event(LineAdded)
     def _record_line(self, line: StatementLine) -> None:
         self.line_count += 1
         self.running_total_fen += line.amount_fen
@@ -368,7 +403,13 @@ class SettlementPeriod(Aggregate):
         self._record_closed(total, final, posting, at)
         return posting
 
-    @event("Closed")
+    class Closed(Aggregate.Event):
+        total_fen: int
+        final: bool
+        posting: Posting | None
+        closed_at: datetime
+
+    @event(Closed)
     def _record_closed(
         self, total_fen: int, final: bool, posting: Posting | None, closed_at: datetime
     ) -> None:
@@ -393,7 +434,11 @@ class SettlementPeriod(Aggregate):
         self._record_paid(require_text("reference", reference, 100), posting)
         return posting
 
-    @event("PaidOut")
+    class PaidOut(Aggregate.Event):
+        reference: str
+        posting: Posting
+
+    @event(PaidOut)
     def _record_paid(self, reference: str, posting: Posting) -> None:
         self.paid_reference = reference
 
@@ -405,7 +450,11 @@ class BrandPeriodClose(Aggregate):
     def create_id(brand_id: UUID, period: str) -> UUID:
         return natural_id("brand-period-close", brand_id, period)
 
-    @event("Started")
+    class Started(Aggregate.Created):
+        brand_id: UUID
+        period: str
+
+    @event(Started)
     def __init__(self, brand_id: UUID, period: str) -> None:
         self.brand_id = brand_id
         self.period = period
@@ -419,7 +468,10 @@ class BrandPeriodClose(Aggregate):
             raise LedgerError("the handbacks are already posted")
         self._record_handbacks(postings)
 
-    @event("HandbacksPosted")
+    class HandbacksPosted(Aggregate.Event):
+        postings: tuple[Posting, ...]
+
+    @event(HandbacksPosted)
     def _record_handbacks(self, postings: tuple[Posting, ...]) -> None:
         self.handed_back = True
 
@@ -428,7 +480,10 @@ class BrandPeriodClose(Aggregate):
             raise LedgerError("the bonuses are already posted")
         self._record_bonuses(postings)
 
-    @event("BonusesPosted")
+    class BonusesPosted(Aggregate.Event):
+        postings: tuple[Posting, ...]
+
+    @event(BonusesPosted)
     def _record_bonuses(self, postings: tuple[Posting, ...]) -> None:
         self.bonuses_paid = True
 
@@ -437,6 +492,9 @@ class BrandPeriodClose(Aggregate):
             raise PeriodClosed("the period is already closed", period=self.period)
         self._record_finished(require_utc(at))
 
-    @event("Finished")
+    class Finished(Aggregate.Event):
+        closed_at: datetime
+
+    @event(Finished)
     def _record_finished(self, closed_at: datetime) -> None:
         self.finished = True

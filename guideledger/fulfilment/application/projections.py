@@ -3,13 +3,12 @@ loads."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from uuid import UUID
 
 from guideledger.fulfilment.domain.daily_load import NodeDailyLoad
 from guideledger.fulfilment.domain.stock import Stock
 from guideledger.organisation.domain.structure import Node
-from guideledger.readmodels.model import Increment, Projection, RowChange, Table, Upsert
+from guideledger.readmodels.model import Increment, Projection, RowChange, Table, Upsert, on
 
 STOCK_AVAILABILITY = Table(
     name="stock_availability",
@@ -55,44 +54,41 @@ class StockAvailability(Projection):
     name = "stock_availability"
     application = "orders"
     tables = (STOCK_AVAILABILITY,)
-    handles = tuple(
-        (Stock, name)
-        for name in (
-            "Opened",
-            "Received",
-            "Adjusted",
-            "Reserved",
-            "Released",
-            "Committed",
-            "Restocked",
-        )
-    )
 
-    def changes(self, event: Any) -> Iterable[RowChange]:
-        key = (event.originator_id,)
-        match type(event).__name__:
-            case "Opened":
-                row = {
-                    "node_id": event.node_id,
-                    "sku_id": event.sku_id,
-                    "brand_id": event.brand_id,
-                    "on_hand": 0,
-                    "reserved": 0,
-                }
-                return [Upsert(STOCK_AVAILABILITY, key, row)]
-            case "Received" | "Restocked":
-                deltas = {"on_hand": event.quantity}
-            case "Adjusted":
-                deltas = {"on_hand": event.delta}
-            case "Reserved":
-                deltas = {"reserved": event.quantity}
-            case "Released":
-                deltas = {"reserved": -event.quantity}
-            case "Committed":
-                deltas = {"on_hand": -event.quantity, "reserved": -event.quantity}
-            case _:
-                return []
-        return [Increment(STOCK_AVAILABILITY, key, deltas)]
+    @on(Stock.Opened)
+    def opened(self, event: Stock.Opened) -> list[RowChange]:
+        row = {
+            "node_id": event.node_id,
+            "sku_id": event.sku_id,
+            "brand_id": event.brand_id,
+            "on_hand": 0,
+            "reserved": 0,
+        }
+        return [Upsert(STOCK_AVAILABILITY, (event.originator_id,), row)]
+
+    @on(Stock.Received, Stock.Restocked)
+    def arrived(self, event: Stock.Received | Stock.Restocked) -> list[RowChange]:
+        return _moved(event.originator_id, on_hand=event.quantity)
+
+    @on(Stock.Adjusted)
+    def adjusted(self, event: Stock.Adjusted) -> list[RowChange]:
+        return _moved(event.originator_id, on_hand=event.delta)
+
+    @on(Stock.Reserved)
+    def reserved(self, event: Stock.Reserved) -> list[RowChange]:
+        return _moved(event.originator_id, reserved=event.quantity)
+
+    @on(Stock.Released)
+    def released(self, event: Stock.Released) -> list[RowChange]:
+        return _moved(event.originator_id, reserved=-event.quantity)
+
+    @on(Stock.Committed)
+    def committed(self, event: Stock.Committed) -> list[RowChange]:
+        return _moved(event.originator_id, on_hand=-event.quantity, reserved=-event.quantity)
+
+
+def _moved(stock_id: UUID, **deltas: int) -> list[RowChange]:
+    return [Increment(STOCK_AVAILABILITY, (stock_id,), deltas)]
 
 
 class NodeDailyLoads(Projection):
@@ -103,9 +99,9 @@ class NodeDailyLoads(Projection):
     name = "node_daily_loads"
     application = "orders"
     tables = (NODE_DAILY_LOADS,)
-    handles = ((NodeDailyLoad, "OrderTaken"),)
 
-    def changes(self, event: Any) -> Iterable[RowChange]:
+    @on(NodeDailyLoad.OrderTaken)
+    def taken(self, event: NodeDailyLoad.OrderTaken) -> list[RowChange]:
         return [Increment(NODE_DAILY_LOADS, (event.originator_id,), {"orders": 1})]
 
 
@@ -115,29 +111,29 @@ class NodeDirectory(Projection):
     name = "node_directory"
     application = "organisation"
     tables = (NODES,)
-    handles = tuple(
-        (Node, name) for name in ("Registered", "Paused", "Resumed", "DailyOrderCapSet")
-    )
 
-    def changes(self, event: Any) -> Iterable[RowChange]:
-        key = (event.originator_id,)
-        match type(event).__name__:
-            case "Registered":
-                row = {
-                    "brand_id": event.brand_id,
-                    "branch_id": event.branch_id,
-                    "code": event.code,
-                    "kind": str(event.kind),
-                    "latitude": event.location.latitude,
-                    "longitude": event.location.longitude,
-                    "paused": False,
-                    "daily_order_cap": None,
-                }
-                return [Upsert(NODES, key, row)]
-            case "Paused":
-                return [Upsert(NODES, key, {"paused": True})]
-            case "Resumed":
-                return [Upsert(NODES, key, {"paused": False})]
-            case "DailyOrderCapSet":
-                return [Upsert(NODES, key, {"daily_order_cap": event.cap})]
-        return []
+    @on(Node.Registered)
+    def registered(self, event: Node.Registered) -> list[RowChange]:
+        row = {
+            "brand_id": event.brand_id,
+            "branch_id": event.branch_id,
+            "code": event.code,
+            "kind": str(event.kind),
+            "latitude": event.location.latitude,
+            "longitude": event.location.longitude,
+            "paused": False,
+            "daily_order_cap": None,
+        }
+        return [Upsert(NODES, (event.originator_id,), row)]
+
+    @on(Node.Paused)
+    def paused(self, event: Node.Paused) -> list[RowChange]:
+        return [Upsert(NODES, (event.originator_id,), {"paused": True})]
+
+    @on(Node.Resumed)
+    def resumed(self, event: Node.Resumed) -> list[RowChange]:
+        return [Upsert(NODES, (event.originator_id,), {"paused": False})]
+
+    @on(Node.DailyOrderCapSet)
+    def cap_set(self, event: Node.DailyOrderCapSet) -> list[RowChange]:
+        return [Upsert(NODES, (event.originator_id,), {"daily_order_cap": event.cap})]

@@ -24,7 +24,11 @@ class NodeDailyLoad(FlatState, Aggregate):
         """`day` is the ISO date in the brand's time zone."""
         return natural_id("node-daily-load", node_id, day)
 
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        node_id: UUID
+        day: str
+
+    @event(Opened)
     def __init__(self, node_id: UUID, day: str) -> None:
         self.node_id = node_id
         self.day = day
@@ -41,6 +45,11 @@ class NodeDailyLoad(FlatState, Aggregate):
             raise NodeAtCapacity("the node reached its daily order cap", node_id=str(self.node_id))
         self._record_taken(order_id, require_utc(occurred_at), actor)
 
-    @event("OrderTaken")
+    class OrderTaken(Aggregate.Event):
+        order_id: UUID
+        occurred_at: datetime
+        actor: str
+
+    @event(OrderTaken)
     def _record_taken(self, order_id: UUID, occurred_at: datetime, actor: str) -> None:
         self.order_ids.add(order_id)

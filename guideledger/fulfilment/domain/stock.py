@@ -48,7 +48,14 @@ class Stock(FlatState, Aggregate):
         """An empty stock position; the first receipt follows in the same save."""
         return cls(node_id, sku_id, brand_id, require_utc(occurred_at), actor)
 
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        node_id: UUID
+        sku_id: UUID
+        brand_id: UUID
+        occurred_at: datetime
+        actor: str
+
+    @event(Opened)
     def __init__(
         self, node_id: UUID, sku_id: UUID, brand_id: UUID, occurred_at: datetime, actor: str
     ) -> None:
@@ -77,7 +84,13 @@ class Stock(FlatState, Aggregate):
             quantity, require_text("reference", reference, 100), require_utc(occurred_at), actor
         )
 
-    @event("Received")
+    class Received(Aggregate.Event):
+        quantity: int
+        reference: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Received)
     def _record_received(
         self, quantity: int, reference: str, occurred_at: datetime, actor: str
     ) -> None:
@@ -98,7 +111,13 @@ class Stock(FlatState, Aggregate):
             delta, require_text("reason", reason, 500), require_utc(occurred_at), actor
         )
 
-    @event("Adjusted")
+    class Adjusted(Aggregate.Event):
+        delta: int
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Adjusted)
     def _record_adjusted(self, delta: int, reason: str, occurred_at: datetime, actor: str) -> None:
         self.on_hand += delta
 
@@ -124,7 +143,14 @@ class Stock(FlatState, Aggregate):
             )
         self._record_reserved(order_id, line_no, quantity, require_utc(occurred_at), actor)
 
-    @event("Reserved")
+    class Reserved(Aggregate.Event):
+        order_id: UUID
+        line_no: int
+        quantity: int
+        occurred_at: datetime
+        actor: str
+
+    @event(Reserved)
     def _record_reserved(
         self, order_id: UUID, line_no: int, quantity: int, occurred_at: datetime, actor: str
     ) -> None:
@@ -136,7 +162,14 @@ class Stock(FlatState, Aggregate):
         if held:
             self._record_released(order_id, line_no, held, require_utc(occurred_at), actor)
 
-    @event("Released")
+    class Released(Aggregate.Event):
+        order_id: UUID
+        line_no: int
+        quantity: int
+        occurred_at: datetime
+        actor: str
+
+    @event(Released)
     def _record_released(
         self, order_id: UUID, line_no: int, quantity: int, occurred_at: datetime, actor: str
     ) -> None:
@@ -152,7 +185,14 @@ class Stock(FlatState, Aggregate):
             raise StockError("cannot ship more than the line reserved here", held=held)
         self._record_committed(order_id, line_no, quantity, require_utc(occurred_at), actor)
 
-    @event("Committed")
+    class Committed(Aggregate.Event):
+        order_id: UUID
+        line_no: int
+        quantity: int
+        occurred_at: datetime
+        actor: str
+
+    @event(Committed)
     def _record_committed(
         self, order_id: UUID, line_no: int, quantity: int, occurred_at: datetime, actor: str
     ) -> None:
@@ -170,7 +210,14 @@ class Stock(FlatState, Aggregate):
         require_positive("quantity", quantity)
         self._record_restocked(order_id, line_no, quantity, require_utc(occurred_at), actor)
 
-    @event("Restocked")
+    class Restocked(Aggregate.Event):
+        order_id: UUID
+        line_no: int
+        quantity: int
+        occurred_at: datetime
+        actor: str
+
+    @event(Restocked)
     def _record_restocked(
         self, order_id: UUID, line_no: int, quantity: int, occurred_at: datetime, actor: str
     ) -> None:

@@ -68,7 +68,7 @@ from guideledger.organisation.domain.structure import (
     NodeKind,
     StoreSnapshot,
 )
-from guideledger.readmodels.model import ReadModels, event_class, event_data
+from guideledger.readmodels.model import ReadModels, event_data, event_name
 
 DEFAULT_PAYMENT_WINDOW = timedelta(minutes=30)
 PAYMENT_WINDOW_ACTOR = "system:payment-window"
@@ -141,7 +141,6 @@ class _OrderFact(Protocol):
     actor: str
 
 
-ORDER_PLACED = event_class(Order, "Placed")
 OrderChange = Callable[[Order, datetime], None]
 StockEffects = Callable[[Order, datetime, str], Sequence[Aggregate]]
 
@@ -677,7 +676,7 @@ class OrderApplication(LedgerApplication):
     def binding_history(self, member_id: UUID, brand_id: UUID) -> list[HistoryEntry]:
         binding_id = MemberBinding.create_id(member_id, brand_id)
         facts = cast("list[_OrderFact]", list(self.events.get(binding_id)))
-        return [_history_entry(e) for e in facts if type(e).__name__ != "Opened"]
+        return [_history_entry(e) for e in facts if not isinstance(e, MemberBinding.Opened)]
 
     def current_binding(self, member_id: UUID, brand_id: UUID) -> MemberBinding | None:
         return self.attributor.binding(member_id, brand_id)
@@ -715,7 +714,7 @@ class OrderApplication(LedgerApplication):
 
     def _order_events(self, order_id: UUID) -> list[_OrderFact]:
         events = list(self.events.get(order_id))
-        if not events or not isinstance(events[0], ORDER_PLACED):
+        if not events or not isinstance(events[0], Order.Placed):
             raise NotFound(f"no order {order_id}", id=str(order_id))
         return cast("list[_OrderFact]", events)
 
@@ -760,7 +759,7 @@ class OrderApplication(LedgerApplication):
 def _history_entry(domain_event: _OrderFact) -> HistoryEntry:
     return HistoryEntry(
         version=domain_event.originator_version,
-        event=type(domain_event).__name__,
+        event=event_name(domain_event),
         occurred_at=domain_event.occurred_at,
         recorded_at=domain_event.timestamp,
         actor=domain_event.actor,

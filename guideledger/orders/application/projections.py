@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 from guideledger.orders.domain import Order
-from guideledger.readmodels.model import Delete, Projection, RowChange, Table, Upsert
+from guideledger.readmodels.model import Delete, Projection, RowChange, Table, Upsert, on
 
 UNROUTABLE_ORDERS = Table(
     name="unroutable_orders",
@@ -22,18 +19,16 @@ class UnroutableQueue(Projection):
     name = "unroutable_orders"
     application = "orders"
     tables = (UNROUTABLE_ORDERS,)
-    handles = tuple((Order, name) for name in ("RoutingFailed", "Allocated", "Cancelled"))
 
-    def changes(self, event: Any) -> Iterable[RowChange]:
-        key = (event.originator_id,)
-        if type(event).__name__ == "RoutingFailed":
-            row = {
-                "brand_id": event.brand_id,
-                "reason": event.decision.reason,
-                "since": event.occurred_at,
-            }
-            return [Upsert(UNROUTABLE_ORDERS, key, row)]
-        return [Delete(UNROUTABLE_ORDERS, key)]
+    @on(Order.RoutingFailed)
+    def waiting(self, event: Order.RoutingFailed) -> list[RowChange]:
+        reason = event.decision.reason
+        row = {"brand_id": event.brand_id, "reason": reason, "since": event.occurred_at}
+        return [Upsert(UNROUTABLE_ORDERS, (event.originator_id,), row)]
+
+    @on(Order.Allocated, Order.Cancelled)
+    def done(self, event: Order.Allocated | Order.Cancelled) -> list[RowChange]:
+        return [Delete(UNROUTABLE_ORDERS, (event.originator_id,))]
 
 
 UNPAID_ORDERS = Table(
@@ -49,10 +44,12 @@ class UnpaidOrders(Projection):
     name = "unpaid_orders"
     application = "orders"
     tables = (UNPAID_ORDERS,)
-    handles = tuple((Order, name) for name in ("Placed", "Paid", "Cancelled"))
 
-    def changes(self, event: Any) -> Iterable[RowChange]:
-        key = (event.originator_id,)
-        if type(event).__name__ == "Placed":
-            return [Upsert(UNPAID_ORDERS, key, {"payment_due_at": event.payment_due_at})]
-        return [Delete(UNPAID_ORDERS, key)]
+    @on(Order.Placed)
+    def placed(self, event: Order.Placed) -> list[RowChange]:
+        row = {"payment_due_at": event.payment_due_at}
+        return [Upsert(UNPAID_ORDERS, (event.originator_id,), row)]
+
+    @on(Order.Paid, Order.Cancelled)
+    def done(self, event: Order.Paid | Order.Cancelled) -> list[RowChange]:
+        return [Delete(UNPAID_ORDERS, (event.originator_id,))]

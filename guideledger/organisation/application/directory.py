@@ -3,12 +3,11 @@ their codes and names, for filters and labels (the dashboard's lists)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from guideledger.organisation.domain.structure import Branch, District, Guide, Node, Region
-from guideledger.readmodels.model import Projection, ReadModels, RowChange, Table, Upsert
+from guideledger.readmodels.model import Projection, ReadModels, RowChange, Table, Upsert, on
 
 UNITS = Table(
     name="unit_directory",
@@ -31,25 +30,41 @@ class UnitDirectory(Projection):
     name = "unit_directory"
     application = "organisation"
     tables = (UNITS,)
-    handles = tuple((unit, "Registered") for unit in (Region, District, Branch, Node))
 
-    def changes(self, event: Any) -> Iterable[RowChange]:
-        row = {
-            "brand_id": event.brand_id,
-            "code": event.code,
-            "name": event.name,
-            "kind": _kind(event),
-            "region_id": getattr(event, "region_id", None),
-            "branch_id": getattr(event, "branch_id", None),
-            "district_id": getattr(event, "district_id", None),
-        }
-        return [Upsert(UNITS, (event.originator_id,), row)]
+    @on(Region.Registered)
+    def region(self, event: Region.Registered) -> list[RowChange]:
+        return [_unit(event, "region")]
+
+    @on(District.Registered)
+    def district(self, event: District.Registered) -> list[RowChange]:
+        return [_unit(event, "district", region_id=event.region_id)]
+
+    @on(Branch.Registered)
+    def branch(self, event: Branch.Registered) -> list[RowChange]:
+        return [_unit(event, "branch")]
+
+    @on(Node.Registered)
+    def node(self, event: Node.Registered) -> list[RowChange]:
+        above = {"branch_id": event.branch_id, "district_id": event.district_id}
+        return [_unit(event, str(event.kind), **above)]
 
 
-def _kind(event: Any) -> str:
-    """A node's kind (store or warehouse), else the unit's class: region, district, branch."""
-    unit = type(event).__qualname__.split(".")[0].lower()
-    return str(event.kind) if unit == "node" else unit
+class _UnitRegistered(Protocol):
+    @property
+    def originator_id(self) -> UUID: ...
+    @property
+    def brand_id(self) -> UUID: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+def _unit(event: _UnitRegistered, kind: str, **above: UUID | None) -> Upsert:
+    """A unit's row, with the units above it (a district's region, a node's branch and
+    district)."""
+    row = {"brand_id": event.brand_id, "code": event.code, "name": event.name, "kind": kind}
+    return Upsert(UNITS, (event.originator_id,), {**row, **above})
 
 
 def units(read_models: ReadModels, brand_id: UUID, kind: str | None = None) -> list[dict[str, Any]]:
@@ -80,22 +95,22 @@ class GuideDirectory(Projection):
     name = "guide_directory"
     application = "organisation"
     tables = (GUIDES,)
-    handles = tuple((Guide, name) for name in ("Hired", "Transferred", "Left"))
 
-    def changes(self, event: Any) -> Iterable[RowChange]:
-        key = (event.originator_id,)
-        match type(event).__name__:
-            case "Hired":
-                row = {
-                    "brand_id": event.brand_id,
-                    "store_id": event.store_id,
-                    "code": event.code,
-                    "name": event.name,
-                    "active": True,
-                }
-                return [Upsert(GUIDES, key, row)]
-            case "Transferred":
-                return [Upsert(GUIDES, key, {"store_id": event.to_store_id})]
-            case "Left":
-                return [Upsert(GUIDES, key, {"active": False})]
-        return []
+    @on(Guide.Hired)
+    def hired(self, event: Guide.Hired) -> list[RowChange]:
+        row = {
+            "brand_id": event.brand_id,
+            "store_id": event.store_id,
+            "code": event.code,
+            "name": event.name,
+            "active": True,
+        }
+        return [Upsert(GUIDES, (event.originator_id,), row)]
+
+    @on(Guide.Transferred)
+    def transferred(self, event: Guide.Transferred) -> list[RowChange]:
+        return [Upsert(GUIDES, (event.originator_id,), {"store_id": event.to_store_id})]
+
+    @on(Guide.Left)
+    def left(self, event: Guide.Left) -> list[RowChange]:
+        return [Upsert(GUIDES, (event.originator_id,), {"active": False})]

@@ -38,7 +38,16 @@ class Sku(Aggregate):
             actor=actor,
         )
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        brand_id: UUID
+        code: str
+        name: str
+        category: str
+        price_fen: Fen
+        occurred_at: datetime
+        actor: str
+
+    @event(Registered)
     def __init__(
         self,
         brand_id: UUID,
@@ -61,7 +70,13 @@ class Sku(Aggregate):
             raise RuleViolated("the SKU already has that price")
         self._record_price_changed(self.price_fen, price_fen, require_utc(occurred_at), actor)
 
-    @event("PriceChanged")
+    class PriceChanged(Aggregate.Event):
+        old_price_fen: Fen
+        price_fen: Fen
+        occurred_at: datetime
+        actor: str
+
+    @event(PriceChanged)
     def _record_price_changed(
         self, old_price_fen: Fen, price_fen: Fen, occurred_at: datetime, actor: str
     ) -> None:

@@ -40,7 +40,15 @@ class Member(Aggregate):
             actor=actor,
         )
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        member_no: str
+        name: Sealed
+        phone: Sealed
+        registered_at_store_id: UUID | None
+        occurred_at: datetime
+        actor: str
+
+    @event(Registered)
     def __init__(
         self,
         member_no: str,
@@ -62,6 +70,11 @@ class Member(Aggregate):
             raise RuleViolated("the member is already forgotten")
         self._record_forgotten(require_text("reason", reason, 500), require_utc(occurred_at), actor)
 
-    @event("Forgotten")
+    class Forgotten(Aggregate.Event):
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Forgotten)
     def _record_forgotten(self, reason: str, occurred_at: datetime, actor: str) -> None:
         self.forgotten = True

@@ -76,7 +76,15 @@ class Brand(Aggregate):
             actor=actor,
         )
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        code: str
+        name: str
+        time_zone: str
+        settlement_cadence: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Registered)
     def __init__(
         self,
         code: str,
@@ -123,7 +131,13 @@ class Brand(Aggregate):
         self._record_cadence_changed(str(cadence), effective_from, occurred_at, actor)
         return effective_from
 
-    @event("SettlementCadenceChanged")
+    class SettlementCadenceChanged(Aggregate.Event):
+        cadence: str
+        effective_from: datetime
+        occurred_at: datetime
+        actor: str
+
+    @event(SettlementCadenceChanged)
     def _record_cadence_changed(
         self, cadence: str, effective_from: datetime, occurred_at: datetime, actor: str
     ) -> None:
@@ -150,7 +164,14 @@ class Region(Aggregate):
             actor,
         )
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        brand_id: UUID
+        code: str
+        name: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Registered)
     def __init__(
         self, brand_id: UUID, code: str, name: str, occurred_at: datetime, actor: str
     ) -> None:
@@ -185,7 +206,15 @@ class District(Aggregate):
             actor,
         )
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        brand_id: UUID
+        region_id: UUID
+        code: str
+        name: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Registered)
     def __init__(
         self,
         brand_id: UUID,
@@ -220,7 +249,14 @@ class Branch(Aggregate):
             actor,
         )
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        brand_id: UUID
+        code: str
+        name: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Registered)
     def __init__(
         self, brand_id: UUID, code: str, name: str, occurred_at: datetime, actor: str
     ) -> None:
@@ -269,7 +305,19 @@ class Node(Aggregate):
             actor=actor,
         )
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        brand_id: UUID
+        branch_id: UUID
+        code: str
+        name: str
+        kind: str
+        location: GeoPoint
+        ownership: str | None
+        district_id: UUID | None
+        occurred_at: datetime
+        actor: str
+
+    @event(Registered)
     def __init__(
         self,
         brand_id: UUID,
@@ -300,7 +348,12 @@ class Node(Aggregate):
             raise RuleViolated("the node is already paused")
         self._record_paused(require_text("reason", reason), require_utc(occurred_at), actor)
 
-    @event("Paused")
+    class Paused(Aggregate.Event):
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Paused)
     def _record_paused(self, reason: str, occurred_at: datetime, actor: str) -> None:
         self.paused = True
         self.pause_reason = reason
@@ -310,7 +363,11 @@ class Node(Aggregate):
             raise RuleViolated("the node is not paused")
         self._record_resumed(require_utc(occurred_at), actor)
 
-    @event("Resumed")
+    class Resumed(Aggregate.Event):
+        occurred_at: datetime
+        actor: str
+
+    @event(Resumed)
     def _record_resumed(self, occurred_at: datetime, actor: str) -> None:
         self.paused = False
         self.pause_reason = None
@@ -323,7 +380,12 @@ class Node(Aggregate):
             raise RuleViolated("the daily order cap is already that value")
         self._record_cap_set(cap, require_utc(occurred_at), actor)
 
-    @event("DailyOrderCapSet")
+    class DailyOrderCapSet(Aggregate.Event):
+        cap: int | None
+        occurred_at: datetime
+        actor: str
+
+    @event(DailyOrderCapSet)
     def _record_cap_set(self, cap: int | None, occurred_at: datetime, actor: str) -> None:
         self.daily_order_cap = cap
 
@@ -355,7 +417,15 @@ class Guide(Aggregate):
             actor=actor,
         )
 
-    @event("Hired")
+    class Hired(Aggregate.Created):
+        brand_id: UUID
+        code: str
+        name: str
+        store_id: UUID
+        occurred_at: datetime
+        actor: str
+
+    @event(Hired)
     def __init__(
         self,
         brand_id: UUID,
@@ -382,7 +452,13 @@ class Guide(Aggregate):
             raise RuleViolated("the guide already works in that store")
         self._record_transferred(self.store_id, to_store_id, require_utc(occurred_at), actor)
 
-    @event("Transferred")
+    class Transferred(Aggregate.Event):
+        from_store_id: UUID
+        to_store_id: UUID
+        occurred_at: datetime
+        actor: str
+
+    @event(Transferred)
     def _record_transferred(
         self, from_store_id: UUID, to_store_id: UUID, occurred_at: datetime, actor: str
     ) -> None:
@@ -392,7 +468,12 @@ class Guide(Aggregate):
         self._require_active()
         self._record_left(require_text("reason", reason), require_utc(occurred_at), actor)
 
-    @event("Left")
+    class Left(Aggregate.Event):
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Left)
     def _record_left(self, reason: str, occurred_at: datetime, actor: str) -> None:
         self.status = GuideStatus.LEFT
         self.left_at = occurred_at

@@ -7,16 +7,23 @@ figures are "orders paid that day, net of what came back".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from guideledger.attribution.domain.rules import Attribution
 from guideledger.engagement.domain import Share
 from guideledger.kernel.periods import local_day
 from guideledger.orders.domain import Order
-from guideledger.readmodels.model import ColumnType, Increment, Projection, RowChange, Table, Upsert
+from guideledger.readmodels.model import (
+    ColumnType,
+    Increment,
+    Projection,
+    RowChange,
+    Table,
+    Upsert,
+    on,
+)
 
 TimeZoneOf = Callable[[UUID], str]  # brand id -> IANA time zone (fixed at registration)
 
@@ -95,35 +102,36 @@ class DailySales(Projection):
     name = "daily_sales"
     application = "orders"
     tables = (SALES_BY_GUIDE_DAY, SALES_BY_STORE_DAY, SALES_BY_BRANCH_DAY, SHARE_FUNNEL)
-    handles = tuple(
-        (Order, name) for name in ("Placed", "Paid", "Refunded", "AttributionCorrected")
-    )
 
     def __init__(self, time_zone_of: TimeZoneOf) -> None:
         self.time_zone_of = time_zone_of
 
-    def changes(self, event: Any) -> Iterable[RowChange]:
-        match type(event).__name__:
-            case "Placed":
-                code = event.evidence.share_code
-                return [_funnel(code, "orders")] if code else []
-            case "Paid":
-                changes = self._sale(event.attribution, event.occurred_at, 1, event.amount_fen, 0)
-                code = event.attribution.evidence.share_code if event.attribution else None
-                if code:
-                    changes.append(_funnel(code, "payments"))
-                return changes
-            case "Refunded":
-                if event.paid_at is None:
-                    return []
-                return self._sale(event.attribution, event.paid_at, 0, 0, event.amount_fen)
-            case "AttributionCorrected":
-                if event.paid_at is None:
-                    return []
-                paid, refunded = event.paid_fen, event.refunded_fen
-                undo = self._sale(event.previous, event.paid_at, -1, -paid, -refunded)
-                return undo + self._sale(event.attribution, event.paid_at, 1, paid, refunded)
-        return []
+    @on(Order.Placed)
+    def placed(self, event: Order.Placed) -> list[RowChange]:
+        code = event.evidence.share_code
+        return [_funnel(code, "orders")] if code else []
+
+    @on(Order.Paid)
+    def paid(self, event: Order.Paid) -> list[RowChange]:
+        changes = self._sale(event.attribution, event.occurred_at, 1, event.amount_fen, 0)
+        code = event.attribution.evidence.share_code if event.attribution else None
+        if code:
+            changes.append(_funnel(code, "payments"))
+        return changes
+
+    @on(Order.Refunded)
+    def refunded(self, event: Order.Refunded) -> list[RowChange]:
+        if event.paid_at is None:
+            return []
+        return self._sale(event.attribution, event.paid_at, 0, 0, event.amount_fen)
+
+    @on(Order.AttributionCorrected)
+    def corrected(self, event: Order.AttributionCorrected) -> list[RowChange]:
+        if event.paid_at is None:
+            return []
+        paid, refunded = event.paid_fen, event.refunded_fen
+        undo = self._sale(event.previous, event.paid_at, -1, -paid, -refunded)
+        return undo + self._sale(event.attribution, event.paid_at, 1, paid, refunded)
 
     def _sale(
         self,
@@ -178,41 +186,51 @@ class DailyEngagement(Projection):
     name = "daily_engagement"
     application = "engagement"
     tables = (SALES_BY_GUIDE_DAY, SHARE_FUNNEL)
-    handles = tuple((Share, name) for name in ("Shared", "Visited", "AddedToCart"))
 
     def __init__(self, time_zone_of: TimeZoneOf) -> None:
         self.time_zone_of = time_zone_of
 
-    def changes(self, event: Any) -> Iterable[RowChange]:
-        name = type(event).__name__
-        if name == "Shared":
-            counter, count = "shares", 1
-        else:
-            counter = "visits" if name == "Visited" else "add_to_carts"
-            count = event.count
-        store = event.store
+    @on(Share.Shared)
+    def shared(self, event: Share.Shared) -> list[RowChange]:
         day = local_day(event.occurred_at, self.time_zone_of(event.brand_id))
-        guide_row = Increment(
-            SALES_BY_GUIDE_DAY,
-            (event.brand_id, day, event.guide_id, store.store_id),
-            {counter: count},
-            fixed={"district_id": store.district_id, "branch_id": store.branch_id},
+        funnel = Upsert(
+            SHARE_FUNNEL,
+            (event.originator_id,),
+            {
+                "share_code": event.share_code,
+                "brand_id": event.brand_id,
+                "guide_id": event.guide_id,
+                "store_id": event.store.store_id,
+                "day": day,
+                "kind": event.kind,
+            },
         )
-        if name == "Shared":
-            funnel = Upsert(
-                SHARE_FUNNEL,
-                (event.originator_id,),
-                {
-                    "share_code": event.share_code,
-                    "brand_id": event.brand_id,
-                    "guide_id": event.guide_id,
-                    "store_id": store.store_id,
-                    "day": day,
-                    "kind": event.kind,
-                },
-            )
-            return [guide_row, funnel]
-        return [guide_row, Increment(SHARE_FUNNEL, (event.originator_id,), {counter: count})]
+        return [_guide_day(event, day, "shares", 1), funnel]
+
+    @on(Share.Visited)
+    def visited(self, event: Share.Visited) -> list[RowChange]:
+        return self._counted(event, "visits")
+
+    @on(Share.AddedToCart)
+    def added_to_cart(self, event: Share.AddedToCart) -> list[RowChange]:
+        return self._counted(event, "add_to_carts")
+
+    def _counted(self, event: Share.Visited | Share.AddedToCart, counter: str) -> list[RowChange]:
+        day = local_day(event.occurred_at, self.time_zone_of(event.brand_id))
+        share = Increment(SHARE_FUNNEL, (event.originator_id,), {counter: event.count})
+        return [_guide_day(event, day, counter, event.count), share]
+
+
+def _guide_day(
+    event: Share.Shared | Share.Visited | Share.AddedToCart, day: str, counter: str, count: int
+) -> Increment:
+    store = event.store
+    return Increment(
+        SALES_BY_GUIDE_DAY,
+        (event.brand_id, day, event.guide_id, store.store_id),
+        {counter: count},
+        fixed={"district_id": store.district_id, "branch_id": store.branch_id},
+    )
 
 
 def _funnel(share_code: str, counter: str) -> Increment:
