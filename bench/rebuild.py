@@ -30,8 +30,8 @@ from guideledger.fulfilment.application.projections import StockAvailability
 from guideledger.fulfilment.domain.stock import Stock
 from guideledger.platform.persistence import postgres_env
 from guideledger.platform.settings import Persistence, Settings
+from guideledger.readmodels.postgres import PostgresReadModelStore
 from guideledger.readmodels.runner import ProjectionRunner as BatchedRunner
-from guideledger.readmodels.store import PostgresReadModelStore
 
 EVENTS_PER_POSITION = 100
 POSITIONS_PER_SAVE = 50

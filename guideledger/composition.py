@@ -44,13 +44,10 @@ from guideledger.platform.vault import KeyVault
 from guideledger.processes import CommissionProcess, GuideDepartures
 from guideledger.rankings.application.projections import DailyEngagement, DailySales
 from guideledger.rankings.application.rankings import Rankings
+from guideledger.readmodels.postgres import PostgresReadModelStore
 from guideledger.readmodels.runner import ProjectionRunner
-from guideledger.readmodels.store import (
-    MemoryReadModelStore,
-    PostgresReadModelStore,
-    ReadModelStore,
-    SQLiteReadModelStore,
-)
+from guideledger.readmodels.sqlite import SQLiteReadModelStore
+from guideledger.readmodels.store import MemoryReadModelStore, ReadModelStore
 
 AuditParts = Callable[[int], ReplayParts | None]
 """How to split the audit of a log with that many commission events (None: don't)."""

@@ -3,7 +3,7 @@ background catch-up; when it goes, another takes over."""
 
 from __future__ import annotations
 
-from guideledger.readmodels.store import PostgresReadModelStore
+from guideledger.readmodels.postgres import PostgresReadModelStore
 
 
 def test_one_store_at_a_time_leads_and_leadership_passes_on(

@@ -1,0 +1,74 @@
+"""Read models in a PostgreSQL schema, through a connection pool; one process leads the
+background catch-up."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from guideledger.readmodels.sql import SQLReadModelStore
+
+
+class PostgresReadModelStore(SQLReadModelStore):
+    placeholder = "%s"
+
+    def __init__(self, url: str, schema: str, pool_size: int) -> None:
+        self.url, self.schema = url, schema
+        self._leader: psycopg.Connection[Any] | None = None  # holds the advisory lock
+        self._leading = False
+        self._leader_lock = threading.Lock()
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={
+                "options": f"-c search_path={schema}",
+                "row_factory": dict_row,
+                "autocommit": True,
+            },
+            open=True,
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self.pool.connection() as connection, connection.transaction():
+            yield connection.cursor()
+
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        with self.pool.connection() as connection:
+            yield connection.cursor()
+
+    def leads_background_work(self) -> bool:
+        """The process holding a session advisory lock named after the schema leads; the
+        lock goes with its connection, so a process that dies hands leadership on."""
+        with self._leader_lock:
+            try:
+                if self._leader is None or self._leader.closed:
+                    self._leader = psycopg.connect(self.url, autocommit=True)
+                    self._leading = False
+                if not self._leading:
+                    row = self._leader.execute(
+                        "SELECT pg_try_advisory_lock(hashtext(%s))",
+                        (f"guideledger-projections:{self.schema}",),
+                    ).fetchone()
+                    self._leading = bool(row and row[0])
+            except psycopg.OperationalError:
+                self._drop_leader()
+            return self._leading
+
+    def _drop_leader(self) -> None:
+        if self._leader is not None:
+            self._leader.close()
+        self._leader, self._leading = None, False
+
+    def close(self) -> None:
+        with self._leader_lock:
+            self._drop_leader()
+        self.pool.close()
