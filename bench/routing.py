@@ -21,7 +21,7 @@ from rich.table import Table
 from bench.common import demo_ledger
 from guideledger.api.demo import DemoWorld
 from guideledger.composition import Ledger
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.fulfilment.domain.routing import LineDemand, route
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest

@@ -22,7 +22,7 @@ from guideledger.commissions.domain.ledger import (
 )
 from guideledger.commissions.domain.rules import CommissionPolicy, Entry, Payee, Posting, RateRule
 from guideledger.engagement.domain import Share
-from guideledger.eventstore.application import IdempotencyRecord
+from guideledger.eventstore.commands import IdempotencyRecord
 from guideledger.eventstore.topics import register_moved
 from guideledger.fulfilment.domain.daily_load import NodeDailyLoad
 from guideledger.fulfilment.domain.routing import (

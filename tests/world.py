@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from guideledger.composition import Ledger
-from guideledger.eventstore.application import Command, CommandResult
+from guideledger.eventstore.commands import Command, CommandResult
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
 from guideledger.orders.domain import AttributionEvidence, Channel

@@ -29,7 +29,7 @@ from guideledger.api.demo import BRAND_CODE, demo_is_loaded, demo_start, load_de
 from guideledger.api.routers.commissions import statement_as_csv, statement_view
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.kernel.errors import DomainError
 from guideledger.kernel.values import natural_id
 from guideledger.organisation.domain.structure import Brand, Node

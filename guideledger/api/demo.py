@@ -15,7 +15,7 @@ from uuid import UUID
 
 from guideledger.composition import Ledger
 from guideledger.engagement.domain import ShareKind
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.kernel.periods import period_end
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest

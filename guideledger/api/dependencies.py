@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Request
 
 from guideledger.api.auth import Caller, current_caller
 from guideledger.composition import Ledger
-from guideledger.eventstore.application import Command, IdempotencyKey
+from guideledger.eventstore.commands import Command, IdempotencyKey
 
 
 def get_ledger(request: Request) -> Ledger:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from guideledger.api.auth import Forbidden, NotAuthenticated
-from guideledger.eventstore.application import IdempotencyKeyReused
+from guideledger.eventstore.commands import IdempotencyKeyReused
 from guideledger.kernel.errors import Conflict, DomainError, NotFound, RuleViolated
 
 PROBLEM_BASE = "https://guideledger.example/problems/"

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from guideledger.eventstore.application import CommandResult
+from guideledger.eventstore.commands import CommandResult
 from guideledger.kernel.values import GeoPoint
 
 MAX_FEN = 10**12  # CNY 10 billion: far above any real amount, far below overflow

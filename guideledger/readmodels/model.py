@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 from uuid import UUID
 
-from guideledger.eventstore.application import uuid_of
 from guideledger.eventstore.topics import topics_of
+from guideledger.eventstore.transcoding import uuid_of
 
 ColumnType = Literal["text", "uuid", "int", "real", "bool", "timestamp"]
 Key = tuple[Any, ...]

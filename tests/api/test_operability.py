@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from guideledger.api.routers import operations
 from guideledger.composition import Ledger
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.platform.observability import REQUEST_ID, configure_logging
 from tests.world import World
 

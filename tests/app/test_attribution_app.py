@@ -13,7 +13,7 @@ from guideledger.attribution.domain.rules import (
 )
 from guideledger.composition import Ledger
 from guideledger.engagement.domain import ShareKind
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.kernel.errors import InvalidValue, NotFound, RuleViolated
 from guideledger.platform.clock import ManualClock
 from tests.world import ADMIN, FRONTEND, build_world, order_total, place_order

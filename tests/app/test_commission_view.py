@@ -8,7 +8,7 @@ import pytest
 from guideledger.commissions.domain.ledger import CommissionAccrual
 from guideledger.commissions.domain.rules import CommissionPolicy, Payee, PayeeLevel, RateRule
 from guideledger.composition import Ledger
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.kernel.errors import Conflict, NotFound
 from guideledger.platform.clock import ManualClock
 from tests.app.test_commissions_app import (

@@ -9,7 +9,7 @@ import pytest
 from guideledger.commissions.domain.ledger import LedgerError
 from guideledger.commissions.domain.rules import CommissionPolicy, Payee, PayeeLevel, RateRule
 from guideledger.composition import Ledger
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.kernel.errors import RuleViolated
 from guideledger.kernel.periods import PeriodClosed
 from guideledger.platform.clock import ManualClock

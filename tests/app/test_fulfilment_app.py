@@ -7,7 +7,7 @@ from uuid import UUID
 import pytest
 
 from guideledger.composition import Ledger
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.fulfilment.domain.daily_load import NodeDailyLoad
 from guideledger.fulfilment.domain.routing import Outcome, RoutingPolicy
 from guideledger.kernel.errors import RuleViolated

@@ -15,7 +15,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.bootstrap import bootstrap
 from guideledger.commissions.domain.ledger import CommissionAccrual, SettlementPeriod
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.kernel.errors import DomainError
 from guideledger.kernel.periods import period_of
 from guideledger.platform.clock import ManualClock

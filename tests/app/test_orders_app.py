@@ -6,7 +6,7 @@ from uuid import uuid4
 import pytest
 
 from guideledger.composition import Ledger
-from guideledger.eventstore.application import (
+from guideledger.eventstore.commands import (
     Command,
     IdempotencyKey,
     IdempotencyKeyReused,

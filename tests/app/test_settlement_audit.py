@@ -29,7 +29,7 @@ from guideledger.commissions.domain.ledger import (
 )
 from guideledger.commissions.domain.rules import Payee, PayeeLevel
 from guideledger.composition import Ledger
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.eventstore.log import aggregate_log
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from guideledger.bootstrap import bootstrap
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.fulfilment.domain.stock import Stock
 from guideledger.kernel.errors import DomainError
 from guideledger.platform.clock import ManualClock

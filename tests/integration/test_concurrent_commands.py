@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from guideledger.composition import Ledger
-from guideledger.eventstore.application import Command, IdempotencyKey, VersionConflict
+from guideledger.eventstore.commands import Command, IdempotencyKey, VersionConflict
 from guideledger.kernel.errors import DomainError
 from guideledger.orders.domain import OrderNotPayable, OrderStatus
 from tests.world import build_world, order_total, place_order

@@ -13,7 +13,7 @@ from uuid import UUID
 import pytest
 
 from guideledger.bootstrap import bootstrap
-from guideledger.eventstore.application import Command, IdempotencyKey
+from guideledger.eventstore.commands import Command, IdempotencyKey
 from guideledger.platform.settings import Persistence, Settings
 from tests.throwaway_postgres import Cluster, throwaway_cluster
 from tests.world import build_world, place_order, receive

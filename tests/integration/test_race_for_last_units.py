@@ -10,7 +10,7 @@ from threading import Barrier
 
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.fulfilment.domain.stock import Stock
 from tests.world import build_world, place_order, receive
 

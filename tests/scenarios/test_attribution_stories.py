@@ -12,7 +12,7 @@ from guideledger.attribution.domain.binding import MemberBinding
 from guideledger.attribution.domain.rules import AttributionChannel, AttributionEvidence, Channel
 from guideledger.composition import Ledger
 from guideledger.engagement.domain import ShareKind
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
 from guideledger.organisation.domain.structure import NodeKind, StoreOwnership

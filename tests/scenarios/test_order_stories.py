@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from guideledger.composition import Ledger
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.orders.domain import OrderStatus
 from guideledger.platform.clock import ManualClock
 from tests.world import PRICES, build_world, order_total, place_order, receive

@@ -10,7 +10,7 @@ import pytest
 from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.commissions.domain.rules import Payee, PayeeLevel
 from guideledger.composition import Ledger
-from guideledger.eventstore.application import Command
+from guideledger.eventstore.commands import Command
 from guideledger.kernel.errors import InvalidValue
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
 from guideledger.organisation.domain.structure import Brand, SettlementCadence

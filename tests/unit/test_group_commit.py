@@ -12,8 +12,9 @@ import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
-from guideledger.eventstore.application import Command, CommandResult, LedgerApplication
-from guideledger.eventstore.group_commit import GroupCommit
+from guideledger.eventstore.application import LedgerApplication
+from guideledger.eventstore.commands import Command, CommandResult
+from guideledger.eventstore.concurrency import GroupCommit
 from guideledger.platform.clock import ManualClock
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from guideledger.eventstore.application import StripedLocks
+from guideledger.eventstore.concurrency import StripedLocks
 
 
 def test_a_command_on_a_shared_key_waits_for_the_one_holding_it() -> None:

@@ -16,7 +16,7 @@ from guideledger.attribution.domain.rules import (
     Channel,
     attribute,
 )
-from guideledger.eventstore.application import LedgerRepository, find
+from guideledger.eventstore.repository import LedgerRepository, find
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.directory import GUIDES, GuideDirectory
 from guideledger.organisation.application.policy_books import policy_in_force

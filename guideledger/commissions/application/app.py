@@ -47,13 +47,8 @@ from guideledger.commissions.domain.rules import (
     commissions,
     expense_account,
 )
-from guideledger.eventstore.application import (
-    Clock,
-    Command,
-    CommandResult,
-    Decision,
-    LedgerApplication,
-)
+from guideledger.eventstore.application import Clock, LedgerApplication
+from guideledger.eventstore.commands import Command, CommandResult, Decision
 from guideledger.eventstore.topics import topics_of
 from guideledger.kernel.errors import InvalidValue, NotFound, RuleViolated
 from guideledger.kernel.money import at_rate, divide_half_up

@@ -6,13 +6,8 @@ import secrets
 from uuid import UUID
 
 from guideledger.engagement.domain import Share, ShareKind
-from guideledger.eventstore.application import (
-    Clock,
-    Command,
-    CommandResult,
-    Decision,
-    LedgerApplication,
-)
+from guideledger.eventstore.application import Clock, LedgerApplication
+from guideledger.eventstore.commands import Command, CommandResult, Decision
 from guideledger.kernel.errors import AlreadyExists, RuleViolated
 from guideledger.kernel.values import natural_id
 from guideledger.organisation.application.app import OrganisationApplication

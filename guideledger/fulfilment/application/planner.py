@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from guideledger.eventstore.application import LedgerRepository, find
+from guideledger.eventstore.repository import LedgerRepository, find
 from guideledger.fulfilment.application.projections import (
     NODE_DAILY_LOADS,
     NODES,

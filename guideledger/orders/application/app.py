@@ -20,14 +20,9 @@ from guideledger.attribution.application.attributor import ATTRIBUTION, Attribut
 from guideledger.attribution.application.projections import MEMBER_BINDINGS, MemberBindings
 from guideledger.attribution.domain.binding import MemberBinding
 from guideledger.attribution.domain.rules import Attribution, AttributionChannel, AttributionPolicy
-from guideledger.eventstore.application import (
-    Clock,
-    Command,
-    CommandResult,
-    Decision,
-    LedgerApplication,
-    StripedLocks,
-)
+from guideledger.eventstore.application import Clock, LedgerApplication
+from guideledger.eventstore.commands import Command, CommandResult, Decision
+from guideledger.eventstore.concurrency import StripedLocks
 from guideledger.fulfilment.application.planner import ROUTING, Fulfilment
 from guideledger.fulfilment.application.projections import STOCK_AVAILABILITY, StockAvailability
 from guideledger.fulfilment.domain.routing import (

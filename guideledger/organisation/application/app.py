@@ -9,13 +9,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from guideledger.eventstore.application import (
-    Clock,
-    Command,
-    CommandResult,
-    LedgerApplication,
-    UnknownReference,
-)
+from guideledger.eventstore.application import Clock, LedgerApplication
+from guideledger.eventstore.commands import Command, CommandResult, UnknownReference
 from guideledger.kernel.errors import RuleViolated
 from guideledger.kernel.privacy import Sealed, Vault
 from guideledger.kernel.values import Fen, GeoPoint, require_text

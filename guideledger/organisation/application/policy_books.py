@@ -6,14 +6,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from guideledger.eventstore.application import (
-    Command,
-    CommandResult,
-    Decision,
-    LedgerApplication,
-    LedgerRepository,
-    find,
-)
+from guideledger.eventstore.application import LedgerApplication
+from guideledger.eventstore.commands import Command, CommandResult, Decision
+from guideledger.eventstore.repository import LedgerRepository, find
 from guideledger.kernel.policies import PolicyBook, Versioned
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.domain.structure import Brand
