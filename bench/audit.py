@@ -22,7 +22,7 @@ from bench.month import write_month
 from guideledger.api.demo import BRAND_CODE
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
-from guideledger.organisation.domain.structure import Brand
+from guideledger.organisation.domain.brand import Brand
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence, Settings
 

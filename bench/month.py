@@ -45,7 +45,9 @@ from guideledger.eventstore.application import LedgerApplication
 from guideledger.fulfilment.domain.routing import AllocatedLine, Allocation, RoutingDecision
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.domain import AttributionEvidence, DeliveryAddress, Order, OrderLine
-from guideledger.organisation.domain.structure import Brand, GuideSnapshot, Node
+from guideledger.organisation.domain.brand import Brand
+from guideledger.organisation.domain.guides import GuideSnapshot
+from guideledger.organisation.domain.units import Node
 
 ACTOR = "bench:bulk-month"
 ORDERS_PER_TRANSACTION = 1_000

@@ -36,7 +36,7 @@ from guideledger.orders.application.projections import UnpaidOrders, UnroutableQ
 from guideledger.orders.domain import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.directory import GuideDirectory, UnitDirectory
-from guideledger.organisation.domain.structure import Brand
+from guideledger.organisation.domain.brand import Brand
 from guideledger.platform.observability import count_lost_race
 from guideledger.platform.persistence import eventsourcing_env
 from guideledger.platform.settings import Persistence, Settings

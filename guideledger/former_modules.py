@@ -37,18 +37,11 @@ from guideledger.kernel.policies import PolicyBook
 from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.domain import DeliveryAddress, Order, OrderLine
+from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.catalogue import Sku
+from guideledger.organisation.domain.guides import Guide, GuideSnapshot
 from guideledger.organisation.domain.members import Member
-from guideledger.organisation.domain.structure import (
-    Branch,
-    Brand,
-    District,
-    Guide,
-    GuideSnapshot,
-    Node,
-    Region,
-    StoreSnapshot,
-)
+from guideledger.organisation.domain.units import Branch, District, Node, Region, StoreSnapshot
 
 FORMER_MODULES: dict[str, tuple[type, ...]] = {
     "application.framework": (IdempotencyRecord,),

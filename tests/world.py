@@ -7,10 +7,11 @@ from uuid import UUID
 
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command, CommandResult
+from guideledger.kernel.periods import SettlementCadence
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
 from guideledger.orders.domain import AttributionEvidence, Channel
-from guideledger.organisation.domain.structure import NodeKind, SettlementCadence, StoreOwnership
+from guideledger.organisation.domain.units import NodeKind, StoreOwnership
 
 ADMIN = Command("admin:test")
 FRONTEND = Command("frontend:test")

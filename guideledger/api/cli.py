@@ -32,7 +32,8 @@ from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command
 from guideledger.kernel.errors import DomainError
 from guideledger.kernel.values import natural_id
-from guideledger.organisation.domain.structure import Brand, Node
+from guideledger.organisation.domain.brand import Brand
+from guideledger.organisation.domain.units import Node
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.observability import configure_logging
 from guideledger.platform.settings import Settings

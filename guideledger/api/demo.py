@@ -16,16 +16,12 @@ from uuid import UUID
 from guideledger.composition import Ledger
 from guideledger.engagement.domain import ShareKind
 from guideledger.eventstore.commands import Command
-from guideledger.kernel.periods import period_end
+from guideledger.kernel.periods import SettlementCadence, period_end
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
 from guideledger.orders.domain import AttributionEvidence, Channel
-from guideledger.organisation.domain.structure import (
-    Brand,
-    NodeKind,
-    SettlementCadence,
-    StoreOwnership,
-)
+from guideledger.organisation.domain.brand import Brand
+from guideledger.organisation.domain.units import NodeKind, StoreOwnership
 
 BRAND_CODE = "GL-SPORT"
 DEMO_ACTOR = "demo-loader"

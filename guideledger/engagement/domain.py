@@ -15,7 +15,7 @@ from eventsourcing.domain import Aggregate, event
 
 from guideledger.kernel.errors import InvalidValue
 from guideledger.kernel.values import natural_id, require_text, require_utc
-from guideledger.organisation.domain.structure import StoreSnapshot
+from guideledger.organisation.domain.units import StoreSnapshot
 
 MAX_ACTIVITY_PER_CALL = 10_000
 

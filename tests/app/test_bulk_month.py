@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from bench.month import write_month
 from guideledger.api.demo import BRAND_CODE
 from guideledger.composition import Ledger
-from guideledger.organisation.domain.structure import Brand
+from guideledger.organisation.domain.brand import Brand
 from guideledger.platform.clock import ManualClock
 
 MONTH_START = datetime(2026, 9, 30, 16, tzinfo=UTC)  # 1 October in Asia/Shanghai

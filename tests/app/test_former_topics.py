@@ -9,10 +9,10 @@ from eventsourcing.persistence import StoredEvent
 
 from guideledger.composition import Ledger
 from guideledger.organisation.application.directory import UNITS, UnitDirectory
-from guideledger.organisation.domain.structure import Node
+from guideledger.organisation.domain.units import Node
 from tests.world import build_world
 
-NOW_TOPIC = "guideledger.organisation.domain.structure:Node."
+NOW_TOPIC = "guideledger.organisation.domain.units:Node."
 NOW_VALUE = b"guideledger.kernel.values:GeoPoint"
 
 

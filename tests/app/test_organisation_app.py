@@ -12,14 +12,10 @@ from guideledger.eventstore.commands import (
     VersionConflict,
 )
 from guideledger.kernel.errors import AlreadyExists, RuleViolated
+from guideledger.kernel.periods import SettlementCadence
 from guideledger.kernel.values import GeoPoint
-from guideledger.organisation.domain.structure import (
-    Guide,
-    GuideStatus,
-    Node,
-    NodeKind,
-    SettlementCadence,
-)
+from guideledger.organisation.domain.guides import Guide, GuideStatus
+from guideledger.organisation.domain.units import Node, NodeKind
 from tests.world import ADMIN, SHANGHAI, build_world, event_count
 
 

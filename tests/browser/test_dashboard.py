@@ -23,7 +23,7 @@ from guideledger.api.demo import BRAND_CODE
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
 from guideledger.kernel.values import natural_id
-from guideledger.organisation.domain.structure import Brand
+from guideledger.organisation.domain.brand import Brand
 from guideledger.platform.settings import Persistence, Settings
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output"

@@ -15,7 +15,7 @@ from guideledger.engagement.domain import ShareKind
 from guideledger.eventstore.commands import Command
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
-from guideledger.organisation.domain.structure import NodeKind, StoreOwnership
+from guideledger.organisation.domain.units import NodeKind, StoreOwnership
 from guideledger.platform.clock import ManualClock
 from guideledger.rankings.application.rankings import GuideMeasure, StoreMeasure
 from tests.world import ADMIN, PRICES, SHANGHAI, World, build_world, receive

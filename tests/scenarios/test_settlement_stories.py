@@ -12,8 +12,9 @@ from guideledger.commissions.domain.rules import Payee, PayeeLevel
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command
 from guideledger.kernel.errors import InvalidValue
+from guideledger.kernel.periods import SettlementCadence
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
-from guideledger.organisation.domain.structure import Brand, SettlementCadence
+from guideledger.organisation.domain.brand import Brand
 from guideledger.platform.clock import ManualClock
 from tests.world import ADMIN, PRICES, SHANGHAI, World, build_world, receive
 

@@ -17,7 +17,8 @@ from guideledger.attribution.domain.rules import (
     attribute,
 )
 from guideledger.kernel.errors import InvalidValue, RuleViolated
-from guideledger.organisation.domain.structure import GuideSnapshot, StoreSnapshot
+from guideledger.organisation.domain.guides import GuideSnapshot
+from guideledger.organisation.domain.units import StoreSnapshot
 
 BRAND = uuid4()
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

@@ -19,7 +19,7 @@ from guideledger.orders.domain import (
     OrderLine,
     OrderStatus,
 )
-from guideledger.organisation.domain.structure import NodeKind
+from guideledger.organisation.domain.units import NodeKind
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 LINE_NOS = st.integers(min_value=1, max_value=3)

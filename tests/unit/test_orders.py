@@ -25,7 +25,7 @@ from guideledger.orders.domain import (
     ShipmentRefused,
     WrongPaymentAmount,
 )
-from guideledger.organisation.domain.structure import NodeKind
+from guideledger.organisation.domain.units import NodeKind
 
 PLACED_AT = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 LATER = PLACED_AT + timedelta(minutes=5)

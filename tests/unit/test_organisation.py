@@ -4,17 +4,12 @@ from uuid import uuid4
 import pytest
 
 from guideledger.kernel.errors import InvalidValue, RuleViolated
+from guideledger.kernel.periods import SettlementCadence
 from guideledger.kernel.values import GeoPoint
+from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.catalogue import Sku
-from guideledger.organisation.domain.structure import (
-    Brand,
-    Guide,
-    GuideStatus,
-    Node,
-    NodeKind,
-    SettlementCadence,
-    StoreOwnership,
-)
+from guideledger.organisation.domain.guides import Guide, GuideStatus
+from guideledger.organisation.domain.units import Node, NodeKind, StoreOwnership
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 HERE = GeoPoint(31.23, 121.47)

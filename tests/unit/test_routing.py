@@ -15,7 +15,7 @@ from guideledger.fulfilment.domain.routing import (
 )
 from guideledger.kernel.errors import InvalidValue
 from guideledger.kernel.values import GeoPoint
-from guideledger.organisation.domain.structure import NodeKind
+from guideledger.organisation.domain.units import NodeKind
 
 CUSTOMER = GeoPoint(31.0, 121.0)
 KM_PER_DEGREE = 111.195

@@ -23,7 +23,7 @@ from guideledger.attribution.domain.rules import (
 )
 from guideledger.engagement.domain import MAX_ACTIVITY_PER_CALL, ShareKind
 from guideledger.kernel.errors import NotFound
-from guideledger.organisation.domain.structure import Guide
+from guideledger.organisation.domain.guides import Guide
 from guideledger.rankings.application.rankings import GuideMeasure, StoreMeasure
 
 router = APIRouter(responses=PROBLEM_RESPONSES)

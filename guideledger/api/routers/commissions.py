@@ -19,7 +19,7 @@ from guideledger.api.schemas import Accepted, Code, PositiveFen, StrictModel
 from guideledger.commissions.domain.ledger import SettlementPeriod, StatementLine
 from guideledger.commissions.domain.rules import ANY, CommissionPolicy, Payee, PayeeLevel, RateRule
 from guideledger.composition import Ledger
-from guideledger.organisation.domain.structure import Guide
+from guideledger.organisation.domain.guides import Guide
 
 router = APIRouter(tags=["ledger"], responses=PROBLEM_RESPONSES)
 Period = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$", examples=["2026-11"])]

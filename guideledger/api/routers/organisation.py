@@ -21,17 +21,16 @@ from guideledger.api.schemas import (
     StrictModel,
     VersionedChange,
 )
+from guideledger.kernel.periods import SettlementCadence
 from guideledger.kernel.values import natural_id
-from guideledger.organisation.domain.structure import (
+from guideledger.organisation.domain.brand import Brand
+from guideledger.organisation.domain.guides import Guide, GuideStatus
+from guideledger.organisation.domain.units import (
     Branch,
-    Brand,
     District,
-    Guide,
-    GuideStatus,
     Node,
     NodeKind,
     Region,
-    SettlementCadence,
     StoreOwnership,
 )
 

@@ -20,7 +20,7 @@ from guideledger.eventstore.repository import LedgerRepository, find
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.directory import GUIDES, GuideDirectory
 from guideledger.organisation.application.policy_books import policy_in_force
-from guideledger.organisation.domain.structure import GuideSnapshot
+from guideledger.organisation.domain.guides import GuideSnapshot
 from guideledger.readmodels.model import ReadModels
 
 ATTRIBUTION = "attribution"  # the policy book's kind

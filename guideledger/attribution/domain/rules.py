@@ -18,7 +18,8 @@ from uuid import UUID
 
 from guideledger.kernel.errors import InvalidValue
 from guideledger.kernel.values import require_text
-from guideledger.organisation.domain.structure import GuideSnapshot, StoreSnapshot
+from guideledger.organisation.domain.guides import GuideSnapshot
+from guideledger.organisation.domain.units import StoreSnapshot
 
 
 class Channel(StrEnum):

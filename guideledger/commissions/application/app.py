@@ -57,8 +57,8 @@ from guideledger.kernel.policies import PolicyBook
 from guideledger.orders.domain import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.policy_books import policy_in_force, publish, published
+from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.catalogue import Sku
-from guideledger.organisation.domain.structure import Brand
 from guideledger.rankings.application.projections import SALES_BY_GUIDE_DAY, DailySales
 from guideledger.readmodels.model import ReadModels
 

@@ -12,7 +12,8 @@ from guideledger.kernel.errors import AlreadyExists, RuleViolated
 from guideledger.kernel.values import natural_id
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.domain.catalogue import Sku
-from guideledger.organisation.domain.structure import Guide, StoreSnapshot
+from guideledger.organisation.domain.guides import Guide
+from guideledger.organisation.domain.units import StoreSnapshot
 
 
 class EngagementApplication(LedgerApplication):

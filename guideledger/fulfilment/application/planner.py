@@ -39,7 +39,7 @@ from guideledger.fulfilment.domain.stock import InsufficientStock, Stock
 from guideledger.kernel.periods import local_day
 from guideledger.kernel.values import GeoPoint
 from guideledger.organisation.application.policy_books import policy_in_force
-from guideledger.organisation.domain.structure import NodeKind
+from guideledger.organisation.domain.units import NodeKind
 from guideledger.readmodels.model import ReadModels
 
 MAX_ROUTING_ROUNDS = 5

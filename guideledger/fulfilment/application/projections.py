@@ -7,7 +7,7 @@ from uuid import UUID
 
 from guideledger.fulfilment.domain.daily_load import NodeDailyLoad
 from guideledger.fulfilment.domain.stock import Stock
-from guideledger.organisation.domain.structure import Node
+from guideledger.organisation.domain.units import Node
 from guideledger.readmodels.model import Increment, Projection, RowChange, Table, Upsert, on
 
 STOCK_AVAILABILITY = Table(

@@ -29,7 +29,7 @@ from uuid import UUID
 
 from guideledger.kernel.errors import InvalidValue
 from guideledger.kernel.values import GeoPoint
-from guideledger.organisation.domain.structure import NodeKind
+from guideledger.organisation.domain.units import NodeKind
 
 
 @dataclass(frozen=True)

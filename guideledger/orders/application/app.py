@@ -53,16 +53,11 @@ from guideledger.orders.domain import (
 )
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.policy_books import publish, published
+from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.catalogue import Sku
+from guideledger.organisation.domain.guides import Guide, GuideSnapshot
 from guideledger.organisation.domain.members import Member
-from guideledger.organisation.domain.structure import (
-    Brand,
-    Guide,
-    GuideSnapshot,
-    Node,
-    NodeKind,
-    StoreSnapshot,
-)
+from guideledger.organisation.domain.units import Node, NodeKind, StoreSnapshot
 from guideledger.readmodels.model import ReadModels, event_data, event_name
 
 DEFAULT_PAYMENT_WINDOW = timedelta(minutes=30)

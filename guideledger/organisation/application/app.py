@@ -12,20 +12,19 @@ from eventsourcing.domain import Aggregate
 from guideledger.eventstore.application import Clock, LedgerApplication
 from guideledger.eventstore.commands import Command, CommandResult, UnknownReference
 from guideledger.kernel.errors import RuleViolated
+from guideledger.kernel.periods import SettlementCadence
 from guideledger.kernel.privacy import Sealed, Vault
 from guideledger.kernel.values import Fen, GeoPoint, require_text
+from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.catalogue import Sku
+from guideledger.organisation.domain.guides import Guide, GuideSnapshot
 from guideledger.organisation.domain.members import Member
-from guideledger.organisation.domain.structure import (
+from guideledger.organisation.domain.units import (
     Branch,
-    Brand,
     District,
-    Guide,
-    GuideSnapshot,
     Node,
     NodeKind,
     Region,
-    SettlementCadence,
     StoreOwnership,
     StoreSnapshot,
 )

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 from uuid import UUID
 
-from guideledger.organisation.domain.structure import Branch, District, Guide, Node, Region
+from guideledger.organisation.domain.guides import Guide
+from guideledger.organisation.domain.units import Branch, District, Node, Region
 from guideledger.readmodels.model import Projection, ReadModels, RowChange, Table, Upsert, on
 
 UNITS = Table(

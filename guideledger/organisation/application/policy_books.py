@@ -11,7 +11,7 @@ from guideledger.eventstore.commands import Command, CommandResult, Decision
 from guideledger.eventstore.repository import LedgerRepository, find
 from guideledger.kernel.policies import PolicyBook, Versioned
 from guideledger.organisation.application.app import OrganisationApplication
-from guideledger.organisation.domain.structure import Brand
+from guideledger.organisation.domain.brand import Brand
 
 P = TypeVar("P", bound=Versioned)
 
