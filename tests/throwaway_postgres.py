@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.ports import free_port
 
 
 def _bindir() -> Path:
@@ -28,13 +29,6 @@ def _bindir() -> Path:
     raise RuntimeError("no PostgreSQL binaries (initdb) installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class Cluster:
     """A PostgreSQL cluster of our own, in a temporary folder."""
 
@@ -44,7 +38,7 @@ class Cluster:
         self.root = Path(tempfile.mkdtemp(prefix="guideledger-pg-"))
         if self.as_postgres:
             shutil.chown(self.root, "postgres")
-        self.datadir, self.port = self.root / "data", _free_port()
+        self.datadir, self.port = self.root / "data", free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *args: str) -> None:

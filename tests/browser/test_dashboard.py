@@ -4,7 +4,6 @@ query API says, each role sees only its panels, and a screenshot is kept per lan
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from guideledger.composition import Ledger
 from guideledger.kernel.values import natural_id
 from guideledger.organisation.domain.brand import Brand
 from guideledger.platform.settings import Persistence, Settings
+from tests.ports import free_port
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output"
 
@@ -46,9 +46,7 @@ def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
 @pytest.fixture(scope="module")
 def base_url(demo_ledger: Ledger) -> Iterator[str]:
     """The real app under uvicorn on a free port, as the browser reaches it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(demo_ledger), host="127.0.0.1", port=port, log_config=None)
     )

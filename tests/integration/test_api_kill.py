@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,17 +19,11 @@ import pytest
 from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.composition import Ledger
 from tests.api.test_orders_api import order_body
+from tests.ports import free_port
 from tests.world import build_world, receive
 
 CLIENTS, ORDERS_EACH = 4, 20
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Service:

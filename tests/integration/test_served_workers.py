@@ -4,7 +4,6 @@ service (what one writes, the other reads; a retried command is recognised by ei
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,13 +13,12 @@ import pytest
 
 from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.platform.settings import Persistence, Settings
+from tests.ports import free_port
 
 
 @pytest.fixture
 def two_workers(postgres_url: str, postgres_schema: str) -> Iterator[tuple[str, dict[str, str]]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     environment = {
         **os.environ,
         "GUIDELEDGER_DATABASE_URL": postgres_url,
