@@ -17,7 +17,7 @@ from guideledger.kernel.errors import AlreadyExists, RuleViolated
 from guideledger.kernel.values import natural_id
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.domain.catalogue import Sku
-from guideledger.organisation.domain.structure import Guide, StoreSnapshot
+from guideledger.organisation.domain.structure import Brand, Guide, StoreSnapshot
 
 
 class EngagementApplication(LedgerApplication):
@@ -59,6 +59,7 @@ class EngagementApplication(LedgerApplication):
                 store=self.organisation.store_snapshot(guide.store_id),
                 kind=kind,
                 sku_id=sku_id,
+                time_zone=self.organisation.fact(Brand, guide.brand_id, "brand_id").time_zone,
                 occurred_at=self.clock.now(),
                 actor=command.actor,
             )
