@@ -112,7 +112,7 @@ def test_share_funnel_counts_reach_carts_orders_and_payments(ledger: Ledger) -> 
         ledger.engagement.record_visits(Command("mall"), "NO-SUCH-CODE", 1)
     funnel = ledger.rankings.share(share.id)
     assert funnel is not None
-    assert (funnel["visits"], funnel["add_to_carts"], funnel["guide_id"]) == (3, 2, world.guide_id)
+    assert (funnel.visits, funnel.add_to_carts, funnel.guide_id) == (3, 2, world.guide_id)
 
 
 def test_a_guide_who_left_cannot_share_or_be_bound(ledger: Ledger) -> None:
