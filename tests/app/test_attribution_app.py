@@ -115,6 +115,15 @@ def test_share_funnel_counts_reach_carts_orders_and_payments(ledger: Ledger) -> 
     assert (funnel.visits, funnel.add_to_carts, funnel.guide_id) == (3, 2, world.guide_id)
 
 
+def test_a_guide_who_only_shared_that_day_ranks_with_no_sales(ledger: Ledger) -> None:
+    world = build_world(ledger)
+    ledger.engagement.share(Command("guide"), world.guide_id, ShareKind.QR_CODE)
+    [rank] = ledger.rankings.guides(world.brand_id, DAY, store_id=world.store_id)
+    assert (rank.guide_id, rank.shares, rank.sales.paid_orders) == (world.guide_id, 1, 0)
+    [day] = ledger.rankings.funnel(world.brand_id, world.guide_id, DAY, DAY)
+    assert (day.shares, day.share_orders) == (1, 0)
+
+
 def test_a_guide_who_left_cannot_share_or_be_bound(ledger: Ledger) -> None:
     world = build_world(ledger)
     ledger.organisation.record_guide_left(ADMIN, world.guide_id, "resigned")
