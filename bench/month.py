@@ -120,6 +120,7 @@ class MonthWriter:
             delivery=self._address(member_id, store_id),
             evidence=evidence,
             payment_window=self.ledger.orders.payment_window,
+            time_zone=self.brand.time_zone,
             occurred_at=placed_at,
             actor=ACTOR,
         )

@@ -23,6 +23,7 @@ from guideledger.commissions.application.views import (
 )
 from guideledger.commissions.domain.rules import CommissionPolicy
 from guideledger.engagement.application.app import EngagementApplication
+from guideledger.engagement.application.projections import EngagementByDay, ShareReach
 from guideledger.eventstore.application import Clock
 from guideledger.eventstore.log import aggregate_log, events_up_to
 from guideledger.former_modules import register_former_modules
@@ -33,6 +34,7 @@ from guideledger.fulfilment.application.projections import (
 )
 from guideledger.orders.application.app import OrderApplication
 from guideledger.orders.application.projections import UnpaidOrders, UnroutableQueue
+from guideledger.orders.application.sales import SalesByDay, ShareSales
 from guideledger.orders.domain import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.directory import GuideDirectory, UnitDirectory
@@ -42,7 +44,6 @@ from guideledger.platform.persistence import eventsourcing_env
 from guideledger.platform.settings import Persistence, Settings
 from guideledger.platform.vault import KeyVault
 from guideledger.processes import CommissionProcess, GuideDepartures
-from guideledger.rankings.application.projections import DailyEngagement, DailySales
 from guideledger.rankings.application.rankings import Rankings
 from guideledger.readmodels.postgres import PostgresReadModelStore
 from guideledger.readmodels.runner import ProjectionRunner
@@ -147,8 +148,10 @@ def compose(settings: Settings, clock: Clock) -> Ledger:
         UnpaidOrders(),
         GuideDirectory(),
         MemberBindings(),
-        DailySales(time_zone_of),
-        DailyEngagement(time_zone_of),
+        SalesByDay(),
+        ShareSales(),
+        EngagementByDay(),
+        ShareReach(),
         LedgerBalances(),
         SettlementPeriods(),
         CommissionsDue(),

@@ -2,18 +2,23 @@
 
 Orders and payments through a share code are counted from the order events;
 each share carries its guide's store, district and branch at the moment of
-sharing, so the funnel stays with the store the guide shared from.
+sharing, so the funnel stays with the store the guide shared from, and its
+brand's time zone, so each event records the brand-local day it counts on.
+Events recorded before version 2 carried no day: theirs is taken in
+`TIME_ZONE_OF_OLD_EVENTS`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from guideledger.kernel.errors import InvalidValue
+from guideledger.kernel.periods import TIME_ZONE_OF_OLD_EVENTS, local_day
 from guideledger.kernel.values import natural_id, require_text, require_utc
 from guideledger.organisation.domain.units import StoreSnapshot
 
@@ -41,9 +46,12 @@ class Share(Aggregate):
         store: StoreSnapshot,
         kind: ShareKind,
         sku_id: UUID | None,
+        time_zone: str,
         occurred_at: datetime,
         actor: str,
     ) -> Share:
+        """`time_zone` is the brand's, in which the share's days are cut."""
+        moment = require_utc(occurred_at)
         return cls(
             require_text("share_code", share_code, 64),
             brand_id,
@@ -51,19 +59,30 @@ class Share(Aggregate):
             store,
             str(ShareKind(kind)),
             sku_id,
-            require_utc(occurred_at),
+            time_zone,
+            local_day(moment, time_zone),
+            moment,
             actor,
         )
 
     class Shared(Aggregate.Created):
+        class_version = 2
+
         share_code: str
         brand_id: UUID
         guide_id: UUID
         store: StoreSnapshot
         kind: str
         sku_id: UUID | None
+        time_zone: str
+        day: str
         occurred_at: datetime
         actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["time_zone"] = TIME_ZONE_OF_OLD_EVENTS
+            state["day"] = local_day(state["occurred_at"], TIME_ZONE_OF_OLD_EVENTS)
 
     @event(Shared)
     def __init__(
@@ -74,6 +93,8 @@ class Share(Aggregate):
         store: StoreSnapshot,
         kind: str,
         sku_id: UUID | None,
+        time_zone: str,
+        day: str,
         occurred_at: datetime,
         actor: str,
     ) -> None:
@@ -82,6 +103,7 @@ class Share(Aggregate):
         self.guide_id = guide_id
         self.store = store
         self.kind = ShareKind(kind)
+        self.time_zone = time_zone
         self.sku_id = sku_id
         self.shared_at = occurred_at
         self.visits = 0
@@ -89,17 +111,25 @@ class Share(Aggregate):
 
     def record_visits(self, count: int, occurred_at: datetime, actor: str) -> None:
         _require_count(count)
+        moment = require_utc(occurred_at)
         self._record_visited(
-            count, self.brand_id, self.guide_id, self.store, require_utc(occurred_at), actor
+            count, self.brand_id, self.guide_id, self.store, self._day(moment), moment, actor
         )
 
     class Visited(Aggregate.Event):
+        class_version = 2
+
         count: int
         brand_id: UUID
         guide_id: UUID
         store: StoreSnapshot
+        day: str
         occurred_at: datetime
         actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["day"] = local_day(state["occurred_at"], TIME_ZONE_OF_OLD_EVENTS)
 
     @event(Visited)
     def _record_visited(
@@ -108,25 +138,35 @@ class Share(Aggregate):
         brand_id: UUID,
         guide_id: UUID,
         store: StoreSnapshot,
+        day: str,
         occurred_at: datetime,
         actor: str,
     ) -> None:
-        """Carries the share's guide and store, so read models need no other state."""
+        """Carries the share's guide and store and the day, so read models need no
+        other state."""
         self.visits += count
 
     def record_add_to_carts(self, count: int, occurred_at: datetime, actor: str) -> None:
         _require_count(count)
+        moment = require_utc(occurred_at)
         self._record_added_to_cart(
-            count, self.brand_id, self.guide_id, self.store, require_utc(occurred_at), actor
+            count, self.brand_id, self.guide_id, self.store, self._day(moment), moment, actor
         )
 
     class AddedToCart(Aggregate.Event):
+        class_version = 2
+
         count: int
         brand_id: UUID
         guide_id: UUID
         store: StoreSnapshot
+        day: str
         occurred_at: datetime
         actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["day"] = local_day(state["occurred_at"], TIME_ZONE_OF_OLD_EVENTS)
 
     @event(AddedToCart)
     def _record_added_to_cart(
@@ -135,10 +175,15 @@ class Share(Aggregate):
         brand_id: UUID,
         guide_id: UUID,
         store: StoreSnapshot,
+        day: str,
         occurred_at: datetime,
         actor: str,
     ) -> None:
         self.add_to_carts += count
+
+    def _day(self, moment: datetime) -> str:
+        """The brand-local day an activity counts on."""
+        return local_day(moment, self.time_zone)
 
 
 def _require_count(count: int) -> None:

@@ -14,6 +14,12 @@ class SettlementCadence(StrEnum):
     QUARTERLY = "quarterly"
 
 
+#: Events recorded before they carried their brand's time zone or day are read as cut in
+#: China Standard Time, the zone of the brands this ledger was built for: an old event of
+#: a brand in another zone counts on its day in Shanghai.
+TIME_ZONE_OF_OLD_EVENTS = "Asia/Shanghai"
+
+
 def local_day(moment: datetime, time_zone: str) -> str:
     """The ISO date of `moment` in `time_zone`: how days are cut for a brand."""
     return moment.astimezone(ZoneInfo(time_zone)).date().isoformat()

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -23,6 +24,7 @@ from guideledger.attribution.domain.rules import AttributionEvidence as Attribut
 from guideledger.attribution.domain.rules import Channel as Channel
 from guideledger.fulfilment.domain.routing import Allocation, LineDemand, RoutingDecision
 from guideledger.kernel.errors import InvalidValue, RuleViolated
+from guideledger.kernel.periods import TIME_ZONE_OF_OLD_EVENTS, local_day
 from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import (
     Fen,
@@ -151,9 +153,11 @@ class Order(Aggregate):
         delivery: DeliveryAddress,
         evidence: AttributionEvidence,
         payment_window: timedelta,
+        time_zone: str,
         occurred_at: datetime,
         actor: str,
     ) -> Order:
+        """`time_zone` is the brand's, in which the order's sales days are cut."""
         if not lines:
             raise InvalidValue("an order needs at least one line")
         if len(lines) > MAX_LINES_PER_ORDER:
@@ -173,11 +177,18 @@ class Order(Aggregate):
             delivery=delivery,
             evidence=evidence,
             payment_due_at=placed_at + payment_window,
+            time_zone=time_zone,
             occurred_at=placed_at,
             actor=actor,
         )
 
     class Placed(Aggregate.Created):
+        """Carries the brand's time zone (fixed at registration), in which the order's
+        sales days are cut. An order placed before version 2 is taken to be in
+        `TIME_ZONE_OF_OLD_EVENTS`."""
+
+        class_version = 2
+
         order_id: UUID
         brand_id: UUID
         member_id: UUID
@@ -185,8 +196,13 @@ class Order(Aggregate):
         delivery: DeliveryAddress
         evidence: AttributionEvidence
         payment_due_at: datetime
+        time_zone: str
         occurred_at: datetime
         actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["time_zone"] = TIME_ZONE_OF_OLD_EVENTS
 
     @event(Placed)
     def __init__(
@@ -198,10 +214,12 @@ class Order(Aggregate):
         delivery: DeliveryAddress,
         evidence: AttributionEvidence,
         payment_due_at: datetime,
+        time_zone: str,
         occurred_at: datetime,
         actor: str,
     ) -> None:
         self.brand_id = brand_id
+        self.time_zone = time_zone
         self.member_id = member_id
         self.lines = tuple(lines)
         self.delivery = delivery
@@ -223,6 +241,7 @@ class Order(Aggregate):
         self.selling_branch_id: UUID | None = None
         self.attribution: Attribution | None = None
         self.paid_at: datetime | None = None
+        self.sales_day: str | None = None  # the brand-local day it was paid
 
     # --- derived state -------------------------------------------------------
 
@@ -348,16 +367,28 @@ class Order(Aggregate):
             amount_fen,
             require_text("payment_ref", payment_ref, 128),
             self.attribution,
+            local_day(occurred_at, self.time_zone),
             occurred_at,
             actor,
         )
 
     class Paid(Aggregate.Event):
+        """Carries the attribution and the brand-local day the sale counts on, so sales
+        read models need no other state. A payment recorded before version 2 counts on
+        its day in `TIME_ZONE_OF_OLD_EVENTS`."""
+
+        class_version = 2
+
         amount_fen: Fen
         payment_ref: str
         attribution: Attribution | None
+        sales_day: str
         occurred_at: datetime
         actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["sales_day"] = local_day(state["occurred_at"], TIME_ZONE_OF_OLD_EVENTS)
 
     @event(Paid)
     def _record_paid(
@@ -365,13 +396,14 @@ class Order(Aggregate):
         amount_fen: Fen,
         payment_ref: str,
         attribution: Attribution | None,
+        sales_day: str,
         occurred_at: datetime,
         actor: str,
     ) -> None:
-        """Carries the attribution, so sales read models need no other state."""
         self.paid_fen = amount_fen
         self.payment_ref = payment_ref
         self.paid_at = occurred_at
+        self.sales_day = sales_day
 
     def cancel(self, reason: str, occurred_at: datetime, actor: str) -> None:
         if self.cancelled:
@@ -432,19 +464,31 @@ class Order(Aggregate):
             self.paid_fen,
             self.refunded_fen,
             self.paid_at,
+            self.sales_day,
             require_utc(occurred_at),
             actor,
         )
 
     class AttributionCorrected(Aggregate.Event):
+        """Carries the day the sale counts on (None if unpaid), so the figures move on the
+        day they were counted. One recorded before version 2 takes its payment's day in
+        `TIME_ZONE_OF_OLD_EVENTS`."""
+
+        class_version = 2
+
         previous: Attribution
         attribution: Attribution
         reason: str
         paid_fen: Fen
         refunded_fen: Fen
         paid_at: datetime | None
+        sales_day: str | None
         occurred_at: datetime
         actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["sales_day"] = _old_sales_day(state["paid_at"])
 
     @event(AttributionCorrected)
     def _record_attribution_corrected(
@@ -455,6 +499,7 @@ class Order(Aggregate):
         paid_fen: Fen,
         refunded_fen: Fen,
         paid_at: datetime | None,
+        sales_day: str | None,
         occurred_at: datetime,
         actor: str,
     ) -> None:
@@ -661,16 +706,33 @@ class Order(Aggregate):
                 amount_fen=amount_fen,
             )
         self._record_refunded(
-            refund_id, amount_fen, self.attribution, self.paid_at, require_utc(occurred_at), actor
+            refund_id,
+            amount_fen,
+            self.attribution,
+            self.paid_at,
+            self.sales_day,
+            require_utc(occurred_at),
+            actor,
         )
 
     class Refunded(Aggregate.Event):
+        """Carries the day the refunded sale counts on (its payment's; None if unpaid), so
+        the refund comes off that day. One recorded before version 2 takes its payment's
+        day in `TIME_ZONE_OF_OLD_EVENTS`."""
+
+        class_version = 2
+
         refund_id: str
         amount_fen: Fen
         attribution: Attribution | None
         paid_at: datetime | None
+        sales_day: str | None
         occurred_at: datetime
         actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["sales_day"] = _old_sales_day(state["paid_at"])
 
     @event(Refunded)
     def _record_refunded(
@@ -679,8 +741,14 @@ class Order(Aggregate):
         amount_fen: Fen,
         attribution: Attribution | None,
         paid_at: datetime | None,
+        sales_day: str | None,
         occurred_at: datetime,
         actor: str,
     ) -> None:
         self.refund_ids.add(refund_id)
         self.refunded_fen += amount_fen
+
+
+def _old_sales_day(paid_at: datetime | None) -> str | None:
+    """The day an event recorded before it carried one counts on."""
+    return None if paid_at is None else local_day(paid_at, TIME_ZONE_OF_OLD_EVENTS)

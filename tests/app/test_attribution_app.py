@@ -105,14 +105,23 @@ def test_attribution_records_the_policy_version_in_force(
 
 def test_share_funnel_counts_reach_carts_orders_and_payments(ledger: Ledger) -> None:
     world = build_world(ledger)
-    share, code = ledger.engagement.share(Command("guide"), world.guide_id, ShareKind.PRODUCT_LINK)
+    _, code = ledger.engagement.share(Command("guide"), world.guide_id, ShareKind.PRODUCT_LINK)
     ledger.engagement.record_visits(Command("mall"), code, 3)
     ledger.engagement.record_add_to_carts(Command("mall"), code, 2)
     with pytest.raises(NotFound):
         ledger.engagement.record_visits(Command("mall"), "NO-SUCH-CODE", 1)
-    funnel = ledger.rankings.share(share.id)
+    funnel = ledger.rankings.share(code)
     assert funnel is not None
-    assert (funnel["visits"], funnel["add_to_carts"], funnel["guide_id"]) == (3, 2, world.guide_id)
+    assert (funnel.visits, funnel.add_to_carts, funnel.guide_id) == (3, 2, world.guide_id)
+
+
+def test_a_guide_who_only_shared_that_day_ranks_with_no_sales(ledger: Ledger) -> None:
+    world = build_world(ledger)
+    ledger.engagement.share(Command("guide"), world.guide_id, ShareKind.QR_CODE)
+    [rank] = ledger.rankings.guides(world.brand_id, DAY, store_id=world.store_id)
+    assert (rank.guide_id, rank.shares, rank.sales.paid_orders) == (world.guide_id, 1, 0)
+    [day] = ledger.rankings.funnel(world.brand_id, world.guide_id, DAY, DAY)
+    assert (day.shares, day.share_orders) == (1, 0)
 
 
 def test_a_guide_who_left_cannot_share_or_be_bound(ledger: Ledger) -> None:

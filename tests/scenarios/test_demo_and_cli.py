@@ -101,9 +101,9 @@ def test_projections_command_reports_lag_and_catches_up(data_dir: Path) -> None:
     assert caught_up.exit_code == 0, caught_up.output
     assert "unpaid_orders" in caught_up.output
     report = runner.invoke(cli, ["projections"])
-    [line] = [line for line in report.output.splitlines() if "daily_sales" in line]
+    [line] = [line for line in report.output.splitlines() if "sales_by_day" in line]
     cells = [cell.strip() for cell in line.strip("│ ").split("│")]
-    assert cells == ["daily_sales", "0", "0.0"]
+    assert cells == ["sales_by_day", "0", "0.0"]
 
 
 def test_audit_and_rebuild_commands_report_with_progress(data_dir: Path) -> None:

@@ -39,6 +39,7 @@ class OrderLifecycle(RuleBasedStateMachine):
             delivery=DeliveryAddress(Sealed(uuid4(), "x"), GeoPoint(31, 121)),
             evidence=AttributionEvidence(Channel.DIRECT),
             payment_window=timedelta(minutes=30),
+            time_zone="Asia/Shanghai",
             occurred_at=START,
             actor="t",
         )

@@ -3,6 +3,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from guideledger.attribution.domain.rules import Attribution, AttributionChannel
 from guideledger.fulfilment.domain.routing import NodeCandidate, route
 from guideledger.kernel.errors import InvalidValue
 from guideledger.kernel.privacy import Sealed
@@ -30,6 +31,7 @@ from guideledger.organisation.domain.units import NodeKind
 PLACED_AT = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 LATER = PLACED_AT + timedelta(minutes=5)
 WINDOW = timedelta(minutes=30)
+TIME_ZONE = "Asia/Shanghai"
 SKU_A, SKU_B = uuid4(), uuid4()
 DIRECT = AttributionEvidence(Channel.DIRECT)
 NODE, OTHER_NODE, BRANCH = uuid4(), uuid4(), uuid4()
@@ -52,6 +54,7 @@ def place(lines: list[OrderLine] | None = None, evidence: AttributionEvidence = 
         delivery=DeliveryAddress(Sealed(uuid4(), "somewhere"), GeoPoint(31.2, 121.5)),
         evidence=evidence,
         payment_window=WINDOW,
+        time_zone=TIME_ZONE,
         occurred_at=PLACED_AT,
         actor="frontend",
     )
@@ -99,6 +102,7 @@ def test_refuses_malformed_lines(lines: list[OrderLine]) -> None:
             delivery=DeliveryAddress(Sealed(uuid4(), "x"), GeoPoint(0, 0)),
             evidence=DIRECT,
             payment_window=WINDOW,
+            time_zone=TIME_ZONE,
             occurred_at=PLACED_AT,
             actor="a",
         )
@@ -212,6 +216,7 @@ def test_allocation_must_cover_every_line_exactly() -> None:
         delivery=order.delivery,
         evidence=DIRECT,
         payment_window=WINDOW,
+        time_zone=TIME_ZONE,
         occurred_at=PLACED_AT,
         actor="f",
     )
@@ -366,3 +371,53 @@ def test_every_event_carries_when_and_who() -> None:
     for domain_event in order.collect_events():
         assert domain_event.occurred_at.tzinfo is not None  # type: ignore[attr-defined]
         assert domain_event.actor  # type: ignore[attr-defined]
+
+
+# --- the brand-local day ------------------------------------------------------------------
+
+
+def test_a_sale_its_refund_and_its_correction_count_on_the_local_day_it_was_paid() -> None:
+    placed_at = datetime(2026, 11, 1, 15, 50, tzinfo=UTC)  # 23:50 in Shanghai
+    order = Order.place(
+        order_id=uuid4(),
+        brand_id=uuid4(),
+        member_id=uuid4(),
+        lines=[OrderLine(1, SKU_A, 1, 1000)],
+        delivery=DeliveryAddress(Sealed(uuid4(), "x"), GeoPoint(31.2, 121.5)),
+        evidence=DIRECT,
+        payment_window=WINDOW,
+        time_zone=TIME_ZONE,
+        occurred_at=placed_at,
+        actor="frontend",
+    )
+    order.attribute(store_sale(order.brand_id, uuid4()), placed_at, "frontend")
+    order.pay(1000, "pay-1", placed_at + timedelta(minutes=15), "frontend")  # 00:05 next day
+    order.cancel("changed mind", placed_at + timedelta(days=2), "support")
+    order.refund("f1", 1000, placed_at + timedelta(days=2), "finance")
+    order.correct_attribution(
+        store_sale(order.brand_id, uuid4()), "wrong store", placed_at + timedelta(days=3), "s"
+    )
+
+    events = order.collect_events()
+    assert [e.time_zone for e in events if isinstance(e, Order.Placed)] == [TIME_ZONE]
+    days = [
+        e.sales_day
+        for e in events
+        if isinstance(e, Order.Paid | Order.Refunded | Order.AttributionCorrected)
+    ]
+    assert days == ["2026-11-02"] * 3
+
+
+def test_a_correction_before_payment_counts_on_no_day() -> None:
+    order = place()
+    order.attribute(store_sale(order.brand_id, uuid4()), LATER, "frontend")
+    order.correct_attribution(store_sale(order.brand_id, uuid4()), "wrong store", LATER, "s")
+    [correction] = [e for e in order.collect_events() if isinstance(e, Order.AttributionCorrected)]
+    assert correction.sales_day is None
+
+
+def store_sale(brand_id: UUID, store_id: UUID) -> Attribution:
+    evidence = AttributionEvidence(Channel.DIRECT, store_id=store_id)
+    return Attribution(
+        AttributionChannel.STORE_ONLY, "store", 0, brand_id, evidence, store_id=store_id
+    )

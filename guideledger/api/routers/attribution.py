@@ -296,7 +296,7 @@ def record_add_to_carts(
 )
 def get_share(share_code: Code, ledger: LedgerDep) -> ShareView:
     share = ledger.engagement.get_share(share_code)
-    funnel = ledger.rankings.share(share.id) or {}
+    funnel = ledger.rankings.share(share.share_code)
     return ShareView(
         share_code=share.share_code,
         guide_id=share.guide_id,
@@ -304,8 +304,8 @@ def get_share(share_code: Code, ledger: LedgerDep) -> ShareView:
         shared_at=share.shared_at,
         visits=share.visits,
         add_to_carts=share.add_to_carts,
-        orders=funnel.get("orders") or 0,
-        payments=funnel.get("payments") or 0,
+        orders=funnel.orders if funnel else 0,
+        payments=funnel.payments if funnel else 0,
     )
 
 

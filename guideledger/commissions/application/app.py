@@ -54,12 +54,12 @@ from guideledger.kernel.errors import InvalidValue, NotFound, RuleViolated
 from guideledger.kernel.money import at_rate, divide_half_up
 from guideledger.kernel.periods import days_of, period_end, period_start
 from guideledger.kernel.policies import PolicyBook
+from guideledger.orders.application.sales import GUIDE_SALES_BY_DAY, SalesByDay
 from guideledger.orders.domain import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.policy_books import policy_in_force, publish, published
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.catalogue import Sku
-from guideledger.rankings.application.projections import SALES_BY_GUIDE_DAY, DailySales
 from guideledger.readmodels.model import ReadModels
 
 COMMISSION = "commission"  # the policy book's kind
@@ -363,10 +363,10 @@ class CommissionApplication(LedgerApplication):
         return [close, *periods], CommandResult(close.id, close.version)
 
     def _top_guides(self, brand_id: UUID, period: str, time_zone: str, percent: int) -> list[UUID]:
-        self.read_models.catch_up(DailySales)
+        self.read_models.catch_up(SalesByDay)
         net: dict[UUID, int] = {}
         days = days_of(period, time_zone)
-        for row in self.read_models.select(SALES_BY_GUIDE_DAY, {"brand_id": brand_id, "day": days}):
+        for row in self.read_models.select(GUIDE_SALES_BY_DAY, {"brand_id": brand_id, "day": days}):
             value = (row["sales_fen"] or 0) - (row["refunds_fen"] or 0)
             net[row["guide_id"]] = net.get(row["guide_id"], 0) + value
         ranked = sorted((g for g in net if net[g] > 0), key=lambda g: (-net[g], str(g)))

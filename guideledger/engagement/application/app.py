@@ -11,6 +11,7 @@ from guideledger.eventstore.commands import Command, CommandResult, Decision
 from guideledger.kernel.errors import AlreadyExists, RuleViolated
 from guideledger.kernel.values import natural_id
 from guideledger.organisation.application.app import OrganisationApplication
+from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.catalogue import Sku
 from guideledger.organisation.domain.guides import Guide
 from guideledger.organisation.domain.units import StoreSnapshot
@@ -55,6 +56,7 @@ class EngagementApplication(LedgerApplication):
                 store=self.organisation.store_snapshot(guide.store_id),
                 kind=kind,
                 sku_id=sku_id,
+                time_zone=self.organisation.fact(Brand, guide.brand_id, "brand_id").time_zone,
                 occurred_at=self.clock.now(),
                 actor=command.actor,
             )

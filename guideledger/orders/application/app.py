@@ -211,6 +211,7 @@ class OrderApplication(LedgerApplication):
                 ),
                 evidence=evidence,
                 payment_window=self.payment_window,
+                time_zone=brand.time_zone,
                 occurred_at=now,
                 actor=command.actor,
             )

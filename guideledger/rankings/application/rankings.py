@@ -1,8 +1,13 @@
-"""The morning read for managers: yesterday's rankings, daily sales, share funnels."""
+"""The morning read for managers: yesterday's rankings, daily sales, share funnels.
+
+The queries put together the orders context's sales read models and the engagement
+context's reach read models: a guide's rank weighs both, a share's funnel runs from
+its reach to the orders paid through it.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -11,16 +16,22 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from guideledger.kernel.errors import InvalidValue
-from guideledger.rankings.application.projections import (
-    SALES_BY_BRANCH_DAY,
-    SALES_BY_GUIDE_DAY,
-    SALES_BY_STORE_DAY,
-    SHARE_FUNNEL,
-    DailyEngagement,
-    DailySales,
+from guideledger.engagement.application.projections import (
+    GUIDE_ENGAGEMENT_BY_DAY,
+    SHARE_REACH,
+    EngagementByDay,
+    ShareReach,
 )
-from guideledger.readmodels.model import ReadModels
+from guideledger.kernel.errors import InvalidValue
+from guideledger.orders.application.sales import (
+    BRANCH_SALES_BY_DAY,
+    GUIDE_SALES_BY_DAY,
+    SHARE_SALES,
+    STORE_SALES_BY_DAY,
+    SalesByDay,
+    ShareSales,
+)
+from guideledger.readmodels.model import Projection, ReadModels
 
 MAX_DAYS = 92
 
@@ -94,6 +105,18 @@ class FunnelDay:
     share_orders: int
 
 
+@dataclass(frozen=True)
+class ShareFunnel:
+    """A share's reach and the orders placed and paid through it."""
+
+    share_code: str
+    guide_id: UUID | None  # None while only orders through it have been counted
+    visits: int
+    add_to_carts: int
+    orders: int
+    payments: int
+
+
 class Rankings:
     def __init__(
         self,
@@ -112,10 +135,10 @@ class Rankings:
         self, brand_id: UUID, day: date | None, measure: StoreMeasure = StoreMeasure.TOTAL
     ) -> list[StoreRank]:
         """Stores ranked by net sales (total or online) on one day; yesterday by default."""
-        self._fresh()
+        self._fresh(SalesByDay)
         day = day or self.yesterday(brand_id)
         rows = self.read_models.select(
-            SALES_BY_STORE_DAY, {"brand_id": brand_id, "day": day.isoformat()}
+            STORE_SALES_BY_DAY, {"brand_id": brand_id, "day": day.isoformat()}
         )
         ranked = sorted(
             ((Sales.of([row]), row) for row in rows),
@@ -135,32 +158,32 @@ class Rankings:
         district_id: UUID | None = None,
         measure: GuideMeasure = GuideMeasure.SALES,
     ) -> list[GuideRank]:
-        """Guides of one store or district ranked on one day; yesterday by default."""
+        """Guides of one store or district ranked on one day; yesterday by default. A guide
+        ranks there for what they sold or shared from the store that day."""
         if (store_id is None) == (district_id is None):
             raise InvalidValue("rank the guides of one store or of one district")
-        self._fresh()
+        self._fresh(SalesByDay, EngagementByDay)
         day = day or self.yesterday(brand_id)
         where: dict[str, Any] = {"brand_id": brand_id, "day": day.isoformat()}
         where.update({"store_id": store_id} if store_id else {"district_id": district_id})
-        by_guide: dict[tuple[UUID, UUID], list[dict[str, Any]]] = defaultdict(list)
-        for row in self.read_models.select(SALES_BY_GUIDE_DAY, where):
-            by_guide[(row["guide_id"], row["store_id"])].append(row)
+        sold = _by_guide(self.read_models.select(GUIDE_SALES_BY_DAY, where))
+        reached = _by_guide(self.read_models.select(GUIDE_ENGAGEMENT_BY_DAY, where))
         guides = [
             GuideRank(
                 0,
                 guide_id,
                 guide_store,
-                Sales.of(rows),
-                sum(r["shares"] or 0 for r in rows),
-                sum(r["visits"] or 0 for r in rows),
-                sum(r["share_orders"] or 0 for r in rows),
+                Sales.of(sold.get((guide_id, guide_store), ())),
+                _count(reached, (guide_id, guide_store), "shares"),
+                _count(reached, (guide_id, guide_store), "visits"),
+                _count(sold, (guide_id, guide_store), "share_orders"),
             )
-            for (guide_id, guide_store), rows in by_guide.items()
+            for guide_id, guide_store in sold.keys() | reached.keys()
         ]
 
-        def key(g: GuideRank) -> tuple[float, str]:
+        def key(g: GuideRank) -> tuple[float, str, str]:
             value = g.sales.net_sales_fen if measure is GuideMeasure.SALES else g.share_rate
-            return (-value, str(g.guide_id))
+            return (-value, str(g.guide_id), str(g.store_id))
 
         return [
             GuideRank(n, g.guide_id, g.store_id, g.sales, g.shares, g.visits, g.share_orders)
@@ -179,13 +202,13 @@ class Rankings:
     ) -> list[DayFigures]:
         """Sales per day for the brand, or one store, branch or guide, with empty days as zero."""
         days = _days(first, last)
-        self._fresh()
+        self._fresh(SalesByDay)
         where: dict[str, Any] = {"brand_id": brand_id, "day": days}
-        table = SALES_BY_BRANCH_DAY
+        table = BRANCH_SALES_BY_DAY
         if store_id is not None:
-            table, where["store_id"] = SALES_BY_STORE_DAY, store_id
+            table, where["store_id"] = STORE_SALES_BY_DAY, store_id
         elif guide_id is not None:
-            table, where["guide_id"] = SALES_BY_GUIDE_DAY, guide_id
+            table, where["guide_id"] = GUIDE_SALES_BY_DAY, guide_id
         elif branch_id is not None:
             where["branch_id"] = branch_id
         by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -196,36 +219,70 @@ class Rankings:
     def funnel(self, brand_id: UUID, guide_id: UUID, first: date, last: date) -> list[FunnelDay]:
         """A guide's shares, reach, add-to-carts and paid orders through shares, per day."""
         days = _days(first, last)
-        self._fresh()
-        rows = self.read_models.select(
-            SALES_BY_GUIDE_DAY, {"brand_id": brand_id, "guide_id": guide_id, "day": days}
+        self._fresh(SalesByDay, EngagementByDay)
+        where = {"brand_id": brand_id, "guide_id": guide_id, "day": days}
+        reached = _daily_totals(
+            self.read_models.select(GUIDE_ENGAGEMENT_BY_DAY, where),
+            "shares",
+            "visits",
+            "add_to_carts",
         )
-        by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in rows:
-            by_day[row["day"]].append(row)
+        sold = _daily_totals(self.read_models.select(GUIDE_SALES_BY_DAY, where), "share_orders")
         return [
             FunnelDay(
                 day,
-                *(
-                    sum(r[c] or 0 for r in by_day.get(day, []))
-                    for c in ("shares", "visits", "add_to_carts", "share_orders")
-                ),
+                reached[day]["shares"],
+                reached[day]["visits"],
+                reached[day]["add_to_carts"],
+                sold[day]["share_orders"],
             )
             for day in days
         ]
 
-    def share(self, share_id: UUID) -> dict[str, Any] | None:
-        self._fresh()
-        rows = self.read_models.select(SHARE_FUNNEL, {"share_id": share_id})
-        return rows[0] if rows else None
+    def share(self, share_code: str) -> ShareFunnel | None:
+        """None if nothing about the share has been read yet."""
+        self._fresh(ShareReach, ShareSales)
+        reach = self.read_models.select(SHARE_REACH, {"share_code": share_code})
+        sales = self.read_models.select(SHARE_SALES, {"share_code": share_code})
+        if not reach and not sales:
+            return None
+        row = {**(reach[0] if reach else {}), **(sales[0] if sales else {})}
+        return ShareFunnel(
+            share_code,
+            row.get("guide_id"),
+            *(row.get(c) or 0 for c in ("visits", "add_to_carts", "orders", "payments")),
+        )
 
-    def _fresh(self) -> None:
-        self.read_models.catch_up(DailySales)
-        self.read_models.catch_up(DailyEngagement)
+    def _fresh(self, *projections: type[Projection]) -> None:
+        for projection in projections:
+            self.read_models.catch_up(projection)
 
 
 def _store_measure(sales: Sales, measure: StoreMeasure) -> int:
     return sales.net_sales_fen if measure is StoreMeasure.TOTAL else sales.online_sales_fen
+
+
+GuideAtStore = tuple[UUID, UUID]
+
+
+def _by_guide(rows: Iterable[dict[str, Any]]) -> dict[GuideAtStore, list[dict[str, Any]]]:
+    by_guide: dict[GuideAtStore, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_guide[(row["guide_id"], row["store_id"])].append(row)
+    return by_guide
+
+
+def _count(rows: dict[GuideAtStore, list[dict[str, Any]]], key: GuideAtStore, column: str) -> int:
+    return sum(row[column] or 0 for row in rows.get(key, ()))
+
+
+def _daily_totals(rows: Iterable[dict[str, Any]], *columns: str) -> defaultdict[str, Counter[str]]:
+    """Each day's counters summed over its rows (zero for a day not there)."""
+    totals: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        for column in columns:
+            totals[row["day"]][column] += row[column] or 0
+    return totals
 
 
 def _days(first: date, last: date) -> list[str]:
