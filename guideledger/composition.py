@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from uuid import UUID
 
+from guideledger.attribution.application.attribution_desk import AttributionDesk
+from guideledger.attribution.application.bindings import Bindings
 from guideledger.attribution.application.projections import MemberBindings
 from guideledger.commissions.application.app import CommissionApplication
 from guideledger.commissions.application.audit import ReplayParts, SettlementAudit
@@ -31,8 +33,12 @@ from guideledger.fulfilment.application.projections import (
     NodeDirectory,
     StockAvailability,
 )
+from guideledger.fulfilment.application.routing_desk import RoutingDesk
+from guideledger.fulfilment.application.stock_control import StockControl
 from guideledger.orders.application.app import OrderApplication
+from guideledger.orders.application.history import OrderHistory
 from guideledger.orders.application.projections import UnpaidOrders, UnroutableQueue
+from guideledger.orders.application.waiting import WaitingOrders
 from guideledger.orders.domain import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.directory import GuideDirectory, UnitDirectory
@@ -61,6 +67,12 @@ class Ledger:
     clock: Clock
     organisation: OrganisationApplication
     orders: OrderApplication
+    order_history: OrderHistory
+    waiting_orders: WaitingOrders
+    stock: StockControl
+    routing: RoutingDesk
+    bindings: Bindings
+    attribution: AttributionDesk
     engagement: EngagementApplication
     commissions: CommissionApplication
     projections: ProjectionRunner
@@ -126,9 +138,13 @@ def compose(settings: Settings, clock: Clock) -> Ledger:
         organisation,
         projections,
         env=eventsourcing_env(settings, OrderApplication.name),
-        period_gate=commissions,
         payment_window=timedelta(minutes=settings.payment_window_minutes),
     )
+    # Fulfilment's and attribution's commands run through the orders' event store.
+    waiting_orders = WaitingOrders(orders, organisation, projections)
+    stock = StockControl(orders, organisation, projections, waiting_orders.route_again)
+    bindings = Bindings(orders, organisation, projections)
+    attribution = AttributionDesk(orders, organisation, commissions, order_kind=Order)
     engagement = EngagementApplication(
         clock, organisation, env=eventsourcing_env(settings, EngagementApplication.name)
     )
@@ -152,7 +168,7 @@ def compose(settings: Settings, clock: Clock) -> Ledger:
         LedgerBalances(),
         SettlementPeriods(),
         CommissionsDue(),
-        GuideDepartures(orders, commissions),
+        GuideDepartures(bindings, commissions),
         CommissionProcess(orders, commissions),
     ):
         projections.register(projection)
@@ -167,6 +183,12 @@ def compose(settings: Settings, clock: Clock) -> Ledger:
         clock,
         organisation,
         orders,
+        OrderHistory(orders),
+        waiting_orders,
+        stock,
+        RoutingDesk(orders, organisation, projections),
+        bindings,
+        attribution,
         engagement,
         commissions,
         projections,
