@@ -154,24 +154,7 @@ def compose(settings: Settings, clock: Clock) -> Ledger:
 
     for application in (organisation, orders, engagement, commissions):
         projections.add_source(application)
-    for projection in (
-        StockAvailability(),
-        NodeDailyLoads(),
-        NodeDirectory(),
-        UnitDirectory(),
-        UnroutableQueue(),
-        UnpaidOrders(),
-        GuideDirectory(),
-        MemberBindings(),
-        DailySales(time_zone_of),
-        DailyEngagement(time_zone_of),
-        LedgerBalances(),
-        SettlementPeriods(),
-        CommissionsDue(),
-        GuideDepartures(bindings, commissions),
-        CommissionProcess(orders, commissions),
-    ):
-        projections.register(projection)
+    _register_followers(projections, orders, bindings, commissions, time_zone_of)
     for application in (organisation, orders, engagement, commissions):
         application.on_lost_race = count_lost_race
     rankings = Rankings(projections, time_zone_of, clock.now)
@@ -195,6 +178,34 @@ def compose(settings: Settings, clock: Clock) -> Ledger:
         rankings,
         commission_views,
     )
+
+
+def _register_followers(
+    projections: ProjectionRunner,
+    orders: OrderApplication,
+    bindings: Bindings,
+    commissions: CommissionApplication,
+    time_zone_of: Callable[[UUID], str],
+) -> None:
+    """The read models and process managers, each following one application's log."""
+    for projection in (
+        StockAvailability(),
+        NodeDailyLoads(),
+        NodeDirectory(),
+        UnitDirectory(),
+        UnroutableQueue(),
+        UnpaidOrders(),
+        GuideDirectory(),
+        MemberBindings(),
+        DailySales(time_zone_of),
+        DailyEngagement(time_zone_of),
+        LedgerBalances(),
+        SettlementPeriods(),
+        CommissionsDue(),
+        GuideDepartures(bindings, commissions),
+        CommissionProcess(orders, commissions),
+    ):
+        projections.register(projection)
 
 
 def commission_view(

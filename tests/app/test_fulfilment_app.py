@@ -8,6 +8,7 @@ import pytest
 
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command
+from guideledger.fulfilment.application.stock_control import StockControl
 from guideledger.fulfilment.domain.daily_load import NodeDailyLoad
 from guideledger.fulfilment.domain.routing import LineDemand, Outcome, RoutingPolicy
 from guideledger.kernel.errors import RuleViolated
@@ -79,6 +80,19 @@ def test_an_order_no_node_can_ship_waits_and_is_routed_when_stock_arrives(ledger
     assert [a.node_id for a in order.allocations] == [world.other_store_id]
     assert ledger.waiting_orders.of_brand(world.brand_id) == []
     assert availability(ledger, world.other_store_id)[world.sku_ids[1]] == (1, 1)
+
+
+def test_stock_received_stays_received_when_routing_waiting_orders_fails(
+    ledger: Ledger,
+) -> None:
+    world = build_world(ledger, stocked=False)
+
+    def broken_router(_brand_id: UUID) -> None:
+        raise RuntimeError("router down")
+
+    stock = StockControl(ledger.orders, ledger.organisation, ledger.projections, broken_router)
+    stock.receive(Command("wms"), world.store_id, world.sku_ids[0], 4, "ASN-1")
+    assert availability(ledger, world.store_id) == {world.sku_ids[0]: (4, 0)}
 
 
 def test_a_waiting_order_can_be_cancelled_and_leaves_the_queue(ledger: Ledger) -> None:

@@ -1,10 +1,11 @@
 """The orders' application: placing an order, its lifecycle and the payment-window sweep.
 
-It is also the event store of the contexts an order touches: placing an order saves the
-order, the stock it reserves, the shipping node's daily load and the member's binding in
-one transaction, so stock, daily loads, bindings and the routing and attribution policy
-books are kept here too. The fulfilment and attribution contexts' own commands
-(`StockControl`, `RoutingDesk`, `Bindings`, `AttributionDesk`) run through this store.
+It is also the event store of the contexts an order touches: placing an order saves it
+with the stock it reserves and the shipping nodes' daily loads, paying it saves the
+member's binding, each in one transaction; so stock, daily loads, bindings and the
+routing and attribution policy books are kept here too. The fulfilment and attribution
+contexts' own commands (`StockControl`, `RoutingDesk`, `Bindings`, `AttributionDesk`)
+run through this store.
 """
 
 from __future__ import annotations
