@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from uuid import UUID
 
+from guideledger.attribution.application.attribution_desk import AttributionDesk
+from guideledger.attribution.application.bindings import Bindings
 from guideledger.attribution.application.projections import MemberBindings
 from guideledger.commissions.application.app import CommissionApplication
 from guideledger.commissions.application.audit import ReplayParts, SettlementAudit
@@ -32,9 +34,13 @@ from guideledger.fulfilment.application.projections import (
     NodeDirectory,
     StockAvailability,
 )
+from guideledger.fulfilment.application.routing_desk import RoutingDesk
+from guideledger.fulfilment.application.stock_control import StockControl
 from guideledger.orders.application.app import OrderApplication
+from guideledger.orders.application.history import OrderHistory
 from guideledger.orders.application.projections import UnpaidOrders, UnroutableQueue
 from guideledger.orders.application.sales import SalesByDay, ShareSales
+from guideledger.orders.application.waiting import WaitingOrders
 from guideledger.orders.domain import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.directory import GuideDirectory, UnitDirectory
@@ -62,6 +68,12 @@ class Ledger:
     clock: Clock
     organisation: OrganisationApplication
     orders: OrderApplication
+    order_history: OrderHistory
+    waiting_orders: WaitingOrders
+    stock: StockControl
+    routing: RoutingDesk
+    bindings: Bindings
+    attribution: AttributionDesk
     engagement: EngagementApplication
     commissions: CommissionApplication
     projections: ProjectionRunner
@@ -127,9 +139,13 @@ def compose(settings: Settings, clock: Clock) -> Ledger:
         organisation,
         projections,
         env=eventsourcing_env(settings, OrderApplication.name),
-        period_gate=commissions,
         payment_window=timedelta(minutes=settings.payment_window_minutes),
     )
+    # Fulfilment's and attribution's commands run through the orders' event store.
+    waiting_orders = WaitingOrders(orders, organisation, projections)
+    stock = StockControl(orders, organisation, projections, waiting_orders.route_again)
+    bindings = Bindings(orders, organisation, projections)
+    attribution = AttributionDesk(orders, organisation, commissions, order_kind=Order)
     engagement = EngagementApplication(
         clock, organisation, env=eventsourcing_env(settings, EngagementApplication.name)
     )
@@ -139,6 +155,39 @@ def compose(settings: Settings, clock: Clock) -> Ledger:
 
     for application in (organisation, orders, engagement, commissions):
         projections.add_source(application)
+    _register_followers(projections, orders, bindings, commissions)
+    for application in (organisation, orders, engagement, commissions):
+        application.on_lost_race = count_lost_race
+    rankings = Rankings(projections, time_zone_of, clock.now)
+    commission_views = CommissionViewVersions(
+        projections, commissions, partial(commission_view, orders, commissions)
+    )
+    return Ledger(
+        settings,
+        clock,
+        organisation,
+        orders,
+        OrderHistory(orders),
+        waiting_orders,
+        stock,
+        RoutingDesk(orders, organisation, projections),
+        bindings,
+        attribution,
+        engagement,
+        commissions,
+        projections,
+        rankings,
+        commission_views,
+    )
+
+
+def _register_followers(
+    projections: ProjectionRunner,
+    orders: OrderApplication,
+    bindings: Bindings,
+    commissions: CommissionApplication,
+) -> None:
+    """The read models and process managers, each following one application's log."""
     for projection in (
         StockAvailability(),
         NodeDailyLoads(),
@@ -155,27 +204,10 @@ def compose(settings: Settings, clock: Clock) -> Ledger:
         LedgerBalances(),
         SettlementPeriods(),
         CommissionsDue(),
-        GuideDepartures(orders, commissions),
+        GuideDepartures(bindings, commissions),
         CommissionProcess(orders, commissions),
     ):
         projections.register(projection)
-    for application in (organisation, orders, engagement, commissions):
-        application.on_lost_race = count_lost_race
-    rankings = Rankings(projections, time_zone_of, clock.now)
-    commission_views = CommissionViewVersions(
-        projections, commissions, partial(commission_view, orders, commissions)
-    )
-    return Ledger(
-        settings,
-        clock,
-        organisation,
-        orders,
-        engagement,
-        commissions,
-        projections,
-        rankings,
-        commission_views,
-    )
 
 
 def commission_view(

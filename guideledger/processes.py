@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from eventsourcing.domain import Aggregate
 
+from guideledger.attribution.application.bindings import Bindings
 from guideledger.commissions.application.app import CommissionApplication
 from guideledger.orders.application.app import OrderApplication
 from guideledger.orders.domain import Order
@@ -22,13 +23,13 @@ class GuideDepartures(ProcessManager):
     name = "guide_departures"
     application = "organisation"
 
-    def __init__(self, orders: OrderApplication, commissions: CommissionApplication) -> None:
-        self.orders = orders
+    def __init__(self, bindings: Bindings, commissions: CommissionApplication) -> None:
+        self.bindings = bindings
         self.commissions = commissions
 
     @on(Guide.Left)
     def left(self, event: Guide.Left) -> None:
-        self.orders.release_bindings_of(event.originator_id, f"guide left: {event.reason}")
+        self.bindings.release_all_of(event.originator_id, f"guide left: {event.reason}")
         self.commissions.close_final(event.originator_id)
 
 

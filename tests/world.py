@@ -102,7 +102,7 @@ def build_world(
 
 
 def receive(ledger: Ledger, node_id: UUID, sku_id: UUID, quantity: int) -> None:
-    ledger.orders.receive_stock(ADMIN, node_id, sku_id, quantity, "ASN-TEST")
+    ledger.stock.receive(ADMIN, node_id, sku_id, quantity, "ASN-TEST")
 
 
 def place_order(

@@ -202,11 +202,11 @@ def _load_stock(ledger: Ledger, world: DemoWorld, rng: random.Random) -> None:
     cmd = Command(DEMO_ACTOR)
     for sku_id, _price in world.skus:
         for warehouse_id in world.warehouses:
-            ledger.orders.receive_stock(cmd, warehouse_id, sku_id, 400, "ASN-OPENING")
+            ledger.stock.receive(cmd, warehouse_id, sku_id, 400, "ASN-OPENING")
         for store_id, _location in world.stores:
             if rng.random() < 0.5:
                 units = rng.randint(2, 12)
-                ledger.orders.receive_stock(cmd, store_id, sku_id, units, "ASN-OPENING")
+                ledger.stock.receive(cmd, store_id, sku_id, units, "ASN-OPENING")
 
 
 def _load_members(ledger: Ledger, world: DemoWorld, count: int) -> None:

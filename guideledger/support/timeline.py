@@ -10,8 +10,7 @@ from uuid import UUID
 
 from guideledger.commissions.application.app import CommissionApplication
 from guideledger.commissions.domain.ledger import CommissionAccrual
-from guideledger.fulfilment.domain.stock import Stock
-from guideledger.orders.application.app import OrderApplication
+from guideledger.orders.application.history import OrderHistory
 from guideledger.readmodels.model import event_data, event_name
 
 
@@ -27,23 +26,14 @@ class TimelineEntry:
 
 
 def order_timeline(
-    orders: OrderApplication, commissions: CommissionApplication, order_id: UUID
+    history: OrderHistory, commissions: CommissionApplication, order_id: UUID
 ) -> list[TimelineEntry]:
     entries = [
         TimelineEntry(h.occurred_at, h.recorded_at, "order", order_id, h.event, h.actor, h.data)
-        for h in orders.order_history(order_id)
+        for h in history.entries(order_id)
     ]
-    order = orders.get_order(order_id)
-    stock_ids = {
-        Stock.create_id(allocation.node_id, line.sku_id)
-        for allocation in order.allocations
-        for line in allocation.lines
-    }
-    for stock_id in sorted(stock_ids):
-        stock_events: list[Any] = list(orders.events.get(stock_id))
-        for event in stock_events:
-            if getattr(event, "order_id", None) == order_id:
-                entries.append(_entry("stock", event, event.occurred_at, event.actor))
+    for event in history.stock_facts(order_id):
+        entries.append(_entry("stock", event, event.occurred_at, event.actor))
     commission_events: list[Any] = list(
         commissions.events.get(CommissionAccrual.create_id(order_id))
     )

@@ -32,7 +32,7 @@ def test_readiness_fails_while_a_read_model_lags(
     monkeypatch.setattr(operations, "READY_LAG_SECONDS", -1.0)
     api_ledger.projections.process_all()
     assert client.get("/ready").status_code == 200  # nothing pending, however strict
-    api_ledger.orders.receive_stock(Command("wms"), world.warehouse_id, world.sku_ids[0], 5, "A")
+    api_ledger.stock.receive(Command("wms"), world.warehouse_id, world.sku_ids[0], 5, "A")
     ready = client.get("/ready")
     assert ready.status_code == 503
     lags = {lag["projection"]: lag["events_behind"] for lag in ready.json()["projections"]}

@@ -37,14 +37,14 @@ def test_a_correction_moves_the_sale_and_keeps_the_history(ledger: Ledger) -> No
     ).id
     order_id = place_order(ledger, world).id
     ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
-    ledger.orders.correct_attribution(
+    ledger.attribution.correct(
         Command("support:zhang"), order_id, guide_id=other, store_id=None, reason="wrong QR"
     )
     order = ledger.orders.get_order(order_id)
     assert order.attribution is not None
     assert (order.attribution.guide_id, order.attribution.store_id) == (other, world.other_store_id)
     assert order.attribution.rule == "support_correction"
-    assert ledger.orders.order_history(order_id)[-1].event == "AttributionCorrected"
+    assert ledger.order_history.entries(order_id)[-1].event == "AttributionCorrected"
     old = ledger.rankings.daily_sales(world.brand_id, DAY, DAY, store_id=world.store_id)
     new = ledger.rankings.daily_sales(world.brand_id, DAY, DAY, store_id=world.other_store_id)
     assert (old[0].sales.paid_orders, old[0].sales.sales_fen) == (0, 0)
@@ -55,11 +55,9 @@ def test_a_correction_names_exactly_one_payee_and_changes_something(ledger: Ledg
     world = build_world(ledger)
     order_id = place_order(ledger, world).id
     with pytest.raises(InvalidValue):
-        ledger.orders.correct_attribution(
-            FRONTEND, order_id, guide_id=None, store_id=None, reason="?"
-        )
+        ledger.attribution.correct(FRONTEND, order_id, guide_id=None, store_id=None, reason="?")
     with pytest.raises(RuleViolated):
-        ledger.orders.correct_attribution(
+        ledger.attribution.correct(
             FRONTEND, order_id, guide_id=world.guide_id, store_id=None, reason="same"
         )
 
@@ -67,20 +65,20 @@ def test_a_correction_names_exactly_one_payee_and_changes_something(ledger: Ledg
 def test_binding_at_registration_and_support_rebinding(ledger: Ledger, clock: ManualClock) -> None:
     world = build_world(ledger)
     policy = AttributionPolicy(binding_mode=BindingMode.AT_REGISTRATION, effective_from=clock.now())
-    ledger.orders.publish_attribution_policy(ADMIN, world.brand_id, policy)
+    ledger.attribution.publish_policy(ADMIN, world.brand_id, policy)
     other = ledger.organisation.hire_guide(
         ADMIN, world.brand_id, "G-2", "Sun Li", world.store_id
     ).id
-    ledger.orders.bind_member(ADMIN, world.member_id, world.brand_id, other, "registered in store")
+    ledger.bindings.bind(ADMIN, world.member_id, world.brand_id, other, "registered in store")
     order_id = place_order(ledger, world).id
     ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
-    binding = ledger.orders.current_binding(world.member_id, world.brand_id)
+    binding = ledger.bindings.current(world.member_id, world.brand_id)
     assert binding is not None
     assert binding.guide_id == other
-    ledger.orders.bind_member(
+    ledger.bindings.bind(
         Command("support"), world.member_id, world.brand_id, world.guide_id, "customer asked"
     )
-    history = ledger.orders.binding_history(world.member_id, world.brand_id)
+    history = ledger.bindings.history(world.member_id, world.brand_id)
     assert [(h.event, h.actor) for h in history] == [("Bound", "admin:test"), ("Bound", "support")]
 
 
@@ -92,7 +90,7 @@ def test_attribution_records_the_policy_version_in_force(
         precedence=(Rule.STORE_ONLY, Rule.GUIDE_LINK),
         effective_from=clock.now() + timedelta(days=1),
     )
-    assert ledger.orders.publish_attribution_policy(ADMIN, world.brand_id, policy).version == 1
+    assert ledger.attribution.publish_policy(ADMIN, world.brand_id, policy).version == 1
     before = ledger.orders.get_order(place_order(ledger, world).id).attribution
     clock.advance(timedelta(days=1))
     after = ledger.orders.get_order(place_order(ledger, world).id).attribution
@@ -100,7 +98,7 @@ def test_attribution_records_the_policy_version_in_force(
     assert after is not None
     assert (before.policy_version, before.channel) == (0, AttributionChannel.GUIDE_SHARE_LINK)
     assert after.policy_version == 1
-    assert [p.version for p in ledger.orders.attribution_policies(world.brand_id)] == [1]
+    assert [p.version for p in ledger.attribution.policies(world.brand_id)] == [1]
 
 
 def test_share_funnel_counts_reach_carts_orders_and_payments(ledger: Ledger) -> None:
@@ -130,4 +128,4 @@ def test_a_guide_who_left_cannot_share_or_be_bound(ledger: Ledger) -> None:
     with pytest.raises(RuleViolated):
         ledger.engagement.share(Command("guide"), world.guide_id, ShareKind.QR_CODE)
     with pytest.raises(RuleViolated):
-        ledger.orders.bind_member(ADMIN, world.member_id, world.brand_id, world.guide_id, "x")
+        ledger.bindings.bind(ADMIN, world.member_id, world.brand_id, world.guide_id, "x")

@@ -8,15 +8,14 @@ import pytest
 
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command
+from guideledger.fulfilment.application.stock_control import StockControl
 from guideledger.fulfilment.domain.daily_load import NodeDailyLoad
-from guideledger.fulfilment.domain.routing import Outcome, RoutingPolicy
+from guideledger.fulfilment.domain.routing import LineDemand, Outcome, RoutingPolicy
 from guideledger.kernel.errors import RuleViolated
-from guideledger.orders.application.app import LineRequest
 from guideledger.platform.clock import ManualClock
 from tests.world import (
     ADMIN,
     FRONTEND,
-    PRICES,
     SHANGHAI,
     STORE_STOCK,
     add_stocked_northern_warehouse,
@@ -29,7 +28,7 @@ from tests.world import (
 
 def availability(ledger: Ledger, node_id: UUID) -> dict[UUID, tuple[int, int]]:
     """(on hand, reserved) per SKU at a node, from the routing read model."""
-    positions = ledger.orders.stock_positions(node_id=node_id)
+    positions = ledger.stock.positions(node_id=node_id)
     return {p.sku_id: (p.on_hand, p.reserved) for p in positions}
 
 
@@ -70,7 +69,7 @@ def test_an_order_no_node_can_ship_waits_and_is_routed_when_stock_arrives(ledger
     world = build_world(ledger, stocked=False)
     order_id = place_order(ledger, world).id
     assert ledger.orders.get_order(order_id).awaiting_stock
-    [waiting] = ledger.orders.waiting_orders(world.brand_id)
+    [waiting] = ledger.waiting_orders.of_brand(world.brand_id)
     assert waiting.order_id == order_id
     assert waiting.reason.startswith("not enough stock on nodes that can ship")
 
@@ -79,15 +78,28 @@ def test_an_order_no_node_can_ship_waits_and_is_routed_when_stock_arrives(ledger
     receive(ledger, world.other_store_id, world.sku_ids[1], 1)
     order = ledger.orders.get_order(order_id)
     assert [a.node_id for a in order.allocations] == [world.other_store_id]
-    assert ledger.orders.waiting_orders(world.brand_id) == []
+    assert ledger.waiting_orders.of_brand(world.brand_id) == []
     assert availability(ledger, world.other_store_id)[world.sku_ids[1]] == (1, 1)
+
+
+def test_stock_received_stays_received_when_routing_waiting_orders_fails(
+    ledger: Ledger,
+) -> None:
+    world = build_world(ledger, stocked=False)
+
+    def broken_router(_brand_id: UUID) -> None:
+        raise RuntimeError("router down")
+
+    stock = StockControl(ledger.orders, ledger.organisation, ledger.projections, broken_router)
+    stock.receive(Command("wms"), world.store_id, world.sku_ids[0], 4, "ASN-1")
+    assert availability(ledger, world.store_id) == {world.sku_ids[0]: (4, 0)}
 
 
 def test_a_waiting_order_can_be_cancelled_and_leaves_the_queue(ledger: Ledger) -> None:
     world = build_world(ledger, stocked=False)
     order_id = place_order(ledger, world).id
     ledger.orders.cancel(FRONTEND, order_id, "no longer needed")
-    assert ledger.orders.waiting_orders(world.brand_id) == []
+    assert ledger.waiting_orders.of_brand(world.brand_id) == []
 
 
 def test_cancel_and_expiry_release_the_reservations(ledger: Ledger, clock: ManualClock) -> None:
@@ -185,7 +197,7 @@ def test_published_policy_versions_take_effect_when_due(ledger: Ledger, clock: M
     for sku_id in world.sku_ids:
         receive(ledger, world.warehouse_id, sku_id, 10)
     draft = RoutingPolicy(prefer_warehouse=False, effective_from=clock.now() + timedelta(hours=1))
-    assert ledger.orders.publish_routing_policy(ADMIN, world.brand_id, draft).version == 1
+    assert ledger.routing.publish_policy(ADMIN, world.brand_id, draft).version == 1
     before = ledger.orders.get_order(place_order(ledger, world).id).routing
     clock.advance(timedelta(hours=1))
     after = ledger.orders.get_order(place_order(ledger, world).id).routing
@@ -193,16 +205,16 @@ def test_published_policy_versions_take_effect_when_due(ledger: Ledger, clock: M
     assert after is not None
     assert (before.policy_version, before.allocations[0].node_id) == (0, world.warehouse_id)
     assert after.policy_version == 1
-    assert [p.version for p in ledger.orders.routing_policies(world.brand_id)] == [1]
+    assert [p.version for p in ledger.routing.policies(world.brand_id)] == [1]
     past = RoutingPolicy(effective_from=clock.now() - timedelta(seconds=1))
     with pytest.raises(RuleViolated):
-        ledger.orders.publish_routing_policy(ADMIN, world.brand_id, past)
+        ledger.routing.publish_policy(ADMIN, world.brand_id, past)
 
 
 def test_dry_run_routes_without_reserving(ledger: Ledger) -> None:
     world = build_world(ledger)
-    lines = [LineRequest(world.sku_ids[0], 3, PRICES[0])]
-    decision = ledger.orders.dry_run(world.brand_id, lines, SHANGHAI)
+    lines = [LineDemand(1, world.sku_ids[0], 3)]
+    decision = ledger.routing.dry_run(world.brand_id, lines, SHANGHAI)
     assert [a.node_id for a in decision.allocations] == [world.store_id]
     assert availability(ledger, world.store_id)[world.sku_ids[0]] == (STORE_STOCK, 0)
 
@@ -216,4 +228,4 @@ def test_stock_cannot_be_received_for_another_brands_sku(ledger: Ledger) -> None
         ADMIN, brand_id=other, code="X", name="X", category="c", price_fen=100
     ).id
     with pytest.raises(RuleViolated):
-        ledger.orders.receive_stock(Command("wms"), world.store_id, sku, 5, "ASN")
+        ledger.stock.receive(Command("wms"), world.store_id, sku, 5, "ASN")

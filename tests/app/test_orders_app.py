@@ -154,7 +154,7 @@ def test_state_as_of_any_past_instant(ledger: Ledger, world: World, clock: Manua
     clock.advance(timedelta(hours=2))
     ledger.orders.ship(FRONTEND, order_id, "s1", world.store_id, {1: 2, 2: 1})
 
-    at = ledger.orders.order_as_of
+    at = ledger.order_history.as_of
     assert at(order_id, placed_at).status is OrderStatus.AWAITING_PAYMENT
     assert at(order_id, placed_at + timedelta(minutes=6)).status is OrderStatus.PAID
     assert at(order_id, clock.now()).status is OrderStatus.SHIPPED
@@ -165,7 +165,7 @@ def test_state_as_of_any_past_instant(ledger: Ledger, world: World, clock: Manua
 def test_history_lists_every_event_with_when_and_who(ledger: Ledger, world: World) -> None:
     order_id = place(ledger, world).id
     ledger.orders.pay(Command("customer:li"), order_id, order_total(), "wx")
-    history = ledger.orders.order_history(order_id)
+    history = ledger.order_history.entries(order_id)
     assert [(h.version, h.event, h.actor) for h in history] == [
         (1, "Placed", "frontend:test"),
         (2, "Attributed", "frontend:test"),
@@ -180,7 +180,7 @@ def test_unknown_order_is_not_found(ledger: Ledger) -> None:
     with pytest.raises(NotFound):
         ledger.orders.get_order(uuid4())
     with pytest.raises(NotFound):
-        ledger.orders.order_history(uuid4())
+        ledger.order_history.entries(uuid4())
 
 
 def test_payment_window_sweep_cancels_only_unpaid_orders_past_due(

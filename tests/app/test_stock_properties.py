@@ -108,7 +108,7 @@ class StockAndOrders(RuleBasedStateMachine):
         read = {
             (p.node_id, p.sku_id): (p.on_hand, p.reserved)
             for node_id in self.nodes
-            for p in self.ledger.orders.stock_positions(node_id=node_id)
+            for p in self.ledger.stock.positions(node_id=node_id)
         }
         live = {(s.node_id, s.sku_id): (s.on_hand, s.reserved) for s in self.stocks()}
         assert read == live

@@ -34,7 +34,7 @@ def test_exactly_the_available_units_are_reserved_when_buyers_race(pg_ledger: Le
     assert allocated.count(True) == LAST_UNITS
     stock = pg_ledger.orders.load(Stock, Stock.create_id(world.store_id, world.sku_ids[0]))
     assert (stock.on_hand, stock.reserved, stock.available) == (LAST_UNITS, LAST_UNITS, 0)
-    waiting = pg_ledger.orders.waiting_orders(world.brand_id)
+    waiting = pg_ledger.waiting_orders.of_brand(world.brand_id)
     assert len(waiting) == BUYERS - LAST_UNITS
 
 

@@ -177,7 +177,7 @@ def test_a_guide_who_left_takes_no_sale_and_no_member_along(ledger: Ledger, worl
         None,
         world.store_id,
     )
-    history = ledger.orders.binding_history(world.member_id, world.brand_id)
+    history = ledger.bindings.history(world.member_id, world.brand_id)
     assert [h.event for h in history] == ["Bound", "Released"]
 
 

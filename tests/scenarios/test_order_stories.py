@@ -51,7 +51,7 @@ def test_night_order_through_a_guide_link_ships_from_store_and_warehouse_then_on
         0,
     )
 
-    history = orders.order_history(order_id)
+    history = ledger.order_history.entries(order_id)
     assert [h.event for h in history] == [
         "Placed",
         "Attributed",
@@ -69,7 +69,7 @@ def test_night_order_through_a_guide_link_ships_from_store_and_warehouse_then_on
     # that had occurred by then (both parcels arrived at the same instant).
     for entry in history:
         occurred = [h.version for h in history if h.occurred_at <= entry.occurred_at]
-        assert orders.order_as_of(order_id, entry.occurred_at).version == max(occurred)
+        assert ledger.order_history.as_of(order_id, entry.occurred_at).version == max(occurred)
 
 
 def test_an_order_left_unpaid_is_cancelled_when_its_window_closes(
@@ -83,4 +83,4 @@ def test_an_order_left_unpaid_is_cancelled_when_its_window_closes(
     assert ledger.orders.expire_unpaid_orders() == [forgotten]
     order = ledger.orders.get_order(forgotten)
     assert order.status is OrderStatus.CANCELLED
-    assert ledger.orders.order_history(forgotten)[-1].actor == "system:payment-window"
+    assert ledger.order_history.entries(forgotten)[-1].actor == "system:payment-window"

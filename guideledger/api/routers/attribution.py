@@ -85,7 +85,7 @@ def order_attribution(order_id: UUID, ledger: LedgerDep) -> AttributionView:
 def correct_attribution(
     order_id: UUID, body: CorrectAttribution, ledger: LedgerDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.orders.correct_attribution(
+    result = ledger.attribution.correct(
         command,
         order_id,
         guide_id=body.guide_id,
@@ -128,9 +128,7 @@ class BindingView(BaseModel):
 def bind_member(
     member_id: UUID, body: BindMember, ledger: LedgerDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.orders.bind_member(
-        command, member_id, body.brand_id, body.guide_id, body.reason
-    )
+    result = ledger.bindings.bind(command, member_id, body.brand_id, body.guide_id, body.reason)
     return Accepted.of(result)
 
 
@@ -141,7 +139,7 @@ def bind_member(
     tags=["attribution"],
 )
 def member_binding(member_id: UUID, brand_id: UUID, ledger: LedgerDep) -> BindingView:
-    binding = ledger.orders.current_binding(member_id, brand_id)
+    binding = ledger.bindings.current(member_id, brand_id)
     if binding is None:
         raise NotFound("the member has never been bound in this brand")
     history = [
@@ -152,7 +150,7 @@ def member_binding(member_id: UUID, brand_id: UUID, ledger: LedgerDep) -> Bindin
             guide_id=entry.data.get("guide_id"),
             reason=entry.data.get("reason", ""),
         )
-        for entry in ledger.orders.binding_history(member_id, brand_id)
+        for entry in ledger.bindings.history(member_id, brand_id)
     ]
     return BindingView(
         member_id=member_id,
@@ -194,7 +192,7 @@ def publish_attribution_policy(
         protection_days=body.protection_days,
         effective_from=body.effective_from or ledger.clock.now(),
     )
-    return Accepted.of(ledger.orders.publish_attribution_policy(command, brand_id, draft))
+    return Accepted.of(ledger.attribution.publish_policy(command, brand_id, draft))
 
 
 @router.get(
@@ -212,7 +210,7 @@ def attribution_policies(brand_id: UUID, ledger: LedgerDep) -> list[AttributionP
             binding_mode=p.binding_mode,
             protection_days=p.protection_days,
         )
-        for p in ledger.orders.attribution_policies(brand_id)
+        for p in ledger.attribution.policies(brand_id)
     ]
 
 

@@ -13,8 +13,12 @@ from guideledger.api.auth import Caller, Role, allow, current_caller, require_ow
 from guideledger.api.dependencies import CommandDep, LedgerDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Location, Reason, StrictModel, VersionedChange
-from guideledger.fulfilment.domain.routing import Outcome, RoutingDecision, RoutingPolicy
-from guideledger.orders.application.app import LineRequest
+from guideledger.fulfilment.domain.routing import (
+    LineDemand,
+    Outcome,
+    RoutingDecision,
+    RoutingPolicy,
+)
 from guideledger.orders.domain import MAX_LINES_PER_ORDER, MAX_QUANTITY_PER_LINE, Order
 
 router = APIRouter(tags=["fulfilment"], responses=PROBLEM_RESPONSES)
@@ -151,7 +155,7 @@ def receive_stock(
     caller: KeepsStock,
 ) -> Accepted:
     require_own(caller, store_id=node_id)
-    result = ledger.orders.receive_stock(command, node_id, sku_id, body.quantity, body.reference)
+    result = ledger.stock.receive(command, node_id, sku_id, body.quantity, body.reference)
     return Accepted.of(result)
 
 
@@ -165,7 +169,7 @@ def adjust_stock(
     caller: KeepsStock,
 ) -> Accepted:
     require_own(caller, store_id=node_id)
-    result = ledger.orders.adjust_stock(
+    result = ledger.stock.adjust(
         command, node_id, sku_id, body.delta, body.reason, body.expected_version
     )
     return Accepted.of(result)
@@ -173,8 +177,7 @@ def adjust_stock(
 
 def _positions(ledger: LedgerDep, **where: UUID) -> list[StockPositionView]:
     return [
-        StockPositionView(**vars(p), available=p.available)
-        for p in ledger.orders.stock_positions(**where)
+        StockPositionView(**vars(p), available=p.available) for p in ledger.stock.positions(**where)
     ]
 
 
@@ -210,8 +213,12 @@ def order_routing(order_id: UUID, ledger: LedgerDep) -> RoutingDecisionView | No
 )
 def dry_run(brand_id: UUID, body: DryRun, ledger: LedgerDep) -> RoutingDecisionView:
     """Routes a hypothetical order now; reserves and records nothing."""
-    lines = [LineRequest(line.sku_id, line.quantity, 0) for line in body.lines]
-    return RoutingDecisionView.of(ledger.orders.dry_run(brand_id, lines, body.location.to_domain()))
+    lines = [
+        LineDemand(n, line.sku_id, line.quantity) for n, line in enumerate(body.lines, start=1)
+    ]
+    return RoutingDecisionView.of(
+        ledger.routing.dry_run(brand_id, lines, body.location.to_domain())
+    )
 
 
 @router.get(
@@ -224,7 +231,7 @@ def unroutable_orders(
 ) -> list[WaitingOrderView]:
     return [
         WaitingOrderView(**vars(w))
-        for w in ledger.orders.waiting_orders(brand_id, limit=limit, offset=offset)
+        for w in ledger.waiting_orders.of_brand(brand_id, limit=limit, offset=offset)
     ]
 
 
@@ -234,7 +241,7 @@ def unroutable_orders(
     dependencies=[Depends(allow(Role.SUPPORT))],
 )
 def reroute(brand_id: UUID, ledger: LedgerDep) -> Rerouted:
-    return Rerouted(allocated=ledger.orders.route_waiting_orders(brand_id))
+    return Rerouted(allocated=ledger.waiting_orders.route_again(brand_id))
 
 
 @router.post(
@@ -253,7 +260,7 @@ def publish_routing_policy(
         prefer_warehouse=body.prefer_warehouse,
         effective_from=body.effective_from or ledger.clock.now(),
     )
-    return Accepted.of(ledger.orders.publish_routing_policy(command, brand_id, draft))
+    return Accepted.of(ledger.routing.publish_policy(command, brand_id, draft))
 
 
 @router.get(
@@ -262,4 +269,4 @@ def publish_routing_policy(
     dependencies=[Depends(current_caller)],
 )
 def routing_policies(brand_id: UUID, ledger: LedgerDep) -> list[RoutingPolicyView]:
-    return [RoutingPolicyView(**vars(p)) for p in ledger.orders.routing_policies(brand_id)]
+    return [RoutingPolicyView(**vars(p)) for p in ledger.routing.policies(brand_id)]

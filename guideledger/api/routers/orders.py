@@ -241,7 +241,7 @@ def get_order(
 ) -> OrderView:
     if as_of is None:
         return OrderView.of(ledger.orders.get_order(order_id), ledger.organisation.vault)
-    return OrderView.of(ledger.orders.order_as_of(order_id, as_of), ledger.organisation.vault)
+    return OrderView.of(ledger.order_history.as_of(order_id, as_of), ledger.organisation.vault)
 
 
 @router.get(
@@ -252,7 +252,7 @@ def get_order(
 def get_order_history(order_id: UUID, ledger: LedgerDep) -> list[HistoryEntryView]:
     return [
         HistoryEntryView(**jsonable_encoder(entry))
-        for entry in ledger.orders.order_history(order_id)
+        for entry in ledger.order_history.entries(order_id)
     ]
 
 
@@ -275,7 +275,7 @@ def get_order_timeline(order_id: UUID, ledger: LedgerDep) -> list[TimelineEntryV
     """The order's story across aggregates: its events, its stock, its commission postings."""
     return [
         TimelineEntryView(**jsonable_encoder(entry))
-        for entry in order_timeline(ledger.orders, ledger.commissions, order_id)
+        for entry in order_timeline(ledger.order_history, ledger.commissions, order_id)
     ]
 
 

@@ -45,6 +45,24 @@ class Attributor:
     def binding(self, member_id: UUID, brand_id: UUID) -> MemberBinding | None:
         return find(self.repository, MemberBinding, MemberBinding.create_id(member_id, brand_id))
 
+    def binding_after_purchase(
+        self,
+        member_id: UUID,
+        brand_id: UUID,
+        guide_id: UUID,
+        order_id: UUID,
+        at: datetime,
+        actor: str,
+    ) -> MemberBinding:
+        """The member's binding once a purchase attributed to the guide is paid, by the
+        policy in force; the caller saves it with the order."""
+        policy = self.policy_in_force(brand_id, at)
+        binding = self.binding(member_id, brand_id) or MemberBinding(member_id, brand_id)
+        binding.after_attributed_purchase(
+            guide_id, policy.binding_mode, policy.protection, order_id, at, actor
+        )
+        return binding
+
     def decide(
         self, brand_id: UUID, member_id: UUID, evidence: AttributionEvidence, at: datetime
     ) -> Attribution:

@@ -1,0 +1,61 @@
+"""An order's past, for support: every fact in its life, the order as it stood at an
+instant, and what its reservations did to the stock of the nodes that held them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import project_aggregate
+from eventsourcing.domain import DomainEventProtocol
+
+from guideledger.fulfilment.domain.stock import Stock
+from guideledger.kernel.errors import NotFound
+from guideledger.kernel.values import require_utc
+from guideledger.orders.application.app import OrderApplication
+from guideledger.orders.domain import Order
+from guideledger.readmodels.history import Fact, HistoryEntry, history_entry
+
+
+class OrderHistory:
+    def __init__(self, orders: OrderApplication) -> None:
+        self.orders = orders
+
+    def entries(self, order_id: UUID) -> list[HistoryEntry]:
+        return [history_entry(e) for e in self._order_events(order_id)]
+
+    def as_of(self, order_id: UUID, instant: datetime) -> Order:
+        """The order as it stood at `instant`, folded from the events that had occurred."""
+        instant = require_utc(instant)
+        events = [e for e in self._order_events(order_id) if e.occurred_at <= instant]
+        if not events:
+            raise NotFound(
+                f"order {order_id} had not been placed at {instant.isoformat()}",
+                id=str(order_id),
+            )
+        order = project_aggregate(None, cast("list[DomainEventProtocol[UUID]]", events))
+        assert isinstance(order, Order)
+        return order
+
+    def stock_facts(self, order_id: UUID) -> list[Any]:
+        """The stock events of the order's reservations (reserved, shipped, released,
+        restocked) at every node allocated to ship it, node by node."""
+        order = self.orders.get_order(order_id)
+        stock_ids = {
+            Stock.create_id(allocation.node_id, line.sku_id)
+            for allocation in order.allocations
+            for line in allocation.lines
+        }
+        return [
+            event
+            for stock_id in sorted(stock_ids)
+            for event in self.orders.events.get(stock_id)
+            if getattr(event, "order_id", None) == order_id
+        ]
+
+    def _order_events(self, order_id: UUID) -> list[Fact]:
+        events = list(self.orders.events.get(order_id))
+        if not events or not isinstance(events[0], Order.Placed):
+            raise NotFound(f"no order {order_id}", id=str(order_id))
+        return cast("list[Fact]", events)
