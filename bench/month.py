@@ -32,7 +32,12 @@ from eventsourcing.domain import Aggregate
 
 from bench.bulk_import import import_events
 from guideledger.api.demo import DemoWorld, load_demo
-from guideledger.attribution.domain.rules import AttributionInputs, Channel, attribute
+from guideledger.attribution.domain.rules import (
+    AttributionEvidence,
+    AttributionInputs,
+    Channel,
+    attribute,
+)
 from guideledger.commissions.domain.ledger import (
     BrandPeriodClose,
     CommissionAccrual,
@@ -44,7 +49,8 @@ from guideledger.composition import Ledger
 from guideledger.eventstore.application import LedgerApplication
 from guideledger.fulfilment.domain.routing import AllocatedLine, Allocation, RoutingDecision
 from guideledger.kernel.values import GeoPoint
-from guideledger.orders.domain import AttributionEvidence, DeliveryAddress, Order, OrderLine
+from guideledger.orders.domain.lines import DeliveryAddress, OrderLine
+from guideledger.orders.domain.order import Order
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.guides import GuideSnapshot
 from guideledger.organisation.domain.units import Node

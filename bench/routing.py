@@ -20,12 +20,12 @@ from rich.table import Table
 
 from bench.common import demo_ledger
 from guideledger.api.demo import DemoWorld
+from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command
 from guideledger.fulfilment.domain.routing import LineDemand, route
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
-from guideledger.orders.domain import AttributionEvidence, Channel
 from guideledger.platform.settings import Persistence
 
 

@@ -41,7 +41,7 @@ from guideledger.orders.application.history import OrderHistory
 from guideledger.orders.application.projections import UnpaidOrders, UnroutableQueue
 from guideledger.orders.application.sales import SalesByDay, ShareSales
 from guideledger.orders.application.waiting import WaitingOrders
-from guideledger.orders.domain import Order
+from guideledger.orders.domain.order import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.directory import GuideDirectory, UnitDirectory
 from guideledger.organisation.domain.brand import Brand

@@ -36,7 +36,8 @@ from guideledger.fulfilment.domain.stock import Stock
 from guideledger.kernel.policies import PolicyBook
 from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import GeoPoint
-from guideledger.orders.domain import DeliveryAddress, Order, OrderLine
+from guideledger.orders.domain.lines import DeliveryAddress, OrderLine
+from guideledger.orders.domain.order import Order
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.catalogue import Sku
 from guideledger.organisation.domain.guides import Guide, GuideSnapshot

@@ -11,7 +11,7 @@ from eventsourcing.domain import Aggregate
 from guideledger.attribution.application.bindings import Bindings
 from guideledger.commissions.application.app import CommissionApplication
 from guideledger.orders.application.app import OrderApplication
-from guideledger.orders.domain import Order
+from guideledger.orders.domain.order import Order
 from guideledger.organisation.domain.guides import Guide
 from guideledger.readmodels.model import ProcessManager, on
 

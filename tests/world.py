@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command, CommandResult
 from guideledger.kernel.periods import SettlementCadence
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
-from guideledger.orders.domain import AttributionEvidence, Channel
 from guideledger.organisation.domain.units import NodeKind, StoreOwnership
 
 ADMIN = Command("admin:test")

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.composition import Ledger
 from guideledger.engagement.domain import ShareKind
 from guideledger.eventstore.commands import Command
 from guideledger.kernel.periods import SettlementCadence, period_end
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
-from guideledger.orders.domain import AttributionEvidence, Channel
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.units import NodeKind, StoreOwnership
 

@@ -12,7 +12,7 @@ from eventsourcing.persistence import StoredEvent
 from guideledger.bootstrap import bootstrap
 from guideledger.engagement.domain import Share, ShareKind
 from guideledger.eventstore.commands import Command
-from guideledger.orders.domain import Order
+from guideledger.orders.domain.order import Order
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence, Settings
 from tests.world import ADMIN, FRONTEND, build_world, order_total, place_order

@@ -5,6 +5,7 @@ from uuid import uuid4
 
 import pytest
 
+from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import (
     Command,
@@ -15,13 +16,9 @@ from guideledger.eventstore.commands import (
 )
 from guideledger.kernel.errors import NotFound, RuleViolated
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
-from guideledger.orders.domain import (
-    PAYMENT_WINDOW_EXPIRED,
-    AttributionEvidence,
-    Channel,
-    OrderStatus,
-    WrongPaymentAmount,
-)
+from guideledger.orders.domain.errors import WrongPaymentAmount
+from guideledger.orders.domain.lines import OrderStatus
+from guideledger.orders.domain.order import PAYMENT_WINDOW_EXPIRED
 from guideledger.platform.clock import ManualClock
 from tests.world import (
     FRONTEND,

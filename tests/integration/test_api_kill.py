@@ -15,9 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from eventsourcing.utils import get_topic
 
 from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.composition import Ledger
+from guideledger.orders.domain.order import Order
 from tests.api.test_orders_api import order_body
 from tests.ports import free_port
 from tests.world import build_world, receive
@@ -123,7 +125,7 @@ def test_a_killed_api_loses_no_acknowledged_order_and_duplicates_none(
             future.result(timeout=300)
 
     placed = pg_ledger.orders.recorder.select_notifications(
-        start=1, limit=100_000, topics=["guideledger.orders.domain:Order.Placed"]
+        start=1, limit=100_000, topics=[get_topic(Order.Placed)]
     )
     stored = sorted(str(n.originator_id) for n in placed)
     assert len(acknowledged) == CLIENTS * ORDERS_EACH

@@ -7,10 +7,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from eventsourcing.utils import get_topic
+
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command, IdempotencyKey, VersionConflict
 from guideledger.kernel.errors import DomainError
-from guideledger.orders.domain import OrderNotPayable, OrderStatus
+from guideledger.orders.domain.errors import OrderNotPayable
+from guideledger.orders.domain.lines import OrderStatus
+from guideledger.orders.domain.order import Order
 from tests.world import build_world, order_total, place_order
 
 THREADS = 8
@@ -33,7 +37,7 @@ def race(threads: int, attempt: Callable[[int], T]) -> list[T | DomainError]:
 
 
 def placed_events(ledger: Ledger) -> int:
-    topic = "guideledger.orders.domain:Order.Placed"
+    topic = get_topic(Order.Placed)
     return len(ledger.orders.recorder.select_notifications(start=1, limit=1000, topics=[topic]))
 
 

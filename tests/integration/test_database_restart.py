@@ -11,9 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID
 
 import pytest
+from eventsourcing.utils import get_topic
 
 from guideledger.bootstrap import bootstrap
 from guideledger.eventstore.commands import Command, IdempotencyKey
+from guideledger.orders.domain.order import Order
 from guideledger.platform.settings import Persistence, Settings
 from tests.throwaway_postgres import Cluster, throwaway_cluster
 from tests.world import build_world, place_order, receive
@@ -65,7 +67,7 @@ def test_acknowledged_orders_survive_a_restart_exactly_once(cluster: Cluster) ->
             failures = sum(f.result(timeout=300) for f in running)
 
         placed = ledger.orders.recorder.select_notifications(
-            start=1, limit=100_000, topics=["guideledger.orders.domain:Order.Placed"]
+            start=1, limit=100_000, topics=[get_topic(Order.Placed)]
         )
         stored = [n.originator_id for n in placed]
         assert len(acknowledged) == CLIENTS * ORDERS_EACH

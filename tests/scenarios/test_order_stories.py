@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command
-from guideledger.orders.domain import OrderStatus
+from guideledger.orders.domain.lines import OrderStatus
 from guideledger.platform.clock import ManualClock
 from tests.world import PRICES, build_world, order_total, place_order, receive
 

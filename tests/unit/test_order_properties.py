@@ -7,18 +7,13 @@ from eventsourcing.application import project_aggregate
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.fulfilment.domain.routing import NodeCandidate, route
 from guideledger.kernel.errors import DomainError
 from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import GeoPoint
-from guideledger.orders.domain import (
-    AttributionEvidence,
-    Channel,
-    DeliveryAddress,
-    Order,
-    OrderLine,
-    OrderStatus,
-)
+from guideledger.orders.domain.lines import DeliveryAddress, OrderLine, OrderStatus
+from guideledger.orders.domain.order import Order
 from guideledger.organisation.domain.units import NodeKind
 
 START = datetime(2026, 11, 1, tzinfo=UTC)

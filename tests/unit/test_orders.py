@@ -3,29 +3,33 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from guideledger.attribution.domain.rules import Attribution, AttributionChannel
+from guideledger.attribution.domain.rules import (
+    Attribution,
+    AttributionChannel,
+    AttributionEvidence,
+    Channel,
+)
 from guideledger.fulfilment.domain.routing import NodeCandidate, route
 from guideledger.kernel.errors import InvalidValue
 from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import GeoPoint
-from guideledger.orders.domain import (
-    MAX_QUANTITY_PER_LINE,
-    PAYMENT_WINDOW_EXPIRED,
-    AttributionEvidence,
+from guideledger.orders.domain.errors import (
     CannotCancel,
-    Channel,
-    DeliveryAddress,
     DeliveryRefused,
-    Order,
-    OrderLine,
     OrderNotPayable,
-    OrderStatus,
     RefundRefused,
     ReturnRefused,
     RoutingRefused,
     ShipmentRefused,
     WrongPaymentAmount,
 )
+from guideledger.orders.domain.lines import (
+    MAX_QUANTITY_PER_LINE,
+    DeliveryAddress,
+    OrderLine,
+    OrderStatus,
+)
+from guideledger.orders.domain.order import PAYMENT_WINDOW_EXPIRED, Order
 from guideledger.organisation.domain.units import NodeKind
 
 PLACED_AT = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)

@@ -19,7 +19,8 @@ from guideledger.fulfilment.domain.routing import (
     RoutingDecision,
     RoutingPolicy,
 )
-from guideledger.orders.domain import MAX_LINES_PER_ORDER, MAX_QUANTITY_PER_LINE, Order
+from guideledger.orders.domain.lines import MAX_QUANTITY_PER_LINE
+from guideledger.orders.domain.order import MAX_LINES_PER_ORDER, Order
 
 router = APIRouter(tags=["fulfilment"], responses=PROBLEM_RESPONSES)
 KeepsStock = Annotated[Caller, Depends(allow(Role.STORE_MANAGER))]

@@ -23,16 +23,11 @@ from guideledger.api.schemas import (
     StrictModel,
     VersionedChange,
 )
+from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.kernel.privacy import Vault
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
-from guideledger.orders.domain import (
-    MAX_LINES_PER_ORDER,
-    MAX_QUANTITY_PER_LINE,
-    AttributionEvidence,
-    Channel,
-    Order,
-    OrderStatus,
-)
+from guideledger.orders.domain.lines import MAX_QUANTITY_PER_LINE, OrderStatus
+from guideledger.orders.domain.order import MAX_LINES_PER_ORDER, Order
 from guideledger.support.timeline import order_timeline
 
 router = APIRouter(tags=["orders"], responses=PROBLEM_RESPONSES)

@@ -55,7 +55,7 @@ from guideledger.kernel.money import at_rate, divide_half_up
 from guideledger.kernel.periods import days_of, period_end, period_start
 from guideledger.kernel.policies import PolicyBook
 from guideledger.orders.application.sales import GUIDE_SALES_BY_DAY, SalesByDay
-from guideledger.orders.domain import Order
+from guideledger.orders.domain.order import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.policy_books import policy_in_force, publish, published
 from guideledger.organisation.domain.brand import Brand

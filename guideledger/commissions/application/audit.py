@@ -44,7 +44,7 @@ from guideledger.commissions.domain.ledger import (
 )
 from guideledger.commissions.domain.rules import Bucket, Posting, PostingKind
 from guideledger.eventstore.log import AggregateLog, EventsUpTo, IdRange
-from guideledger.orders.domain import Order
+from guideledger.orders.domain.order import Order
 
 LINE_KINDS = {
     PostingKind.MATURITY,

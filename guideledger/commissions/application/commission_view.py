@@ -23,7 +23,7 @@ from uuid import UUID
 from guideledger.attribution.domain.rules import Attribution
 from guideledger.commissions.domain.ledger import reversal_targets
 from guideledger.commissions.domain.rules import CommissionPolicy, Payee
-from guideledger.orders.domain import Order
+from guideledger.orders.domain.order import Order
 from guideledger.readmodels.model import Increment, Projection, RowChange, Table, on
 
 NAME = "commission_view"

@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from guideledger.attribution.application.attributor import Attributor
-from guideledger.attribution.domain.rules import Attribution, AttributionPolicy
+from guideledger.attribution.domain.rules import Attribution, AttributionEvidence, AttributionPolicy
 from guideledger.eventstore.application import Clock, LedgerApplication
 from guideledger.eventstore.commands import Command, CommandResult, Decision
 from guideledger.eventstore.concurrency import StripedLocks
@@ -35,13 +35,9 @@ from guideledger.kernel.errors import RuleViolated
 from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import Fen, GeoPoint, natural_id, require_text
 from guideledger.orders.application.projections import UNPAID_ORDERS, UnpaidOrders
-from guideledger.orders.domain import (
-    AttributionEvidence,
-    CannotCancel,
-    DeliveryAddress,
-    Order,
-    OrderLine,
-)
+from guideledger.orders.domain.errors import CannotCancel
+from guideledger.orders.domain.lines import DeliveryAddress, OrderLine
+from guideledger.orders.domain.order import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.catalogue import Sku

@@ -14,7 +14,7 @@ from guideledger.fulfilment.domain.stock import Stock
 from guideledger.kernel.errors import NotFound
 from guideledger.kernel.values import require_utc
 from guideledger.orders.application.app import OrderApplication
-from guideledger.orders.domain import Order
+from guideledger.orders.domain.order import Order
 from guideledger.readmodels.history import Fact, HistoryEntry, history_entry
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from guideledger.orders.domain import Order
+from guideledger.orders.domain.order import Order
 from guideledger.readmodels.model import Delete, Projection, RowChange, Table, Upsert, on
 
 UNROUTABLE_ORDERS = Table(

@@ -15,7 +15,7 @@ and the old tables can be dropped.
 from __future__ import annotations
 
 from guideledger.attribution.domain.rules import Attribution
-from guideledger.orders.domain import Order
+from guideledger.orders.domain.order import Order
 from guideledger.readmodels.model import ColumnType, Increment, Projection, RowChange, Table, on
 
 _MONEY: dict[str, ColumnType] = {

@@ -10,7 +10,7 @@ from uuid import UUID
 from guideledger.eventstore.commands import Command, CommandResult, Decision
 from guideledger.orders.application.app import OrderApplication
 from guideledger.orders.application.projections import UNROUTABLE_ORDERS, UnroutableQueue
-from guideledger.orders.domain import Order
+from guideledger.orders.domain.order import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.domain.brand import Brand
 from guideledger.readmodels.model import ReadModels

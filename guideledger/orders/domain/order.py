@@ -6,134 +6,43 @@ placed ──pay──▶ paid ──ship──▶ partially shipped / shipped �
 
 Quantities are tracked per line (shipped, delivered, returned) so that a
 partial shipment, delivery or return is an ordinary case, not an exception.
+
+The order is one consistency boundary: its eleven events and the rules between them
+(pay before shipping, ship what was allocated, return what was delivered, refund what
+came back) live in one class, and each event is declared beside the method that records
+it, so the class is longer than most modules here; its parts (lines, parcels, errors)
+are in `lines` and `errors`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from guideledger.attribution.domain.rules import Attribution
-from guideledger.attribution.domain.rules import AttributionEvidence as AttributionEvidence
-from guideledger.attribution.domain.rules import Channel as Channel
+from guideledger.attribution.domain.rules import Attribution, AttributionEvidence
 from guideledger.fulfilment.domain.routing import Allocation, LineDemand, RoutingDecision
-from guideledger.kernel.errors import InvalidValue, RuleViolated
+from guideledger.kernel.errors import InvalidValue
 from guideledger.kernel.periods import TIME_ZONE_OF_OLD_EVENTS, local_day
-from guideledger.kernel.privacy import Sealed
-from guideledger.kernel.values import (
-    Fen,
-    GeoPoint,
-    require_non_negative,
-    require_positive,
-    require_text,
-    require_utc,
+from guideledger.kernel.values import Fen, require_positive, require_text, require_utc
+from guideledger.orders.domain.errors import (
+    AttributionRefused,
+    CannotCancel,
+    DeliveryRefused,
+    OrderNotPayable,
+    RefundRefused,
+    ReturnRefused,
+    RoutingRefused,
+    ShipmentRefused,
+    WrongPaymentAmount,
 )
+from guideledger.orders.domain.lines import DeliveryAddress, OrderLine, OrderStatus, Shipment
 
 MAX_LINES_PER_ORDER = 100
-MAX_QUANTITY_PER_LINE = 10_000
-MAX_UNIT_PRICE_FEN = 100_000_000  # CNY 1,000,000 a unit
 PAYMENT_WINDOW_EXPIRED = "payment window expired"
-
-
-class OrderError(RuleViolated):
-    type = "order-rule-violated"
-
-
-class WrongPaymentAmount(OrderError):
-    type = "wrong-payment-amount"
-
-
-class OrderNotPayable(OrderError):
-    type = "order-not-payable"
-
-
-class CannotCancel(OrderError):
-    type = "order-cannot-be-cancelled"
-
-
-class RoutingRefused(OrderError):
-    type = "routing-refused"
-
-
-class AttributionRefused(OrderError):
-    type = "attribution-refused"
-
-
-class ShipmentRefused(OrderError):
-    type = "shipment-refused"
-
-
-class DeliveryRefused(OrderError):
-    type = "delivery-refused"
-
-
-class ReturnRefused(OrderError):
-    type = "return-refused"
-
-
-class RefundRefused(OrderError):
-    type = "refund-refused"
-
-
-class OrderStatus(StrEnum):
-    AWAITING_PAYMENT = "awaiting_payment"
-    PAID = "paid"
-    PARTIALLY_SHIPPED = "partially_shipped"
-    SHIPPED = "shipped"
-    DELIVERED = "delivered"
-    CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True)
-class OrderLine:
-    line_no: int
-    sku_id: UUID
-    quantity: int
-    unit_price_fen: Fen
-
-    def __post_init__(self) -> None:
-        require_positive("line_no", self.line_no)
-        require_positive("quantity", self.quantity)
-        if self.quantity > MAX_QUANTITY_PER_LINE:
-            raise InvalidValue(
-                f"quantity must not exceed {MAX_QUANTITY_PER_LINE}", line_no=self.line_no
-            )
-        require_non_negative("unit_price_fen", self.unit_price_fen)
-        if self.unit_price_fen > MAX_UNIT_PRICE_FEN:
-            raise InvalidValue(
-                f"unit_price_fen must not exceed {MAX_UNIT_PRICE_FEN}", line_no=self.line_no
-            )
-
-    @property
-    def amount_fen(self) -> Fen:
-        return self.quantity * self.unit_price_fen
-
-
-@dataclass(frozen=True)
-class DeliveryAddress:
-    """Where the parcel goes: the address text is personal, sealed under the member's key;
-    the location stays open because routing needs it."""
-
-    address: Sealed
-    location: GeoPoint
-
-
-@dataclass(frozen=True)
-class Shipment:
-    shipment_id: str
-    node_id: UUID
-    quantities: Mapping[int, int]
-    delivered_at: datetime | None = None
-
-    @property
-    def delivered(self) -> bool:
-        return self.delivered_at is not None
 
 
 class Order(Aggregate):

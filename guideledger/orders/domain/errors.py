@@ -1,0 +1,45 @@
+"""What an order refuses, each a rule of its lifecycle."""
+
+from __future__ import annotations
+
+from guideledger.kernel.errors import RuleViolated
+
+
+class OrderError(RuleViolated):
+    type = "order-rule-violated"
+
+
+class WrongPaymentAmount(OrderError):
+    type = "wrong-payment-amount"
+
+
+class OrderNotPayable(OrderError):
+    type = "order-not-payable"
+
+
+class CannotCancel(OrderError):
+    type = "order-cannot-be-cancelled"
+
+
+class RoutingRefused(OrderError):
+    type = "routing-refused"
+
+
+class AttributionRefused(OrderError):
+    type = "attribution-refused"
+
+
+class ShipmentRefused(OrderError):
+    type = "shipment-refused"
+
+
+class DeliveryRefused(OrderError):
+    type = "delivery-refused"
+
+
+class ReturnRefused(OrderError):
+    type = "return-refused"
+
+
+class RefundRefused(OrderError):
+    type = "refund-refused"
