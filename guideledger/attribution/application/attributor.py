@@ -66,6 +66,7 @@ class Attributor:
     def decide(
         self, brand_id: UUID, member_id: UUID, evidence: AttributionEvidence, at: datetime
     ) -> Attribution:
+        policy = self.policy_in_force(brand_id, at)
         org = self.organisation
         link_guide = None
         if evidence.channel in GUIDE_LINK_CHANNELS and evidence.guide_id is not None:
@@ -77,7 +78,7 @@ class Attributor:
             evidence_store = org.store_snapshot(evidence.store_id, "evidence.store_id")
             noted_guide = self.noted_guide(evidence.store_id, evidence.guide_note)
         inputs = AttributionInputs(link_guide, bound_guide, noted_guide, evidence_store)
-        return attribute(brand_id, evidence, inputs, self.policy_in_force(brand_id, at))
+        return attribute(brand_id, evidence, inputs, policy)
 
     def noted_guide(self, store_id: UUID, note: str | None) -> GuideSnapshot | None:
         """The one active guide of the store whose name or code the customer wrote."""

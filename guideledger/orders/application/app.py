@@ -129,6 +129,7 @@ class OrderApplication(LedgerApplication):
         def decide() -> Decision:
             brand = self._check_references(brand_id, member_id, lines, evidence)
             now = self.clock.now()
+            attribution = self.attributor.decide(brand_id, member_id, evidence, now)
             order = Order.place(
                 order_id=order_id,
                 brand_id=brand_id,
@@ -149,7 +150,6 @@ class OrderApplication(LedgerApplication):
                 occurred_at=now,
                 actor=command.actor,
             )
-            attribution = self.attributor.decide(brand_id, member_id, evidence, now)
             order.attribute(attribution, now, command.actor)
             touched = self._route(order, brand.time_zone, attribution.branch_id, now, command.actor)
             return [order, *touched], CommandResult(order.id, order.version)
