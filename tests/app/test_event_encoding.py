@@ -13,7 +13,15 @@ from eventsourcing.persistence import JSONTranscoder
 
 from guideledger.bootstrap import bootstrap
 from guideledger.commissions.application.app import CommissionApplication
-from guideledger.commissions.domain.rules import Entry, Payee, PayeeLevel, Posting, PostingKind
+from guideledger.commissions.domain.rules import (
+    Account,
+    Bucket,
+    Entry,
+    Payee,
+    PayeeLevel,
+    Posting,
+    PostingKind,
+)
 from guideledger.engagement.application.app import EngagementApplication
 from guideledger.orders.application.app import OrderApplication
 from guideledger.organisation.application.app import OrganisationApplication
@@ -39,11 +47,12 @@ def round_trip(transcoder: JSONTranscoder, value: Any) -> Any:
 def test_a_posting_comes_back_equal_with_its_sequences_as_tuples(
     transcoder: JSONTranscoder,
 ) -> None:
+    guide = Payee(PayeeLevel.GUIDE, uuid4())
     posting = Posting(
         "accrual:1",
         PostingKind.MATURITY,
         uuid4(),
-        (Entry("guide:1:pending", 500), Entry("guide:1:settleable", -500)),
+        (Entry(guide.account(Bucket.PENDING), 500), Entry(guide.account(Bucket.SETTLEABLE), -500)),
         "2026-11",
         NOW,
         order_id=uuid4(),
@@ -56,6 +65,9 @@ def test_a_posting_comes_back_equal_with_its_sequences_as_tuples(
     assert isinstance(again.entries, tuple)
     assert isinstance(again.source_events, tuple)
     assert again.kind is PostingKind.MATURITY
+    assert [type(entry.account) for entry in again.entries] == [Account, Account]
+    stored = transcoder.encode(posting)
+    assert f'"account":"guide:{guide.payee_id}:pending"'.encode() in stored.replace(b" ", b"")
 
 
 def test_an_id_named_by_many_events_decodes_to_one_shared_value(

@@ -12,6 +12,7 @@ from guideledger.commissions.domain.ledger import (
     StatementLine,
 )
 from guideledger.commissions.domain.rules import (
+    Account,
     Bucket,
     CommissionPolicy,
     Entry,
@@ -22,6 +23,7 @@ from guideledger.commissions.domain.rules import (
     RateRule,
     SaleLine,
     commissions,
+    expense_account,
 )
 from guideledger.kernel.errors import InvalidValue
 from guideledger.kernel.periods import PeriodClosed, days_of, next_period, period_end, period_of
@@ -57,16 +59,59 @@ def test_commission_is_summed_exactly_over_lines_then_rounded_half_up_once() -> 
 
 
 def test_a_posting_must_balance_and_move_money() -> None:
+    a, b = GUIDE.account(Bucket.PENDING), STORE.account(Bucket.PENDING)
     with pytest.raises(InvalidValue):
-        Posting("p", PostingKind.ACCRUAL, BRAND, (Entry("a", 5), Entry("b", -4)), "2026-11", NOW)
+        Posting("p", PostingKind.ACCRUAL, BRAND, (Entry(a, 5), Entry(b, -4)), "2026-11", NOW)
     with pytest.raises(InvalidValue):
-        Posting("p", PostingKind.ACCRUAL, BRAND, (Entry("a", 0),), "2026-11", NOW)
+        Posting("p", PostingKind.ACCRUAL, BRAND, (Entry(a, 0),), "2026-11", NOW)
 
 
 def test_held_shares_sit_at_the_store() -> None:
     held = Payee(PayeeLevel.GUIDE, GUIDE.payee_id, held_by_store=STORE.payee_id)
     assert held.account(Bucket.SETTLEABLE) == f"store:{STORE.payee_id}:held:{GUIDE.payee_id}"
     assert held.account(Bucket.PAYABLE) == f"guide:{GUIDE.payee_id}:payable"
+
+
+def test_an_account_is_its_stored_text_and_reads_back_its_parts() -> None:
+    held = Payee(PayeeLevel.GUIDE, GUIDE.payee_id, held_by_store=STORE.payee_id)
+    account = Account.parse(f"store:{STORE.payee_id}:held:{GUIDE.payee_id}")
+    assert account == held.account(Bucket.SETTLEABLE)
+    assert (account.level, account.owner_id, account.bucket) == (
+        PayeeLevel.STORE,
+        STORE.payee_id,
+        Bucket.HELD,
+    )
+    assert account.held_for == GUIDE.payee_id
+    assert (account.owner, account.bucket_name) == (STORE.key, f"held:{GUIDE.payee_id}")
+    expense = expense_account(BRAND)
+    assert str(expense) == f"brand:{BRAND}:commission_expense"
+    assert (expense.level, expense.owner, expense.held_for) == ("brand", f"brand:{BRAND}", None)
+    assert Account.parse(str(expense)) == expense
+    assert GUIDE.account(Bucket.PAYABLE).bucket_name == "payable"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "guide:1:pending",
+        f"guide:{BRAND}",
+        f"guide:{BRAND}:owed",
+        f"member:{BRAND}:pending",
+        f"store:{BRAND}:held",  # a held bucket names its guide
+        f"guide:{BRAND}:pending:{BRAND}",  # only a held bucket does
+        f"store:{BRAND}:held:{BRAND}:more",
+    ],
+)
+def test_text_that_is_not_an_account_is_refused(text: str) -> None:
+    with pytest.raises(InvalidValue):
+        Account.parse(text)
+
+
+def test_an_entry_decoded_from_its_stored_text_holds_an_account() -> None:
+    text = f"guide:{GUIDE.payee_id}:pending"
+    entry = Entry(text, 5)  # type: ignore[arg-type]  # as the transcoder rebuilds it
+    assert type(entry.account) is Account
+    assert entry.account == GUIDE.account(Bucket.PENDING)
 
 
 def accrual(guide: int = 951, store: int = 317) -> CommissionAccrual:

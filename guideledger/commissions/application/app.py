@@ -35,6 +35,7 @@ from guideledger.commissions.domain.ledger import (
 )
 from guideledger.commissions.domain.rules import (
     DEFAULT_COMMISSION_POLICY,
+    Account,
     Bucket,
     CommissionPolicy,
     Entry,
@@ -304,21 +305,23 @@ class CommissionApplication(LedgerApplication):
         self.read_models.catch_up(LedgerBalances)
         postings, periods = [], []
         for row in self.read_models.select(LEDGER_BALANCES, {"brand_id": close.brand_id}):
-            if not row["bucket"].startswith(f"{Bucket.HELD}:") or row["balance_fen"] >= 0:
+            account = Account.parse(row["account"])
+            if account.bucket is not Bucket.HELD or row["balance_fen"] >= 0:
                 continue
+            assert account.held_for is not None, "a held bucket names its guide"
             amount = -row["balance_fen"]
-            guide = Payee(PayeeLevel.GUIDE, UUID(row["bucket"].split(":", 1)[1]))
+            guide = Payee(PayeeLevel.GUIDE, account.held_for)
             posting = Posting(
-                f"handback:{close.id}:{row['account']}",
+                f"handback:{close.id}:{account}",
                 PostingKind.HANDBACK,
                 close.brand_id,
-                (Entry(row["account"], amount), Entry(guide.account(Bucket.SETTLEABLE), -amount)),
+                (Entry(account, amount), Entry(guide.account(Bucket.SETTLEABLE), -amount)),
                 period,
                 now,
             )
             postings.append(posting)
             line = StatementLine(
-                "handback", amount, f"handed back from {row['owner']}", posting.posting_id
+                "handback", amount, f"handed back from {account.owner}", posting.posting_id
             )
             periods.append(self._add_line(close.brand_id, guide, period, line))
         close.post_handbacks(tuple(postings))
@@ -445,7 +448,7 @@ class CommissionApplication(LedgerApplication):
         self.read_models.catch_up(SettlementPeriods)
         totals: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         for row in self.read_models.select(SETTLEMENT_PERIODS, {"brand_id": brand_id}):
-            total = totals[(row["period"], row["payee"].split(":", 1)[0])]
+            total = totals[(row["period"], Payee.of_key(row["payee"]).level)]
             total["statements"] += 1
             total["total_fen"] += row["total_fen"]
             total["closed_fen"] += row["total_fen"] if row["closed"] else 0

@@ -53,7 +53,6 @@ LINE_KINDS = {
     PostingKind.HANDBACK,
     PostingKind.BONUS,
 }
-SETTLEABLE = f":{Bucket.SETTLEABLE}"
 NEVER_CLOSED = float("inf")
 NO_LINES = (0, 0, 0)  # a statement digest: count, total, sum of hashes
 STATEMENT_INDEX = (
@@ -521,9 +520,9 @@ class _Replay:
             return
         for account in dict.fromkeys(e.account for e in posting.entries):
             amount = posting.amount_to(account)
-            if not account.endswith(SETTLEABLE) or not amount:
+            if not amount or account.bucket is not Bucket.SETTLEABLE:
                 continue
-            payee, period = account.removesuffix(SETTLEABLE), posting.period
+            payee, period = account.owner, posting.period
             while self.closed_at.get((payee, period), NEVER_CLOSED) < position:
                 period = self._period_after(self.brand_id, period)
             if self.audited((payee, period)):

@@ -89,21 +89,20 @@ def _balances(postings: Iterable[Posting]) -> list[RowChange]:
     changes: list[RowChange] = []
     for posting in postings:
         for entry in posting.entries:
-            owner, bucket = _split_account(entry.account)
+            account = entry.account
             changes.append(
                 Increment(
                     LEDGER_BALANCES,
-                    (entry.account,),
+                    (str(account),),
                     {"balance_fen": entry.amount_fen},
-                    fixed={"brand_id": posting.brand_id, "owner": owner, "bucket": bucket},
+                    fixed={
+                        "brand_id": posting.brand_id,
+                        "owner": account.owner,
+                        "bucket": account.bucket_name,
+                    },
                 )
             )
     return changes
-
-
-def _split_account(account: str) -> tuple[str, str]:
-    level, identity, bucket = account.split(":", 2)
-    return f"{level}:{identity}", bucket
 
 
 class SettlementPeriods(Projection):

@@ -1,9 +1,9 @@
 """Commission rules, accounts and balanced postings.
 
-Accounts are strings: `<level>:<id>:<bucket>` for payees and
-`brand:<id>:<bucket>` for the brand. Entries are signed: a debit is positive,
-a credit negative, and every posting's entries sum to zero, so no fen appears
-or disappears and every balance is derived from postings, never edited.
+An account is its owner (a payee, or the brand) and a bucket (`Account`).
+Entries are signed: a debit is positive, a credit negative, and every posting's
+entries sum to zero, so no fen appears or disappears and every balance is
+derived from postings, never edited.
 
 A payee's commission moves pending → settleable (when the return window has
 passed) → payable (when its period closes into a statement) → paid.
@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
+from typing import Literal
 from uuid import UUID
 
 from guideledger.kernel.errors import InvalidValue
@@ -37,6 +39,84 @@ class Bucket(StrEnum):
     PAYABLE = "payable"
     HELD = "held"  # settleable at a store, held for a guide named on store-account orders
     HELD_PENDING = "held_pending"  # the same, before the return window has passed
+    COMMISSION_EXPENSE = "commission_expense"  # the brand's
+    BANK = "bank"  # the brand's
+
+
+HELD_BUCKETS = frozenset({Bucket.HELD, Bucket.HELD_PENDING})
+BRAND: Literal["brand"] = "brand"  # the owner level of the brand's own accounts
+OwnerLevel = PayeeLevel | Literal["brand"]
+
+
+class Account(str):
+    """A ledger account: its owner (a payee's level and id, or the brand) and a bucket;
+    a store's held bucket also names the guide whose share it holds.
+
+    Its value is the text events have always stored, `<level>:<owner id>:<bucket>`
+    (`store:<id>:held:<guide id>` for a held share), so it is a `str`: stored events,
+    read-model keys and JSON keep exactly that text, while the code builds accounts
+    from their parts (`Account.of`) and reads the parts back, never splitting by hand.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def of(
+        cls, level: OwnerLevel, owner_id: UUID, bucket: Bucket, held_for: UUID | None = None
+    ) -> Account:
+        if (held_for is not None) != (bucket in HELD_BUCKETS):
+            raise InvalidValue("a held bucket, and only a held bucket, names its guide")
+        text = f"{level}:{owner_id}:{bucket}"
+        return cls(text if held_for is None else f"{text}:{held_for}")
+
+    @staticmethod
+    def parse(text: str) -> Account:
+        """The account a stored text names; refused if the text is not an account."""
+        return _parse_account(text)
+
+    @property
+    def level(self) -> OwnerLevel:
+        level = self.split(":", 1)[0]
+        return BRAND if level == BRAND else PayeeLevel(level)
+
+    @property
+    def owner_id(self) -> UUID:
+        return UUID(self.split(":", 2)[1])
+
+    @property
+    def owner(self) -> str:
+        """`<level>:<owner id>`: a payee's key, or the brand's."""
+        level, owner_id, _bucket = self.split(":", 2)
+        return f"{level}:{owner_id}"
+
+    @property
+    def bucket(self) -> Bucket:
+        return Bucket(self.split(":", 3)[2])
+
+    @property
+    def held_for(self) -> UUID | None:
+        """The guide a store's held bucket holds a share for."""
+        parts = self.split(":")
+        return UUID(parts[3]) if len(parts) == 4 else None
+
+    @property
+    def bucket_name(self) -> str:
+        """The bucket as the owner's balances name it: `held:<guide id>` for a held share."""
+        return self.split(":", 2)[2]
+
+
+@lru_cache(maxsize=16_384)  # decoding a month of postings meets the same accounts again
+def _parse_account(text: str) -> Account:
+    parts = text.split(":")
+    try:
+        level = BRAND if parts[0] == BRAND else PayeeLevel(parts[0])
+        held_for = UUID(parts[3]) if len(parts) == 4 else None
+        account = Account.of(level, UUID(parts[1]), Bucket(parts[2]), held_for)
+    except (IndexError, ValueError, InvalidValue):
+        raise InvalidValue(f"{text!r} is not an account") from None
+    if len(parts) > 4 or account != text:
+        raise InvalidValue(f"{text!r} is not an account")
+    return account
 
 
 @dataclass(frozen=True)
@@ -52,20 +132,26 @@ class Payee:
     def key(self) -> str:
         return f"{self.level}:{self.payee_id}"
 
-    def account(self, bucket: Bucket) -> str:
+    @classmethod
+    def of_key(cls, key: str) -> Payee:
+        """The payee a key names (`<level>:<id>`); who holds their share is not in it."""
+        level, payee_id = key.split(":", 1)
+        return cls(PayeeLevel(level), UUID(payee_id))
+
+    def account(self, bucket: Bucket) -> Account:
         """A held share sits at the store until the period closes and it is handed back."""
         if self.held_by_store is not None and bucket in {Bucket.PENDING, Bucket.SETTLEABLE}:
             held = Bucket.HELD if bucket is Bucket.SETTLEABLE else Bucket.HELD_PENDING
-            return f"{PayeeLevel.STORE}:{self.held_by_store}:{held}:{self.payee_id}"
-        return f"{self.key}:{bucket}"
+            return Account.of(PayeeLevel.STORE, self.held_by_store, held, self.payee_id)
+        return Account.of(self.level, self.payee_id, bucket)
 
 
-def expense_account(brand_id: UUID) -> str:
-    return f"brand:{brand_id}:commission_expense"
+def expense_account(brand_id: UUID) -> Account:
+    return Account.of(BRAND, brand_id, Bucket.COMMISSION_EXPENSE)
 
 
-def bank_account(brand_id: UUID) -> str:
-    return f"brand:{brand_id}:bank"
+def bank_account(brand_id: UUID) -> Account:
+    return Account.of(BRAND, brand_id, Bucket.BANK)
 
 
 @dataclass(frozen=True)
@@ -162,8 +248,12 @@ def commissions(
 
 @dataclass(frozen=True)
 class Entry:
-    account: str
+    account: Account
     amount_fen: int  # debit positive, credit negative
+
+    def __post_init__(self) -> None:
+        if type(self.account) is not Account:  # decoded from its stored text
+            object.__setattr__(self, "account", Account.parse(self.account))
 
 
 class PostingKind(StrEnum):
@@ -198,6 +288,6 @@ class Posting:
         if sum(e.amount_fen for e in self.entries) != 0:
             raise InvalidValue("a posting must balance: debits equal credits")
 
-    def amount_to(self, account: str) -> int:
+    def amount_to(self, account: Account) -> int:
         """What the posting credits to an account (positive when the account is owed more)."""
         return -sum(e.amount_fen for e in self.entries if e.account == account)
