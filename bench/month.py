@@ -4,7 +4,7 @@ Placing a million orders through the commands takes a day (each is its own
 transaction, with routing reads and read-model catch-ups). This writer makes the
 same aggregates with the same domain methods the commands use — the order placed,
 attributed, allocated, paid, shipped, delivered and sometimes returned; its
-commission accrued under the brand's rules (`CommissionApplication.earned`),
+commission accrued from its facts under the brand's rules (`order_facts`),
 matured by the daily run once its return window has passed, and every
 settleable change a line on the payee's statement — and writes a thousand orders'
 events per transaction (COPY on PostgreSQL). October is then closed as
@@ -38,13 +38,9 @@ from guideledger.attribution.domain.rules import (
     Channel,
     attribute,
 )
-from guideledger.commissions.domain.ledger import (
-    BrandPeriodClose,
-    CommissionAccrual,
-    SettlementPeriod,
-    StatementLine,
-)
+from guideledger.commissions.domain.ledger import CommissionAccrual, StatementLine
 from guideledger.commissions.domain.rules import Payee
+from guideledger.commissions.domain.settlement import BrandPeriodClose, SettlementPeriod
 from guideledger.composition import Ledger
 from guideledger.eventstore.application import LedgerApplication
 from guideledger.fulfilment.domain.routing import AllocatedLine, Allocation, RoutingDecision
@@ -138,12 +134,8 @@ class MonthWriter:
         order.pay(order.total_fen, f"WX-BULK-{n:010d}", paid_at, ACTOR)
         accrual = CommissionAccrual.accrue(
             order_id=order.id,
-            brand_id=order.brand_id,
-            earned=self.ledger.commissions.earned(order, attribution, self.rules),
-            base_fen=order.paid_fen,
-            rule_version=self.rules.version,
-            return_window_days=self.rules.return_window_days,
-            period=self.brand.period_of(paid_at),
+            facts=self.ledger.commissions.order_facts(order),
+            policy=self.rules,
             source_event=f"{order.id}:{order.version}",
             occurred_at=paid_at,
         )
@@ -192,8 +184,8 @@ class MonthWriter:
     def close(self, period: str, at: datetime) -> None:
         """Closes the brand's period and each payee's statement of it."""
         close = BrandPeriodClose(self.world.brand_id, period)
-        close.post_handbacks(())
-        close.post_bonuses(())
+        close.hand_back((), at)
+        close.pay_bonuses((), self.rules, at)
         closing = [s for s in self.statements.values() if s.period == period]
         for statement in closing:
             statement.close(at, f"settlement:{statement.id}")

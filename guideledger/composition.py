@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from uuid import UUID
 
@@ -23,11 +23,10 @@ from guideledger.commissions.application.views import (
     LedgerBalances,
     SettlementPeriods,
 )
-from guideledger.commissions.domain.rules import CommissionPolicy
 from guideledger.engagement.application.app import EngagementApplication
 from guideledger.engagement.application.projections import EngagementByDay, ShareReach
 from guideledger.eventstore.application import Clock
-from guideledger.eventstore.log import aggregate_log, events_up_to
+from guideledger.eventstore.log import aggregate_log
 from guideledger.former_modules import register_former_modules
 from guideledger.fulfilment.application.projections import (
     NodeDailyLoads,
@@ -82,15 +81,11 @@ class Ledger:
     audit_parts: AuditParts = field(default=lambda _logged: None)
 
     def settlement_audit(self) -> SettlementAudit:
-        """Finance's replay of the commission ledger, reading orders in batches; a big
-        log is replayed in parts by several processes."""
+        """Finance's replay of the commission ledger; a big log is replayed in parts by
+        several processes."""
         logged = self.commissions.recorder.max_notification_id() or 0
         return SettlementAudit(
-            self.commissions,
-            aggregate_log(self.commissions),
-            events_up_to(self.orders),
-            self.orders.mapper,
-            parts=self.audit_parts(logged),
+            self.commissions, aggregate_log(self.commissions), parts=self.audit_parts(logged)
         )
 
     def close(self) -> None:
@@ -159,9 +154,6 @@ def compose(settings: Settings, clock: Clock) -> Ledger:
     for application in (organisation, orders, engagement, commissions):
         application.on_lost_race = count_lost_race
     rankings = Rankings(projections, time_zone_of, clock.now)
-    commission_views = CommissionViewVersions(
-        projections, commissions, partial(commission_view, orders, commissions)
-    )
     return Ledger(
         settings,
         clock,
@@ -177,7 +169,7 @@ def compose(settings: Settings, clock: Clock) -> Ledger:
         commissions,
         projections,
         rankings,
-        commission_views,
+        _commission_views(projections, commissions),
     )
 
 
@@ -210,24 +202,23 @@ def _register_followers(
         projections.register(projection)
 
 
+def _commission_views(
+    projections: ProjectionRunner, commissions: CommissionApplication
+) -> CommissionViewVersions:
+    """The commission view's versions; a read first lets the commission process accrue
+    the orders paid, since the view folds the commission log."""
+    return CommissionViewVersions(
+        projections,
+        commissions,
+        partial(commission_view, commissions),
+        accrue_paid=partial(projections.process, CommissionProcess.name),
+    )
+
+
 def commission_view(
-    orders: OrderApplication,
-    commissions: CommissionApplication,
-    version: int,
-    rules_version: int | None,
+    commissions: CommissionApplication, version: int, rules_version: int | None
 ) -> CommissionView:
     """Version `version` of the commission view, under each brand's published rules
-    `rules_version` (or, if None or not published, the rules in force at payment)."""
-
-    def rules_for(brand_id: UUID, paid_at: datetime) -> CommissionPolicy:
-        if rules_version is None:
-            return commissions.policy_in_force(brand_id, paid_at)
-        return commissions.policy_version(brand_id, rules_version, paid_at)
-
-    def order_at(order_id: UUID, version: int) -> Order:
-        order: Order = orders.repository.get(order_id, version=version)
-        return order
-
-    return CommissionView(
-        version, rules_version, rules_for, order_at, commissions.earned, commissions.period_of
-    )
+    `rules_version` (a brand that has none, or None: the rules in force at payment)."""
+    rules = {} if rules_version is None else commissions.rules_published_as(rules_version)
+    return CommissionView(version, rules_version, rules)

@@ -1,4 +1,5 @@
-"""Where the stored classes lived before each bounded context had a package of its own.
+"""Where the stored classes lived before each bounded context had a package of its own,
+and before they moved inside their context's package.
 
 Events recorded before the move name these modules in their topics and in the names of
 the value objects inside them; registering the classes under their former modules keeps
@@ -13,14 +14,9 @@ from guideledger.attribution.domain.rules import (
     AttributionEvidence,
     AttributionPolicy,
 )
-from guideledger.commissions.domain.ledger import (
-    BrandPeriodClose,
-    CommissionAccrual,
-    PayeeShare,
-    SettlementPeriod,
-    StatementLine,
-)
+from guideledger.commissions.domain.ledger import CommissionAccrual, PayeeShare, StatementLine
 from guideledger.commissions.domain.rules import CommissionPolicy, Entry, Payee, Posting, RateRule
+from guideledger.commissions.domain.settlement import BrandPeriodClose, SettlementPeriod
 from guideledger.engagement.domain import Share
 from guideledger.eventstore.commands import IdempotencyRecord
 from guideledger.eventstore.topics import register_moved
@@ -73,6 +69,8 @@ FORMER_MODULES: dict[str, tuple[type, ...]] = {
         PayeeShare,
         StatementLine,
     ),
+    # Settlement moved out of the ledger's module once each context had its package.
+    "guideledger.commissions.domain.ledger": (SettlementPeriod, BrandPeriodClose),
 }
 
 

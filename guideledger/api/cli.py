@@ -254,7 +254,7 @@ def rebuild(
     """Build a candidate commission view from event zero beside the serving one and show
     what would change; promote or discard it with the API."""
     with bootstrap(Settings()) as ledger:
-        total = ledger.orders.recorder.max_notification_id() or 0
+        total = ledger.commissions.recorder.max_notification_id() or 0
         with _progress() as track:
             candidate = ledger.commission_views.rebuild(rules_version, track("rebuilding", total))
         table = Table("payee", "period", "old fen", "new fen", "difference", "orders", "booked in")

@@ -1,16 +1,14 @@
 """Many events at once, as audits read them.
 
-Reading many aggregates' events as of
-given versions is one query on PostgreSQL instead of one per aggregate, and the
-histories of one kind of aggregate stream one aggregate after another from a
-server-side cursor walking the primary key, so a reader holds one history at a
-time. Other backends take the recorder's own methods.
+On PostgreSQL the histories of one kind of aggregate stream one aggregate after
+another from a server-side cursor walking the primary key, so a reader holds one
+history at a time. Other backends page through the recorder's notification log.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Protocol
@@ -18,14 +16,11 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
 from guideledger.eventstore.topics import topics_of
-
-EventsUpTo = Callable[[Mapping[UUID, int]], Iterable[StoredEvent]]
-"""Reads the stored events of many aggregates, each up to the version given, together."""
 
 IdRange = tuple[UUID, UUID | None]
 """Aggregate ids from the first (included) up to the second (excluded; None: no end)."""
@@ -44,36 +39,6 @@ class AggregateLog(Protocol):
     def by_aggregate(self, kinds: Kinds, ids: IdRange | None = None) -> Iterator[Notification]:
         """The events of these kinds (of aggregates with ids in the range, if given),
         one aggregate's history after another."""
-
-
-def events_up_to(application: Application) -> EventsUpTo:  # type: ignore[type-arg]
-    """A reader of the events of many aggregates, each up to the version given."""
-    recorder = application.recorder
-    if not isinstance(recorder, PostgresApplicationRecorder):
-        return lambda wanted: chain.from_iterable(
-            recorder.select_events(originator_id, lte=version)
-            for originator_id, version in wanted.items()
-        )
-    table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
-    query = sql.SQL(
-        # A lateral lookup per aggregate walks the primary key whatever the table's
-        # statistics say; a plain join chose a scan of the whole table after a bulk load.
-        "SELECT e.originator_id, e.originator_version, e.topic, e.state"
-        " FROM unnest(%s::uuid[], %s::bigint[]) AS wanted (id, version)"
-        " CROSS JOIN LATERAL (SELECT * FROM {} AS s WHERE s.originator_id = wanted.id"
-        " AND s.originator_version <= wanted.version ORDER BY s.originator_version) AS e"
-        " ORDER BY e.originator_id, e.originator_version"
-    ).format(table)
-
-    def read(wanted: Mapping[UUID, int]) -> Iterator[StoredEvent]:
-        with recorder.datastore.get_connection() as connection:
-            rows = connection.execute(query, (list(wanted), list(wanted.values()))).fetchall()
-        for row in rows:
-            yield StoredEvent(
-                row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
-            )
-
-    return read
 
 
 def aggregate_log(application: Application) -> AggregateLog:  # type: ignore[type-arg]

@@ -14,7 +14,8 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.bootstrap import bootstrap
-from guideledger.commissions.domain.ledger import CommissionAccrual, SettlementPeriod
+from guideledger.commissions.domain.ledger import CommissionAccrual
+from guideledger.commissions.domain.settlement import SettlementPeriod
 from guideledger.eventstore.commands import Command
 from guideledger.kernel.errors import DomainError
 from guideledger.kernel.periods import period_of

@@ -21,13 +21,10 @@ from guideledger.audit_worker import (
     id_ranges,
     replay_parts,
 )
-from guideledger.commissions.domain.ledger import (
-    BrandPeriodClose,
-    CommissionAccrual,
-    SettlementPeriod,
-    StatementLine,
-)
+from guideledger.commissions.application import audit
+from guideledger.commissions.domain.ledger import CommissionAccrual, StatementLine
 from guideledger.commissions.domain.rules import Payee, PayeeLevel
+from guideledger.commissions.domain.settlement import BrandPeriodClose, SettlementPeriod
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command
 from guideledger.eventstore.log import aggregate_log
@@ -120,10 +117,10 @@ def test_an_accrual_the_rules_do_not_give_is_reported_per_payee(
 ) -> None:
     world = build_world(ledger)
     settle_with_a_clawback(ledger, world, clock)
-    as_recorded = ledger.commissions.earned
+    as_recorded = audit.accrual_shares
     monkeypatch.setattr(
-        ledger.commissions,
-        "earned",
+        audit,
+        "accrual_shares",
         lambda *args: {payee: fen + 1 for payee, fen in as_recorded(*args).items()},
     )
 

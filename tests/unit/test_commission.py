@@ -5,12 +5,8 @@ from uuid import uuid4
 
 import pytest
 
-from guideledger.commissions.domain.ledger import (
-    CommissionAccrual,
-    LedgerError,
-    SettlementPeriod,
-    StatementLine,
-)
+from guideledger.commissions.domain.earnings import OrderFacts
+from guideledger.commissions.domain.ledger import CommissionAccrual, LedgerError, StatementLine
 from guideledger.commissions.domain.rules import (
     Account,
     Bucket,
@@ -25,6 +21,7 @@ from guideledger.commissions.domain.rules import (
     commissions,
     expense_account,
 )
+from guideledger.commissions.domain.settlement import SettlementPeriod
 from guideledger.kernel.errors import InvalidValue
 from guideledger.kernel.periods import PeriodClosed, days_of, next_period, period_end, period_of
 
@@ -114,26 +111,47 @@ def test_an_entry_decoded_from_its_stored_text_holds_an_account() -> None:
     assert entry.account == GUIDE.account(Bucket.PENDING)
 
 
-def accrual(guide: int = 951, store: int = 317) -> CommissionAccrual:
-    return CommissionAccrual.accrue(
+RULES = CommissionPolicy(
+    version=2, rates=(RateRule(PayeeLevel.GUIDE, 300), RateRule(PayeeLevel.STORE, 100))
+)
+
+
+def sale(*lines: SaleLine) -> OrderFacts:
+    """A guide's sale of 31,700 fen: one line of apparel unless other lines are given."""
+    return OrderFacts(
         order_id=uuid4(),
         brand_id=BRAND,
-        earned={GUIDE: guide, STORE: store},
-        base_fen=31_700,
-        rule_version=2,
-        return_window_days=7,
-        period="2026-11",
+        paid_period="2026-11",
+        paid_fen=31_700,
+        channel="guide_qr",
+        lines=lines or (SaleLine(31_700, "apparel"),),
+        payees=(GUIDE, STORE),
+    )
+
+
+def accrual(facts: OrderFacts | None = None, policy: CommissionPolicy = RULES) -> CommissionAccrual:
+    """951 fen for the guide and 317 for the store, unless other facts or rules are given."""
+    return CommissionAccrual.accrue(
+        order_id=uuid4(),
+        facts=facts or sale(),
+        policy=policy,
         source_event="o:4",
         occurred_at=NOW,
     )
 
 
 def test_accrual_posts_expense_against_each_payees_pending() -> None:
-    [event] = accrual().collect_events()
-    posting = event.posting  # type: ignore[attr-defined]
+    facts = sale()
+    [event] = accrual(facts).collect_events()
+    assert isinstance(event, CommissionAccrual.Accrued)
+    posting = event.posting
+    assert posting is not None
     assert posting.amount_to(GUIDE.account(Bucket.PENDING)) == 951
+    assert posting.amount_to(STORE.account(Bucket.PENDING)) == 317
     assert sum(e.amount_fen for e in posting.entries) == 0
     assert (posting.rule_version, posting.source_events) == (2, ("o:4",))
+    assert (posting.period, event.base_fen, event.rule_version) == ("2026-11", 31_700, 2)
+    assert event.facts == facts  # what it was computed from travels with it
 
 
 def test_matures_only_after_the_return_window_following_delivery() -> None:
@@ -150,7 +168,14 @@ def test_matures_only_after_the_return_window_following_delivery() -> None:
 
 
 def test_partial_returns_reverse_in_proportion_and_a_full_return_reverses_exactly() -> None:
-    a = accrual(guide=1000, store=333)
+    rates = (
+        RateRule(PayeeLevel.GUIDE, 1000, category="shoes"),
+        RateRule(PayeeLevel.STORE, 333, category="shoes"),
+    )
+    a = accrual(
+        sale(SaleLine(10_000, "shoes"), SaleLine(21_700, "socks")), CommissionPolicy(rates=rates)
+    )
+    assert a.accrued == {GUIDE.key: 1000, STORE.key: 333}
     first = a.reverse(
         returned_fen=10_000,
         period="2026-11",

@@ -16,8 +16,9 @@ from guideledger.api.auth import Caller, Role, allow, current_caller, require_ow
 from guideledger.api.dependencies import CommandDep, LedgerDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Code, PositiveFen, StrictModel
-from guideledger.commissions.domain.ledger import SettlementPeriod, StatementLine
+from guideledger.commissions.domain.ledger import StatementLine
 from guideledger.commissions.domain.rules import ANY, CommissionPolicy, Payee, PayeeLevel, RateRule
+from guideledger.commissions.domain.settlement import SettlementPeriod
 from guideledger.composition import Ledger
 from guideledger.organisation.domain.guides import Guide
 

@@ -5,19 +5,23 @@ The commission log is replayed as three streams:
    is, where in the log each was closed, and the brand closes' postings;
 2. the audited statements' stored lines, one statement after another;
 3. the accruals' events, one accrual's history after another. Each accrual is
-   recomputed from the order as it was when paid (a batch of accruals' orders read
-   together) under the rule version its posting records; maturing and reversing are
-   re-run by the domain's own `CommissionAccrual` on a replica, forgotten when its
-   history ends. Each recomputed posting's credits to a settleable account become
-   the statement lines the ledger should have written, placed in the posting's
-   period or, if that payee's statement had closed before the posting in the log,
-   the next one.
+   computed again from the `OrderFacts` its events record, under the rule version
+   its posting records, with the ledger's own `accrual_shares`; maturing and
+   reversing are re-run by the domain's own `CommissionAccrual` on a replica,
+   forgotten when its history ends. Each recomputed posting's credits to a
+   settleable account become the statement lines the ledger should have written,
+   placed in the posting's period or, if that payee's statement had closed before
+   the posting in the log, the next one.
 
-Memory holds a batch of accruals and, per audited statement, a digest of its lines
-on each side (count, total and a sum of line hashes): it does not grow with the
-month's events. Statements whose digests differ are replayed once more, restricted
-to them, pairing stored and replayed lines one by one, so every differing line is
-reported to the fen with the event ids involved.
+An accrual recorded before the facts were has none to be computed from: its amounts
+are taken as recorded (`accruals_checked` counts the accruals computed again), and
+its maturing and reversing are still re-run and its lines compared.
+
+Memory holds one accrual's history and, per audited statement, a digest of its lines
+on each side (`audit_lines`): it does not grow with the month's events. Statements
+whose digests differ are replayed once more, restricted to them, pairing stored and
+replayed lines one by one, so every differing line is reported to the fen with the
+event ids involved.
 
 Digests are sums, so streams 2 and 3 can be split by ranges of aggregate ids and
 their parts replayed anywhere (`ReplayParts`, in other processes): the parts'
@@ -29,22 +33,28 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from hashlib import blake2b
 from itertools import groupby
-from typing import Any
+from typing import cast
 from uuid import UUID
 
-from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Notification
 
 from guideledger.commissions.application.app import CommissionApplication
-from guideledger.commissions.domain.ledger import (
-    BrandPeriodClose,
-    CommissionAccrual,
-    SettlementPeriod,
+from guideledger.commissions.application.audit_lines import (
+    Digest,
+    Line,
+    Lines,
+    Mismatch,
+    StatementDigests,
+    StatementKey,
+    StatementLines,
 )
+from guideledger.commissions.domain.earnings import accrual_shares
+from guideledger.commissions.domain.ledger import CommissionAccrual
 from guideledger.commissions.domain.rules import Bucket, Posting, PostingKind
-from guideledger.eventstore.log import AggregateLog, EventsUpTo, IdRange
-from guideledger.orders.domain.order import Order
+from guideledger.commissions.domain.settlement import BrandPeriodClose, SettlementPeriod
+from guideledger.eventstore.log import AggregateLog, IdRange
 
 LINE_KINDS = {
     PostingKind.MATURITY,
@@ -54,23 +64,14 @@ LINE_KINDS = {
     PostingKind.BONUS,
 }
 NEVER_CLOSED = float("inf")
-NO_LINES = (0, 0, 0)  # a statement digest: count, total, sum of hashes
 STATEMENT_INDEX = (
     SettlementPeriod.Opened,
     SettlementPeriod.Closed,
     BrandPeriodClose,
 )
 LINE_ADDED = SettlementPeriod.LineAdded
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    payee: str
-    period: str
-    what: str
-    stored_fen: int
-    replayed_fen: int
-    event_ids: tuple[str, ...]
+Logged = tuple[int, Aggregate.Event]  # an event and its position in the log
+Accrual = CommissionAccrual.Accrued | CommissionAccrual.Reaccrued
 
 
 @dataclass
@@ -79,23 +80,13 @@ class AuditReport:
     period: str
     payee: str | None
     events_replayed: int = 0
-    accruals_checked: int = 0  # paid orders whose commission was recomputed
+    accruals_checked: int = 0  # paid orders whose commission was computed again
     matched: list[str] = field(default_factory=list)  # payees whose statement matched
     mismatches: list[Mismatch] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
         return not self.mismatches
-
-
-@dataclass
-class _Line:
-    amount_fen: int
-    event_ids: tuple[str, ...]
-
-
-StatementKey = tuple[str, str]  # (payee, period)
-Digest = tuple[int, int, int]  # a statement's lines: count, total, sum of line hashes
 
 
 @dataclass(frozen=True)
@@ -137,14 +128,8 @@ ReplayParts = Callable[[ReplayPlan, Callable[[PartOutcome], None]], list[PartOut
 gives back every part's outcome."""
 
 
-def _event_id(event: Any) -> str:
+def _event_id(event: Aggregate.Event) -> str:
     return f"{event.originator_id}:{event.originator_version}"
-
-
-def _paid_order(accrued: Any) -> tuple[UUID, int]:
-    """The order an accrual was computed from and its version when paid."""
-    order_id, version = accrued.paid_event.rsplit(":", 1)
-    return UUID(order_id), int(version)
 
 
 class SettlementAudit:
@@ -152,16 +137,12 @@ class SettlementAudit:
         self,
         commissions: CommissionApplication,
         log: AggregateLog,
-        order_events: EventsUpTo,
-        order_mapper: Mapper[UUID],
         batch_size: int = 2_000,
         parts: ReplayParts | None = None,
     ) -> None:
         self.commissions = commissions
         self.log = log
-        self.order_events = order_events
-        self.order_mapper = order_mapper
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # events between two reports of progress
         self.parts = parts  # None: the replay runs here, whole
 
     def run(
@@ -172,7 +153,7 @@ class SettlementAudit:
         progress: Callable[[int], None] | None = None,
     ) -> AuditReport:
         audited = AuditedStatements(period, payee)
-        digests = _StatementDigests()
+        digests = StatementDigests()
         index = _Replay(self, brand_id, audited, digests, check_accruals=False)
         index.statements()
         report = AuditReport(brand_id, period, payee, index.events)
@@ -180,13 +161,13 @@ class SettlementAudit:
             progress(report.events_replayed)
         plan = ReplayPlan(brand_id, audited, index.statement_keys, index.closed_at)
         for outcome in self._outcomes(plan, report.events_replayed, progress):
-            digests.add(outcome)
+            digests.add(outcome.stored, outcome.replayed)
             report.events_replayed += outcome.events
             report.accruals_checked += outcome.accruals_checked
             report.mismatches += outcome.mismatches
         unequal: set[StatementKey] = set()
         if differing := digests.differing():
-            lines = _StatementLines()
+            lines = StatementLines()
             again = _Replay(self, brand_id, differing.__contains__, lines, check_accruals=False)
             again.statements()
             again.stored_lines()
@@ -224,7 +205,7 @@ class SettlementAudit:
     ) -> PartOutcome:
         """The stored lines of the statements, and the accruals, with ids in `ids`
         (all if None)."""
-        digests = _StatementDigests()
+        digests = StatementDigests()
         replay = _Replay(
             self, plan.brand_id, plan.audited, digests, check_accruals=True, located=plan
         )
@@ -238,124 +219,6 @@ class SettlementAudit:
             digests.again,
         )
 
-    def orders_as_paid(self, accruals: Iterable[Any]) -> dict[UUID, Order]:
-        """The order of each accrual, as it was when paid."""
-        wanted = dict(_paid_order(accrued) for accrued in accruals)
-        orders: dict[UUID, Any] = {}
-        mapper = self.order_mapper
-        for stored in self.order_events(wanted):
-            order_event: Any = mapper.to_domain_event(stored)
-            order_id = order_event.originator_id
-            orders[order_id] = order_event.mutate(orders.get(order_id))
-        return orders
-
-
-class _StatementDigests:
-    """Per audited statement, what its lines add up to on each side.
-
-    A digest is the lines' count, total and the sum of their (posting id, amount)
-    hashes: equal digests mean equal lines, whatever order they arrived in, and a
-    digest is a few integers however many lines the statement has.
-    """
-
-    def __init__(self) -> None:
-        self.kept: dict[StatementKey, Digest] = {}
-        self.again: dict[StatementKey, Digest] = {}
-
-    def stored(self, key: StatementKey, posting_id: str, line: _Line) -> None:
-        self.kept[key] = _plus(self.kept.get(key, NO_LINES), _digest(posting_id, line))
-
-    def replayed(self, key: StatementKey, posting_id: str, line: _Line) -> None:
-        self.again[key] = _plus(self.again.get(key, NO_LINES), _digest(posting_id, line))
-
-    def add(self, part: PartOutcome) -> None:
-        """Adds the digests of a part of the replay."""
-        for digests, more in ((self.kept, part.stored), (self.again, part.replayed)):
-            for key, digest in more.items():
-                digests[key] = _plus(digests.get(key, NO_LINES), digest)
-
-    @property
-    def statements(self) -> set[StatementKey]:
-        return self.kept.keys() | self.again.keys()
-
-    def differing(self) -> set[StatementKey]:
-        kept, again = self.kept, self.again
-        return {
-            key for key in self.statements if kept.get(key, NO_LINES) != again.get(key, NO_LINES)
-        }
-
-
-def _digest(posting_id: str, line: _Line) -> Digest:
-    """One line's digest. Its hash is the same in every process (unlike `hash`), so
-    parts replayed apart add up; a zero line adds nothing, as line by line."""
-    fen = line.amount_fen
-    if not fen:
-        return NO_LINES
-    hashed = blake2b(f"{posting_id}/{fen}".encode(), digest_size=8).digest()
-    return 1, fen, int.from_bytes(hashed)
-
-
-def _plus(digest: Digest, more: Digest) -> Digest:
-    return digest[0] + more[0], digest[1] + more[1], (digest[2] + more[2]) % 2**64
-
-
-class _StatementLines:
-    """The audited statements' lines, stored and replayed.
-
-    A stored line and its replayed twin are compared as soon as both have been
-    seen, then forgotten: memory holds the lines still waiting for their twin, not
-    a month of lines.
-    """
-
-    def __init__(self) -> None:
-        self.statements: set[tuple[str, str]] = set()  # (payee, period) seen
-        self.waiting: dict[tuple[str, str, str], tuple[_Line | None, _Line | None]] = {}
-        self.differing: list[Mismatch] = []
-
-    def stored(self, key: StatementKey, posting_id: str, line: _Line) -> None:
-        kept, again = self.waiting.pop((*key, posting_id), (None, None))
-        self._pair(key, posting_id, _together(kept, line), again)
-
-    def replayed(self, key: StatementKey, posting_id: str, line: _Line) -> None:
-        kept, again = self.waiting.pop((*key, posting_id), (None, None))
-        self._pair(key, posting_id, kept, _together(again, line))
-
-    def mismatches(self) -> list[Mismatch]:
-        """Lines that differ, and lines that have no twin, in payee, period, line order."""
-        alone = [_mismatch(key, kept, again) for key, (kept, again) in self.waiting.items()]
-        found = [m for m in [*self.differing, *alone] if m is not None]
-        return sorted(found, key=lambda m: (m.payee, m.period, m.what))
-
-    def _pair(
-        self, key: tuple[str, str], posting_id: str, kept: _Line | None, again: _Line | None
-    ) -> None:
-        self.statements.add(key)
-        if kept is None or again is None:
-            self.waiting[(*key, posting_id)] = (kept, again)
-            return
-        found = _mismatch((*key, posting_id), kept, again)
-        if found is not None:
-            self.differing.append(found)
-
-
-def _together(earlier: _Line | None, line: _Line) -> _Line:
-    """Lines of one posting on one side add up: a line stored twice shows as twice the amount."""
-    if earlier is None:
-        return line
-    return _Line(earlier.amount_fen + line.amount_fen, earlier.event_ids + line.event_ids)
-
-
-def _mismatch(
-    line_key: tuple[str, str, str], kept: _Line | None, again: _Line | None
-) -> Mismatch | None:
-    payee, period, posting_id = line_key
-    kept_fen = kept.amount_fen if kept else 0
-    again_fen = again.amount_fen if again else 0
-    if kept_fen == again_fen:
-        return None
-    ids = (kept.event_ids if kept else ()) + (again.event_ids if again else ())
-    return Mismatch(payee, period, f"line {posting_id}", kept_fen, again_fen, ids)
-
 
 class _Replay:
     """One brand's commission ledger replayed: where the statements are first, then
@@ -366,7 +229,7 @@ class _Replay:
         audit: SettlementAudit,
         brand_id: UUID,
         audited: Callable[[StatementKey], bool],
-        lines: _StatementDigests | _StatementLines,
+        lines: Lines,
         check_accruals: bool,
         located: ReplayPlan | None = None,
     ) -> None:
@@ -402,78 +265,75 @@ class _Replay:
     def accruals(
         self, ids: IdRange | None = None, progress: Callable[[int], None] | None = None
     ) -> None:
-        """The accrual pass (over the accruals with ids in `ids`, if given)."""
-        for histories in self._accrual_batches(ids):
-            accrued = [history[0][1] for history in histories]
-            orders = self.audit.orders_as_paid(accrued) if self.check_accruals else {}
-            for history in histories:
-                self._accrual(history, orders)
-            if progress:
-                progress(self.events)
+        """The accrual pass (over the accruals with ids in `ids`, if given); `progress`
+        hears the running count of events about every `batch_size` of them."""
+        told = self.events
+        for history in self._accrual_histories(ids):
+            self._accrual(history)
+            if progress and self.events - told >= self.audit.batch_size:
+                told = self.events
+                progress(told)
+        if progress and self.events > told:
+            progress(self.events)
 
-    def _decoded(self, notifications: Iterable[Notification]) -> Iterator[tuple[int, Any]]:
+    def _decoded(self, notifications: Iterable[Notification]) -> Iterator[Logged]:
         to_domain_event = self.commissions.mapper.to_domain_event
         for notification in notifications:
             self.events += 1
-            yield notification.id, to_domain_event(notification)
+            yield notification.id, cast(Aggregate.Event, to_domain_event(notification))
 
-    def _accrual_batches(self, ids: IdRange | None) -> Iterator[list[list[tuple[int, Any]]]]:
-        """This brand's accrual histories, a batch of about `batch_size` events at a time."""
-        batch: list[list[tuple[int, Any]]] = []
-        size = 0
+    def _accrual_histories(self, ids: IdRange | None) -> Iterator[list[Logged]]:
+        """This brand's accrual histories, one after another."""
         log = self.audit.log.by_aggregate((CommissionAccrual,), ids)
         for _, events in groupby(self._decoded(log), key=lambda item: item[1].originator_id):
             history = list(events)
-            if history[0][1].brand_id != self.brand_id:
-                continue
-            batch.append(history)
-            size += len(history)
-            if size >= self.audit.batch_size:
-                yield batch
-                batch, size = [], 0
-        if batch:
-            yield batch
+            accrued = history[0][1]
+            assert isinstance(accrued, CommissionAccrual.Accrued), "an accrual starts accrued"
+            if accrued.brand_id == self.brand_id:
+                yield history
 
-    def _statement_event(self, position: int, event: Any) -> None:
-        if isinstance(event, BrandPeriodClose.Event):
-            for posting in getattr(event, "postings", ()):
+    def _statement_event(self, position: int, event: Aggregate.Event) -> None:
+        if isinstance(event, BrandPeriodClose.HandbacksPosted | BrandPeriodClose.BonusesPosted):
+            for posting in event.postings:
                 self._lines_of(posting, (_event_id(event),), position)
             return
-        name = type(event).__name__
-        if name == "Opened":
+        if isinstance(event, SettlementPeriod.Opened):
             if event.brand_id == self.brand_id:
                 self.statement_keys[event.originator_id] = (event.payee.key, event.period)
             return
         key = self.statement_keys.get(event.originator_id)
         if key is None:
             return
-        if name == "LineAdded" and self.audited(key):
+        if isinstance(event, SettlementPeriod.LineAdded) and self.audited(key):
             line = event.line
             posting_id = line.posting_id or _event_id(event)
-            self.lines.stored(key, posting_id, _Line(line.amount_fen, (_event_id(event),)))
-        elif name == "Closed":
+            self.lines.stored(key, posting_id, Line(line.amount_fen, (_event_id(event),)))
+        elif isinstance(event, SettlementPeriod.Closed):
             self.closed_at[key] = position
 
-    def _accrual(self, history: list[tuple[int, Any]], orders: dict[UUID, Order]) -> None:
+    def _accrual(self, history: list[Logged]) -> None:
         _, accrued = history[0]
+        assert isinstance(accrued, CommissionAccrual.Accrued)
+        replica = accrued.mutate(None)
+        assert isinstance(replica, CommissionAccrual)
         if self.check_accruals:
-            self._check_accrual(accrued, orders)
-        replica: CommissionAccrual = accrued.mutate(None)
+            self._check(accrued, replica, (_event_id(accrued), accrued.paid_event))
         for position, event in history[1:]:
+            if self.check_accruals and isinstance(event, CommissionAccrual.Reaccrued):
+                source = event.posting.source_events if event.posting else ()
+                self._check(event, replica, (_event_id(event), *source))
             again = self._posting_again(replica, event)
             if again is not None:
                 self._lines_of(again, (_event_id(event), *again.source_events), position)
 
-    def _posting_again(self, replica: CommissionAccrual, event: Any) -> Posting | None:
+    def _posting_again(self, replica: CommissionAccrual, event: Aggregate.Event) -> Posting | None:
         """The posting `event` records, recomputed by the replica as the ledger computed it."""
-        name = type(event).__name__
-        stored: Any = getattr(event, "posting", None)
         again: Posting | None = None
-        if name in {"Matured", "Reversed"} and stored is None:
-            event.mutate(replica)  # nothing moved: nothing to recompute
-        elif name == "Matured":
+        if isinstance(event, CommissionAccrual.Matured) and event.posting is not None:
+            stored = event.posting
             again = replica.mature(event.period, stored.occurred_at, stored.posting_id)
-        elif name == "Reversed":
+        elif isinstance(event, CommissionAccrual.Reversed) and event.posting is not None:
+            stored = event.posting
             everything = event.returned_fen >= replica.base_fen
             again = replica.reverse(
                 returned_fen=None if everything else event.returned_fen,
@@ -483,34 +343,34 @@ class _Replay:
                 source_event=stored.source_events[0],
                 clawback=stored.kind is PostingKind.CLAWBACK,
             )
-        else:  # delivery recorded, re-accrued after a correction: taken as recorded
+        else:  # nothing moved, delivery recorded, re-accrued (checked apart): as recorded
             event.mutate(replica)
-            again = stored
+            if isinstance(event, CommissionAccrual.Reaccrued):
+                again = event.posting
         replica.collect_events()  # the replica's own events are only a means to its postings
         return again
 
-    def _check_accrual(self, event: Any, orders: dict[UUID, Order]) -> None:
-        """The accrual again: the order as paid, under the rule version it records."""
-        self.accruals_checked += 1
-        order_id, _ = _paid_order(event)
-        order = orders[order_id]
-        assert order.attribution is not None, "a paid order is attributed"
-        policy = self._rules(event.brand_id, event.rule_version)
-        again = {
-            p.key: a for p, a in self.commissions.earned(order, order.attribution, policy).items()
-        }
-        stored = {s.payee.key: s.amount_fen for s in event.shares}
+    def _check(
+        self, event: Accrual, replica: CommissionAccrual, event_ids: tuple[str, ...]
+    ) -> None:
+        """An accrual (or a re-accrual) again: from the order's facts it records, under the
+        rule version the accrual records. One recorded before the facts were has nothing
+        to be computed from: it is taken as recorded."""
+        if event.facts is None:
+            return
+        if isinstance(event, CommissionAccrual.Accrued):
+            self.accruals_checked += 1
+        what = "accrual" if isinstance(event, CommissionAccrual.Accrued) else "re-accrual"
+        policy = self._rules(replica.brand_id, replica.rule_version)
+        again = {p.key: fen for p, fen in accrual_shares(event.facts, policy).items()}
+        stored = {share.payee.key: share.amount_fen for share in event.shares}
+        period = event.posting.period if event.posting else ""
         for payee in sorted(again.keys() | stored.keys()):
-            if again.get(payee, 0) != stored.get(payee, 0):
+            kept, computed = stored.get(payee, 0), again.get(payee, 0)
+            if kept != computed:
+                what_moved = f"{what} on order {replica.order_id}"
                 self.accrual_mismatches.append(
-                    Mismatch(
-                        payee,
-                        event.posting.period if event.posting else "",
-                        f"accrual on order {order_id}",
-                        stored.get(payee, 0),
-                        again.get(payee, 0),
-                        (_event_id(event), event.paid_event),
-                    )
+                    Mismatch(payee, period, what_moved, kept, computed, event_ids)
                 )
 
     def _lines_of(self, posting: Posting, event_ids: tuple[str, ...], position: int) -> None:
@@ -526,4 +386,4 @@ class _Replay:
             while self.closed_at.get((payee, period), NEVER_CLOSED) < position:
                 period = self._period_after(self.brand_id, period)
             if self.audited((payee, period)):
-                self.lines.replayed((payee, period), posting.posting_id, _Line(amount, event_ids))
+                self.lines.replayed((payee, period), posting.posting_id, Line(amount, event_ids))

@@ -1,38 +1,40 @@
 """The commission view: what each payee earns on each order under one set of rules.
 
-The ledger books each order once, under the rules in force when it was paid,
-and never rewrites history. This read model answers finance's other question:
-what would every order earn under these rules? Version 1 follows the ledger
-(the rules in force at payment); a rebuild under another published version
-builds a new version beside it, from event zero, for a diff before promotion.
+The ledger books each order once, under the rules in force when it was paid, and
+never rewrites history. This read model answers finance's other question: what
+would every order earn under these rules? Version 1 follows the ledger (the
+amounts it recorded, under the rules in force at payment); a rebuild under a
+published rules version builds a new version beside it, from event zero, for a
+diff before promotion.
 
-Each change is the difference between the order's net commission after the
-event and before it, computed from the order as of each version (history
-never changes, so the fold is deterministic and safe to repeat).
+It folds the commission log and reads nothing else. Each accrual's events carry the
+`OrderFacts` it was computed from, so the view computes the accrual again under its
+rules with the ledger's own functions (`accrual_shares`, `net_of_returns`): a return
+or cancel as one reversal of everything returned so far, as the ledger computes one.
+Where the view has no rules for the brand (version 1, or a brand that never published
+the version) it shows the amounts the ledger recorded; so it does for accruals recorded
+before the facts were, which have none (a re-accrual of those shows in the period it
+was booked in, not the one the order was paid in, which its events do not name).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
-from guideledger.attribution.domain.rules import Attribution
-from guideledger.commissions.domain.ledger import reversal_targets
-from guideledger.commissions.domain.rules import CommissionPolicy, Payee
-from guideledger.orders.domain.order import Order
-from guideledger.readmodels.model import Increment, Projection, RowChange, Table, on
+from guideledger.commissions.domain.earnings import OrderFacts, accrual_shares
+from guideledger.commissions.domain.ledger import CommissionAccrual, net_of_returns
+from guideledger.commissions.domain.rules import CommissionPolicy
+from guideledger.readmodels.model import Increment, Projection, RowChange, Table, Upsert, on
 
 NAME = "commission_view"
 
-Earned = Callable[[Order, Attribution, CommissionPolicy], dict[Payee, int]]
-OrderAt = Callable[[UUID, int], Order]
-RulesFor = Callable[[UUID, datetime], CommissionPolicy]
-PeriodOf = Callable[[UUID, datetime], str]
-OrderMove = Order.Paid | Order.ItemsReturned | Order.Cancelled | Order.AttributionCorrected
+Accrual = CommissionAccrual.Accrued | CommissionAccrual.Reaccrued
+Where = tuple[UUID, UUID, str]  # the rows' order, brand and period
 
 
 def commission_view_table(version: int) -> Table:
@@ -50,60 +52,85 @@ def commission_view_table(version: int) -> Table:
     )
 
 
-def net_commission(order: Order, policy: CommissionPolicy, earned: Earned) -> dict[str, int]:
-    """Each payee's commission on the order as it stands: nothing unless paid and not
-    cancelled; returns reverse in proportion, split by largest remainder as the ledger does."""
-    if order.paid_at is None or order.attribution is None or order.cancelled:
-        return {}
-    shares = {p.key: a for p, a in earned(order, order.attribution, policy).items()}
-    given_back = reversal_targets(shares, order.paid_fen, order.returned_fen)
-    return {payee: amount - given_back[payee] for payee, amount in shares.items()}
-
-
 class CommissionView(Projection):
-    application = "orders"
+    application = "commissions"
 
     def __init__(
         self,
         version: int,
         rules_version: int | None,
-        rules_for: RulesFor,
-        order_at: OrderAt,
-        earned: Earned,
-        period_of: PeriodOf,
+        rules: Mapping[UUID, CommissionPolicy],
     ) -> None:
+        """`rules`: each brand's rules version `rules_version`, as published when the view
+        is made (none for version 1, which follows the ledger)."""
         self.version = version
         self.rules_version = rules_version  # None: the rules in force at payment
         self.name = f"{NAME}_v{version}"  # type: ignore[misc]
         self.table = commission_view_table(version)
         self.tables = (self.table,)  # type: ignore[misc]
-        self.rules_for = rules_for
-        self.order_at = order_at
-        self.earned = earned
-        self.period_of = period_of
+        self.rules = MappingProxyType(dict(rules))
 
-    @on(Order.Paid, Order.ItemsReturned, Order.Cancelled, Order.AttributionCorrected)
-    def moved(self, event: OrderMove) -> list[RowChange]:
-        """What the event moved: the order before it (one read), then the event applied."""
-        order: Order = self.order_at(event.originator_id, event.originator_version - 1)
-        policy, was = None, {}
-        if order.paid_at is not None:  # paid before this event: the rules stay the same
-            policy = self.rules_for(order.brand_id, order.paid_at)
-            was = net_commission(order, policy, self.earned)
-        event.mutate(order)
-        if order.paid_at is None:
-            return []
-        policy = policy or self.rules_for(order.brand_id, order.paid_at)
-        now = net_commission(order, policy, self.earned)
-        fixed = {
-            "brand_id": order.brand_id,
-            "period": self.period_of(order.brand_id, order.paid_at),
-        }
+    @on(CommissionAccrual.Accrued, CommissionAccrual.Reaccrued)
+    def accrued(self, event: Accrual) -> list[RowChange]:
+        """The payees' accrual is added to what they have on the order (nothing, until a
+        correction re-accrues it after reversing everything)."""
+        policy = self._rules_for(event.facts)
+        if event.facts is not None and policy is not None:
+            amounts = accrual_shares(event.facts, policy)
+            return self._add(_facts_rows(event.facts), {p.key: a for p, a in amounts.items()})
+        recorded = {share.payee.key: share.amount_fen for share in event.shares}
+        return self._add(_recorded_rows(event), recorded)
+
+    @on(CommissionAccrual.Reversed)
+    def reversed(self, event: CommissionAccrual.Reversed) -> list[RowChange]:
+        """The payees keep what the accrual leaves them once everything returned so far
+        is reversed."""
+        policy = self._rules_for(event.facts)
+        if event.facts is None or policy is None:
+            given_back = {payee: -amount for payee, amount in event.deltas.items()}
+            return self._add(_recorded_rows(event), given_back)
+        facts = event.facts
+        accrued = {p.key: a for p, a in accrual_shares(facts, policy).items() if a}
+        kept = net_of_returns(accrued, facts.paid_fen, event.returned_fen)
+        order_id, brand_id, period = _facts_rows(facts)
         return [
-            Increment(self.table, (order.id, payee), {"amount_fen": delta}, fixed)
-            for payee in sorted(now.keys() | was.keys())
-            if (delta := now.get(payee, 0) - was.get(payee, 0))
+            Upsert(
+                self.table,
+                (order_id, payee),
+                {"brand_id": brand_id, "period": period, "amount_fen": amount},
+            )
+            for payee, amount in sorted(kept.items())
         ]
+
+    def _rules_for(self, facts: OrderFacts | None) -> CommissionPolicy | None:
+        return None if facts is None else self.rules.get(facts.brand_id)
+
+    def _add(self, where: Where | None, amounts: Mapping[str, int]) -> list[RowChange]:
+        if where is None:
+            return []
+        order_id, brand_id, period = where
+        fixed = {"brand_id": brand_id, "period": period}
+        return [
+            Increment(self.table, (order_id, payee), {"amount_fen": amount}, fixed)
+            for payee, amount in sorted(amounts.items())
+            if amount
+        ]
+
+
+def _facts_rows(facts: OrderFacts) -> Where:
+    return facts.order_id, facts.brand_id, facts.paid_period
+
+
+def _recorded_rows(event: Accrual | CommissionAccrual.Reversed) -> Where | None:
+    """Where the recorded amounts go: by the facts, or by the posting that moved them
+    (none moved nothing)."""
+    if event.facts is not None:
+        return _facts_rows(event.facts)
+    posting = event.posting
+    if posting is None:
+        return None
+    assert posting.order_id is not None, "an accrual's postings name the order"
+    return posting.order_id, posting.brand_id, posting.period
 
 
 @dataclass(frozen=True)

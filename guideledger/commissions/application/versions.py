@@ -49,10 +49,14 @@ class CommissionViewVersions:
         runner: ProjectionRunner,
         commissions: CommissionApplication,
         make_view: MakeView,
+        accrue_paid: Callable[[], object],
     ) -> None:
+        """`accrue_paid` brings the accruals the views fold up to date with the orders
+        (the commission process): a view read sees every order paid before it."""
         self.runner = runner
         self.commissions = commissions
         self.make_view = make_view
+        self.accrue_paid = accrue_paid
         self.building: threading.Thread | None = None
         self.progress: dict[str, int] = {}  # events a rebuild in this process has applied
         runner.store.create_tables([REGISTRY])
@@ -115,6 +119,7 @@ class CommissionViewVersions:
         )
         self.sync()
         name = self.name(candidate)
+        self.accrue_paid()
         if progress is not None:
             self.runner.process(name, progress)
             return candidate
@@ -160,6 +165,7 @@ class CommissionViewVersions:
         if versions.candidate is None:
             raise NotFound("there is no candidate version: ask for a rebuild first")
         candidate = self.name(versions.candidate)
+        self.accrue_paid()
         if self._building() or not self.runner.caught_up(candidate):
             raise Conflict("the candidate version is still catching up")
         self.runner.process(self.name(versions.serving))
@@ -198,6 +204,7 @@ class CommissionViewVersions:
         """Each payee's commission in the period under the serving version's rules."""
         name = self.name(self.versions().serving)
         self.sync()
+        self.accrue_paid()
         self.runner.process(name)
         totals: dict[str, int] = {}
         for row in self.runner.select(

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from guideledger.commissions.domain.ledger import (
-    BrandPeriodClose,
-    CommissionAccrual,
-    SettlementPeriod,
-)
+from guideledger.commissions.domain.ledger import CommissionAccrual
 from guideledger.commissions.domain.rules import Posting
+from guideledger.commissions.domain.settlement import BrandPeriodClose, SettlementPeriod
 from guideledger.readmodels.model import Delete, Increment, Projection, RowChange, Table, Upsert, on
 
 LEDGER_BALANCES = Table(

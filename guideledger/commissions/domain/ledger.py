@@ -1,10 +1,15 @@
-"""The commission ledger's aggregates.
+"""What an order earns: the commission accrual.
 
 `CommissionAccrual` (one per order) posts what the order earns each payee,
-moves it to settleable when the return window has passed, and reverses it in
-proportion to returns. `SettlementPeriod` (one per payee and period) collects
-every change to the payee's settleable balance as a statement line; closing it
-once moves the total to payable, and a payout settles the statement.
+moves it to settleable when the return window has passed, reverses it in
+proportion to returns, and moves it to new payees when the attribution is
+corrected. Each change to a payee's settleable balance becomes a line of their
+statement (`settlement`).
+
+The accrual's events carry the `OrderFacts` it was computed from, so the audit
+and the commission view compute it again from the commission log alone.
+Accruals recorded before the facts were have none (`facts` is None): for them,
+only the amounts recorded can be read.
 """
 
 from __future__ import annotations
@@ -16,19 +21,19 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from guideledger.commissions.domain.earnings import OrderFacts, accrual_shares
 from guideledger.commissions.domain.rules import (
     Bucket,
+    CommissionPolicy,
     Entry,
     Payee,
     Posting,
     PostingKind,
-    bank_account,
     expense_account,
 )
 from guideledger.kernel.errors import RuleViolated
 from guideledger.kernel.money import divide_half_up, split
-from guideledger.kernel.periods import PeriodClosed
-from guideledger.kernel.values import natural_id, require_text, require_utc
+from guideledger.kernel.values import natural_id, require_utc
 
 
 class LedgerError(RuleViolated):
@@ -62,28 +67,32 @@ class CommissionAccrual(Aggregate):
         cls,
         *,
         order_id: UUID,
-        brand_id: UUID,
-        earned: Mapping[Payee, int],
-        base_fen: int,
-        rule_version: int,
-        return_window_days: int,
-        period: str,
+        facts: OrderFacts,
+        policy: CommissionPolicy,
         source_event: str,
         occurred_at: datetime,
     ) -> CommissionAccrual:
-        shares = tuple(PayeeShare(p, a) for p, a in earned.items())
+        """The paid order's commission under `policy`, pending in the period it was paid in."""
+        shares = _shares(accrual_shares(facts, policy))
         posting = _accrual_posting(
-            order_id, brand_id, shares, rule_version, period, source_event, occurred_at
+            order_id,
+            facts.brand_id,
+            shares,
+            policy.version,
+            facts.paid_period,
+            source_event,
+            occurred_at,
         )
         return cls(
             order_id,
-            brand_id,
+            facts.brand_id,
             shares,
-            base_fen,
-            rule_version,
-            return_window_days,
+            facts.paid_fen,
+            policy.version,
+            policy.return_window_days,
             source_event,
             posting,
+            facts,
         )
 
     class Accrued(Aggregate.Created):
@@ -95,6 +104,7 @@ class CommissionAccrual(Aggregate):
         return_window_days: int
         paid_event: str
         posting: Posting | None
+        facts: OrderFacts | None = None  # None: accrued before the facts were recorded
 
     @event(Accrued)
     def __init__(
@@ -107,6 +117,7 @@ class CommissionAccrual(Aggregate):
         return_window_days: int,
         paid_event: str,
         posting: Posting | None,
+        facts: OrderFacts | None = None,
     ) -> None:
         self.order_id = order_id
         self.paid_event = paid_event
@@ -118,9 +129,10 @@ class CommissionAccrual(Aggregate):
         self.delivered_at: datetime | None = None
         self.matured_period: str | None = None
         self.returned_fen = 0
-        self._start(shares)
+        self._start(shares, facts)
 
-    def _start(self, shares: tuple[PayeeShare, ...]) -> None:
+    def _start(self, shares: tuple[PayeeShare, ...], facts: OrderFacts | None) -> None:
+        self.facts = facts
         self.payees = {s.payee.key: s.payee for s in shares}
         self.accrued = {s.payee.key: s.amount_fen for s in shares}
         self.reversed = dict.fromkeys(self.accrued, 0)
@@ -244,17 +256,22 @@ class CommissionAccrual(Aggregate):
                 self.rule_version,
                 (source_event,),
             )
-        self._record_reversed(cumulative, deltas, posting)
+        self._record_reversed(cumulative, deltas, posting, self.facts)
         return posting
 
     class Reversed(Aggregate.Event):
         returned_fen: int
         deltas: dict[str, int]
         posting: Posting | None
+        facts: OrderFacts | None = None  # what the reversed accrual was computed from
 
     @event(Reversed)
     def _record_reversed(
-        self, returned_fen: int, deltas: dict[str, int], posting: Posting | None
+        self,
+        returned_fen: int,
+        deltas: dict[str, int],
+        posting: Posting | None,
+        facts: OrderFacts | None = None,
     ) -> None:
         self.returned_fen = returned_fen
         for key, delta in deltas.items():
@@ -262,16 +279,18 @@ class CommissionAccrual(Aggregate):
 
     def reaccrue(
         self,
-        earned: Mapping[Payee, int],
+        facts: OrderFacts,
+        policy: CommissionPolicy,
         period: str,
         at: datetime,
         posting_id: str,
         source_event: str,
     ) -> Posting | None:
-        """After an attribution correction: the new payees' shares, pending again."""
+        """After an attribution correction: the new payees' shares under the accrual's own
+        rules (`policy`), pro rata to what was not refunded, pending again."""
         if any(self.outstanding.values()):
             raise LedgerError("reverse the old payees before accruing the new ones")
-        shares = tuple(PayeeShare(p, a) for p, a in earned.items())
+        shares = _shares(accrual_shares(facts, policy))
         posting = _accrual_posting(
             self.order_id,
             self.brand_id,
@@ -282,16 +301,22 @@ class CommissionAccrual(Aggregate):
             at,
             posting_id=posting_id,
         )
-        self._record_reaccrued(shares, posting)
+        self._record_reaccrued(shares, posting, facts)
         return posting
 
     class Reaccrued(Aggregate.Event):
         shares: tuple[PayeeShare, ...]
         posting: Posting | None
+        facts: OrderFacts | None = None  # None: re-accrued before the facts were recorded
 
     @event(Reaccrued)
-    def _record_reaccrued(self, shares: tuple[PayeeShare, ...], posting: Posting | None) -> None:
-        self._start(shares)
+    def _record_reaccrued(
+        self,
+        shares: tuple[PayeeShare, ...],
+        posting: Posting | None,
+        facts: OrderFacts | None = None,
+    ) -> None:
+        self._start(shares, facts)
         self.matured_period = None
         self.returned_fen = 0
 
@@ -305,6 +330,16 @@ def reversal_targets(
         return dict(accrued)
     total = divide_half_up(sum(accrued.values()) * returned_fen, base_fen)  # base > returned ≥ 0
     return dict(zip(accrued, split(total, list(accrued.values())), strict=True))
+
+
+def net_of_returns(accrued: Mapping[str, int], base_fen: int, returned_fen: int) -> dict[str, int]:
+    """What each payee keeps of an accrual once `returned_fen` of `base_fen` came back."""
+    given_back = reversal_targets(accrued, base_fen, returned_fen)
+    return {payee: amount - given_back[payee] for payee, amount in accrued.items()}
+
+
+def _shares(amounts: Mapping[Payee, int]) -> tuple[PayeeShare, ...]:
+    return tuple(PayeeShare(payee, amount) for payee, amount in amounts.items())
 
 
 def _accrual_posting(
@@ -334,167 +369,3 @@ def _accrual_posting(
         rule_version,
         (source_event,),
     )
-
-
-def settlement_period_id(payee_key: str, period: str) -> UUID:
-    return natural_id("settlement-period", payee_key, period)
-
-
-class SettlementPeriod(Aggregate):
-    """One payee's settleable changes in one period; closed once, never reopened.
-
-    The statement's lines are this aggregate's `LineAdded` events; the aggregate
-    itself keeps only the running total, so it stays small however busy the payee.
-    """
-
-    @staticmethod
-    def create_id(payee: Payee, period: str) -> UUID:
-        return settlement_period_id(payee.key, period)
-
-    class Opened(Aggregate.Created):
-        brand_id: UUID
-        payee: Payee
-        period: str
-
-    @event(Opened)
-    def __init__(self, brand_id: UUID, payee: Payee, period: str) -> None:
-        self.brand_id = brand_id
-        self.payee = payee
-        self.period = period
-        self.line_count = 0
-        self.running_total_fen = 0
-        self.closed = False
-        self.final = False
-        self.total_fen = 0
-        self.paid_reference: str | None = None
-
-    def add_line(self, line: StatementLine) -> None:
-        if self.closed:
-            raise PeriodClosed("the period is closed", period=self.period, payee=self.payee.key)
-        self._record_line(line)
-
-    class LineAdded(Aggregate.Event):
-        line: StatementLine
-
-    @event(LineAdded)
-    def _record_line(self, line: StatementLine) -> None:
-        self.line_count += 1
-        self.running_total_fen += line.amount_fen
-
-    def close(self, at: datetime, posting_id: str, final: bool = False) -> Posting | None:
-        """Moves the total to payable; a negative total stays to be carried forward."""
-        if self.closed:
-            raise PeriodClosed("the period is already closed", period=self.period)
-        total = self.running_total_fen
-        posting = None
-        if total > 0:
-            entries = (
-                Entry(self.payee.account(Bucket.SETTLEABLE), total),
-                Entry(self.payee.account(Bucket.PAYABLE), -total),
-            )
-            posting = Posting(
-                posting_id,
-                PostingKind.SETTLEMENT,
-                self.brand_id,
-                entries,
-                self.period,
-                require_utc(at),
-            )
-        self._record_closed(total, final, posting, at)
-        return posting
-
-    class Closed(Aggregate.Event):
-        total_fen: int
-        final: bool
-        posting: Posting | None
-        closed_at: datetime
-
-    @event(Closed)
-    def _record_closed(
-        self, total_fen: int, final: bool, posting: Posting | None, closed_at: datetime
-    ) -> None:
-        self.closed = True
-        self.final = final
-        self.total_fen = total_fen
-
-    def pay_out(self, amount_fen: int, reference: str, at: datetime, posting_id: str) -> Posting:
-        if not self.closed:
-            raise LedgerError("only a closed period's statement can be paid")
-        if self.paid_reference is not None:
-            raise LedgerError("the statement is already paid", reference=self.paid_reference)
-        if self.total_fen <= 0 or amount_fen != self.total_fen:
-            raise LedgerError("the payout must equal the statement total", total_fen=self.total_fen)
-        entries = (
-            Entry(self.payee.account(Bucket.PAYABLE), amount_fen),
-            Entry(bank_account(self.brand_id), -amount_fen),
-        )
-        posting = Posting(
-            posting_id, PostingKind.PAYOUT, self.brand_id, entries, self.period, require_utc(at)
-        )
-        self._record_paid(require_text("reference", reference, 100), posting)
-        return posting
-
-    class PaidOut(Aggregate.Event):
-        reference: str
-        posting: Posting
-
-    @event(PaidOut)
-    def _record_paid(self, reference: str, posting: Posting) -> None:
-        self.paid_reference = reference
-
-
-class BrandPeriodClose(Aggregate):
-    """Closing a brand's period, step by step, so a re-run never posts anything twice."""
-
-    @staticmethod
-    def create_id(brand_id: UUID, period: str) -> UUID:
-        return natural_id("brand-period-close", brand_id, period)
-
-    class Started(Aggregate.Created):
-        brand_id: UUID
-        period: str
-
-    @event(Started)
-    def __init__(self, brand_id: UUID, period: str) -> None:
-        self.brand_id = brand_id
-        self.period = period
-        self.handed_back = False
-        self.bonuses_paid = False
-        self.finished = False
-
-    def post_handbacks(self, postings: tuple[Posting, ...]) -> None:
-        """Store-account guide shares go from the store back to the guide: not a cent less."""
-        if self.handed_back:
-            raise LedgerError("the handbacks are already posted")
-        self._record_handbacks(postings)
-
-    class HandbacksPosted(Aggregate.Event):
-        postings: tuple[Posting, ...]
-
-    @event(HandbacksPosted)
-    def _record_handbacks(self, postings: tuple[Posting, ...]) -> None:
-        self.handed_back = True
-
-    def post_bonuses(self, postings: tuple[Posting, ...]) -> None:
-        if self.bonuses_paid:
-            raise LedgerError("the bonuses are already posted")
-        self._record_bonuses(postings)
-
-    class BonusesPosted(Aggregate.Event):
-        postings: tuple[Posting, ...]
-
-    @event(BonusesPosted)
-    def _record_bonuses(self, postings: tuple[Posting, ...]) -> None:
-        self.bonuses_paid = True
-
-    def finish(self, at: datetime) -> None:
-        if self.finished:
-            raise PeriodClosed("the period is already closed", period=self.period)
-        self._record_finished(require_utc(at))
-
-    class Finished(Aggregate.Event):
-        closed_at: datetime
-
-    @event(Finished)
-    def _record_finished(self, closed_at: datetime) -> None:
-        self.finished = True

@@ -1,0 +1,162 @@
+"""What every command of the commission ledger shares: the rules it applies, the brand's
+calendar, and where a statement line goes.
+
+`CommissionApplication` is one eventsourcing application (one log, one transaction
+boundary); its commands are split by concern over `Accruals` (order facts) and
+`PeriodClosing` (closing, paying), both built on this base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from uuid import UUID
+
+from guideledger.commissions.domain.ledger import CommissionAccrual, StatementLine
+from guideledger.commissions.domain.rules import (
+    DEFAULT_COMMISSION_POLICY,
+    CommissionPolicy,
+    Payee,
+    Posting,
+)
+from guideledger.commissions.domain.settlement import (
+    BrandPeriodClose,
+    SettlementPeriod,
+    settlement_period_id,
+)
+from guideledger.eventstore.application import Clock, LedgerApplication
+from guideledger.eventstore.commands import Command, CommandResult
+from guideledger.eventstore.topics import topics_of
+from guideledger.kernel.errors import NotFound
+from guideledger.kernel.policies import PolicyBook
+from guideledger.organisation.application.app import OrganisationApplication
+from guideledger.organisation.application.policy_books import policy_in_force, publish, published
+from guideledger.organisation.domain.brand import Brand
+from guideledger.readmodels.model import ReadModels
+
+COMMISSION = "commission"  # the policy book's kind
+LEDGER_ACTOR = "system:ledger"
+
+
+class CommissionsBase(LedgerApplication):
+    def __init__(
+        self,
+        clock: Clock,
+        organisation: OrganisationApplication,
+        read_models: ReadModels,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(clock, env)
+        self.organisation = organisation
+        self.read_models = read_models
+
+    # --- rules -------------------------------------------------------------------------
+
+    def policy_in_force(self, brand_id: UUID, at: datetime) -> CommissionPolicy:
+        return policy_in_force(self.repository, brand_id, COMMISSION, at, DEFAULT_COMMISSION_POLICY)
+
+    def publish_policy(
+        self, command: Command, brand_id: UUID, draft: CommissionPolicy
+    ) -> CommandResult:
+        return publish(self, self.organisation, command, brand_id, COMMISSION, draft)
+
+    def policies(self, brand_id: UUID) -> list[CommissionPolicy]:
+        return published(self.repository, brand_id, COMMISSION)
+
+    def recorded_rules(self, brand_id: UUID, version: int) -> CommissionPolicy:
+        """The rules a posting records by version (0: the defaults)."""
+        versions = [p for p in self.policies(brand_id) if p.version == version]
+        return versions[0] if versions else DEFAULT_COMMISSION_POLICY
+
+    def highest_rules_version(self) -> int:
+        """The highest commission rules version any brand has published (0: none has)."""
+        return max((policy.version for _, policy in self._published()), default=0)
+
+    def rules_published_as(self, version: int) -> dict[UUID, CommissionPolicy]:
+        """Each brand's commission rules version `version`, for the brands that have one."""
+        books = {book_id for book_id, policy in self._published() if policy.version == version}
+        found = {}
+        for book_id in sorted(books):
+            book = self.load(PolicyBook, book_id)
+            found[book.brand_id] = next(p for p in book.policies if p.version == version)
+        return found
+
+    def _published(self) -> Iterator[tuple[UUID, CommissionPolicy]]:
+        """Every commission rules version published, with the id of its brand's book."""
+        topics = topics_of(PolicyBook.Published)
+        position = 0
+        while batch := self.recorder.select_notifications(
+            start=position, limit=500, topics=topics, inclusive_of_start=False
+        ):
+            for notification in batch:
+                event = self.mapper.to_domain_event(notification)
+                assert isinstance(event, PolicyBook.Published)
+                yield event.originator_id, event.policy
+            position = batch[-1].id
+
+    # --- the brand's calendar ------------------------------------------------------------
+
+    def period_of(self, brand_id: UUID, moment: datetime) -> str:
+        return self._brand(brand_id).period_of(moment)
+
+    def period_after(self, brand_id: UUID, period: str) -> str:
+        return self._brand(brand_id).period_after(period)
+
+    def _brand(self, brand_id: UUID) -> Brand:
+        return self.organisation.load(Brand, brand_id)
+
+    def first_open_period(self, brand_id: UUID, period: str) -> str:
+        """`period` if it is still open, else the first open period after it."""
+        brand = self._brand(brand_id)
+        while self._closed(brand_id, period):
+            period = brand.period_after(period)
+        return period
+
+    def is_closed(self, brand_id: UUID, moment: datetime) -> bool:
+        """Whether the brand's period containing `moment` has been closed."""
+        return self._closed(brand_id, self.period_of(brand_id, moment))
+
+    def _closed(self, brand_id: UUID, period: str) -> bool:
+        close = self.find(BrandPeriodClose, BrandPeriodClose.create_id(brand_id, period))
+        return close is not None and close.finished
+
+    # --- statements -------------------------------------------------------------------------
+
+    def statement(self, payee_key: str, period: str) -> SettlementPeriod:
+        found = self.find(SettlementPeriod, settlement_period_id(payee_key, period))
+        if found is None:
+            raise NotFound(f"{payee_key} has nothing in {period}")
+        return found
+
+    def _accrual_lines(
+        self, accrual: CommissionAccrual, posting: Posting | None, at: datetime
+    ) -> list[SettlementPeriod]:
+        """Each payee's settleable change in `posting` becomes a line in their open period."""
+        if posting is None:
+            return []
+        return self._add_lines(
+            accrual.brand_id, self.period_of(accrual.brand_id, at), accrual.statement_lines(posting)
+        )
+
+    def _add_lines(
+        self, brand_id: UUID, period: str, lines: Iterable[tuple[Payee, StatementLine]]
+    ) -> list[SettlementPeriod]:
+        """Adds each line to its payee's `period`, or the next open one if that is closed;
+        returns the statements changed (each once, however many of the lines it got)."""
+        changed: dict[UUID, SettlementPeriod] = {}
+        for payee, line in lines:
+            statement = self._open_statement(brand_id, payee, period, changed)
+            statement.add_line(line)
+            changed[statement.id] = statement
+        return list(changed.values())
+
+    def _open_statement(
+        self, brand_id: UUID, payee: Payee, period: str, changed: dict[UUID, SettlementPeriod]
+    ) -> SettlementPeriod:
+        while True:
+            statement_id = SettlementPeriod.create_id(payee, period)
+            found = changed.get(statement_id) or self.find(SettlementPeriod, statement_id)
+            if found is None or not found.closed:
+                break
+            period = self.period_after(brand_id, period)
+        return found or SettlementPeriod(brand_id, Payee(payee.level, payee.payee_id), period)
