@@ -1,0 +1,301 @@
+"""The commission rules as plain domain functions and aggregate methods: who a sale pays,
+what each payee earns, the re-accrual after refunds, the top guides, and what a
+period's close posts."""
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from guideledger.attribution.domain.rules import (
+    Attribution,
+    AttributionChannel,
+    AttributionEvidence,
+    Channel,
+)
+from guideledger.commissions.domain.earnings import (
+    CrossBranchShipment,
+    OrderFacts,
+    accrual_shares,
+    earned,
+    payees_of,
+    pro_rata,
+)
+from guideledger.commissions.domain.ledger import (
+    CommissionAccrual,
+    LedgerError,
+    StatementLine,
+    net_of_returns,
+)
+from guideledger.commissions.domain.rules import (
+    Account,
+    Bucket,
+    CommissionPolicy,
+    Payee,
+    PayeeLevel,
+    PostingKind,
+    RateRule,
+    SaleLine,
+    expense_account,
+)
+from guideledger.commissions.domain.settlement import (
+    BrandPeriodClose,
+    SettlementPeriod,
+    top_guides,
+)
+from guideledger.fulfilment.domain.routing import AllocatedLine, Allocation, RoutingDecision
+from guideledger.kernel.privacy import Sealed
+from guideledger.kernel.values import GeoPoint
+from guideledger.orders.domain.lines import DeliveryAddress, OrderLine
+from guideledger.orders.domain.order import Order
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+BRAND, STORE, DISTRICT, REGION, BRANCH, OTHER_BRANCH = (uuid4() for _ in range(6))
+GUIDE_ID = uuid4()
+GUIDE = Payee(PayeeLevel.GUIDE, GUIDE_ID)
+STORE_PAYEE = Payee(PayeeLevel.STORE, STORE)
+RULES = CommissionPolicy(
+    version=3,
+    rates=(
+        RateRule(PayeeLevel.GUIDE, 300),
+        RateRule(PayeeLevel.GUIDE, 500, category="shoes"),
+        RateRule(PayeeLevel.STORE, 100),
+    ),
+    fulfilment_fee_bp=200,
+    top_guide_percent=5,
+    top_guide_bonus_fen=50_000,
+)
+
+
+def attribution(channel: AttributionChannel, guide_id: UUID | None = GUIDE_ID) -> Attribution:
+    return Attribution(
+        channel=channel,
+        rule="test",
+        policy_version=1,
+        brand_id=BRAND,
+        evidence=AttributionEvidence(Channel.DIRECT),
+        guide_id=guide_id,
+        store_id=STORE,
+        branch_id=BRANCH,
+        district_id=DISTRICT,
+        region_id=REGION,
+    )
+
+
+def facts(
+    *lines: SaleLine,
+    cross_branch: tuple[CrossBranchShipment, ...] = (),
+    refunded_fen: int = 0,
+) -> OrderFacts:
+    lines = lines or (SaleLine(20_000, "apparel"), SaleLine(10_000, "shoes"))
+    return OrderFacts(
+        order_id=uuid4(),
+        brand_id=BRAND,
+        paid_period="2026-11",
+        paid_fen=sum(line.amount_fen for line in lines),
+        channel="guide_qr",
+        lines=lines,
+        payees=(GUIDE, STORE_PAYEE),
+        cross_branch=cross_branch,
+        refunded_fen=refunded_fen,
+    )
+
+
+# --- who is paid ---------------------------------------------------------------------
+
+
+def test_a_guides_sale_pays_the_guide_and_every_level_of_their_store() -> None:
+    payees = payees_of(attribution(AttributionChannel.GUIDE_QR))
+    assert payees == (
+        GUIDE,
+        STORE_PAYEE,
+        Payee(PayeeLevel.DISTRICT, DISTRICT),
+        Payee(PayeeLevel.REGION, REGION),
+        Payee(PayeeLevel.BRANCH, BRANCH),
+    )
+
+
+def test_a_guide_named_on_a_store_account_order_has_their_share_held_by_the_store() -> None:
+    [guide, *_] = payees_of(attribution(AttributionChannel.STORE_ACCOUNT_GUIDE))
+    assert guide == Payee(PayeeLevel.GUIDE, GUIDE_ID, held_by_store=STORE)
+
+
+def test_a_store_only_sale_pays_the_store_and_an_unattributed_one_pays_nobody() -> None:
+    store_only = payees_of(attribution(AttributionChannel.STORE_ONLY, guide_id=None))
+    assert [p.level for p in store_only] == ["store", "district", "region", "branch"]
+    unattributed = Attribution(
+        AttributionChannel.UNATTRIBUTED, "none", 1, BRAND, AttributionEvidence(Channel.DIRECT)
+    )
+    assert payees_of(unattributed) == ()
+
+
+# --- what each earns -------------------------------------------------------------------
+
+
+def test_each_payee_earns_the_rate_for_each_lines_category() -> None:
+    # guide: 3% of 20,000 + 5% of 10,000; store: 1% of 30,000
+    assert earned(facts(), RULES) == {GUIDE: 1100, STORE_PAYEE: 300}
+
+
+def test_a_branch_shipping_for_another_branchs_sale_earns_the_fulfilment_fee() -> None:
+    shipped = (CrossBranchShipment(OTHER_BRANCH, 12_345), CrossBranchShipment(OTHER_BRANCH, 100))
+    amounts = earned(facts(cross_branch=shipped), RULES)
+    shipper = Payee(PayeeLevel.BRANCH, OTHER_BRANCH)
+    assert amounts[shipper] == 247 + 2  # 2% of each shipment, each rounded half up
+    assert amounts[GUIDE] == 1100  # the sale's payees earn as before
+
+
+def test_no_fee_when_the_rules_set_none() -> None:
+    no_fee = CommissionPolicy(rates=RULES.rates, fulfilment_fee_bp=0)
+    amounts = earned(facts(cross_branch=(CrossBranchShipment(OTHER_BRANCH, 9_999),)), no_fee)
+    assert Payee(PayeeLevel.BRANCH, OTHER_BRANCH) not in amounts
+
+
+def test_an_orders_facts_are_its_lines_categories_payees_and_cross_branch_shipments() -> None:
+    sku_a, sku_b, home_node, far_node = uuid4(), uuid4(), uuid4(), uuid4()
+    order = Order.place(
+        order_id=uuid4(),
+        brand_id=BRAND,
+        member_id=uuid4(),
+        lines=[OrderLine(1, sku_a, 2, 10_000), OrderLine(2, sku_b, 1, 5_000)],
+        delivery=DeliveryAddress(Sealed(uuid4(), "x"), GeoPoint(31.2, 121.5)),
+        evidence=AttributionEvidence(Channel.GUIDE_QR, guide_id=GUIDE_ID),
+        payment_window=timedelta(minutes=30),
+        time_zone="Asia/Shanghai",
+        occurred_at=NOW,
+        actor="test",
+    )
+    order.attribute(attribution(AttributionChannel.GUIDE_QR), NOW, "test")
+    home = Allocation(home_node, "store", BRANCH, 1.0, 0, (AllocatedLine(1, sku_a, 2),))
+    far = Allocation(far_node, "warehouse", OTHER_BRANCH, 9.0, 0, (AllocatedLine(2, sku_b, 1),))
+    order.allocate(RoutingDecision(1, (home, far), (), "split"), BRANCH, NOW, "test")
+    order.pay(25_000, "wx", NOW, "test")
+
+    found = OrderFacts.of(order, {sku_a: "apparel", sku_b: "shoes"}, "2026-12")
+    assert (found.order_id, found.brand_id, found.paid_period) == (order.id, BRAND, "2026-12")
+    assert (found.paid_fen, found.refunded_fen, found.channel) == (25_000, 0, "guide_qr")
+    assert found.lines == (SaleLine(20_000, "apparel"), SaleLine(5_000, "shoes"))
+    assert found.payees == payees_of(attribution(AttributionChannel.GUIDE_QR))
+    assert found.cross_branch == (CrossBranchShipment(OTHER_BRANCH, 5_000),)
+
+
+# --- after refunds ---------------------------------------------------------------------
+
+
+def test_pro_rata_scales_each_amount_by_what_was_kept_rounded_half_up() -> None:
+    assert pro_rata({GUIDE: 951, STORE_PAYEE: 317}, 31_700, 15_850) == {
+        GUIDE: 476,  # 475.5
+        STORE_PAYEE: 159,  # 158.5
+    }
+    assert pro_rata({GUIDE: 951}, 31_700, 31_700) == {GUIDE: 951}
+    assert pro_rata({GUIDE: 951}, 0, 0) == {GUIDE: 951}  # nothing paid: nothing to scale
+
+
+def test_an_accrual_is_pro_rata_to_what_was_not_refunded_when_it_was_made() -> None:
+    assert accrual_shares(facts(), RULES) == earned(facts(), RULES)
+    refunded = facts(refunded_fen=10_000)  # a third of 30,000 came back
+    assert accrual_shares(refunded, RULES) == {GUIDE: 733, STORE_PAYEE: 200}
+
+
+def test_what_a_payee_keeps_net_of_returns() -> None:
+    accrued = {GUIDE.key: 1000, STORE_PAYEE.key: 333}
+    assert net_of_returns(accrued, 31_700, 0) == accrued
+    assert net_of_returns(accrued, 31_700, 31_700) == {GUIDE.key: 0, STORE_PAYEE.key: 0}
+    kept = net_of_returns(accrued, 31_700, 10_000)
+    assert sum(kept.values()) == 1333 - 421  # 1333 * 10,000 / 31,700 = 420.5 → 421 back
+
+
+def test_a_correction_reaccrues_the_new_payees_pro_rata_under_the_accruals_rules() -> None:
+    accrual = CommissionAccrual.accrue(
+        order_id=uuid4(), facts=facts(), policy=RULES, source_event="o:3", occurred_at=NOW
+    )
+    corrected = facts(refunded_fen=10_000)
+    with pytest.raises(LedgerError):
+        accrual.reaccrue(corrected, RULES, "2026-12", NOW, "a2", "o:9")
+    accrual.reverse(
+        returned_fen=None,
+        period="2026-12",
+        at=NOW,
+        posting_id="r",
+        source_event="o:9",
+        clawback=False,
+    )
+    posting = accrual.reaccrue(corrected, RULES, "2026-12", NOW, "a2", "o:9")
+    assert accrual.accrued == {GUIDE.key: 733, STORE_PAYEE.key: 200}
+    assert posting is not None
+    assert posting.amount_to(GUIDE.account(Bucket.PENDING)) == 733
+    assert (posting.rule_version, accrual.facts) == (3, corrected)
+
+
+# --- closing a period -----------------------------------------------------------------
+
+
+def test_the_top_percent_of_guides_by_net_sales_rounded_up_best_first() -> None:
+    a, b, c, d = sorted((uuid4() for _ in range(4)), key=str)
+    sales = {a: 500, b: 900, c: 500, d: 0}
+    assert top_guides(sales, 50) == [b, a]  # 2 of the 3 who sold; equal sales by id
+    assert top_guides(sales, 5) == [b]  # 5% of 3 guides rounds up to one
+    assert top_guides(sales, 0) == []
+    assert top_guides({a: -100}, 100) == []  # net of refunds, nothing sold
+
+
+def test_a_stores_held_shares_are_handed_back_whole_to_each_guide() -> None:
+    close = BrandPeriodClose(BRAND, "2026-11")
+    other_guide = uuid4()
+    held = Account.of(PayeeLevel.STORE, STORE, Bucket.HELD, GUIDE_ID)
+    balances = [
+        (held, -951),
+        (Account.of(PayeeLevel.STORE, STORE, Bucket.HELD, other_guide), 0),
+        (Account.of(PayeeLevel.STORE, STORE, Bucket.HELD_PENDING, GUIDE_ID), -300),
+        (STORE_PAYEE.account(Bucket.SETTLEABLE), -317),
+        (expense_account(BRAND), 1268),
+    ]
+    [(guide, line)] = close.hand_back(balances, NOW)
+    assert guide == GUIDE
+    assert (line.kind, line.amount_fen) == ("handback", 951)
+    assert line.description == f"handed back from {STORE_PAYEE.key}"
+    [event] = [e for e in close.collect_events() if isinstance(e, BrandPeriodClose.HandbacksPosted)]
+    [posting] = event.postings
+    assert posting.kind is PostingKind.HANDBACK
+    assert posting.amount_to(GUIDE.account(Bucket.SETTLEABLE)) == 951
+    assert posting.amount_to(held) == -951  # the store holds it no more
+    assert posting.posting_id == line.posting_id == f"handback:{close.id}:{held}"
+    with pytest.raises(LedgerError):
+        close.hand_back(balances, NOW)
+
+
+def test_each_top_guide_earns_the_bonus_as_commission_expense() -> None:
+    close = BrandPeriodClose(BRAND, "2026-11")
+    second = uuid4()
+    lines = close.pay_bonuses([GUIDE_ID, second], RULES, NOW)
+    assert [(payee.payee_id, line.amount_fen) for payee, line in lines] == [
+        (GUIDE_ID, 50_000),
+        (second, 50_000),
+    ]
+    assert lines[1][1].description == "top 5% bonus, rank 2"
+    assert lines[1][1].rule_version == 3
+    [event] = [e for e in close.collect_events() if isinstance(e, BrandPeriodClose.BonusesPosted)]
+    assert [p.amount_to(expense_account(BRAND)) for p in event.postings] == [-50_000, -50_000]
+    with pytest.raises(LedgerError):
+        close.pay_bonuses([GUIDE_ID], RULES, NOW)
+
+
+def test_no_bonus_postings_when_the_rules_pay_none() -> None:
+    close = BrandPeriodClose(BRAND, "2026-11")
+    no_bonus = CommissionPolicy(top_guide_bonus_fen=0)
+    assert close.pay_bonuses([GUIDE_ID], no_bonus, NOW) == []
+    assert close.bonuses_paid
+
+
+def test_a_negative_total_is_carried_into_the_next_period() -> None:
+    period = SettlementPeriod(BRAND, GUIDE, "2026-11")
+    assert period.carried_forward() is None  # not closed yet
+    period.add_line(StatementLine("clawback", -51, "order"))
+    period.close(NOW, "s1")
+    carried = period.carried_forward()
+    assert carried is not None
+    assert (carried.kind, carried.amount_fen, carried.description) == (
+        "brought_forward",
+        -51,
+        "from 2026-11",
+    )
