@@ -186,3 +186,30 @@ def test_a_cadence_change_waits_for_the_current_period_to_end(
         ledger.commissions.close_period(FINANCE, world.brand_id, period)
     with pytest.raises(InvalidValue):
         ledger.commissions.close_period(FINANCE, world.brand_id, "2026-Q4")
+
+
+def test_a_guide_who_moved_stores_gets_back_what_each_store_held_for_them(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    world = build_world(ledger)
+    receive(ledger, world.other_store_id, world.sku_ids[0], 5)
+    first = AttributionEvidence(
+        Channel.STORE_ACCOUNT, store_id=world.store_id, guide_note="Wang Fang"
+    )
+    sell(ledger, world, first, quantity=1)  # 12,900 fen, held at the first store
+    ledger.organisation.transfer_guide(ADMIN, world.guide_id, world.other_store_id)
+    second = AttributionEvidence(
+        Channel.STORE_ACCOUNT, store_id=world.other_store_id, guide_note="Wang Fang"
+    )
+    sell(ledger, world, second, quantity=2, member="M0002")  # 25,800 fen, held at the second
+    settle(ledger, world, clock, "2026-11", datetime(2026, 12, 1, tzinfo=UTC))
+
+    guide = Payee(PayeeLevel.GUIDE, world.guide_id)
+    lines = ledger.commissions.statement_lines(ledger.commissions.statement(guide.key, "2026-11"))
+    handed_back = sorted(line.amount_fen for line in lines if line.kind == "handback")
+    assert handed_back == [387, 774]  # 3% of what each store held, each in full
+    for store_id in (world.store_id, world.other_store_id):
+        store = Payee(PayeeLevel.STORE, store_id)
+        assert ledger.commissions.balances(store.key)[f"held:{world.guide_id}"] == 0
+    total, _ = ledger.commissions.trial_balance(world.brand_id)
+    assert total == 0
