@@ -3,14 +3,20 @@ ledger; a candidate under other rules is built beside it, diffed, promoted or di
 
 from __future__ import annotations
 
-import pytest
+import json
+from uuid import UUID
 
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from guideledger.bootstrap import bootstrap
 from guideledger.commissions.domain.ledger import CommissionAccrual
 from guideledger.commissions.domain.rules import CommissionPolicy, Payee, PayeeLevel, RateRule
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command
 from guideledger.kernel.errors import Conflict, NotFound
 from guideledger.platform.clock import ManualClock
+from guideledger.platform.settings import Persistence, Settings
 from tests.app.test_commissions_app import (
     delivered_order,
     guide_key,
@@ -111,3 +117,92 @@ def test_discarding_a_candidate_keeps_the_serving_version(
     assert view(ledger, world, "2026-11") == before
     with pytest.raises(NotFound):
         ledger.commission_views.diff(world.brand_id)
+
+
+def corrected_after_a_partial_refund(ledger: Ledger, world: World) -> tuple[object, UUID]:
+    """An order delivered, one 5,900 fen unit returned and refunded, then the sale moved to
+    another guide at the other store: the new payees earn on the 25,800 fen kept."""
+    other = ledger.organisation.hire_guide(
+        ADMIN, world.brand_id, "G-009", "Sun Li", world.other_store_id
+    ).id
+    order_id = delivered_order(ledger, world)
+    ledger.orders.return_items(
+        Command("support"), order_id, return_id="r1", line_no=2, quantity=1, reason="size"
+    )
+    ledger.orders.refund(Command("finance"), order_id, "f1", 5_900)
+    ledger.projections.process_all()
+    ledger.attribution.correct(
+        Command("support"), order_id, guide_id=other, store_id=None, reason="wrong QR"
+    )
+    ledger.projections.process_all()
+    return order_id, other
+
+
+def test_a_corrected_order_shows_what_the_ledger_reaccrued_and_a_candidate_recomputes_it(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    world = build_world(ledger)
+    without_bonus(ledger, world, clock)
+    order_id, other = corrected_after_a_partial_refund(ledger, world)
+
+    accrual = ledger.commissions.load(CommissionAccrual, CommissionAccrual.create_id(order_id))
+    shown = {payee: fen for payee, fen in view(ledger, world, "2026-11").items() if fen}
+    assert shown == {payee: fen for payee, fen in accrual.outstanding.items() if fen}
+    new_guide = Payee(PayeeLevel.GUIDE, other).key
+    assert shown[new_guide] == 774  # 951 x 25,800 / 31,700
+    assert guide_key(world) not in shown  # the first guide gave it all back
+
+    ledger.commission_views.rebuild(publish_guide_rate(ledger, world, clock, 500))
+    ledger.commission_views.wait()
+    lines = {line.payee: line for line in ledger.commission_views.diff(world.brand_id)}
+    assert (lines[new_guide].old_fen, lines[new_guide].new_fen) == (774, 1290)  # 1585 pro rata
+    assert lines[new_guide].orders_affected == 1
+
+
+def without_facts(stored: StoredEvent) -> StoredEvent:
+    """A commission event as stored before accruals recorded the order's facts."""
+    state = json.loads(stored.state)
+    state.pop("facts", None)
+    return StoredEvent(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=json.dumps(state).encode(),
+    )
+
+
+def as_recorded_before_the_facts(source: Ledger, clock: ManualClock) -> Ledger:
+    """A ledger holding the source's organisation and its commission log as it would have
+    been stored before the facts were recorded."""
+    copy = bootstrap(Settings(persistence=Persistence.MEMORY), clock)
+    for source_app, copy_app, rewrite in (
+        (source.organisation, copy.organisation, lambda stored: stored),
+        (source.commissions, copy.commissions, without_facts),
+    ):
+        logged = source_app.recorder.select_notifications(start=1, limit=100_000)
+        copy_app.recorder.insert_events([rewrite(n) for n in logged])
+    return copy
+
+
+def test_accruals_recorded_before_their_facts_show_and_balance_as_recorded(
+    clock: ManualClock,
+) -> None:
+    with bootstrap(Settings(persistence=Persistence.MEMORY), clock) as ledger:
+        world = build_world(ledger)
+        without_bonus(ledger, world, clock)
+        delivered_order(ledger, world)
+        corrected_after_a_partial_refund(ledger, world)
+        new_rules = publish_guide_rate(ledger, world, clock, 500)
+        stored = ledger.commissions.recorder.select_notifications(start=1, limit=100_000)
+        assert any(b'"facts"' in n.state for n in stored)
+        with as_recorded_before_the_facts(ledger, clock) as old:
+            assert view(old, world, "2026-11") == view(ledger, world, "2026-11")
+            assert old.commissions.trial_balance(world.brand_id) == (
+                ledger.commissions.trial_balance(world.brand_id)
+            )
+            old.commission_views.rebuild(new_rules)
+            old.commission_views.wait()
+            assert old.commission_views.diff(world.brand_id) == []  # nothing to recompute from
+            report = old.settlement_audit().run(world.brand_id, "2026-11")
+            assert report.clean
+            assert report.accruals_checked == 0  # taken as recorded

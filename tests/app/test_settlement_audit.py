@@ -30,6 +30,7 @@ from guideledger.eventstore.commands import Command
 from guideledger.eventstore.log import aggregate_log
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence
+from tests.app.test_commission_view import corrected_after_a_partial_refund
 from tests.app.test_commissions_app import (
     delivered_order,
     guide_key,
@@ -129,6 +130,39 @@ def test_an_accrual_the_rules_do_not_give_is_reported_per_payee(
     assert len(accruals) == 2 * 5  # two orders, five payees each
     assert all(m.replayed_fen == m.stored_fen + 1 for m in accruals)
     assert report.accruals_checked == 2
+
+
+def test_a_reaccrual_the_rules_do_not_give_is_reported_with_its_event(
+    ledger: Ledger, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = build_world(ledger)
+    without_bonus(ledger, world, clock)
+    order_id, _other = corrected_after_a_partial_refund(ledger, world)
+    assert ledger.settlement_audit().run(world.brand_id, "2026-11").clean
+    as_recorded = audit.accrual_shares
+    monkeypatch.setattr(
+        audit,
+        "accrual_shares",
+        lambda facts, policy: {
+            payee: fen + (facts.refunded_fen > 0)
+            for payee, fen in as_recorded(facts, policy).items()
+        },
+    )  # computes re-accruals, never first accruals, one fen high
+
+    report = ledger.settlement_audit().run(world.brand_id, "2026-11")
+    accrual = ledger.commissions.load(CommissionAccrual, CommissionAccrual.create_id(order_id))
+    reaccrued = next(
+        e
+        for e in ledger.commissions.events.get(accrual.id)
+        if isinstance(e, CommissionAccrual.Reaccrued)
+    )
+    assert {m.what for m in report.mismatches} == {f"re-accrual on order {order_id}"}
+    assert len(report.mismatches) == 5  # the new guide, store, district, region, branch
+    assert all(m.replayed_fen == m.stored_fen + 1 for m in report.mismatches)
+    assert all(
+        m.event_ids[0] == f"{accrual.id}:{reaccrued.originator_version}" for m in report.mismatches
+    )
+    assert report.accruals_checked == 1
 
 
 def test_the_log_gives_each_accrual_whole_and_statements_in_log_order(
