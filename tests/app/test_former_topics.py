@@ -7,9 +7,13 @@ from uuid import uuid4
 
 from eventsourcing.persistence import StoredEvent
 
+from guideledger.commissions.application.views import SETTLEMENT_PERIODS, SettlementPeriods
+from guideledger.commissions.domain.settlement import SettlementPeriod
 from guideledger.composition import Ledger
 from guideledger.organisation.application.directory import UNITS, UnitDirectory
 from guideledger.organisation.domain.units import Node
+from guideledger.platform.clock import ManualClock
+from tests.app.test_commissions_app import delivered_order, guide_key, mature_and_close_november
 from tests.world import build_world
 
 NOW_TOPIC = "guideledger.organisation.domain.units:Node."
@@ -39,3 +43,35 @@ def test_a_node_stored_under_its_former_module_is_read_and_projected(ledger: Led
     ledger.projections.catch_up(UnitDirectory)
     rows = ledger.projections.select(UNITS, {"unit_id": former_id})
     assert [row["code"] for row in rows] == ["WH-SH"]
+
+
+def test_a_statement_stored_before_settlement_left_the_ledgers_module_is_read_and_projected(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    world = build_world(ledger)
+    delivered_order(ledger, world)
+    mature_and_close_november(ledger, world, clock)
+    statement = ledger.commissions.statement(guide_key(world), "2026-11")
+    now_topic = "guideledger.commissions.domain.settlement:SettlementPeriod."
+    former_topic = "guideledger.commissions.domain.ledger:SettlementPeriod."
+    recorder = ledger.commissions.recorder
+    stored = recorder.select_events(statement.id)
+    assert all(e.topic.startswith(now_topic) for e in stored)
+    former_id = uuid4()
+    recorder.insert_events(
+        [
+            StoredEvent(
+                former_id, e.originator_version, e.topic.replace(now_topic, former_topic), e.state
+            )
+            for e in stored
+        ]
+    )
+
+    again = ledger.commissions.load(SettlementPeriod, former_id)
+    assert (again.closed, again.total_fen) == (True, statement.total_fen)
+    assert ledger.commissions.statement_lines(again) == ledger.commissions.statement_lines(
+        statement
+    )
+    ledger.projections.catch_up(SettlementPeriods)
+    [row] = ledger.projections.select(SETTLEMENT_PERIODS, {"period_id": former_id})
+    assert (row["closed"], row["total_fen"]) == (True, statement.total_fen)
