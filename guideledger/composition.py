@@ -221,4 +221,4 @@ def commission_view(
     """Version `version` of the commission view, under each brand's published rules
     `rules_version` (a brand that has none, or None: the rules in force at payment)."""
     rules = {} if rules_version is None else commissions.rules_published_as(rules_version)
-    return CommissionView(version, rules_version, rules)
+    return CommissionView(version, rules)

@@ -55,16 +55,10 @@ def commission_view_table(version: int) -> Table:
 class CommissionView(Projection):
     application = "commissions"
 
-    def __init__(
-        self,
-        version: int,
-        rules_version: int | None,
-        rules: Mapping[UUID, CommissionPolicy],
-    ) -> None:
-        """`rules`: each brand's rules version `rules_version`, as published when the view
-        is made (none for version 1, which follows the ledger)."""
+    def __init__(self, version: int, rules: Mapping[UUID, CommissionPolicy]) -> None:
+        """`rules`: each brand's version of the rules the view is built under, as published
+        when the view is made (none for version 1, which follows the ledger)."""
         self.version = version
-        self.rules_version = rules_version  # None: the rules in force at payment
         self.name = f"{NAME}_v{version}"  # type: ignore[misc]
         self.table = commission_view_table(version)
         self.tables = (self.table,)  # type: ignore[misc]
