@@ -31,7 +31,9 @@ from guideledger.commissions.domain.ledger import CommissionAccrual, net_of_retu
 from guideledger.commissions.domain.rules import CommissionPolicy
 from guideledger.readmodels.model import Increment, Projection, RowChange, Table, Upsert, on
 
-NAME = "commission_view"
+# Named apart from the view that followed the orders' log (tables `commission_view_v<N>`,
+# droppable): its stored positions count another log, so this view builds from the start.
+NAME = "accrued_commission_view"
 
 Accrual = CommissionAccrual.Accrued | CommissionAccrual.Reaccrued
 Where = tuple[UUID, UUID, str]  # the rows' order, brand and period
