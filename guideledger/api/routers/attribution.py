@@ -10,7 +10,16 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from guideledger.api.auth import Caller, Role, allow, current_caller, require_own
-from guideledger.api.dependencies import CommandDep, LedgerDep
+from guideledger.api.dependencies import (
+    AttributionDep,
+    BindingsDep,
+    ClockDep,
+    CommandDep,
+    EngagementDep,
+    OrdersDep,
+    OrganisationDep,
+    RankingsDep,
+)
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Code, Reason, StrictModel, VersionedChange
 from guideledger.attribution.domain.rules import (
@@ -70,8 +79,8 @@ class CorrectAttribution(VersionedChange):
     dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT, Role.FINANCE))],
     tags=["attribution"],
 )
-def order_attribution(order_id: UUID, ledger: LedgerDep) -> AttributionView:
-    order = ledger.orders.get_order(order_id)
+def order_attribution(order_id: UUID, orders: OrdersDep) -> AttributionView:
+    order = orders.get_order(order_id)
     assert order.attribution is not None, "every placed order is attributed"
     return AttributionView.of(order.attribution)
 
@@ -83,9 +92,9 @@ def order_attribution(order_id: UUID, ledger: LedgerDep) -> AttributionView:
     tags=["attribution"],
 )
 def correct_attribution(
-    order_id: UUID, body: CorrectAttribution, ledger: LedgerDep, command: CommandDep
+    order_id: UUID, body: CorrectAttribution, attribution: AttributionDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.attribution.correct(
+    result = attribution.correct(
         command,
         order_id,
         guide_id=body.guide_id,
@@ -126,9 +135,9 @@ class BindingView(BaseModel):
     status_code=status.HTTP_201_CREATED,
 )
 def bind_member(
-    member_id: UUID, body: BindMember, ledger: LedgerDep, command: CommandDep
+    member_id: UUID, body: BindMember, bindings: BindingsDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.bindings.bind(command, member_id, body.brand_id, body.guide_id, body.reason)
+    result = bindings.bind(command, member_id, body.brand_id, body.guide_id, body.reason)
     return Accepted.of(result)
 
 
@@ -138,8 +147,8 @@ def bind_member(
     dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
     tags=["attribution"],
 )
-def member_binding(member_id: UUID, brand_id: UUID, ledger: LedgerDep) -> BindingView:
-    binding = ledger.bindings.current(member_id, brand_id)
+def member_binding(member_id: UUID, brand_id: UUID, bindings: BindingsDep) -> BindingView:
+    binding = bindings.current(member_id, brand_id)
     if binding is None:
         raise NotFound("the member has never been bound in this brand")
     history = [
@@ -150,7 +159,7 @@ def member_binding(member_id: UUID, brand_id: UUID, ledger: LedgerDep) -> Bindin
             guide_id=entry.data.get("guide_id"),
             reason=entry.data.get("reason", ""),
         )
-        for entry in ledger.bindings.history(member_id, brand_id)
+        for entry in bindings.history(member_id, brand_id)
     ]
     return BindingView(
         member_id=member_id,
@@ -184,15 +193,19 @@ class AttributionPolicyView(BaseModel):
     status_code=status.HTTP_201_CREATED,
 )
 def publish_attribution_policy(
-    brand_id: UUID, body: PublishAttributionPolicy, ledger: LedgerDep, command: CommandDep
+    brand_id: UUID,
+    body: PublishAttributionPolicy,
+    attribution: AttributionDep,
+    clock: ClockDep,
+    command: CommandDep,
 ) -> Accepted:
     draft = AttributionPolicy(
         precedence=tuple(body.precedence),
         binding_mode=body.binding_mode,
         protection_days=body.protection_days,
-        effective_from=body.effective_from or ledger.clock.now(),
+        effective_from=body.effective_from or clock.now(),
     )
-    return Accepted.of(ledger.attribution.publish_policy(command, brand_id, draft))
+    return Accepted.of(attribution.publish_policy(command, brand_id, draft))
 
 
 @router.get(
@@ -201,7 +214,9 @@ def publish_attribution_policy(
     dependencies=[Depends(current_caller)],
     tags=["attribution"],
 )
-def attribution_policies(brand_id: UUID, ledger: LedgerDep) -> list[AttributionPolicyView]:
+def attribution_policies(
+    brand_id: UUID, attribution: AttributionDep
+) -> list[AttributionPolicyView]:
     return [
         AttributionPolicyView(
             version=p.version,
@@ -210,7 +225,7 @@ def attribution_policies(brand_id: UUID, ledger: LedgerDep) -> list[AttributionP
             binding_mode=p.binding_mode,
             protection_days=p.protection_days,
         )
-        for p in ledger.attribution.policies(brand_id)
+        for p in attribution.policies(brand_id)
     ]
 
 
@@ -252,13 +267,13 @@ class ShareView(BaseModel):
 def record_share(
     guide_id: UUID,
     body: ShareRequest,
-    ledger: LedgerDep,
+    engagement: EngagementDep,
     command: CommandDep,
     caller: Annotated[Caller, Depends(allow(Role.GUIDE))],
 ) -> Shared:
     """A guide records their own share (an admin may record one for them)."""
     require_own(caller, guide_id=guide_id)
-    result, code = ledger.engagement.share(command, guide_id, body.kind, body.sku_id)
+    result, code = engagement.share(command, guide_id, body.kind, body.sku_id)
     return Shared(id=result.id, version=result.version, share_code=code)
 
 
@@ -269,9 +284,9 @@ def record_share(
     tags=["engagement"],
 )
 def record_visits(
-    share_code: Code, body: Activity, ledger: LedgerDep, command: CommandDep
+    share_code: Code, body: Activity, engagement: EngagementDep, command: CommandDep
 ) -> Accepted:
-    return Accepted.of(ledger.engagement.record_visits(command, share_code, body.count))
+    return Accepted.of(engagement.record_visits(command, share_code, body.count))
 
 
 @router.post(
@@ -281,9 +296,9 @@ def record_visits(
     tags=["engagement"],
 )
 def record_add_to_carts(
-    share_code: Code, body: Activity, ledger: LedgerDep, command: CommandDep
+    share_code: Code, body: Activity, engagement: EngagementDep, command: CommandDep
 ) -> Accepted:
-    return Accepted.of(ledger.engagement.record_add_to_carts(command, share_code, body.count))
+    return Accepted.of(engagement.record_add_to_carts(command, share_code, body.count))
 
 
 @router.get(
@@ -292,9 +307,9 @@ def record_add_to_carts(
     dependencies=[Depends(current_caller)],
     tags=["engagement"],
 )
-def get_share(share_code: Code, ledger: LedgerDep) -> ShareView:
-    share = ledger.engagement.get_share(share_code)
-    funnel = ledger.rankings.share(share.share_code)
+def get_share(share_code: Code, engagement: EngagementDep, rankings: RankingsDep) -> ShareView:
+    share = engagement.get_share(share_code)
+    funnel = rankings.share(share.share_code)
     return ShareView(
         share_code=share.share_code,
         guide_id=share.guide_id,
@@ -361,7 +376,10 @@ class FunnelDayView(BaseModel):
     tags=["rankings"],
 )
 def rank_stores(
-    brand_id: UUID, ledger: LedgerDep, day: Day = None, measure: StoreMeasure = StoreMeasure.TOTAL
+    brand_id: UUID,
+    rankings: RankingsDep,
+    day: Day = None,
+    measure: StoreMeasure = StoreMeasure.TOTAL,
 ) -> list[StoreRankView]:
     return [
         StoreRankView(
@@ -371,7 +389,7 @@ def rank_stores(
             district_id=r.district_id,
             sales=_sales(r.sales),
         )
-        for r in ledger.rankings.stores(brand_id, day, measure)
+        for r in rankings.stores(brand_id, day, measure)
     ]
 
 
@@ -383,13 +401,13 @@ def rank_stores(
 )
 def rank_guides(
     brand_id: UUID,
-    ledger: LedgerDep,
+    rankings: RankingsDep,
     day: Day = None,
     store_id: UUID | None = None,
     district_id: UUID | None = None,
     measure: GuideMeasure = GuideMeasure.SALES,
 ) -> list[GuideRankView]:
-    ranks = ledger.rankings.guides(
+    ranks = rankings.guides(
         brand_id, day, store_id=store_id, district_id=district_id, measure=measure
     )
     return [
@@ -410,7 +428,7 @@ def rank_guides(
 @router.get("/brands/{brand_id}/sales/daily", operation_id="dailySales", tags=["rankings"])
 def daily_sales(
     brand_id: UUID,
-    ledger: LedgerDep,
+    rankings: RankingsDep,
     first: date,
     last: date,
     caller: Annotated[
@@ -421,7 +439,7 @@ def daily_sales(
     guide_id: UUID | None = None,
 ) -> list[DayView]:
     require_own(caller, guide_id=guide_id, store_id=store_id)
-    days = ledger.rankings.daily_sales(
+    days = rankings.daily_sales(
         brand_id, first, last, store_id=store_id, branch_id=branch_id, guide_id=guide_id
     )
     return [DayView(day=d.day, sales=_sales(d.sales)) for d in days]
@@ -430,14 +448,14 @@ def daily_sales(
 @router.get("/guides/{guide_id}/funnel", operation_id="guideFunnel", tags=["engagement"])
 def guide_funnel(
     guide_id: UUID,
-    ledger: LedgerDep,
+    organisation: OrganisationDep,
+    rankings: RankingsDep,
     first: date,
     last: date,
     caller: Annotated[Caller, Depends(allow(Role.GUIDE, Role.FINANCE, Role.SUPPORT))],
 ) -> list[FunnelDayView]:
     require_own(caller, guide_id=guide_id)
-    guide = ledger.organisation.load(Guide, guide_id)
+    guide = organisation.load(Guide, guide_id)
     return [
-        FunnelDayView(**vars(d))
-        for d in ledger.rankings.funnel(guide.brand_id, guide_id, first, last)
+        FunnelDayView(**vars(d)) for d in rankings.funnel(guide.brand_id, guide_id, first, last)
     ]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
 from guideledger.api.auth import Role, allow, current_caller
-from guideledger.api.dependencies import CommandDep, LedgerDep
+from guideledger.api.dependencies import CommandDep, OrganisationDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import (
     Accepted,
@@ -56,9 +56,9 @@ class SkuView(FromAttributes):
     status_code=status.HTTP_201_CREATED,
 )
 def register_sku(
-    brand_id: UUID, body: RegisterSku, ledger: LedgerDep, command: CommandDep
+    brand_id: UUID, body: RegisterSku, organisation: OrganisationDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.organisation.register_sku(
+    result = organisation.register_sku(
         command,
         brand_id=brand_id,
         code=body.code,
@@ -75,8 +75,8 @@ def register_sku(
     dependencies=[Depends(current_caller)],
     tags=["catalogue"],
 )
-def get_sku(sku_id: UUID, ledger: LedgerDep) -> SkuView:
-    return SkuView.model_validate(ledger.organisation.load(Sku, sku_id))
+def get_sku(sku_id: UUID, organisation: OrganisationDep) -> SkuView:
+    return SkuView.model_validate(organisation.load(Sku, sku_id))
 
 
 @router.get(
@@ -85,8 +85,8 @@ def get_sku(sku_id: UUID, ledger: LedgerDep) -> SkuView:
     dependencies=[Depends(current_caller)],
     tags=["catalogue"],
 )
-def get_sku_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> SkuView:
-    return SkuView.model_validate(ledger.organisation.load(Sku, natural_id("sku", brand_id, code)))
+def get_sku_by_code(brand_id: UUID, code: Code, organisation: OrganisationDep) -> SkuView:
+    return SkuView.model_validate(organisation.load(Sku, natural_id("sku", brand_id, code)))
 
 
 @router.put(
@@ -96,11 +96,9 @@ def get_sku_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> SkuView:
     tags=["catalogue"],
 )
 def change_sku_price(
-    sku_id: UUID, body: ChangeSkuPrice, ledger: LedgerDep, command: CommandDep
+    sku_id: UUID, body: ChangeSkuPrice, organisation: OrganisationDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.organisation.change_sku_price(
-        command, sku_id, body.price_fen, body.expected_version
-    )
+    result = organisation.change_sku_price(command, sku_id, body.price_fen, body.expected_version)
     return Accepted.of(result)
 
 
@@ -144,8 +142,10 @@ class ForgetMember(StrictModel):
     tags=["members"],
     status_code=status.HTTP_201_CREATED,
 )
-def register_member(body: RegisterMember, ledger: LedgerDep, command: CommandDep) -> Accepted:
-    result = ledger.organisation.register_member(
+def register_member(
+    body: RegisterMember, organisation: OrganisationDep, command: CommandDep
+) -> Accepted:
+    result = organisation.register_member(
         command,
         member_no=body.member_no,
         name=body.name,
@@ -161,8 +161,8 @@ def register_member(body: RegisterMember, ledger: LedgerDep, command: CommandDep
     dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
     tags=["members"],
 )
-def get_member(member_id: UUID, ledger: LedgerDep) -> MemberView:
-    return MemberView.of(ledger.organisation.load(Member, member_id), ledger.organisation.vault)
+def get_member(member_id: UUID, organisation: OrganisationDep) -> MemberView:
+    return MemberView.of(organisation.load(Member, member_id), organisation.vault)
 
 
 @router.get(
@@ -171,9 +171,9 @@ def get_member(member_id: UUID, ledger: LedgerDep) -> MemberView:
     dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
     tags=["members"],
 )
-def get_member_by_number(member_no: Code, ledger: LedgerDep) -> MemberView:
-    member = ledger.organisation.load(Member, Member.create_id(member_no))
-    return MemberView.of(member, ledger.organisation.vault)
+def get_member_by_number(member_no: Code, organisation: OrganisationDep) -> MemberView:
+    member = organisation.load(Member, Member.create_id(member_no))
+    return MemberView.of(member, organisation.vault)
 
 
 @router.post(
@@ -183,8 +183,8 @@ def get_member_by_number(member_no: Code, ledger: LedgerDep) -> MemberView:
     tags=["members"],
 )
 def forget_member(
-    member_id: UUID, body: ForgetMember, ledger: LedgerDep, command: CommandDep
+    member_id: UUID, body: ForgetMember, organisation: OrganisationDep, command: CommandDep
 ) -> Accepted:
     """Deletes the member's key: their personal data in every event becomes unreadable;
     orders, attribution and the ledger stay whole."""
-    return Accepted.of(ledger.organisation.forget_member(command, member_id, body.reason))
+    return Accepted.of(organisation.forget_member(command, member_id, body.reason))

@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from guideledger.api.dependencies import LedgerDep
+from guideledger.api.dependencies import ProjectionsDep
 from guideledger.platform.observability import PROJECTION_LAG_EVENTS, PROJECTION_LAG_SECONDS
+from guideledger.readmodels.runner import ProjectionRunner
 
 router = APIRouter(tags=["operations"])
 #: A read model further behind than this is not ready to serve.
@@ -39,11 +40,11 @@ def health() -> Health:
     return Health(status="ok")
 
 
-def _lags(ledger: LedgerDep) -> list[ProjectionLag]:
+def _lags(projections: ProjectionRunner) -> list[ProjectionLag]:
     now = datetime.now(UTC)
     lags = []
-    for name in list(ledger.projections.projections):
-        events, seconds = ledger.projections.lag(name, now)
+    for name in list(projections.projections):
+        events, seconds = projections.lag(name, now)
         PROJECTION_LAG_EVENTS.labels(name).set(events)
         PROJECTION_LAG_SECONDS.labels(name).set(seconds)
         lags.append(ProjectionLag(projection=name, events_behind=events, seconds_behind=seconds))
@@ -55,10 +56,10 @@ def _lags(ledger: LedgerDep) -> list[ProjectionLag]:
     operation_id="ready",
     responses={503: {"model": Readiness, "description": "A store is down or a read model lags"}},
 )
-def ready(ledger: LedgerDep) -> Response:
+def ready(projections: ProjectionsDep) -> Response:
     """The event stores answer and every read model is within 30 s of its events."""
     try:
-        lags = _lags(ledger)
+        lags = _lags(projections)
     except Exception:
         body = Readiness(status="unavailable", stores="unreachable", projections=[])
         return JSONResponse(body.model_dump(), status_code=503)
@@ -73,6 +74,6 @@ def ready(ledger: LedgerDep) -> Response:
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
 )
-def metrics(request: Request, ledger: LedgerDep) -> Response:
-    _lags(ledger)
+def metrics(request: Request, projections: ProjectionsDep) -> Response:
+    _lags(projections)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
