@@ -71,14 +71,6 @@ class Closed(BaseModel):
     closed_payees: list[str]
 
 
-class MatureCommissions(StrictModel):
-    as_of: AwareDatetime | None = None
-
-
-class Matured(BaseModel):
-    matured: int
-
-
 class StatementSummary(BaseModel):
     period: str
     closed: bool
@@ -200,16 +192,6 @@ def close_period(
 ) -> Closed:
     """Closes the brand's period once: handbacks, top-guide bonuses, every payee's statement."""
     return Closed(period=period, closed_payees=commissions.close_period(command, brand_id, period))
-
-
-@router.post(
-    "/operations/mature-commissions",
-    operation_id="matureCommissions",
-    dependencies=[Depends(allow(Role.FINANCE))],
-    tags=["operations"],
-)
-def mature_commissions(body: MatureCommissions, commissions: CommissionsDep) -> Matured:
-    return Matured(matured=commissions.mature_due(body.as_of))
 
 
 def _payee(level: PayeeLevel, payee_id: UUID) -> str:

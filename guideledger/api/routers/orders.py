@@ -365,23 +365,3 @@ def refund_order(
         command, order_id, body.refund_id, body.amount_fen, body.expected_version
     )
     return Accepted.of(result)
-
-
-class ExpireUnpaidOrders(StrictModel):
-    as_of: AwareDatetime | None = Field(
-        default=None, description="Defaults to now; cancels orders whose window closed by then"
-    )
-
-
-class ExpiredOrders(BaseModel):
-    expired: list[UUID]
-
-
-@router.post(
-    "/operations/expire-unpaid-orders",
-    operation_id="expireUnpaidOrders",
-    dependencies=[Depends(allow())],
-    tags=["operations"],
-)
-def expire_unpaid_orders(body: ExpireUnpaidOrders, orders: OrdersDep) -> ExpiredOrders:
-    return ExpiredOrders(expired=orders.expire_unpaid_orders(body.as_of))
