@@ -17,14 +17,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from guideledger.api.problems import install_problem_handlers, problem_response
 from guideledger.api.routers import (
     attribution,
+    bindings,
     catalogue,
     commissions,
     dashboard,
     fulfilment,
+    members,
     operations,
     orders,
     organisation,
+    rankings,
     read_models,
+    shares,
 )
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
@@ -68,9 +72,13 @@ def create_app(ledger: Ledger | None = None) -> FastAPI:
     for module in (
         organisation,
         catalogue,
+        members,
         orders,
         fulfilment,
         attribution,
+        bindings,
+        shares,
+        rankings,
         commissions,
         dashboard,
         read_models,

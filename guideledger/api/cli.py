@@ -314,7 +314,7 @@ def export_statement(
 ) -> None:
     """Write one payee's statement for a period as CSV."""
     with bootstrap(Settings()) as ledger:
-        view = statement_view(ledger, payee, period)
+        view = statement_view(ledger.commissions, payee, period)
         output.write_text(statement_as_csv(view), encoding="utf-8")
         console.print(f"Wrote {len(view.lines)} lines, total {view.total_fen} fen, to {output}.")
 

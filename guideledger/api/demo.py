@@ -8,7 +8,7 @@ every state of their lifecycle. Deterministic: the same seed, the same data.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -17,9 +17,10 @@ from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.composition import Ledger
 from guideledger.engagement.domain import ShareKind
 from guideledger.eventstore.commands import Command
+from guideledger.fulfilment.domain.routing import Allocation
 from guideledger.kernel.periods import SettlementCadence, period_end
 from guideledger.kernel.values import GeoPoint
-from guideledger.orders.application.app import DeliveryRequest, LineRequest
+from guideledger.orders.application.app import DeliveryRequest, LineRequest, OrderApplication
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.units import NodeKind, StoreOwnership
 
@@ -227,36 +228,7 @@ def _load_members(ledger: Ledger, world: DemoWorld, count: int) -> None:
 def _order_story(ledger: Ledger, world: DemoWorld, rng: random.Random, n: int) -> None:
     """Places one order and takes it as far through its life as chance says."""
     orders, cmd = ledger.orders, Command(f"frontend:mall-{n % 7}")
-    guide_id, store_id = rng.choice(world.guides)
-    store_location = world.store_locations[store_id]
-    channel = rng.choices(list(Channel), weights=[40, 20, 15, 10, 15], k=1)[0]
-    picked = rng.sample(world.skus, k=rng.choice([1, 1, 2, 2, 3]))
-    share_code = None
-    if channel is Channel.GUIDE_SHARE_LINK:
-        share_code = _share(ledger, guide_id, picked[0][0], rng)
-    evidence = AttributionEvidence(
-        channel=channel,
-        guide_id=guide_id if channel not in {Channel.STORE_ACCOUNT, Channel.DIRECT} else None,
-        store_id=store_id if channel is Channel.STORE_ACCOUNT else None,
-        share_code=share_code,
-        guide_note="导购 Guide 3" if channel is Channel.STORE_ACCOUNT else None,
-    )
-    lines = [LineRequest(sku, rng.choice([1, 1, 1, 2, 3]), price) for sku, price in picked]
-    delivery = DeliveryRequest(
-        f"收货地址 Address {n}",
-        GeoPoint(
-            store_location.latitude + rng.uniform(-0.3, 0.3),
-            store_location.longitude + rng.uniform(-0.3, 0.3),
-        ),
-    )
-    order_id = orders.place_order(
-        cmd,
-        brand_id=world.brand_id,
-        member_id=rng.choice(world.members),
-        lines=lines,
-        delivery=delivery,
-        evidence=evidence,
-    ).id
+    order_id, lines = _place_order(ledger, world, rng, n, cmd)
     fate = rng.random()
     if fate < 0.06:
         return  # left unpaid: the payment-window sweep will cancel it
@@ -268,6 +240,69 @@ def _order_story(ledger: Ledger, world: DemoWorld, rng: random.Random, n: int) -
     allocations = orders.get_order(order_id).allocations
     if fate < 0.15 or not allocations:
         return
+    parcels = _ship(orders, order_id, allocations, n)
+    if fate < 0.25:
+        return
+    for parcel in parcels:
+        orders.deliver(Command("carrier:sf-express"), order_id, parcel)
+    if fate >= 0.93:
+        _return_one_item(orders, cmd, order_id, lines, rng, n)
+
+
+def _place_order(
+    ledger: Ledger, world: DemoWorld, rng: random.Random, n: int, cmd: Command
+) -> tuple[UUID, list[LineRequest]]:
+    """A member orders one to three SKUs through a channel chance picks, for delivery
+    near the store of the guide chance picks."""
+    guide_id, store_id = rng.choice(world.guides)
+    store_location = world.store_locations[store_id]
+    channel = rng.choices(list(Channel), weights=[40, 20, 15, 10, 15], k=1)[0]
+    picked = rng.sample(world.skus, k=rng.choice([1, 1, 2, 2, 3]))
+    evidence = _evidence(ledger, rng, channel, guide_id, store_id, picked[0][0])
+    lines = [LineRequest(sku, rng.choice([1, 1, 1, 2, 3]), price) for sku, price in picked]
+    delivery = DeliveryRequest(
+        f"收货地址 Address {n}",
+        GeoPoint(
+            store_location.latitude + rng.uniform(-0.3, 0.3),
+            store_location.longitude + rng.uniform(-0.3, 0.3),
+        ),
+    )
+    order_id = ledger.orders.place_order(
+        cmd,
+        brand_id=world.brand_id,
+        member_id=rng.choice(world.members),
+        lines=lines,
+        delivery=delivery,
+        evidence=evidence,
+    ).id
+    return order_id, lines
+
+
+def _evidence(
+    ledger: Ledger,
+    rng: random.Random,
+    channel: Channel,
+    guide_id: UUID,
+    store_id: UUID,
+    sku_id: UUID,
+) -> AttributionEvidence:
+    """What the frontend saw; a sale through a share link is shared (and visited) first."""
+    share_code = None
+    if channel is Channel.GUIDE_SHARE_LINK:
+        share_code = _share(ledger, guide_id, sku_id, rng)
+    return AttributionEvidence(
+        channel=channel,
+        guide_id=guide_id if channel not in {Channel.STORE_ACCOUNT, Channel.DIRECT} else None,
+        store_id=store_id if channel is Channel.STORE_ACCOUNT else None,
+        share_code=share_code,
+        guide_note="导购 Guide 3" if channel is Channel.STORE_ACCOUNT else None,
+    )
+
+
+def _ship(
+    orders: OrderApplication, order_id: UUID, allocations: Sequence[Allocation], n: int
+) -> list[str]:
+    """Each allocated node ships its lines in one parcel; returns the parcels' ids."""
     parcels = []
     for p, allocation in enumerate(allocations, start=1):
         parcel = f"SHP-{n:06d}-{p}"
@@ -276,12 +311,18 @@ def _order_story(ledger: Ledger, world: DemoWorld, rng: random.Random, n: int) -
             Command(f"node:{allocation.node_id}"), order_id, parcel, allocation.node_id, quantities
         )
         parcels.append(parcel)
-    if fate < 0.25:
-        return
-    for parcel in parcels:
-        orders.deliver(Command("carrier:sf-express"), order_id, parcel)
-    if fate < 0.93:
-        return
+    return parcels
+
+
+def _return_one_item(
+    orders: OrderApplication,
+    cmd: Command,
+    order_id: UUID,
+    lines: list[LineRequest],
+    rng: random.Random,
+    n: int,
+) -> None:
+    """The customer sends back one unit of a line chance picks and is refunded its price."""
     line_no = rng.randint(1, len(lines))
     line = lines[line_no - 1]
     orders.return_items(

@@ -1,4 +1,11 @@
-"""Annotated dependencies: the ledger, the acting user, and the command envelope."""
+"""Annotated dependencies: the part of the ledger an operation calls, the acting user, and
+the command envelope.
+
+Each endpoint declares the application or handler it calls (`orders: OrdersDep`), never
+the whole `Ledger`, so its signature shows what it touches. The providers only read the
+ledger the app was created over; they are `async` so FastAPI calls them on the event loop
+instead of handing each one to a worker thread.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +16,119 @@ import orjson
 from fastapi import Depends, Header, Request
 
 from guideledger.api.auth import Caller, current_caller
+from guideledger.attribution.application.attribution_desk import AttributionDesk
+from guideledger.attribution.application.bindings import Bindings
+from guideledger.commissions.application.app import CommissionApplication
+from guideledger.commissions.application.audit import SettlementAudit
+from guideledger.commissions.application.versions import CommissionViewVersions
 from guideledger.composition import Ledger
+from guideledger.engagement.application.app import EngagementApplication
+from guideledger.eventstore.application import Clock
 from guideledger.eventstore.commands import Command, IdempotencyKey
+from guideledger.fulfilment.application.routing_desk import RoutingDesk
+from guideledger.fulfilment.application.stock_control import StockControl
+from guideledger.kernel.privacy import Vault
+from guideledger.orders.application.app import OrderApplication
+from guideledger.orders.application.history import OrderHistory
+from guideledger.orders.application.waiting import WaitingOrders
+from guideledger.organisation.application.app import OrganisationApplication
+from guideledger.rankings.application.rankings import Rankings
+from guideledger.readmodels.runner import ProjectionRunner
 
 
-def get_ledger(request: Request) -> Ledger:
+def _ledger(request: Request) -> Ledger:
     ledger: Ledger = request.app.state.ledger
     return ledger
 
 
-LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+# --- the parts of the ledger ------------------------------------------------------------
+
+
+async def get_clock(request: Request) -> Clock:
+    return _ledger(request).clock
+
+
+async def get_organisation(request: Request) -> OrganisationApplication:
+    return _ledger(request).organisation
+
+
+async def get_vault(request: Request) -> Vault:
+    """Unseals members' personal data (null once a member is forgotten)."""
+    return _ledger(request).organisation.vault
+
+
+async def get_orders(request: Request) -> OrderApplication:
+    return _ledger(request).orders
+
+
+async def get_order_history(request: Request) -> OrderHistory:
+    return _ledger(request).order_history
+
+
+async def get_waiting_orders(request: Request) -> WaitingOrders:
+    return _ledger(request).waiting_orders
+
+
+async def get_stock(request: Request) -> StockControl:
+    return _ledger(request).stock
+
+
+async def get_routing(request: Request) -> RoutingDesk:
+    return _ledger(request).routing
+
+
+async def get_bindings(request: Request) -> Bindings:
+    return _ledger(request).bindings
+
+
+async def get_attribution(request: Request) -> AttributionDesk:
+    return _ledger(request).attribution
+
+
+async def get_engagement(request: Request) -> EngagementApplication:
+    return _ledger(request).engagement
+
+
+async def get_commissions(request: Request) -> CommissionApplication:
+    return _ledger(request).commissions
+
+
+async def get_settlement_audit(request: Request) -> SettlementAudit:
+    """A fresh replay of the commission ledger for each request."""
+    return _ledger(request).settlement_audit()
+
+
+async def get_projections(request: Request) -> ProjectionRunner:
+    return _ledger(request).projections
+
+
+async def get_rankings(request: Request) -> Rankings:
+    return _ledger(request).rankings
+
+
+async def get_commission_views(request: Request) -> CommissionViewVersions:
+    return _ledger(request).commission_views
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+OrganisationDep = Annotated[OrganisationApplication, Depends(get_organisation)]
+VaultDep = Annotated[Vault, Depends(get_vault)]
+OrdersDep = Annotated[OrderApplication, Depends(get_orders)]
+OrderHistoryDep = Annotated[OrderHistory, Depends(get_order_history)]
+WaitingOrdersDep = Annotated[WaitingOrders, Depends(get_waiting_orders)]
+StockDep = Annotated[StockControl, Depends(get_stock)]
+RoutingDep = Annotated[RoutingDesk, Depends(get_routing)]
+BindingsDep = Annotated[Bindings, Depends(get_bindings)]
+AttributionDep = Annotated[AttributionDesk, Depends(get_attribution)]
+EngagementDep = Annotated[EngagementApplication, Depends(get_engagement)]
+CommissionsDep = Annotated[CommissionApplication, Depends(get_commissions)]
+SettlementAuditDep = Annotated[SettlementAudit, Depends(get_settlement_audit)]
+ProjectionsDep = Annotated[ProjectionRunner, Depends(get_projections)]
+RankingsDep = Annotated[Rankings, Depends(get_rankings)]
+CommissionViewsDep = Annotated[CommissionViewVersions, Depends(get_commission_views)]
+
+
+# --- the command envelope ---------------------------------------------------------------
 
 IdempotencyKeyHeader = Annotated[
     str | None,

@@ -1,18 +1,19 @@
-"""Attribution, member bindings, guides' shares and the morning rankings."""
+"""Attribution: whom an order's sale is credited to, its corrections, and each brand's
+attribution policies."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, status
 from pydantic import AwareDatetime, BaseModel, Field
 
-from guideledger.api.auth import Caller, Role, allow, current_caller, require_own
-from guideledger.api.dependencies import CommandDep, LedgerDep
+from guideledger.api.auth import Role, allow, current_caller
+from guideledger.api.dependencies import AttributionDep, ClockDep, CommandDep, OrdersDep
 from guideledger.api.problems import PROBLEM_RESPONSES
-from guideledger.api.schemas import Accepted, Code, Reason, StrictModel, VersionedChange
+from guideledger.api.schemas import Accepted, Reason, StrictModel, VersionedChange
 from guideledger.attribution.domain.rules import (
     DEFAULT_PRECEDENCE,
     Attribution,
@@ -21,13 +22,8 @@ from guideledger.attribution.domain.rules import (
     BindingMode,
     Rule,
 )
-from guideledger.engagement.domain import MAX_ACTIVITY_PER_CALL, ShareKind
-from guideledger.kernel.errors import NotFound
-from guideledger.organisation.domain.guides import Guide
-from guideledger.rankings.application.rankings import GuideMeasure, StoreMeasure
 
-router = APIRouter(responses=PROBLEM_RESPONSES)
-Day = Annotated[date | None, Query(description="A day in the brand's time zone; default yesterday")]
+router = APIRouter(tags=["attribution"], responses=PROBLEM_RESPONSES)
 
 
 class AttributionView(BaseModel):
@@ -68,10 +64,9 @@ class CorrectAttribution(VersionedChange):
     "/orders/{order_id}/attribution",
     operation_id="getOrderAttribution",
     dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT, Role.FINANCE))],
-    tags=["attribution"],
 )
-def order_attribution(order_id: UUID, ledger: LedgerDep) -> AttributionView:
-    order = ledger.orders.get_order(order_id)
+def order_attribution(order_id: UUID, orders: OrdersDep) -> AttributionView:
+    order = orders.get_order(order_id)
     assert order.attribution is not None, "every placed order is attributed"
     return AttributionView.of(order.attribution)
 
@@ -80,12 +75,11 @@ def order_attribution(order_id: UUID, ledger: LedgerDep) -> AttributionView:
     "/orders/{order_id}/attribution-corrections",
     operation_id="correctOrderAttribution",
     dependencies=[Depends(allow(Role.SUPPORT))],
-    tags=["attribution"],
 )
 def correct_attribution(
-    order_id: UUID, body: CorrectAttribution, ledger: LedgerDep, command: CommandDep
+    order_id: UUID, body: CorrectAttribution, attribution: AttributionDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.attribution.correct(
+    result = attribution.correct(
         command,
         order_id,
         guide_id=body.guide_id,
@@ -94,71 +88,6 @@ def correct_attribution(
         expected_version=body.expected_version,
     )
     return Accepted.of(result)
-
-
-class BindMember(StrictModel):
-    brand_id: UUID
-    guide_id: UUID
-    reason: Reason
-
-
-class BindingEntry(BaseModel):
-    event: str
-    occurred_at: datetime
-    actor: str
-    guide_id: UUID | None
-    reason: str
-
-
-class BindingView(BaseModel):
-    member_id: UUID
-    brand_id: UUID
-    guide_id: UUID | None
-    protected_until: datetime | None
-    history: list[BindingEntry]
-
-
-@router.post(
-    "/members/{member_id}/bindings",
-    operation_id="bindMember",
-    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
-    tags=["attribution"],
-    status_code=status.HTTP_201_CREATED,
-)
-def bind_member(
-    member_id: UUID, body: BindMember, ledger: LedgerDep, command: CommandDep
-) -> Accepted:
-    result = ledger.bindings.bind(command, member_id, body.brand_id, body.guide_id, body.reason)
-    return Accepted.of(result)
-
-
-@router.get(
-    "/members/{member_id}/bindings/{brand_id}",
-    operation_id="getMemberBinding",
-    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
-    tags=["attribution"],
-)
-def member_binding(member_id: UUID, brand_id: UUID, ledger: LedgerDep) -> BindingView:
-    binding = ledger.bindings.current(member_id, brand_id)
-    if binding is None:
-        raise NotFound("the member has never been bound in this brand")
-    history = [
-        BindingEntry(
-            event=entry.event,
-            occurred_at=entry.occurred_at,
-            actor=entry.actor,
-            guide_id=entry.data.get("guide_id"),
-            reason=entry.data.get("reason", ""),
-        )
-        for entry in ledger.bindings.history(member_id, brand_id)
-    ]
-    return BindingView(
-        member_id=member_id,
-        brand_id=brand_id,
-        guide_id=binding.guide_id,
-        protected_until=binding.protected_until,
-        history=history,
-    )
 
 
 class PublishAttributionPolicy(StrictModel):
@@ -180,28 +109,32 @@ class AttributionPolicyView(BaseModel):
     "/brands/{brand_id}/attribution-policies",
     operation_id="publishAttributionPolicy",
     dependencies=[Depends(allow())],
-    tags=["attribution"],
     status_code=status.HTTP_201_CREATED,
 )
 def publish_attribution_policy(
-    brand_id: UUID, body: PublishAttributionPolicy, ledger: LedgerDep, command: CommandDep
+    brand_id: UUID,
+    body: PublishAttributionPolicy,
+    attribution: AttributionDep,
+    clock: ClockDep,
+    command: CommandDep,
 ) -> Accepted:
     draft = AttributionPolicy(
         precedence=tuple(body.precedence),
         binding_mode=body.binding_mode,
         protection_days=body.protection_days,
-        effective_from=body.effective_from or ledger.clock.now(),
+        effective_from=body.effective_from or clock.now(),
     )
-    return Accepted.of(ledger.attribution.publish_policy(command, brand_id, draft))
+    return Accepted.of(attribution.publish_policy(command, brand_id, draft))
 
 
 @router.get(
     "/brands/{brand_id}/attribution-policies",
     operation_id="listAttributionPolicies",
     dependencies=[Depends(current_caller)],
-    tags=["attribution"],
 )
-def attribution_policies(brand_id: UUID, ledger: LedgerDep) -> list[AttributionPolicyView]:
+def attribution_policies(
+    brand_id: UUID, attribution: AttributionDep
+) -> list[AttributionPolicyView]:
     return [
         AttributionPolicyView(
             version=p.version,
@@ -210,234 +143,5 @@ def attribution_policies(brand_id: UUID, ledger: LedgerDep) -> list[AttributionP
             binding_mode=p.binding_mode,
             protection_days=p.protection_days,
         )
-        for p in ledger.attribution.policies(brand_id)
-    ]
-
-
-# --- shares and their funnel -----------------------------------------------------------
-
-
-class ShareRequest(StrictModel):
-    kind: ShareKind
-    sku_id: UUID | None = None
-
-
-class Shared(BaseModel):
-    id: UUID
-    version: int
-    share_code: str
-
-
-class Activity(StrictModel):
-    count: int = Field(default=1, strict=True, ge=1, le=MAX_ACTIVITY_PER_CALL)
-
-
-class ShareView(BaseModel):
-    share_code: str
-    guide_id: UUID
-    kind: ShareKind
-    shared_at: datetime
-    visits: int
-    add_to_carts: int
-    orders: int
-    payments: int
-
-
-@router.post(
-    "/guides/{guide_id}/shares",
-    operation_id="recordShare",
-    tags=["engagement"],
-    status_code=status.HTTP_201_CREATED,
-)
-def record_share(
-    guide_id: UUID,
-    body: ShareRequest,
-    ledger: LedgerDep,
-    command: CommandDep,
-    caller: Annotated[Caller, Depends(allow(Role.GUIDE))],
-) -> Shared:
-    """A guide records their own share (an admin may record one for them)."""
-    require_own(caller, guide_id=guide_id)
-    result, code = ledger.engagement.share(command, guide_id, body.kind, body.sku_id)
-    return Shared(id=result.id, version=result.version, share_code=code)
-
-
-@router.post(
-    "/shares/{share_code}/visits",
-    operation_id="recordShareVisits",
-    dependencies=[Depends(allow(Role.FRONTEND))],
-    tags=["engagement"],
-)
-def record_visits(
-    share_code: Code, body: Activity, ledger: LedgerDep, command: CommandDep
-) -> Accepted:
-    return Accepted.of(ledger.engagement.record_visits(command, share_code, body.count))
-
-
-@router.post(
-    "/shares/{share_code}/add-to-carts",
-    operation_id="recordShareAddToCarts",
-    dependencies=[Depends(allow(Role.FRONTEND))],
-    tags=["engagement"],
-)
-def record_add_to_carts(
-    share_code: Code, body: Activity, ledger: LedgerDep, command: CommandDep
-) -> Accepted:
-    return Accepted.of(ledger.engagement.record_add_to_carts(command, share_code, body.count))
-
-
-@router.get(
-    "/shares/{share_code}",
-    operation_id="getShare",
-    dependencies=[Depends(current_caller)],
-    tags=["engagement"],
-)
-def get_share(share_code: Code, ledger: LedgerDep) -> ShareView:
-    share = ledger.engagement.get_share(share_code)
-    funnel = ledger.rankings.share(share.share_code)
-    return ShareView(
-        share_code=share.share_code,
-        guide_id=share.guide_id,
-        kind=share.kind,
-        shared_at=share.shared_at,
-        visits=share.visits,
-        add_to_carts=share.add_to_carts,
-        orders=funnel.orders if funnel else 0,
-        payments=funnel.payments if funnel else 0,
-    )
-
-
-# --- rankings and daily figures ------------------------------------------------------------
-
-
-class SalesView(BaseModel):
-    paid_orders: int
-    sales_fen: int
-    online_sales_fen: int
-    refunds_fen: int
-    net_sales_fen: int
-
-
-def _sales(s: Any) -> SalesView:
-    return SalesView(**vars(s), net_sales_fen=s.net_sales_fen)
-
-
-class StoreRankView(BaseModel):
-    rank: int
-    store_id: UUID
-    branch_id: UUID
-    district_id: UUID
-    sales: SalesView
-
-
-class GuideRankView(BaseModel):
-    rank: int
-    guide_id: UUID
-    store_id: UUID
-    sales: SalesView
-    shares: int
-    visits: int
-    share_orders: int
-    share_rate: float
-
-
-class DayView(BaseModel):
-    day: str
-    sales: SalesView
-
-
-class FunnelDayView(BaseModel):
-    day: str
-    shares: int
-    visits: int
-    add_to_carts: int
-    share_orders: int
-
-
-@router.get(
-    "/brands/{brand_id}/rankings/stores",
-    operation_id="rankStores",
-    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))],
-    tags=["rankings"],
-)
-def rank_stores(
-    brand_id: UUID, ledger: LedgerDep, day: Day = None, measure: StoreMeasure = StoreMeasure.TOTAL
-) -> list[StoreRankView]:
-    return [
-        StoreRankView(
-            rank=r.rank,
-            store_id=r.store_id,
-            branch_id=r.branch_id,
-            district_id=r.district_id,
-            sales=_sales(r.sales),
-        )
-        for r in ledger.rankings.stores(brand_id, day, measure)
-    ]
-
-
-@router.get(
-    "/brands/{brand_id}/rankings/guides",
-    operation_id="rankGuides",
-    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))],
-    tags=["rankings"],
-)
-def rank_guides(
-    brand_id: UUID,
-    ledger: LedgerDep,
-    day: Day = None,
-    store_id: UUID | None = None,
-    district_id: UUID | None = None,
-    measure: GuideMeasure = GuideMeasure.SALES,
-) -> list[GuideRankView]:
-    ranks = ledger.rankings.guides(
-        brand_id, day, store_id=store_id, district_id=district_id, measure=measure
-    )
-    return [
-        GuideRankView(
-            rank=r.rank,
-            guide_id=r.guide_id,
-            store_id=r.store_id,
-            sales=_sales(r.sales),
-            shares=r.shares,
-            visits=r.visits,
-            share_orders=r.share_orders,
-            share_rate=round(r.share_rate, 4),
-        )
-        for r in ranks
-    ]
-
-
-@router.get("/brands/{brand_id}/sales/daily", operation_id="dailySales", tags=["rankings"])
-def daily_sales(
-    brand_id: UUID,
-    ledger: LedgerDep,
-    first: date,
-    last: date,
-    caller: Annotated[
-        Caller, Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))
-    ],
-    store_id: UUID | None = None,
-    branch_id: UUID | None = None,
-    guide_id: UUID | None = None,
-) -> list[DayView]:
-    require_own(caller, guide_id=guide_id, store_id=store_id)
-    days = ledger.rankings.daily_sales(
-        brand_id, first, last, store_id=store_id, branch_id=branch_id, guide_id=guide_id
-    )
-    return [DayView(day=d.day, sales=_sales(d.sales)) for d in days]
-
-
-@router.get("/guides/{guide_id}/funnel", operation_id="guideFunnel", tags=["engagement"])
-def guide_funnel(
-    guide_id: UUID,
-    ledger: LedgerDep,
-    first: date,
-    last: date,
-    caller: Annotated[Caller, Depends(allow(Role.GUIDE, Role.FINANCE, Role.SUPPORT))],
-) -> list[FunnelDayView]:
-    require_own(caller, guide_id=guide_id)
-    guide = ledger.organisation.load(Guide, guide_id)
-    return [
-        FunnelDayView(**vars(d))
-        for d in ledger.rankings.funnel(guide.brand_id, guide_id, first, last)
+        for p in attribution.policies(brand_id)
     ]

@@ -13,13 +13,20 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from guideledger.api.auth import Caller, Role, allow, current_caller, require_own
-from guideledger.api.dependencies import CommandDep, LedgerDep
+from guideledger.api.dependencies import (
+    ClockDep,
+    CommandDep,
+    CommissionsDep,
+    OrganisationDep,
+    SettlementAuditDep,
+)
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Code, PositiveFen, StrictModel
+from guideledger.commissions.application.app import CommissionApplication
 from guideledger.commissions.domain.ledger import StatementLine
 from guideledger.commissions.domain.rules import ANY, CommissionPolicy, Payee, PayeeLevel, RateRule
 from guideledger.commissions.domain.settlement import SettlementPeriod
-from guideledger.composition import Ledger
+from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.domain.guides import Guide
 
 router = APIRouter(tags=["ledger"], responses=PROBLEM_RESPONSES)
@@ -62,14 +69,6 @@ class CommissionPolicyView(BaseModel):
 class Closed(BaseModel):
     period: str
     closed_payees: list[str]
-
-
-class MatureCommissions(StrictModel):
-    as_of: AwareDatetime | None = None
-
-
-class Matured(BaseModel):
-    matured: int
 
 
 class StatementSummary(BaseModel):
@@ -146,7 +145,11 @@ class TrialBalance(BaseModel):
     status_code=status.HTTP_201_CREATED,
 )
 def publish_commission_policy(
-    brand_id: UUID, body: PublishCommissionPolicy, ledger: LedgerDep, command: CommandDep
+    brand_id: UUID,
+    body: PublishCommissionPolicy,
+    commissions: CommissionsDep,
+    clock: ClockDep,
+    command: CommandDep,
 ) -> Accepted:
     draft = CommissionPolicy(
         rates=tuple(RateRule(r.level, r.rate_bp, r.category, r.channel) for r in body.rates),
@@ -154,9 +157,9 @@ def publish_commission_policy(
         top_guide_percent=body.top_guide_percent,
         top_guide_bonus_fen=body.top_guide_bonus_fen,
         return_window_days=body.return_window_days,
-        effective_from=body.effective_from or ledger.clock.now(),
+        effective_from=body.effective_from or clock.now(),
     )
-    return Accepted.of(ledger.commissions.publish_policy(command, brand_id, draft))
+    return Accepted.of(commissions.publish_policy(command, brand_id, draft))
 
 
 @router.get(
@@ -164,7 +167,7 @@ def publish_commission_policy(
     operation_id="listCommissionPolicies",
     dependencies=[Depends(current_caller)],
 )
-def commission_policies(brand_id: UUID, ledger: LedgerDep) -> list[CommissionPolicyView]:
+def commission_policies(brand_id: UUID, commissions: CommissionsDep) -> list[CommissionPolicyView]:
     return [
         CommissionPolicyView(
             version=p.version,
@@ -175,7 +178,7 @@ def commission_policies(brand_id: UUID, ledger: LedgerDep) -> list[CommissionPol
             top_guide_bonus_fen=p.top_guide_bonus_fen,
             return_window_days=p.return_window_days,
         )
-        for p in ledger.commissions.policies(brand_id)
+        for p in commissions.policies(brand_id)
     ]
 
 
@@ -184,21 +187,11 @@ def commission_policies(brand_id: UUID, ledger: LedgerDep) -> list[CommissionPol
     operation_id="closePeriod",
     dependencies=[Depends(allow(Role.FINANCE))],
 )
-def close_period(brand_id: UUID, period: Period, ledger: LedgerDep, command: CommandDep) -> Closed:
+def close_period(
+    brand_id: UUID, period: Period, commissions: CommissionsDep, command: CommandDep
+) -> Closed:
     """Closes the brand's period once: handbacks, top-guide bonuses, every payee's statement."""
-    return Closed(
-        period=period, closed_payees=ledger.commissions.close_period(command, brand_id, period)
-    )
-
-
-@router.post(
-    "/operations/mature-commissions",
-    operation_id="matureCommissions",
-    dependencies=[Depends(allow(Role.FINANCE))],
-    tags=["operations"],
-)
-def mature_commissions(body: MatureCommissions, ledger: LedgerDep) -> Matured:
-    return Matured(matured=ledger.commissions.mature_due(body.as_of))
+    return Closed(period=period, closed_payees=commissions.close_period(command, brand_id, period))
 
 
 def _payee(level: PayeeLevel, payee_id: UUID) -> str:
@@ -210,23 +203,29 @@ StatementReaders = Annotated[
 ]
 
 
-def _may_read(caller: Caller, level: PayeeLevel, payee_id: UUID, ledger: Ledger) -> str:
+def _may_read(
+    caller: Caller, level: PayeeLevel, payee_id: UUID, organisation: OrganisationApplication
+) -> str:
     """Guides read their own statements; store managers their store's and its guides'."""
     if caller.role is Role.GUIDE:
         require_own(caller, guide_id=payee_id if level is PayeeLevel.GUIDE else None)
     elif caller.role is Role.STORE_MANAGER:
         store_id = payee_id if level is PayeeLevel.STORE else None
         if level is PayeeLevel.GUIDE:
-            store_id = ledger.organisation.load(Guide, payee_id).store_id
+            store_id = organisation.load(Guide, payee_id).store_id
         require_own(caller, store_id=store_id)
     return _payee(level, payee_id)
 
 
 @router.get("/payees/{level}/{payee_id}/statements", operation_id="listStatements")
 def statements(
-    level: PayeeLevel, payee_id: UUID, ledger: LedgerDep, caller: StatementReaders
+    level: PayeeLevel,
+    payee_id: UUID,
+    commissions: CommissionsDep,
+    organisation: OrganisationDep,
+    caller: StatementReaders,
 ) -> list[StatementSummary]:
-    payee = _may_read(caller, level, payee_id, ledger)
+    payee = _may_read(caller, level, payee_id, organisation)
     return [
         StatementSummary(
             period=row["period"],
@@ -236,20 +235,27 @@ def statements(
             lines=row["lines"],
             paid_reference=row["paid_reference"],
         )
-        for row in ledger.commissions.statements(payee)
+        for row in commissions.statements(payee)
     ]
 
 
-def statement_view(ledger: Ledger, payee_key: str, period: str) -> StatementView:
-    found = ledger.commissions.statement(payee_key, period)
-    return StatementView.of(found, ledger.commissions.statement_lines(found))
+def statement_view(
+    commissions: CommissionApplication, payee_key: str, period: str
+) -> StatementView:
+    found = commissions.statement(payee_key, period)
+    return StatementView.of(found, commissions.statement_lines(found))
 
 
 @router.get("/payees/{level}/{payee_id}/statements/{period}", operation_id="getStatement")
 def statement(
-    level: PayeeLevel, payee_id: UUID, period: Period, ledger: LedgerDep, caller: StatementReaders
+    level: PayeeLevel,
+    payee_id: UUID,
+    period: Period,
+    commissions: CommissionsDep,
+    organisation: OrganisationDep,
+    caller: StatementReaders,
 ) -> StatementView:
-    return statement_view(ledger, _may_read(caller, level, payee_id, ledger), period)
+    return statement_view(commissions, _may_read(caller, level, payee_id, organisation), period)
 
 
 @router.get(
@@ -259,9 +265,14 @@ def statement(
     responses={200: {"content": {"text/csv": {}}, "description": "The statement as CSV"}},
 )
 def statement_csv(
-    level: PayeeLevel, payee_id: UUID, period: Period, ledger: LedgerDep, caller: StatementReaders
+    level: PayeeLevel,
+    payee_id: UUID,
+    period: Period,
+    commissions: CommissionsDep,
+    organisation: OrganisationDep,
+    caller: StatementReaders,
 ) -> Response:
-    view = statement_view(ledger, _may_read(caller, level, payee_id, ledger), period)
+    view = statement_view(commissions, _may_read(caller, level, payee_id, organisation), period)
     return Response(
         statement_as_csv(view),
         media_type="text/csv; charset=utf-8",
@@ -313,10 +324,10 @@ def record_payout(
     payee_id: UUID,
     period: Period,
     body: Payout,
-    ledger: LedgerDep,
+    commissions: CommissionsDep,
     command: CommandDep,
 ) -> Accepted:
-    result = ledger.commissions.pay_out(
+    result = commissions.pay_out(
         command, _payee(level, payee_id), period, body.amount_fen, body.reference
     )
     return Accepted.of(result)
@@ -324,10 +335,14 @@ def record_payout(
 
 @router.get("/payees/{level}/{payee_id}/balances", operation_id="getPayeeBalances")
 def balances(
-    level: PayeeLevel, payee_id: UUID, ledger: LedgerDep, caller: StatementReaders
+    level: PayeeLevel,
+    payee_id: UUID,
+    commissions: CommissionsDep,
+    organisation: OrganisationDep,
+    caller: StatementReaders,
 ) -> dict[str, int]:
     """What the payee is owed, per bucket: pending, settleable, payable (and held, for stores)."""
-    return ledger.commissions.balances(_may_read(caller, level, payee_id, ledger))
+    return commissions.balances(_may_read(caller, level, payee_id, organisation))
 
 
 @router.get(
@@ -335,8 +350,8 @@ def balances(
     operation_id="getTrialBalance",
     dependencies=[Depends(allow(Role.FINANCE))],
 )
-def trial_balance(brand_id: UUID, ledger: LedgerDep) -> TrialBalance:
-    total, accounts = ledger.commissions.trial_balance(brand_id)
+def trial_balance(brand_id: UUID, commissions: CommissionsDep) -> TrialBalance:
+    total, accounts = commissions.trial_balance(brand_id)
     return TrialBalance(
         total_fen=total,
         accounts=[AccountBalance(account=a, balance_fen=b) for a, b in sorted(accounts.items())],
@@ -367,12 +382,12 @@ class AuditView(BaseModel):
     dependencies=[Depends(allow(Role.FINANCE))],
 )
 def audit_period(
-    brand_id: UUID, period: Period, ledger: LedgerDep, payee: PayeeKey | None = None
+    brand_id: UUID, period: Period, audit: SettlementAuditDep, payee: PayeeKey | None = None
 ) -> AuditView:
     """Replays every commission event from zero in memory, recomputes the period's
     statements (accruals under the rules their postings record) and compares them with
     the stored ones to the fen; every mismatch names the events involved."""
-    report = ledger.settlement_audit().run(brand_id, period, payee)
+    report = audit.run(brand_id, period, payee)
     return AuditView(
         period=report.period,
         payee=report.payee,

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from guideledger.api.auth import Role, allow, current_caller
-from guideledger.api.dependencies import LedgerDep
+from guideledger.api.dependencies import CommissionsDep, ProjectionsDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.organisation.application.directory import units
 
@@ -49,9 +49,11 @@ class PayoutView(BaseModel):
     operation_id="listUnits",
     dependencies=[Depends(current_caller)],
 )
-def list_units(brand_id: UUID, ledger: LedgerDep, kind: UnitKind | None = None) -> list[UnitView]:
+def list_units(
+    brand_id: UUID, projections: ProjectionsDep, kind: UnitKind | None = None
+) -> list[UnitView]:
     """The brand's regions, districts, branches, stores and warehouses, by code."""
-    rows = units(ledger.projections, brand_id, kind)
+    rows = units(projections, brand_id, kind)
     return [
         UnitView.model_validate({k: v for k, v in row.items() if k != "brand_id"}) for row in rows
     ]
@@ -62,10 +64,10 @@ def list_units(brand_id: UUID, ledger: LedgerDep, kind: UnitKind | None = None) 
     operation_id="listPayouts",
     dependencies=[Depends(allow(Role.FINANCE))],
 )
-def list_payouts(brand_id: UUID, ledger: LedgerDep) -> list[PayoutView]:
+def list_payouts(brand_id: UUID, commissions: CommissionsDep) -> list[PayoutView]:
     """Per period and payee level: statements, their total (open ones so far), what the closed
     ones came to and what was paid."""
-    return [PayoutView(**row) for row in ledger.commissions.payouts(brand_id)]
+    return [PayoutView(**row) for row in commissions.payouts(brand_id)]
 
 
 @router.get("/dashboard", include_in_schema=False)

@@ -10,9 +10,17 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from guideledger.api.auth import Caller, Role, allow, current_caller, require_own
-from guideledger.api.dependencies import CommandDep, LedgerDep
+from guideledger.api.dependencies import (
+    ClockDep,
+    CommandDep,
+    OrdersDep,
+    RoutingDep,
+    StockDep,
+    WaitingOrdersDep,
+)
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Location, Reason, StrictModel, VersionedChange
+from guideledger.fulfilment.application.stock_control import StockControl
 from guideledger.fulfilment.domain.routing import (
     LineDemand,
     Outcome,
@@ -151,12 +159,12 @@ def receive_stock(
     node_id: UUID,
     sku_id: UUID,
     body: ReceiveStock,
-    ledger: LedgerDep,
+    stock: StockDep,
     command: CommandDep,
     caller: KeepsStock,
 ) -> Accepted:
     require_own(caller, store_id=node_id)
-    result = ledger.stock.receive(command, node_id, sku_id, body.quantity, body.reference)
+    result = stock.receive(command, node_id, sku_id, body.quantity, body.reference)
     return Accepted.of(result)
 
 
@@ -165,35 +173,31 @@ def adjust_stock(
     node_id: UUID,
     sku_id: UUID,
     body: AdjustStock,
-    ledger: LedgerDep,
+    stock: StockDep,
     command: CommandDep,
     caller: KeepsStock,
 ) -> Accepted:
     require_own(caller, store_id=node_id)
-    result = ledger.stock.adjust(
-        command, node_id, sku_id, body.delta, body.reason, body.expected_version
-    )
+    result = stock.adjust(command, node_id, sku_id, body.delta, body.reason, body.expected_version)
     return Accepted.of(result)
 
 
-def _positions(ledger: LedgerDep, **where: UUID) -> list[StockPositionView]:
-    return [
-        StockPositionView(**vars(p), available=p.available) for p in ledger.stock.positions(**where)
-    ]
+def _positions(stock: StockControl, **where: UUID) -> list[StockPositionView]:
+    return [StockPositionView(**vars(p), available=p.available) for p in stock.positions(**where)]
 
 
 @router.get(
     "/nodes/{node_id}/stock", operation_id="getStockByNode", dependencies=[Depends(current_caller)]
 )
-def stock_by_node(node_id: UUID, ledger: LedgerDep) -> list[StockPositionView]:
-    return _positions(ledger, node_id=node_id)
+def stock_by_node(node_id: UUID, stock: StockDep) -> list[StockPositionView]:
+    return _positions(stock, node_id=node_id)
 
 
 @router.get(
     "/skus/{sku_id}/stock", operation_id="getStockBySku", dependencies=[Depends(current_caller)]
 )
-def stock_by_sku(sku_id: UUID, ledger: LedgerDep) -> list[StockPositionView]:
-    return _positions(ledger, sku_id=sku_id)
+def stock_by_sku(sku_id: UUID, stock: StockDep) -> list[StockPositionView]:
+    return _positions(stock, sku_id=sku_id)
 
 
 @router.get(
@@ -201,9 +205,9 @@ def stock_by_sku(sku_id: UUID, ledger: LedgerDep) -> list[StockPositionView]:
     operation_id="getOrderRouting",
     dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
 )
-def order_routing(order_id: UUID, ledger: LedgerDep) -> RoutingDecisionView | None:
+def order_routing(order_id: UUID, orders: OrdersDep) -> RoutingDecisionView | None:
     """The routing decision with every candidate's outcome; null before any routing."""
-    order = ledger.orders.get_order(order_id)
+    order = orders.get_order(order_id)
     return RoutingDecisionView.of(order.routing, order) if order.routing else None
 
 
@@ -212,14 +216,12 @@ def order_routing(order_id: UUID, ledger: LedgerDep) -> RoutingDecisionView | No
     operation_id="dryRunRouting",
     dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
 )
-def dry_run(brand_id: UUID, body: DryRun, ledger: LedgerDep) -> RoutingDecisionView:
+def dry_run(brand_id: UUID, body: DryRun, routing: RoutingDep) -> RoutingDecisionView:
     """Routes a hypothetical order now; reserves and records nothing."""
     lines = [
         LineDemand(n, line.sku_id, line.quantity) for n, line in enumerate(body.lines, start=1)
     ]
-    return RoutingDecisionView.of(
-        ledger.routing.dry_run(brand_id, lines, body.location.to_domain())
-    )
+    return RoutingDecisionView.of(routing.dry_run(brand_id, lines, body.location.to_domain()))
 
 
 @router.get(
@@ -228,11 +230,11 @@ def dry_run(brand_id: UUID, body: DryRun, ledger: LedgerDep) -> RoutingDecisionV
     dependencies=[Depends(allow(Role.SUPPORT))],
 )
 def unroutable_orders(
-    brand_id: UUID, ledger: LedgerDep, limit: Page = 100, offset: Offset = 0
+    brand_id: UUID, waiting_orders: WaitingOrdersDep, limit: Page = 100, offset: Offset = 0
 ) -> list[WaitingOrderView]:
     return [
         WaitingOrderView(**vars(w))
-        for w in ledger.waiting_orders.of_brand(brand_id, limit=limit, offset=offset)
+        for w in waiting_orders.of_brand(brand_id, limit=limit, offset=offset)
     ]
 
 
@@ -241,8 +243,8 @@ def unroutable_orders(
     operation_id="rerouteWaitingOrders",
     dependencies=[Depends(allow(Role.SUPPORT))],
 )
-def reroute(brand_id: UUID, ledger: LedgerDep) -> Rerouted:
-    return Rerouted(allocated=ledger.waiting_orders.route_again(brand_id))
+def reroute(brand_id: UUID, waiting_orders: WaitingOrdersDep) -> Rerouted:
+    return Rerouted(allocated=waiting_orders.route_again(brand_id))
 
 
 @router.post(
@@ -252,16 +254,20 @@ def reroute(brand_id: UUID, ledger: LedgerDep) -> Rerouted:
     status_code=status.HTTP_201_CREATED,
 )
 def publish_routing_policy(
-    brand_id: UUID, body: PublishRoutingPolicy, ledger: LedgerDep, command: CommandDep
+    brand_id: UUID,
+    body: PublishRoutingPolicy,
+    routing: RoutingDep,
+    clock: ClockDep,
+    command: CommandDep,
 ) -> Accepted:
     draft = RoutingPolicy(
         distance_band_km=body.distance_band_km,
         max_shipments=body.max_shipments,
         split_search_limit=body.split_search_limit,
         prefer_warehouse=body.prefer_warehouse,
-        effective_from=body.effective_from or ledger.clock.now(),
+        effective_from=body.effective_from or clock.now(),
     )
-    return Accepted.of(ledger.routing.publish_policy(command, brand_id, draft))
+    return Accepted.of(routing.publish_policy(command, brand_id, draft))
 
 
 @router.get(
@@ -269,5 +275,5 @@ def publish_routing_policy(
     operation_id="listRoutingPolicies",
     dependencies=[Depends(current_caller)],
 )
-def routing_policies(brand_id: UUID, ledger: LedgerDep) -> list[RoutingPolicyView]:
-    return [RoutingPolicyView(**vars(p)) for p in ledger.routing.policies(brand_id)]
+def routing_policies(brand_id: UUID, routing: RoutingDep) -> list[RoutingPolicyView]:
+    return [RoutingPolicyView(**vars(p)) for p in routing.policies(brand_id)]

@@ -1,18 +1,28 @@
-"""Liveness, readiness and metrics: public, for load balancers and Prometheus."""
+"""Operations: liveness, readiness and metrics (public, for load balancers and Prometheus),
+and the operational sweeps a scheduler calls (expire unpaid orders, mature commissions).
+
+The sweeps keep their context's tag first ("orders", "ledger"), as published: generated
+clients group an operation under its first tag.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
-from guideledger.api.dependencies import LedgerDep
+from guideledger.api.auth import Role, allow
+from guideledger.api.dependencies import CommissionsDep, OrdersDep, ProjectionsDep
+from guideledger.api.problems import PROBLEM_RESPONSES
+from guideledger.api.schemas import StrictModel
 from guideledger.platform.observability import PROJECTION_LAG_EVENTS, PROJECTION_LAG_SECONDS
+from guideledger.readmodels.runner import ProjectionRunner
 
-router = APIRouter(tags=["operations"])
+router = APIRouter()
 #: A read model further behind than this is not ready to serve.
 READY_LAG_SECONDS = 30.0
 
@@ -33,17 +43,17 @@ class Readiness(BaseModel):
     projections: list[ProjectionLag]
 
 
-@router.get("/health", operation_id="health")
+@router.get("/health", operation_id="health", tags=["operations"])
 def health() -> Health:
     """The process is up."""
     return Health(status="ok")
 
 
-def _lags(ledger: LedgerDep) -> list[ProjectionLag]:
+def _lags(projections: ProjectionRunner) -> list[ProjectionLag]:
     now = datetime.now(UTC)
     lags = []
-    for name in list(ledger.projections.projections):
-        events, seconds = ledger.projections.lag(name, now)
+    for name in list(projections.projections):
+        events, seconds = projections.lag(name, now)
         PROJECTION_LAG_EVENTS.labels(name).set(events)
         PROJECTION_LAG_SECONDS.labels(name).set(seconds)
         lags.append(ProjectionLag(projection=name, events_behind=events, seconds_behind=seconds))
@@ -53,12 +63,13 @@ def _lags(ledger: LedgerDep) -> list[ProjectionLag]:
 @router.get(
     "/ready",
     operation_id="ready",
+    tags=["operations"],
     responses={503: {"model": Readiness, "description": "A store is down or a read model lags"}},
 )
-def ready(ledger: LedgerDep) -> Response:
+def ready(projections: ProjectionsDep) -> Response:
     """The event stores answer and every read model is within 30 s of its events."""
     try:
-        lags = _lags(ledger)
+        lags = _lags(projections)
     except Exception:
         body = Readiness(status="unavailable", stores="unreachable", projections=[])
         return JSONResponse(body.model_dump(), status_code=503)
@@ -70,9 +81,53 @@ def ready(ledger: LedgerDep) -> Response:
 @router.get(
     "/metrics",
     operation_id="metrics",
+    tags=["operations"],
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
 )
-def metrics(request: Request, ledger: LedgerDep) -> Response:
-    _lags(ledger)
+def metrics(request: Request, projections: ProjectionsDep) -> Response:
+    _lags(projections)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+# --- sweeps -------------------------------------------------------------------------------
+
+
+class ExpireUnpaidOrders(StrictModel):
+    as_of: AwareDatetime | None = Field(
+        default=None, description="Defaults to now; cancels orders whose window closed by then"
+    )
+
+
+class ExpiredOrders(BaseModel):
+    expired: list[UUID]
+
+
+class MatureCommissions(StrictModel):
+    as_of: AwareDatetime | None = None
+
+
+class Matured(BaseModel):
+    matured: int
+
+
+@router.post(
+    "/operations/expire-unpaid-orders",
+    operation_id="expireUnpaidOrders",
+    dependencies=[Depends(allow())],
+    tags=["orders", "operations"],
+    responses=PROBLEM_RESPONSES,
+)
+def expire_unpaid_orders(body: ExpireUnpaidOrders, orders: OrdersDep) -> ExpiredOrders:
+    return ExpiredOrders(expired=orders.expire_unpaid_orders(body.as_of))
+
+
+@router.post(
+    "/operations/mature-commissions",
+    operation_id="matureCommissions",
+    dependencies=[Depends(allow(Role.FINANCE))],
+    tags=["ledger", "operations"],
+    responses=PROBLEM_RESPONSES,
+)
+def mature_commissions(body: MatureCommissions, commissions: CommissionsDep) -> Matured:
+    return Matured(matured=commissions.mature_due(body.as_of))

@@ -11,7 +11,13 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import AwareDatetime, BaseModel, Field
 
 from guideledger.api.auth import Caller, Role, allow, require_own
-from guideledger.api.dependencies import CommandDep, LedgerDep
+from guideledger.api.dependencies import (
+    CommandDep,
+    CommissionsDep,
+    OrderHistoryDep,
+    OrdersDep,
+    VaultDep,
+)
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import (
     Accepted,
@@ -209,8 +215,8 @@ class HistoryEntryView(BaseModel):
     dependencies=[Depends(allow(Role.FRONTEND))],
     status_code=status.HTTP_201_CREATED,
 )
-def place_order(body: PlaceOrder, ledger: LedgerDep, command: CommandDep) -> Accepted:
-    result = ledger.orders.place_order(
+def place_order(body: PlaceOrder, orders: OrdersDep, command: CommandDep) -> Accepted:
+    result = orders.place_order(
         command,
         brand_id=body.brand_id,
         member_id=body.member_id,
@@ -228,15 +234,17 @@ def place_order(body: PlaceOrder, ledger: LedgerDep, command: CommandDep) -> Acc
 )
 def get_order(
     order_id: UUID,
-    ledger: LedgerDep,
+    orders: OrdersDep,
+    history: OrderHistoryDep,
+    vault: VaultDep,
     as_of: Annotated[
         AwareDatetime | None,
         Query(description="The order as it stood at this instant (with a time zone)"),
     ] = None,
 ) -> OrderView:
     if as_of is None:
-        return OrderView.of(ledger.orders.get_order(order_id), ledger.organisation.vault)
-    return OrderView.of(ledger.order_history.as_of(order_id, as_of), ledger.organisation.vault)
+        return OrderView.of(orders.get_order(order_id), vault)
+    return OrderView.of(history.as_of(order_id, as_of), vault)
 
 
 @router.get(
@@ -244,11 +252,8 @@ def get_order(
     operation_id="getOrderHistory",
     dependencies=[Depends(allow(Role.SUPPORT, Role.FINANCE))],
 )
-def get_order_history(order_id: UUID, ledger: LedgerDep) -> list[HistoryEntryView]:
-    return [
-        HistoryEntryView(**jsonable_encoder(entry))
-        for entry in ledger.order_history.entries(order_id)
-    ]
+def get_order_history(order_id: UUID, history: OrderHistoryDep) -> list[HistoryEntryView]:
+    return [HistoryEntryView(**jsonable_encoder(entry)) for entry in history.entries(order_id)]
 
 
 class TimelineEntryView(BaseModel):
@@ -266,11 +271,13 @@ class TimelineEntryView(BaseModel):
     operation_id="getOrderTimeline",
     dependencies=[Depends(allow(Role.SUPPORT, Role.FINANCE))],
 )
-def get_order_timeline(order_id: UUID, ledger: LedgerDep) -> list[TimelineEntryView]:
+def get_order_timeline(
+    order_id: UUID, history: OrderHistoryDep, commissions: CommissionsDep
+) -> list[TimelineEntryView]:
     """The order's story across aggregates: its events, its stock, its commission postings."""
     return [
         TimelineEntryView(**jsonable_encoder(entry))
-        for entry in order_timeline(ledger.order_history, ledger.commissions, order_id)
+        for entry in order_timeline(history, commissions, order_id)
     ]
 
 
@@ -279,10 +286,8 @@ def get_order_timeline(order_id: UUID, ledger: LedgerDep) -> list[TimelineEntryV
     operation_id="payOrder",
     dependencies=[Depends(allow(Role.FRONTEND))],
 )
-def pay_order(order_id: UUID, body: PayOrder, ledger: LedgerDep, command: CommandDep) -> Accepted:
-    result = ledger.orders.pay(
-        command, order_id, body.amount_fen, body.payment_ref, body.expected_version
-    )
+def pay_order(order_id: UUID, body: PayOrder, orders: OrdersDep, command: CommandDep) -> Accepted:
+    result = orders.pay(command, order_id, body.amount_fen, body.payment_ref, body.expected_version)
     return Accepted.of(result)
 
 
@@ -292,21 +297,21 @@ def pay_order(order_id: UUID, body: PayOrder, ledger: LedgerDep, command: Comman
     dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
 )
 def cancel_order(
-    order_id: UUID, body: CancelOrder, ledger: LedgerDep, command: CommandDep
+    order_id: UUID, body: CancelOrder, orders: OrdersDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.orders.cancel(command, order_id, body.reason, body.expected_version)
+    result = orders.cancel(command, order_id, body.reason, body.expected_version)
     return Accepted.of(result)
 
 
 @router.post("/orders/{order_id}/shipments", operation_id="shipOrder")
 def ship_order(
-    order_id: UUID, body: ShipOrder, ledger: LedgerDep, command: CommandDep, caller: ShipsParcels
+    order_id: UUID, body: ShipOrder, orders: OrdersDep, command: CommandDep, caller: ShipsParcels
 ) -> Accepted:
     require_own(caller, store_id=body.node_id)
     quantities: dict[int, int] = {}
     for line in body.lines:
         quantities[line.line_no] = quantities.get(line.line_no, 0) + line.quantity
-    result = ledger.orders.ship(
+    result = orders.ship(
         command, order_id, body.shipment_id, body.node_id, quantities, body.expected_version
     )
     return Accepted.of(result)
@@ -321,10 +326,10 @@ def record_delivery(
     order_id: UUID,
     shipment_id: Code,
     body: VersionedChange,
-    ledger: LedgerDep,
+    orders: OrdersDep,
     command: CommandDep,
 ) -> Accepted:
-    result = ledger.orders.deliver(command, order_id, shipment_id, body.expected_version)
+    result = orders.deliver(command, order_id, shipment_id, body.expected_version)
     return Accepted.of(result)
 
 
@@ -334,9 +339,9 @@ def record_delivery(
     dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
 )
 def return_items(
-    order_id: UUID, body: ReturnItems, ledger: LedgerDep, command: CommandDep
+    order_id: UUID, body: ReturnItems, orders: OrdersDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.orders.return_items(
+    result = orders.return_items(
         command,
         order_id,
         return_id=body.return_id,
@@ -354,29 +359,9 @@ def return_items(
     dependencies=[Depends(allow(Role.FINANCE, Role.SUPPORT))],
 )
 def refund_order(
-    order_id: UUID, body: RefundOrder, ledger: LedgerDep, command: CommandDep
+    order_id: UUID, body: RefundOrder, orders: OrdersDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.orders.refund(
+    result = orders.refund(
         command, order_id, body.refund_id, body.amount_fen, body.expected_version
     )
     return Accepted.of(result)
-
-
-class ExpireUnpaidOrders(StrictModel):
-    as_of: AwareDatetime | None = Field(
-        default=None, description="Defaults to now; cancels orders whose window closed by then"
-    )
-
-
-class ExpiredOrders(BaseModel):
-    expired: list[UUID]
-
-
-@router.post(
-    "/operations/expire-unpaid-orders",
-    operation_id="expireUnpaidOrders",
-    dependencies=[Depends(allow())],
-    tags=["operations"],
-)
-def expire_unpaid_orders(body: ExpireUnpaidOrders, ledger: LedgerDep) -> ExpiredOrders:
-    return ExpiredOrders(expired=ledger.orders.expire_unpaid_orders(body.as_of))

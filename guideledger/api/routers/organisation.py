@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import Field
 
 from guideledger.api.auth import allow, current_caller
-from guideledger.api.dependencies import CommandDep, LedgerDep
+from guideledger.api.dependencies import CommandDep, OrganisationDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import (
     Accepted,
@@ -66,23 +66,25 @@ class BrandView(FromAttributes):
     dependencies=[Depends(allow())],
     status_code=status.HTTP_201_CREATED,
 )
-def register_brand(body: RegisterBrand, ledger: LedgerDep, command: CommandDep) -> Accepted:
-    result = ledger.organisation.register_brand(
+def register_brand(
+    body: RegisterBrand, organisation: OrganisationDep, command: CommandDep
+) -> Accepted:
+    result = organisation.register_brand(
         command, body.code, body.name, body.time_zone, body.settlement_cadence
     )
     return Accepted.of(result)
 
 
 @router.get("/brands/{brand_id}", operation_id="getBrand", dependencies=[Depends(current_caller)])
-def get_brand(brand_id: UUID, ledger: LedgerDep) -> BrandView:
-    return BrandView.model_validate(ledger.organisation.load(Brand, brand_id))
+def get_brand(brand_id: UUID, organisation: OrganisationDep) -> BrandView:
+    return BrandView.model_validate(organisation.load(Brand, brand_id))
 
 
 @router.get(
     "/brands/by-code/{code}", operation_id="getBrandByCode", dependencies=[Depends(current_caller)]
 )
-def get_brand_by_code(code: Code, ledger: LedgerDep) -> BrandView:
-    return BrandView.model_validate(ledger.organisation.load(Brand, Brand.create_id(code)))
+def get_brand_by_code(code: Code, organisation: OrganisationDep) -> BrandView:
+    return BrandView.model_validate(organisation.load(Brand, Brand.create_id(code)))
 
 
 @router.put(
@@ -91,9 +93,12 @@ def get_brand_by_code(code: Code, ledger: LedgerDep) -> BrandView:
     dependencies=[Depends(allow())],
 )
 def change_settlement_cadence(
-    brand_id: UUID, body: ChangeSettlementCadence, ledger: LedgerDep, command: CommandDep
+    brand_id: UUID,
+    body: ChangeSettlementCadence,
+    organisation: OrganisationDep,
+    command: CommandDep,
 ) -> Accepted:
-    result = ledger.organisation.change_settlement_cadence(
+    result = organisation.change_settlement_cadence(
         command, brand_id, body.settlement_cadence, body.expected_version
     )
     return Accepted.of(result)
@@ -127,16 +132,16 @@ class UnitView(FromAttributes):
     status_code=status.HTTP_201_CREATED,
 )
 def register_region(
-    brand_id: UUID, body: RegisterUnit, ledger: LedgerDep, command: CommandDep
+    brand_id: UUID, body: RegisterUnit, organisation: OrganisationDep, command: CommandDep
 ) -> Accepted:
-    return Accepted.of(ledger.organisation.register_region(command, brand_id, body.code, body.name))
+    return Accepted.of(organisation.register_region(command, brand_id, body.code, body.name))
 
 
 @router.get(
     "/regions/{region_id}", operation_id="getRegion", dependencies=[Depends(current_caller)]
 )
-def get_region(region_id: UUID, ledger: LedgerDep) -> UnitView:
-    return UnitView.model_validate(ledger.organisation.load(Region, region_id))
+def get_region(region_id: UUID, organisation: OrganisationDep) -> UnitView:
+    return UnitView.model_validate(organisation.load(Region, region_id))
 
 
 @router.post(
@@ -146,19 +151,17 @@ def get_region(region_id: UUID, ledger: LedgerDep) -> UnitView:
     status_code=status.HTTP_201_CREATED,
 )
 def register_district(
-    brand_id: UUID, body: RegisterDistrict, ledger: LedgerDep, command: CommandDep
+    brand_id: UUID, body: RegisterDistrict, organisation: OrganisationDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.organisation.register_district(
-        command, brand_id, body.region_id, body.code, body.name
-    )
+    result = organisation.register_district(command, brand_id, body.region_id, body.code, body.name)
     return Accepted.of(result)
 
 
 @router.get(
     "/districts/{district_id}", operation_id="getDistrict", dependencies=[Depends(current_caller)]
 )
-def get_district(district_id: UUID, ledger: LedgerDep) -> UnitView:
-    return UnitView.model_validate(ledger.organisation.load(District, district_id))
+def get_district(district_id: UUID, organisation: OrganisationDep) -> UnitView:
+    return UnitView.model_validate(organisation.load(District, district_id))
 
 
 @router.post(
@@ -168,16 +171,16 @@ def get_district(district_id: UUID, ledger: LedgerDep) -> UnitView:
     status_code=status.HTTP_201_CREATED,
 )
 def register_branch(
-    brand_id: UUID, body: RegisterUnit, ledger: LedgerDep, command: CommandDep
+    brand_id: UUID, body: RegisterUnit, organisation: OrganisationDep, command: CommandDep
 ) -> Accepted:
-    return Accepted.of(ledger.organisation.register_branch(command, brand_id, body.code, body.name))
+    return Accepted.of(organisation.register_branch(command, brand_id, body.code, body.name))
 
 
 @router.get(
     "/branches/{branch_id}", operation_id="getBranch", dependencies=[Depends(current_caller)]
 )
-def get_branch(branch_id: UUID, ledger: LedgerDep) -> UnitView:
-    return UnitView.model_validate(ledger.organisation.load(Branch, branch_id))
+def get_branch(branch_id: UUID, organisation: OrganisationDep) -> UnitView:
+    return UnitView.model_validate(organisation.load(Branch, branch_id))
 
 
 # --- nodes ------------------------------------------------------------------------------
@@ -226,9 +229,9 @@ class NodeView(FromAttributes):
     status_code=status.HTTP_201_CREATED,
 )
 def register_node(
-    brand_id: UUID, body: RegisterNode, ledger: LedgerDep, command: CommandDep
+    brand_id: UUID, body: RegisterNode, organisation: OrganisationDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.organisation.register_node(
+    result = organisation.register_node(
         command,
         brand_id=brand_id,
         branch_id=body.branch_id,
@@ -243,8 +246,8 @@ def register_node(
 
 
 @router.get("/nodes/{node_id}", operation_id="getNode", dependencies=[Depends(current_caller)])
-def get_node(node_id: UUID, ledger: LedgerDep) -> NodeView:
-    return NodeView.model_validate(ledger.organisation.load(Node, node_id))
+def get_node(node_id: UUID, organisation: OrganisationDep) -> NodeView:
+    return NodeView.model_validate(organisation.load(Node, node_id))
 
 
 @router.get(
@@ -252,23 +255,23 @@ def get_node(node_id: UUID, ledger: LedgerDep) -> NodeView:
     operation_id="getNodeByCode",
     dependencies=[Depends(current_caller)],
 )
-def get_node_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> NodeView:
-    return NodeView.model_validate(
-        ledger.organisation.load(Node, natural_id("node", brand_id, code))
-    )
+def get_node_by_code(brand_id: UUID, code: Code, organisation: OrganisationDep) -> NodeView:
+    return NodeView.model_validate(organisation.load(Node, natural_id("node", brand_id, code)))
 
 
 @router.post("/nodes/{node_id}/pause", operation_id="pauseNode", dependencies=[Depends(allow())])
-def pause_node(node_id: UUID, body: PauseNode, ledger: LedgerDep, command: CommandDep) -> Accepted:
-    result = ledger.organisation.pause_node(command, node_id, body.reason, body.expected_version)
+def pause_node(
+    node_id: UUID, body: PauseNode, organisation: OrganisationDep, command: CommandDep
+) -> Accepted:
+    result = organisation.pause_node(command, node_id, body.reason, body.expected_version)
     return Accepted.of(result)
 
 
 @router.post("/nodes/{node_id}/resume", operation_id="resumeNode", dependencies=[Depends(allow())])
 def resume_node(
-    node_id: UUID, body: VersionedChange, ledger: LedgerDep, command: CommandDep
+    node_id: UUID, body: VersionedChange, organisation: OrganisationDep, command: CommandDep
 ) -> Accepted:
-    return Accepted.of(ledger.organisation.resume_node(command, node_id, body.expected_version))
+    return Accepted.of(organisation.resume_node(command, node_id, body.expected_version))
 
 
 @router.put(
@@ -277,9 +280,9 @@ def resume_node(
     dependencies=[Depends(allow())],
 )
 def set_daily_order_cap(
-    node_id: UUID, body: SetDailyOrderCap, ledger: LedgerDep, command: CommandDep
+    node_id: UUID, body: SetDailyOrderCap, organisation: OrganisationDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.organisation.set_node_daily_order_cap(
+    result = organisation.set_node_daily_order_cap(
         command, node_id, body.daily_order_cap, body.expected_version
     )
     return Accepted.of(result)
@@ -319,14 +322,16 @@ class GuideView(FromAttributes):
     dependencies=[Depends(allow())],
     status_code=status.HTTP_201_CREATED,
 )
-def hire_guide(brand_id: UUID, body: HireGuide, ledger: LedgerDep, command: CommandDep) -> Accepted:
-    result = ledger.organisation.hire_guide(command, brand_id, body.code, body.name, body.store_id)
+def hire_guide(
+    brand_id: UUID, body: HireGuide, organisation: OrganisationDep, command: CommandDep
+) -> Accepted:
+    result = organisation.hire_guide(command, brand_id, body.code, body.name, body.store_id)
     return Accepted.of(result)
 
 
 @router.get("/guides/{guide_id}", operation_id="getGuide", dependencies=[Depends(current_caller)])
-def get_guide(guide_id: UUID, ledger: LedgerDep) -> GuideView:
-    return GuideView.model_validate(ledger.organisation.load(Guide, guide_id))
+def get_guide(guide_id: UUID, organisation: OrganisationDep) -> GuideView:
+    return GuideView.model_validate(organisation.load(Guide, guide_id))
 
 
 @router.get(
@@ -334,21 +339,17 @@ def get_guide(guide_id: UUID, ledger: LedgerDep) -> GuideView:
     operation_id="getGuideByCode",
     dependencies=[Depends(current_caller)],
 )
-def get_guide_by_code(brand_id: UUID, code: Code, ledger: LedgerDep) -> GuideView:
-    return GuideView.model_validate(
-        ledger.organisation.load(Guide, natural_id("guide", brand_id, code))
-    )
+def get_guide_by_code(brand_id: UUID, code: Code, organisation: OrganisationDep) -> GuideView:
+    return GuideView.model_validate(organisation.load(Guide, natural_id("guide", brand_id, code)))
 
 
 @router.post(
     "/guides/{guide_id}/transfer", operation_id="transferGuide", dependencies=[Depends(allow())]
 )
 def transfer_guide(
-    guide_id: UUID, body: TransferGuide, ledger: LedgerDep, command: CommandDep
+    guide_id: UUID, body: TransferGuide, organisation: OrganisationDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.organisation.transfer_guide(
-        command, guide_id, body.to_store_id, body.expected_version
-    )
+    result = organisation.transfer_guide(command, guide_id, body.to_store_id, body.expected_version)
     return Accepted.of(result)
 
 
@@ -356,9 +357,7 @@ def transfer_guide(
     "/guides/{guide_id}/leave", operation_id="recordGuideLeft", dependencies=[Depends(allow())]
 )
 def guide_leaves(
-    guide_id: UUID, body: GuideLeaves, ledger: LedgerDep, command: CommandDep
+    guide_id: UUID, body: GuideLeaves, organisation: OrganisationDep, command: CommandDep
 ) -> Accepted:
-    result = ledger.organisation.record_guide_left(
-        command, guide_id, body.reason, body.expected_version
-    )
+    result = organisation.record_guide_left(command, guide_id, body.reason, body.expected_version)
     return Accepted.of(result)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
 from guideledger.api.auth import Role, allow
-from guideledger.api.dependencies import LedgerDep
+from guideledger.api.dependencies import CommissionViewsDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import StrictModel
 
@@ -56,8 +56,8 @@ class PayeeCommission(BaseModel):
 @router.get(
     BASE, operation_id="getCommissionViewVersions", dependencies=[Depends(allow(Role.FINANCE))]
 )
-def versions(ledger: LedgerDep) -> VersionsView:
-    return VersionsView(**ledger.commission_views.status())
+def versions(views: CommissionViewsDep) -> VersionsView:
+    return VersionsView(**views.status())
 
 
 @router.post(
@@ -66,10 +66,10 @@ def versions(ledger: LedgerDep) -> VersionsView:
     dependencies=[Depends(allow())],
     status_code=status.HTTP_202_ACCEPTED,
 )
-def rebuild(body: Rebuild, ledger: LedgerDep) -> VersionsView:
+def rebuild(body: Rebuild, views: CommissionViewsDep) -> VersionsView:
     """Builds a candidate from event zero in the background; the serving version keeps serving."""
-    ledger.commission_views.rebuild(body.rules_version)
-    return VersionsView(**ledger.commission_views.status())
+    views.rebuild(body.rules_version)
+    return VersionsView(**views.status())
 
 
 @router.get(
@@ -77,27 +77,27 @@ def rebuild(body: Rebuild, ledger: LedgerDep) -> VersionsView:
     operation_id="diffCommissionView",
     dependencies=[Depends(allow(Role.FINANCE))],
 )
-def diff(brand_id: UUID, ledger: LedgerDep) -> list[DiffLineView]:
+def diff(brand_id: UUID, views: CommissionViewsDep) -> list[DiffLineView]:
     """Per payee and period where the candidate differs from the serving version."""
     return [
         DiffLineView(**vars(line), difference_fen=line.difference_fen)
-        for line in ledger.commission_views.diff(brand_id)
+        for line in views.diff(brand_id)
     ]
 
 
 @router.post(
     f"{BASE}/promote", operation_id="promoteCommissionView", dependencies=[Depends(allow())]
 )
-def promote(ledger: LedgerDep) -> VersionsView:
+def promote(views: CommissionViewsDep) -> VersionsView:
     """The candidate serves from now on, in one transaction; the old version is dropped."""
-    return VersionsView(**vars(ledger.commission_views.promote()))
+    return VersionsView(**vars(views.promote()))
 
 
 @router.post(
     f"{BASE}/discard", operation_id="discardCommissionView", dependencies=[Depends(allow())]
 )
-def discard(ledger: LedgerDep) -> VersionsView:
-    return VersionsView(**vars(ledger.commission_views.discard()))
+def discard(views: CommissionViewsDep) -> VersionsView:
+    return VersionsView(**vars(views.discard()))
 
 
 @router.get(
@@ -105,6 +105,6 @@ def discard(ledger: LedgerDep) -> VersionsView:
     operation_id="getCommissionView",
     dependencies=[Depends(allow(Role.FINANCE))],
 )
-def serving(brand_id: UUID, period: Period, ledger: LedgerDep) -> list[PayeeCommission]:
+def serving(brand_id: UUID, period: Period, views: CommissionViewsDep) -> list[PayeeCommission]:
     """Each payee's commission on the orders paid in `period`, under the serving rules."""
-    return [PayeeCommission(**row) for row in ledger.commission_views.serving(brand_id, period)]
+    return [PayeeCommission(**row) for row in views.serving(brand_id, period)]

@@ -1,0 +1,128 @@
+"""The morning rankings of stores and guides, and daily sales."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from guideledger.api.auth import Caller, Role, allow, require_own
+from guideledger.api.dependencies import RankingsDep
+from guideledger.api.problems import PROBLEM_RESPONSES
+from guideledger.rankings.application.rankings import GuideMeasure, StoreMeasure
+
+router = APIRouter(tags=["rankings"], responses=PROBLEM_RESPONSES)
+Day = Annotated[date | None, Query(description="A day in the brand's time zone; default yesterday")]
+
+
+class SalesView(BaseModel):
+    paid_orders: int
+    sales_fen: int
+    online_sales_fen: int
+    refunds_fen: int
+    net_sales_fen: int
+
+
+def _sales(s: Any) -> SalesView:
+    return SalesView(**vars(s), net_sales_fen=s.net_sales_fen)
+
+
+class StoreRankView(BaseModel):
+    rank: int
+    store_id: UUID
+    branch_id: UUID
+    district_id: UUID
+    sales: SalesView
+
+
+class GuideRankView(BaseModel):
+    rank: int
+    guide_id: UUID
+    store_id: UUID
+    sales: SalesView
+    shares: int
+    visits: int
+    share_orders: int
+    share_rate: float
+
+
+class DayView(BaseModel):
+    day: str
+    sales: SalesView
+
+
+@router.get(
+    "/brands/{brand_id}/rankings/stores",
+    operation_id="rankStores",
+    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))],
+)
+def rank_stores(
+    brand_id: UUID,
+    rankings: RankingsDep,
+    day: Day = None,
+    measure: StoreMeasure = StoreMeasure.TOTAL,
+) -> list[StoreRankView]:
+    return [
+        StoreRankView(
+            rank=r.rank,
+            store_id=r.store_id,
+            branch_id=r.branch_id,
+            district_id=r.district_id,
+            sales=_sales(r.sales),
+        )
+        for r in rankings.stores(brand_id, day, measure)
+    ]
+
+
+@router.get(
+    "/brands/{brand_id}/rankings/guides",
+    operation_id="rankGuides",
+    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))],
+)
+def rank_guides(
+    brand_id: UUID,
+    rankings: RankingsDep,
+    day: Day = None,
+    store_id: UUID | None = None,
+    district_id: UUID | None = None,
+    measure: GuideMeasure = GuideMeasure.SALES,
+) -> list[GuideRankView]:
+    ranks = rankings.guides(
+        brand_id, day, store_id=store_id, district_id=district_id, measure=measure
+    )
+    return [
+        GuideRankView(
+            rank=r.rank,
+            guide_id=r.guide_id,
+            store_id=r.store_id,
+            sales=_sales(r.sales),
+            shares=r.shares,
+            visits=r.visits,
+            share_orders=r.share_orders,
+            share_rate=round(r.share_rate, 4),
+        )
+        for r in ranks
+    ]
+
+
+@router.get("/brands/{brand_id}/sales/daily", operation_id="dailySales")
+def daily_sales(
+    brand_id: UUID,
+    rankings: RankingsDep,
+    first: date,
+    last: date,
+    caller: Annotated[
+        Caller, Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))
+    ],
+    store_id: UUID | None = None,
+    branch_id: UUID | None = None,
+    guide_id: UUID | None = None,
+) -> list[DayView]:
+    require_own(caller, guide_id=guide_id, store_id=store_id)
+    days = rankings.daily_sales(
+        brand_id, first, last, store_id=store_id, branch_id=branch_id, guide_id=guide_id
+    )
+    return [DayView(day=d.day, sales=_sales(d.sales)) for d in days]
