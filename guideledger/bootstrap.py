@@ -16,6 +16,4 @@ from guideledger.platform.settings import Settings
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> Ledger:
     settings = settings or Settings()
     with setup_turn(settings):
-        ledger = compose(settings, clock or SystemClock())
-    ledger.audit_parts = partial(replay_parts, settings)
-    return ledger
+        return compose(settings, clock or SystemClock(), partial(replay_parts, settings))

@@ -6,7 +6,7 @@ their own ledger here."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from uuid import UUID
@@ -25,7 +25,7 @@ from guideledger.commissions.application.views import (
 )
 from guideledger.engagement.application.app import EngagementApplication
 from guideledger.engagement.application.projections import EngagementByDay, ShareReach
-from guideledger.eventstore.application import Clock
+from guideledger.eventstore.application import Clock, LedgerApplication, Runtime
 from guideledger.eventstore.log import aggregate_log
 from guideledger.former_modules import register_former_modules
 from guideledger.fulfilment.application.projections import (
@@ -78,7 +78,7 @@ class Ledger:
     projections: ProjectionRunner
     rankings: Rankings
     commission_views: CommissionViewVersions
-    audit_parts: AuditParts = field(default=lambda _logged: None)
+    audit_parts: AuditParts
 
     def settlement_audit(self) -> SettlementAudit:
         """Finance's replay of the commission ledger; a big log is replayed in parts by
@@ -115,25 +115,27 @@ def read_model_store(settings: Settings) -> ReadModelStore:
     )
 
 
-def compose(settings: Settings, clock: Clock) -> Ledger:
+def in_one_process(_logged_events: int) -> ReplayParts | None:
+    """An audit replayed whole, here (as the audit's own worker processes replay)."""
+    return None
+
+
+def compose(settings: Settings, clock: Clock, audit_parts: AuditParts = in_one_process) -> Ledger:
     """A ledger over the stores the settings name (set up beforehand: `setup_turn`)."""
     register_former_modules()
     projections = ProjectionRunner(read_model_store(settings))
     vault = KeyVault(projections.store)
-    organisation = OrganisationApplication(
-        clock, vault, env=eventsourcing_env(settings, OrganisationApplication.name)
-    )
-    commissions = CommissionApplication(
-        clock,
-        organisation,
-        projections,
-        env=eventsourcing_env(settings, CommissionApplication.name),
-    )
+
+    def runtime(application: type[LedgerApplication]) -> Runtime:
+        env = eventsourcing_env(settings, application.name)
+        return Runtime(clock, env, on_lost_race=count_lost_race)
+
+    organisation = OrganisationApplication(runtime(OrganisationApplication), vault)
+    commissions = CommissionApplication(runtime(CommissionApplication), organisation, projections)
     orders = OrderApplication(
-        clock,
+        runtime(OrderApplication),
         organisation,
         projections,
-        env=eventsourcing_env(settings, OrderApplication.name),
         payment_window=timedelta(minutes=settings.payment_window_minutes),
     )
     # Fulfilment's and attribution's commands run through the orders' event store.
@@ -141,9 +143,7 @@ def compose(settings: Settings, clock: Clock) -> Ledger:
     stock = StockControl(orders, organisation, projections, waiting_orders.route_again)
     bindings = Bindings(orders, organisation, projections)
     attribution = AttributionDesk(orders, organisation, commissions, order_kind=Order)
-    engagement = EngagementApplication(
-        clock, organisation, env=eventsourcing_env(settings, EngagementApplication.name)
-    )
+    engagement = EngagementApplication(runtime(EngagementApplication), organisation)
 
     def time_zone_of(brand_id: UUID) -> str:
         return organisation.fact(Brand, brand_id, "brand_id").time_zone
@@ -151,8 +151,6 @@ def compose(settings: Settings, clock: Clock) -> Ledger:
     for application in (organisation, orders, engagement, commissions):
         projections.add_source(application)
     _register_followers(projections, orders, bindings, commissions)
-    for application in (organisation, orders, engagement, commissions):
-        application.on_lost_race = count_lost_race
     rankings = Rankings(projections, time_zone_of, clock.now)
     return Ledger(
         settings,
@@ -170,6 +168,7 @@ def compose(settings: Settings, clock: Clock) -> Ledger:
         projections,
         rankings,
         _commission_views(projections, commissions),
+        audit_parts,
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -52,16 +53,30 @@ class Clock(Protocol):
         ...
 
 
+def _nobody_hears(_application: str) -> None:
+    """Lost races go uncounted."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the composition root gives every application: the clock it reads, the
+    library's settings for its event store, and who hears of a race it lost."""
+
+    clock: Clock
+    env: dict[str, str] | None = None
+    on_lost_race: Callable[[str], None] = _nobody_hears
+
+
 class LedgerApplication(Application[UUID]):
     """Base of every bounded context's application."""
 
     #: Value objects that appear inside events.
     value_types: tuple[type[Any], ...] = ()
 
-    def __init__(self, clock: Clock, env: dict[str, str] | None = None) -> None:
-        self.clock = clock
-        self.on_lost_race: Callable[[str], None] = lambda _application: None
-        super().__init__(env)
+    def __init__(self, runtime: Runtime) -> None:
+        self.clock = runtime.clock
+        self.on_lost_race = runtime.on_lost_race
+        super().__init__(runtime.env)
         self.group_commit = GroupCommit(self.save)
 
     def construct_repository(self) -> LedgerRepository:

@@ -12,7 +12,7 @@ import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
-from guideledger.eventstore.application import LedgerApplication
+from guideledger.eventstore.application import LedgerApplication, Runtime
 from guideledger.eventstore.commands import Command, CommandResult
 from guideledger.eventstore.concurrency import GroupCommit
 from guideledger.platform.clock import ManualClock
@@ -162,9 +162,8 @@ class Counting(LedgerApplication):
 
 
 def test_the_application_still_snapshots_what_it_saves_through_group_commit() -> None:
-    app = Counting(
-        ManualClock(datetime(2026, 11, 1, tzinfo=UTC)), {"PERSISTENCE_MODULE": "eventsourcing.popo"}
-    )
+    clock = ManualClock(datetime(2026, 11, 1, tzinfo=UTC))
+    app = Counting(Runtime(clock, {"PERSISTENCE_MODULE": "eventsourcing.popo"}))
     counter = Counter("c")
     app.execute(Command("test"), lambda: ([counter], CommandResult(counter.id, 1)))
 

@@ -24,7 +24,7 @@ from guideledger.commissions.domain.settlement import (
     SettlementPeriod,
     settlement_period_id,
 )
-from guideledger.eventstore.application import Clock, LedgerApplication
+from guideledger.eventstore.application import LedgerApplication, Runtime
 from guideledger.eventstore.commands import Command, CommandResult
 from guideledger.eventstore.topics import topics_of
 from guideledger.kernel.errors import NotFound
@@ -41,12 +41,11 @@ LEDGER_ACTOR = "system:ledger"
 class CommissionsBase(LedgerApplication):
     def __init__(
         self,
-        clock: Clock,
+        runtime: Runtime,
         organisation: OrganisationApplication,
         read_models: ReadModels,
-        env: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(clock, env)
+        super().__init__(runtime)
         self.organisation = organisation
         self.read_models = read_models
 

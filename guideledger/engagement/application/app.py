@@ -6,7 +6,7 @@ import secrets
 from uuid import UUID
 
 from guideledger.engagement.domain import Share, ShareKind
-from guideledger.eventstore.application import Clock, LedgerApplication
+from guideledger.eventstore.application import LedgerApplication, Runtime
 from guideledger.eventstore.commands import Command, CommandResult, Decision
 from guideledger.kernel.errors import AlreadyExists, RuleViolated
 from guideledger.kernel.values import natural_id
@@ -23,11 +23,10 @@ class EngagementApplication(LedgerApplication):
 
     def __init__(
         self,
-        clock: Clock,
+        runtime: Runtime,
         organisation: OrganisationApplication,
-        env: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(clock, env)
+        super().__init__(runtime)
         self.organisation = organisation
 
     def share(

@@ -19,7 +19,7 @@ from eventsourcing.domain import Aggregate
 
 from guideledger.attribution.application.attributor import Attributor
 from guideledger.attribution.domain.rules import Attribution, AttributionEvidence, AttributionPolicy
-from guideledger.eventstore.application import Clock, LedgerApplication
+from guideledger.eventstore.application import LedgerApplication, Runtime
 from guideledger.eventstore.commands import Command, CommandResult, Decision
 from guideledger.eventstore.concurrency import StripedLocks
 from guideledger.fulfilment.application.planner import Fulfilment
@@ -93,13 +93,12 @@ class OrderApplication(LedgerApplication):
 
     def __init__(
         self,
-        clock: Clock,
+        runtime: Runtime,
         organisation: OrganisationApplication,
         read_models: ReadModels,
-        env: dict[str, str] | None = None,
         payment_window: timedelta = DEFAULT_PAYMENT_WINDOW,
     ) -> None:
-        super().__init__(clock, env)
+        super().__init__(runtime)
         self.organisation = organisation
         self.read_models = read_models
         self.payment_window = payment_window

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from guideledger.eventstore.application import Clock, LedgerApplication
+from guideledger.eventstore.application import LedgerApplication, Runtime
 from guideledger.eventstore.commands import Command, CommandResult, UnknownReference
 from guideledger.kernel.errors import RuleViolated
 from guideledger.kernel.periods import SettlementCadence
@@ -37,8 +37,8 @@ class OrganisationApplication(LedgerApplication):
     name = "organisation"
     value_types = (GeoPoint, Sealed)
 
-    def __init__(self, clock: Clock, vault: Vault, env: dict[str, str] | None = None) -> None:
-        super().__init__(clock, env)
+    def __init__(self, runtime: Runtime, vault: Vault) -> None:
+        super().__init__(runtime)
         self.vault = vault
         self._facts: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._facts_lock = threading.Lock()
