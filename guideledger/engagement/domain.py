@@ -116,7 +116,11 @@ class Share(Aggregate):
             count, self.brand_id, self.guide_id, self.store, self._day(moment), moment, actor
         )
 
-    class Visited(Aggregate.Event):
+    class Activity(Aggregate.Event):
+        """Visits or add-to-carts through the share: they carry its guide and store and
+        the brand-local day, so read models need no other state. Recorded before
+        version 2, they count on their day in `TIME_ZONE_OF_OLD_EVENTS`."""
+
         class_version = 2
 
         count: int
@@ -130,6 +134,9 @@ class Share(Aggregate):
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["day"] = local_day(state["occurred_at"], TIME_ZONE_OF_OLD_EVENTS)
+
+    class Visited(Activity):
+        pass
 
     @event(Visited)
     def _record_visited(
@@ -142,8 +149,6 @@ class Share(Aggregate):
         occurred_at: datetime,
         actor: str,
     ) -> None:
-        """Carries the share's guide and store and the day, so read models need no
-        other state."""
         self.visits += count
 
     def record_add_to_carts(self, count: int, occurred_at: datetime, actor: str) -> None:
@@ -153,20 +158,8 @@ class Share(Aggregate):
             count, self.brand_id, self.guide_id, self.store, self._day(moment), moment, actor
         )
 
-    class AddedToCart(Aggregate.Event):
-        class_version = 2
-
-        count: int
-        brand_id: UUID
-        guide_id: UUID
-        store: StoreSnapshot
-        day: str
-        occurred_at: datetime
-        actor: str
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["day"] = local_day(state["occurred_at"], TIME_ZONE_OF_OLD_EVENTS)
+    class AddedToCart(Activity):
+        pass
 
     @event(AddedToCart)
     def _record_added_to_cart(
