@@ -150,28 +150,23 @@ class OrderApplication(LedgerApplication):
                 actor=command.actor,
             )
             order.attribute(attribution, now, command.actor)
-            touched = self._route(order, brand.time_zone, attribution.branch_id, now, command.actor)
-            return [order, *touched], CommandResult(order.id, order.version)
+            plan = self.fulfilment.plan(
+                order.id,
+                brand_id,
+                order.demands,
+                delivery.location,
+                now,
+                brand.time_zone,
+                command.actor,
+            )
+            if plan.decision.routable:
+                order.allocate(plan.decision, attribution.branch_id, now, command.actor)
+            else:
+                order.wait_for_stock(plan.decision, now, command.actor)
+            return [order, *plan.touched], CommandResult(order.id, order.version)
 
         with self.sku_turns.holding(line.sku_id for line in lines):
             return self.execute(command, decide)
-
-    def _route(
-        self,
-        order: Order,
-        time_zone: str,
-        selling_branch_id: UUID | None,
-        now: datetime,
-        actor: str,
-    ) -> list[Aggregate]:
-        plan = self.fulfilment.plan(
-            order.id, order.brand_id, order.demands, order.delivery.location, now, time_zone, actor
-        )
-        if plan.decision.routable:
-            order.allocate(plan.decision, selling_branch_id, now, actor)
-        else:
-            order.wait_for_stock(plan.decision, now, actor)
-        return plan.touched
 
     # --- the rest of the lifecycle ------------------------------------------------------
 
