@@ -1,8 +1,8 @@
 """Read models: tables, the row changes projections emit, and the query port.
 
 A projection is a pure function from one event to the row changes it causes
-(`Upsert`, `Increment`, `Delete`). The infrastructure applies a batch of
-changes and the position of the last event in one transaction, so a crash
+(`Upsert`, `Increment`, `Delete`). The runner has a `ReadModelStore` apply a batch
+of changes and the position of the last event in one transaction, so a crash
 neither loses nor double-counts an event; the same projection code serves live
 catch-up, a full rebuild and an in-memory replay.
 """

@@ -2,7 +2,8 @@
 
 The eventsourcing library's ProjectionRunner processes one event per
 transaction and needs `subscribe`, which the SQLite recorder lacks; this one
-polls the notification log (filtered to the topics a projection handles) and
+polls the notification log (filtered to the topics of the events a follower marks with
+`@on`) and
 applies up to `batch_size` events per transaction, with the position in the
 same transaction. Holes in notification ids (rolled-back writes) are simply
 never returned, so nothing waits for them.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel, Field
@@ -50,7 +50,7 @@ def health() -> Health:
 
 
 def _lags(projections: ProjectionRunner) -> list[ProjectionLag]:
-    now = datetime.now(UTC)
+    now = datetime.now(UTC)  # lag is real time: the library stamps events with the wall clock
     lags = []
     for name in list(projections.projections):
         events, seconds = projections.lag(name, now)
@@ -85,7 +85,7 @@ def ready(projections: ProjectionsDep) -> Response:
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
 )
-def metrics(request: Request, projections: ProjectionsDep) -> Response:
+def metrics(projections: ProjectionsDep) -> Response:
     _lags(projections)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -20,6 +20,10 @@ from guideledger.kernel.errors import Conflict, NotFound, RuleViolated
 from guideledger.readmodels.model import Table, Upsert
 from guideledger.readmodels.runner import ProjectionRunner
 
+# The registry row keeps the name it had when the view followed the orders' log, so the
+# versions promoted then (and a pending candidate) are still the ones served; each is built
+# afresh under the view's new name.
+REGISTRY_KEY = "commission_view"
 REGISTRY = Table(
     name="read_model_versions",
     key=("read_model",),
@@ -66,7 +70,7 @@ class CommissionViewVersions:
     # --- the registry ----------------------------------------------------------------
 
     def versions(self) -> Versions:
-        rows = self.runner.store.select(REGISTRY, {"read_model": NAME})
+        rows = self.runner.store.select(REGISTRY, {"read_model": REGISTRY_KEY})
         if not rows:
             return Versions()
         row = rows[0]
@@ -78,7 +82,10 @@ class CommissionViewVersions:
         """Moves the registry from `before` to `after` in one transaction, or refuses."""
         revision = self.runner.store.position(REGISTRY_POSITION)
         if self.versions() != before or not self.runner.store.apply(
-            REGISTRY_POSITION, revision, revision + 1, [Upsert(REGISTRY, (NAME,), vars(after))]
+            REGISTRY_POSITION,
+            revision,
+            revision + 1,
+            [Upsert(REGISTRY, (REGISTRY_KEY,), vars(after))],
         ):
             raise Conflict("the read model's versions changed meanwhile; read them again")
 
