@@ -122,7 +122,6 @@ class MonthWriter:
             delivery=self._address(member_id, store_id),
             evidence=evidence,
             payment_window=self.ledger.orders.payment_window,
-            time_zone=self.brand.time_zone,
             occurred_at=placed_at,
             actor=ACTOR,
         )
@@ -131,7 +130,7 @@ class MonthWriter:
         order.attribute(attribution, placed_at, ACTOR)
         order.allocate(self._decision(order, store_id), attribution.branch_id, placed_at, ACTOR)
         paid_at = placed_at + timedelta(minutes=rng.randint(1, 20))
-        order.pay(order.total_fen, f"WX-BULK-{n:010d}", paid_at, ACTOR)
+        order.pay(order.total_fen, f"WX-BULK-{n:010d}", self.brand.time_zone, paid_at, ACTOR)
         accrual = CommissionAccrual.accrue(
             order_id=order.id,
             facts=self.ledger.commissions.order_facts(order),

@@ -59,7 +59,6 @@ class Share(Aggregate):
             store,
             str(ShareKind(kind)),
             sku_id,
-            time_zone,
             local_day(moment, time_zone),
             moment,
             actor,
@@ -74,14 +73,12 @@ class Share(Aggregate):
         store: StoreSnapshot
         kind: str
         sku_id: UUID | None
-        time_zone: str
         day: str
         occurred_at: datetime
         actor: str
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["time_zone"] = TIME_ZONE_OF_OLD_EVENTS
             state["day"] = local_day(state["occurred_at"], TIME_ZONE_OF_OLD_EVENTS)
 
     @event(Shared)
@@ -93,7 +90,6 @@ class Share(Aggregate):
         store: StoreSnapshot,
         kind: str,
         sku_id: UUID | None,
-        time_zone: str,
         day: str,
         occurred_at: datetime,
         actor: str,
@@ -103,18 +99,17 @@ class Share(Aggregate):
         self.guide_id = guide_id
         self.store = store
         self.kind = ShareKind(kind)
-        self.time_zone = time_zone
         self.sku_id = sku_id
         self.shared_at = occurred_at
         self.visits = 0
         self.add_to_carts = 0
 
-    def record_visits(self, count: int, occurred_at: datetime, actor: str) -> None:
+    def record_visits(self, count: int, time_zone: str, occurred_at: datetime, actor: str) -> None:
+        """`time_zone` is the brand's: the visits count on that day there."""
         _require_count(count)
         moment = require_utc(occurred_at)
-        self._record_visited(
-            count, self.brand_id, self.guide_id, self.store, self._day(moment), moment, actor
-        )
+        day = local_day(moment, time_zone)
+        self._record_visited(count, self.brand_id, self.guide_id, self.store, day, moment, actor)
 
     class Activity(Aggregate.Event):
         """Visits or add-to-carts through the share: they carry its guide and store and
@@ -151,11 +146,15 @@ class Share(Aggregate):
     ) -> None:
         self.visits += count
 
-    def record_add_to_carts(self, count: int, occurred_at: datetime, actor: str) -> None:
+    def record_add_to_carts(
+        self, count: int, time_zone: str, occurred_at: datetime, actor: str
+    ) -> None:
+        """`time_zone` is the brand's: the add-to-carts count on that day there."""
         _require_count(count)
         moment = require_utc(occurred_at)
+        day = local_day(moment, time_zone)
         self._record_added_to_cart(
-            count, self.brand_id, self.guide_id, self.store, self._day(moment), moment, actor
+            count, self.brand_id, self.guide_id, self.store, day, moment, actor
         )
 
     class AddedToCart(Activity):
@@ -173,10 +172,6 @@ class Share(Aggregate):
         actor: str,
     ) -> None:
         self.add_to_carts += count
-
-    def _day(self, moment: datetime) -> str:
-        """The brand-local day an activity counts on."""
-        return local_day(moment, self.time_zone)
 
 
 def _require_count(count: int) -> None:

@@ -161,7 +161,6 @@ def test_an_orders_facts_are_its_lines_categories_payees_and_cross_branch_shipme
         delivery=DeliveryAddress(Sealed(uuid4(), "x"), GeoPoint(31.2, 121.5)),
         evidence=AttributionEvidence(Channel.GUIDE_QR, guide_id=GUIDE_ID),
         payment_window=timedelta(minutes=30),
-        time_zone="Asia/Shanghai",
         occurred_at=NOW,
         actor="test",
     )
@@ -169,7 +168,7 @@ def test_an_orders_facts_are_its_lines_categories_payees_and_cross_branch_shipme
     home = Allocation(home_node, "store", BRANCH, 1.0, 0, (AllocatedLine(1, sku_a, 2),))
     far = Allocation(far_node, "warehouse", OTHER_BRANCH, 9.0, 0, (AllocatedLine(2, sku_b, 1),))
     order.allocate(RoutingDecision(1, (home, far), (), "split"), BRANCH, NOW, "test")
-    order.pay(25_000, "wx", NOW, "test")
+    order.pay(25_000, "wx", "Asia/Shanghai", NOW, "test")
 
     found = OrderFacts.of(order, {sku_a: "apparel", sku_b: "shoes"}, "2026-12")
     assert (found.order_id, found.brand_id, found.paid_period) == (order.id, BRAND, "2026-12")

@@ -34,7 +34,6 @@ class OrderLifecycle(RuleBasedStateMachine):
             delivery=DeliveryAddress(Sealed(uuid4(), "x"), GeoPoint(31, 121)),
             evidence=AttributionEvidence(Channel.DIRECT),
             payment_window=timedelta(minutes=30),
-            time_zone="Asia/Shanghai",
             occurred_at=START,
             actor="t",
         )
@@ -59,7 +58,7 @@ class OrderLifecycle(RuleBasedStateMachine):
     @rule(exact=st.booleans(), extra=st.integers(-5, 5))
     def pay(self, exact: bool, extra: int) -> None:
         amount = self.order.total_fen + (0 if exact else extra)
-        self.attempt("pay", amount, f"p{self.counter}")
+        self.attempt("pay", amount, f"p{self.counter}", "Asia/Shanghai")
 
     @rule()
     def cancel(self) -> None:

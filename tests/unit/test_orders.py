@@ -58,7 +58,6 @@ def place(lines: list[OrderLine] | None = None, evidence: AttributionEvidence = 
         delivery=DeliveryAddress(Sealed(uuid4(), "somewhere"), GeoPoint(31.2, 121.5)),
         evidence=evidence,
         payment_window=WINDOW,
-        time_zone=TIME_ZONE,
         occurred_at=PLACED_AT,
         actor="frontend",
     )
@@ -66,7 +65,7 @@ def place(lines: list[OrderLine] | None = None, evidence: AttributionEvidence = 
 
 def paid() -> Order:
     order = allocate(place())
-    order.pay(2500, "pay-1", LATER, "frontend")
+    order.pay(2500, "pay-1", TIME_ZONE, LATER, "frontend")
     return order
 
 
@@ -106,7 +105,6 @@ def test_refuses_malformed_lines(lines: list[OrderLine]) -> None:
             delivery=DeliveryAddress(Sealed(uuid4(), "x"), GeoPoint(0, 0)),
             evidence=DIRECT,
             payment_window=WINDOW,
-            time_zone=TIME_ZONE,
             occurred_at=PLACED_AT,
             actor="a",
         )
@@ -139,22 +137,22 @@ def test_evidence_is_carried_as_given() -> None:
 def test_payment_must_equal_the_total() -> None:
     order = place()
     with pytest.raises(WrongPaymentAmount):
-        order.pay(2499, "p", LATER, "f")
-    order.pay(2500, "p", LATER, "f")
+        order.pay(2499, "p", TIME_ZONE, LATER, "f")
+    order.pay(2500, "p", TIME_ZONE, LATER, "f")
     assert order.status is OrderStatus.PAID
 
 
 def test_cannot_pay_twice_or_after_cancel_or_after_the_window() -> None:
     order = paid()
     with pytest.raises(OrderNotPayable):
-        order.pay(2500, "again", LATER, "f")
+        order.pay(2500, "again", TIME_ZONE, LATER, "f")
     cancelled = place()
     cancelled.cancel("changed mind", LATER, "f")
     with pytest.raises(OrderNotPayable):
-        cancelled.pay(2500, "p", LATER, "f")
+        cancelled.pay(2500, "p", TIME_ZONE, LATER, "f")
     late = place()
     with pytest.raises(OrderNotPayable):
-        late.pay(2500, "p", PLACED_AT + WINDOW + timedelta(seconds=1), "f")
+        late.pay(2500, "p", TIME_ZONE, PLACED_AT + WINDOW + timedelta(seconds=1), "f")
 
 
 # --- cancelling and expiry -----------------------------------------------------------------
@@ -204,7 +202,7 @@ def test_ships_only_from_the_allocated_node() -> None:
 
 def test_unallocated_order_cannot_ship() -> None:
     order = place()
-    order.pay(2500, "p", LATER, "f")
+    order.pay(2500, "p", TIME_ZONE, LATER, "f")
     with pytest.raises(ShipmentRefused):
         order.ship("s1", NODE, {1: 1}, LATER, "store")
 
@@ -220,7 +218,6 @@ def test_allocation_must_cover_every_line_exactly() -> None:
         delivery=order.delivery,
         evidence=DIRECT,
         payment_window=WINDOW,
-        time_zone=TIME_ZONE,
         occurred_at=PLACED_AT,
         actor="f",
     )
@@ -312,7 +309,7 @@ def delivered_from_two_nodes() -> Order:
     near = NodeCandidate(NODE, NodeKind.STORE, BRANCH, GeoPoint(31.2, 121.5), {SKU_A: 1, SKU_B: 1})
     far = NodeCandidate(OTHER_NODE, NodeKind.STORE, BRANCH, GeoPoint(31.3, 121.5), {SKU_A: 1})
     order.allocate(route(order.demands, order.delivery.location, [near, far]), None, LATER, "r")
-    order.pay(2500, "pay-1", LATER, "frontend")
+    order.pay(2500, "pay-1", TIME_ZONE, LATER, "frontend")
     order.ship("s1", NODE, {1: 1, 2: 1}, LATER, "store")
     order.ship("s2", OTHER_NODE, {1: 1}, LATER, "store")
     order.deliver("s1", LATER, "carrier")
@@ -390,12 +387,12 @@ def test_a_sale_its_refund_and_its_correction_count_on_the_local_day_it_was_paid
         delivery=DeliveryAddress(Sealed(uuid4(), "x"), GeoPoint(31.2, 121.5)),
         evidence=DIRECT,
         payment_window=WINDOW,
-        time_zone=TIME_ZONE,
         occurred_at=placed_at,
         actor="frontend",
     )
     order.attribute(store_sale(order.brand_id, uuid4()), placed_at, "frontend")
-    order.pay(1000, "pay-1", placed_at + timedelta(minutes=15), "frontend")  # 00:05 next day
+    paid_at = placed_at + timedelta(minutes=15)  # 00:05 the next day in Shanghai
+    order.pay(1000, "pay-1", TIME_ZONE, paid_at, "frontend")
     order.cancel("changed mind", placed_at + timedelta(days=2), "support")
     order.refund("f1", 1000, placed_at + timedelta(days=2), "finance")
     order.correct_attribution(
@@ -403,13 +400,20 @@ def test_a_sale_its_refund_and_its_correction_count_on_the_local_day_it_was_paid
     )
 
     events = order.collect_events()
-    assert [e.time_zone for e in events if isinstance(e, Order.Placed)] == [TIME_ZONE]
     days = [
         e.sales_day
         for e in events
         if isinstance(e, Order.Paid | Order.Refunded | Order.AttributionCorrected)
     ]
     assert days == ["2026-11-02"] * 3
+
+
+def test_a_sale_counts_on_the_day_in_its_brands_time_zone() -> None:
+    order = place()
+    order.attribute(store_sale(order.brand_id, uuid4()), LATER, "frontend")
+    order.pay(2500, "pay-1", "America/Los_Angeles", LATER, "frontend")  # 10:05 in Shanghai
+    [paid] = [e for e in order.collect_events() if isinstance(e, Order.Paid)]
+    assert paid.sales_day == "2026-10-31"  # 19:05 the evening before in Los Angeles
 
 
 def test_a_correction_before_payment_counts_on_no_day() -> None:

@@ -69,7 +69,9 @@ class EngagementApplication(LedgerApplication):
             Share,
             Share.create_id(share_code),
             None,
-            lambda share: share.record_visits(count, self.clock.now(), command.actor),
+            lambda share: share.record_visits(
+                count, self._time_zone(share), self.clock.now(), command.actor
+            ),
         )
 
     def record_add_to_carts(
@@ -80,8 +82,14 @@ class EngagementApplication(LedgerApplication):
             Share,
             Share.create_id(share_code),
             None,
-            lambda share: share.record_add_to_carts(count, self.clock.now(), command.actor),
+            lambda share: share.record_add_to_carts(
+                count, self._time_zone(share), self.clock.now(), command.actor
+            ),
         )
+
+    def _time_zone(self, share: Share) -> str:
+        """The share's brand's time zone, in which its activity's days are cut."""
+        return self.organisation.fact(Brand, share.brand_id, "brand_id").time_zone
 
     def get_share(self, share_code: str) -> Share:
         return self.load(Share, Share.create_id(share_code))

@@ -145,7 +145,6 @@ class OrderApplication(LedgerApplication):
                 ),
                 evidence=evidence,
                 payment_window=self.payment_window,
-                time_zone=brand.time_zone,
                 occurred_at=now,
                 actor=command.actor,
             )
@@ -183,7 +182,8 @@ class OrderApplication(LedgerApplication):
         def decide() -> Decision:
             order = self.load(Order, order_id, expected_version)
             now = self.clock.now()
-            order.pay(amount_fen, payment_ref, now, command.actor)
+            time_zone = self.organisation.fact(Brand, order.brand_id, "brand_id").time_zone
+            order.pay(amount_fen, payment_ref, time_zone, now, command.actor)
             binding = self._bind_after_purchase(order, now, command.actor)
             return [order, *binding], CommandResult(order.id, order.version)
 

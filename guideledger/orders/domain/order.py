@@ -62,11 +62,9 @@ class Order(Aggregate):
         delivery: DeliveryAddress,
         evidence: AttributionEvidence,
         payment_window: timedelta,
-        time_zone: str,
         occurred_at: datetime,
         actor: str,
     ) -> Order:
-        """`time_zone` is the brand's, in which the order's sales days are cut."""
         if not lines:
             raise InvalidValue("an order needs at least one line")
         if len(lines) > MAX_LINES_PER_ORDER:
@@ -86,18 +84,11 @@ class Order(Aggregate):
             delivery=delivery,
             evidence=evidence,
             payment_due_at=placed_at + payment_window,
-            time_zone=time_zone,
             occurred_at=placed_at,
             actor=actor,
         )
 
     class Placed(Aggregate.Created):
-        """Carries the brand's time zone (fixed at registration), in which the order's
-        sales days are cut. An order placed before version 2 is taken to be in
-        `TIME_ZONE_OF_OLD_EVENTS`."""
-
-        class_version = 2
-
         order_id: UUID
         brand_id: UUID
         member_id: UUID
@@ -105,13 +96,8 @@ class Order(Aggregate):
         delivery: DeliveryAddress
         evidence: AttributionEvidence
         payment_due_at: datetime
-        time_zone: str
         occurred_at: datetime
         actor: str
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["time_zone"] = TIME_ZONE_OF_OLD_EVENTS
 
     @event(Placed)
     def __init__(
@@ -123,12 +109,10 @@ class Order(Aggregate):
         delivery: DeliveryAddress,
         evidence: AttributionEvidence,
         payment_due_at: datetime,
-        time_zone: str,
         occurred_at: datetime,
         actor: str,
     ) -> None:
         self.brand_id = brand_id
-        self.time_zone = time_zone
         self.member_id = member_id
         self.lines = tuple(lines)
         self.delivery = delivery
@@ -257,7 +241,10 @@ class Order(Aggregate):
 
     # --- commands ------------------------------------------------------------
 
-    def pay(self, amount_fen: Fen, payment_ref: str, occurred_at: datetime, actor: str) -> None:
+    def pay(
+        self, amount_fen: Fen, payment_ref: str, time_zone: str, occurred_at: datetime, actor: str
+    ) -> None:
+        """`time_zone` is the brand's: the sale counts on the day it was paid there."""
         if self.cancelled:
             raise OrderNotPayable("the order was cancelled", reason=self.cancel_reason)
         if self.is_paid:
@@ -276,7 +263,7 @@ class Order(Aggregate):
             amount_fen,
             require_text("payment_ref", payment_ref, 128),
             self.attribution,
-            local_day(occurred_at, self.time_zone),
+            local_day(occurred_at, time_zone),
             occurred_at,
             actor,
         )
