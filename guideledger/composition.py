@@ -131,12 +131,14 @@ def compose(settings: Settings, clock: Clock, audit_parts: AuditParts = in_one_p
         return Runtime(clock, env, on_lost_race=count_lost_race)
 
     organisation = OrganisationApplication(runtime(OrganisationApplication), vault)
-    commissions = CommissionApplication(runtime(CommissionApplication), organisation, projections)
     orders = OrderApplication(
         runtime(OrderApplication),
         organisation,
         projections,
         payment_window=timedelta(minutes=settings.payment_window_minutes),
+    )
+    commissions = CommissionApplication(
+        runtime(CommissionApplication), organisation, projections, orders.get_order
     )
     # Fulfilment's and attribution's commands run through the orders' event store.
     waiting_orders = WaitingOrders(orders, organisation, projections)
@@ -196,7 +198,7 @@ def _register_followers(
         SettlementPeriods(),
         CommissionsDue(),
         GuideDepartures(bindings, commissions),
-        CommissionProcess(orders, commissions),
+        CommissionProcess(commissions),
     ):
         projections.register(projection)
 

@@ -10,7 +10,6 @@ from eventsourcing.domain import Aggregate
 
 from guideledger.attribution.application.bindings import Bindings
 from guideledger.commissions.application.app import CommissionApplication
-from guideledger.orders.application.app import OrderApplication
 from guideledger.orders.domain.order import Order
 from guideledger.organisation.domain.guides import Guide
 from guideledger.readmodels.model import ProcessManager, on
@@ -39,31 +38,30 @@ class CommissionProcess(ProcessManager):
     name = "commission_process"
     application = "orders"
 
-    def __init__(self, orders: OrderApplication, commissions: CommissionApplication) -> None:
-        self.orders = orders
+    def __init__(self, commissions: CommissionApplication) -> None:
         self.commissions = commissions
 
     @on(Order.Paid)
     def paid(self, event: Order.Paid) -> None:
-        self.commissions.accrue(*self._order_and_source(event))
+        self.commissions.accrue(event.originator_id, _source(event))
 
     @on(Order.Delivered)
     def delivered(self, event: Order.Delivered) -> None:
-        self.commissions.record_delivery(*self._order_and_source(event))
+        self.commissions.record_delivery(event.originator_id, _source(event))
 
     @on(Order.ItemsReturned)
     def returned(self, event: Order.ItemsReturned) -> None:
-        self.commissions.reverse(*self._order_and_source(event), everything=False)
+        self.commissions.reverse(event.originator_id, _source(event), everything=False)
 
     @on(Order.Cancelled)
     def cancelled(self, event: Order.Cancelled) -> None:
-        self.commissions.reverse(*self._order_and_source(event), everything=True)
+        self.commissions.reverse(event.originator_id, _source(event), everything=True)
 
     @on(Order.AttributionCorrected)
     def corrected(self, event: Order.AttributionCorrected) -> None:
-        self.commissions.move_to_new_payees(*self._order_and_source(event))
+        self.commissions.move_to_new_payees(event.originator_id, _source(event))
 
-    def _order_and_source(self, event: Aggregate.Event) -> tuple[Order, str]:
-        """The order as it stands now, and the event's reference for the ledger's lines."""
-        source = f"{event.originator_id}:{event.originator_version}"
-        return self.orders.get_order(event.originator_id), source
+
+def _source(event: Aggregate.Event) -> str:
+    """The event's reference for the ledger's lines: the order and its version."""
+    return f"{event.originator_id}:{event.originator_version}"

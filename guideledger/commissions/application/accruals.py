@@ -32,13 +32,14 @@ class Accruals(CommissionsBase):
         paid_period = self.period_of(order.brand_id, order.paid_at)
         return OrderFacts.of(order, categories, paid_period, refunded_fen)
 
-    def accrue(self, order: Order, source_event: str) -> None:
+    def accrue(self, order_id: UUID, source_event: str) -> None:
         """The order was paid: each payee's commission is accrued as pending."""
 
         def decide() -> Decision:
-            accrual_id = CommissionAccrual.create_id(order.id)
+            accrual_id = CommissionAccrual.create_id(order_id)
             if self.exists(CommissionAccrual, accrual_id):
                 return [], CommandResult(accrual_id, 0)
+            order = self.order_of(order_id)
             assert order.paid_at is not None, "accrued only once paid"
             accrual = CommissionAccrual.accrue(
                 order_id=order.id,
@@ -51,28 +52,29 @@ class Accruals(CommissionsBase):
 
         self.execute(Command(LEDGER_ACTOR), decide)
 
-    def record_delivery(self, order: Order, source_event: str) -> None:
+    def record_delivery(self, order_id: UUID, source_event: str) -> None:
         """The return window starts when the order's last parcel arrives."""
-        delivered_at = order.delivered_at
+        delivered_at = self.order_of(order_id).delivered_at
         if delivered_at is None:
             return
 
         def decide() -> Decision:
-            accrual = self.find(CommissionAccrual, CommissionAccrual.create_id(order.id))
+            accrual = self.find(CommissionAccrual, CommissionAccrual.create_id(order_id))
             if accrual is None:
-                return [], CommandResult(order.id, 0)
+                return [], CommandResult(order_id, 0)
             accrual.record_delivery(delivered_at, source_event)
             return [accrual], CommandResult(accrual.id, accrual.version)
 
         self.execute(Command(LEDGER_ACTOR), decide)
 
-    def reverse(self, order: Order, source_event: str, everything: bool) -> None:
+    def reverse(self, order_id: UUID, source_event: str, everything: bool) -> None:
         """Units came back (or the order was cancelled): reverse in proportion."""
 
         def decide() -> Decision:
-            accrual = self.find(CommissionAccrual, CommissionAccrual.create_id(order.id))
+            accrual = self.find(CommissionAccrual, CommissionAccrual.create_id(order_id))
             if accrual is None:
-                return [], CommandResult(order.id, 0)
+                return [], CommandResult(order_id, 0)
+            order = self.order_of(order_id)
             now = self.clock.now()
             posting = accrual.reverse(
                 returned_fen=None if everything else order.returned_fen,
@@ -92,12 +94,13 @@ class Accruals(CommissionsBase):
         period = accrual.matured_period
         return period is not None and self._closed(accrual.brand_id, period)
 
-    def move_to_new_payees(self, order: Order, source_event: str) -> None:
+    def move_to_new_payees(self, order_id: UUID, source_event: str) -> None:
         """The attribution was corrected: the old payees give back, the new ones earn."""
-        self.reverse(order, source_event, everything=True)
+        self.reverse(order_id, source_event, everything=True)
 
         def decide() -> Decision:
-            accrual = self.load(CommissionAccrual, CommissionAccrual.create_id(order.id))
+            accrual = self.load(CommissionAccrual, CommissionAccrual.create_id(order_id))
+            order = self.order_of(order_id)
             was_matured = accrual.matured
             now = self.clock.now()
             period = self.period_of(accrual.brand_id, now)

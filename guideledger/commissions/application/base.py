@@ -8,7 +8,7 @@ boundary); its commands are split by concern over `Accruals` (order facts) and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from uuid import UUID
 
@@ -29,6 +29,7 @@ from guideledger.eventstore.commands import Command, CommandResult
 from guideledger.eventstore.topics import topics_of
 from guideledger.kernel.errors import NotFound
 from guideledger.kernel.policies import PolicyBook
+from guideledger.orders.domain.order import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.policy_books import policy_in_force, publish, published
 from guideledger.organisation.domain.brand import Brand
@@ -44,10 +45,13 @@ class CommissionsBase(LedgerApplication):
         runtime: Runtime,
         organisation: OrganisationApplication,
         read_models: ReadModels,
+        order_of: Callable[[UUID], Order],
     ) -> None:
+        """`order_of` gives an order as it stands now (the orders' own query)."""
         super().__init__(runtime)
         self.organisation = organisation
         self.read_models = read_models
+        self.order_of = order_of
 
     # --- rules -------------------------------------------------------------------------
 
