@@ -128,7 +128,7 @@ class MonthWriter:
         inputs = AttributionInputs(link_guide=self._guide(guide_id) if linked else None)
         attribution = attribute(self.world.brand_id, evidence, inputs, self.attribution_policy)
         order.attribute(attribution, placed_at, ACTOR)
-        order.allocate(self._decision(order, store_id), attribution.branch_id, placed_at, ACTOR)
+        order.allocate(self._decision(order, store_id), placed_at, ACTOR)
         paid_at = placed_at + timedelta(minutes=rng.randint(1, 20))
         order.pay(order.total_fen, f"WX-BULK-{n:010d}", self.brand.time_zone, paid_at, ACTOR)
         accrual = CommissionAccrual.accrue(

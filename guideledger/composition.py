@@ -143,7 +143,7 @@ def compose(settings: Settings, clock: Clock, audit_parts: AuditParts = in_one_p
     # Fulfilment's and attribution's commands run through the orders' event store.
     waiting_orders = WaitingOrders(orders, organisation, projections)
     stock = StockControl(orders, organisation, projections, waiting_orders.route_again)
-    bindings = Bindings(orders, organisation, projections)
+    bindings = Bindings(orders, organisation, projections, orders.attributor)
     attribution = AttributionDesk(orders, organisation, commissions, order_kind=Order)
     engagement = EngagementApplication(runtime(EngagementApplication), organisation)
 
@@ -162,7 +162,7 @@ def compose(settings: Settings, clock: Clock, audit_parts: AuditParts = in_one_p
         OrderHistory(orders),
         waiting_orders,
         stock,
-        RoutingDesk(orders, organisation, projections),
+        RoutingDesk(orders, organisation, orders.fulfilment),
         bindings,
         attribution,
         engagement,

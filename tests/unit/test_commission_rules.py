@@ -167,7 +167,7 @@ def test_an_orders_facts_are_its_lines_categories_payees_and_cross_branch_shipme
     order.attribute(attribution(AttributionChannel.GUIDE_QR), NOW, "test")
     home = Allocation(home_node, "store", BRANCH, 1.0, 0, (AllocatedLine(1, sku_a, 2),))
     far = Allocation(far_node, "warehouse", OTHER_BRANCH, 9.0, 0, (AllocatedLine(2, sku_b, 1),))
-    order.allocate(RoutingDecision(1, (home, far), (), "split"), BRANCH, NOW, "test")
+    order.allocate(RoutingDecision(1, (home, far), (), "split"), NOW, "test")
     order.pay(25_000, "wx", "Asia/Shanghai", NOW, "test")
 
     found = OrderFacts.of(order, {sku_a: "apparel", sku_b: "shoes"}, "2026-12")

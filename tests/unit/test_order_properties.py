@@ -41,7 +41,7 @@ class OrderLifecycle(RuleBasedStateMachine):
         stock = {line.sku_id: 99 for line in self.order.lines}
         node = NodeCandidate(self.node_id, NodeKind.STORE, uuid4(), GeoPoint(31, 121), stock)
         decision = route(self.order.demands, GeoPoint(31, 121), [node])
-        self.order.allocate(decision, None, START, "t")
+        self.order.allocate(decision, START, "t")
         self.events = list(self.order.collect_events())
 
     def attempt(self, command: str, *args: object) -> None:

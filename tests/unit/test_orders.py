@@ -45,7 +45,7 @@ def allocate(order: Order, node_id: UUID = NODE) -> Order:
     """Allocates the whole order to one node that holds plenty of everything."""
     stock = {line.sku_id: 99 for line in order.lines}
     candidate = NodeCandidate(node_id, NodeKind.STORE, BRANCH, GeoPoint(31.2, 121.5), stock)
-    order.allocate(route(order.demands, order.delivery.location, [candidate]), None, PLACED_AT, "r")
+    order.allocate(route(order.demands, order.delivery.location, [candidate]), PLACED_AT, "r")
     return order
 
 
@@ -223,7 +223,7 @@ def test_allocation_must_cover_every_line_exactly() -> None:
     )
     wrong = route(other.demands, order.delivery.location, [candidate])
     with pytest.raises(InvalidValue):
-        order.allocate(wrong, None, LATER, "router")
+        order.allocate(wrong, LATER, "router")
 
 
 def test_an_order_no_node_can_ship_waits_for_stock_once() -> None:
@@ -244,10 +244,17 @@ def test_cross_branch_when_the_shipping_node_belongs_to_another_branch() -> None
     order = place()
     stock = {SKU_A: 9, SKU_B: 9}
     candidate = NodeCandidate(NODE, NodeKind.WAREHOUSE, BRANCH, GeoPoint(31, 121), stock)
-    selling_branch = uuid4()
-    order.allocate(
-        route(order.demands, order.delivery.location, [candidate]), selling_branch, LATER, "r"
+    sold_by_another_branch = Attribution(
+        AttributionChannel.STORE_ONLY,
+        "store",
+        0,
+        order.brand_id,
+        AttributionEvidence(Channel.DIRECT),
+        store_id=uuid4(),
+        branch_id=uuid4(),
     )
+    order.attribute(sold_by_another_branch, LATER, "frontend")
+    order.allocate(route(order.demands, order.delivery.location, [candidate]), LATER, "r")
     assert order.is_cross_branch(order.allocations[0])
 
 
@@ -308,7 +315,7 @@ def delivered_from_two_nodes() -> Order:
     order = place()
     near = NodeCandidate(NODE, NodeKind.STORE, BRANCH, GeoPoint(31.2, 121.5), {SKU_A: 1, SKU_B: 1})
     far = NodeCandidate(OTHER_NODE, NodeKind.STORE, BRANCH, GeoPoint(31.3, 121.5), {SKU_A: 1})
-    order.allocate(route(order.demands, order.delivery.location, [near, far]), None, LATER, "r")
+    order.allocate(route(order.demands, order.delivery.location, [near, far]), LATER, "r")
     order.pay(2500, "pay-1", TIME_ZONE, LATER, "frontend")
     order.ship("s1", NODE, {1: 1, 2: 1}, LATER, "store")
     order.ship("s2", OTHER_NODE, {1: 1}, LATER, "store")

@@ -31,11 +31,12 @@ class Bindings:
         store: LedgerApplication,
         organisation: OrganisationApplication,
         read_models: ReadModels,
+        attributor: Attributor,
     ) -> None:
         self.store = store
         self.organisation = organisation
         self.read_models = read_models
-        self.attributor = Attributor(organisation, store.repository, read_models)
+        self.attributor = attributor
 
     def bind(
         self, command: Command, member_id: UUID, brand_id: UUID, guide_id: UUID, reason: str

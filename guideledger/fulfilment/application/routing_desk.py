@@ -19,7 +19,6 @@ from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.policy_books import publish, published
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.catalogue import Sku
-from guideledger.readmodels.model import ReadModels
 
 
 class RoutingDesk:
@@ -27,11 +26,11 @@ class RoutingDesk:
         self,
         store: LedgerApplication,
         organisation: OrganisationApplication,
-        read_models: ReadModels,
+        planner: Fulfilment,
     ) -> None:
         self.store = store
         self.organisation = organisation
-        self.planner = Fulfilment(store.repository, read_models)
+        self.planner = planner
 
     def publish_policy(
         self, command: Command, brand_id: UUID, draft: RoutingPolicy

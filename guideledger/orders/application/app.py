@@ -159,7 +159,7 @@ class OrderApplication(LedgerApplication):
                 command.actor,
             )
             if plan.decision.routable:
-                order.allocate(plan.decision, attribution.branch_id, now, command.actor)
+                order.allocate(plan.decision, now, command.actor)
             else:
                 order.wait_for_stock(plan.decision, now, command.actor)
             return [order, *plan.touched], CommandResult(order.id, order.version)

@@ -71,8 +71,7 @@ class WaitingOrders:
                 )
                 if not plan.decision.routable:
                     return [], CommandResult(order.id, order.version)
-                selling_branch_id = order.attribution.branch_id if order.attribution else None
-                order.allocate(plan.decision, selling_branch_id, now, ROUTER_ACTOR)
+                order.allocate(plan.decision, now, ROUTER_ACTOR)
                 allocated.add(order.id)
                 return [order, *plan.touched], CommandResult(order.id, order.version)
 

@@ -401,14 +401,10 @@ class Order(Aggregate):
     ) -> None:
         self.attribution = attribution
 
-    def allocate(
-        self,
-        decision: RoutingDecision,
-        selling_branch_id: UUID | None,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        """Records which nodes ship which lines; their stock is reserved in the same save."""
+    def allocate(self, decision: RoutingDecision, occurred_at: datetime, actor: str) -> None:
+        """Records which nodes ship which lines; their stock is reserved in the same save.
+        The sale belongs to the branch it is attributed to: a node of another branch ships
+        across branches."""
         self._require_unallocated()
         if not decision.routable:
             raise InvalidValue("an allocation needs a routable decision")
@@ -416,6 +412,7 @@ class Order(Aggregate):
             allocated = sum(a.quantity(line.line_no) for a in decision.allocations)
             if allocated != line.quantity:
                 raise InvalidValue("the allocation does not cover the line", line_no=line.line_no)
+        selling_branch_id = self.attribution.branch_id if self.attribution else None
         self._record_allocated(decision, selling_branch_id, require_utc(occurred_at), actor)
 
     class Allocated(Aggregate.Event):
