@@ -36,11 +36,11 @@ from guideledger.fulfilment.application.projections import (
 from guideledger.fulfilment.application.routing_desk import RoutingDesk
 from guideledger.fulfilment.application.stock_control import StockControl
 from guideledger.orders.application.app import OrderApplication
+from guideledger.orders.application.corrections import AttributionCorrections
 from guideledger.orders.application.history import OrderHistory
 from guideledger.orders.application.projections import UnpaidOrders, UnroutableQueue
 from guideledger.orders.application.sales import SalesByDay, ShareSales
 from guideledger.orders.application.waiting import WaitingOrders
-from guideledger.orders.domain.order import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.directory import GuideDirectory, UnitDirectory
 from guideledger.organisation.domain.brand import Brand
@@ -73,6 +73,7 @@ class Ledger:
     routing: RoutingDesk
     bindings: Bindings
     attribution: AttributionDesk
+    corrections: AttributionCorrections
     engagement: EngagementApplication
     commissions: CommissionApplication
     projections: ProjectionRunner
@@ -144,7 +145,7 @@ def compose(settings: Settings, clock: Clock, audit_parts: AuditParts = in_one_p
     waiting_orders = WaitingOrders(orders, organisation, projections)
     stock = StockControl(orders, organisation, projections, waiting_orders.route_again)
     bindings = Bindings(orders, organisation, projections, orders.attributor)
-    attribution = AttributionDesk(orders, organisation, commissions, order_kind=Order)
+    attribution = AttributionDesk(orders, organisation)
     engagement = EngagementApplication(runtime(EngagementApplication), organisation)
 
     def time_zone_of(brand_id: UUID) -> str:
@@ -165,6 +166,7 @@ def compose(settings: Settings, clock: Clock, audit_parts: AuditParts = in_one_p
         RoutingDesk(orders, organisation, orders.fulfilment),
         bindings,
         attribution,
+        AttributionCorrections(orders, attribution, period_gate=commissions),
         engagement,
         commissions,
         projections,

@@ -29,6 +29,7 @@ from guideledger.fulfilment.application.routing_desk import RoutingDesk
 from guideledger.fulfilment.application.stock_control import StockControl
 from guideledger.kernel.privacy import Vault
 from guideledger.orders.application.app import OrderApplication
+from guideledger.orders.application.corrections import AttributionCorrections
 from guideledger.orders.application.history import OrderHistory
 from guideledger.orders.application.waiting import WaitingOrders
 from guideledger.organisation.application.app import OrganisationApplication
@@ -85,6 +86,10 @@ async def get_attribution(request: Request) -> AttributionDesk:
     return _ledger(request).attribution
 
 
+async def get_corrections(request: Request) -> AttributionCorrections:
+    return _ledger(request).corrections
+
+
 async def get_engagement(request: Request) -> EngagementApplication:
     return _ledger(request).engagement
 
@@ -120,6 +125,7 @@ StockDep = Annotated[StockControl, Depends(get_stock)]
 RoutingDep = Annotated[RoutingDesk, Depends(get_routing)]
 BindingsDep = Annotated[Bindings, Depends(get_bindings)]
 AttributionDep = Annotated[AttributionDesk, Depends(get_attribution)]
+CorrectionsDep = Annotated[AttributionCorrections, Depends(get_corrections)]
 EngagementDep = Annotated[EngagementApplication, Depends(get_engagement)]
 CommissionsDep = Annotated[CommissionApplication, Depends(get_commissions)]
 SettlementAuditDep = Annotated[SettlementAudit, Depends(get_settlement_audit)]

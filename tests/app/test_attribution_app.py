@@ -37,7 +37,7 @@ def test_a_correction_moves_the_sale_and_keeps_the_history(ledger: Ledger) -> No
     ).id
     order_id = place_order(ledger, world).id
     ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
-    ledger.attribution.correct(
+    ledger.corrections.correct(
         Command("support:zhang"), order_id, guide_id=other, store_id=None, reason="wrong QR"
     )
     order = ledger.orders.get_order(order_id)
@@ -55,9 +55,9 @@ def test_a_correction_names_exactly_one_payee_and_changes_something(ledger: Ledg
     world = build_world(ledger)
     order_id = place_order(ledger, world).id
     with pytest.raises(InvalidValue):
-        ledger.attribution.correct(FRONTEND, order_id, guide_id=None, store_id=None, reason="?")
+        ledger.corrections.correct(FRONTEND, order_id, guide_id=None, store_id=None, reason="?")
     with pytest.raises(RuleViolated):
-        ledger.attribution.correct(
+        ledger.corrections.correct(
             FRONTEND, order_id, guide_id=world.guide_id, store_id=None, reason="same"
         )
 

@@ -131,7 +131,7 @@ def corrected_after_a_partial_refund(ledger: Ledger, world: World) -> tuple[obje
     )
     ledger.orders.refund(Command("finance"), order_id, "f1", 5_900)
     ledger.projections.process_all()
-    ledger.attribution.correct(
+    ledger.corrections.correct(
         Command("support"), order_id, guide_id=other, store_id=None, reason="wrong QR"
     )
     ledger.projections.process_all()

@@ -197,7 +197,7 @@ def test_a_correction_is_refused_once_the_orders_period_is_closed(
     clock.set(datetime(2026, 12, 1, tzinfo=UTC))
     ledger.commissions.close_period(FINANCE, world.brand_id, "2026-11")
     with pytest.raises(PeriodClosed):
-        ledger.attribution.correct(
+        ledger.corrections.correct(
             Command("support"),
             order_id,
             guide_id=None,

@@ -56,7 +56,7 @@ def test_an_event_recorded_before_it_carried_the_day_decodes_to_the_same_fact() 
         clock.advance(timedelta(days=2))
         ledger.orders.cancel(Command("support"), order_id, "changed mind")
         ledger.orders.refund(Command("finance"), order_id, "f1", order_total())
-        ledger.attribution.correct(
+        ledger.corrections.correct(
             Command("support"), order_id, guide_id=other, store_id=None, reason="wrong QR"
         )
 

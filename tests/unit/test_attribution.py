@@ -15,6 +15,7 @@ from guideledger.attribution.domain.rules import (
     Channel,
     Rule,
     attribute,
+    corrected,
 )
 from guideledger.kernel.errors import InvalidValue, RuleViolated
 from guideledger.organisation.domain.guides import GuideSnapshot
@@ -50,6 +51,27 @@ def test_a_guide_link_wins_and_copies_the_guides_organisation(channel: Channel) 
         EAST.branch_id,
     )
     assert (result.district_id, result.region_id) == (EAST.district_id, EAST.region_id)
+
+
+def test_a_correction_to_another_guide_keeps_the_channel_and_takes_their_store() -> None:
+    sale = attribute(BRAND, link(), AttributionInputs(link_guide=LINK_GUIDE))
+    moved = corrected(sale, NORTH, BOUND_GUIDE.guide_id)
+    assert (moved.channel, moved.rule) == (sale.channel, "support_correction")
+    assert (moved.guide_id, moved.store_id, moved.branch_id) == (
+        BOUND_GUIDE.guide_id,
+        NORTH.store_id,
+        NORTH.branch_id,
+    )
+    assert (moved.evidence, moved.policy_version) == (sale.evidence, sale.policy_version)
+
+
+def test_a_correction_names_a_guide_on_a_store_sale_or_leaves_the_sale_to_a_store() -> None:
+    store_sale = attribute(BRAND, STORE_ACCOUNT, AttributionInputs(evidence_store=NORTH))
+    to_guide = corrected(store_sale, NORTH, NOTED_GUIDE.guide_id)
+    assert to_guide.channel is AttributionChannel.STORE_ACCOUNT_GUIDE
+    guide_sale = attribute(BRAND, link(), AttributionInputs(link_guide=LINK_GUIDE))
+    to_store = corrected(guide_sale, EAST)
+    assert (to_store.channel, to_store.guide_id) == (AttributionChannel.STORE_ONLY, None)
 
 
 def test_a_guide_who_left_gets_nothing_and_the_sale_falls_to_their_store() -> None:

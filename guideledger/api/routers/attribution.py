@@ -11,7 +11,13 @@ from fastapi import APIRouter, Depends, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from guideledger.api.auth import Role, allow, current_caller
-from guideledger.api.dependencies import AttributionDep, ClockDep, CommandDep, OrdersDep
+from guideledger.api.dependencies import (
+    AttributionDep,
+    ClockDep,
+    CommandDep,
+    CorrectionsDep,
+    OrdersDep,
+)
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Reason, StrictModel, VersionedChange
 from guideledger.attribution.domain.rules import (
@@ -77,9 +83,9 @@ def order_attribution(order_id: UUID, orders: OrdersDep) -> AttributionView:
     dependencies=[Depends(allow(Role.SUPPORT))],
 )
 def correct_attribution(
-    order_id: UUID, body: CorrectAttribution, attribution: AttributionDep, command: CommandDep
+    order_id: UUID, body: CorrectAttribution, corrections: CorrectionsDep, command: CommandDep
 ) -> Accepted:
-    result = attribution.correct(
+    result = corrections.correct(
         command,
         order_id,
         guide_id=body.guide_id,

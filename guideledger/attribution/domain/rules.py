@@ -220,3 +220,29 @@ def _apply(
     if rule is Rule.STORE_ONLY and inputs.evidence_store:
         return AttributionChannel.STORE_ONLY, None, inputs.evidence_store
     return None
+
+
+def corrected(
+    current: Attribution, store: StoreSnapshot, guide_id: UUID | None = None
+) -> Attribution:
+    """Support moves a sale to another guide (working in `store`) or to `store` alone: the
+    evidence and policy version stay; a guide named on a sale that had none becomes a
+    store-account sale for that guide."""
+    if guide_id is None:
+        channel = AttributionChannel.STORE_ONLY
+    elif current.guide_id is not None:
+        channel = current.channel
+    else:
+        channel = AttributionChannel.STORE_ACCOUNT_GUIDE
+    return Attribution(
+        channel=channel,
+        rule="support_correction",
+        policy_version=current.policy_version,
+        brand_id=current.brand_id,
+        evidence=current.evidence,
+        guide_id=guide_id,
+        store_id=store.store_id,
+        branch_id=store.branch_id,
+        district_id=store.district_id,
+        region_id=store.region_id,
+    )
