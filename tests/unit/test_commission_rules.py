@@ -31,8 +31,10 @@ from guideledger.commissions.domain.rules import (
     Account,
     Bucket,
     CommissionPolicy,
+    Entry,
     Payee,
     PayeeLevel,
+    Posting,
     PostingKind,
     RateRule,
     SaleLine,
@@ -298,3 +300,20 @@ def test_a_negative_total_is_carried_into_the_next_period() -> None:
         -51,
         "from 2026-11",
     )
+
+
+def test_a_posting_makes_a_statement_line_for_each_settleable_balance_it_moves() -> None:
+    guide, store = Payee(PayeeLevel.GUIDE, uuid4()), Payee(PayeeLevel.STORE, uuid4())
+    entries = (
+        Entry(guide.account(Bucket.PENDING), 500),
+        Entry(guide.account(Bucket.SETTLEABLE), -500),
+        Entry(store.account(Bucket.PENDING), 200),
+        Entry(store.account(Bucket.SETTLEABLE), -200),
+        Entry(store.account(Bucket.SETTLEABLE), 50),
+        Entry(store.account(Bucket.PENDING), -50),
+    )
+    posting = Posting("maturity:1", PostingKind.MATURITY, BRAND, entries, "2026-11", NOW)
+    assert posting.settleable_credits() == [
+        (guide.account(Bucket.SETTLEABLE), 500),
+        (store.account(Bucket.SETTLEABLE), 150),
+    ]

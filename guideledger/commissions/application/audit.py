@@ -52,7 +52,7 @@ from guideledger.commissions.application.audit_lines import (
 )
 from guideledger.commissions.domain.earnings import accrual_shares
 from guideledger.commissions.domain.ledger import CommissionAccrual
-from guideledger.commissions.domain.rules import Bucket, Posting, PostingKind
+from guideledger.commissions.domain.rules import Posting, PostingKind
 from guideledger.commissions.domain.settlement import BrandPeriodClose, SettlementPeriod
 from guideledger.eventstore.log import AggregateLog, IdRange
 
@@ -378,10 +378,7 @@ class _Replay:
         past every statement of the payee that had closed before the posting in the log."""
         if posting.kind not in LINE_KINDS or posting.brand_id != self.brand_id:
             return
-        for account in dict.fromkeys(e.account for e in posting.entries):
-            amount = posting.amount_to(account)
-            if not amount or account.bucket is not Bucket.SETTLEABLE:
-                continue
+        for account, amount in posting.settleable_credits():
             payee, period = account.owner, posting.period
             while self.closed_at.get((payee, period), NEVER_CLOSED) < position:
                 period = self._period_after(self.brand_id, period)

@@ -206,9 +206,9 @@ class CommissionAccrual(Aggregate):
         """The line each payee's statement gets for a posting that moved their settleable
         balance; a guide whose share the store holds gets none (the store settles it)."""
         lines = []
-        for payee in self.payees.values():
-            amount = posting.amount_to(payee.account(Bucket.SETTLEABLE))
-            if amount and payee.held_by_store is None:
+        for account, amount in posting.settleable_credits():
+            payee = self.payees[account.owner]
+            if payee.held_by_store is None:
                 line = StatementLine(
                     str(posting.kind),
                     amount,

@@ -291,3 +291,12 @@ class Posting:
     def amount_to(self, account: Account) -> int:
         """What the posting credits to an account (positive when the account is owed more)."""
         return -sum(e.amount_fen for e in self.entries if e.account == account)
+
+    def settleable_credits(self) -> list[tuple[Account, int]]:
+        """What the posting moves to each payee's settleable balance: each is a line on the
+        payee's statement (a guide whose share a store holds has none: the store settles)."""
+        accounts = dict.fromkeys(
+            e.account for e in self.entries if e.account.bucket is Bucket.SETTLEABLE
+        )
+        moved = [(account, self.amount_to(account)) for account in accounts]
+        return [(account, amount) for account, amount in moved if amount]
