@@ -69,8 +69,6 @@ FORMER_MODULES: dict[str, tuple[type, ...]] = {
         PayeeShare,
         StatementLine,
     ),
-    # Settlement moved out of the ledger's module once each context had its package.
-    "guideledger.commissions.domain.ledger": (SettlementPeriod, BrandPeriodClose),
 }
 
 
