@@ -53,6 +53,11 @@ class Clock(Protocol):
         ...
 
 
+def kind_name(cls: type) -> str:
+    """How messages name a kind of aggregate: `node`, `guide`, `order`."""
+    return cls.__name__.lower()
+
+
 def _nobody_hears(_application: str) -> None:
     """Lost races go uncounted."""
 
@@ -103,11 +108,9 @@ class LedgerApplication(Application[UUID]):
         try:
             aggregate: Aggregate = self.repository.get_kind(cls, aggregate_id)
         except AggregateNotFoundError:
-            raise NotFound(
-                f"no {cls.__name__.lower()} {aggregate_id}", id=str(aggregate_id)
-            ) from None
+            raise NotFound(f"no {kind_name(cls)} {aggregate_id}", id=str(aggregate_id)) from None
         if not isinstance(aggregate, cls):
-            raise NotFound(f"no {cls.__name__.lower()} {aggregate_id}", id=str(aggregate_id))
+            raise NotFound(f"no {kind_name(cls)} {aggregate_id}", id=str(aggregate_id))
         if expected_version is not None and aggregate.version != expected_version:
             raise VersionConflict(
                 "the aggregate has changed since the version you read",
@@ -145,7 +148,7 @@ class LedgerApplication(Application[UUID]):
             return self.load(cls, aggregate_id)
         except NotFound:
             raise UnknownReference(
-                f"{field} names no known {cls.__name__.lower()}", field=field, id=str(aggregate_id)
+                f"{field} names no known {kind_name(cls)}", field=field, id=str(aggregate_id)
             ) from None
 
     def create(self, command: Command, new_aggregate: Callable[[], Aggregate]) -> CommandResult:
@@ -154,7 +157,7 @@ class LedgerApplication(Application[UUID]):
         def decide() -> Decision:
             aggregate = new_aggregate()
             if self.exists(type(aggregate), aggregate.id):
-                kind = type(aggregate).__name__.lower()
+                kind = kind_name(type(aggregate))
                 raise AlreadyExists(f"that {kind} already exists", id=str(aggregate.id))
             return [aggregate], CommandResult(aggregate.id, aggregate.version)
 

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from guideledger.eventstore.application import LedgerApplication, Runtime
+from guideledger.eventstore.application import LedgerApplication, Runtime, kind_name
 from guideledger.eventstore.commands import Command, CommandResult, UnknownReference
 from guideledger.kernel.errors import RuleViolated
 from guideledger.kernel.periods import SettlementCadence
@@ -63,7 +63,7 @@ class OrganisationApplication(LedgerApplication):
                     self._facts.popitem(last=False)
         if not isinstance(cached, cls):
             raise UnknownReference(
-                f"{field} names no known {cls.__name__.lower()}", field=field, id=str(aggregate_id)
+                f"{field} names no known {kind_name(cls)}", field=field, id=str(aggregate_id)
             )
         return cached
 
@@ -326,7 +326,7 @@ class OrganisationApplication(LedgerApplication):
     ) -> None:
         if aggregate.brand_id != brand_id:
             raise RuleViolated(
-                f"that {type(aggregate).__name__.lower()} belongs to another brand",
+                f"that {kind_name(type(aggregate))} belongs to another brand",
                 id=str(aggregate.id),
             )
 
