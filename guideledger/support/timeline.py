@@ -34,16 +34,28 @@ def order_timeline(
     ]
     for event in history.stock_facts(order_id):
         entries.append(_entry("stock", event, event.occurred_at, event.actor))
-    commission_events: list[Any] = list(
-        commissions.events.get(CommissionAccrual.create_id(order_id))
-    )
-    for event in commission_events:
-        posting = getattr(event, "posting", None)
-        occurred_at = (
-            posting.occurred_at if posting else getattr(event, "delivered_at", event.timestamp)
-        )
-        entries.append(_entry("commission", event, occurred_at, "system:ledger"))
+    for moved in commissions.events.get(CommissionAccrual.create_id(order_id)):
+        entries.append(_entry("commission", moved, _moved_at(moved), "system:ledger"))
     return sorted(entries, key=lambda e: (e.occurred_at, e.recorded_at))
+
+
+POSTED = (
+    CommissionAccrual.Accrued,
+    CommissionAccrual.Matured,
+    CommissionAccrual.Reversed,
+    CommissionAccrual.Reaccrued,
+)
+
+
+def _moved_at(event: Any) -> datetime:
+    """When the commission moved: its posting's instant, the delivery it starts counting
+    from, or else when it was recorded."""
+    if isinstance(event, POSTED) and event.posting is not None:
+        return event.posting.occurred_at
+    if isinstance(event, CommissionAccrual.DeliveryRecorded):
+        return event.delivered_at
+    recorded_at: datetime = event.timestamp
+    return recorded_at
 
 
 def _entry(source: str, event: Any, occurred_at: datetime, actor: str) -> TimelineEntry:

@@ -4,7 +4,7 @@ instant, and what its reservations did to the stock of the nodes that held them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 from uuid import UUID
 
 from eventsourcing.application import project_aggregate
@@ -16,6 +16,9 @@ from guideledger.kernel.values import require_utc
 from guideledger.orders.application.app import OrderApplication
 from guideledger.orders.domain.order import Order
 from guideledger.readmodels.history import Fact, HistoryEntry, history_entry
+
+STOCK_MOVES = (Stock.Reserved, Stock.Released, Stock.Committed, Stock.Restocked)
+StockMove = Stock.Reserved | Stock.Released | Stock.Committed | Stock.Restocked
 
 
 class OrderHistory:
@@ -38,7 +41,7 @@ class OrderHistory:
         assert isinstance(order, Order)
         return order
 
-    def stock_facts(self, order_id: UUID) -> list[Any]:
+    def stock_facts(self, order_id: UUID) -> list[StockMove]:
         """The stock events of the order's reservations (reserved, shipped, released,
         restocked) at every node allocated to ship it, node by node."""
         order = self.orders.get_order(order_id)
@@ -51,7 +54,7 @@ class OrderHistory:
             event
             for stock_id in sorted(stock_ids)
             for event in self.orders.events.get(stock_id)
-            if getattr(event, "order_id", None) == order_id
+            if isinstance(event, STOCK_MOVES) and event.order_id == order_id
         ]
 
     def _order_events(self, order_id: UUID) -> list[Fact]:
