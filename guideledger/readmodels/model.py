@@ -179,6 +179,13 @@ class ReadModels(Protocol):
         """Applies every event recorded so far, so this process reads its own writes."""
         ...
 
+    def rows_at_position(
+        self, projection: type[Projection], table: Table, where: Where
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """The rows of a projection's table matching `where` and the position they stand
+        at, read together."""
+        ...
+
 
 def encode_value(column_type: ColumnType, value: Any) -> Any:
     if value is None:

@@ -17,6 +17,9 @@ from guideledger.readmodels.sql import SQLReadModelStore
 
 class PostgresReadModelStore(SQLReadModelStore):
     placeholder = "%s"
+    # A batch moves the position with an UPDATE of this row: while the row is held for
+    # share, no batch commits, so the rows read next are those of the position read.
+    share_lock = " FOR SHARE"
 
     def __init__(self, url: str, schema: str, pool_size: int) -> None:
         self.url, self.schema = url, schema

@@ -79,6 +79,11 @@ class ProjectionRunner:
     def catch_up(self, projection: type[Follower]) -> None:
         self.process(projection.name)
 
+    def rows_at_position(
+        self, projection: type[Follower], table: Table, where: Where
+    ) -> tuple[int, list[dict[str, Any]]]:
+        return self.store.rows_at_position(projection.name, table, where)
+
     # --- processing ----------------------------------------------------------------------
 
     def process(self, name: str, progress: Callable[[int], None] | None = None) -> int:

@@ -34,6 +34,8 @@ class SQLReadModelStore(ReadModelStore):
     """The SQL both SQLite and PostgreSQL understand; subclasses supply connections."""
 
     placeholder = "?"
+    #: Holds a position still while a transaction reads the rows it stands for.
+    share_lock = ""
 
     @abstractmethod
     @contextmanager
@@ -135,6 +137,23 @@ class SQLReadModelStore(ReadModelStore):
             return False
         return True
 
+    def rows_at_position(
+        self, name: str, table: Table, where: Where
+    ) -> tuple[int, list[dict[str, Any]]]:
+        statement, params = _select_statement(table, where, (), None, 0)
+        with self.transaction() as cursor:
+            cursor.execute(
+                self._sql(
+                    f"SELECT position FROM projection_positions WHERE name = ?{self.share_lock}"
+                ),
+                (name,),
+            )
+            position = int(cursor.fetchone()["position"])
+            if statement is None:
+                return position, []
+            cursor.execute(self._sql(statement), params)
+            return position, [table.decode_row(row) for row in cursor.fetchall()]
+
     def _statement(self, batch: list[RowChange]) -> tuple[str, list[tuple[Any, ...]]]:
         first, table = batch[0], batch[0].table
         key_sql = ", ".join(table.key)
@@ -176,28 +195,38 @@ class SQLReadModelStore(ReadModelStore):
         limit: int | None = None,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        check_columns(table, [*where, *order_by])
-        conditions: list[str] = []
-        params: list[Any] = []
-        for column, value in where.items():
-            column_type = table.columns[column]
-            if isinstance(value, list | tuple | set | frozenset):
-                if not value:
-                    return []
-                conditions.append(f"{column} IN ({', '.join('?' for _ in value)})")
-                params.extend(encode_value(column_type, v) for v in value)
-            else:
-                conditions.append(f"{column} = ?")
-                params.append(encode_value(column_type, value))
-        statement = f"SELECT * FROM {table.name}"
-        if conditions:
-            statement += " WHERE " + " AND ".join(conditions)
-        statement += " ORDER BY " + ", ".join((*order_by, *table.key))
-        if limit is not None:
-            statement += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        statement, params = _select_statement(table, where, order_by, limit, offset)
+        if statement is None:
+            return []
         with self.reading() as cursor:
             cursor.execute(self._sql(statement), params)
             return [table.decode_row(row) for row in cursor.fetchall()]
+
+
+def _select_statement(
+    table: Table, where: Where, order_by: Sequence[str], limit: int | None, offset: int
+) -> tuple[str | None, list[Any]]:
+    """The SELECT for `where` (with `?` placeholders), or None when an empty IN matches none."""
+    check_columns(table, [*where, *order_by])
+    conditions: list[str] = []
+    params: list[Any] = []
+    for column, value in where.items():
+        column_type = table.columns[column]
+        if isinstance(value, list | tuple | set | frozenset):
+            if not value:
+                return None, []
+            conditions.append(f"{column} IN ({', '.join('?' for _ in value)})")
+            params.extend(encode_value(column_type, v) for v in value)
+        else:
+            conditions.append(f"{column} = ?")
+            params.append(encode_value(column_type, value))
+    statement = f"SELECT * FROM {table.name}"
+    if conditions:
+        statement += " WHERE " + " AND ".join(conditions)
+    statement += " ORDER BY " + ", ".join((*order_by, *table.key))
+    if limit is not None:
+        statement += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    return statement, params
 
 
 def _shape(change: RowChange) -> tuple[type, str, tuple[str, ...]]:

@@ -63,6 +63,13 @@ class ReadModelStore(ABC):
         """Applies `changes` and moves the position; False if another writer moved it first."""
 
     @abstractmethod
+    def rows_at_position(
+        self, name: str, table: Table, where: Where
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """The rows of one of a projection's tables matching `where` and the position they
+        stand at, read together (no batch applied between the two reads)."""
+
+    @abstractmethod
     def select(
         self,
         table: Table,
@@ -91,7 +98,7 @@ class MemoryReadModelStore(ReadModelStore):
     def __init__(self) -> None:
         self.rows: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
         self.positions: dict[str, int] = {}
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
 
     def install_position(self, name: str) -> None:
         with self.lock:
@@ -133,6 +140,12 @@ class MemoryReadModelStore(ReadModelStore):
                 self._apply_one(change)
             self.positions[name] = new
             return True
+
+    def rows_at_position(
+        self, name: str, table: Table, where: Where
+    ) -> tuple[int, list[dict[str, Any]]]:
+        with self.lock:
+            return self.positions[name], self.select(table, where)
 
     def _apply_one(self, change: RowChange) -> None:
         table = change.table

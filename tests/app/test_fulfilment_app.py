@@ -1,11 +1,13 @@
 """Routing, reservations and the unroutable queue, on every backend."""
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
 
+from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command
 from guideledger.fulfilment.application.stock_control import StockControl
@@ -13,6 +15,8 @@ from guideledger.fulfilment.domain.daily_load import NodeDailyLoad
 from guideledger.fulfilment.domain.routing import LineDemand, Outcome, RoutingPolicy
 from guideledger.kernel.errors import RuleViolated
 from guideledger.platform.clock import ManualClock
+from guideledger.platform.settings import Persistence
+from tests.conftest import make_settings
 from tests.world import (
     ADMIN,
     FRONTEND,
@@ -24,6 +28,8 @@ from tests.world import (
     place_order,
     receive,
 )
+
+POSITIONS = ("stock_availability", "node_directory", "node_daily_loads")
 
 
 def availability(ledger: Ledger, node_id: UUID) -> dict[UUID, tuple[int, int]]:
@@ -229,3 +235,42 @@ def test_stock_cannot_be_received_for_another_brands_sku(ledger: Ledger) -> None
     ).id
     with pytest.raises(RuleViolated):
         ledger.stock.receive(Command("wms"), world.store_id, sku, 5, "ASN")
+
+
+def test_routing_follows_what_another_process_wrote_without_catching_up_read_models(
+    pg_ledger: Ledger, clock: ManualClock, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Placing an order reads stock and nodes from this process's routing view, which
+    follows the logs: another process's receipt and pause count at once, and no read
+    model is caught up in the request."""
+    world = build_world(pg_ledger)
+    place_order(pg_ledger, world)  # the view starts from the stored read models
+    other = bootstrap(make_settings(Persistence.POSTGRES, request, tmp_path), clock)
+    try:
+        receive(other, world.warehouse_id, world.sku_ids[0], 5)
+        receive(other, world.warehouse_id, world.sku_ids[1], 5)
+        other.organisation.pause_node(ADMIN, world.store_id, "stocktaking")
+    finally:
+        other.close()
+    positions = {name: pg_ledger.projections.store.position(name) for name in POSITIONS}
+
+    order = pg_ledger.orders.get_order(place_order(pg_ledger, world).id)
+
+    assert [a.node_id for a in order.allocations] == [world.warehouse_id]
+    assert {name: pg_ledger.projections.store.position(name) for name in POSITIONS} == positions
+
+
+def test_daily_loads_are_counted_for_the_day_each_order_is_placed(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    """The routing view keeps the loads of the days it was asked about; a new day starts
+    at zero and yesterday's orders do not count against it."""
+    world = build_world(ledger)
+    ledger.organisation.set_node_daily_order_cap(ADMIN, world.store_id, 1)
+    first = ledger.orders.get_order(place_order(ledger, world, (1, 1)).id)
+    clock.advance(timedelta(days=1))
+    second = ledger.orders.get_order(place_order(ledger, world, (1, 1)).id)
+    third = ledger.orders.get_order(place_order(ledger, world, (1, 1)).id)
+    assert [a.node_id for a in first.allocations] == [world.store_id]
+    assert [a.node_id for a in second.allocations] == [world.store_id]
+    assert third.awaiting_stock

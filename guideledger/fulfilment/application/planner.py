@@ -1,9 +1,9 @@
 """Turns an order into a routing decision and the reservations that go with it.
 
-Candidates come from the read models (fast); the stock aggregates stay the
-source of truth. When a reservation finds less stock than the read model said
-(another process took it and the projection has not caught up), the true
-figure replaces the read model's and the order is routed again.
+Candidates come from the routing view this process keeps in memory (fast); the stock
+aggregates stay the source of truth. When a reservation finds less stock than the view
+said (another process took it a moment ago), the true figure replaces the view's and the
+order is routed again.
 """
 
 from __future__ import annotations
@@ -18,14 +18,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from guideledger.eventstore.repository import LedgerRepository, find
-from guideledger.fulfilment.application.projections import (
-    NODE_DAILY_LOADS,
-    NODES,
-    STOCK_AVAILABILITY,
-    NodeDailyLoads,
-    NodeDirectory,
-    StockAvailability,
-)
+from guideledger.fulfilment.application.routing_view import RoutingView
 from guideledger.fulfilment.domain.daily_load import NodeAtCapacity, NodeDailyLoad
 from guideledger.fulfilment.domain.routing import (
     DEFAULT_ROUTING_POLICY,
@@ -40,7 +33,6 @@ from guideledger.kernel.periods import local_day
 from guideledger.kernel.values import GeoPoint
 from guideledger.organisation.application.policy_books import policy_in_force
 from guideledger.organisation.domain.units import NodeKind
-from guideledger.readmodels.model import ReadModels
 
 MAX_ROUTING_ROUNDS = 5
 ROUTING = "routing"  # the policy book's kind
@@ -59,9 +51,9 @@ class Plan:
 class Fulfilment:
     """Routing and reservation on behalf of the order application."""
 
-    def __init__(self, repository: LedgerRepository, read_models: ReadModels) -> None:
+    def __init__(self, repository: LedgerRepository, view: RoutingView) -> None:
         self.repository = repository
-        self.read_models = read_models
+        self.view = view
 
     def policy_in_force(self, brand_id: UUID, at: datetime) -> RoutingPolicy:
         return policy_in_force(self.repository, brand_id, ROUTING, at, DEFAULT_ROUTING_POLICY)
@@ -117,20 +109,15 @@ class Fulfilment:
         time_zone: str,
         truth: dict[tuple[UUID, UUID], int],
     ) -> list[NodeCandidate]:
-        self.read_models.catch_up(StockAvailability)
-        self.read_models.catch_up(NodeDirectory)
-        sku_ids = [line.sku_id for line in lines]
         available: dict[UUID, dict[UUID, int]] = defaultdict(dict)
-        for row in self.read_models.select(
-            STOCK_AVAILABILITY, {"brand_id": brand_id, "sku_id": sku_ids}
-        ):
+        for row in self.view.available(brand_id, [line.sku_id for line in lines]):
             node_id, sku_id = row["node_id"], row["sku_id"]
             units = truth.get((node_id, sku_id), row["on_hand"] - row["reserved"])
             if units > 0:
                 available[node_id][sku_id] = units
         if not available:
             return []
-        nodes = self.read_models.select(NODES, {"node_id": list(available)})
+        nodes = sorted(self.view.nodes_of(list(available)), key=lambda node: node["node_id"])
         loads = self._loads(
             [n["node_id"] for n in nodes if n["daily_order_cap"] is not None], at, time_zone
         )
@@ -180,16 +167,15 @@ class Fulfilment:
         return touched
 
     def _loads(self, node_ids: Sequence[UUID], at: datetime, time_zone: str) -> dict[UUID, int]:
-        """The orders each node took on the day of `at`, as far as the read model has seen
+        """The orders each node took on the day of `at`, as far as the routing view has seen
         (a load it has not seen yet refuses the order when routing reserves, and the node
         is passed over then)."""
         if not node_ids:
             return {}
-        self.read_models.catch_up(NodeDailyLoads)
         day = local_day(at, time_zone)
         node_of = {NodeDailyLoad.create_id(node_id, day): node_id for node_id in node_ids}
-        rows = self.read_models.select(NODE_DAILY_LOADS, {"load_id": list(node_of)})
-        return {node_of[row["load_id"]]: row["orders"] for row in rows}
+        taken = self.view.orders_taken(list(node_of))
+        return {node_of[load_id]: orders for load_id, orders in taken.items()}
 
     def get(self, cls: type[_A], aggregate_id: UUID) -> _A | None:
         return find(self.repository, cls, aggregate_id)

@@ -23,6 +23,7 @@ from guideledger.eventstore.application import LedgerApplication, Runtime
 from guideledger.eventstore.commands import Command, CommandResult, Decision
 from guideledger.eventstore.concurrency import StripedLocks
 from guideledger.fulfilment.application.planner import Fulfilment
+from guideledger.fulfilment.application.routing_view import RoutingView
 from guideledger.fulfilment.domain.routing import (
     AllocatedLine,
     Allocation,
@@ -102,7 +103,7 @@ class OrderApplication(LedgerApplication):
         self.organisation = organisation
         self.read_models = read_models
         self.payment_window = payment_window
-        self.fulfilment = Fulfilment(self.repository, read_models)
+        self.fulfilment = Fulfilment(self.repository, RoutingView(self, organisation, read_models))
         self.attributor = Attributor(organisation, self.repository, read_models)
         self.sku_turns = StripedLocks()  # orders for the same SKUs reserve in turn
 
