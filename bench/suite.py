@@ -6,7 +6,8 @@ in the same run on the same PostgreSQL.
 
 Rows: the library saving a bare aggregate with three events (the baseline);
 GuideLedger's place-order in process on PostgreSQL and SQLite; the HTTP API under
-load from wrk (a separate process) at several concurrencies; a rebuild of N stock
+load from wrk (a separate process) at several concurrencies, then a hot SKU stocked at one
+warehouse at 64 connections, with the server side's CPU per order; a rebuild of N stock
 events by GuideLedger's runner and by the library's ProjectionRunner; the settlement
 audit of a month of orders written in bulk (`bench.audit`); peak memory of each part (each runs
 in its own process).
@@ -38,9 +39,13 @@ from bench.rebuild import env
 from bench.routing import place_orders, two_line_order
 from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.api.demo import DemoWorld
+from guideledger.composition import Ledger
+from guideledger.eventstore.commands import Command
+from guideledger.organisation.domain.catalogue import Sku
 from guideledger.platform.settings import Persistence
 
 console = Console()
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 HERE = Path(__file__).resolve().parent
 Row = tuple[str, float, str, float | None]  # figure, value, unit, baseline ratio
 
@@ -74,8 +79,8 @@ def place_order_rate(backend: Persistence, orders: int) -> float:
 
 def http_load(concurrencies: list[int], seconds: int, workers: list[int]) -> list[Row]:
     """wrk posting orders (varied SKUs, members and places), each with its own idempotency
-    key, to a served API on PostgreSQL; then the same order over and over at 16
-    connections (a promotion's hot SKUs, all reserved at the same nodes)."""
+    key, to a served API on PostgreSQL; then a live stream's hot SKU, stocked at one
+    warehouse only, bought by 64 connections at once."""
     if shutil.which("wrk") is None:
         console.print("[yellow]wrk is not installed (apt-get install wrk): no HTTP figures")
         return []
@@ -93,20 +98,56 @@ def http_load(concurrencies: list[int], seconds: int, workers: list[int]) -> lis
         for n in range(1000):
             bodies.write(json.dumps(order_body(world, rng, n)) + "\n")
         bodies.flush()
-        hot.write(json.dumps(order_body(world, random.Random(3), 0)) + "\n")
+        for n in range(1000):
+            hot.write(json.dumps(hot_order_body(ledger, world, n)) + "\n")
         hot.flush()
         token = issue_token(ledger.settings, Caller("bench", Role.FRONTEND))
         for processes in workers:
-            with ServedApi(schema, processes) as url:
+            with ServedApi(schema, processes) as api:
                 for connections in concurrencies:
-                    row = _wrk(url, token, bodies.name, connections, seconds)
+                    row = _wrk(api, token, bodies.name, connections, seconds)
                     rows.append((f"{row[0]}, {processes} server processes", *row[1:]))
-                if processes == workers[0]:
-                    row = _wrk(url, token, hot.name, 16, seconds)
+                if processes == workers[-1]:
+                    row = _wrk(api, token, hot.name, HOT_CONNECTIONS, seconds)
                     rows.append(
-                        (f"{row[0]}, one hot order, {processes} server processes", *row[1:])
+                        (
+                            f"{row[0]}, one hot SKU at one warehouse, {processes} server processes",
+                            *row[1:],
+                        )
                     )
     return rows
+
+
+HOT_CONNECTIONS = 64
+HOT_SKU_CODE = "BENCH-HOT"
+
+
+def hot_order_body(ledger: Ledger, world: DemoWorld, n: int) -> dict[str, Any]:
+    """A one-line order for the live stream's SKU, which only one warehouse stocks (opened
+    with a million units at the first call)."""
+    sku_id = Sku.create_id(world.brand_id, HOT_SKU_CODE)
+    if not ledger.organisation.exists(Sku, sku_id):
+        ledger.organisation.register_sku(
+            Command("bench"),
+            brand_id=world.brand_id,
+            code=HOT_SKU_CODE,
+            name="live stream special",
+            category="bench",
+            price_fen=9_900,
+        )
+        ledger.stock.receive(Command("bench"), world.warehouses[0], sku_id, 1_000_000, "bench")
+    _store, near = world.stores[n % len(world.stores)]
+    guide_id, _ = world.guides[n % len(world.guides)]
+    return {
+        "brand_id": str(world.brand_id),
+        "member_id": str(world.members[n % len(world.members)]),
+        "lines": [{"sku_id": str(sku_id), "quantity": 1, "unit_price_fen": 9_900}],
+        "delivery": {
+            "address": "bench",
+            "location": {"latitude": near.latitude, "longitude": near.longitude},
+        },
+        "evidence": {"channel": "guide_share_link", "guide_id": str(guide_id)},
+    }
 
 
 def order_body(world: DemoWorld, rng: random.Random, n: int) -> dict[str, Any]:
@@ -135,6 +176,8 @@ class ServedApi:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
+        # What the server said, shown if it fails; closed on exit.
+        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115
         environment = {
             **os.environ,
             "GUIDELEDGER_DATABASE_URL": database_url(),
@@ -153,28 +196,50 @@ class ServedApi:
             ],
             env=environment,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log,
         )
 
-    def __enter__(self) -> str:
-        url = f"http://127.0.0.1:{self.port}"
+    def __enter__(self) -> ServedApi:
+        self.url = url = f"http://127.0.0.1:{self.port}"
         for _ in range(300):
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    return url
+                    return self
             except httpx.TransportError:
                 if self.process.poll() is not None:
                     break
                 time.sleep(0.1)  # the server is starting: poll again
-        raise RuntimeError("the API did not start")
+        self.log.seek(0)
+        raise RuntimeError("the API did not start:\n" + self.log.read()[-3000:])
 
     def __exit__(self, *_: object) -> None:
         self.process.terminate()
         self.process.wait(10)
+        self.log.close()
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU of the served API's processes (the server, its workers)."""
+        parents: dict[int, int] = {}
+        times: dict[int, float] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            pid = int(stat.parent.name)
+            parents[pid] = int(fields[1])
+            times[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        tree, grew = {self.process.pid}, True
+        while grew:
+            more = {pid for pid, parent in parents.items() if parent in tree} - tree
+            tree |= more
+            grew = bool(more)
+        return sum(times.get(pid, 0.0) for pid in tree)
 
 
-def _wrk(url: str, token: str, bodies: str, connections: int, seconds: int) -> Row:
+def _wrk(api: ServedApi, token: str, bodies: str, connections: int, seconds: int) -> Row:
     script = HERE / "wrk_orders.lua"
+    cpu_before = api.cpu_seconds()
     result = subprocess.run(
         [
             "wrk",
@@ -184,7 +249,7 @@ def _wrk(url: str, token: str, bodies: str, connections: int, seconds: int) -> R
             "--latency",
             "-s",
             str(script),
-            f"{url}/orders",
+            f"{api.url}/orders",
             "--",
             token,
             bodies,
@@ -193,8 +258,10 @@ def _wrk(url: str, token: str, bodies: str, connections: int, seconds: int) -> R
         text=True,
         check=True,
     )
+    cpu = api.cpu_seconds() - cpu_before
     out = result.stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     p50 = _latency_ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
     p99 = _latency_ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
     refused = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -202,7 +269,11 @@ def _wrk(url: str, token: str, bodies: str, connections: int, seconds: int) -> R
     errors = (int(refused.group(1)) if refused else 0) + (
         sum(int(n) for n in socket.groups()) if socket else 0
     )
-    detail = f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, errors {errors}"
+    per_order = 1000 * cpu / max(requests, 1)
+    detail = (
+        f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, errors {errors}, "
+        f"server CPU {per_order:.1f} ms per order"
+    )
     return (f"HTTP POST /orders, {connections} connections", rate, f"orders/s; {detail}", None)
 
 
@@ -290,7 +361,10 @@ def main(
     seconds: int = typer.Option(10, help="Seconds per HTTP load level"),
     parts: str = typer.Option(",".join(PARTS), help="Which parts besides the baseline"),
     connections: str = typer.Option("4,16,64", help="HTTP concurrency levels"),
-    workers: str = typer.Option("1,2", help="Server process counts for the HTTP load"),
+    workers: str = typer.Option(
+        str(os.cpu_count() or 1),
+        help="Server process counts for the HTTP load (the last also takes the hot SKU)",
+    ),
     audit_orders: int = typer.Option(
         1_000_000, help="Orders written in bulk for the audited month (the issue's size)"
     ),
