@@ -21,6 +21,7 @@ from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.directory import GUIDES, GuideDirectory
 from guideledger.organisation.application.policy_books import policy_in_force
 from guideledger.organisation.domain.guides import GuideSnapshot
+from guideledger.readmodels.folded import FoldedTable
 from guideledger.readmodels.model import ReadModels
 
 ATTRIBUTION = "attribution"  # the policy book's kind
@@ -35,7 +36,9 @@ class Attributor:
     ) -> None:
         self.organisation = organisation
         self.repository = repository
-        self.read_models = read_models
+        # The guides of a store, for a customer's note naming one (kept in memory: no
+        # read model is caught up in a request).
+        self.guides = FoldedTable(GuideDirectory(), GUIDES, organisation, read_models, "store_id")
 
     def policy_in_force(self, brand_id: UUID, at: datetime) -> AttributionPolicy:
         return policy_in_force(
@@ -84,12 +87,11 @@ class Attributor:
         """The one active guide of the store whose name or code the customer wrote."""
         if not note:
             return None
-        self.read_models.catch_up(GuideDirectory)
         wanted = note.strip().casefold()
         matches = [
             row
-            for row in self.read_models.select(GUIDES, {"store_id": store_id, "active": True})
-            if wanted in {row["name"].casefold(), row["code"].casefold()}
+            for row in self.guides.current([store_id])
+            if row["active"] and wanted in {row["name"].casefold(), row["code"].casefold()}
         ]
         if len(matches) != 1:
             return None
