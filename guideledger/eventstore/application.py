@@ -35,7 +35,7 @@ from guideledger.eventstore.commands import (
     VersionConflict,
 )
 from guideledger.eventstore.concurrency import GroupCommit
-from guideledger.eventstore.repository import LedgerRepository, find
+from guideledger.eventstore.repository import LedgerRepository, decisions, find
 from guideledger.eventstore.topics import former_topics
 from guideledger.eventstore.transcoding import DataclassAsDict, UUIDAsCachedHex
 from guideledger.kernel.errors import AlreadyExists, Conflict, InvalidValue, NotFound
@@ -103,10 +103,17 @@ class LedgerApplication(Application[UUID]):
                 transcoder.register(DataclassAsDict(value_type, former_name))
             transcoder.register(DataclassAsDict(value_type))
 
-    def load(self, cls: type[A], aggregate_id: UUID, expected_version: int | None = None) -> A:
-        """The current aggregate, refused if it is not of `cls` or has moved on."""
+    def load(
+        self,
+        cls: type[A],
+        aggregate_id: UUID,
+        expected_version: int | None = None,
+        for_change: bool = True,
+    ) -> A:
+        """The current aggregate, refused if it is not of `cls` or has moved on
+        (`for_change=False`: the cached object itself, which the caller must not change)."""
         try:
-            aggregate: Aggregate = self.repository.get_kind(cls, aggregate_id)
+            aggregate: Aggregate = self.repository.get_kind(cls, aggregate_id, for_change)
         except AggregateNotFoundError:
             raise NotFound(f"no {kind_name(cls)} {aggregate_id}", id=str(aggregate_id)) from None
         if not isinstance(aggregate, cls):
@@ -134,7 +141,7 @@ class LedgerApplication(Application[UUID]):
         """Whether an aggregate has that id (read as a `cls`: only kinds that take snapshots
         ask the snapshot store)."""
         try:
-            self.repository.get_kind(cls, aggregate_id)
+            self.repository.get_kind(cls, aggregate_id, for_change=False)
         except AggregateNotFoundError:
             return False
         return True
@@ -142,10 +149,10 @@ class LedgerApplication(Application[UUID]):
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         return find(self.repository, cls, aggregate_id)
 
-    def reference(self, cls: type[A], aggregate_id: UUID, field: str) -> A:
+    def reference(self, cls: type[A], aggregate_id: UUID, field: str, for_change: bool = True) -> A:
         """An aggregate named by a command's field; refused as input if missing."""
         try:
-            return self.load(cls, aggregate_id)
+            return self.load(cls, aggregate_id, for_change=for_change)
         except NotFound:
             raise UnknownReference(
                 f"{field} names no known {kind_name(cls)}", field=field, id=str(aggregate_id)
@@ -186,15 +193,16 @@ class LedgerApplication(Application[UUID]):
         `decide` must read everything it needs afresh: after a concurrent write
         it is run again, so a stale decision is never saved.
         """
-        if command.idempotency is not None:
-            first = self._first_outcome(command.idempotency)
-            if first is not None:
-                return first
         for attempt in range(MAX_COMMAND_ATTEMPTS):
             if attempt:
                 # Writers that lost a race spread out instead of colliding again at once.
                 time.sleep(random.uniform(0, RETRY_BACKOFF_SECONDS * 2**attempt))  # noqa: S311
-            aggregates, result = decide()
+            with decisions.deciding():
+                if command.idempotency is not None:
+                    first = self._first_outcome(command.idempotency)
+                    if first is not None:
+                        return first
+                aggregates, result = decide()
             to_save = list(aggregates)
             if command.idempotency is not None:
                 key = command.idempotency
@@ -210,11 +218,9 @@ class LedgerApplication(Application[UUID]):
                 self.group_commit.save(to_save)
             except IntegrityError:
                 self.on_lost_race(self.name)
-                if command.idempotency is not None:
-                    first = self._first_outcome(command.idempotency)
-                    if first is not None:
-                        return first
+                self.repository.forget(aggregate.id for aggregate in to_save)
                 continue
+            self.repository.saved(to_save)
             return result
         raise Conflict(
             f"the command lost {MAX_COMMAND_ATTEMPTS} races with concurrent writers; retry it"
@@ -223,7 +229,7 @@ class LedgerApplication(Application[UUID]):
     def _first_outcome(self, key: IdempotencyKey) -> CommandResult | None:
         record_id = IdempotencyRecord.create_id(key.key)
         try:
-            record = self.repository.get_kind(IdempotencyRecord, record_id)
+            record = self.repository.get_kind(IdempotencyRecord, record_id, for_change=False)
         except AggregateNotFoundError:
             return None
         assert isinstance(record, IdempotencyRecord)

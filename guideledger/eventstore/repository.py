@@ -1,28 +1,74 @@
-"""The library's repository, asking the snapshot store only for kinds that take snapshots."""
+"""The library's repository, asking the snapshot store only for kinds that take snapshots,
+and serving a command's reads from the cache when the log says nothing has changed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from copy import deepcopy
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import ApplicationRecorder
 
 A = TypeVar("A", bound=Aggregate)
+WATCH_BATCH = 1000
+ABSENT = 0  # the version `_checked` records for an aggregate found missing
+
+
+class _Decisions:
+    """Numbers each decision a command makes (a thread's reads between `deciding` calls),
+    so a repository knows whether it looked at its log since that decision began."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.issued = 0
+        self._current = threading.local()
+
+    def begin(self) -> int:
+        with self._lock:
+            self.issued += 1
+            return self.issued
+
+    @property
+    def current(self) -> int | None:
+        number: int | None = getattr(self._current, "number", None)
+        return number
+
+    @contextmanager
+    def deciding(self) -> Iterator[None]:
+        outer = self.current
+        self._current.number = self.begin()
+        try:
+            yield
+        finally:
+            self._current.number = outer
+
+
+decisions = _Decisions()
 
 
 class LedgerRepository(Repository[UUID]):
-    """The library's repository, except that a read naming its kind (`get_kind`) asks the
-    snapshot store only for the kinds that take snapshots.
+    """The library's repository, with two economies.
 
-    The library's repository asks the snapshot store first on every read its cache
-    misses, whatever the aggregate. A place-order reads things that do not exist yet (a
-    member's binding, a policy book never published), and each would cost one more
-    round trip; a stock, with tens of thousands of events, must start from its
-    snapshot. Reads of a given version (snapshots are taken from those) are the
-    library's, snapshots included."""
+    A read naming its kind (`get_kind`) asks the snapshot store only for the kinds that
+    take snapshots: the library asks it first on every read its cache misses, and a
+    place-order reads things that do not exist yet (a member's binding, a policy book
+    never published), each of which would cost one more round trip.
+
+    Inside a command's decision, the cache is checked against the log instead of
+    fast-forwarding every aggregate read: once per decision the repository reads what
+    the log recorded since it last looked (one round trip) and forgets what it knew of
+    any aggregate with a newer event. An aggregate read since, or saved by this process,
+    is served from the cache; one found missing stays known to be missing until its
+    first event appears. A write decided on a read the log had not shown yet still
+    loses its race on the aggregate's version: the command forgets what it read and
+    decides again from the store. Reads outside commands fast-forward as the library does.
+    """
 
     def __init__(self, library: Repository[UUID], snapshotted: Iterable[type[Any]]) -> None:
         super().__init__(
@@ -35,9 +81,104 @@ class LedgerRepository(Repository[UUID]):
         self.cache = library.cache  # as the library sized it from the environment
         self.snapshotted = frozenset(snapshotted)
         self._events_only = Repository(library.event_store)
+        recorder = library.event_store.recorder
+        assert isinstance(recorder, ApplicationRecorder)
+        self._log = recorder
+        self._checked_size = getattr(self.cache, "maxsize", None) or 10_000
+        self._checked: OrderedDict[UUID, int] = OrderedDict()  # id -> version, least recent first
+        self._position: int | None = None  # how far the log has been looked at
+        self._fresh_for = 0  # decisions begun before the last look are covered by it
+        self._watch = threading.Lock()
 
-    def get_kind(self, cls: type[Aggregate], aggregate_id: UUID) -> Aggregate:
-        """The aggregate with that id (of whatever kind it is: the caller checks)."""
+    def get_kind(self, cls: type[Aggregate], aggregate_id: UUID, for_change: bool = True) -> Any:
+        """The aggregate with that id (of whatever kind it is: the caller checks).
+
+        `for_change=False` returns the cached object itself: the caller must not change it.
+        """
+        decision = decisions.current
+        if decision is None or self.cache is None:
+            return self._read(cls, aggregate_id, for_change)
+        if self._fresh_for < decision:
+            self._look_at_log(decision)
+        known = self._known(aggregate_id)
+        if known is not None:
+            return deepcopy(known) if for_change else known
+        position = self._position
+        try:
+            aggregate = self._read(cls, aggregate_id, for_change)
+        except AggregateNotFoundError:
+            self._check(aggregate_id, ABSENT, position)
+            raise
+        self._check(aggregate_id, aggregate.version, position)
+        return aggregate
+
+    def saved(self, aggregates: Iterable[Aggregate]) -> None:
+        """This process stored these aggregates as they are now: later commands may read
+        them from the cache."""
+        if self.cache is None:
+            return
+        with self._watch:
+            for aggregate in aggregates:
+                self.cache.put(aggregate.id, aggregate)
+                self._remember(aggregate.id, aggregate.version)
+
+    def forget(self, aggregate_ids: Iterable[UUID]) -> None:
+        """What this process knew of these aggregates may be stale (a write lost its race)."""
+        with self._watch:
+            for aggregate_id in aggregate_ids:
+                self._checked.pop(aggregate_id, None)
+
+    def _known(self, aggregate_id: UUID) -> Any:
+        """The cached aggregate if the log shows nothing newer; raises if known missing."""
+        with self._watch:
+            version = self._checked.get(aggregate_id)
+        if version is None:
+            return None
+        if version == ABSENT:
+            raise AggregateNotFoundError(aggregate_id)
+        assert self.cache is not None
+        try:
+            cached: Any = self.cache.get(aggregate_id)
+        except KeyError:
+            return None
+        return cached if cached.version == version else None
+
+    def _check(self, aggregate_id: UUID, version: int, looked_until: int | None) -> None:
+        """Records what a read found, unless the log was looked at meanwhile (a newer
+        event could have passed unseen)."""
+        with self._watch:
+            if self._position == looked_until and self._position is not None:
+                self._remember(aggregate_id, version)
+
+    def _remember(self, aggregate_id: UUID, version: int) -> None:
+        self._checked[aggregate_id] = version
+        self._checked.move_to_end(aggregate_id)
+        if len(self._checked) > self._checked_size:
+            self._checked.popitem(last=False)
+
+    def _look_at_log(self, decision: int) -> None:
+        with self._watch:
+            if self._fresh_for >= decision:
+                return  # another thread looked after this decision began
+            issued = decisions.issued
+            if self._position is None:
+                self._position = self._log.max_notification_id() or 0
+            while batch := self._log.select_notifications(
+                start=self._position, limit=WATCH_BATCH, inclusive_of_start=False
+            ):
+                for notification in batch:
+                    aggregate_id = notification.originator_id
+                    if not isinstance(aggregate_id, UUID):
+                        aggregate_id = UUID(aggregate_id)
+                    version = self._checked.get(aggregate_id)
+                    if version is not None and notification.originator_version > version:
+                        del self._checked[aggregate_id]
+                self._position = batch[-1].id
+                if len(batch) < WATCH_BATCH:
+                    break
+            self._fresh_for = issued
+
+    def _read(self, cls: type[Aggregate], aggregate_id: UUID, for_change: bool) -> Any:
         takes_no_snapshots = cls not in self.snapshotted
         if self.snapshot_store is not None and takes_no_snapshots and self.cache is not None:
             try:
@@ -45,15 +186,16 @@ class LedgerRepository(Repository[UUID]):
             except KeyError:  # read it as the library would, but from its events alone
                 aggregate: Aggregate = self._events_only.get(aggregate_id)
                 self.cache.put(aggregate_id, aggregate)
-                return deepcopy(aggregate)  # the cached one stays as stored
-        found: Aggregate = self.get(aggregate_id)
-        return found
+                return deepcopy(aggregate) if for_change else aggregate
+        return self.get(aggregate_id, deepcopy_from_cache=for_change)
 
 
-def find(repository: LedgerRepository, cls: type[A], aggregate_id: UUID) -> A | None:
+def find(
+    repository: LedgerRepository, cls: type[A], aggregate_id: UUID, for_change: bool = True
+) -> A | None:
     """The aggregate if it exists (and is a `cls`), else None."""
     try:
-        aggregate: Aggregate = repository.get_kind(cls, aggregate_id)
+        aggregate: Aggregate = repository.get_kind(cls, aggregate_id, for_change)
     except AggregateNotFoundError:
         return None
     return aggregate if isinstance(aggregate, cls) else None

@@ -160,9 +160,9 @@ def test_routing_counts_capped_nodes_from_the_read_model_and_reads_one_load(
     kinds_read: list[type] = []
     get_kind = repository.get_kind
 
-    def spy(cls: type[Any], aggregate_id: UUID) -> Any:
+    def spy(cls: type[Any], aggregate_id: UUID, for_change: bool = True) -> Any:
         kinds_read.append(cls)
-        return get_kind(cls, aggregate_id)
+        return get_kind(cls, aggregate_id, for_change)
 
     monkeypatch.setattr(repository, "get_kind", spy)
     orders = [ledger.orders.get_order(place_order(ledger, world).id) for _ in range(4)]

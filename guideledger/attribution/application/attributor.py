@@ -45,8 +45,11 @@ class Attributor:
             self.repository, brand_id, ATTRIBUTION, at, DEFAULT_ATTRIBUTION_POLICY
         )
 
-    def binding(self, member_id: UUID, brand_id: UUID) -> MemberBinding | None:
-        return find(self.repository, MemberBinding, MemberBinding.create_id(member_id, brand_id))
+    def binding(
+        self, member_id: UUID, brand_id: UUID, for_change: bool = True
+    ) -> MemberBinding | None:
+        binding_id = MemberBinding.create_id(member_id, brand_id)
+        return find(self.repository, MemberBinding, binding_id, for_change)
 
     def binding_after_purchase(
         self,
@@ -74,7 +77,7 @@ class Attributor:
         link_guide = None
         if evidence.channel in GUIDE_LINK_CHANNELS and evidence.guide_id is not None:
             link_guide = org.guide_snapshot(evidence.guide_id, "evidence.guide_id")
-        binding = self.binding(member_id, brand_id)
+        binding = self.binding(member_id, brand_id, for_change=False)
         bound_guide = org.guide_snapshot(binding.guide_id) if binding and binding.guide_id else None
         evidence_store = noted_guide = None
         if evidence.channel is Channel.STORE_ACCOUNT and evidence.store_id is not None:

@@ -56,7 +56,7 @@ class OrganisationApplication(LedgerApplication):
             if cached is not None:
                 self._facts.move_to_end(aggregate_id)
         if cached is None:
-            cached = self.reference(cls, aggregate_id, field)
+            cached = self.reference(cls, aggregate_id, field, for_change=False)
             with self._facts_lock:
                 self._facts[aggregate_id] = cached
                 if len(self._facts) > FACT_CACHE_SIZE:
@@ -316,7 +316,7 @@ class OrganisationApplication(LedgerApplication):
 
     def guide_snapshot(self, guide_id: UUID, field: str = "guide_id") -> GuideSnapshot:
         """A guide's status and store now (read fresh: both change)."""
-        guide = self.reference(Guide, guide_id, field)
+        guide = self.reference(Guide, guide_id, field, for_change=False)
         return GuideSnapshot(guide.id, guide.is_active, self.store_snapshot(guide.store_id))
 
     # --- helpers -----------------------------------------------------------------

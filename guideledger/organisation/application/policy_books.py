@@ -20,12 +20,12 @@ def policy_in_force(
     repository: LedgerRepository, brand_id: UUID, kind: str, at: datetime, default: P
 ) -> P:
     """The version in force at `at`; `default` (version 0) if the brand published none."""
-    book = find(repository, PolicyBook, PolicyBook.create_id(brand_id, kind))
+    book = find(repository, PolicyBook, PolicyBook.create_id(brand_id, kind), for_change=False)
     return book.in_force(at, default) if book else default
 
 
 def published(repository: LedgerRepository, brand_id: UUID, kind: str) -> list[Any]:
-    book = find(repository, PolicyBook, PolicyBook.create_id(brand_id, kind))
+    book = find(repository, PolicyBook, PolicyBook.create_id(brand_id, kind), for_change=False)
     return list(book.policies) if book else []
 
 
