@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from copy import deepcopy
 from typing import Any, TypeVar
@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, Notification
 
 A = TypeVar("A", bound=Aggregate)
 WATCH_BATCH = 1000
@@ -50,6 +50,53 @@ class _Decisions:
 
 
 decisions = _Decisions()
+Follower = Callable[[Sequence[Notification]], None]
+
+
+class LogWatch:
+    """Reads what an application's log recorded since the last look, at most once per
+    decision, for everything this process keeps current from that log (the cache's
+    checks, tables folded in memory): one round trip per log and decision, whoever asks.
+
+    Followers are called under `lock`, in log order, with every notification once."""
+
+    def __init__(self, log: ApplicationRecorder) -> None:
+        self.log = log
+        self.lock = threading.RLock()
+        self.position: int | None = None
+        self._fresh_for = 0  # decisions begun before the last look are covered by it
+        self._followers: list[Follower] = []
+
+    def follow(self, follower: Follower) -> int:
+        """Adds a follower; returns the position after which it will be told."""
+        with self.lock:
+            self._followers.append(follower)
+            return self._started()
+
+    def look(self, decision: int | None) -> None:
+        """Reads the log since the last look, unless one began after `decision` did
+        (None: outside any decision, always look)."""
+        if decision is not None and self._fresh_for >= decision:
+            return
+        with self.lock:
+            if decision is not None and self._fresh_for >= decision:
+                return  # another thread looked after this decision began
+            issued = decisions.issued
+            position = self._started()
+            while batch := self.log.select_notifications(
+                start=position, limit=WATCH_BATCH, inclusive_of_start=False
+            ):
+                for follower in self._followers:
+                    follower(batch)
+                position = self.position = batch[-1].id
+                if len(batch) < WATCH_BATCH:
+                    break
+            self._fresh_for = issued
+
+    def _started(self) -> int:
+        if self.position is None:
+            self.position = self.log.max_notification_id() or 0
+        return self.position
 
 
 class LedgerRepository(Repository[UUID]):
@@ -83,12 +130,11 @@ class LedgerRepository(Repository[UUID]):
         self._events_only = Repository(library.event_store)
         recorder = library.event_store.recorder
         assert isinstance(recorder, ApplicationRecorder)
-        self._log = recorder
+        self.watch = LogWatch(recorder)
         self._checked_size = getattr(self.cache, "maxsize", None) or 10_000
         self._checked: OrderedDict[UUID, int] = OrderedDict()  # id -> version, least recent first
-        self._position: int | None = None  # how far the log has been looked at
-        self._fresh_for = 0  # decisions begun before the last look are covered by it
-        self._watch = threading.Lock()
+        self._watch = self.watch.lock
+        self._watching = False
 
     def get_kind(self, cls: type[Aggregate], aggregate_id: UUID, for_change: bool = True) -> Any:
         """The aggregate with that id (of whatever kind it is: the caller checks).
@@ -98,12 +144,11 @@ class LedgerRepository(Repository[UUID]):
         decision = decisions.current
         if decision is None or self.cache is None:
             return self._read(cls, aggregate_id, for_change)
-        if self._fresh_for < decision:
-            self._look_at_log(decision)
+        self._look_at_log(decision)
         known = self._known(aggregate_id)
         if known is not None:
             return deepcopy(known) if for_change else known
-        position = self._position
+        position = self.watch.position
         try:
             aggregate = self._read(cls, aggregate_id, for_change)
         except AggregateNotFoundError:
@@ -147,7 +192,7 @@ class LedgerRepository(Repository[UUID]):
         """Records what a read found, unless the log was looked at meanwhile (a newer
         event could have passed unseen)."""
         with self._watch:
-            if self._position == looked_until and self._position is not None:
+            if self.watch.position == looked_until and looked_until is not None:
                 self._remember(aggregate_id, version)
 
     def _remember(self, aggregate_id: UUID, version: int) -> None:
@@ -157,26 +202,22 @@ class LedgerRepository(Repository[UUID]):
             self._checked.popitem(last=False)
 
     def _look_at_log(self, decision: int) -> None:
-        with self._watch:
-            if self._fresh_for >= decision:
-                return  # another thread looked after this decision began
-            issued = decisions.issued
-            if self._position is None:
-                self._position = self._log.max_notification_id() or 0
-            while batch := self._log.select_notifications(
-                start=self._position, limit=WATCH_BATCH, inclusive_of_start=False
-            ):
-                for notification in batch:
-                    aggregate_id = notification.originator_id
-                    if not isinstance(aggregate_id, UUID):
-                        aggregate_id = UUID(aggregate_id)
-                    version = self._checked.get(aggregate_id)
-                    if version is not None and notification.originator_version > version:
-                        del self._checked[aggregate_id]
-                self._position = batch[-1].id
-                if len(batch) < WATCH_BATCH:
-                    break
-            self._fresh_for = issued
+        if not self._watching:
+            with self._watch:
+                if not self._watching:
+                    self.watch.follow(self._moved_on)
+                    self._watching = True
+        self.watch.look(decision)
+
+    def _moved_on(self, batch: Sequence[Notification]) -> None:
+        """Forgets what it knew of aggregates with newer events."""
+        for notification in batch:
+            aggregate_id = notification.originator_id
+            if not isinstance(aggregate_id, UUID):
+                aggregate_id = UUID(aggregate_id)
+            version = self._checked.get(aggregate_id)
+            if version is not None and notification.originator_version > version:
+                del self._checked[aggregate_id]
 
     def _read(self, cls: type[Aggregate], aggregate_id: UUID, for_change: bool) -> Any:
         takes_no_snapshots = cls not in self.snapshotted

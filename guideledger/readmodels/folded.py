@@ -1,19 +1,21 @@
 """A projection's table folded in this process's memory, following its log.
 
 For what a command must read in every request (routing's stock and nodes, the guides of
-a store): the stored read model is where it starts, and from then on the process reads
-from the log only what was recorded since it last looked, one round trip, and no write.
+a store): the stored read model is where it starts, and from then on the process takes
+from the log only what was recorded since, read once per decision for all who follow
+that log, and writes nothing.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
 
+from guideledger.eventstore.application import LedgerApplication
+from guideledger.eventstore.repository import decisions
 from guideledger.readmodels.model import (
     Delete,
     Increment,
@@ -32,15 +34,17 @@ class FoldedTable:
     """One projection's table folded in memory: its rows by key, at a position in its log.
 
     The projection's own `@on` methods make the row changes, so the memory holds what
-    the stored read model holds. `index` names a column to find rows by. With `tracked`
-    keys (the index column being the key), only those rows are kept, and asking for
-    another one reads the tracked rows afresh."""
+    the stored read model holds. It starts from the stored read model, catches up to its
+    log's watch on its own, and from then on takes what the watch reads (shared with
+    the cache's checks: one round trip per log and decision). `index` names a column to
+    find rows by. With `tracked` keys (the index column being the key), only those rows
+    are kept, and asking for another one reads the tracked rows afresh."""
 
     def __init__(
         self,
         projection: Projection,
         table: Table,
-        source: Application[Any],
+        source: LedgerApplication,
         read_models: ReadModels,
         index: str,
         tracked: set[Any] | None = None,
@@ -52,33 +56,56 @@ class FoldedTable:
         self.topics = projection.topics()
         self.rows: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.by_index: dict[Any, dict[tuple[Any, ...], dict[str, Any]]] = defaultdict(dict)
-        self.position: int | None = None
-        self.lock = threading.Lock()
+        self.position: int | None = None  # what the rows hold, in the log's order
+        self.watch = source.repository.watch
+        self._following = False
 
     def current(self, values: Sequence[Any]) -> list[dict[str, Any]]:
-        """Copies of the rows whose indexed column holds one of `values`, after reading
-        what the log recorded since the last look."""
-        with self.lock:
+        """Copies of the rows whose indexed column holds one of `values`, as of this
+        decision (or now, outside one)."""
+        with self.watch.lock:
             if self.tracked is not None and not self.tracked.issuperset(values):
                 self._track(values)
-            self._follow()
+            if self.position is None:
+                self._start()
+            self.watch.look(decisions.current)
             return [dict(row) for value in values for row in self.by_index.get(value, {}).values()]
 
-    def _follow(self) -> None:
-        if self.position is None:
-            self._seed()
-        assert self.position is not None
-        while batch := self.source.recorder.select_notifications(
-            start=self.position, limit=FOLLOW_BATCH, topics=self.topics, inclusive_of_start=False
+    def _start(self) -> None:
+        """Seeds the rows from the read model, then catches up to the watch on its own."""
+        where = {} if self.tracked is None else {self.index: list(self.tracked)}
+        position, rows = self.read_models.rows_at_position(type(self.projection), self.table, where)
+        for row in rows:
+            self._put(tuple(row[column] for column in self.table.key), row)
+        self.position = position
+        if not self._following:
+            self.watch.follow(self._fold)
+            self._following = True
+        watched = self.watch.position
+        assert watched is not None
+        while self.position < watched and (
+            batch := self.source.recorder.select_notifications(
+                start=self.position,
+                limit=FOLLOW_BATCH,
+                stop=watched,
+                topics=self.topics,
+                inclusive_of_start=False,
+            )
         ):
-            for notification in batch:
+            self._fold(batch)
+        self.position = max(self.position, watched)
+
+    def _fold(self, batch: Sequence[Notification]) -> None:
+        if self.position is None:
+            return  # not started (or tracking anew): the next start reads the read model
+        topics = self.topics
+        for notification in batch:
+            if notification.id > self.position and notification.topic in topics:
                 for change in self.projection.changes(
                     self.source.mapper.to_domain_event(notification)
                 ):
                     self._apply(change)
-            self.position = batch[-1].id
-            if len(batch) < FOLLOW_BATCH:
-                return
+        self.position = max(self.position, batch[-1].id)
 
     def _track(self, values: Sequence[Any]) -> None:
         assert self.tracked is not None
@@ -88,13 +115,6 @@ class FoldedTable:
         self.rows.clear()
         self.by_index.clear()
         self.position = None
-
-    def _seed(self) -> None:
-        where = {} if self.tracked is None else {self.index: list(self.tracked)}
-        position, rows = self.read_models.rows_at_position(type(self.projection), self.table, where)
-        for row in rows:
-            self._put(tuple(row[column] for column in self.table.key), row)
-        self.position = position
 
     def _apply(self, change: RowChange) -> None:
         key = tuple(change.key)

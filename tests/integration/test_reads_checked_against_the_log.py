@@ -62,15 +62,14 @@ def test_a_decision_on_a_read_the_log_has_not_shown_is_decided_again(
     pg_ledger: Ledger, other: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The store's stock as this process last saved it; another process then takes all
-    that is left. With the log not showing that yet (neither to the cache's check nor to
-    the routing view), the order is decided on the stale stock, loses its race on the
-    stock's version, and is decided again: no oversell."""
+    that is left. With the log not showing that yet (to the cache's check and the routing
+    view alike), the order is decided on the stale stock, loses its race on the stock's
+    version, and is decided again: no oversell."""
     world = build_world(pg_ledger)
     place_order(pg_ledger, world, (1, 1))
     place_order(other, world, (STORE_STOCK - 1, STORE_STOCK - 1))
     repository = pg_ledger.orders.repository
-    monkeypatch.setattr(repository, "_look_at_log", lambda _decision: None)
-    monkeypatch.setattr(pg_ledger.orders.fulfilment.view.stock, "_follow", lambda: None)
+    monkeypatch.setattr(repository.watch, "look", lambda _decision: None)
     lost: list[str] = []
     monkeypatch.setattr(pg_ledger.orders, "on_lost_race", lost.append)
 

@@ -3,8 +3,8 @@
 Placing an order used to catch the stock, node and daily-load read models up and select
 from them: write transactions and several round trips in every request. The routing view
 folds the same projections (`StockAvailability`, `NodeDirectory`, `NodeDailyLoads`) into
-memory instead: it starts from the stored read models at their positions, then reads from
-each log only what was recorded since it last looked, one round trip per table. Daily
+memory instead: it starts from the stored read models at their positions, then takes from
+each log what was recorded since, read once per decision (`FoldedTable`). Daily
 loads are kept only for the nodes and days routing asked about (the table grows by a row
 per node and day). It sees every write this process made; another process's last write
 it may see a moment late. The stock aggregates judge every reservation, so a stale figure
@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import Application
-
+from guideledger.eventstore.application import LedgerApplication
 from guideledger.fulfilment.application.projections import (
     NODE_DAILY_LOADS,
     NODES,
@@ -36,7 +35,7 @@ class RoutingView:
     orders, for routing."""
 
     def __init__(
-        self, orders: Application[Any], organisation: Application[Any], read_models: ReadModels
+        self, orders: LedgerApplication, organisation: LedgerApplication, read_models: ReadModels
     ) -> None:
         self.stock = FoldedTable(
             StockAvailability(), STOCK_AVAILABILITY, orders, read_models, index="sku_id"
