@@ -15,8 +15,9 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.cryptography import AESCipher
 from eventsourcing.domain import CanSnapshotAggregate, DomainEvent
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import resolve_topic
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
@@ -25,6 +26,7 @@ import guideledger
 from guideledger.attribution.domain.rules import AttributionPolicy
 from guideledger.bootstrap import bootstrap
 from guideledger.commissions.application.app import CommissionApplication
+from guideledger.commissions.domain.ledger import CommissionAccrual
 from guideledger.commissions.domain.rules import (
     Account,
     Bucket,
@@ -41,6 +43,7 @@ from guideledger.eventstore.codec import TypedMapper
 from guideledger.eventstore.commands import Command
 from guideledger.fulfilment.domain.routing import RoutingPolicy
 from guideledger.kernel.errors import InvalidValue
+from guideledger.kernel.policies import PolicyBook
 from guideledger.orders.application.app import OrderApplication
 from guideledger.orders.domain.order import Order
 from guideledger.organisation.application.app import OrganisationApplication
@@ -373,3 +376,35 @@ def test_every_event_class_comes_back_with_every_field_and_its_type(
         assert_identical(vars(again), vars(event), cls.__qualname__)
 
     round_trip()
+
+
+NESTED = (Order.Placed, CommissionAccrual.Matured, PolicyBook.Published)  # value objects inside
+
+
+@pytest.fixture(scope="module")
+def sealed_mapper() -> Iterator[TypedMapper]:
+    """A mapper that compresses and enciphers what it stores."""
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.popo",
+        "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+        "CIPHER_KEY": AESCipher.create_key(16),
+    }
+    application = EveryValueType(Runtime(ManualClock(datetime(2026, 11, 2, tzinfo=UTC)), env))
+    assert isinstance(application.mapper, TypedMapper)
+    assert application.mapper.compressor is not None
+    assert application.mapper.cipher is not None
+    yield application.mapper
+    application.close()
+
+
+@settings(max_examples=20)
+@given(st.sampled_from(NESTED).flatmap(events))
+def test_compressed_and_enciphered_events_read_in_either_format(
+    sealed_mapper: TypedMapper, event: Any
+) -> None:
+    json_mapper: Mapper[UUID] = Mapper(
+        sealed_mapper.transcoder, compressor=sealed_mapper.compressor, cipher=sealed_mapper.cipher
+    )
+    for stored in (sealed_mapper.to_stored_event(event), json_mapper.to_stored_event(event)):
+        assert_identical(vars(sealed_mapper.to_domain_event(stored)), vars(event))
