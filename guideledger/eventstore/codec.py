@@ -74,8 +74,8 @@ def _decodable(hint: Any) -> Any:
     return hint
 
 
-#: What the library's transcoder has already made of a JSON event's state.
-_DECODED_BY_THE_TRANSCODER = (UUID, datetime, date, time, timedelta, Decimal, bytes)
+#: Values the transcoder (or msgspec, before an upcast) has already decoded: kept as they are.
+_DECODED = (UUID, datetime, date, time, timedelta, Decimal)
 _ENCODER = msgspec.msgpack.Encoder(enc_hook=_encode_other, uuid_format="bytes")
 _EXTRA_FIELDS = msgspec.msgpack.Decoder(dict[str, Any])
 
@@ -138,7 +138,7 @@ class EventCodec:
         converted: dict[str, Any] = msgspec.convert(
             state,
             self.schema,
-            builtin_types=_DECODED_BY_THE_TRANSCODER,
+            builtin_types=_DECODED,
             str_keys=True,
             dec_hook=_decode_other,
         )
@@ -224,7 +224,8 @@ class TypedMapper(Mapper[UUID]):
                 state.update(codec.typed(state))
             except msgspec.ValidationError:
                 if not as_json:
-                    raise  # else it stays as the library's transcoder decoded it
+                    raise
+                # An old event its class's types no longer describe reads as it did.
         domain_event = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", state)
         return cast(DomainEventProtocol[UUID], domain_event)
