@@ -22,8 +22,14 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+)
 
+from guideledger.eventstore.codec import TypedMapper
 from guideledger.eventstore.commands import (
     Command,
     CommandResult,
@@ -95,7 +101,17 @@ class LedgerApplication(Application[UUID]):
         assert isinstance(repository, LedgerRepository)
         return repository
 
+    def construct_mapper(self) -> Mapper[UUID]:
+        """Events are stored by `TypedMapper`, unless the environment names a mapper
+        (`MAPPER_TOPIC`, the library's setting)."""
+        named = self.env.get(InfrastructureFactory.MAPPER_TOPIC)
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=None if named else TypedMapper
+        )
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        """How the JSON transcoder stores values: it reads the events stored before the
+        `TypedMapper`, and writes snapshots."""
         super().register_transcodings(transcoder)
         transcoder.register(UUIDAsCachedHex())
         for value_type in self.value_types:

@@ -1,5 +1,6 @@
-"""How values inside events are stored: value objects as JSON objects of their fields,
-ids decoded once and shared."""
+"""How the library's JSON transcoder stores values: value objects as JSON objects of
+their fields, ids decoded once and shared. Events stored before `TypedMapper`, and
+snapshots, are in this form."""
 
 from __future__ import annotations
 

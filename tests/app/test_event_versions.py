@@ -5,16 +5,23 @@ there is the day a new event records."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import msgspec
+import pytest
 from eventsourcing.persistence import StoredEvent
 
 from guideledger.bootstrap import bootstrap
 from guideledger.engagement.domain import Share, ShareKind
+from guideledger.eventstore.application import LedgerApplication
 from guideledger.eventstore.commands import Command
 from guideledger.orders.domain.order import Order
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence, Settings
+from tests.stored_json import as_stored_in_json
 from tests.world import ADMIN, FRONTEND, build_world, order_total, place_order
 
 NEAR_MIDNIGHT = datetime(2026, 11, 1, 16, 30, tzinfo=UTC)  # 00:30 on 2 November in Shanghai
@@ -28,20 +35,30 @@ VERSIONED = (
 )
 
 
-def as_recorded_in_version_1(stored: StoredEvent) -> StoredEvent:
-    state = json.loads(stored.state)
+def in_version_1(state: dict[str, Any]) -> dict[str, Any]:
     assert state.pop("class_version") == 2
     for field in ("day", "sales_day"):
         state.pop(field, None)
-    return StoredEvent(
-        originator_id=stored.originator_id,
-        originator_version=stored.originator_version,
-        topic=stored.topic,
-        state=json.dumps(state).encode(),
-    )
+    return state
 
 
-def test_an_event_recorded_before_it_carried_the_day_decodes_to_the_same_fact() -> None:
+def in_json(application: LedgerApplication, stored: StoredEvent) -> StoredEvent:
+    """As recorded in version 1: in JSON, by the library's transcoder (as then)."""
+    stored = as_stored_in_json(application, stored)
+    state = in_version_1(json.loads(stored.state))
+    return replace(stored, state=json.dumps(state).encode())
+
+
+def in_messagepack(_application: LedgerApplication, stored: StoredEvent) -> StoredEvent:
+    """As recorded in version 1 as events are stored now, for the next versions."""
+    state = in_version_1(msgspec.msgpack.decode(stored.state))
+    return replace(stored, state=msgspec.msgpack.encode(state))
+
+
+@pytest.mark.parametrize("as_recorded_in_version_1", [in_json, in_messagepack])
+def test_an_event_recorded_before_it_carried_the_day_decodes_to_the_same_fact(
+    as_recorded_in_version_1: Callable[[LedgerApplication, StoredEvent], StoredEvent],
+) -> None:
     clock = ManualClock(NEAR_MIDNIGHT)
     with bootstrap(Settings(persistence=Persistence.MEMORY), clock) as ledger:
         world = build_world(ledger)
@@ -65,7 +82,8 @@ def test_an_event_recorded_before_it_carried_the_day_decodes_to_the_same_fact() 
             for stored in application.recorder.select_notifications(start=1, limit=10_000):
                 event = application.mapper.to_domain_event(stored)
                 if isinstance(event, VERSIONED):
-                    old = application.mapper.to_domain_event(as_recorded_in_version_1(stored))
+                    recorded = as_recorded_in_version_1(application, stored)
+                    old = application.mapper.to_domain_event(recorded)
                     assert old == event
                     decoded.append(event)
 

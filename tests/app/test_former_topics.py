@@ -14,6 +14,7 @@ from guideledger.organisation.application.directory import UNITS, UnitDirectory
 from guideledger.organisation.domain.units import Node
 from guideledger.platform.clock import ManualClock
 from tests.app.test_commissions_app import delivered_order, guide_key, mature_and_close_november
+from tests.stored_json import as_stored_in_json
 from tests.world import build_world
 
 NOW_TOPIC = "guideledger.organisation.domain.units:Node."
@@ -21,6 +22,8 @@ NOW_VALUE = b"guideledger.kernel.values:GeoPoint"
 
 
 def as_stored_before_the_move(event: StoredEvent, originator_id: object) -> StoredEvent:
+    """A node's event (as stored in JSON: the move was before events were stored by
+    their declared types) under the module the node was in."""
     assert event.topic.startswith(NOW_TOPIC)
     return StoredEvent(
         originator_id=originator_id,
@@ -33,7 +36,10 @@ def as_stored_before_the_move(event: StoredEvent, originator_id: object) -> Stor
 def test_a_node_stored_under_its_former_module_is_read_and_projected(ledger: Ledger) -> None:
     world = build_world(ledger)
     recorder = ledger.organisation.recorder
-    stored = recorder.select_events(world.warehouse_id)
+    stored = [
+        as_stored_in_json(ledger.organisation, e)
+        for e in recorder.select_events(world.warehouse_id)
+    ]
     assert NOW_VALUE in stored[0].state, "the location is stored as a named value object"
     former_id = uuid4()
     recorder.insert_events([as_stored_before_the_move(e, former_id) for e in stored])
@@ -55,7 +61,9 @@ def test_a_statement_stored_under_its_former_module_is_read_and_projected(
     now_topic = "guideledger.commissions.domain.settlement:SettlementPeriod."
     former_topic = "domain.ledger:SettlementPeriod."
     recorder = ledger.commissions.recorder
-    stored = recorder.select_events(statement.id)
+    stored = [
+        as_stored_in_json(ledger.commissions, e) for e in recorder.select_events(statement.id)
+    ]
     assert all(e.topic.startswith(now_topic) for e in stored)
     former_id = uuid4()
     recorder.insert_events(

@@ -46,7 +46,8 @@ class AttributionEvidence:
     guide_note: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "channel", Channel(self.channel))
+        if type(self.channel) is not Channel:  # given as text
+            object.__setattr__(self, "channel", Channel(self.channel))
         if self.guide_note is not None:
             require_text("guide_note", self.guide_note, 100)
         guide_channels = {
@@ -151,7 +152,8 @@ class Attribution:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "channel", AttributionChannel(self.channel))
+        if type(self.channel) is not AttributionChannel:  # given as text
+            object.__setattr__(self, "channel", AttributionChannel(self.channel))
 
     @property
     def payees(self) -> tuple[UUID | None, UUID | None]:

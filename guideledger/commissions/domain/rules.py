@@ -126,7 +126,8 @@ class Payee:
     held_by_store: UUID | None = None  # the guide's share waits at this store until close
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "level", PayeeLevel(self.level))
+        if type(self.level) is not PayeeLevel:  # given as text
+            object.__setattr__(self, "level", PayeeLevel(self.level))
 
     @property
     def key(self) -> str:
@@ -164,7 +165,8 @@ class RateRule:
     channel: str = ANY
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "level", PayeeLevel(self.level))
+        if type(self.level) is not PayeeLevel:  # given as text
+            object.__setattr__(self, "level", PayeeLevel(self.level))
         if not 0 <= self.rate_bp <= 5_000:
             raise InvalidValue("a commission rate is between 0 and 5,000 basis points")
 
@@ -280,7 +282,8 @@ class Posting:
     source_events: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", PostingKind(self.kind))
+        if type(self.kind) is not PostingKind:  # given as text
+            object.__setattr__(self, "kind", PostingKind(self.kind))
         if not self.entries:
             raise InvalidValue("a posting has entries")
         if any(e.amount_fen == 0 for e in self.entries):

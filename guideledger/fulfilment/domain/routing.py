@@ -91,7 +91,8 @@ class CandidateOutcome:
     rank: int | None = None  # 1 is best; None when excluded
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "outcome", Outcome(self.outcome))
+        if type(self.outcome) is not Outcome:  # given as text
+            object.__setattr__(self, "outcome", Outcome(self.outcome))
 
 
 @dataclass(frozen=True)
