@@ -22,3 +22,17 @@ def test_the_same_text_seals_differently_each_time() -> None:
     vault = KeyVault(MemoryReadModelStore())
     member = uuid4()
     assert vault.seal(member, "same").ciphertext != vault.seal(member, "same").ciphertext
+
+
+def test_a_member_forgotten_by_another_process_is_unreadable_here_at_once() -> None:
+    """Two processes on one key table: this one sealed with a cached key; after the other
+    forgets the member, nothing sealed here, before or after, can be read."""
+    store = MemoryReadModelStore()
+    here, there = KeyVault(store), KeyVault(store)
+    alice = uuid4()
+    before = here.seal(alice, "13800000000")
+    there.forget(alice)
+    after = here.seal(alice, "13900000000")
+    assert here.unseal(before) is None
+    assert here.unseal(after) is None
+    assert there.unseal(after) is None
