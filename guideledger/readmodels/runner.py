@@ -19,6 +19,7 @@ from typing import Any
 
 from eventsourcing.application import Application
 
+from guideledger.eventstore.recorder import events_after
 from guideledger.readmodels.model import (
     Follower,
     ProcessManager,
@@ -120,9 +121,10 @@ class ProjectionRunner:
         return sum(self.process(name) for name in list(self.projections))
 
     def backlog(self, name: str) -> int:
-        """An upper bound on what `process` has to do: the source's notifications since."""
+        """An upper bound on what `process` has to do: the source's events since (of every
+        kind, counted: ids are sparse)."""
         source = self.sources[self.projections[name].application]
-        return max(0, (source.recorder.max_notification_id() or 0) - self.store.position(name))
+        return events_after(source.recorder, self.store.position(name))
 
     def caught_up(self, name: str) -> bool:
         """No event the projection handles is waiting for it."""
