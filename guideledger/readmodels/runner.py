@@ -1,12 +1,12 @@
 """Catches projections up with their applications' notification logs, in batches.
 
 The eventsourcing library's ProjectionRunner processes one event per
-transaction and needs `subscribe`, which the SQLite recorder lacks; this one
-polls the notification log (filtered to the topics of the events a follower marks with
-`@on`) and
-applies up to `batch_size` events per transaction, with the position in the
-same transaction. Holes in notification ids (rolled-back writes) are simply
-never returned, so nothing waits for them.
+transaction and needs `subscribe`, which neither the SQLite recorder nor GuideLedger's
+PostgreSQL recorder offers; this one polls the notification log (filtered to the topics
+of the events a follower marks with `@on`) and applies up to `batch_size` events per
+transaction, with the position in the same transaction. Notification ids are sparse
+(on PostgreSQL they encode the writing transaction) and holes (rolled-back writes) are
+simply never returned, so nothing waits for them.
 """
 
 from __future__ import annotations
