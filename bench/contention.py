@@ -11,7 +11,9 @@ saving bare three-event aggregates as fast as it can, in three layouts:
   (how GuideLedger's bounded contexts already split orders, organisation,
   commissions and engagement);
 - one table, 10 per transaction: the same shared table, each transaction saving
-  ten aggregates (group commit: one lock and one commit shared by ten commands).
+  ten aggregates (group commit: one lock and one commit shared by ten commands);
+- one table, no lock: the shared table written by GuideLedger's own recorder
+  (`TransactionOrderRecorder`: ids ordered by writing transaction, no table lock).
 
     .venv/bin/python -m bench.contention [--writers 1,2,4,8,16] [--seconds 5]
 """
@@ -25,11 +27,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import typer
+from eventsourcing.utils import get_topic
 from rich.console import Console
 from rich.table import Table
 
 from bench.common import Bare, BareApplication, postgres_schema
 from bench.rebuild import env
+from guideledger.eventstore.recorder import TransactionOrderRecorder
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,19 @@ class Layout:
     name: str
     table_per_writer: bool
     per_transaction: int
+    lock_free: bool = False
+
+    def env(self, schema: str) -> dict[str, str]:
+        if not self.lock_free:
+            return env(schema)
+        return {**env(schema), "APPLICATION_RECORDER_TOPIC": get_topic(TransactionOrderRecorder)}
 
 
 LAYOUTS = (
     Layout("one table", table_per_writer=False, per_transaction=1),
     Layout("table per writer", table_per_writer=True, per_transaction=1),
     Layout("one table, 10 per transaction", table_per_writer=False, per_transaction=10),
+    Layout("one table, no lock", table_per_writer=False, per_transaction=1, lock_free=True),
 )
 
 
@@ -69,7 +80,9 @@ def write(
 ) -> tuple[int, list[float]]:
     name = f"bare{number}" if layout.table_per_writer else "bare"
     # The parent created the tables: concurrent DDL would collide in the catalogue.
-    writer_env = {**env(schema), "CREATE_TABLE": "n"}
+    # One connection each (a writer uses one at a time): sixteen writers' default pools
+    # would take most of the server's connections.
+    writer_env = {**layout.env(schema), "CREATE_TABLE": "n", "POSTGRES_POOL_SIZE": "1"}
     application = type(f"Bare{number}", (BareApplication,), {"name": name})(env=writer_env)
     start.wait()
     saved, latencies = 0, []
@@ -95,7 +108,8 @@ def measure(layout: Layout, writers: int, seconds: float) -> tuple[float, float,
         # Create the tables before the clock starts.
         for number in range(writers if layout.table_per_writer else 1):
             name = f"bare{number}" if layout.table_per_writer else "bare"
-            type(f"Bare{number}", (BareApplication,), {"name": name})(env=env(schema)).close()
+            application = type(f"Bare{number}", (BareApplication,), {"name": name})
+            application(env=layout.env(schema)).close()
         start, results = context.Event(), context.Queue()
         processes = [
             context.Process(target=writer, args=(schema, n, layout, seconds, start, results))

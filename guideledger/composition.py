@@ -27,6 +27,7 @@ from guideledger.engagement.application.app import EngagementApplication
 from guideledger.engagement.application.projections import EngagementByDay, ShareReach
 from guideledger.eventstore.application import Clock, LedgerApplication, Runtime
 from guideledger.eventstore.log import aggregate_log
+from guideledger.eventstore.recorder import events_after
 from guideledger.former_modules import register_former_modules
 from guideledger.fulfilment.application.projections import (
     NodeDailyLoads,
@@ -84,7 +85,7 @@ class Ledger:
     def settlement_audit(self) -> SettlementAudit:
         """Finance's replay of the commission ledger; a big log is replayed in parts by
         several processes."""
-        logged = self.commissions.recorder.max_notification_id() or 0
+        logged = events_after(self.commissions.recorder)
         return SettlementAudit(
             self.commissions, aggregate_log(self.commissions), parts=self.audit_parts(logged)
         )

@@ -8,6 +8,7 @@ from uuid import UUID
 from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command, CommandResult
+from guideledger.eventstore.recorder import events_after
 from guideledger.kernel.periods import SettlementCadence
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
@@ -132,7 +133,7 @@ def order_total(quantities: tuple[int, ...] = (2, 1)) -> int:
 def event_count(ledger: Ledger) -> int:
     """Events stored by all applications together."""
     applications = (ledger.organisation, ledger.orders, ledger.engagement, ledger.commissions)
-    return sum(app.recorder.max_notification_id() or 0 for app in applications)
+    return sum(events_after(app.recorder) for app in applications)
 
 
 def add_stocked_northern_warehouse(ledger: Ledger, world: World) -> tuple[UUID, UUID]:

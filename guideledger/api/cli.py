@@ -30,6 +30,7 @@ from guideledger.api.routers.commissions import statement_as_csv, statement_view
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command
+from guideledger.eventstore.recorder import events_after
 from guideledger.kernel.errors import DomainError
 from guideledger.kernel.values import natural_id
 from guideledger.organisation.domain.brand import Brand
@@ -223,7 +224,7 @@ def audit(
     """Replay every commission event from zero and compare the period's statements to the fen.
     Exits 1 if any statement differs."""
     with bootstrap(Settings()) as ledger:
-        total = ledger.commissions.recorder.max_notification_id() or 0
+        total = events_after(ledger.commissions.recorder)
         with _progress() as track:
             report = ledger.settlement_audit().run(
                 Brand.create_id(brand), period, payee, track("replaying", total)
@@ -254,7 +255,7 @@ def rebuild(
     """Build a candidate commission view from event zero beside the serving one and show
     what would change; promote or discard it with the API."""
     with bootstrap(Settings()) as ledger:
-        total = ledger.commissions.recorder.max_notification_id() or 0
+        total = events_after(ledger.commissions.recorder)
         with _progress() as track:
             candidate = ledger.commission_views.rebuild(rules_version, track("rebuilding", total))
         table = Table("payee", "period", "old fen", "new fen", "difference", "orders", "booked in")

@@ -3,13 +3,11 @@
 Group commit: the commands of one process that finish deciding together are saved
 in one transaction.
 
-The library's PostgreSQL recorder locks the events table in every write
-transaction, from the lock to the commit, so that notification ids become
-visible in order. Concurrent writers therefore queue for the lock, and one
-table's throughput stays flat however many writers are added
-(`python -m bench.contention`). While one transaction runs, the commands that
-finish deciding meanwhile queue up here; the next of them saves the whole
-queue in one transaction, sharing one lock and one commit.
+Every commit waits for its log flush, and SQLite (like the library's PostgreSQL
+recorder, which GuideLedger replaces with `TransactionOrderRecorder`) lets one
+writer of a table in at a time (`python -m bench.contention`). While one
+transaction runs, the commands that finish deciding meanwhile queue up here; the
+next of them saves the whole queue in one transaction, sharing one commit.
 
 Every command stays all-or-nothing (its events, idempotency record included,
 are in one transaction either way). If the joint transaction is refused because

@@ -7,8 +7,10 @@ from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
 
 import psycopg
+from eventsourcing.utils import get_topic
 from psycopg import sql
 
+from guideledger.eventstore.recorder import TransactionOrderRecorder
 from guideledger.platform.settings import Persistence, Settings
 
 
@@ -17,7 +19,8 @@ def eventsourcing_env(settings: Settings, application_name: str) -> dict[str, st
 
     Each application gets its own events table (PostgreSQL names it after the
     application; SQLite always calls it `stored_events`, so each application gets
-    its own file).
+    its own file). On PostgreSQL the events are recorded without the library's table
+    lock (`TransactionOrderRecorder`).
     """
     # The cache fast-forwards each cached aggregate from the store on every read,
     # so writes by other processes are seen; it only saves re-reading old events.
@@ -34,7 +37,12 @@ def eventsourcing_env(settings: Settings, application_name: str) -> dict[str, st
             **cache,
         }
     assert settings.database_url is not None
-    return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **postgres_env(settings), **cache}
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": get_topic(TransactionOrderRecorder),
+        **postgres_env(settings),
+        **cache,
+    }
 
 
 def postgres_env(settings: Settings) -> dict[str, str]:

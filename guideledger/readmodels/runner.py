@@ -1,12 +1,12 @@
 """Catches projections up with their applications' notification logs, in batches.
 
 The eventsourcing library's ProjectionRunner processes one event per
-transaction and needs `subscribe`, which the SQLite recorder lacks; this one
-polls the notification log (filtered to the topics of the events a follower marks with
-`@on`) and
-applies up to `batch_size` events per transaction, with the position in the
-same transaction. Holes in notification ids (rolled-back writes) are simply
-never returned, so nothing waits for them.
+transaction and needs `subscribe`, which neither the SQLite recorder nor GuideLedger's
+PostgreSQL recorder offers; this one polls the notification log (filtered to the topics
+of the events a follower marks with `@on`) and applies up to `batch_size` events per
+transaction, with the position in the same transaction. Notification ids are sparse
+(on PostgreSQL they encode the writing transaction) and holes (rolled-back writes) are
+simply never returned, so nothing waits for them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from eventsourcing.application import Application
 
+from guideledger.eventstore.recorder import events_after
 from guideledger.readmodels.model import (
     Follower,
     ProcessManager,
@@ -125,9 +126,10 @@ class ProjectionRunner:
         return sum(self.process(name) for name in list(self.projections))
 
     def backlog(self, name: str) -> int:
-        """An upper bound on what `process` has to do: the source's notifications since."""
+        """An upper bound on what `process` has to do: the source's events since (of every
+        kind, counted: ids are sparse)."""
         source = self.sources[self.projections[name].application]
-        return max(0, (source.recorder.max_notification_id() or 0) - self.store.position(name))
+        return events_after(source.recorder, self.store.position(name))
 
     def caught_up(self, name: str) -> bool:
         """No event the projection handles is waiting for it."""
