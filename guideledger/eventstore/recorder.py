@@ -188,11 +188,14 @@ class TransactionOrderRecorder(PostgresApplicationRecorder):
         topics: Sequence[str] = (),
         *,
         inclusive_of_start: bool = True,
+        settle: bool = True,
     ) -> Sequence[Notification]:
         """Up to `limit` notifications from `start` (up to `stop`), below the horizon.
 
         The page is the library's (walking the id index from `start`), cut at the
-        horizon: what is cut comes after all that is kept."""
+        horizon: what is cut comes after all that is kept. `settle=False` does not wait
+        for the transactions in flight: for a follower that only needs to be no later
+        than the horizon (it will be told the rest at its next look)."""
         where: list[sql.Composable] = [sql.SQL("true")]
         params: list[Any] = []
         if start is not None:
@@ -220,8 +223,10 @@ class TransactionOrderRecorder(PostgresApplicationRecorder):
         )
 
         def complete(rows: list[DictRow], settled_xid: int) -> bool:
-            return len(rows) >= limit or (
-                stop is not None and stop < notification_id(settled_xid, 0)
+            return (
+                not settle
+                or len(rows) >= limit
+                or (stop is not None and stop < notification_id(settled_xid, 0))
             )
 
         return [

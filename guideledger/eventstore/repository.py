@@ -15,6 +15,8 @@ from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
+from guideledger.eventstore.recorder import TransactionOrderRecorder
+
 A = TypeVar("A", bound=Aggregate)
 WATCH_BATCH = 1000
 ABSENT = 0  # the version `_checked` records for an aggregate found missing
@@ -83,15 +85,26 @@ class LogWatch:
                 return  # another thread looked after this decision began
             issued = decisions.issued
             position = self._started()
-            while batch := self.log.select_notifications(
-                start=position, limit=WATCH_BATCH, inclusive_of_start=False
-            ):
+            while batch := self._read(position):
                 for follower in self._followers:
                     follower(batch)
                 position = self.position = batch[-1].id
                 if len(batch) < WATCH_BATCH:
                     break
             self._fresh_for = issued
+
+    def _read(self, position: int) -> Sequence[Notification]:
+        """What the log recorded after `position`, as far as it has settled now: a look
+        does not wait for transactions in flight (what they write is told next time;
+        a decision on a read that missed it loses its race on the version)."""
+        if isinstance(self.log, TransactionOrderRecorder):
+            settled: Sequence[Notification] = self.log.select_notifications(
+                start=position, limit=WATCH_BATCH, inclusive_of_start=False, settle=False
+            )
+            return settled
+        return self.log.select_notifications(
+            start=position, limit=WATCH_BATCH, inclusive_of_start=False
+        )
 
     def _started(self) -> int:
         if self.position is None:

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
+from guideledger.eventstore.recorder import TransactionOrderRecorder
 from guideledger.fulfilment.domain.routing import RoutingPolicy
 from guideledger.fulfilment.domain.stock import Stock
 from guideledger.platform.clock import ManualClock
@@ -80,3 +82,27 @@ def test_a_decision_on_a_read_the_log_has_not_shown_is_decided_again(
     for sku_id in world.sku_ids[:2]:
         stock = pg_ledger.orders.load(Stock, Stock.create_id(world.store_id, sku_id))
         assert (stock.on_hand, stock.reserved) == (STORE_STOCK, STORE_STOCK)
+
+
+def test_a_decision_does_not_wait_for_transactions_in_flight(
+    pg_ledger: Ledger, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction holds the horizon back; the command's looks at the logs take what
+    has settled and go on (a reader that must see every committed event waits)."""
+    world = build_world(pg_ledger)
+    place_order(pg_ledger, world, (1, 1))  # the routing view has started
+    monkeypatch.setattr(TransactionOrderRecorder, "_pause", _refuse_to_wait)
+    with psycopg.connect(postgres_url) as holding:
+        holding.execute("SELECT pg_current_xact_id()")  # an open transaction with an id
+        order = pg_ledger.orders.get_order(place_order(pg_ledger, world, (1, 1)).id)
+        assert order.allocations
+        with pytest.raises(Waited):
+            pg_ledger.orders.recorder.select_notifications(start=0, limit=10_000)
+
+
+class Waited(Exception):
+    """A read paused for the transactions in flight."""
+
+
+def _refuse_to_wait(_recorder: TransactionOrderRecorder, _seconds: float) -> None:
+    raise Waited
