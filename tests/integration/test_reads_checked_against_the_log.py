@@ -94,6 +94,8 @@ def test_a_decision_does_not_wait_for_transactions_in_flight(
     monkeypatch.setattr(TransactionOrderRecorder, "_pause", _refuse_to_wait)
     with psycopg.connect(postgres_url) as holding:
         holding.execute("SELECT pg_current_xact_id()")  # an open transaction with an id
+        with psycopg.connect(postgres_url, autocommit=True) as later:
+            later.execute("SELECT pg_current_xact_id()")  # a later one, ended
         order = pg_ledger.orders.get_order(place_order(pg_ledger, world, (1, 1)).id)
         assert order.allocations
         with pytest.raises(Waited):
