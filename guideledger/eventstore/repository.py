@@ -1,8 +1,11 @@
-"""The library's repository, asking the snapshot store only for kinds that take snapshots."""
+"""The library's repository, asking the snapshot store only for kinds that take snapshots,
+and letting the decisions of one turn share what they read and change."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from copy import deepcopy
 from typing import Any, TypeVar
 from uuid import UUID
@@ -35,9 +38,36 @@ class LedgerRepository(Repository[UUID]):
         self.cache = library.cache  # as the library sized it from the environment
         self.snapshotted = frozenset(snapshotted)
         self._events_only = Repository(library.event_store)
+        self._turn = threading.local()
+
+    @contextmanager
+    def sharing(self, shared: dict[UUID, Aggregate | None]) -> Iterator[None]:
+        """Reads of this thread meanwhile go through `shared`: an aggregate read once is
+        read from there again (None: it does not exist), and a decision puts there what it
+        changed, so the next decision sees it. Each read is a copy: a refused decision
+        leaves nothing behind."""
+        self._turn.shared = shared
+        try:
+            yield
+        finally:
+            self._turn.shared = None
 
     def get_kind(self, cls: type[Aggregate], aggregate_id: UUID) -> Aggregate:
         """The aggregate with that id (of whatever kind it is: the caller checks)."""
+        shared: dict[UUID, Aggregate | None] | None = getattr(self._turn, "shared", None)
+        if shared is None:
+            return self._get_kind(cls, aggregate_id)
+        if aggregate_id not in shared:
+            try:
+                shared[aggregate_id] = self._get_kind(cls, aggregate_id)
+            except AggregateNotFoundError:
+                shared[aggregate_id] = None
+        aggregate = shared[aggregate_id]
+        if aggregate is None:
+            raise AggregateNotFoundError(aggregate_id)
+        return deepcopy(aggregate)
+
+    def _get_kind(self, cls: type[Aggregate], aggregate_id: UUID) -> Aggregate:
         takes_no_snapshots = cls not in self.snapshotted
         if self.snapshot_store is not None and takes_no_snapshots and self.cache is not None:
             try:
