@@ -69,14 +69,22 @@ class FoldedTable:
         self.by_index: dict[Any, dict[tuple[Any, ...], dict[str, Any]]] = defaultdict(dict)
         self.position: int | None = None
         self.lock = threading.Lock()
+        self.looks = 0  # reads of the log begun so far, each under the lock
 
     def current(self, values: Sequence[Any]) -> list[dict[str, Any]]:
         """Copies of the rows whose indexed column holds one of `values`, after reading
-        what the log recorded since the last look."""
+        what the log recorded since the last look.
+
+        Callers queueing for the lock share a look: one that began after a caller asked
+        has read everything recorded before it asked, so the caller need not look again
+        (a hot SKU's buyers would otherwise each read the log in turn)."""
+        asked = self.looks
         with self.lock:
             if self.tracked is not None and not self.tracked.issuperset(values):
                 self._track(values)
-            self._follow()
+            if self.position is None or self.looks == asked:
+                self.looks += 1
+                self._follow()
             return [dict(row) for value in values for row in self.by_index.get(value, {}).values()]
 
     def _follow(self) -> None:
