@@ -7,7 +7,8 @@
   still all or nothing;
 - commands of one process naming the same keys (a hot SKU's orders) take turns, and
   each turn decides every command waiting for it, one after another on the same
-  aggregates, and saves them in one transaction (`Turns`);
+  aggregates, and saves them in one transaction (`Turns`); keys another process
+  contends for are held against it for the turn (`ContendedKeys`);
 - an idempotency key makes a retried command return its first outcome and
   write nothing: the key's record is saved in the same transaction as the
   command's events, so a crash can never keep one without the other.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -37,7 +38,13 @@ from guideledger.eventstore.commands import (
     UnknownReference,
     VersionConflict,
 )
-from guideledger.eventstore.concurrency import GroupCommit, Turns
+from guideledger.eventstore.concurrency import (
+    ContendedKeys,
+    GroupCommit,
+    KeyLocks,
+    NoKeyLocks,
+    Turns,
+)
 from guideledger.eventstore.repository import LedgerRepository, find
 from guideledger.eventstore.topics import former_topics
 from guideledger.eventstore.transcoding import DataclassAsDict, UUIDAsCachedHex
@@ -95,6 +102,7 @@ class Runtime:
     clock: Clock
     env: dict[str, str] | None = None
     on_lost_race: Callable[[str], None] = _nobody_hears
+    key_locks: KeyLocks = field(default_factory=NoKeyLocks)
 
 
 class LedgerApplication(Application[UUID]):
@@ -109,6 +117,12 @@ class LedgerApplication(Application[UUID]):
         super().__init__(runtime.env)
         self.group_commit = GroupCommit(self.save)
         self.turns: Turns[_Pending] = Turns()
+        self.key_locks = runtime.key_locks
+        self.contended_keys = ContendedKeys(runtime.key_locks)
+
+    def close(self) -> None:
+        self.key_locks.close()
+        super().close()
 
     def construct_repository(self) -> LedgerRepository:
         return LedgerRepository(
@@ -242,38 +256,54 @@ class LedgerApplication(Application[UUID]):
         pending = _Pending(command, prepare())
         keys = frozenset(turn_keys)
         if keys:
-            self.turns.run(keys, pending, self._decide_and_save)
+            self.turns.run(keys, pending, lambda batch: self._decide_and_save(batch, keys))
         else:
             self._decide_and_save([pending])
         return pending.result()
 
-    def _decide_and_save(self, batch: list[_Pending]) -> None:
+    def _decide_and_save(
+        self, batch: list[_Pending], keys: frozenset[Hashable] = frozenset()
+    ) -> None:
         """Decides the commands one after another and saves the accepted ones in one
-        transaction; if it loses a race, every command not yet answered by a first
-        outcome is decided again from fresh reads (a refusal too: it may have rested on a
-        decision that was not saved)."""
+        transaction; if it loses a race, every command is decided again from fresh reads
+        (a refusal too: it may have rested on a decision that was not saved). The race is
+        most likely lost on an aggregate the commands share, so the first time they are
+        decided again at once; from the second time, those whose key another writer
+        recorded meanwhile are answered with its first outcome (asking costs a round trip
+        per command, which would widen the window of the next race)."""
         undecided = batch
-        for attempt in range(MAX_COMMAND_ATTEMPTS):
-            if attempt:
-                # Writers that lost a race spread out instead of colliding again at once.
-                time.sleep(random.uniform(0, RETRY_BACKOFF_SECONDS * 2**attempt))  # noqa: S311
-                undecided = [p for p in undecided if not self._answered_meanwhile(p)]
-            events, aggregates = self._decide_in_turn(undecided)
+        try:
+            for attempt in range(MAX_COMMAND_ATTEMPTS):
+                if attempt:
+                    # Writers that lost a race spread out instead of colliding again at once.
+                    time.sleep(random.uniform(0, RETRY_BACKOFF_SECONDS * 2**attempt))  # noqa: S311
+                if attempt > 1:
+                    undecided = [p for p in undecided if not self._answered_meanwhile(p)]
+                if self._saved_in_turn(undecided, keys):
+                    return
+            error: Exception = Conflict(
+                f"the command lost {MAX_COMMAND_ATTEMPTS} races with concurrent writers; retry it"
+            )
+        except Exception as failure:  # the database failed: every command hears it
+            error = failure
+        for pending in undecided:
+            pending.outcome = error
+
+    def _saved_in_turn(self, batch: list[_Pending], keys: frozenset[Hashable]) -> bool:
+        """Decides the commands and saves the accepted ones in one transaction, holding
+        the keys against other processes if they contend for them; False if it lost a
+        race."""
+        with self.contended_keys.holding(keys):
+            events, aggregates = self._decide_in_turn(batch)
             try:
                 if events:
                     self.group_commit.save(events, aggregates)
             except IntegrityError:
-                for _decided_again in undecided:
+                self.contended_keys.lost_race(keys)
+                for _decided_again in batch:
                     self.on_lost_race(self.name)
-                continue
-            except Exception as error:  # the database failed: every command hears it
-                for pending in undecided:
-                    pending.outcome = error
-            return
-        for pending in undecided:
-            pending.outcome = Conflict(
-                f"the command lost {MAX_COMMAND_ATTEMPTS} races with concurrent writers; retry it"
-            )
+                return False
+        return True
 
     def _decide_in_turn(self, batch: list[_Pending]) -> tuple[list[Any], list[Aggregate]]:
         """Each command's decision on what the ones before it left: the events of those

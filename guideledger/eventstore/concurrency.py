@@ -4,7 +4,9 @@ Turns: commands of this process that name the same keys (the SKUs of a live stre
 offer) take turns. While one turn decides and saves, the commands arriving for its keys
 wait; the next turn takes all of them at once: they decide one after another on the same
 aggregates and are saved together (`LedgerApplication.execute`). A hot stock then takes
-a whole queue of orders per transaction instead of one.
+a whole queue of orders per transaction instead of one. Once a turn has lost a race on
+its keys to another process, turns on them hold them against other processes too
+(`ContendedKeys`, `advisory_locks`), so the processes' turns alternate.
 
 Group commit: the commands of one process that finish deciding together are saved
 in one transaction.
@@ -27,16 +29,19 @@ saved on its own, so only those that really lost are refused and re-run.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 MAX_COMMANDS_PER_TRANSACTION = 100
 MAX_COMMANDS_PER_TURN = 100
+CONTENTION_MEMORY_SECONDS = 60.0
 
 T = TypeVar("T")
 
@@ -175,3 +180,47 @@ class Turns(Generic[T]):
                     waiter.leads = True
                     waiter.woken.set()
                 wanted |= waiter.keys
+
+
+class KeyLocks(Protocol):
+    def holding(self, keys: frozenset[Hashable]) -> AbstractContextManager[None]:
+        """Holds the keys against other processes until the block ends."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class NoKeyLocks:
+    """For a store only one process writes (in memory, SQLite)."""
+
+    def holding(self, keys: frozenset[Hashable]) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class ContendedKeys:
+    """The keys on which a turn of this process lost a race lately: turns on them hold
+    them against other processes too (`KeyLocks`), so the processes' turns alternate.
+
+    Holding keys costs round trips, so a key is held only once another process has been
+    seen writing it, and for a minute after the last lost race."""
+
+    def __init__(self, locks: KeyLocks, clock: Callable[[], float] = time.monotonic) -> None:
+        self._locks = locks
+        self._clock = clock
+        self._guard = threading.Lock()
+        self._until: dict[Hashable, float] = {}
+
+    def holding(self, keys: frozenset[Hashable]) -> AbstractContextManager[None]:
+        now = self._clock()
+        if any(self._until.get(key, 0.0) > now for key in keys):
+            return self._locks.holding(keys)
+        return nullcontext()
+
+    def lost_race(self, keys: frozenset[Hashable]) -> None:
+        now = self._clock()
+        with self._guard:
+            self._until = {key: until for key, until in self._until.items() if until > now}
+            self._until.update(dict.fromkeys(keys, now + CONTENTION_MEMORY_SECONDS))

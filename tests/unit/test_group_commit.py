@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 import threading
 from collections import deque
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +25,11 @@ from guideledger.eventstore.commands import (
     IdempotencyKeyReused,
     IdempotencyRecord,
 )
-from guideledger.eventstore.concurrency import GroupCommit
+from guideledger.eventstore.concurrency import (
+    CONTENTION_MEMORY_SECONDS,
+    ContendedKeys,
+    GroupCommit,
+)
 from guideledger.kernel.errors import RuleViolated
 from guideledger.platform.clock import ManualClock
 from tests.turns import in_one_turn
@@ -236,10 +242,28 @@ class Shop(LedgerApplication):
         return self.execute(command, decide, turn_keys=[shelf_id])
 
 
-def shop_with_shelf(units: int, lost_races: list[str] | None = None) -> tuple[Shop, Any]:
+class HeldKeys:
+    """Key locks recording which keys each turn held against other processes."""
+
+    def __init__(self) -> None:
+        self.turns: list[frozenset[Hashable]] = []
+
+    @contextmanager
+    def holding(self, keys: frozenset[Hashable]) -> Iterator[None]:
+        self.turns.append(keys)
+        yield
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def shop_with_shelf(
+    units: int, lost_races: list[str] | None = None, held: HeldKeys | None = None
+) -> tuple[Shop, Any]:
     clock = ManualClock(datetime(2026, 11, 1, tzinfo=UTC))
     hear = [].append if lost_races is None else lost_races.append
-    shop = Shop(Runtime(clock, {"PERSISTENCE_MODULE": "eventsourcing.popo"}, hear))
+    env = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    shop = Shop(Runtime(clock, env, hear, held or HeldKeys()))
     shelf = Shelf(units)
     shop.save(shelf)
     shop.transactions.clear()
@@ -295,7 +319,8 @@ def test_a_key_used_twice_in_one_turn_answers_with_its_first_outcome() -> None:
 
 def test_a_turn_that_lost_a_race_is_decided_again_from_fresh_reads() -> None:
     lost_races: list[str] = []
-    shop, shelf_id = shop_with_shelf(9, lost_races)
+    held = HeldKeys()
+    shop, shelf_id = shop_with_shelf(9, lost_races, held)
     save = shop.group_commit._save
     rival_saved = False
 
@@ -316,3 +341,20 @@ def test_a_turn_that_lost_a_race_is_decided_again_from_fresh_reads() -> None:
     assert lost_races == ["shop"] * 3
     assert shop.decisions == 6  # every command decided twice
     assert shop.load(Shelf, shelf_id).units == 1
+    assert held.turns == [frozenset({shelf_id})]  # the second time, held against others
+
+
+def test_keys_are_held_against_other_processes_for_a_while_after_a_lost_race() -> None:
+    held, now = HeldKeys(), [100.0]
+    contended = ContendedKeys(held, lambda: now[0])
+    sku_a, sku_b = frozenset({"sku-a"}), frozenset({"sku-b"})
+    with contended.holding(sku_a):
+        pass
+    contended.lost_race(sku_a)
+    for keys in (sku_a, sku_b, sku_a | sku_b):
+        with contended.holding(keys):
+            pass
+    now[0] += CONTENTION_MEMORY_SECONDS + 1
+    with contended.holding(sku_a):
+        pass
+    assert held.turns == [sku_a, sku_a | sku_b]
