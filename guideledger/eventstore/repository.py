@@ -46,11 +46,12 @@ class LedgerRepository(Repository[UUID]):
         read from there again (None: it does not exist), and a decision puts there what it
         changed, so the next decision sees it. Each read is a copy: a refused decision
         leaves nothing behind."""
+        outer = getattr(self._turn, "shared", None)
         self._turn.shared = shared
         try:
             yield
         finally:
-            self._turn.shared = None
+            self._turn.shared = outer
 
     def get_kind(self, cls: type[Aggregate], aggregate_id: UUID) -> Aggregate:
         """The aggregate with that id (of whatever kind it is: the caller checks)."""

@@ -358,3 +358,17 @@ def test_keys_are_held_against_other_processes_for_a_while_after_a_lost_race() -
     with contended.holding(sku_a):
         pass
     assert held.turns == [sku_a, sku_a | sku_b]
+
+
+def test_reads_go_back_to_the_outer_turns_shared_aggregates_after_an_inner_one() -> None:
+    shop, shelf_id = shop_with_shelf(5)
+    outer: dict[Any, Aggregate | None] = {}
+    with shop.repository.sharing(outer):
+        taken = shop.load(Shelf, shelf_id)
+        taken.take(2)
+        taken.collect_events()
+        outer[shelf_id] = taken
+        with shop.repository.sharing({}):
+            assert shop.load(Shelf, shelf_id).units == 5
+        assert shop.load(Shelf, shelf_id).units == 3
+    assert shop.load(Shelf, shelf_id).units == 5
