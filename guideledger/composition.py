@@ -25,7 +25,9 @@ from guideledger.commissions.application.views import (
 )
 from guideledger.engagement.application.app import EngagementApplication
 from guideledger.engagement.application.projections import EngagementByDay, ShareReach
+from guideledger.eventstore.advisory_locks import AdvisoryLocks
 from guideledger.eventstore.application import Clock, LedgerApplication, Runtime
+from guideledger.eventstore.concurrency import KeyLocks, NoKeyLocks
 from guideledger.eventstore.log import aggregate_log
 from guideledger.eventstore.recorder import events_after
 from guideledger.former_modules import register_former_modules
@@ -117,6 +119,15 @@ def read_model_store(settings: Settings) -> ReadModelStore:
     )
 
 
+def key_locks(settings: Settings, application: str) -> KeyLocks:
+    """How an application whose commands take turns on keys holds contended keys against
+    other processes."""
+    if settings.resolved_persistence is not Persistence.POSTGRES:
+        return NoKeyLocks()  # one process writes the store
+    assert settings.database_url is not None
+    return AdvisoryLocks(settings.database_url, f"{settings.postgres_schema}/{application}")
+
+
 def in_one_process(_logged_events: int) -> ReplayParts | None:
     """An audit replayed whole, here (as the audit's own worker processes replay)."""
     return None
@@ -128,13 +139,14 @@ def compose(settings: Settings, clock: Clock, audit_parts: AuditParts = in_one_p
     projections = ProjectionRunner(read_model_store(settings))
     vault = KeyVault(projections.store)
 
-    def runtime(application: type[LedgerApplication]) -> Runtime:
+    def runtime(application: type[LedgerApplication], takes_turns: bool = False) -> Runtime:
         env = eventsourcing_env(settings, application.name)
-        return Runtime(clock, env, on_lost_race=count_lost_race)
+        locks = key_locks(settings, application.name) if takes_turns else NoKeyLocks()
+        return Runtime(clock, env, count_lost_race, locks)
 
     organisation = OrganisationApplication(runtime(OrganisationApplication), vault)
     orders = OrderApplication(
-        runtime(OrderApplication),
+        runtime(OrderApplication, takes_turns=True),  # orders for the same SKUs
         organisation,
         projections,
         payment_window=timedelta(minutes=settings.payment_window_minutes),

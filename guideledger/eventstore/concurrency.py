@@ -1,4 +1,12 @@
-"""Commands of one process in concurrency: group commit and striped locks.
+"""Commands of one process in concurrency: turns on shared keys, and group commit.
+
+Turns: commands of this process that name the same keys (the SKUs of a live stream's
+offer) take turns. While one turn decides and saves, the commands arriving for its keys
+wait; the next turn takes all of them at once: they decide one after another on the same
+aggregates and are saved together (`LedgerApplication.execute`). A hot stock then takes
+a whole queue of orders per transaction instead of one. Once a turn has lost a race on
+its keys to another process, turns on them hold them against other processes too
+(`ContendedKeys`, `advisory_locks`), so the processes' turns alternate.
 
 Group commit: the commands of one process that finish deciding together are saved
 in one transaction.
@@ -10,24 +18,30 @@ transaction runs, the commands that finish deciding meanwhile queue up here; the
 next of them saves the whole queue in one transaction, sharing one commit.
 
 Every command stays all-or-nothing (its events, idempotency record included,
-are in one transaction either way). If the joint transaction is refused because
-some command lost a race, each command of the batch is saved on its own, so only
-the commands that really lost are refused and re-run.
+are in one transaction either way); a turn's commands, each deciding on what the
+ones before it changed, stand or fall together. If the joint transaction is
+refused because some command lost a race, each command (or turn) of the batch is
+saved on its own, so only those that really lost are refused and re-run.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 MAX_COMMANDS_PER_TRANSACTION = 100
+MAX_COMMANDS_PER_TURN = 100
+CONTENTION_MEMORY_SECONDS = 60.0
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -54,11 +68,11 @@ class GroupCommit:
         self._turn = threading.Lock()  # one transaction of this application at a time
         self._queue: deque[_Command] = deque()
 
-    def save(self, aggregates: Iterable[Aggregate]) -> None:
-        """Saves the aggregates' new events, perhaps with other commands' in the same
-        transaction; raises IntegrityError if this command lost a race."""
-        touched = list(aggregates)
-        command = _Command([event for a in touched for event in a.collect_events()], touched)
+    def save(self, events: Sequence[Any], aggregates: Sequence[Aggregate]) -> None:
+        """Saves the events of one command or turn (collected from `aggregates`, which
+        are given for snapshots), perhaps with others' in the same transaction; raises
+        IntegrityError if they lost a race."""
+        command = _Command(list(events), list(aggregates))
         self._queue.append(command)
         with self._turn:
             while not command.done:
@@ -95,21 +109,116 @@ class GroupCommit:
             command.error, command.done = error, True
 
 
-class StripedLocks:
-    """Makes commands of this process that touch the same keys take turns.
+@dataclass(eq=False)
+class _Waiter(Generic[T]):
+    keys: frozenset[Hashable]
+    item: T
+    woken: threading.Event = field(default_factory=threading.Event)
+    leads: bool = False  # its turn came; else, woken, another turn has run it
 
-    Optimistic concurrency keeps commands correct across processes, but inside one
-    process, concurrent commands on a hot aggregate (a promotion's SKU) would mostly
-    decide in vain and retry; waiting for a turn is cheaper. Keys share a fixed
-    number of locks, taken in index order so two commands never wait for each other.
+
+class Turns(Generic[T]):
+    """Items of this process naming the same keys run in turns, each turn taking every
+    item waiting on keys it holds.
+
+    A turn holds its keys until it has run; an item finding one of its keys held, or
+    wanted by an item that came earlier, waits. When a turn ends, the waiting items
+    whose keys are all free, earliest first, start theirs. No item holds keys while it
+    waits for others, so no two ever wait for each other; and an item waits only for
+    those that came before it on its keys, so none waits for ever.
     """
 
-    def __init__(self, stripes: int = 1024) -> None:
-        self._locks = [threading.Lock() for _ in range(stripes)]
+    def __init__(self, limit: int = MAX_COMMANDS_PER_TURN) -> None:
+        self._limit = limit
+        self._guard = threading.Lock()
+        self._held: set[Hashable] = set()
+        self._waiting: list[_Waiter[T]] = []
 
-    @contextmanager
-    def holding(self, keys: Iterable[Hashable]) -> Iterator[None]:
-        with ExitStack() as stack:
-            for index in sorted({hash(key) % len(self._locks) for key in keys}):
-                stack.enter_context(self._locks[index])
-            yield
+    def run(self, keys: frozenset[Hashable], item: T, run: Callable[[list[T]], None]) -> None:
+        """Runs `item` in a turn on `keys`: `run` is called, in this thread or in another
+        turn's, with `item` and the items waiting on keys among those of the turn."""
+        waiter = _Waiter(keys, item)
+        with self._guard:
+            waiter.leads = self._free(keys)
+            if waiter.leads:
+                self._held |= keys
+            else:
+                self._waiting.append(waiter)
+        if not waiter.leads:
+            waiter.woken.wait()
+            if not waiter.leads:
+                return
+        joined = self._joining(keys)
+        try:
+            run([item, *(other.item for other in joined)])
+        finally:
+            self._pass_on(keys)
+            for other in joined:
+                other.woken.set()
+
+    def _free(self, keys: frozenset[Hashable]) -> bool:
+        return not keys & self._held and not any(keys & w.keys for w in self._waiting)
+
+    def _joining(self, keys: frozenset[Hashable]) -> list[_Waiter[T]]:
+        """The waiting items whose keys this turn holds, earliest first."""
+        with self._guard:
+            joined = [w for w in self._waiting if w.keys <= keys][: self._limit - 1]
+            for other in joined:
+                self._waiting.remove(other)
+        return joined
+
+    def _pass_on(self, keys: frozenset[Hashable]) -> None:
+        with self._guard:
+            self._held -= keys
+            wanted = set(self._held)
+            for waiter in list(self._waiting):
+                if not waiter.keys & wanted:
+                    self._held |= waiter.keys
+                    self._waiting.remove(waiter)
+                    waiter.leads = True
+                    waiter.woken.set()
+                wanted |= waiter.keys
+
+
+class KeyLocks(Protocol):
+    def holding(self, keys: frozenset[Hashable]) -> AbstractContextManager[None]:
+        """Holds the keys against other processes until the block ends."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class NoKeyLocks:
+    """For a store only one process writes (in memory, SQLite)."""
+
+    def holding(self, keys: frozenset[Hashable]) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class ContendedKeys:
+    """The keys on which a turn of this process lost a race lately: turns on them hold
+    them against other processes too (`KeyLocks`), so the processes' turns alternate.
+
+    Holding keys costs round trips, so a key is held only once another process has been
+    seen writing it, and for a minute after the last lost race."""
+
+    def __init__(self, locks: KeyLocks, clock: Callable[[], float] = time.monotonic) -> None:
+        self._locks = locks
+        self._clock = clock
+        self._guard = threading.Lock()
+        self._until: dict[Hashable, float] = {}
+
+    def holding(self, keys: frozenset[Hashable]) -> AbstractContextManager[None]:
+        now = self._clock()
+        if any(self._until.get(key, 0.0) > now for key in keys):
+            return self._locks.holding(keys)
+        return nullcontext()
+
+    def lost_race(self, keys: frozenset[Hashable]) -> None:
+        now = self._clock()
+        with self._guard:
+            self._until = {key: until for key, until in self._until.items() if until > now}
+            self._until.update(dict.fromkeys(keys, now + CONTENTION_MEMORY_SECONDS))

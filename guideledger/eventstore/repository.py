@@ -1,5 +1,6 @@
 """The library's repository, asking the snapshot store only for kinds that take snapshots,
-and serving a command's reads from the cache when the log says nothing has changed."""
+serving a command's reads from the cache when the log says nothing has changed, and
+letting the decisions of one turn share what they read and change."""
 
 from __future__ import annotations
 
@@ -148,12 +149,40 @@ class LedgerRepository(Repository[UUID]):
         self._checked: OrderedDict[UUID, int] = OrderedDict()  # id -> version, least recent first
         self._watch = self.watch.lock
         self._watching = False
+        self._turn = threading.local()
+
+    @contextmanager
+    def sharing(self, shared: dict[UUID, Aggregate | None]) -> Iterator[None]:
+        """Reads of this thread meanwhile go through `shared`: an aggregate read once is
+        read from there again (None: it does not exist), and a decision puts there what it
+        changed, so the next decision sees it. Each read for a change is a copy: a refused
+        decision leaves nothing behind."""
+        outer = getattr(self._turn, "shared", None)
+        self._turn.shared = shared
+        try:
+            yield
+        finally:
+            self._turn.shared = outer
 
     def get_kind(self, cls: type[Aggregate], aggregate_id: UUID, for_change: bool = True) -> Any:
         """The aggregate with that id (of whatever kind it is: the caller checks).
 
         `for_change=False` returns the cached object itself: the caller must not change it.
         """
+        shared: dict[UUID, Aggregate | None] | None = getattr(self._turn, "shared", None)
+        if shared is None:
+            return self._checked_read(cls, aggregate_id, for_change)
+        if aggregate_id not in shared:
+            try:
+                shared[aggregate_id] = self._checked_read(cls, aggregate_id, for_change=False)
+            except AggregateNotFoundError:
+                shared[aggregate_id] = None
+        aggregate = shared[aggregate_id]
+        if aggregate is None:
+            raise AggregateNotFoundError(aggregate_id)
+        return deepcopy(aggregate) if for_change else aggregate
+
+    def _checked_read(self, cls: type[Aggregate], aggregate_id: UUID, for_change: bool) -> Any:
         decision = decisions.current
         if decision is None or self.cache is None:
             return self._read(cls, aggregate_id, for_change)

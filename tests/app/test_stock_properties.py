@@ -1,5 +1,7 @@
 """Random interleavings of stock and order commands: no oversell, units conserved,
-and the routing read model always equals the stock aggregates (replay equals live)."""
+and the routing read model always equals the stock aggregates (replay equals live).
+Orders come one by one or several in one turn (a live stream's buyers), deciding one
+after another on the same stock and saved together."""
 
 from __future__ import annotations
 
@@ -9,14 +11,15 @@ from uuid import UUID
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule
 
 from guideledger.bootstrap import bootstrap
-from guideledger.eventstore.commands import Command
+from guideledger.eventstore.commands import Command, CommandResult
 from guideledger.fulfilment.domain.stock import Stock
 from guideledger.kernel.errors import DomainError
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence, Settings
+from tests.turns import in_one_turn
 from tests.world import FRONTEND, build_world, order_total, place_order, receive
 
 QUANTITIES = st.integers(min_value=1, max_value=4)
@@ -51,6 +54,27 @@ class StockAndOrders(RuleBasedStateMachine):
         if order.allocations:
             self.ledger.orders.pay(FRONTEND, order_id, order_total(quantities), "wx")
         return order_id
+
+    @rule(
+        target=orders,
+        buyers=st.lists(st.tuples(QUANTITIES, st.integers(0, 3)), min_size=2, max_size=6),
+    )
+    def place_in_one_turn(self, buyers: list[tuple[int, int]]) -> object:
+        def buy(first: int, second: int) -> CommandResult:
+            quantities = (first, second) if second else (first,)
+            return place_order(self.ledger, self.world, quantities=quantities)
+
+        outcomes = in_one_turn(
+            self.ledger.orders,
+            self.world.sku_ids,
+            [lambda first=first, second=second: buy(first, second) for first, second in buyers],
+        )
+        placed = [outcome.id for outcome in outcomes if isinstance(outcome, CommandResult)]
+        assert len(placed) == len(buyers)
+        for order_id in placed:
+            order = self.ledger.orders.get_order(order_id)
+            assert bool(order.allocations) != order.awaiting_stock
+        return multiple(*placed)
 
     @rule(order_id=orders)
     def cancel(self, order_id: UUID) -> None:

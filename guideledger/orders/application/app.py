@@ -21,13 +21,13 @@ from guideledger.attribution.application.attributor import Attributor
 from guideledger.attribution.domain.rules import Attribution, AttributionEvidence, AttributionPolicy
 from guideledger.eventstore.application import LedgerApplication, Runtime
 from guideledger.eventstore.commands import Command, CommandResult, Decision
-from guideledger.eventstore.concurrency import StripedLocks
 from guideledger.fulfilment.application.planner import Fulfilment
 from guideledger.fulfilment.application.routing_view import RoutingView
 from guideledger.fulfilment.domain.routing import (
     AllocatedLine,
     Allocation,
     CandidateOutcome,
+    LineDemand,
     RoutingDecision,
     RoutingPolicy,
 )
@@ -105,7 +105,6 @@ class OrderApplication(LedgerApplication):
         self.payment_window = payment_window
         self.fulfilment = Fulfilment(self.repository, RoutingView(self, organisation, read_models))
         self.attributor = Attributor(organisation, self.repository, read_models)
-        self.sku_turns = StripedLocks()  # orders for the same SKUs reserve in turn
 
     # --- placing -----------------------------------------------------------------
 
@@ -126,47 +125,59 @@ class OrderApplication(LedgerApplication):
         else:
             order_id = uuid4()
 
-        def decide() -> Decision:
+        def prepare() -> Callable[[], Decision]:
+            """What the order says, checked and read in the caller's thread; what it takes
+            (routing and reservations) is decided in its turn."""
             brand = self._check_references(brand_id, member_id, lines, evidence)
             now = self.clock.now()
             attribution = self.attributor.decide(brand_id, member_id, evidence, now)
-            order = Order.place(
-                order_id=order_id,
-                brand_id=brand_id,
-                member_id=member_id,
-                lines=[
-                    OrderLine(n, line.sku_id, line.quantity, line.unit_price_fen)
-                    for n, line in enumerate(lines, start=1)
-                ],
-                delivery=DeliveryAddress(
-                    self.organisation.vault.seal(
-                        member_id, require_text("address", delivery.address, 500)
-                    ),
-                    delivery.location,
+            address = DeliveryAddress(
+                self.organisation.vault.seal(
+                    member_id, require_text("address", delivery.address, 500)
                 ),
-                evidence=evidence,
-                payment_window=self.payment_window,
-                occurred_at=now,
-                actor=command.actor,
-            )
-            order.attribute(attribution, now, command.actor)
-            plan = self.fulfilment.plan(
-                order.id,
-                brand_id,
-                order.demands,
                 delivery.location,
-                now,
-                brand.time_zone,
-                command.actor,
             )
-            if plan.decision.routable:
-                order.allocate(plan.decision, now, command.actor)
-            else:
-                order.wait_for_stock(plan.decision, now, command.actor)
-            return [order, *plan.touched], CommandResult(order.id, order.version)
+            order_lines = [
+                OrderLine(n, line.sku_id, line.quantity, line.unit_price_fen)
+                for n, line in enumerate(lines, start=1)
+            ]
+            demands = [LineDemand(line.line_no, line.sku_id, line.quantity) for line in order_lines]
+            candidates = self.fulfilment.candidates(brand_id, demands, now, brand.time_zone, {})
 
-        with self.sku_turns.holding(line.sku_id for line in lines):
-            return self.execute(command, decide)
+            def decide() -> Decision:
+                order = Order.place(
+                    order_id=order_id,
+                    brand_id=brand_id,
+                    member_id=member_id,
+                    lines=order_lines,
+                    delivery=address,
+                    evidence=evidence,
+                    payment_window=self.payment_window,
+                    occurred_at=now,
+                    actor=command.actor,
+                )
+                order.attribute(attribution, now, command.actor)
+                plan = self.fulfilment.plan(
+                    order.id,
+                    brand_id,
+                    order.demands,
+                    delivery.location,
+                    now,
+                    brand.time_zone,
+                    command.actor,
+                    candidates,
+                )
+                if plan.decision.routable:
+                    order.allocate(plan.decision, now, command.actor)
+                else:
+                    order.wait_for_stock(plan.decision, now, command.actor)
+                return [order, *plan.touched], CommandResult(order.id, order.version)
+
+            return decide
+
+        # Orders of this process for the same SKUs take turns, a turn's orders reserving
+        # one after another on the same stock and saved together.
+        return self.prepare_and_execute(command, prepare, turn_keys=[line.sku_id for line in lines])
 
     # --- the rest of the lifecycle ------------------------------------------------------
 
