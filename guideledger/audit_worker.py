@@ -12,6 +12,7 @@ starting the processes (under a second each).
 from __future__ import annotations
 
 import atexit
+import gc
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -85,6 +86,11 @@ def _open_ledger(settings: Settings) -> None:
         ledger = compose(settings, SystemClock())
     atexit.register(ledger.close)
     _audit = ledger.settlement_audit()
+    # A replay makes millions of short-lived objects and keeps almost none. Collecting
+    # after every 700 of them took a fifth of its CPU; after 50,000 (a few megabytes),
+    # with the ledger's own objects set aside, about a twentieth.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def _replay_part(plan: ReplayPlan, ids: IdRange) -> PartOutcome:

@@ -3,6 +3,9 @@
 On PostgreSQL the histories of one kind of aggregate stream one aggregate after
 another from a server-side cursor walking the primary key, so a reader holds one
 history at a time. Other backends page through the recorder's notification log.
+
+Events come as rows (`LoggedEvent`), not decoded: a reader decodes only what it
+needs of each, and no `Notification` is built per row.
 """
 
 from __future__ import annotations
@@ -11,14 +14,15 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
+from psycopg.rows import RowMaker
 
 from guideledger.eventstore.topics import topics_of
 
@@ -30,13 +34,23 @@ Kinds = tuple[type, ...]
 """Kinds of events: an aggregate class stands for all its events."""
 
 
+class LoggedEvent(NamedTuple):
+    """A stored event and its position in the log (`id`, as a notification's)."""
+
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+    id: int
+
+
 class AggregateLog(Protocol):
     """An application's log read by kind of event, each event with its log position."""
 
-    def in_log_order(self, kinds: Kinds) -> Iterator[Notification]:
+    def in_log_order(self, kinds: Kinds) -> Iterator[LoggedEvent]:
         """The events of these kinds, in the order they were recorded."""
 
-    def by_aggregate(self, kinds: Kinds, ids: IdRange | None = None) -> Iterator[Notification]:
+    def by_aggregate(self, kinds: Kinds, ids: IdRange | None = None) -> Iterator[LoggedEvent]:
         """The events of these kinds (of aggregates with ids in the range, if given),
         one aggregate's history after another."""
 
@@ -72,16 +86,16 @@ class _Topics:
 
 
 class _PostgresAggregateLog:
-    PAGE = 2_000
+    PAGE = 5_000  # rows a fetch brings: a few megabytes
 
     def __init__(self, recorder: PostgresApplicationRecorder) -> None:
         self.recorder = recorder
         self.table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
 
-    def in_log_order(self, kinds: Kinds) -> Iterator[Notification]:
+    def in_log_order(self, kinds: Kinds) -> Iterator[LoggedEvent]:
         return self._select(kinds, sql.SQL("notification_id"))
 
-    def by_aggregate(self, kinds: Kinds, ids: IdRange | None = None) -> Iterator[Notification]:
+    def by_aggregate(self, kinds: Kinds, ids: IdRange | None = None) -> Iterator[LoggedEvent]:
         return self._select(kinds, sql.SQL("originator_id, originator_version"), ids)
 
     def _select(
@@ -89,7 +103,7 @@ class _PostgresAggregateLog:
         kinds: Kinds,
         order: sql.Composable,
         ids: IdRange | None = None,
-    ) -> Iterator[Notification]:
+    ) -> Iterator[LoggedEvent]:
         topics = _Topics.of(kinds)
         where = [sql.SQL("(topic ^@ ANY(%s::text[]) OR topic = ANY(%s::text[]))")]
         params: list[Any] = [list(topics.prefixes), sorted(topics.exact)]
@@ -101,28 +115,24 @@ class _PostgresAggregateLog:
             where.append(sql.SQL("originator_id < %s"))
             params.append(end)
         query = sql.SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state"
+            "SELECT originator_id, originator_version, topic, state, notification_id"
             " FROM {} WHERE {} ORDER BY {}"
         ).format(self.table, sql.SQL(" AND ").join(where), order)
         with (
             self.recorder.datastore.get_connection() as connection,
             connection.transaction(),
-            connection.cursor(name="aggregate_log") as cursor,  # server-side: streams
+            # Server-side, so the rows stream; binary, so a state arrives as it is stored.
+            connection.cursor(
+                name="aggregate_log", row_factory=_logged_events, binary=True
+            ) as cursor,
         ):
-            cursor.itersize = self.PAGE
             cursor.execute(query, params)
-            for row in cursor:
-                yield _notification(row)
+            while page := cursor.fetchmany(self.PAGE):
+                yield from page
 
 
-def _notification(row: dict[str, Any]) -> Notification:
-    return Notification(
-        originator_id=row["originator_id"],
-        originator_version=row["originator_version"],
-        topic=row["topic"],
-        state=bytes(row["state"]),
-        id=row["notification_id"],
-    )
+def _logged_events(_cursor: object) -> RowMaker[LoggedEvent]:
+    return LoggedEvent._make
 
 
 class _NotificationLog:
@@ -133,19 +143,22 @@ class _NotificationLog:
     def __init__(self, recorder: ApplicationRecorder) -> None:
         self.recorder = recorder
 
-    def in_log_order(self, kinds: Kinds) -> Iterator[Notification]:
+    def in_log_order(self, kinds: Kinds) -> Iterator[LoggedEvent]:
         topics = _Topics.of(kinds)
         position = 0
         while page := self.recorder.select_notifications(
             start=position, limit=self.PAGE, inclusive_of_start=False
         ):
-            yield from (n for n in page if topics.match(n.topic))
+            for n in page:
+                if topics.match(n.topic):
+                    originator_id = UUID(str(n.originator_id))  # some recorders give text
+                    yield LoggedEvent(originator_id, n.originator_version, n.topic, n.state, n.id)
             position = page[-1].id
 
-    def by_aggregate(self, kinds: Kinds, ids: IdRange | None = None) -> Iterator[Notification]:
-        histories: dict[UUID, list[Notification]] = defaultdict(list)
+    def by_aggregate(self, kinds: Kinds, ids: IdRange | None = None) -> Iterator[LoggedEvent]:
+        histories: dict[UUID, list[LoggedEvent]] = defaultdict(list)
         for notification in self.in_log_order(kinds):
-            histories[UUID(str(notification.originator_id))].append(notification)
+            histories[notification.originator_id].append(notification)
         within = (i for i in sorted(histories) if ids is None or _within(i, ids))
         return chain.from_iterable(histories[i] for i in within)
 

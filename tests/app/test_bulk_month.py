@@ -25,3 +25,13 @@ def test_a_bulk_month_audits_clean(ledger: Ledger, clock: ManualClock) -> None:
     assert len(report.matched) > 100  # guides, stores, districts, regions, branches
     assert written["statements"] >= len(report.matched)
     assert ledger.commissions.is_closed(Brand.create_id(BRAND_CODE), MONTH_START)
+
+
+def test_a_bulk_month_is_stored_as_the_commands_store_events(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    write_month(ledger, clock.set, 20, MONTH_START, SETTLED_AT, members=10)
+
+    stored = ledger.commissions.recorder.select_notifications(start=1, limit=1_000)
+    assert stored
+    assert all(n.state[:1] != b"{" for n in stored)  # MessagePack, not the former JSON

@@ -13,6 +13,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Notification
+from eventsourcing.utils import resolve_topic
 
 from guideledger.audit_worker import (
     PARALLEL_FROM_EVENTS,
@@ -22,10 +23,12 @@ from guideledger.audit_worker import (
     replay_parts,
 )
 from guideledger.commissions.application import audit
+from guideledger.commissions.application.audit_events import VIEWS
 from guideledger.commissions.domain.ledger import CommissionAccrual, StatementLine
 from guideledger.commissions.domain.rules import Payee, PayeeLevel
 from guideledger.commissions.domain.settlement import BrandPeriodClose, SettlementPeriod
 from guideledger.composition import Ledger
+from guideledger.eventstore.codec import view_decoder
 from guideledger.eventstore.commands import Command
 from guideledger.eventstore.log import aggregate_log
 from guideledger.platform.clock import ManualClock
@@ -37,6 +40,7 @@ from tests.app.test_commissions_app import (
     mature_and_close_november,
     without_bonus,
 )
+from tests.stored_json import as_stored_in_json
 from tests.world import World, build_world
 
 
@@ -288,3 +292,22 @@ def test_only_a_big_log_on_postgres_is_audited_in_processes(ledger: Ledger) -> N
     assert replay_parts(settings, PARALLEL_FROM_EVENTS - 1) is None
     one = ledger.settings.model_copy(update={"audit_processes": 1})
     assert replay_parts(one, PARALLEL_FROM_EVENTS) is None
+
+
+def test_the_audit_reads_an_event_stored_in_json_as_one_stored_in_messagepack(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    world = build_world(ledger)
+    settle_with_a_clawback(ledger, world, clock)
+    commissions = ledger.commissions
+    stored = commissions.recorder.select_notifications(start=1, limit=10_000)
+    read = 0
+    for event_class, view in VIEWS.items():
+        as_stored = view_decoder(commissions.mapper, event_class, view)
+        for notification in (n for n in stored if resolve_topic(n.topic) is event_class):
+            in_json = as_stored_in_json(commissions, notification)
+            assert notification.state[:1] != b"{"
+            assert in_json.state[:1] == b"{"
+            assert as_stored(in_json) == as_stored(notification)
+            read += 1
+    assert read >= 5  # lines, maturings and the clawback

@@ -1,10 +1,10 @@
 """Finance's audit of a settlement by replay.
 
-The commission log is replayed as three streams:
+The commission log is replayed in two passes:
 1. where the statements are, in log order: which payee and period each statement
    is, where in the log each was closed, and the brand closes' postings;
-2. the audited statements' stored lines, one statement after another;
-3. the accruals' events, one accrual's history after another. Each accrual is
+2. one aggregate after another, the audited statements' stored lines and the
+   accruals' events, one accrual's history after another. Each accrual is
    computed again from the `OrderFacts` its events record, under the rule version
    its posting records, with the ledger's own `accrual_shares`; maturing and
    reversing are re-run by the domain's own `CommissionAccrual` on a replica,
@@ -17,44 +17,56 @@ An accrual recorded before the facts were has none to be computed from: its amou
 are taken as recorded (`accruals_checked` counts the accruals computed again), and
 its maturing and reversing are still re-run and its lines compared.
 
-Memory holds one accrual's history and, per audited statement, a digest of its lines
+The second pass reads most events as narrow views (`audit_events`): a line's amount
+and posting, a maturing's or a reversal's posting, not the whole event.
+
+Memory holds one accrual's replica and, per audited statement, a digest of its lines
 on each side (`audit_lines`): it does not grow with the month's events. Statements
 whose digests differ are replayed once more, restricted to them, pairing stored and
 replayed lines one by one, so every differing line is reported to the fen with the
 event ids involved.
 
-Digests are sums, so streams 2 and 3 can be split by ranges of aggregate ids and
+Digests are sums, so the second pass can be split by ranges of aggregate ids and
 their parts replayed anywhere (`ReplayParts`, in other processes): the parts'
 digests add up to the whole replay's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import groupby
 from typing import cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import resolve_topic
 
 from guideledger.commissions.application.app import CommissionApplication
+from guideledger.commissions.application.audit_events import (
+    VIEWS,
+    LineAdded,
+    Matured,
+    Reversed,
+)
 from guideledger.commissions.application.audit_lines import (
     Digest,
+    EventRef,
     Line,
     Lines,
     Mismatch,
     StatementDigests,
     StatementKey,
     StatementLines,
+    event_id,
 )
 from guideledger.commissions.domain.earnings import accrual_shares
 from guideledger.commissions.domain.ledger import CommissionAccrual
 from guideledger.commissions.domain.rules import Posting, PostingKind
 from guideledger.commissions.domain.settlement import BrandPeriodClose, SettlementPeriod
-from guideledger.eventstore.log import AggregateLog, IdRange
+from guideledger.eventstore.codec import view_decoder
+from guideledger.eventstore.log import AggregateLog, IdRange, Kinds, LoggedEvent
 
 LINE_KINDS = {
     PostingKind.MATURITY,
@@ -69,9 +81,9 @@ STATEMENT_INDEX = (
     SettlementPeriod.Closed,
     BrandPeriodClose,
 )
-LINE_ADDED = SettlementPeriod.LineAdded
-Logged = tuple[int, Aggregate.Event]  # an event and its position in the log
+LINES_AND_ACCRUALS = (SettlementPeriod.LineAdded, CommissionAccrual)
 Accrual = CommissionAccrual.Accrued | CommissionAccrual.Reaccrued
+Read = Aggregate.Event | LineAdded | Matured | Reversed  # an event, whole or a view of it
 
 
 @dataclass
@@ -128,8 +140,14 @@ ReplayParts = Callable[[ReplayPlan, Callable[[PartOutcome], None]], list[PartOut
 gives back every part's outcome."""
 
 
-def _event_id(event: Aggregate.Event) -> str:
-    return f"{event.originator_id}:{event.originator_version}"
+def _next(aggregate_id: UUID) -> UUID | None:
+    """The id after this one, the end of a range of just this aggregate."""
+    following = aggregate_id.int + 1
+    return UUID(int=following) if following < 2**128 else None
+
+
+def _event_ref(event: Aggregate.Event) -> EventRef:
+    return event.originator_id, event.originator_version
 
 
 class SettlementAudit:
@@ -170,8 +188,7 @@ class SettlementAudit:
             lines = StatementLines()
             again = _Replay(self, brand_id, differing.__contains__, lines, check_accruals=False)
             again.statements()
-            again.stored_lines()
-            again.accruals()
+            again.line_by_line(differing)
             report.mismatches += lines.mismatches()
             unequal = {(m.payee, m.period) for m in report.mismatches}
         report.matched = [key[0] for key in sorted(digests.statements - unequal)]
@@ -209,8 +226,7 @@ class SettlementAudit:
         replay = _Replay(
             self, plan.brand_id, plan.audited, digests, check_accruals=True, located=plan
         )
-        replay.stored_lines(ids)
-        replay.accruals(ids, progress)
+        replay.replay(LINES_AND_ACCRUALS, ids, progress)
         return PartOutcome(
             replay.events,
             replay.accruals_checked,
@@ -221,8 +237,8 @@ class SettlementAudit:
 
 
 class _Replay:
-    """One brand's commission ledger replayed: where the statements are first, then
-    their stored lines statement by statement, then accrual by accrual."""
+    """One brand's commission ledger replayed: where the statements are first, then, in
+    one pass over aggregates, the statements' stored lines and the accruals."""
 
     def __init__(
         self,
@@ -250,93 +266,123 @@ class _Replay:
         # Rule versions and calendars never change once published: read each once per replay.
         self._rules = cache(self.commissions.recorded_rules)
         self._period_after = cache(self.commissions.period_after)
+        self._readers: dict[str, Callable[[LoggedEvent], Read]] = {}
 
     def statements(self) -> None:
         """Where the statements are, and the brand closes' postings, in log order."""
-        for position, event in self._decoded(self.audit.log.in_log_order(STATEMENT_INDEX)):
-            self._statement_event(position, event)
+        for logged in self.audit.log.in_log_order(STATEMENT_INDEX):
+            self.events += 1
+            self._statement_event(logged.id, self._event(logged))
 
-    def stored_lines(self, ids: IdRange | None = None) -> None:
-        """The stored lines of the statements (with ids in `ids`, if given)."""
-        lines = self.audit.log.by_aggregate((LINE_ADDED,), ids)
-        for position, event in self._decoded(lines):
-            self._statement_event(position, event)
+    def line_by_line(self, statements: set[StatementKey]) -> None:
+        """These statements' stored lines, then every accrual: a stored line is then with
+        all its copies when its replayed twin comes (`StatementLines` pairs them as they
+        come)."""
+        for statement_id, key in self.statement_keys.items():
+            if key in statements:
+                self.replay((SettlementPeriod.LineAdded,), (statement_id, _next(statement_id)))
+        self.replay((CommissionAccrual,))
 
-    def accruals(
-        self, ids: IdRange | None = None, progress: Callable[[int], None] | None = None
+    def replay(
+        self,
+        kinds: Kinds,
+        ids: IdRange | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
-        """The accrual pass (over the accruals with ids in `ids`, if given); `progress`
-        hears the running count of events about every `batch_size` of them."""
+        """The statements' stored lines and the accruals among `kinds` (of aggregates with
+        ids in `ids`, if given), one aggregate after another; `progress` hears the running
+        count of events about every `batch_size` of them."""
         told = self.events
-        for history in self._accrual_histories(ids):
-            self._accrual(history)
+        history: UUID | None = None  # the accrual whose history is being read
+        replica: CommissionAccrual | None = None  # its replica, if it is this brand's
+        for logged in self.audit.log.by_aggregate(kinds, ids):
+            self.events += 1
+            read = self._read(logged)
+            if isinstance(read, LineAdded):
+                self._stored_line(logged, read)
+            elif isinstance(read, CommissionAccrual.Accrued):
+                history, replica = logged.originator_id, self._accrued(read)
+            else:
+                assert logged.originator_id == history, "an accrual starts accrued"
+                if replica is not None:
+                    self._accrual_event(replica, logged, read)
             if progress and self.events - told >= self.audit.batch_size:
                 told = self.events
                 progress(told)
         if progress and self.events > told:
             progress(self.events)
 
-    def _decoded(self, notifications: Iterable[Notification]) -> Iterator[Logged]:
-        to_domain_event = self.commissions.mapper.to_domain_event
-        for notification in notifications:
-            self.events += 1
-            yield notification.id, cast(Aggregate.Event, to_domain_event(notification))
+    def _read(self, logged: LoggedEvent) -> Read:
+        """The event as the audit reads it: a view of the commonest kinds, else whole."""
+        try:
+            reader = self._readers[logged.topic]
+        except KeyError:
+            event_class = resolve_topic(logged.topic)
+            view = VIEWS.get(event_class)
+            mapper = self.commissions.mapper
+            reader = self._event if view is None else view_decoder(mapper, event_class, view)
+            reader = self._readers.setdefault(logged.topic, reader)
+        return reader(logged)
 
-    def _accrual_histories(self, ids: IdRange | None) -> Iterator[list[Logged]]:
-        """This brand's accrual histories, one after another."""
-        log = self.audit.log.by_aggregate((CommissionAccrual,), ids)
-        for _, events in groupby(self._decoded(log), key=lambda item: item[1].originator_id):
-            history = list(events)
-            accrued = history[0][1]
-            assert isinstance(accrued, CommissionAccrual.Accrued), "an accrual starts accrued"
-            if accrued.brand_id == self.brand_id:
-                yield history
+    def _event(self, logged: LoggedEvent) -> Aggregate.Event:
+        stored = StoredEvent(
+            logged.originator_id, logged.originator_version, logged.topic, logged.state
+        )
+        return cast(Aggregate.Event, self.commissions.mapper.to_domain_event(stored))
+
+    def _stored_line(self, logged: LoggedEvent, added: LineAdded) -> None:
+        key = self.statement_keys.get(logged.originator_id)
+        if key is not None and self.audited(key):
+            event: EventRef = (logged.originator_id, logged.originator_version)
+            posting_id = added.line.posting_id or event_id(event)
+            self.lines.stored(key, posting_id, Line(added.line.amount_fen, (event,)))
 
     def _statement_event(self, position: int, event: Aggregate.Event) -> None:
         if isinstance(event, BrandPeriodClose.HandbacksPosted | BrandPeriodClose.BonusesPosted):
             for posting in event.postings:
-                self._lines_of(posting, (_event_id(event),), position)
+                self._lines_of(posting, (_event_ref(event),), position)
             return
         if isinstance(event, SettlementPeriod.Opened):
             if event.brand_id == self.brand_id:
                 self.statement_keys[event.originator_id] = (event.payee.key, event.period)
             return
         key = self.statement_keys.get(event.originator_id)
-        if key is None:
-            return
-        if isinstance(event, SettlementPeriod.LineAdded) and self.audited(key):
-            line = event.line
-            posting_id = line.posting_id or _event_id(event)
-            self.lines.stored(key, posting_id, Line(line.amount_fen, (_event_id(event),)))
-        elif isinstance(event, SettlementPeriod.Closed):
+        if key is not None and isinstance(event, SettlementPeriod.Closed):
             self.closed_at[key] = position
 
-    def _accrual(self, history: list[Logged]) -> None:
-        _, accrued = history[0]
-        assert isinstance(accrued, CommissionAccrual.Accrued)
+    def _accrued(self, accrued: CommissionAccrual.Accrued) -> CommissionAccrual | None:
+        """The replica of this brand's accrual, checked against the rules."""
+        if accrued.brand_id != self.brand_id:
+            return None
         replica = accrued.mutate(None)
         assert isinstance(replica, CommissionAccrual)
         if self.check_accruals:
-            self._check(accrued, replica, (_event_id(accrued), accrued.paid_event))
-        for position, event in history[1:]:
-            if self.check_accruals and isinstance(event, CommissionAccrual.Reaccrued):
-                source = event.posting.source_events if event.posting else ()
-                self._check(event, replica, (_event_id(event), *source))
-            again = self._posting_again(replica, event)
-            if again is not None:
-                self._lines_of(again, (_event_id(event), *again.source_events), position)
+            self._check(accrued, replica, (_event_ref(accrued), accrued.paid_event))
+        return replica
 
-    def _posting_again(self, replica: CommissionAccrual, event: Aggregate.Event) -> Posting | None:
-        """The posting `event` records, recomputed by the replica as the ledger computed it."""
+    def _accrual_event(self, replica: CommissionAccrual, logged: LoggedEvent, read: Read) -> None:
+        event: EventRef = (logged.originator_id, logged.originator_version)
+        if self.check_accruals and isinstance(read, CommissionAccrual.Reaccrued):
+            source = read.posting.source_events if read.posting else ()
+            self._check(read, replica, (event, *source))
+        again = self._posting_again(replica, logged, read)
+        if again is not None:
+            self._lines_of(again, (event, *again.source_events), logged.id)
+
+    def _posting_again(
+        self, replica: CommissionAccrual, logged: LoggedEvent, read: Read
+    ) -> Posting | None:
+        """The posting an accrual's event records, recomputed by the replica as the ledger
+        computed it."""
         again: Posting | None = None
-        if isinstance(event, CommissionAccrual.Matured) and event.posting is not None:
-            stored = event.posting
-            again = replica.mature(event.period, stored.occurred_at, stored.posting_id)
-        elif isinstance(event, CommissionAccrual.Reversed) and event.posting is not None:
-            stored = event.posting
-            everything = event.returned_fen >= replica.base_fen
+        if isinstance(read, Matured) and read.posting is not None:
+            stored = read.posting
+            again = replica.mature(read.period, stored.occurred_at, stored.posting_id)
+        elif isinstance(read, Reversed) and read.posting is not None:
+            stored = read.posting
+            everything = read.returned_fen >= replica.base_fen
             again = replica.reverse(
-                returned_fen=None if everything else event.returned_fen,
+                returned_fen=None if everything else read.returned_fen,
                 period=stored.period,
                 at=stored.occurred_at,
                 posting_id=stored.posting_id,
@@ -344,6 +390,7 @@ class _Replay:
                 clawback=stored.kind is PostingKind.CLAWBACK,
             )
         else:  # nothing moved, delivery recorded, re-accrued (checked apart): as recorded
+            event = read if isinstance(read, Aggregate.Event) else self._event(logged)
             event.mutate(replica)
             if isinstance(event, CommissionAccrual.Reaccrued):
                 again = event.posting
@@ -351,7 +398,7 @@ class _Replay:
         return again
 
     def _check(
-        self, event: Accrual, replica: CommissionAccrual, event_ids: tuple[str, ...]
+        self, event: Accrual, replica: CommissionAccrual, events: tuple[EventRef, ...]
     ) -> None:
         """An accrual (or a re-accrual) again: from the order's facts it records, under the
         rule version the accrual records. One recorded before the facts were has nothing
@@ -360,20 +407,23 @@ class _Replay:
             return
         if isinstance(event, CommissionAccrual.Accrued):
             self.accruals_checked += 1
-        what = "accrual" if isinstance(event, CommissionAccrual.Accrued) else "re-accrual"
         policy = self._rules(replica.brand_id, replica.rule_version)
         again = {p.key: fen for p, fen in accrual_shares(event.facts, policy).items()}
         stored = {share.payee.key: share.amount_fen for share in event.shares}
+        if again == stored:
+            return
+        what = "accrual" if isinstance(event, CommissionAccrual.Accrued) else "re-accrual"
         period = event.posting.period if event.posting else ""
+        ids = tuple(map(event_id, events))
         for payee in sorted(again.keys() | stored.keys()):
             kept, computed = stored.get(payee, 0), again.get(payee, 0)
             if kept != computed:
                 what_moved = f"{what} on order {replica.order_id}"
                 self.accrual_mismatches.append(
-                    Mismatch(payee, period, what_moved, kept, computed, event_ids)
+                    Mismatch(payee, period, what_moved, kept, computed, ids)
                 )
 
-    def _lines_of(self, posting: Posting, event_ids: tuple[str, ...], position: int) -> None:
+    def _lines_of(self, posting: Posting, events: tuple[EventRef, ...], position: int) -> None:
         """The statement lines a posting's settleable credits make, where the ledger put them:
         past every statement of the payee that had closed before the posting in the log."""
         if posting.kind not in LINE_KINDS or posting.brand_id != self.brand_id:
@@ -383,4 +433,4 @@ class _Replay:
             while self.closed_at.get((payee, period), NEVER_CLOSED) < position:
                 period = self._period_after(self.brand_id, period)
             if self.audited((payee, period)):
-                self.lines.replayed((payee, period), posting.posting_id, Line(amount, event_ids))
+                self.lines.replayed((payee, period), posting.posting_id, Line(amount, events))

@@ -10,10 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from hashlib import blake2b
 from typing import Protocol
+from uuid import UUID
 
 StatementKey = tuple[str, str]  # (payee, period)
 Digest = tuple[int, int, int]  # a statement's lines: count, total, sum of line hashes
 NO_LINES: Digest = (0, 0, 0)
+EventRef = str | tuple[UUID, int]
+"""An event: its id (`<aggregate id>:<version>`), or its aggregate's id and its version,
+made into its id only if it is reported (most lines match and are never reported)."""
+
+
+def event_id(event: EventRef) -> str:
+    return event if isinstance(event, str) else f"{event[0]}:{event[1]}"
 
 
 @dataclass(frozen=True)
@@ -29,7 +37,7 @@ class Mismatch:
 @dataclass
 class Line:
     amount_fen: int
-    event_ids: tuple[str, ...]
+    events: tuple[EventRef, ...]
 
 
 class Lines(Protocol):
@@ -132,7 +140,7 @@ def _together(earlier: Line | None, line: Line) -> Line:
     """Lines of one posting on one side add up: a line stored twice shows as twice the amount."""
     if earlier is None:
         return line
-    return Line(earlier.amount_fen + line.amount_fen, earlier.event_ids + line.event_ids)
+    return Line(earlier.amount_fen + line.amount_fen, earlier.events + line.events)
 
 
 def _mismatch(
@@ -143,5 +151,6 @@ def _mismatch(
     again_fen = again.amount_fen if again else 0
     if kept_fen == again_fen:
         return None
-    ids = (kept.event_ids if kept else ()) + (again.event_ids if again else ())
+    events = (kept.events if kept else ()) + (again.events if again else ())
+    ids = tuple(map(event_id, events))
     return Mismatch(payee, period, f"line {posting_id}", kept_fen, again_fen, ids)

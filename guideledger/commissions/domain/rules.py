@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 from uuid import UUID
 
@@ -60,14 +60,11 @@ class Account(str):
 
     __slots__ = ()
 
-    @classmethod
+    @staticmethod
     def of(
-        cls, level: OwnerLevel, owner_id: UUID, bucket: Bucket, held_for: UUID | None = None
+        level: OwnerLevel, owner_id: UUID, bucket: Bucket, held_for: UUID | None = None
     ) -> Account:
-        if (held_for is not None) != (bucket in HELD_BUCKETS):
-            raise InvalidValue("a held bucket, and only a held bucket, names its guide")
-        text = f"{level}:{owner_id}:{bucket}"
-        return cls(text if held_for is None else f"{text}:{held_for}")
+        return _account_of(level, owner_id, bucket, held_for)
 
     @staticmethod
     def parse(text: str) -> Account:
@@ -86,12 +83,11 @@ class Account(str):
     @property
     def owner(self) -> str:
         """`<level>:<owner id>`: a payee's key, or the brand's."""
-        level, owner_id, _bucket = self.split(":", 2)
-        return f"{level}:{owner_id}"
+        return _owner_and_bucket(self)[0]
 
     @property
     def bucket(self) -> Bucket:
-        return Bucket(self.split(":", 3)[2])
+        return _owner_and_bucket(self)[1]
 
     @property
     def held_for(self) -> UUID | None:
@@ -105,7 +101,25 @@ class Account(str):
         return self.split(":", 2)[2]
 
 
-@lru_cache(maxsize=16_384)  # decoding a month of postings meets the same accounts again
+# A month of postings names the same few thousand accounts again and again: each is
+# built, parsed and split once (an id's text alone costs a microsecond).
+@lru_cache(maxsize=16_384)
+def _account_of(
+    level: OwnerLevel, owner_id: UUID, bucket: Bucket, held_for: UUID | None
+) -> Account:
+    if (held_for is not None) != (bucket in HELD_BUCKETS):
+        raise InvalidValue("a held bucket, and only a held bucket, names its guide")
+    text = f"{level}:{owner_id}:{bucket}"
+    return Account(text if held_for is None else f"{text}:{held_for}")
+
+
+@lru_cache(maxsize=16_384)
+def _owner_and_bucket(account: str) -> tuple[str, Bucket]:
+    level, owner_id, bucket = account.split(":", 3)[:3]
+    return f"{level}:{owner_id}", Bucket(bucket)
+
+
+@lru_cache(maxsize=16_384)
 def _parse_account(text: str) -> Account:
     parts = text.split(":")
     try:
@@ -131,7 +145,7 @@ class Payee:
 
     @property
     def key(self) -> str:
-        return f"{self.level}:{self.payee_id}"
+        return _payee_key(self.level, self.payee_id)
 
     @classmethod
     def of_key(cls, key: str) -> Payee:
@@ -145,6 +159,11 @@ class Payee:
             held = Bucket.HELD if bucket is Bucket.SETTLEABLE else Bucket.HELD_PENDING
             return Account.of(PayeeLevel.STORE, self.held_by_store, held, self.payee_id)
         return Account.of(self.level, self.payee_id, bucket)
+
+
+@lru_cache(maxsize=16_384)
+def _payee_key(level: PayeeLevel, payee_id: UUID) -> str:
+    return f"{level}:{payee_id}"
 
 
 def expense_account(brand_id: UUID) -> Account:
@@ -217,8 +236,18 @@ class CommissionPolicy:
 
     def rate(self, level: PayeeLevel, category: str, channel: str) -> int:
         """The most specific matching rule's rate; 0 if none matches."""
-        matching = [r for r in self.rates if r.matches(level, category, channel)]
-        return max(matching, key=lambda r: r.specificity).rate_bp if matching else 0
+        looked_up = self._rates_looked_up
+        key = (level, category, channel)
+        if key not in looked_up:
+            matching = [r for r in self.rates if r.matches(level, category, channel)]
+            looked_up[key] = max(matching, key=lambda r: r.specificity).rate_bp if matching else 0
+        return looked_up[key]
+
+    @cached_property
+    def _rates_looked_up(self) -> dict[tuple[PayeeLevel, str, str], int]:
+        """The rates found so far: a month's sales ask for the same few again and again.
+        Not a field: the rules are their rates, and are stored without it."""
+        return {}
 
 
 DEFAULT_COMMISSION_POLICY = CommissionPolicy()
