@@ -80,6 +80,8 @@ def serve(host: Host = None, port: Port = None, workers: Workers = 1) -> None:
         workers=workers,
         host=url_host,
         port=url_port,
+        loop="uvloop",
+        http="httptools",
         log_config=None,
         access_log=False,
     )
@@ -327,7 +329,13 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         ledger.projections.start()
         console.print(f"GuideLedger answering on http://{url_host}:{url_port} (docs at /docs)")
         uvicorn.run(
-            create_app(ledger), host=url_host, port=url_port, log_config=None, access_log=False
+            create_app(ledger),
+            host=url_host,
+            port=url_port,
+            loop="uvloop",
+            http="httptools",
+            log_config=None,
+            access_log=False,
         )
 
 
