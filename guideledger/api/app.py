@@ -34,6 +34,7 @@ from guideledger.api.routers import (
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
 from guideledger.platform.observability import REQUEST_ID, configure_logging, observe_request
+from guideledger.platform.settings import Persistence
 
 access_log = logging.getLogger("guideledger.access")
 MAX_BODY_BYTES = 1024 * 1024
@@ -41,12 +42,15 @@ TOO_LARGE = f"request bodies are limited to {MAX_BODY_BYTES} bytes"
 
 
 def served_app() -> FastAPI:
-    """What each worker process of `guideledger serve --workers N` runs: a ledger of its
-    own from the settings, whose read models its own background runner keeps current
-    (the runners of several workers share the read models' positions safely)."""
+    """What each server process of `guideledger serve` runs: a ledger of its own from the
+    settings. On PostgreSQL the read models' background catch-up is a worker process's
+    (`guideledger worker`); the embedded store's server runs it in a thread of its own
+    (several runners on one store share the read models' positions safely)."""
     configure_logging()
     app = create_app()
-    app.state.ledger.projections.start()
+    ledger: Ledger = app.state.ledger
+    if ledger.settings.resolved_persistence is not Persistence.POSTGRES:
+        ledger.projections.start()
     return app
 
 

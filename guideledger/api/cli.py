@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +28,6 @@ from rich.progress import (
 from rich.table import Table
 from typer.core import TyperGroup
 
-from guideledger.api.app import create_app
 from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.api.demo import BRAND_CODE, demo_is_loaded, demo_start, load_demo, settle_demo
 from guideledger.api.routers.commissions import statement_as_csv, statement_view
@@ -36,7 +40,7 @@ from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.units import Node
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.observability import configure_logging
-from guideledger.platform.settings import Settings
+from guideledger.platform.settings import Persistence, Settings
 
 
 class RefusalsAsErrors(TyperGroup):
@@ -61,30 +65,60 @@ Port = Annotated[int | None, typer.Option(help="Port to listen on (default from 
 
 
 Workers = Annotated[
-    int, typer.Option(min=1, max=64, help="Server processes (one per core suits PostgreSQL)")
+    int | None,
+    typer.Option(
+        min=1, max=64, help="Server processes (default: one per core on PostgreSQL, else one)"
+    ),
+]
+StartWorker = Annotated[
+    bool,
+    typer.Option(
+        "--worker/--no-worker",
+        help="On PostgreSQL, run `guideledger worker` beside the servers and stop it with "
+        "them (--no-worker when workers run elsewhere)",
+    ),
 ]
 
 
 @cli.command()
-def serve(host: Host = None, port: Port = None, workers: Workers = 1) -> None:
+def serve(
+    host: Host = None, port: Port = None, workers: Workers = None, worker: StartWorker = True
+) -> None:
     """Serve the HTTP API on the configured store."""
-    settings = Settings()
-    if workers == 1:
-        _serve(settings, host, port)
-        return
-    url_host, url_port = host or settings.host, port or settings.port
-    console.print(f"GuideLedger answering on http://{url_host}:{url_port} with {workers} workers")
-    uvicorn.run(
-        "guideledger.api.app:served_app",
-        factory=True,
-        workers=workers,
-        host=url_host,
-        port=url_port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-    )
+    _serve(Settings(), host, port, workers, worker)
+
+
+@cli.command("worker")
+def run_worker(
+    with_parent: Annotated[
+        bool, typer.Option(help="Stop when the process that started this one ends", hidden=True)
+    ] = False,
+) -> None:
+    """Keep the read models and process managers current until stopped (SIGTERM, Ctrl-C).
+
+    Of several workers on one store, one leads at a time; another takes over when it
+    goes. A worker killed mid-batch loses nothing: positions move with the rows."""
+    configure_logging()
+    stopping = threading.Event()
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: stopping.set())
+    if with_parent:
+        _stop_with_parent(stopping)
+    with bootstrap(Settings()) as ledger:
+        ledger.projections.run(stopping)
+
+
+def _stop_with_parent(stopping: threading.Event) -> None:
+    """Sets `stopping` once this process's parent is gone (a killed `serve` leaves no
+    worker behind)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not stopping.wait(1.0):
+            if os.getppid() != parent:
+                stopping.set()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 @cli.command()
@@ -321,15 +355,29 @@ def export_statement(
         console.print(f"Wrote {len(view.lines)} lines, total {view.total_fen} fen, to {output}.")
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> None:
-    """Serves the API; read models and processes catch up in the background."""
+def _serve(
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    processes: int | None = None,
+    worker: bool = True,
+) -> None:
+    """Serves the API from `processes` server processes. On PostgreSQL they leave the
+    read models' background catch-up to a worker process (started here unless `worker`
+    is false); on the embedded store each server runs it in a thread."""
     configure_logging()
     url_host, url_port = host or settings.host, port or settings.port
-    with bootstrap(settings) as ledger:
-        ledger.projections.start()
-        console.print(f"GuideLedger answering on http://{url_host}:{url_port} (docs at /docs)")
+    on_postgres = settings.resolved_persistence is Persistence.POSTGRES
+    processes = processes or ((os.cpu_count() or 1) if on_postgres else 1)
+    with _worker_beside(on_postgres and worker):
+        console.print(
+            f"GuideLedger answering on http://{url_host}:{url_port} (docs at /docs) "
+            f"from {processes} server processes"
+        )
         uvicorn.run(
-            create_app(ledger),
+            "guideledger.api.app:served_app",
+            factory=True,
+            workers=processes,
             host=url_host,
             port=url_port,
             loop="uvloop",
@@ -337,6 +385,25 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
             log_config=None,
             access_log=False,
         )
+
+
+@contextmanager
+def _worker_beside(start: bool) -> Iterator[None]:
+    """`guideledger worker` in a process of its own while the servers run."""
+    if not start:
+        yield
+        return
+    command = [sys.executable, "-m", "guideledger.api.cli", "worker", "--with-parent"]
+    worker = subprocess.Popen(command)  # noqa: S603 (this interpreter, fixed arguments)
+    try:
+        yield
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
 
 def main() -> None:
