@@ -70,6 +70,7 @@ Workers = Annotated[
         min=1, max=64, help="Server processes (default: one per core on PostgreSQL, else one)"
     ),
 ]
+WORKER_POOL_SIZE = 2
 StartWorker = Annotated[
     bool,
     typer.Option(
@@ -104,7 +105,10 @@ def run_worker(
         signal.signal(stop_signal, lambda *_: stopping.set())
     if with_parent:
         _stop_with_parent(stopping)
-    with bootstrap(Settings()) as ledger:
+    settings = Settings()
+    # One thread does the work: two connections per store, not a server's pool of them.
+    pool_size = min(settings.postgres_pool_size, WORKER_POOL_SIZE)
+    with bootstrap(settings.model_copy(update={"postgres_pool_size": pool_size})) as ledger:
         ledger.projections.run(stopping)
 
 
