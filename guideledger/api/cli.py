@@ -91,9 +91,12 @@ def serve(
 
 @cli.command("worker")
 def run_worker(
-    with_parent: Annotated[
-        bool, typer.Option(help="Stop when the process that started this one ends", hidden=True)
-    ] = False,
+    parent: Annotated[
+        int | None,
+        typer.Option(
+            help="Stop once the process with this id is no longer the parent", hidden=True
+        ),
+    ] = None,
 ) -> None:
     """Keep the read models and process managers current until stopped (SIGTERM, Ctrl-C).
 
@@ -103,8 +106,8 @@ def run_worker(
     stopping = threading.Event()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda *_: stopping.set())
-    if with_parent:
-        _stop_with_parent(stopping)
+    if parent is not None:
+        _stop_without(parent, stopping)
     settings = Settings()
     # One thread does the work: two connections per store, not a server's pool of them.
     pool_size = min(settings.postgres_pool_size, WORKER_POOL_SIZE)
@@ -112,15 +115,15 @@ def run_worker(
         ledger.projections.run(stopping)
 
 
-def _stop_with_parent(stopping: threading.Event) -> None:
-    """Sets `stopping` once this process's parent is gone (a killed `serve` leaves no
-    worker behind)."""
-    parent = os.getppid()
+def _stop_without(parent: int, stopping: threading.Event) -> None:
+    """Sets `stopping` once `parent` is no longer this process's parent (a killed `serve`
+    leaves no worker behind, even one killed while this process was still starting)."""
 
     def watch() -> None:
-        while not stopping.wait(1.0):
-            if os.getppid() != parent:
-                stopping.set()
+        while os.getppid() == parent:
+            if stopping.wait(1.0):
+                return
+        stopping.set()
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
@@ -397,17 +400,25 @@ def _worker_beside(start: bool) -> Iterator[None]:
     if not start:
         yield
         return
-    command = [sys.executable, "-m", "guideledger.api.cli", "worker", "--with-parent"]
+    command = [sys.executable, "-m", "guideledger.api.cli", "worker", "--parent", str(os.getpid())]
     worker = subprocess.Popen(command)  # noqa: S603 (this interpreter, fixed arguments)
+    # uvicorn raises the SIGTERM it stopped on again once it has shut down: as an exit
+    # here, so that the worker is stopped too before this process ends.
+    previous = signal.signal(signal.SIGTERM, _exit)
     try:
         yield
     finally:
+        signal.signal(signal.SIGTERM, previous)
         worker.terminate()
         try:
             worker.wait(timeout=30)
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+
+
+def _exit(*_: object) -> None:
+    raise SystemExit(0)
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ was, applying every event exactly once."""
 
 from __future__ import annotations
 
+import os
+import select
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -84,8 +86,11 @@ def wait_for(done: Callable[[], bool], alive: subprocess.Popen[Any]) -> None:
     for _ in range(1200):
         if done():
             return
-        with pytest.raises(subprocess.TimeoutExpired):  # still working, not dead
-            alive.wait(timeout=0.05)
+        try:
+            code = alive.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            continue  # still working
+        pytest.fail(f"the process doing the work ended (exit code {code})")
     pytest.fail("the work was not done within a minute")
 
 
@@ -112,7 +117,7 @@ def test_servers_run_no_projections_and_a_worker_process_catches_them_up(
 def test_serve_starts_a_worker_and_stops_it_when_it_stops(
     pg_ledger: Ledger, world: World, services: Callable[..., Service]
 ) -> None:
-    service = services()
+    service = services("--workers", "1")  # and, by default, a worker
     assert service.process is not None
     [worker] = [pid for pid, command in service.children().items() if " worker " in command]
     with admin(pg_ledger, service.url) as http:
@@ -121,6 +126,19 @@ def test_serve_starts_a_worker_and_stops_it_when_it_stops(
     service.process.send_signal(signal.SIGTERM)
     assert service.process.wait(timeout=30) == 0
     assert not Path(f"/proc/{worker}").exists()
+
+
+def test_a_killed_serve_leaves_no_worker_behind(
+    pg_ledger: Ledger, services: Callable[..., Service]
+) -> None:
+    service = services("--workers", "1")
+    [worker] = [pid for pid, command in service.children().items() if " worker " in command]
+    worker_ended = os.pidfd_open(worker)  # readable once the worker has ended
+    try:
+        service.kill()
+        assert select.select([worker_ended], [], [], 60)[0], "the worker outlived serve"
+    finally:
+        os.close(worker_ended)
 
 
 def test_a_worker_killed_mid_way_resumes_and_applies_every_event_once(
