@@ -9,7 +9,10 @@ manager asks for is checked against the ids their token carries.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -73,38 +76,74 @@ def issue_token(settings: Settings, caller: Caller) -> str:
 
 
 def read_token(settings: Settings, token: str) -> Caller:
+    return _verify(settings, token)[0]
+
+
+def _verify(settings: Settings, token: str) -> tuple[Caller, float]:
+    """The caller a valid token names, and when the token expires (a POSIX timestamp)."""
     try:
         claims = jwt.decode(
             token, settings.jwt_secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
         )
-        return Caller(
+        caller = Caller(
             subject=str(claims["sub"]),
             role=Role(claims["role"]),
             guide_id=UUID(claims["guide_id"]) if claims.get("guide_id") else None,
             store_id=UUID(claims["store_id"]) if claims.get("store_id") else None,
         )
+        return caller, float(claims["exp"])
     except (jwt.PyJWTError, KeyError, ValueError):
         raise NotAuthenticated("the bearer token is missing, expired or invalid") from None
+
+
+class TokenVerifier:
+    """Reads bearer tokens, each verified once and then remembered by its text until it
+    expires, so a client's requests do not each pay for the signature and the claims.
+    Only verified tokens are remembered (a refused one is checked, and refused, again);
+    at most `size` of them, the least recently used forgotten first."""
+
+    def __init__(
+        self, settings: Settings, size: int = 4096, now: Callable[[], float] = time.time
+    ) -> None:
+        self.settings = settings
+        self.size = size
+        self.now = now  # real time, as the tokens' expiry is
+        self._verified: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def caller(self, token: str) -> Caller:
+        with self._lock:
+            known = self._verified.get(token)
+            if known is not None and self.now() < known[1]:
+                self._verified.move_to_end(token)
+                return known[0]
+            self._verified.pop(token, None)
+        caller, expires = _verify(self.settings, token)
+        with self._lock:
+            self._verified[token] = (caller, expires)
+            if len(self._verified) > self.size:
+                self._verified.popitem(last=False)
+        return caller
 
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `guideledger token`")
 
 
-def current_caller(
+async def current_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     if credentials is None:
         raise NotAuthenticated("send 'Authorization: Bearer <token>'")
-    settings: Settings = request.app.state.ledger.settings
-    return read_token(settings, credentials.credentials)
+    tokens: TokenVerifier = request.app.state.tokens
+    return tokens.caller(credentials.credentials)
 
 
-def allow(*roles: Role) -> Callable[..., Caller]:
+def allow(*roles: Role) -> Callable[..., Coroutine[Any, Any, Caller]]:
     """A dependency admitting these roles (and admin)."""
     admitted = {*roles, Role.ADMIN}
 
-    def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    async def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
         if caller.role not in admitted:
             raise Forbidden(
                 f"a {caller.role} may not do this", allowed=sorted(str(r) for r in admitted)

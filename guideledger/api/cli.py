@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +28,6 @@ from rich.progress import (
 from rich.table import Table
 from typer.core import TyperGroup
 
-from guideledger.api.app import create_app
 from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.api.demo import BRAND_CODE, demo_is_loaded, demo_start, load_demo, settle_demo
 from guideledger.api.routers.commissions import statement_as_csv, statement_view
@@ -37,7 +41,7 @@ from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.units import Node
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.observability import configure_logging
-from guideledger.platform.settings import Settings
+from guideledger.platform.settings import Persistence, Settings
 
 
 class RefusalsAsErrors(TyperGroup):
@@ -62,28 +66,67 @@ Port = Annotated[int | None, typer.Option(help="Port to listen on (default from 
 
 
 Workers = Annotated[
-    int, typer.Option(min=1, max=64, help="Server processes (one per core suits PostgreSQL)")
+    int | None,
+    typer.Option(
+        min=1, max=64, help="Server processes (default: one per core on PostgreSQL, else one)"
+    ),
+]
+WORKER_POOL_SIZE = 2
+StartWorker = Annotated[
+    bool,
+    typer.Option(
+        "--worker/--no-worker",
+        help="On PostgreSQL, run `guideledger worker` beside the servers and stop it with "
+        "them (--no-worker when workers run elsewhere)",
+    ),
 ]
 
 
 @cli.command()
-def serve(host: Host = None, port: Port = None, workers: Workers = 1) -> None:
+def serve(
+    host: Host = None, port: Port = None, workers: Workers = None, worker: StartWorker = True
+) -> None:
     """Serve the HTTP API on the configured store."""
+    _serve(Settings(), host, port, workers, worker)
+
+
+@cli.command("worker")
+def run_worker(
+    parent: Annotated[
+        int | None,
+        typer.Option(
+            help="Stop once the process with this id is no longer the parent", hidden=True
+        ),
+    ] = None,
+) -> None:
+    """Keep the read models and process managers current until stopped (SIGTERM, Ctrl-C).
+
+    Of several workers on one store, one leads at a time; another takes over when it
+    goes. A worker killed mid-batch loses nothing: positions move with the rows."""
+    configure_logging()
+    stopping = threading.Event()
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: stopping.set())
+    if parent is not None:
+        _stop_without(parent, stopping)
     settings = Settings()
-    if workers == 1:
-        _serve(settings, host, port)
-        return
-    url_host, url_port = host or settings.host, port or settings.port
-    console.print(f"GuideLedger answering on http://{url_host}:{url_port} with {workers} workers")
-    uvicorn.run(
-        "guideledger.api.app:served_app",
-        factory=True,
-        workers=workers,
-        host=url_host,
-        port=url_port,
-        log_config=None,
-        access_log=False,
-    )
+    # One thread does the work: two connections per store, not a server's pool of them.
+    pool_size = min(settings.postgres_pool_size, WORKER_POOL_SIZE)
+    with bootstrap(settings.model_copy(update={"postgres_pool_size": pool_size})) as ledger:
+        ledger.projections.run(stopping)
+
+
+def _stop_without(parent: int, stopping: threading.Event) -> None:
+    """Sets `stopping` once `parent` is no longer this process's parent (a killed `serve`
+    leaves no worker behind, even one killed while this process was still starting)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            if stopping.wait(1.0):
+                return
+        stopping.set()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 @cli.command()
@@ -320,16 +363,63 @@ def export_statement(
         console.print(f"Wrote {len(view.lines)} lines, total {view.total_fen} fen, to {output}.")
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> None:
-    """Serves the API; read models and processes catch up in the background."""
+def _serve(
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    processes: int | None = None,
+    worker: bool = True,
+) -> None:
+    """Serves the API from `processes` server processes. On PostgreSQL they leave the
+    read models' background catch-up to a worker process (started here unless `worker`
+    is false); on the embedded store each server runs it in a thread."""
     configure_logging()
     url_host, url_port = host or settings.host, port or settings.port
-    with bootstrap(settings) as ledger:
-        ledger.projections.start()
-        console.print(f"GuideLedger answering on http://{url_host}:{url_port} (docs at /docs)")
-        uvicorn.run(
-            create_app(ledger), host=url_host, port=url_port, log_config=None, access_log=False
+    on_postgres = settings.resolved_persistence is Persistence.POSTGRES
+    processes = processes or ((os.cpu_count() or 1) if on_postgres else 1)
+    with _worker_beside(on_postgres and worker):
+        console.print(
+            f"GuideLedger answering on http://{url_host}:{url_port} (docs at /docs) "
+            f"from {processes} server processes"
         )
+        uvicorn.run(
+            "guideledger.api.app:served_app",
+            factory=True,
+            workers=processes,
+            host=url_host,
+            port=url_port,
+            loop="uvloop",
+            http="httptools",
+            log_config=None,
+            access_log=False,
+        )
+
+
+@contextmanager
+def _worker_beside(start: bool) -> Iterator[None]:
+    """`guideledger worker` in a process of its own while the servers run."""
+    if not start:
+        yield
+        return
+    command = [sys.executable, "-m", "guideledger.api.cli", "worker", "--parent", str(os.getpid())]
+    worker = subprocess.Popen(command)  # noqa: S603 (this interpreter, fixed arguments)
+    # uvicorn raises the SIGTERM it stopped on again once it has shut down: as an exit
+    # here, so that the worker is stopped too before this process ends.
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def _exit(*_: object) -> None:
+    raise SystemExit(0)
 
 
 def main() -> None:

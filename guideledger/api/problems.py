@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -55,9 +56,22 @@ _STATUS_BY_ERROR: list[tuple[type[DomainError], int, str]] = [
 ]
 
 
+class ProblemResponse(JSONResponse):
+    """problem+json, written by orjson; by the standard library if orjson cannot (an
+    integer past 64 bits, as a client may send)."""
+
+    media_type = PROBLEM_MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:
+            return super().render(content)
+
+
 def problem_response(
     request: Request, status: int, slug: str, title: str, detail: str, **extensions: Any
-) -> JSONResponse:
+) -> ProblemResponse:
     body = {
         "type": PROBLEM_BASE + slug,
         "title": title,
@@ -67,16 +81,16 @@ def problem_response(
         **extensions,
     }
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    return ProblemResponse(body, status_code=status, headers=headers)
 
 
-def _domain_error(request: Request, error: Exception) -> JSONResponse:
+def _domain_error(request: Request, error: Exception) -> ProblemResponse:
     assert isinstance(error, DomainError)
     status, title = next((s, t) for cls, s, t in _STATUS_BY_ERROR if isinstance(error, cls))
     return problem_response(request, status, error.type, title, error.detail, **error.extensions)
 
 
-def _validation_error(request: Request, error: Exception) -> JSONResponse:
+def _validation_error(request: Request, error: Exception) -> ProblemResponse:
     assert isinstance(error, RequestValidationError)
     errors = [
         {"loc": [str(part) for part in e["loc"]], "msg": e["msg"], "type": e["type"]}
@@ -92,7 +106,7 @@ def _validation_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
-def _http_error(request: Request, error: Exception) -> JSONResponse:
+def _http_error(request: Request, error: Exception) -> ProblemResponse:
     assert isinstance(error, StarletteHTTPException)
     slug = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(
         error.status_code, "http-error"
@@ -100,7 +114,7 @@ def _http_error(request: Request, error: Exception) -> JSONResponse:
     return problem_response(request, error.status_code, slug, str(error.detail), str(error.detail))
 
 
-def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+def _unexpected_error(request: Request, error: Exception) -> ProblemResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return problem_response(
         request, 500, "internal-error", "Internal error", "the server failed; nothing was recorded"

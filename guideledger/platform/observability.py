@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextvars import ContextVar
+from functools import lru_cache
 
 from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
@@ -29,6 +30,23 @@ PROJECTION_LAG_SECONDS = Gauge(
     "Age of the oldest event a read model has yet to apply",
     ["projection"],
 )
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Counts a request and its latency under its route's template."""
+    _latency(method, route).observe(seconds)
+    _requests(method, route, status).inc()
+
+
+# The labelled series, looked up once per label set rather than on every request.
+@lru_cache(maxsize=1024)
+def _latency(method: str, route: str) -> Histogram:
+    return LATENCY.labels(method, route)
+
+
+@lru_cache(maxsize=1024)
+def _requests(method: str, route: str, status: int) -> Counter:
+    return REQUESTS.labels(method, route, str(status))
 
 
 def count_lost_race(application: str) -> None:

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
         description="HS256 key for bearer tokens; production refuses the development default",
     )
     token_minutes: int = Field(default=12 * 60, ge=1, le=30 * 24 * 60)
+    access_log: bool = Field(
+        default=False, description="One log line per request (costs CPU on every request)"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -160,19 +160,23 @@ class ProjectionRunner:
         oldest: Any = source.mapper.to_domain_event(behind[0])
         return len(behind), max(0.0, (now - oldest.timestamp).total_seconds())
 
+    def run(self, stopping: threading.Event, interval: float = 0.2) -> None:
+        """Catches every follower up, again every `interval` seconds, until `stopping` is
+        set: what a worker process does. Of several processes on one store, the one
+        leading the background work does it (requests still catch up what they read)."""
+        while not stopping.wait(interval):
+            try:
+                if self.store.leads_background_work():
+                    self.process_all()
+            except Exception:
+                log.exception("projection catch-up failed; retrying")
+
     def start(self, interval: float = 0.2) -> None:
-        """Polls in a background thread until `stop`; of several processes on one store,
-        the one leading the background work does (requests still catch up what they read)."""
-
-        def loop() -> None:
-            while not self._stopping.wait(interval):
-                try:
-                    if self.store.leads_background_work():
-                        self.process_all()
-                except Exception:
-                    log.exception("projection catch-up failed; retrying")
-
-        self._thread = threading.Thread(target=loop, name="projections", daemon=True)
+        """`run` in a background thread of this process until `stop` (the embedded store's
+        server has no worker process)."""
+        self._thread = threading.Thread(
+            target=self.run, args=(self._stopping, interval), name="projections", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -136,6 +136,17 @@ def test_stale_expected_version_answers_409_with_the_current_version(
     assert event_count(api_ledger) == before
 
 
+def test_an_expected_version_past_64_bits_still_answers_a_409_problem(
+    client: TestClient, world: World
+) -> None:
+    order_id = place(client, world)["id"]
+    response = client.post(
+        f"/orders/{order_id}/cancellation", json={"reason": "x", "expected_version": 10**30}
+    )
+    assert_refused(response, 409, "version-conflict")
+    assert response.json()["expected_version"] == 10**30
+
+
 BAD_ORDERS: list[tuple[str, dict[str, Any], int, str]] = [
     (
         "quantity as string",

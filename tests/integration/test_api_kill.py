@@ -4,14 +4,9 @@ exists exactly once, and every acknowledged one with the id the client was given
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,63 +16,18 @@ from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.composition import Ledger
 from guideledger.orders.domain.order import Order
 from tests.api.test_orders_api import order_body
-from tests.ports import free_port
+from tests.served import Service
 from tests.world import build_world, receive
 
 CLIENTS, ORDERS_EACH = 4, 20
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class Service:
-    """`guideledger serve` in its own process, on the test's PostgreSQL schema."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "GUIDELEDGER_PERSISTENCE": "postgres",
-            "GUIDELEDGER_DATABASE_URL": str(ledger.settings.database_url),
-            "GUIDELEDGER_POSTGRES_SCHEMA": ledger.settings.postgres_schema,
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-        self.up = threading.Event()
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "guideledger.api.cli", "serve", "--port", str(self.port)],
-            env=self.env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        with httpx.Client() as probe:
-            for _ in range(300):
-                try:
-                    if probe.get(f"{self.url}/health", timeout=1).status_code == 200:
-                        self.up.set()
-                        return
-                except httpx.TransportError:
-                    self.up.wait(0.05)
-        raise RuntimeError("the service did not start")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.up.clear()
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 @pytest.fixture
 def service(pg_ledger: Ledger) -> Iterator[Service]:
-    service = Service(pg_ledger)
+    """One server process, the one to kill (its worker goes with it)."""
+    service = Service(pg_ledger, "--workers", "1")
     yield service
-    if service.process and service.process.poll() is None:
-        service.process.terminate()
-        service.process.wait(timeout=10)
+    service.stop()
 
 
 def test_a_killed_api_loses_no_acknowledged_order_and_duplicates_none(

@@ -44,8 +44,8 @@ class Readiness(BaseModel):
 
 
 @router.get("/health", operation_id="health", tags=["operations"])
-def health() -> Health:
-    """The process is up."""
+async def health() -> Health:
+    """The process is up (answered on the event loop: no worker thread)."""
     return Health(status="ok")
 
 
