@@ -149,6 +149,10 @@ class LedgerRepository(Repository[UUID]):
         self._checked: OrderedDict[UUID, int] = OrderedDict()  # id -> version, least recent first
         self._watch = self.watch.lock
         self._watching = False
+        # `_checked` changes under its own lock, never held across a round trip; reads of
+        # it take none. `_moved_on` counts its passes, so a read knows if one ran meanwhile.
+        self._checks = threading.Lock()
+        self._passes = 0
         self._turn = threading.local()
 
     @contextmanager
@@ -190,35 +194,39 @@ class LedgerRepository(Repository[UUID]):
         known = self._known(aggregate_id)
         if known is not None:
             return deepcopy(known) if for_change else known
-        position = self.watch.position
+        passes = self._passes
         try:
             aggregate = self._read(cls, aggregate_id, for_change)
         except AggregateNotFoundError:
-            self._check(aggregate_id, ABSENT, position)
+            self._check(aggregate_id, ABSENT, passes)
             raise
-        self._check(aggregate_id, aggregate.version, position)
+        self._check(aggregate_id, aggregate.version, passes)
         return aggregate
 
     def saved(self, aggregates: Iterable[Aggregate]) -> None:
         """This process stored these aggregates as they are now: later commands may read
-        them from the cache."""
+        those it had cached from the cache. New ones are not cached until read: orders and
+        idempotency records would push the stocks every order reads out of the cache."""
         if self.cache is None:
             return
-        with self._watch:
+        cached = self.cache.cache
+        with self._checks:
             for aggregate in aggregates:
-                self.cache.put(aggregate.id, aggregate)
-                self._remember(aggregate.id, aggregate.version)
+                if aggregate.id in cached:
+                    self.cache.put(aggregate.id, aggregate)
+                    self._remember(aggregate.id, aggregate.version)
+                else:
+                    self._checked.pop(aggregate.id, None)  # known missing, say: no longer
 
     def forget(self, aggregate_ids: Iterable[UUID]) -> None:
         """What this process knew of these aggregates may be stale (a write lost its race)."""
-        with self._watch:
+        with self._checks:
             for aggregate_id in aggregate_ids:
                 self._checked.pop(aggregate_id, None)
 
     def _known(self, aggregate_id: UUID) -> Any:
         """The cached aggregate if the log shows nothing newer; raises if known missing."""
-        with self._watch:
-            version = self._checked.get(aggregate_id)
+        version = self._checked.get(aggregate_id)
         if version is None:
             return None
         if version == ABSENT:
@@ -230,11 +238,11 @@ class LedgerRepository(Repository[UUID]):
             return None
         return cached if cached.version == version else None
 
-    def _check(self, aggregate_id: UUID, version: int, looked_until: int | None) -> None:
-        """Records what a read found, unless the log was looked at meanwhile (a newer
-        event could have passed unseen)."""
-        with self._watch:
-            if self.watch.position == looked_until and looked_until is not None:
+    def _check(self, aggregate_id: UUID, version: int, passes: int) -> None:
+        """Records what a read found, unless what the log showed was taken in meanwhile
+        (a newer event could have passed unseen)."""
+        with self._checks:
+            if self._passes == passes:
                 self._remember(aggregate_id, version)
 
     def _remember(self, aggregate_id: UUID, version: int) -> None:
@@ -253,13 +261,15 @@ class LedgerRepository(Repository[UUID]):
 
     def _moved_on(self, batch: Sequence[Notification]) -> None:
         """Forgets what it knew of aggregates with newer events."""
-        for notification in batch:
-            aggregate_id = notification.originator_id
-            if not isinstance(aggregate_id, UUID):
-                aggregate_id = UUID(aggregate_id)
-            version = self._checked.get(aggregate_id)
-            if version is not None and notification.originator_version > version:
-                del self._checked[aggregate_id]
+        with self._checks:
+            self._passes += 1
+            for notification in batch:
+                aggregate_id = notification.originator_id
+                if not isinstance(aggregate_id, UUID):
+                    aggregate_id = UUID(aggregate_id)
+                version = self._checked.get(aggregate_id)
+                if version is not None and notification.originator_version > version:
+                    del self._checked[aggregate_id]
 
     def _read(self, cls: type[Aggregate], aggregate_id: UUID, for_change: bool) -> Any:
         takes_no_snapshots = cls not in self.snapshotted
