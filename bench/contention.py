@@ -1,10 +1,11 @@
-"""How the library's PostgreSQL write lock limits throughput as writers are added.
+"""How the library's PostgreSQL write lock limits throughput as writers are added, and what
+GuideLedger's recorder without it does.
 
 The library's recorder takes `LOCK TABLE … IN EXCLUSIVE MODE` in every write
 transaction (so notification ids become visible in order), which serialises the
 writers of one events table from the lock to the commit. This measures W writer
 processes (separate processes, so Python's GIL is not what serialises them), each
-saving bare three-event aggregates as fast as it can, in three layouts:
+saving bare three-event aggregates as fast as it can, in four layouts:
 
 - one table: every writer appends to the same application's events table;
 - table per writer: each writer is its own application with its own table
