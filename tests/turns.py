@@ -15,21 +15,27 @@ from guideledger.eventstore.commands import Command, CommandResult
 T = TypeVar("T")
 
 
-class WatchedList(list[Any]):
-    """The turns' waiting list, telling the test when items have queued."""
+class Watched:
+    """A container telling the test when items have been appended to it."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.changed = threading.Condition()
+    changed: threading.Condition
 
     def append(self, item: Any) -> None:
         with self.changed:
-            super().append(item)
+            super().append(item)  # type: ignore[misc]
             self.changed.notify_all()
 
     def wait_for(self, length: int) -> None:
         with self.changed:
-            assert self.changed.wait_for(lambda: len(self) >= length, timeout=5)
+            assert self.changed.wait_for(lambda: len(self) >= length, timeout=5)  # type: ignore[arg-type]
+
+
+class WatchedList(Watched, list[Any]):
+    """The turns' waiting list."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = threading.Condition()
 
 
 def in_one_turn(

@@ -32,7 +32,7 @@ from guideledger.eventstore.concurrency import (
 )
 from guideledger.kernel.errors import RuleViolated
 from guideledger.platform.clock import ManualClock
-from tests.turns import in_one_turn
+from tests.turns import Watched, in_one_turn
 
 
 class Counter(Aggregate):
@@ -64,21 +64,12 @@ class FakeStore:
         self.transactions.append(names)
 
 
-class WatchedQueue(deque[Any]):
-    """The committer's queue, telling the test when commands have queued."""
+class WatchedQueue(Watched, deque[Any]):
+    """The committer's queue."""
 
     def __init__(self) -> None:
         super().__init__()
         self.changed = threading.Condition()
-
-    def append(self, item: Any) -> None:
-        with self.changed:
-            super().append(item)
-            self.changed.notify_all()
-
-    def wait_for(self, length: int) -> None:
-        with self.changed:
-            assert self.changed.wait_for(lambda: len(self) >= length, timeout=5)
 
 
 def commit(committer: GroupCommit, *aggregates: Aggregate) -> None:
