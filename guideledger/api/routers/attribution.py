@@ -130,7 +130,11 @@ def publish_attribution_policy(
         protection_days=body.protection_days,
         effective_from=body.effective_from or clock.now(),
     )
-    return Accepted.of(attribution.publish_policy(command, brand_id, draft))
+    return Accepted.of(
+        attribution.publish_policy(
+            command, brand_id, draft, effective_now=body.effective_from is None
+        )
+    )
 
 
 @router.get(

@@ -159,7 +159,11 @@ def publish_commission_policy(
         return_window_days=body.return_window_days,
         effective_from=body.effective_from or clock.now(),
     )
-    return Accepted.of(commissions.publish_policy(command, brand_id, draft))
+    return Accepted.of(
+        commissions.publish_policy(
+            command, brand_id, draft, effective_now=body.effective_from is None
+        )
+    )
 
 
 @router.get(

@@ -267,7 +267,9 @@ def publish_routing_policy(
         prefer_warehouse=body.prefer_warehouse,
         effective_from=body.effective_from or clock.now(),
     )
-    return Accepted.of(routing.publish_policy(command, brand_id, draft))
+    return Accepted.of(
+        routing.publish_policy(command, brand_id, draft, effective_now=body.effective_from is None)
+    )
 
 
 @router.get(

@@ -40,9 +40,15 @@ class AttributionDesk:
         return corrected(current, store, guide_id)
 
     def publish_policy(
-        self, command: Command, brand_id: UUID, draft: AttributionPolicy
+        self,
+        command: Command,
+        brand_id: UUID,
+        draft: AttributionPolicy,
+        effective_now: bool = False,
     ) -> CommandResult:
-        return publish(self.store, self.organisation, command, brand_id, ATTRIBUTION, draft)
+        return publish(
+            self.store, self.organisation, command, brand_id, ATTRIBUTION, draft, effective_now
+        )
 
     def policies(self, brand_id: UUID) -> list[AttributionPolicy]:
         return published(self.store.repository, brand_id, ATTRIBUTION)

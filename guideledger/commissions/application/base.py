@@ -59,9 +59,13 @@ class CommissionsBase(LedgerApplication):
         return policy_in_force(self.repository, brand_id, COMMISSION, at, DEFAULT_COMMISSION_POLICY)
 
     def publish_policy(
-        self, command: Command, brand_id: UUID, draft: CommissionPolicy
+        self,
+        command: Command,
+        brand_id: UUID,
+        draft: CommissionPolicy,
+        effective_now: bool = False,
     ) -> CommandResult:
-        return publish(self, self.organisation, command, brand_id, COMMISSION, draft)
+        return publish(self, self.organisation, command, brand_id, COMMISSION, draft, effective_now)
 
     def policies(self, brand_id: UUID) -> list[CommissionPolicy]:
         return published(self.repository, brand_id, COMMISSION)

@@ -33,9 +33,15 @@ class RoutingDesk:
         self.planner = planner
 
     def publish_policy(
-        self, command: Command, brand_id: UUID, draft: RoutingPolicy
+        self,
+        command: Command,
+        brand_id: UUID,
+        draft: RoutingPolicy,
+        effective_now: bool = False,
     ) -> CommandResult:
-        return publish(self.store, self.organisation, command, brand_id, ROUTING, draft)
+        return publish(
+            self.store, self.organisation, command, brand_id, ROUTING, draft, effective_now
+        )
 
     def policies(self, brand_id: UUID) -> list[RoutingPolicy]:
         return published(self.store.repository, brand_id, ROUTING)

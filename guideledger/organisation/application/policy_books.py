@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -36,14 +37,21 @@ def publish(
     brand_id: UUID,
     kind: str,
     draft: Any,
+    effective_now: bool = False,
 ) -> CommandResult:
-    """Adds the draft as the brand's next version of `kind`; the result's version is its number."""
+    """Adds the draft as the brand's next version of `kind`; the result's version is its number.
+
+    `effective_now`: the version takes effect the instant it is published (its draft's
+    `effective_from` is replaced: any instant the caller read earlier is in the past)."""
 
     def decide() -> Decision:
         organisation.fact(Brand, brand_id, "brand_id")
         book_id = PolicyBook.create_id(brand_id, kind)
         book = application.find(PolicyBook, book_id) or PolicyBook(brand_id, kind)
-        policy = book.publish(draft, application.clock.now(), command.actor)
+        now = application.clock.now()
+        policy = book.publish(
+            replace(draft, effective_from=now) if effective_now else draft, now, command.actor
+        )
         return [book], CommandResult(book.id, policy.version)
 
     return application.execute(command, decide)
