@@ -35,13 +35,11 @@ from rich.table import Table
 
 from bench import contention
 from bench.common import Bare, BareApplication, database_url, demo_ledger, postgres_schema
+from bench.hot_sku import PRICE_FEN, HotSku, stock_hot_sku
 from bench.rebuild import env
 from bench.routing import place_orders, two_line_order
 from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.api.demo import DemoWorld
-from guideledger.composition import Ledger
-from guideledger.eventstore.commands import Command
-from guideledger.organisation.domain.catalogue import Sku
 from guideledger.platform.settings import Persistence
 
 console = Console()
@@ -98,8 +96,9 @@ def http_load(concurrencies: list[int], seconds: int, workers: list[int]) -> lis
         for n in range(1000):
             bodies.write(json.dumps(order_body(world, rng, n)) + "\n")
         bodies.flush()
+        hot_sku = stock_hot_sku(ledger, world)
         for n in range(1000):
-            hot.write(json.dumps(hot_order_body(ledger, world, n)) + "\n")
+            hot.write(json.dumps(hot_order_body(world, hot_sku, n)) + "\n")
         hot.flush()
         token = issue_token(ledger.settings, Caller("bench", Role.FRONTEND))
         for processes in workers:
@@ -119,29 +118,16 @@ def http_load(concurrencies: list[int], seconds: int, workers: list[int]) -> lis
 
 
 HOT_CONNECTIONS = 64
-HOT_SKU_CODE = "BENCH-HOT"
 
 
-def hot_order_body(ledger: Ledger, world: DemoWorld, n: int) -> dict[str, Any]:
-    """A one-line order for the live stream's SKU, which only one warehouse stocks (opened
-    with a million units at the first call)."""
-    sku_id = Sku.create_id(world.brand_id, HOT_SKU_CODE)
-    if not ledger.organisation.exists(Sku, sku_id):
-        ledger.organisation.register_sku(
-            Command("bench"),
-            brand_id=world.brand_id,
-            code=HOT_SKU_CODE,
-            name="live stream special",
-            category="bench",
-            price_fen=9_900,
-        )
-        ledger.stock.receive(Command("bench"), world.warehouses[0], sku_id, 1_000_000, "bench")
+def hot_order_body(world: DemoWorld, hot: HotSku, n: int) -> dict[str, Any]:
+    """A one-line order for the live stream's SKU, which only one warehouse stocks."""
     _store, near = world.stores[n % len(world.stores)]
     guide_id, _ = world.guides[n % len(world.guides)]
     return {
         "brand_id": str(world.brand_id),
         "member_id": str(world.members[n % len(world.members)]),
-        "lines": [{"sku_id": str(sku_id), "quantity": 1, "unit_price_fen": 9_900}],
+        "lines": [{"sku_id": str(hot.sku_id), "quantity": 1, "unit_price_fen": PRICE_FEN}],
         "delivery": {
             "address": "bench",
             "location": {"latitude": near.latitude, "longitude": near.longitude},
