@@ -47,6 +47,7 @@ from guideledger.fulfilment.domain.routing import AllocatedLine, Allocation, Rou
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.domain.lines import DeliveryAddress, OrderLine
 from guideledger.orders.domain.order import Order
+from guideledger.orders.domain.payments import ProviderPayment, ProviderTransaction
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.guides import GuideSnapshot
 from guideledger.organisation.domain.units import Node
@@ -85,11 +86,11 @@ class MonthWriter:
         order_batch: list[Aggregate] = []
         commission_batch: list[Aggregate] = []
         for n, placed_at in orders_and_times:
-            order, accrual = self._order(n, placed_at)
-            order_batch.append(order)
+            order, transaction, accrual = self._order(n, placed_at)
+            order_batch += [order, transaction]
             if accrual is not None:
                 commission_batch.append(accrual)
-            if len(order_batch) == ORDERS_PER_TRANSACTION:
+            if len(order_batch) == 2 * ORDERS_PER_TRANSACTION:  # each with its transaction
                 self._save(order_batch, commission_batch)
                 order_batch, commission_batch = [], []
         self._save(order_batch, commission_batch)
@@ -102,7 +103,9 @@ class MonthWriter:
 
     # --- one order's month --------------------------------------------------------------
 
-    def _order(self, n: int, placed_at: datetime) -> tuple[Order, CommissionAccrual | None]:
+    def _order(
+        self, n: int, placed_at: datetime
+    ) -> tuple[Order, ProviderTransaction, CommissionAccrual | None]:
         rng = self.rng
         guide_id, store_id = rng.choice(self.world.guides)
         member_id = rng.choice(self.world.members)
@@ -130,7 +133,9 @@ class MonthWriter:
         order.attribute(attribution, placed_at, ACTOR)
         order.allocate(self._decision(order, store_id), placed_at, ACTOR)
         paid_at = placed_at + timedelta(minutes=rng.randint(1, 20))
-        order.pay(order.total_fen, f"WX-BULK-{n:010d}", self.brand.time_zone, paid_at, ACTOR)
+        payment = ProviderPayment(f"WX-BULK-{n:010d}", order.id, order.total_fen, paid_at)
+        order.pay(payment, self.brand.time_zone, paid_at, ACTOR)
+        transaction = ProviderTransaction.record(payment, order.version, paid_at, ACTOR)
         accrual = CommissionAccrual.accrue(
             order_id=order.id,
             facts=self.ledger.commissions.order_facts(order),
@@ -139,7 +144,7 @@ class MonthWriter:
             occurred_at=paid_at,
         )
         self._ship_and_deliver(order, accrual, n, paid_at)
-        return order, accrual
+        return order, transaction, accrual
 
     def _ship_and_deliver(
         self, order: Order, accrual: CommissionAccrual, n: int, paid_at: datetime

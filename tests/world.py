@@ -12,6 +12,7 @@ from guideledger.eventstore.recorder import events_after
 from guideledger.kernel.periods import SettlementCadence
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
+from guideledger.orders.domain.payments import ProviderPayment
 from guideledger.organisation.domain.units import NodeKind, StoreOwnership
 
 ADMIN = Command("admin:test")
@@ -124,6 +125,22 @@ def place_order(
         delivery=DeliveryRequest("1 Nanjing Road, Shanghai", SHANGHAI),
         evidence=AttributionEvidence(Channel.GUIDE_SHARE_LINK, guide_id=world.guide_id),
     )
+
+
+def pay(
+    ledger: Ledger,
+    order_id: UUID,
+    amount_fen: int | None = None,
+    transaction_id: str | None = None,
+) -> CommandResult:
+    """The payment provider reports the order paid now, in full unless `amount_fen` says
+    otherwise, in a transaction of its own unless `transaction_id` names one."""
+    if amount_fen is None:
+        amount_fen = ledger.orders.get_order(order_id).total_fen
+    payment = ProviderPayment(
+        transaction_id or f"wx-{order_id.hex}", order_id, amount_fen, ledger.clock.now()
+    )
+    return ledger.orders.pay(payment)
 
 
 def order_total(quantities: tuple[int, ...] = (2, 1)) -> int:

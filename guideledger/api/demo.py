@@ -21,6 +21,7 @@ from guideledger.fulfilment.domain.routing import Allocation
 from guideledger.kernel.periods import SettlementCadence, period_end
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest, OrderApplication
+from guideledger.orders.domain.payments import ProviderPayment
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.units import NodeKind, StoreOwnership
 
@@ -236,7 +237,7 @@ def _order_story(ledger: Ledger, world: DemoWorld, rng: random.Random, n: int) -
         orders.cancel(cmd, order_id, "customer changed their mind")
         return
     total = sum(line.quantity * line.unit_price_fen for line in lines)
-    orders.pay(cmd, order_id, total, f"WX{n:010d}")
+    orders.pay(ProviderPayment(f"WX{n:010d}", order_id, total, ledger.clock.now()))
     allocations = orders.get_order(order_id).allocations
     if fate < 0.15 or not allocations:
         return

@@ -7,11 +7,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Known to all, so production refuses it (see `_refuse_unsafe_production`).
+# Known to all, so production refuses them (see `_refuse_unsafe_production`).
 DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105
+DEVELOPMENT_PAYMENT_SECRET = "development-only-payment-provider-secret-0123"  # noqa: S105
 
 
 class Persistence(StrEnum):
@@ -27,7 +28,10 @@ class Environment(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GUIDELEDGER_", frozen=True)
+    # A refused value is not repeated in the error: it may be a secret.
+    model_config = SettingsConfigDict(
+        env_prefix="GUIDELEDGER_", frozen=True, hide_input_in_errors=True
+    )
 
     environment: Environment = Environment.DEVELOPMENT
     persistence: Persistence = Persistence.AUTO
@@ -58,6 +62,12 @@ class Settings(BaseSettings):
         min_length=32,
         description="HS256 key for bearer tokens; production refuses the development default",
     )
+    payment_provider_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_PAYMENT_SECRET),
+        min_length=32,
+        description="The key the payment provider signs its notifications with (HMAC-SHA256); "
+        "production refuses the development default",
+    )
     token_minutes: int = Field(default=12 * 60, ge=1, le=30 * 24 * 60)
     access_log: bool = Field(
         default=False, description="One log line per request (costs CPU on every request)"
@@ -78,6 +88,11 @@ class Settings(BaseSettings):
             raise ValueError("production runs on PostgreSQL: set GUIDELEDGER_DATABASE_URL")
         if production and self.jwt_secret == DEVELOPMENT_SECRET:
             raise ValueError("production needs its own GUIDELEDGER_JWT_SECRET")
+        development_payment_secret = self.payment_provider_secret.get_secret_value() == (
+            DEVELOPMENT_PAYMENT_SECRET
+        )
+        if production and development_payment_secret:
+            raise ValueError("production needs its own GUIDELEDGER_PAYMENT_PROVIDER_SECRET")
         if self.resolved_persistence is Persistence.POSTGRES and not self.database_url:
             raise ValueError("persistence=postgres needs GUIDELEDGER_DATABASE_URL")
         return self

@@ -8,13 +8,14 @@ from fastapi.testclient import TestClient
 
 from guideledger.composition import Ledger
 from guideledger.platform.clock import ManualClock
+from tests.api.conftest import pay
 from tests.api.test_orders_api import TOTAL, assert_refused, order_body
 from tests.world import World, event_count
 
 
 def paid_order(client: TestClient, world: World, **overrides: object) -> str:
     order_id = client.post("/orders", json=order_body(world, **overrides)).json()["id"]
-    client.post(f"/orders/{order_id}/payment", json={"amount_fen": TOTAL, "payment_ref": "wx"})
+    pay(client, order_id, TOTAL)
     return str(order_id)
 
 

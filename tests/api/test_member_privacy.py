@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from guideledger.composition import Ledger
+from tests.api.conftest import pay
 from tests.api.test_orders_api import TOTAL, assert_refused, order_body
 from tests.world import World
 
@@ -29,7 +30,7 @@ def member_with_an_order(client: TestClient, world: World) -> tuple[str, str]:
     body = order_body(world, member_id=member_id)
     body["delivery"]["address"] = ADDRESS
     order_id = client.post("/orders", json=body).json()["id"]
-    client.post(f"/orders/{order_id}/payment", json={"amount_fen": TOTAL, "payment_ref": "wx"})
+    pay(client, order_id, TOTAL)
     return member_id, order_id
 
 

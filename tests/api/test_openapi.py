@@ -33,16 +33,18 @@ def test_commands_document_the_idempotency_key_and_the_bearer_token(client: Test
     spec = client.get("/openapi.json").json()
     for methods in spec["paths"].values():
         for method, op in methods.items():
-            if method in {"post", "put"} and op["operationId"] not in NOT_COMMANDS:
+            if method in {"post", "put"} and op["operationId"] not in NOT_COMMANDS | SIGNED:
                 headers = {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
                 assert "Idempotency-Key" in headers, op["operationId"]
                 assert op.get("security") == [{"HTTPBearer": []}], op["operationId"]
 
 
 PUBLIC = {"health", "ready", "metrics"}  # for load balancers and Prometheus
+# Signed by the payment provider instead, and idempotent by its transaction id.
+SIGNED = {"notifyPayment"}
 
 
-def test_every_operation_but_health_and_metrics_requires_a_bearer_token(
+def test_every_operation_but_health_metrics_and_signed_ones_requires_a_bearer_token(
     client: TestClient,
 ) -> None:
     spec = client.get("/openapi.json").json()
@@ -52,4 +54,22 @@ def test_every_operation_but_health_and_metrics_requires_a_bearer_token(
         for op in methods.values()
         if op.get("security") != [{"HTTPBearer": []}]
     }
-    assert unguarded == PUBLIC
+    assert unguarded == PUBLIC | SIGNED
+
+
+def test_signed_operations_document_the_signature_headers_and_the_body(
+    client: TestClient,
+) -> None:
+    spec = client.get("/openapi.json").json()
+    signed = [
+        op
+        for methods in spec["paths"].values()
+        for op in methods.values()
+        if op["operationId"] in SIGNED
+    ]
+    assert [op["operationId"] for op in signed] == sorted(SIGNED)
+    for op in signed:
+        headers = {p["name"] for p in op["parameters"] if p["in"] == "header"}
+        assert headers == {"Payment-Timestamp", "Payment-Nonce", "Payment-Signature"}
+        body = op["requestBody"]["content"]["application/json"]["schema"]
+        assert set(body["required"]) == {"transaction_id", "order_id", "amount_fen", "paid_at"}

@@ -16,7 +16,7 @@ from guideledger.engagement.domain import ShareKind
 from guideledger.eventstore.commands import Command
 from guideledger.kernel.errors import InvalidValue, NotFound, RuleViolated
 from guideledger.platform.clock import ManualClock
-from tests.world import ADMIN, FRONTEND, build_world, order_total, place_order
+from tests.world import ADMIN, FRONTEND, build_world, order_total, pay, place_order
 
 DAY = date(2026, 11, 2)
 
@@ -26,7 +26,7 @@ def test_binding_happens_on_payment_not_on_placement(ledger: Ledger) -> None:
     order_id = place_order(ledger, world).id
     binding_id = MemberBinding.create_id(world.member_id, world.brand_id)
     assert not ledger.orders.exists(MemberBinding, binding_id)
-    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
+    pay(ledger, order_id)
     assert ledger.orders.load(MemberBinding, binding_id).guide_id == world.guide_id
 
 
@@ -36,7 +36,7 @@ def test_a_correction_moves_the_sale_and_keeps_the_history(ledger: Ledger) -> No
         ADMIN, world.brand_id, "G-009", "Sun Li", world.other_store_id
     ).id
     order_id = place_order(ledger, world).id
-    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
+    pay(ledger, order_id)
     ledger.corrections.correct(
         Command("support:zhang"), order_id, guide_id=other, store_id=None, reason="wrong QR"
     )
@@ -71,7 +71,7 @@ def test_binding_at_registration_and_support_rebinding(ledger: Ledger, clock: Ma
     ).id
     ledger.bindings.bind(ADMIN, world.member_id, world.brand_id, other, "registered in store")
     order_id = place_order(ledger, world).id
-    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
+    pay(ledger, order_id)
     binding = ledger.bindings.current(world.member_id, world.brand_id)
     assert binding is not None
     assert binding.guide_id == other

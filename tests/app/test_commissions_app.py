@@ -21,6 +21,7 @@ from tests.world import (
     add_stocked_northern_warehouse,
     build_world,
     order_total,
+    pay,
     place_order,
 )
 
@@ -38,7 +39,7 @@ def without_bonus(ledger: Ledger, world: World, clock: ManualClock) -> None:
 
 def delivered_order(ledger: Ledger, world: World) -> object:
     order_id = place_order(ledger, world).id
-    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
+    pay(ledger, order_id)
     ledger.orders.ship(FRONTEND, order_id, "p1", world.store_id, {1: 2, 2: 1})
     ledger.orders.deliver(FRONTEND, order_id, "p1")
     ledger.projections.process_all()
@@ -65,7 +66,7 @@ def assert_books_balance(ledger: Ledger, world: World) -> None:
 def test_a_paid_order_accrues_pending_commission_per_payee(ledger: Ledger) -> None:
     world = build_world(ledger)
     order_id = place_order(ledger, world).id
-    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
+    pay(ledger, order_id)
     ledger.projections.process_all()
     assert ledger.commissions.balances(guide_key(world)) == {"pending": GUIDE_SHARE}
     _total, accounts = ledger.commissions.trial_balance(world.brand_id)
@@ -162,7 +163,7 @@ def test_a_negative_statement_is_carried_forward(ledger: Ledger, clock: ManualCl
 def test_a_cancelled_order_reverses_everything_it_accrued(ledger: Ledger) -> None:
     world = build_world(ledger)
     order_id = place_order(ledger, world).id
-    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
+    pay(ledger, order_id)
     ledger.orders.cancel(FRONTEND, order_id, "out of stock after all")
     ledger.projections.process_all()
     assert ledger.commissions.balances(guide_key(world)) == {"pending": 0}
@@ -184,7 +185,7 @@ def test_rates_by_category_and_channel_use_the_version_in_force_when_paid(
     )
     assert ledger.commissions.publish_policy(ADMIN, world.brand_id, policy).version == 1
     order_id = place_order(ledger, world).id
-    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
+    pay(ledger, order_id)
     ledger.projections.process_all()
     assert ledger.commissions.balances(guide_key(world)) == {"pending": 2536}  # 8% of 31,700
 
@@ -210,7 +211,7 @@ def test_cross_branch_fulfilment_credits_the_shipping_branch_a_fee(ledger: Ledge
     world = build_world(ledger, stocked=False)
     north, _warehouse = add_stocked_northern_warehouse(ledger, world)
     order_id = place_order(ledger, world).id
-    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
+    pay(ledger, order_id)
     ledger.projections.process_all()
     # 2% of the 31,700 fen the Beijing warehouse ships for the East branch's sale
     assert ledger.commissions.balances(Payee(PayeeLevel.BRANCH, north).key) == {"pending": 634}

@@ -1,6 +1,7 @@
 """Events recorded before they carried their brand-local day still decode: an
 old event's day is taken in Shanghai (`TIME_ZONE_OF_OLD_EVENTS`), which for a brand
-there is the day a new event records."""
+there is the day a new event records. A payment recorded before it carried the
+provider's transaction (version 3) keeps the frontend's reference and has none."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from guideledger.orders.domain.order import Order
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence, Settings
 from tests.stored_json import as_stored_in_json
-from tests.world import ADMIN, FRONTEND, build_world, order_total, place_order
+from tests.world import ADMIN, build_world, order_total, pay, place_order
 
 NEAR_MIDNIGHT = datetime(2026, 11, 1, 16, 30, tzinfo=UTC)  # 00:30 on 2 November in Shanghai
 VERSIONED = (
@@ -36,10 +37,28 @@ VERSIONED = (
 
 
 def in_version_1(state: dict[str, Any]) -> dict[str, Any]:
-    assert state.pop("class_version") == 2
+    assert state.pop("class_version") in {2, 3}
     for field in ("day", "sales_day"):
         state.pop(field, None)
+    return in_version_2_of_paid(state)
+
+
+def in_version_2_of_paid(state: dict[str, Any]) -> dict[str, Any]:
+    """A payment as recorded before version 3: on the frontend's word, under its
+    reference (here, what the provider's transaction id is now)."""
+    if "transaction_id" in state:
+        state["payment_ref"] = state.pop("transaction_id")
     return state
+
+
+def same_fact(old: Any, event: Any) -> bool:
+    """Equal, but for where a payment recorded before version 3 keeps its reference."""
+    if isinstance(event, Order.Paid):
+        assert (old.payment_ref, old.transaction_id) == (event.transaction_id, None)
+        return {**vars(old), "payment_ref": None, "transaction_id": event.transaction_id} == vars(
+            event
+        )
+    return bool(old == event)
 
 
 def in_json(application: LedgerApplication, stored: StoredEvent) -> StoredEvent:
@@ -69,7 +88,7 @@ def test_an_event_recorded_before_it_carried_the_day_decodes_to_the_same_fact(
             ADMIN, world.brand_id, "G-009", "Sun Li", world.other_store_id
         ).id
         order_id = place_order(ledger, world).id
-        ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
+        pay(ledger, order_id)
         clock.advance(timedelta(days=2))
         ledger.orders.cancel(Command("support"), order_id, "changed mind")
         ledger.orders.refund(Command("finance"), order_id, "f1", order_total())
@@ -84,9 +103,30 @@ def test_an_event_recorded_before_it_carried_the_day_decodes_to_the_same_fact(
                 if isinstance(event, VERSIONED):
                     recorded = as_recorded_in_version_1(application, stored)
                     old = application.mapper.to_domain_event(recorded)
-                    assert old == event
+                    assert same_fact(old, event)
                     decoded.append(event)
 
     assert {type(event) for event in decoded} == set(VERSIONED)
     [paid] = [event for event in decoded if isinstance(event, Order.Paid)]
     assert paid.sales_day == "2026-11-02"
+
+
+def test_a_payment_recorded_in_version_2_decodes_with_no_provider_transaction() -> None:
+    with bootstrap(Settings(persistence=Persistence.MEMORY), ManualClock(NEAR_MIDNIGHT)) as ledger:
+        world = build_world(ledger)
+        order_id = place_order(ledger, world).id
+        pay(ledger, order_id, transaction_id="wx-1")
+        [stored] = [
+            n
+            for n in ledger.orders.recorder.select_events(order_id)
+            if n.topic.endswith(":Order.Paid")
+        ]
+        state = msgspec.msgpack.decode(stored.state)
+        assert state["class_version"] == 3
+        state = in_version_2_of_paid({**state, "class_version": 2})
+        recorded = replace(stored, state=msgspec.msgpack.encode(state))
+        paid = ledger.orders.mapper.to_domain_event(recorded)
+
+    assert isinstance(paid, Order.Paid)
+    assert (paid.payment_ref, paid.transaction_id) == ("wx-1", None)
+    assert (paid.amount_fen, paid.sales_day) == (order_total(), "2026-11-02")

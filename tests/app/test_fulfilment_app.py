@@ -24,7 +24,7 @@ from tests.world import (
     STORE_STOCK,
     add_stocked_northern_warehouse,
     build_world,
-    order_total,
+    pay,
     place_order,
     receive,
 )
@@ -125,7 +125,7 @@ def test_cancel_and_expiry_release_the_reservations(ledger: Ledger, clock: Manua
 def test_shipping_takes_units_off_the_shelf_and_returns_put_them_back(ledger: Ledger) -> None:
     world = build_world(ledger)
     order_id = place_order(ledger, world).id
-    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
+    pay(ledger, order_id)
     ledger.orders.ship(FRONTEND, order_id, "p1", world.store_id, {1: 2, 2: 1})
     assert availability(ledger, world.store_id)[world.sku_ids[0]] == (STORE_STOCK - 2, 0)
     ledger.orders.deliver(FRONTEND, order_id, "p1")
@@ -181,7 +181,7 @@ def test_a_split_order_ships_from_each_allocated_node(ledger: Ledger) -> None:
     order_id = place_order(ledger, world).id
     order = ledger.orders.get_order(order_id)
     assert {a.node_id for a in order.allocations} == {world.store_id, world.other_store_id}
-    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
+    pay(ledger, order_id)
     with pytest.raises(RuleViolated):
         ledger.orders.ship(FRONTEND, order_id, "p1", world.store_id, {2: 1})
     ledger.orders.ship(FRONTEND, order_id, "p1", world.store_id, {1: 2})

@@ -21,7 +21,7 @@ from guideledger.kernel.errors import DomainError
 from guideledger.kernel.periods import period_of
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence, Settings
-from tests.world import FRONTEND, PRICES, SHANGHAI, build_world, receive
+from tests.world import FRONTEND, PRICES, SHANGHAI, build_world, pay, receive
 
 SUPPORT = Command("support")
 FINANCE = Command("finance")
@@ -77,7 +77,7 @@ class Books(RuleBasedStateMachine):
             evidence=evidence,
         ).id
         total = sum(q * p for q, p in zip(quantities, PRICES, strict=False))
-        self.ledger.orders.pay(FRONTEND, order_id, total, self.next_id())
+        pay(self.ledger, order_id, total)
         if delivered:
             self.ship_and_deliver(order_id)
         return order_id

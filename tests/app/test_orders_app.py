@@ -9,16 +9,27 @@ from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import (
     Command,
+    CommandResult,
     IdempotencyKey,
     IdempotencyKeyReused,
     UnknownReference,
     VersionConflict,
 )
 from guideledger.kernel.errors import NotFound, RuleViolated
-from guideledger.orders.application.app import DeliveryRequest, LineRequest
-from guideledger.orders.domain.errors import WrongPaymentAmount
+from guideledger.orders.application.app import (
+    PAYMENT_PROVIDER_ACTOR,
+    DeliveryRequest,
+    LineRequest,
+)
+from guideledger.orders.domain.errors import (
+    OrderAlreadyPaid,
+    OrderNotPayable,
+    TransactionReused,
+    WrongPaymentAmount,
+)
 from guideledger.orders.domain.lines import OrderStatus
 from guideledger.orders.domain.order import PAYMENT_WINDOW_EXPIRED
+from guideledger.orders.domain.payments import ProviderPayment
 from guideledger.platform.clock import ManualClock
 from tests.world import (
     FRONTEND,
@@ -28,6 +39,7 @@ from tests.world import (
     build_world,
     event_count,
     order_total,
+    pay,
     receive,
 )
 from tests.world import place_order as place
@@ -87,7 +99,7 @@ def test_whole_lifecycle_reads_back_from_the_store(ledger: Ledger, clock: Manual
     receive(ledger, world.warehouse_id, world.sku_ids[1], 5)
     orders = ledger.orders
     order_id = place(ledger, world).id
-    orders.pay(FRONTEND, order_id, order_total(), "wx-1")
+    pay(ledger, order_id)
     orders.ship(FRONTEND, order_id, "s1", world.store_id, {1: 2})
     orders.ship(FRONTEND, order_id, "s2", world.warehouse_id, {2: 1})
     orders.deliver(FRONTEND, order_id, "s1")
@@ -108,7 +120,7 @@ def test_wrong_payment_is_refused_and_writes_nothing(ledger: Ledger, world: Worl
     order_id = place(ledger, world).id
     before = event_count(ledger)
     with pytest.raises(WrongPaymentAmount):
-        ledger.orders.pay(FRONTEND, order_id, order_total() - 1, "wx")
+        pay(ledger, order_id, order_total() - 1)
     assert event_count(ledger) == before
 
 
@@ -128,17 +140,58 @@ def test_same_key_with_another_request_is_refused(ledger: Ledger, world: World) 
     assert event_count(ledger) == before
 
 
-def test_idempotent_payment_retry_does_not_pay_twice(ledger: Ledger, world: World) -> None:
+def test_a_payment_reported_again_is_answered_as_the_first_time_and_writes_nothing(
+    ledger: Ledger, world: World
+) -> None:
     order_id = place(ledger, world).id
-    command = Command("frontend", IdempotencyKey("pay-1", "body"))
-    first = ledger.orders.pay(command, order_id, order_total(), "wx")
-    assert ledger.orders.pay(command, order_id, order_total(), "wx") == first
-    assert ledger.orders.get_order(order_id).version == 4
+    payment = ProviderPayment("4200001", order_id, order_total(), ledger.clock.now())
+    first = ledger.orders.pay(payment)
+    before = event_count(ledger)
+    assert ledger.orders.pay(payment) == first == CommandResult(order_id, 4)
+    assert event_count(ledger) == before
+    assert ledger.orders.get_order(order_id).transaction_id == "4200001"
+
+
+def test_a_second_transaction_for_a_paid_order_is_a_conflict(ledger: Ledger, world: World) -> None:
+    order_id = place(ledger, world).id
+    pay(ledger, order_id, transaction_id="4200001")
+    before = event_count(ledger)
+    with pytest.raises(OrderAlreadyPaid) as refused:
+        pay(ledger, order_id, transaction_id="4200002")
+    assert refused.value.extensions["transaction_id"] == "4200001"
+    assert event_count(ledger) == before
+
+
+def test_a_transaction_id_reported_again_with_other_facts_is_refused(
+    ledger: Ledger, world: World
+) -> None:
+    order_id = place(ledger, world).id
+    other_order = place(ledger, world).id
+    pay(ledger, order_id, transaction_id="4200001")
+    before = event_count(ledger)
+    with pytest.raises(TransactionReused):
+        pay(ledger, other_order, transaction_id="4200001")
+    assert event_count(ledger) == before
+    assert ledger.orders.get_order(other_order).status is OrderStatus.AWAITING_PAYMENT
+
+
+def test_money_taken_before_the_window_closed_pays_a_late_reported_order(
+    ledger: Ledger, world: World, clock: ManualClock
+) -> None:
+    order_id = place(ledger, world).id
+    taken_at = clock.now() + timedelta(minutes=29)
+    clock.advance(timedelta(minutes=31))
+    ledger.orders.pay(ProviderPayment("4200001", order_id, order_total(), taken_at))
+    assert ledger.orders.get_order(order_id).status is OrderStatus.PAID
+    late = place(ledger, world).id
+    clock.advance(timedelta(minutes=31))
+    with pytest.raises(OrderNotPayable):
+        ledger.orders.pay(ProviderPayment("4200002", late, order_total(), clock.now()))
 
 
 def test_stale_expected_version_is_a_conflict(ledger: Ledger, world: World) -> None:
     order_id = place(ledger, world).id
-    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx", expected_version=3)
+    pay(ledger, order_id)
     with pytest.raises(VersionConflict):
         ledger.orders.cancel(FRONTEND, order_id, "oops", expected_version=3)
 
@@ -147,7 +200,7 @@ def test_state_as_of_any_past_instant(ledger: Ledger, world: World, clock: Manua
     placed_at = clock.now()
     order_id = place(ledger, world).id
     clock.advance(timedelta(minutes=5))
-    ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
+    pay(ledger, order_id)
     clock.advance(timedelta(hours=2))
     ledger.orders.ship(FRONTEND, order_id, "s1", world.store_id, {1: 2, 2: 1})
 
@@ -161,15 +214,16 @@ def test_state_as_of_any_past_instant(ledger: Ledger, world: World, clock: Manua
 
 def test_history_lists_every_event_with_when_and_who(ledger: Ledger, world: World) -> None:
     order_id = place(ledger, world).id
-    ledger.orders.pay(Command("customer:li"), order_id, order_total(), "wx")
+    pay(ledger, order_id, transaction_id="wx-1")
     history = ledger.order_history.entries(order_id)
     assert [(h.version, h.event, h.actor) for h in history] == [
         (1, "Placed", "frontend:test"),
         (2, "Attributed", "frontend:test"),
         (3, "Allocated", "frontend:test"),
-        (4, "Paid", "customer:li"),
+        (4, "Paid", PAYMENT_PROVIDER_ACTOR),
     ]
-    assert (history[3].data["amount_fen"], history[3].data["payment_ref"]) == (order_total(), "wx")
+    paid = history[3].data
+    assert (paid["amount_fen"], paid["transaction_id"]) == (order_total(), "wx-1")
     assert history[3].data["attribution"].guide_id == world.guide_id
 
 
@@ -185,7 +239,7 @@ def test_payment_window_sweep_cancels_only_unpaid_orders_past_due(
 ) -> None:
     unpaid = place(ledger, world).id
     paid = place(ledger, world).id
-    ledger.orders.pay(FRONTEND, paid, order_total(), "wx")
+    pay(ledger, paid)
     clock.advance(timedelta(minutes=10))
     recent = place(ledger, world).id
 

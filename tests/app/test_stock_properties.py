@@ -20,7 +20,7 @@ from guideledger.kernel.errors import DomainError
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence, Settings
 from tests.turns import in_one_turn
-from tests.world import FRONTEND, build_world, order_total, place_order, receive
+from tests.world import FRONTEND, build_world, order_total, pay, place_order, receive
 
 QUANTITIES = st.integers(min_value=1, max_value=4)
 
@@ -52,7 +52,7 @@ class StockAndOrders(RuleBasedStateMachine):
         order_id = place_order(self.ledger, self.world, quantities=quantities).id
         order = self.ledger.orders.get_order(order_id)
         if order.allocations:
-            self.ledger.orders.pay(FRONTEND, order_id, order_total(quantities), "wx")
+            pay(self.ledger, order_id, order_total(quantities))
         return order_id
 
     @rule(

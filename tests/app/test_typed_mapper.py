@@ -57,7 +57,7 @@ from tests.app.test_commissions_app import (
     without_bonus,
 )
 from tests.app.test_event_versions import in_json
-from tests.world import FRONTEND, World, build_world, order_total, place_order
+from tests.world import FRONTEND, World, build_world, order_total, pay, place_order
 
 LIBRARY_MAPPER = "eventsourcing.persistence:Mapper"  # how every event was stored before
 APPLICATIONS = (
@@ -83,7 +83,7 @@ def a_month(ledger: Ledger, world: World, clock: ManualClock) -> None:
     )
     delivered_order(ledger, world)
     cancelled = place_order(ledger, world, (1, 1)).id
-    ledger.orders.pay(FRONTEND, cancelled, order_total((1, 1)), "wx")
+    pay(ledger, cancelled)
     ledger.orders.cancel(Command("support"), cancelled, "changed mind")
     ledger.orders.refund(Command("finance"), cancelled, "f1", order_total((1, 1)))
     ledger.projections.process_all()

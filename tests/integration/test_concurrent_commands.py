@@ -10,12 +10,12 @@ from typing import TypeVar
 from eventsourcing.utils import get_topic
 
 from guideledger.composition import Ledger
-from guideledger.eventstore.commands import Command, IdempotencyKey, VersionConflict
+from guideledger.eventstore.commands import Command, CommandResult, IdempotencyKey, VersionConflict
 from guideledger.kernel.errors import DomainError
-from guideledger.orders.domain.errors import OrderNotPayable
+from guideledger.orders.domain.errors import OrderAlreadyPaid
 from guideledger.orders.domain.lines import OrderStatus
 from guideledger.orders.domain.order import Order
-from tests.world import build_world, order_total, place_order
+from tests.world import build_world, pay, place_order
 
 THREADS = 8
 T = TypeVar("T")
@@ -52,16 +52,23 @@ def test_same_idempotency_key_from_many_threads_places_one_order(pg_ledger: Ledg
 def test_many_payments_for_one_order_have_exactly_one_winner(pg_ledger: Ledger) -> None:
     world = build_world(pg_ledger)
     order_id = place_order(pg_ledger, world).id
-    outcomes = race(
-        THREADS,
-        lambda n: pg_ledger.orders.pay(Command(f"t{n}"), order_id, order_total(), f"wx-{n}"),
-    )
+    outcomes = race(THREADS, lambda n: pay(pg_ledger, order_id, transaction_id=f"wx-{n}"))
     winners = [o for o in outcomes if not isinstance(o, DomainError)]
     assert len(winners) == 1
-    assert all(isinstance(o, OrderNotPayable) for o in outcomes if o not in winners)
+    assert all(isinstance(o, OrderAlreadyPaid) for o in outcomes if o not in winners)
     order = pg_ledger.orders.get_order(order_id)
     assert order.version == 4
     assert order.status is OrderStatus.PAID
+
+
+def test_one_notification_delivered_by_many_threads_pays_once_and_answers_all_alike(
+    pg_ledger: Ledger,
+) -> None:
+    world = build_world(pg_ledger)
+    order_id = place_order(pg_ledger, world).id
+    outcomes = race(THREADS, lambda _n: pay(pg_ledger, order_id, transaction_id="wx-once"))
+    assert set(outcomes) == {CommandResult(order_id, 4)}
+    assert pg_ledger.orders.get_order(order_id).version == 4
 
 
 def test_writers_holding_the_same_version_have_one_winner(pg_ledger: Ledger) -> None:
@@ -79,7 +86,7 @@ def test_writers_holding_the_same_version_have_one_winner(pg_ledger: Ledger) -> 
 def test_compatible_concurrent_changes_are_retried_not_lost(pg_ledger: Ledger) -> None:
     world = build_world(pg_ledger)
     order_id = place_order(pg_ledger, world, quantities=(4, 1)).id
-    pg_ledger.orders.pay(Command("f"), order_id, order_total((4, 1)), "wx")
+    pay(pg_ledger, order_id)
     outcomes = race(
         4,
         lambda n: pg_ledger.orders.ship(

@@ -10,6 +10,7 @@ import select
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,15 @@ from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.commissions.domain.rules import CommissionPolicy
 from guideledger.composition import Ledger
 from guideledger.fulfilment.application.projections import StockAvailability
+from guideledger.platform.settings import Settings
 from guideledger.processes import CommissionProcess
 from guideledger.readmodels.runner import ProjectionRunner
 from guideledger.readmodels.store import MemoryReadModelStore
+from tests.api.conftest import notification, notify
 from tests.api.test_orders_api import TOTAL, order_body
 from tests.integration.test_projection_crash_safety import record_many_events, rows
 from tests.served import Service, start_worker
-from tests.world import ADMIN, FRONTEND, World, build_world, order_total, place_order, receive
+from tests.world import ADMIN, World, build_world, pay, place_order, receive
 
 GUIDE_SHARE = 951  # the default policy's 3% of one order, TOTAL fen
 ORDERS, KILLS = 40, 3
@@ -65,12 +68,12 @@ def admin(ledger: Ledger, url: str) -> httpx.Client:
     return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
-def place_and_pay_over_http(http: httpx.Client, world: World) -> None:
+def place_and_pay_over_http(http: httpx.Client, world: World, settings: Settings) -> None:
     """One order placed and paid: the guide earns commission."""
     placed = http.post("/orders", json=order_body(world))
     assert placed.status_code == 201, placed.text
-    payment = {"amount_fen": TOTAL, "payment_ref": "wx-1"}
-    paid = http.post(f"/orders/{placed.json()['id']}/payment", json=payment)
+    body = notification(placed.json()["id"], TOTAL, datetime.now(UTC))
+    paid = notify(http, settings, body)
     assert paid.status_code == 200, paid.text
 
 
@@ -103,7 +106,7 @@ def test_servers_run_no_projections_and_a_worker_process_catches_them_up(
     assert "uvloop" in loaded
     assert "httptools" in loaded
     with admin(pg_ledger, service.url) as http:
-        place_and_pay_over_http(http, world)
+        place_and_pay_over_http(http, world, pg_ledger.settings)
         assert guide_pending(http, world) == 0  # no process in the API accrues commission
         assert pg_ledger.projections.store.position(CommissionProcess.name) == 0
         worker = start_worker(pg_ledger)
@@ -121,7 +124,7 @@ def test_serve_starts_a_worker_and_stops_it_when_it_stops(
     assert service.process is not None
     [worker] = [pid for pid, command in service.children().items() if " worker " in command]
     with admin(pg_ledger, service.url) as http:
-        place_and_pay_over_http(http, world)
+        place_and_pay_over_http(http, world, pg_ledger.settings)
         wait_for(lambda: guide_pending(http, world) == GUIDE_SHARE, service.process)
     service.process.send_signal(signal.SIGTERM)
     assert service.process.wait(timeout=30) == 0
@@ -146,7 +149,7 @@ def test_a_worker_killed_mid_way_resumes_and_applies_every_event_once(
 ) -> None:
     for _ in range(ORDERS):
         order_id = place_order(pg_ledger, world).id
-        pg_ledger.orders.pay(FRONTEND, order_id, order_total(), "wx")
+        pay(pg_ledger, order_id)
     record_many_events(pg_ledger)  # stock moves that no order has caught up
     projections, commission_log = pg_ledger.projections, pg_ledger.commissions.recorder
 

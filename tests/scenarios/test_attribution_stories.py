@@ -18,7 +18,7 @@ from guideledger.orders.application.app import DeliveryRequest, LineRequest
 from guideledger.organisation.domain.units import NodeKind, StoreOwnership
 from guideledger.platform.clock import ManualClock
 from guideledger.rankings.application.rankings import GuideMeasure, StoreMeasure
-from tests.world import ADMIN, PRICES, SHANGHAI, World, build_world, receive
+from tests.world import ADMIN, PRICES, SHANGHAI, World, build_world, pay, receive
 
 DAY = date(2026, 11, 2)  # the world's clock starts at 09:00 on this day in Shanghai
 BEIJING = GeoPoint(39.9042, 116.4074)
@@ -73,7 +73,7 @@ def buy(
         evidence=evidence,
     ).id
     total = sum(q * p for q, p in zip(quantities, PRICES, strict=False))
-    ledger.orders.pay(Command("payment"), order_id, total, f"wx-{order_id.hex[:8]}")
+    pay(ledger, order_id, total)
     return order_id
 
 

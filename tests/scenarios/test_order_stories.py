@@ -8,7 +8,7 @@ from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command
 from guideledger.orders.domain.lines import OrderStatus
 from guideledger.platform.clock import ManualClock
-from tests.world import PRICES, build_world, order_total, place_order, receive
+from tests.world import PRICES, build_world, order_total, pay, place_order, receive
 
 
 def test_night_order_through_a_guide_link_ships_from_store_and_warehouse_then_one_item_returns(
@@ -24,7 +24,7 @@ def test_night_order_through_a_guide_link_ships_from_store_and_warehouse_then_on
     clock.set(clock.now().replace(hour=14, minute=30))  # 22:30 in Shanghai
     order_id = place_order(ledger, world, command=Command("frontend:mall")).id
     clock.advance(timedelta(minutes=4))
-    orders.pay(Command("payment:wechat"), order_id, order_total(), "wx-778")
+    pay(ledger, order_id)
     clock.advance(timedelta(hours=10))
     orders.ship(Command("store:S-SH-01"), order_id, "p1", world.store_id, {1: 2})
     clock.advance(timedelta(hours=2))

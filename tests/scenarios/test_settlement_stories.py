@@ -16,7 +16,7 @@ from guideledger.kernel.periods import SettlementCadence
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
 from guideledger.organisation.domain.brand import Brand
 from guideledger.platform.clock import ManualClock
-from tests.world import ADMIN, PRICES, SHANGHAI, World, build_world, receive
+from tests.world import ADMIN, PRICES, SHANGHAI, World, build_world, pay, receive
 
 FINANCE = Command("finance:chen")
 
@@ -44,7 +44,7 @@ def sell(
         delivery=DeliveryRequest("x", SHANGHAI),
         evidence=evidence,
     ).id
-    ledger.orders.pay(Command("payment"), order_id, quantity * PRICES[0], f"wx-{order_id.hex[:6]}")
+    pay(ledger, order_id, quantity * PRICES[0])
     [allocation] = ledger.orders.get_order(order_id).allocations
     ledger.orders.ship(Command("store"), order_id, "p1", allocation.node_id, {1: quantity})
     ledger.orders.deliver(Command("carrier"), order_id, "p1")

@@ -50,6 +50,7 @@ from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.domain.lines import DeliveryAddress, OrderLine
 from guideledger.orders.domain.order import Order
+from guideledger.orders.domain.payments import ProviderPayment
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 BRAND, STORE, DISTRICT, REGION, BRANCH, OTHER_BRANCH = (uuid4() for _ in range(6))
@@ -170,7 +171,7 @@ def test_an_orders_facts_are_its_lines_categories_payees_and_cross_branch_shipme
     home = Allocation(home_node, "store", BRANCH, 1.0, 0, (AllocatedLine(1, sku_a, 2),))
     far = Allocation(far_node, "warehouse", OTHER_BRANCH, 9.0, 0, (AllocatedLine(2, sku_b, 1),))
     order.allocate(RoutingDecision(1, (home, far), (), "split"), NOW, "test")
-    order.pay(25_000, "wx", "Asia/Shanghai", NOW, "test")
+    order.pay(ProviderPayment("wx", order.id, 25_000, NOW), "Asia/Shanghai", NOW, "test")
 
     found = OrderFacts.of(order, {sku_a: "apparel", sku_b: "shoes"}, "2026-12")
     assert (found.order_id, found.brand_id, found.paid_period) == (order.id, BRAND, "2026-12")

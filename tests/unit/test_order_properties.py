@@ -14,6 +14,7 @@ from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.domain.lines import DeliveryAddress, OrderLine, OrderStatus
 from guideledger.orders.domain.order import Order
+from guideledger.orders.domain.payments import ProviderPayment
 from guideledger.organisation.domain.units import NodeKind
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -57,8 +58,9 @@ class OrderLifecycle(RuleBasedStateMachine):
 
     @rule(exact=st.booleans(), extra=st.integers(-5, 5))
     def pay(self, exact: bool, extra: int) -> None:
-        amount = self.order.total_fen + (0 if exact else extra)
-        self.attempt("pay", amount, f"p{self.counter}", "Asia/Shanghai")
+        amount = max(0, self.order.total_fen + (0 if exact else extra))
+        payment = ProviderPayment(f"p{self.counter}", self.order.id, amount, self.now)
+        self.attempt("pay", payment, "Asia/Shanghai")
 
     @rule()
     def cancel(self) -> None:

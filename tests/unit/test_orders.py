@@ -30,6 +30,7 @@ from guideledger.orders.domain.lines import (
     OrderStatus,
 )
 from guideledger.orders.domain.order import PAYMENT_WINDOW_EXPIRED, Order
+from guideledger.orders.domain.payments import ProviderPayment
 from guideledger.organisation.domain.units import NodeKind
 
 PLACED_AT = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
@@ -65,7 +66,7 @@ def place(lines: list[OrderLine] | None = None, evidence: AttributionEvidence = 
 
 def paid() -> Order:
     order = allocate(place())
-    order.pay(2500, "pay-1", TIME_ZONE, LATER, "frontend")
+    order.pay(ProviderPayment("pay-1", order.id, 2500, LATER), TIME_ZONE, LATER, "frontend")
     return order
 
 
@@ -137,22 +138,27 @@ def test_evidence_is_carried_as_given() -> None:
 def test_payment_must_equal_the_total() -> None:
     order = place()
     with pytest.raises(WrongPaymentAmount):
-        order.pay(2499, "p", TIME_ZONE, LATER, "f")
-    order.pay(2500, "p", TIME_ZONE, LATER, "f")
+        order.pay(ProviderPayment("p", order.id, 2499, LATER), TIME_ZONE, LATER, "f")
+    order.pay(ProviderPayment("p", order.id, 2500, LATER), TIME_ZONE, LATER, "f")
     assert order.status is OrderStatus.PAID
 
 
 def test_cannot_pay_twice_or_after_cancel_or_after_the_window() -> None:
     order = paid()
     with pytest.raises(OrderNotPayable):
-        order.pay(2500, "again", TIME_ZONE, LATER, "f")
+        order.pay(ProviderPayment("again", order.id, 2500, LATER), TIME_ZONE, LATER, "f")
     cancelled = place()
     cancelled.cancel("changed mind", LATER, "f")
     with pytest.raises(OrderNotPayable):
-        cancelled.pay(2500, "p", TIME_ZONE, LATER, "f")
+        cancelled.pay(ProviderPayment("p", cancelled.id, 2500, LATER), TIME_ZONE, LATER, "f")
     late = place()
     with pytest.raises(OrderNotPayable):
-        late.pay(2500, "p", TIME_ZONE, PLACED_AT + WINDOW + timedelta(seconds=1), "f")
+        late.pay(
+            ProviderPayment("p", late.id, 2500, PLACED_AT + WINDOW + timedelta(seconds=1)),
+            TIME_ZONE,
+            PLACED_AT + WINDOW + timedelta(seconds=1),
+            "f",
+        )
 
 
 # --- cancelling and expiry -----------------------------------------------------------------
@@ -202,7 +208,7 @@ def test_ships_only_from_the_allocated_node() -> None:
 
 def test_unallocated_order_cannot_ship() -> None:
     order = place()
-    order.pay(2500, "p", TIME_ZONE, LATER, "f")
+    order.pay(ProviderPayment("p", order.id, 2500, LATER), TIME_ZONE, LATER, "f")
     with pytest.raises(ShipmentRefused):
         order.ship("s1", NODE, {1: 1}, LATER, "store")
 
@@ -316,7 +322,7 @@ def delivered_from_two_nodes() -> Order:
     near = NodeCandidate(NODE, NodeKind.STORE, BRANCH, GeoPoint(31.2, 121.5), {SKU_A: 1, SKU_B: 1})
     far = NodeCandidate(OTHER_NODE, NodeKind.STORE, BRANCH, GeoPoint(31.3, 121.5), {SKU_A: 1})
     order.allocate(route(order.demands, order.delivery.location, [near, far]), LATER, "r")
-    order.pay(2500, "pay-1", TIME_ZONE, LATER, "frontend")
+    order.pay(ProviderPayment("pay-1", order.id, 2500, LATER), TIME_ZONE, LATER, "frontend")
     order.ship("s1", NODE, {1: 1, 2: 1}, LATER, "store")
     order.ship("s2", OTHER_NODE, {1: 1}, LATER, "store")
     order.deliver("s1", LATER, "carrier")
@@ -399,7 +405,7 @@ def test_a_sale_its_refund_and_its_correction_count_on_the_local_day_it_was_paid
     )
     order.attribute(store_sale(order.brand_id, uuid4()), placed_at, "frontend")
     paid_at = placed_at + timedelta(minutes=15)  # 00:05 the next day in Shanghai
-    order.pay(1000, "pay-1", TIME_ZONE, paid_at, "frontend")
+    order.pay(ProviderPayment("pay-1", order.id, 1000, paid_at), TIME_ZONE, paid_at, "frontend")
     order.cancel("changed mind", placed_at + timedelta(days=2), "support")
     order.refund("f1", 1000, placed_at + timedelta(days=2), "finance")
     order.correct_attribution(
@@ -418,7 +424,9 @@ def test_a_sale_its_refund_and_its_correction_count_on_the_local_day_it_was_paid
 def test_a_sale_counts_on_the_day_in_its_brands_time_zone() -> None:
     order = place()
     order.attribute(store_sale(order.brand_id, uuid4()), LATER, "frontend")
-    order.pay(2500, "pay-1", "America/Los_Angeles", LATER, "frontend")  # 10:05 in Shanghai
+    order.pay(
+        ProviderPayment("pay-1", order.id, 2500, LATER), "America/Los_Angeles", LATER, "frontend"
+    )  # 10:05 in Shanghai
     [paid] = [e for e in order.collect_events() if isinstance(e, Order.Paid)]
     assert paid.sales_day == "2026-10-31"  # 19:05 the evening before in Los Angeles
 

@@ -1,4 +1,5 @@
-"""Order commands from frontends, and order queries for support."""
+"""Order commands from frontends, and order queries for support. An order is paid only
+by the payment provider's notification (`payments`)."""
 
 from __future__ import annotations
 
@@ -72,11 +73,6 @@ class PlaceOrder(StrictModel):
     evidence: Evidence
 
 
-class PayOrder(VersionedChange):
-    amount_fen: Fen
-    payment_ref: str = Field(min_length=1, max_length=128)
-
-
 class CancelOrder(VersionedChange):
     reason: Reason
 
@@ -135,6 +131,7 @@ class OrderView(BaseModel):
     status: OrderStatus
     total_fen: int
     paid_fen: int
+    transaction_id: str | None = Field(description="The payment provider's, once paid")
     refunded_fen: int
     refundable_fen: int
     placed_at: datetime
@@ -157,6 +154,7 @@ class OrderView(BaseModel):
             status=order.status,
             total_fen=order.total_fen,
             paid_fen=order.paid_fen,
+            transaction_id=order.transaction_id,
             refunded_fen=order.refunded_fen,
             refundable_fen=order.refundable_fen,
             placed_at=order.placed_at,
@@ -279,16 +277,6 @@ def get_order_timeline(
         TimelineEntryView(**jsonable_encoder(entry))
         for entry in order_timeline(history, commissions, order_id)
     ]
-
-
-@router.post(
-    "/orders/{order_id}/payment",
-    operation_id="payOrder",
-    dependencies=[Depends(allow(Role.FRONTEND))],
-)
-def pay_order(order_id: UUID, body: PayOrder, orders: OrdersDep, command: CommandDep) -> Accepted:
-    result = orders.pay(command, order_id, body.amount_fen, body.payment_ref, body.expected_version)
-    return Accepted.of(result)
 
 
 @router.post(

@@ -2,10 +2,10 @@
 
 It is also the event store of the contexts an order touches: placing an order saves it
 with the stock it reserves and the shipping nodes' daily loads, paying it saves the
-member's binding, each in one transaction; so stock, daily loads, bindings and the
-routing and attribution policy books are kept here too. The fulfilment and attribution
-contexts' own commands (`StockControl`, `RoutingDesk`, `Bindings`, `AttributionDesk`)
-run through this store.
+provider's transaction and the member's binding, each in one transaction; so stock,
+daily loads, bindings and the routing and attribution policy books are kept here too.
+The fulfilment and attribution contexts' own commands (`StockControl`, `RoutingDesk`,
+`Bindings`, `AttributionDesk`) run through this store.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from guideledger.orders.application.projections import UNPAID_ORDERS, UnpaidOrde
 from guideledger.orders.domain.errors import CannotCancel
 from guideledger.orders.domain.lines import DeliveryAddress, OrderLine
 from guideledger.orders.domain.order import Order
+from guideledger.orders.domain.payments import ProviderPayment, ProviderTransaction
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.catalogue import Sku
@@ -49,6 +50,7 @@ from guideledger.readmodels.model import ReadModels
 
 DEFAULT_PAYMENT_WINDOW = timedelta(minutes=30)
 PAYMENT_WINDOW_ACTOR = "system:payment-window"
+PAYMENT_PROVIDER_ACTOR = "provider:payments"
 
 
 @dataclass(frozen=True)
@@ -181,25 +183,29 @@ class OrderApplication(LedgerApplication):
 
     # --- the rest of the lifecycle ------------------------------------------------------
 
-    def pay(
-        self,
-        command: Command,
-        order_id: UUID,
-        amount_fen: Fen,
-        payment_ref: str,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        """Takes the payment; the member's first attributed purchase binds them to the guide."""
+    def pay(self, payment: ProviderPayment) -> CommandResult:
+        """Records a payment the provider reported; the member's first attributed purchase
+        binds them to the guide. Idempotent by the provider's transaction id: the same
+        payment reported again is answered as the first time and writes nothing; other
+        facts under a recorded transaction id are refused."""
 
         def decide() -> Decision:
-            order = self.load(Order, order_id, expected_version)
+            recorded = self.find(
+                ProviderTransaction, ProviderTransaction.create_id(payment.transaction_id)
+            )
+            if recorded is not None:
+                return [], CommandResult(payment.order_id, recorded.delivered_again(payment))
+            order = self.load(Order, payment.order_id)
             now = self.clock.now()
             time_zone = self.organisation.fact(Brand, order.brand_id, "brand_id").time_zone
-            order.pay(amount_fen, payment_ref, time_zone, now, command.actor)
-            binding = self._bind_after_purchase(order, now, command.actor)
-            return [order, *binding], CommandResult(order.id, order.version)
+            order.pay(payment, time_zone, now, PAYMENT_PROVIDER_ACTOR)
+            transaction = ProviderTransaction.record(
+                payment, order.version, now, PAYMENT_PROVIDER_ACTOR
+            )
+            binding = self._bind_after_purchase(order, now, PAYMENT_PROVIDER_ACTOR)
+            return [order, transaction, *binding], CommandResult(order.id, order.version)
 
-        return self.execute(command, decide)
+        return self.execute(Command(PAYMENT_PROVIDER_ACTOR), decide)
 
     def _bind_after_purchase(self, order: Order, now: datetime, actor: str) -> list[Aggregate]:
         guide_id = order.attribution.guide_id if order.attribution else None

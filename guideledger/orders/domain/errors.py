@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from guideledger.kernel.errors import RuleViolated
+from guideledger.kernel.errors import Conflict, RuleViolated
 
 
 class OrderError(RuleViolated):
@@ -43,3 +43,16 @@ class ReturnRefused(OrderError):
 
 class RefundRefused(OrderError):
     type = "refund-refused"
+
+
+class OrderAlreadyPaid(OrderNotPayable, Conflict):
+    """Paid already, in another of the provider's transactions: the customer paid twice,
+    and the second payment is the provider's to give back."""
+
+    type = "order-already-paid"
+
+
+class TransactionReused(Conflict):
+    """The provider reported other facts under a transaction id it had used."""
+
+    type = "payment-transaction-reused"

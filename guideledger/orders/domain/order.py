@@ -32,6 +32,7 @@ from guideledger.orders.domain.errors import (
     AttributionRefused,
     CannotCancel,
     DeliveryRefused,
+    OrderAlreadyPaid,
     OrderNotPayable,
     RefundRefused,
     ReturnRefused,
@@ -40,6 +41,7 @@ from guideledger.orders.domain.errors import (
     WrongPaymentAmount,
 )
 from guideledger.orders.domain.lines import DeliveryAddress, OrderLine, OrderStatus, Shipment
+from guideledger.orders.domain.payments import ProviderPayment
 
 MAX_LINES_PER_ORDER = 100
 PAYMENT_WINDOW_EXPIRED = "payment window expired"
@@ -120,7 +122,8 @@ class Order(Aggregate):
         self.placed_at = occurred_at
         self.payment_due_at = payment_due_at
         self.paid_fen: Fen = 0
-        self.payment_ref: str | None = None
+        self.payment_ref: str | None = None  # the frontend's, on payments before version 3
+        self.transaction_id: str | None = None  # the payment provider's
         self.cancelled = False
         self.cancel_reason: str | None = None
         self.shipments: dict[str, Shipment] = {}
@@ -169,7 +172,7 @@ class Order(Aggregate):
 
     @property
     def is_paid(self) -> bool:
-        return self.paid_fen > 0 or (self.total_fen == 0 and self.payment_ref is not None)
+        return self.paid_at is not None
 
     def line(self, line_no: int) -> OrderLine:
         for line in self.lines:
@@ -242,41 +245,49 @@ class Order(Aggregate):
     # --- commands ------------------------------------------------------------
 
     def pay(
-        self, amount_fen: Fen, payment_ref: str, time_zone: str, occurred_at: datetime, actor: str
+        self, payment: ProviderPayment, time_zone: str, occurred_at: datetime, actor: str
     ) -> None:
-        """`time_zone` is the brand's: the sale counts on the day it was paid there."""
+        """Records a payment the provider reported; it is in time if the provider took the
+        money before the window closed. `time_zone` is the brand's: the sale counts on the
+        day it was recorded there."""
+        if payment.order_id != self.id:
+            raise InvalidValue("the payment is for another order", order_id=str(payment.order_id))
         if self.cancelled:
             raise OrderNotPayable("the order was cancelled", reason=self.cancel_reason)
         if self.is_paid:
-            raise OrderNotPayable("the order is already paid", payment_ref=self.payment_ref)
-        if require_utc(occurred_at) > self.payment_due_at:
+            raise OrderAlreadyPaid("the order is already paid", transaction_id=self.transaction_id)
+        if payment.paid_at > self.payment_due_at:
             raise OrderNotPayable(
-                "the payment window has closed", payment_due_at=self.payment_due_at.isoformat()
+                "the payment window had closed", payment_due_at=self.payment_due_at.isoformat()
             )
-        if amount_fen != self.total_fen:
+        if payment.amount_fen != self.total_fen:
             raise WrongPaymentAmount(
                 "the payment must equal the order total",
                 total_fen=self.total_fen,
-                amount_fen=amount_fen,
+                amount_fen=payment.amount_fen,
             )
         self._record_paid(
-            amount_fen,
-            require_text("payment_ref", payment_ref, 128),
+            payment.amount_fen,
+            None,
+            payment.transaction_id,
             self.attribution,
             local_day(occurred_at, time_zone),
-            occurred_at,
+            require_utc(occurred_at),
             actor,
         )
 
     class Paid(Aggregate.Event):
         """Carries the attribution and the brand-local day the sale counts on, so sales
-        read models need no other state. A payment recorded before version 2 counts on
-        its day in `TIME_ZONE_OF_OLD_EVENTS`."""
+        read models need no other state, and the provider's transaction. A payment
+        recorded before version 2 counts on its day in `TIME_ZONE_OF_OLD_EVENTS`; one
+        recorded before version 3 was taken on the frontend's word, under its
+        `payment_ref`, and has no `transaction_id`."""
 
-        class_version = 2
+        class_version = 3
 
         amount_fen: Fen
-        payment_ref: str
+        payment_ref: str | None
+        transaction_id: str | None
         attribution: Attribution | None
         sales_day: str
         occurred_at: datetime
@@ -286,11 +297,16 @@ class Order(Aggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["sales_day"] = local_day(state["occurred_at"], TIME_ZONE_OF_OLD_EVENTS)
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["transaction_id"] = None
+
     @event(Paid)
     def _record_paid(
         self,
         amount_fen: Fen,
-        payment_ref: str,
+        payment_ref: str | None,
+        transaction_id: str | None,
         attribution: Attribution | None,
         sales_day: str,
         occurred_at: datetime,
@@ -298,6 +314,7 @@ class Order(Aggregate):
     ) -> None:
         self.paid_fen = amount_fen
         self.payment_ref = payment_ref
+        self.transaction_id = transaction_id
         self.paid_at = occurred_at
         self.sales_day = sales_day
 
