@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -141,6 +141,56 @@ def test_sku_price_is_positive_and_changes_to_a_new_value() -> None:
         sku.change_price(100, NOW, "a")
     sku.change_price(120, NOW, "a")
     assert sku.price_fen == 120
+
+
+def a_sku(price_fen: int = 10_000) -> Sku:
+    return Sku.register(
+        brand_id=uuid4(),
+        code="K",
+        name="k",
+        category="c",
+        price_fen=price_fen,
+        occurred_at=NOW,
+        actor="a",
+    )
+
+
+def test_a_promotion_price_is_in_force_only_while_it_runs() -> None:
+    sku = a_sku()
+    starts, ends = NOW + timedelta(days=1), NOW + timedelta(days=3)
+    sku.publish_promotion("双十一 Singles' Day", 7_900, starts, ends, NOW, "admin")
+    assert sku.price_in_force(starts - timedelta(seconds=1)) == 10_000
+    assert sku.price_in_force(starts) == sku.price_in_force(ends - timedelta(seconds=1)) == 7_900
+    assert sku.price_in_force(ends) == 10_000
+    sku.change_price(12_000, NOW, "admin")
+    assert (sku.price_in_force(NOW), sku.price_in_force(starts)) == (12_000, 7_900)
+
+
+def test_a_promotion_published_without_a_start_runs_from_now() -> None:
+    sku = a_sku()
+    sku.publish_promotion("flash", 5_000, None, NOW + timedelta(hours=2), NOW, "admin")
+    assert sku.price_in_force(NOW) == 5_000
+
+
+@pytest.mark.parametrize(
+    ("starts", "ends", "refusal"),
+    [
+        (NOW - timedelta(seconds=1), NOW + timedelta(days=1), RuleViolated),
+        (NOW + timedelta(days=1), NOW + timedelta(days=1), InvalidValue),
+        (NOW + timedelta(days=2), NOW + timedelta(days=5), RuleViolated),
+    ],
+    ids=["starts in the past", "ends as it starts", "overlaps another"],
+)
+def test_a_promotion_is_refused_in_the_past_empty_or_overlapping(
+    starts: datetime, ends: datetime, refusal: type[Exception]
+) -> None:
+    sku = a_sku()
+    sku.publish_promotion(
+        "first", 7_900, NOW + timedelta(days=1), NOW + timedelta(days=3), NOW, "a"
+    )
+    with pytest.raises(refusal):
+        sku.publish_promotion("second", 6_900, starts, ends, NOW, "a")
+    assert len(sku.promotions) == 1
 
 
 def test_a_quarterly_brand_turning_monthly_finishes_its_quarter_first() -> None:

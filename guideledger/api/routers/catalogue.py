@@ -1,10 +1,12 @@
-"""The catalogue: a brand's SKUs and their prices."""
+"""The catalogue: a brand's SKUs, their prices and their promotion prices."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
+from pydantic import AwareDatetime, Field
 
 from guideledger.api.auth import allow, current_caller
 from guideledger.api.dependencies import CommandDep, OrganisationDep
@@ -35,6 +37,22 @@ class ChangeSkuPrice(VersionedChange):
     price_fen: PositiveFen
 
 
+class PublishPromotion(VersionedChange):
+    name: Name
+    price_fen: PositiveFen
+    effective_from: AwareDatetime | None = Field(
+        default=None, description="Now if absent; never in the past"
+    )
+    effective_to: AwareDatetime = Field(description="The first instant it no longer applies")
+
+
+class PromotionView(FromAttributes):
+    name: str
+    price_fen: int
+    effective_from: datetime
+    effective_to: datetime
+
+
 class SkuView(FromAttributes):
     id: UUID
     version: int
@@ -42,7 +60,8 @@ class SkuView(FromAttributes):
     code: str
     name: str
     category: str
-    price_fen: int
+    price_fen: int = Field(description="The list price")
+    promotions: list[PromotionView]
 
 
 @router.post(
@@ -92,4 +111,26 @@ def change_sku_price(
     sku_id: UUID, body: ChangeSkuPrice, organisation: OrganisationDep, command: CommandDep
 ) -> Accepted:
     result = organisation.change_sku_price(command, sku_id, body.price_fen, body.expected_version)
+    return Accepted.of(result)
+
+
+@router.post(
+    "/skus/{sku_id}/promotions",
+    operation_id="publishSkuPromotion",
+    dependencies=[Depends(allow())],
+    status_code=status.HTTP_201_CREATED,
+)
+def publish_sku_promotion(
+    sku_id: UUID, body: PublishPromotion, organisation: OrganisationDep, command: CommandDep
+) -> Accepted:
+    """While it runs, the promotion's price is the only one an order line may carry."""
+    result = organisation.publish_promotion(
+        command,
+        sku_id,
+        name=body.name,
+        price_fen=body.price_fen,
+        effective_from=body.effective_from,
+        effective_to=body.effective_to,
+        expected_version=body.expected_version,
+    )
     return Accepted.of(result)

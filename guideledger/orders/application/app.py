@@ -37,7 +37,7 @@ from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import Fen, GeoPoint, natural_id, require_text
 from guideledger.orders.application.projections import UNPAID_ORDERS, UnpaidOrders
 from guideledger.orders.domain.errors import CannotCancel
-from guideledger.orders.domain.lines import DeliveryAddress, OrderLine
+from guideledger.orders.domain.lines import DeliveryAddress, OrderLine, require_price_in_force
 from guideledger.orders.domain.order import Order
 from guideledger.orders.domain.payments import ProviderPayment, ProviderTransaction
 from guideledger.organisation.application.app import OrganisationApplication
@@ -130,8 +130,8 @@ class OrderApplication(LedgerApplication):
         def prepare() -> Callable[[], Decision]:
             """What the order says, checked and read in the caller's thread; what it takes
             (routing and reservations) is decided in its turn."""
-            brand = self._check_references(brand_id, member_id, lines, evidence)
             now = self.clock.now()
+            brand = self._check_references(brand_id, member_id, lines, evidence, now)
             attribution = self.attributor.decide(brand_id, member_id, evidence, now)
             address = DeliveryAddress(
                 self.organisation.vault.seal(
@@ -387,14 +387,18 @@ class OrderApplication(LedgerApplication):
         member_id: UUID,
         lines: Sequence[LineRequest],
         evidence: AttributionEvidence,
+        now: datetime,
     ) -> Brand:
+        """The brand, once every reference is known and of the brand, and every line is
+        at its SKU's price in force (read afresh: prices change)."""
         org = self.organisation
         brand = org.fact(Brand, brand_id, "brand_id")
         org.fact(Member, member_id, "member_id")
         for position, line in enumerate(lines, start=1):
-            sku = org.fact(Sku, line.sku_id, f"lines[{position}].sku_id")
+            sku = org.reference(Sku, line.sku_id, f"lines[{position}].sku_id", for_change=False)
             if sku.brand_id != brand_id:
                 raise RuleViolated("a line's SKU belongs to another brand", line_no=position)
+            require_price_in_force(position, line.unit_price_fen, sku.price_in_force(now))
         if evidence.guide_id is not None:
             guide = org.fact(Guide, evidence.guide_id, "evidence.guide_id")
             if guide.brand_id != brand_id:

@@ -13,6 +13,10 @@ class WrongPaymentAmount(OrderError):
     type = "wrong-payment-amount"
 
 
+class WrongUnitPrice(OrderError):
+    type = "wrong-unit-price"
+
+
 class OrderNotPayable(OrderError):
     type = "order-not-payable"
 

@@ -11,6 +11,7 @@ from uuid import UUID
 from guideledger.kernel.errors import InvalidValue
 from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import Fen, GeoPoint, require_non_negative, require_positive
+from guideledger.orders.domain.errors import WrongUnitPrice
 
 MAX_QUANTITY_PER_LINE = 10_000
 MAX_UNIT_PRICE_FEN = 100_000_000  # CNY 1,000,000 a unit
@@ -48,6 +49,18 @@ class OrderLine:
     @property
     def amount_fen(self) -> Fen:
         return self.quantity * self.unit_price_fen
+
+
+def require_price_in_force(line_no: int, unit_price_fen: Fen, price_in_force_fen: Fen) -> None:
+    """A line sells at the SKU's price in force (its list price, or a promotion's while it
+    runs): what the frontend shows is checked, never taken on its word."""
+    if unit_price_fen != price_in_force_fen:
+        raise WrongUnitPrice(
+            "the line's unit price is not the SKU's price in force",
+            line_no=line_no,
+            unit_price_fen=unit_price_fen,
+            price_in_force_fen=price_in_force_fen,
+        )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
@@ -265,6 +266,27 @@ class OrganisationApplication(LedgerApplication):
             sku_id,
             expected_version,
             lambda sku: sku.change_price(price_fen, self.clock.now(), command.actor),
+        )
+
+    def publish_promotion(
+        self,
+        command: Command,
+        sku_id: UUID,
+        *,
+        name: str,
+        price_fen: Fen,
+        effective_from: datetime | None,
+        effective_to: datetime,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        return self.update(
+            command,
+            Sku,
+            sku_id,
+            expected_version,
+            lambda sku: sku.publish_promotion(
+                name, price_fen, effective_from, effective_to, self.clock.now(), command.actor
+            ),
         )
 
     def register_member(

@@ -1,14 +1,32 @@
-"""The brand's catalogue: SKUs with a list price in fen and a category."""
+"""The brand's catalogue: SKUs with a list price in fen, a category and the promotion
+prices the brand publishes for them, each for a stretch of time."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from guideledger.kernel.errors import RuleViolated
+from guideledger.kernel.errors import InvalidValue, RuleViolated
 from guideledger.kernel.values import Fen, natural_id, require_positive, require_text, require_utc
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A price of the SKU from `effective_from` until, not including, `effective_to`."""
+
+    name: str
+    price_fen: Fen
+    effective_from: datetime
+    effective_to: datetime
+
+    def in_force(self, at: datetime) -> bool:
+        return self.effective_from <= at < self.effective_to
+
+    def overlaps(self, other: Promotion) -> bool:
+        return self.effective_from < other.effective_to and other.effective_from < self.effective_to
 
 
 class Sku(Aggregate):
@@ -63,6 +81,15 @@ class Sku(Aggregate):
         self.name = name
         self.category = category
         self.price_fen = price_fen
+        self.promotions: tuple[Promotion, ...] = ()
+
+    def price_in_force(self, at: datetime) -> Fen:
+        """What a unit sells for at `at`: the promotion's price while one runs, else the
+        list price."""
+        for promotion in self.promotions:
+            if promotion.in_force(at):
+                return promotion.price_fen
+        return self.price_fen
 
     def change_price(self, price_fen: Fen, occurred_at: datetime, actor: str) -> None:
         require_positive("price_fen", price_fen)
@@ -81,3 +108,61 @@ class Sku(Aggregate):
         self, old_price_fen: Fen, price_fen: Fen, occurred_at: datetime, actor: str
     ) -> None:
         self.price_fen = price_fen
+
+    def publish_promotion(
+        self,
+        name: str,
+        price_fen: Fen,
+        effective_from: datetime | None,
+        effective_to: datetime,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        """A promotion price from `effective_from` (default: now, never earlier, so an order
+        placed before it keeps the price it was checked against) until `effective_to`; one
+        SKU runs one promotion at a time."""
+        occurred_at = require_utc(occurred_at)
+        promotion = Promotion(
+            require_text("name", name),
+            require_positive("price_fen", price_fen),
+            occurred_at if effective_from is None else require_utc(effective_from),
+            require_utc(effective_to),
+        )
+        if promotion.effective_from < occurred_at:
+            raise RuleViolated("a promotion cannot take effect in the past")
+        if promotion.effective_to <= promotion.effective_from:
+            raise InvalidValue("a promotion must end after it starts")
+        for other in self.promotions:
+            if other.overlaps(promotion):
+                raise RuleViolated(
+                    "the SKU has another promotion at that time", promotion=other.name
+                )
+        self._record_promotion_published(
+            promotion.name,
+            promotion.price_fen,
+            promotion.effective_from,
+            promotion.effective_to,
+            occurred_at,
+            actor,
+        )
+
+    class PromotionPublished(Aggregate.Event):
+        name: str
+        price_fen: Fen
+        effective_from: datetime
+        effective_to: datetime
+        occurred_at: datetime
+        actor: str
+
+    @event(PromotionPublished)
+    def _record_promotion_published(
+        self,
+        name: str,
+        price_fen: Fen,
+        effective_from: datetime,
+        effective_to: datetime,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        promotion = Promotion(name, price_fen, effective_from, effective_to)
+        self.promotions = (*self.promotions, promotion)
