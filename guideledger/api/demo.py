@@ -21,6 +21,7 @@ from guideledger.fulfilment.domain.routing import Allocation
 from guideledger.kernel.periods import SettlementCadence, period_end
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest, OrderApplication
+from guideledger.orders.domain.lines import Discount
 from guideledger.orders.domain.payments import ProviderPayment
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.units import NodeKind, StoreOwnership
@@ -84,6 +85,7 @@ CATEGORIES = {
     "accessories": ["运动袜 Sports socks", "双肩包 Backpack", "棒球帽 Cap"],
 }
 GUIDES_PER_STORE = 10
+COUPON_THRESHOLD_FEN, COUPON_FEN = 19_900, 2_000
 
 
 @dataclass
@@ -236,7 +238,7 @@ def _order_story(ledger: Ledger, world: DemoWorld, rng: random.Random, n: int) -
     if fate < 0.10:
         orders.cancel(cmd, order_id, "customer changed their mind")
         return
-    total = sum(line.quantity * line.unit_price_fen for line in lines)
+    total = orders.get_order(order_id).total_fen
     orders.pay(ProviderPayment(f"WX{n:010d}", order_id, total, ledger.clock.now()))
     allocations = orders.get_order(order_id).allocations
     if fate < 0.15 or not allocations:
@@ -254,7 +256,8 @@ def _place_order(
     ledger: Ledger, world: DemoWorld, rng: random.Random, n: int, cmd: Command
 ) -> tuple[UUID, list[LineRequest]]:
     """A member orders one to three SKUs through a channel chance picks, for delivery
-    near the store of the guide chance picks."""
+    near the store of the guide chance picks; every eighth order of CNY 199 or more
+    takes CNY 20 off with a coupon."""
     guide_id, store_id = rng.choice(world.guides)
     store_location = world.store_locations[store_id]
     channel = rng.choices(list(Channel), weights=[40, 20, 15, 10, 15], k=1)[0]
@@ -275,8 +278,16 @@ def _place_order(
         lines=lines,
         delivery=delivery,
         evidence=evidence,
+        discounts=_coupon(n, lines),
     ).id
     return order_id, lines
+
+
+def _coupon(n: int, lines: list[LineRequest]) -> list[Discount]:
+    lines_fen = sum(line.quantity * line.unit_price_fen for line in lines)
+    if n % 8 or lines_fen < COUPON_THRESHOLD_FEN:
+        return []
+    return [Discount("满199减20 coupon", COUPON_FEN)]
 
 
 def _evidence(
@@ -323,9 +334,9 @@ def _return_one_item(
     rng: random.Random,
     n: int,
 ) -> None:
-    """The customer sends back one unit of a line chance picks and is refunded its price."""
+    """The customer sends back one unit of a line chance picks and is refunded what it
+    paid for it."""
     line_no = rng.randint(1, len(lines))
-    line = lines[line_no - 1]
     orders.return_items(
         cmd,
         order_id,
@@ -334,7 +345,7 @@ def _return_one_item(
         quantity=1,
         reason="尺码不合适 size",
     )
-    orders.refund(cmd, order_id, f"REF-{n:06d}", line.unit_price_fen)
+    orders.refund(cmd, order_id, f"REF-{n:06d}", orders.get_order(order_id).refundable_fen)
 
 
 def _share(ledger: Ledger, guide_id: UUID, sku_id: UUID, rng: random.Random) -> str:

@@ -1,6 +1,7 @@
 """A line's unit price is the SKU's price in force when the order is placed: its list
 price, or a published promotion's while it runs. Any other price is refused, writing
-nothing."""
+nothing. A discount is a named amount off the order: what is paid, and what commission
+is earned on."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from fastapi.testclient import TestClient
 from guideledger.api.auth import Role
 from guideledger.composition import Ledger
 from guideledger.platform.clock import ManualClock
-from tests.api.conftest import bearer
-from tests.api.test_orders_api import assert_refused, order_body
+from tests.api.conftest import bearer, pay
+from tests.api.test_orders_api import TOTAL, assert_refused, order_body
 from tests.world import PRICES, World, event_count
 
 PROMOTION_PRICE = 9_900
@@ -104,3 +105,42 @@ def test_promotions_are_published_by_an_admin_for_now_or_later(
     assert event_count(api_ledger) == before
     assert client.post(path, json=body).status_code == 201
     assert client.post("/orders", json=at_prices(world, 100)).status_code == 201
+
+
+def test_a_discount_comes_off_what_is_paid_and_what_commission_is_earned_on(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    coupon = {"name": "满199减20 coupon", "amount_fen": 1_700}
+    placed = client.post("/orders", json=order_body(world, discounts=[coupon]))
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    order = client.get(f"/orders/{order_id}").json()
+    assert (order["lines_fen"], order["discounts"], order["total_fen"]) == (
+        TOTAL,
+        [coupon],
+        TOTAL - 1_700,
+    )
+    assert [line["unit_price_fen"] for line in order["lines"]] == list(PRICES)
+    assert sum(line["paid_fen"] for line in order["lines"]) == TOTAL - 1_700
+
+    before = event_count(api_ledger)
+    assert_refused(pay(client, order_id, TOTAL), 422, "wrong-payment-amount")
+    assert event_count(api_ledger) == before
+    assert pay(client, order_id, TOTAL - 1_700).status_code == 200
+    api_ledger.projections.process_all()
+    balances = client.get(f"/payees/guide/{world.guide_id}/balances").json()
+    assert balances["pending"] == 900  # 3% of the 30,000 paid, not of the 31,700 listed
+
+
+def test_discounts_beyond_the_lines_total_are_refused_and_write_nothing(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    before = event_count(api_ledger)
+    discounts = [{"name": "coupon", "amount_fen": TOTAL}, {"name": "voucher", "amount_fen": 1}]
+    response = client.post("/orders", json=order_body(world, discounts=discounts))
+    assert_refused(response, 422, "invalid-value")
+    blank = client.post(
+        "/orders", json=order_body(world, discounts=[{"name": "", "amount_fen": 1}])
+    )
+    assert_refused(blank, 422, "validation-error")
+    assert event_count(api_ledger) == before

@@ -1,7 +1,8 @@
 """Events recorded before they carried their brand-local day still decode: an
 old event's day is taken in Shanghai (`TIME_ZONE_OF_OLD_EVENTS`), which for a brand
-there is the day a new event records. A payment recorded before it carried the
-provider's transaction (version 3) keeps the frontend's reference and has none."""
+there is the day a new event records. An order placed before orders had discounts has
+none; a payment recorded before it carried the provider's transaction (version 3) keeps
+the frontend's reference and has none."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from tests.world import ADMIN, build_world, order_total, pay, place_order
 
 NEAR_MIDNIGHT = datetime(2026, 11, 1, 16, 30, tzinfo=UTC)  # 00:30 on 2 November in Shanghai
 VERSIONED = (
+    Order.Placed,
     Order.Paid,
     Order.Refunded,
     Order.AttributionCorrected,
@@ -37,9 +39,11 @@ VERSIONED = (
 
 
 def in_version_1(state: dict[str, Any]) -> dict[str, Any]:
+    """Without the day, and an order placed without discounts."""
     assert state.pop("class_version") in {2, 3}
     for field in ("day", "sales_day"):
         state.pop(field, None)
+    assert state.pop("discounts", []) == []
     return in_version_2_of_paid(state)
 
 

@@ -48,7 +48,7 @@ from guideledger.commissions.domain.settlement import (
 from guideledger.fulfilment.domain.routing import AllocatedLine, Allocation, RoutingDecision
 from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import GeoPoint
-from guideledger.orders.domain.lines import DeliveryAddress, OrderLine
+from guideledger.orders.domain.lines import DeliveryAddress, Discount, OrderLine
 from guideledger.orders.domain.order import Order
 from guideledger.orders.domain.payments import ProviderPayment
 
@@ -154,7 +154,8 @@ def test_no_fee_when_the_rules_set_none() -> None:
     assert Payee(PayeeLevel.BRANCH, OTHER_BRANCH) not in amounts
 
 
-def test_an_orders_facts_are_its_lines_categories_payees_and_cross_branch_shipments() -> None:
+def split_order(discounts: tuple[Discount, ...] = ()) -> tuple[Order, UUID, UUID]:
+    """Two lines, the second shipped by another branch's warehouse; paid in full."""
     sku_a, sku_b, home_node, far_node = uuid4(), uuid4(), uuid4(), uuid4()
     order = Order.place(
         order_id=uuid4(),
@@ -166,19 +167,38 @@ def test_an_orders_facts_are_its_lines_categories_payees_and_cross_branch_shipme
         payment_window=timedelta(minutes=30),
         occurred_at=NOW,
         actor="test",
+        discounts=discounts,
     )
     order.attribute(attribution(AttributionChannel.GUIDE_QR), NOW, "test")
     home = Allocation(home_node, "store", BRANCH, 1.0, 0, (AllocatedLine(1, sku_a, 2),))
     far = Allocation(far_node, "warehouse", OTHER_BRANCH, 9.0, 0, (AllocatedLine(2, sku_b, 1),))
     order.allocate(RoutingDecision(1, (home, far), (), "split"), NOW, "test")
-    order.pay(ProviderPayment("wx", order.id, 25_000, NOW), "Asia/Shanghai", NOW, "test")
+    payment = ProviderPayment("wx", order.id, order.total_fen, NOW)
+    order.pay(payment, "Asia/Shanghai", NOW, "test")
+    return order, sku_a, sku_b
 
+
+def test_an_orders_facts_are_its_lines_categories_payees_and_cross_branch_shipments() -> None:
+    order, sku_a, sku_b = split_order()
     found = OrderFacts.of(order, {sku_a: "apparel", sku_b: "shoes"}, "2026-12")
     assert (found.order_id, found.brand_id, found.paid_period) == (order.id, BRAND, "2026-12")
     assert (found.paid_fen, found.refunded_fen, found.channel) == (25_000, 0, "guide_qr")
     assert found.lines == (SaleLine(20_000, "apparel"), SaleLine(5_000, "shoes"))
     assert found.payees == payees_of(attribution(AttributionChannel.GUIDE_QR))
     assert found.cross_branch == (CrossBranchShipment(OTHER_BRANCH, 5_000),)
+
+
+def test_commission_is_earned_on_what_was_paid_once_the_discounts_are_taken_off() -> None:
+    coupons = (Discount("满199减20", 2_000), Discount("member voucher", 1_000))
+    order, sku_a, sku_b = split_order(coupons)
+    found = OrderFacts.of(order, {sku_a: "apparel", sku_b: "shoes"}, "2026-12")
+    assert found.paid_fen == 22_000
+    # 3,000 off 25,000 in proportion: 2,400 off the first line, 600 off the second.
+    assert found.lines == (SaleLine(17_600, "apparel"), SaleLine(4_400, "shoes"))
+    assert found.cross_branch == (CrossBranchShipment(OTHER_BRANCH, 4_400),)
+    amounts = earned(found, RULES)
+    assert amounts[GUIDE] == 528 + 220  # 3% of 17,600 apparel, 5% of 4,400 shoes
+    assert amounts[Payee(PayeeLevel.BRANCH, OTHER_BRANCH)] == 88  # 2% of the 4,400 shipped
 
 
 # --- after refunds ---------------------------------------------------------------------

@@ -1,7 +1,10 @@
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from uuid import UUID, uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from guideledger.attribution.domain.rules import (
     Attribution,
@@ -24,10 +27,13 @@ from guideledger.orders.domain.errors import (
     WrongPaymentAmount,
 )
 from guideledger.orders.domain.lines import (
+    MAX_DISCOUNTS_PER_ORDER,
     MAX_QUANTITY_PER_LINE,
     DeliveryAddress,
+    Discount,
     OrderLine,
     OrderStatus,
+    discounted,
 )
 from guideledger.orders.domain.order import PAYMENT_WINDOW_EXPIRED, Order
 from guideledger.orders.domain.payments import ProviderPayment
@@ -378,6 +384,90 @@ def test_cancelled_paid_order_refunds_the_whole_payment() -> None:
     assert order.refundable_fen == 2500
     order.refund("f1", 2500, LATER, "finance")
     assert order.refunded_fen == 2500
+
+
+# --- discounts ----------------------------------------------------------------------------
+
+
+def place_with(discounts: list[Discount]) -> Order:
+    return Order.place(
+        order_id=uuid4(),
+        brand_id=uuid4(),
+        member_id=uuid4(),
+        lines=[OrderLine(1, SKU_A, 2, 1000), OrderLine(2, SKU_B, 1, 500)],
+        delivery=DeliveryAddress(Sealed(uuid4(), "somewhere"), GeoPoint(31.2, 121.5)),
+        evidence=DIRECT,
+        payment_window=WINDOW,
+        occurred_at=PLACED_AT,
+        actor="frontend",
+        discounts=discounts,
+    )
+
+
+def test_a_discount_is_a_named_amount_off_the_whole_order() -> None:
+    order = allocate(place_with([Discount("coupon", 200), Discount("voucher", 100)]))
+    assert (order.lines_fen, order.discount_fen, order.total_fen) == (2500, 300, 2200)
+    assert [line.unit_price_fen for line in order.lines] == [1000, 500]
+    assert (order.paid_for(1), order.paid_for(2)) == (1760, 440)  # 240 and 60 off
+    with pytest.raises(WrongPaymentAmount):
+        order.pay(ProviderPayment("p", order.id, 2500, LATER), TIME_ZONE, LATER, "provider")
+    order.pay(ProviderPayment("p", order.id, 2200, LATER), TIME_ZONE, LATER, "provider")
+    assert order.paid_fen == 2200
+
+
+def test_a_returned_unit_is_refunded_what_was_paid_for_it() -> None:
+    order = allocate(place_with([Discount("coupon", 300)]))
+    order.pay(ProviderPayment("p", order.id, 2200, LATER), TIME_ZONE, LATER, "provider")
+    order.ship("s1", NODE, {1: 2, 2: 1}, LATER, "store")
+    order.deliver("s1", LATER, "carrier")
+    order.return_items("r1", 1, 1, "size", LATER, "support")
+    assert order.refundable_fen == 880  # half of line 1's 1,760
+    with pytest.raises(RefundRefused):
+        order.refund("f1", 1000, LATER, "finance")
+    order.return_items("r2", 1, 1, "size", LATER, "support")
+    order.return_items("r3", 2, 1, "size", LATER, "support")
+    assert order.refundable_fen == 2200  # everything back: all that was paid
+
+
+@pytest.mark.parametrize(
+    "discounts",
+    [
+        [Discount("coupon", 2501)],
+        [Discount("coupon", 2000), Discount("voucher", 501)],
+        [Discount("coupon", 100), Discount("coupon", 100)],
+        [Discount(f"d{n}", 1) for n in range(MAX_DISCOUNTS_PER_ORDER + 1)],
+    ],
+    ids=["over the total", "together over the total", "a name twice", "too many"],
+)
+def test_discounts_are_refused_beyond_the_lines_total_named_twice_or_too_many(
+    discounts: list[Discount],
+) -> None:
+    with pytest.raises(InvalidValue):
+        place_with(discounts)
+
+
+def test_a_discount_needs_a_name_and_a_positive_amount() -> None:
+    with pytest.raises(InvalidValue):
+        Discount(" ", 100)
+    with pytest.raises(InvalidValue):
+        Discount("coupon", 0)
+    assert place_with([Discount("everything", 2500)]).total_fen == 0
+
+
+@given(
+    amounts=st.lists(st.integers(0, 10**9), min_size=1, max_size=12),
+    share=st.fractions(0, 1),
+)
+def test_discounted_amounts_add_up_to_the_total_less_the_discount_exactly(
+    amounts: list[int], share: Fraction
+) -> None:
+    discount = int(sum(amounts) * share)
+    parts = discounted(amounts, discount)
+    assert sum(parts) == sum(amounts) - discount
+    assert all(0 <= part <= amount for part, amount in zip(parts, amounts, strict=True))
+    if sum(amounts):  # each within a fen of its exact share
+        exact = [Fraction(a * (sum(amounts) - discount), sum(amounts)) for a in amounts]
+        assert all(abs(part - e) < 1 for part, e in zip(parts, exact, strict=True))
 
 
 def test_every_event_carries_when_and_who() -> None:

@@ -33,7 +33,12 @@ from guideledger.api.schemas import (
 from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.kernel.privacy import Vault
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
-from guideledger.orders.domain.lines import MAX_QUANTITY_PER_LINE, OrderStatus
+from guideledger.orders.domain.lines import (
+    MAX_DISCOUNTS_PER_ORDER,
+    MAX_QUANTITY_PER_LINE,
+    Discount,
+    OrderStatus,
+)
 from guideledger.orders.domain.order import MAX_LINES_PER_ORDER, Order
 from guideledger.support.timeline import order_timeline
 
@@ -48,6 +53,14 @@ class PlaceOrderLine(StrictModel):
     sku_id: UUID
     quantity: Quantity
     unit_price_fen: Fen
+
+
+class DiscountBody(StrictModel):
+    name: str = Field(min_length=1, max_length=100, description="What the customer sees")
+    amount_fen: PositiveFen
+
+    def to_domain(self) -> Discount:
+        return Discount(self.name, self.amount_fen)
 
 
 class Delivery(StrictModel):
@@ -69,6 +82,11 @@ class PlaceOrder(StrictModel):
     brand_id: UUID
     member_id: UUID
     lines: list[PlaceOrderLine] = Field(min_length=1, max_length=MAX_LINES_PER_ORDER)
+    discounts: list[DiscountBody] = Field(
+        default_factory=list,
+        max_length=MAX_DISCOUNTS_PER_ORDER,
+        description="Taken off the whole order, together at most the lines' total",
+    )
     delivery: Delivery
     evidence: Evidence
 
@@ -106,6 +124,7 @@ class OrderLineView(BaseModel):
     quantity: int
     unit_price_fen: int
     amount_fen: int
+    paid_fen: int = Field(description="The line's share of the total, discounts taken off")
     shipped: int
     delivered: int
     returned: int
@@ -129,7 +148,9 @@ class OrderView(BaseModel):
     brand_id: UUID
     member_id: UUID
     status: OrderStatus
-    total_fen: int
+    lines_fen: int
+    discounts: list[DiscountBody]
+    total_fen: int = Field(description="What the order asks: its lines less its discounts")
     paid_fen: int
     transaction_id: str | None = Field(description="The payment provider's, once paid")
     refunded_fen: int
@@ -152,6 +173,8 @@ class OrderView(BaseModel):
             brand_id=order.brand_id,
             member_id=order.member_id,
             status=order.status,
+            lines_fen=order.lines_fen,
+            discounts=[DiscountBody(name=d.name, amount_fen=d.amount_fen) for d in order.discounts],
             total_fen=order.total_fen,
             paid_fen=order.paid_fen,
             transaction_id=order.transaction_id,
@@ -169,6 +192,7 @@ class OrderView(BaseModel):
                     quantity=line.quantity,
                     unit_price_fen=line.unit_price_fen,
                     amount_fen=line.amount_fen,
+                    paid_fen=order.paid_for(line.line_no),
                     shipped=order.shipped_quantity(line.line_no),
                     delivered=order.delivered_quantity(line.line_no),
                     returned=order.returned_quantity(line.line_no),
@@ -221,6 +245,7 @@ def place_order(body: PlaceOrder, orders: OrdersDep, command: CommandDep) -> Acc
         lines=[LineRequest(x.sku_id, x.quantity, x.unit_price_fen) for x in body.lines],
         delivery=DeliveryRequest(body.delivery.address, body.delivery.location.to_domain()),
         evidence=AttributionEvidence(**body.evidence.model_dump()),
+        discounts=[discount.to_domain() for discount in body.discounts],
     )
     return Accepted.of(result)
 

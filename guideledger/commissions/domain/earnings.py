@@ -56,7 +56,9 @@ class OrderFacts:
         paid_period: str,
         refunded_fen: int = 0,
     ) -> OrderFacts:
-        """The paid order's facts; `categories` gives each of its SKUs' category."""
+        """The paid order's facts; `categories` gives each of its SKUs' category. Each line
+        and shipment counts at what was really paid for it, the order's discounts taken off
+        in proportion."""
         assert order.attribution is not None, "every placed order is attributed"
         return cls(
             order_id=order.id,
@@ -64,15 +66,15 @@ class OrderFacts:
             paid_period=paid_period,
             paid_fen=order.paid_fen,
             channel=str(order.attribution.channel),
-            lines=tuple(SaleLine(line.amount_fen, categories[line.sku_id]) for line in order.lines),
+            lines=tuple(
+                SaleLine(order.paid_for(line.line_no), categories[line.sku_id])
+                for line in order.lines
+            ),
             payees=payees_of(order.attribution),
             cross_branch=tuple(
                 CrossBranchShipment(
                     allocation.branch_id,
-                    sum(
-                        order.line(line.line_no).unit_price_fen * line.quantity
-                        for line in allocation.lines
-                    ),
+                    sum(order.paid_for(line.line_no, line.quantity) for line in allocation.lines),
                 )
                 for allocation in order.allocations
                 if order.is_cross_branch(allocation)

@@ -37,7 +37,12 @@ from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import Fen, GeoPoint, natural_id, require_text
 from guideledger.orders.application.projections import UNPAID_ORDERS, UnpaidOrders
 from guideledger.orders.domain.errors import CannotCancel
-from guideledger.orders.domain.lines import DeliveryAddress, OrderLine, require_price_in_force
+from guideledger.orders.domain.lines import (
+    DeliveryAddress,
+    Discount,
+    OrderLine,
+    require_price_in_force,
+)
 from guideledger.orders.domain.order import Order
 from guideledger.orders.domain.payments import ProviderPayment, ProviderTransaction
 from guideledger.organisation.application.app import OrganisationApplication
@@ -80,6 +85,7 @@ class OrderApplication(LedgerApplication):
         GeoPoint,
         Sealed,
         OrderLine,
+        Discount,
         AttributionEvidence,
         DeliveryAddress,
         RoutingDecision,
@@ -119,8 +125,10 @@ class OrderApplication(LedgerApplication):
         lines: Sequence[LineRequest],
         delivery: DeliveryRequest,
         evidence: AttributionEvidence,
+        discounts: Sequence[Discount] = (),
     ) -> CommandResult:
-        """Places the order and routes it: allocated with stock reserved, or queued."""
+        """Places the order and routes it: allocated with stock reserved, or queued. Its
+        lines are at their SKUs' prices in force; `discounts` come off the whole order."""
         # A retry with the same key collides on the order id as well as on the key.
         if command.idempotency is not None:
             order_id = natural_id("order", command.idempotency.key)
@@ -152,6 +160,7 @@ class OrderApplication(LedgerApplication):
                     brand_id=brand_id,
                     member_id=member_id,
                     lines=order_lines,
+                    discounts=discounts,
                     delivery=address,
                     evidence=evidence,
                     payment_window=self.payment_window,

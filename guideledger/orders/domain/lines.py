@@ -1,20 +1,29 @@
-"""What an order is made of: its lines, where it goes, its parcels, and its status."""
+"""What an order is made of: its lines and discounts, where it goes, its parcels, and its
+status."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
 from guideledger.kernel.errors import InvalidValue
+from guideledger.kernel.money import split
 from guideledger.kernel.privacy import Sealed
-from guideledger.kernel.values import Fen, GeoPoint, require_non_negative, require_positive
+from guideledger.kernel.values import (
+    Fen,
+    GeoPoint,
+    require_non_negative,
+    require_positive,
+    require_text,
+)
 from guideledger.orders.domain.errors import WrongUnitPrice
 
 MAX_QUANTITY_PER_LINE = 10_000
 MAX_UNIT_PRICE_FEN = 100_000_000  # CNY 1,000,000 a unit
+MAX_DISCOUNTS_PER_ORDER = 20
 
 
 class OrderStatus(StrEnum):
@@ -49,6 +58,44 @@ class OrderLine:
     @property
     def amount_fen(self) -> Fen:
         return self.quantity * self.unit_price_fen
+
+
+@dataclass(frozen=True)
+class Discount:
+    """An amount taken off the whole order, under the name the customer sees (a coupon,
+    a member's voucher): the lines keep their prices, and the order asks for less."""
+
+    name: str
+    amount_fen: Fen
+
+    def __post_init__(self) -> None:
+        require_text("discount name", self.name, 100)
+        require_positive("discount amount_fen", self.amount_fen)
+
+
+def discounted(amounts: Sequence[Fen], discount_fen: Fen) -> list[Fen]:
+    """What each amount comes to once `discount_fen` is taken off them all in proportion
+    (largest remainder, so the results add up to the total less the discount exactly, and
+    none is below zero or above its amount)."""
+    if not 0 <= discount_fen <= sum(amounts):
+        raise InvalidValue("a discount cannot exceed what it is taken off")
+    return [
+        amount - share for amount, share in zip(amounts, split(discount_fen, amounts), strict=True)
+    ]
+
+
+def require_discounts_fit(lines: Sequence[OrderLine], discounts: Sequence[Discount]) -> None:
+    """At most a few, each named once, together no more than the lines' total."""
+    if len(discounts) > MAX_DISCOUNTS_PER_ORDER:
+        raise InvalidValue(f"an order has at most {MAX_DISCOUNTS_PER_ORDER} discounts")
+    if len({discount.name for discount in discounts}) != len(discounts):
+        raise InvalidValue("each discount needs a name of its own")
+    lines_fen = sum(line.amount_fen for line in lines)
+    discount_fen = sum(discount.amount_fen for discount in discounts)
+    if discount_fen > lines_fen:
+        raise InvalidValue(
+            "the discounts exceed the lines' total", lines_fen=lines_fen, discount_fen=discount_fen
+        )
 
 
 def require_price_in_force(line_no: int, unit_price_fen: Fen, price_in_force_fen: Fen) -> None:

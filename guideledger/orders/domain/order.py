@@ -26,6 +26,7 @@ from eventsourcing.domain import Aggregate, event
 from guideledger.attribution.domain.rules import Attribution, AttributionEvidence
 from guideledger.fulfilment.domain.routing import Allocation, LineDemand, RoutingDecision
 from guideledger.kernel.errors import InvalidValue
+from guideledger.kernel.money import divide_half_up
 from guideledger.kernel.periods import TIME_ZONE_OF_OLD_EVENTS, local_day
 from guideledger.kernel.values import Fen, require_positive, require_text, require_utc
 from guideledger.orders.domain.errors import (
@@ -40,7 +41,15 @@ from guideledger.orders.domain.errors import (
     ShipmentRefused,
     WrongPaymentAmount,
 )
-from guideledger.orders.domain.lines import DeliveryAddress, OrderLine, OrderStatus, Shipment
+from guideledger.orders.domain.lines import (
+    DeliveryAddress,
+    Discount,
+    OrderLine,
+    OrderStatus,
+    Shipment,
+    discounted,
+    require_discounts_fit,
+)
 from guideledger.orders.domain.payments import ProviderPayment
 
 MAX_LINES_PER_ORDER = 100
@@ -66,7 +75,9 @@ class Order(Aggregate):
         payment_window: timedelta,
         occurred_at: datetime,
         actor: str,
+        discounts: Sequence[Discount] = (),
     ) -> Order:
+        """`discounts` come off the order as a whole: it asks the lines' total less them."""
         if not lines:
             raise InvalidValue("an order needs at least one line")
         if len(lines) > MAX_LINES_PER_ORDER:
@@ -77,12 +88,14 @@ class Order(Aggregate):
             raise InvalidValue("each SKU may appear on one line only")
         if payment_window <= timedelta(0):
             raise InvalidValue("the payment window must be positive")
+        require_discounts_fit(lines, discounts)
         placed_at = require_utc(occurred_at)
         return cls(
             order_id=order_id,
             brand_id=brand_id,
             member_id=member_id,
             lines=tuple(lines),
+            discounts=tuple(discounts),
             delivery=delivery,
             evidence=evidence,
             payment_due_at=placed_at + payment_window,
@@ -91,15 +104,24 @@ class Order(Aggregate):
         )
 
     class Placed(Aggregate.Created):
+        """An order placed before version 2 had no discounts."""
+
+        class_version = 2
+
         order_id: UUID
         brand_id: UUID
         member_id: UUID
         lines: Sequence[OrderLine]
+        discounts: Sequence[Discount]
         delivery: DeliveryAddress
         evidence: AttributionEvidence
         payment_due_at: datetime
         occurred_at: datetime
         actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["discounts"] = []
 
     @event(Placed)
     def __init__(
@@ -108,6 +130,7 @@ class Order(Aggregate):
         brand_id: UUID,
         member_id: UUID,
         lines: Sequence[OrderLine],
+        discounts: Sequence[Discount],
         delivery: DeliveryAddress,
         evidence: AttributionEvidence,
         payment_due_at: datetime,
@@ -117,6 +140,14 @@ class Order(Aggregate):
         self.brand_id = brand_id
         self.member_id = member_id
         self.lines = tuple(lines)
+        self.discounts = tuple(discounts)
+        self._paid_per_line = dict(
+            zip(
+                (line.line_no for line in self.lines),
+                discounted([line.amount_fen for line in self.lines], self.discount_fen),
+                strict=True,
+            )
+        )
         self.delivery = delivery
         self.evidence = evidence
         self.placed_at = occurred_at
@@ -167,8 +198,26 @@ class Order(Aggregate):
         return max(s.delivered_at for s in self.shipments.values() if s.delivered_at)
 
     @property
-    def total_fen(self) -> Fen:
+    def lines_fen(self) -> Fen:
         return sum(line.amount_fen for line in self.lines)
+
+    @property
+    def discount_fen(self) -> Fen:
+        return sum(discount.amount_fen for discount in self.discounts)
+
+    @property
+    def total_fen(self) -> Fen:
+        """What the order asks: its lines less its discounts."""
+        return self.lines_fen - self.discount_fen
+
+    def paid_for(self, line_no: int, quantity: int | None = None) -> Fen:
+        """What the customer really pays for `quantity` units of the line (all of them by
+        default): its share of the order's total once the discounts are taken off the
+        lines in proportion, rounded half up for part of a line."""
+        line, whole = self.line(line_no), self._paid_per_line[line_no]
+        if quantity is None or quantity == line.quantity:
+            return whole
+        return divide_half_up(whole * quantity, line.quantity)
 
     @property
     def is_paid(self) -> bool:
@@ -218,7 +267,8 @@ class Order(Aggregate):
 
     @property
     def returned_fen(self) -> Fen:
-        return sum(self.line(n).unit_price_fen * q for n, q in self.returned.items())
+        """What the returned units were paid, discounts taken off."""
+        return sum(self.paid_for(n, q) for n, q in self.returned.items())
 
     @property
     def refundable_fen(self) -> Fen:
