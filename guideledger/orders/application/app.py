@@ -199,12 +199,10 @@ class OrderApplication(LedgerApplication):
         facts under a recorded transaction id are refused."""
 
         def decide() -> Decision:
-            recorded = self.find(
-                ProviderTransaction, ProviderTransaction.create_id(payment.transaction_id)
-            )
+            order = self.load(Order, payment.order_id)
+            recorded = self._transaction_record(payment.transaction_id, order)
             if recorded is not None:
                 return [], CommandResult(payment.order_id, recorded.delivered_again(payment))
-            order = self.load(Order, payment.order_id)
             now = self.clock.now()
             time_zone = self.organisation.fact(Brand, order.brand_id, "brand_id").time_zone
             order.pay(payment, time_zone, now, PAYMENT_PROVIDER_ACTOR)
@@ -215,6 +213,18 @@ class OrderApplication(LedgerApplication):
             return [order, transaction, *binding], CommandResult(order.id, order.version)
 
         return self.execute(Command(PAYMENT_PROVIDER_ACTOR), decide)
+
+    def _transaction_record(self, transaction_id: str, order: Order) -> ProviderTransaction | None:
+        """The provider's transaction as recorded, if it is. Read from the store itself when
+        the order says that transaction paid it: a delivery racing this one may have
+        recorded both since this process last looked at its log, and the order may have
+        been read afresh while the record was still known missing."""
+        record_id = ProviderTransaction.create_id(transaction_id)
+        if order.transaction_id != transaction_id:
+            return self.find(ProviderTransaction, record_id)
+        record: Aggregate = self.repository.get(record_id)
+        assert isinstance(record, ProviderTransaction), "recorded with the payment"
+        return record
 
     def _bind_after_purchase(self, order: Order, now: datetime, actor: str) -> list[Aggregate]:
         guide_id = order.attribution.guide_id if order.attribution else None
