@@ -16,6 +16,7 @@ import orjson
 from fastapi import Depends, Header, Request
 
 from guideledger.api.auth import Caller, current_caller
+from guideledger.api.tenancy import Owners
 from guideledger.attribution.application.attribution_desk import AttributionDesk
 from guideledger.attribution.application.bindings import Bindings
 from guideledger.commissions.application.app import CommissionApplication
@@ -115,6 +116,12 @@ async def get_commission_views(request: Request) -> CommissionViewVersions:
     return _ledger(request).commission_views
 
 
+async def get_owners(request: Request) -> Owners:
+    """Who owns what an id names, for ids in a body or query (the path's are checked by
+    every operation's `allow`)."""
+    return Owners(_ledger(request))
+
+
 ClockDep = Annotated[Clock, Depends(get_clock)]
 OrganisationDep = Annotated[OrganisationApplication, Depends(get_organisation)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
@@ -132,6 +139,7 @@ SettlementAuditDep = Annotated[SettlementAudit, Depends(get_settlement_audit)]
 ProjectionsDep = Annotated[ProjectionRunner, Depends(get_projections)]
 RankingsDep = Annotated[Rankings, Depends(get_rankings)]
 CommissionViewsDep = Annotated[CommissionViewVersions, Depends(get_commission_views)]
+OwnersDep = Annotated[Owners, Depends(get_owners)]
 
 
 # --- the command envelope ---------------------------------------------------------------

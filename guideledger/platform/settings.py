@@ -58,7 +58,17 @@ class Settings(BaseSettings):
         min_length=32,
         description="HS256 key for bearer tokens; production refuses the development default",
     )
-    token_minutes: int = Field(default=12 * 60, ge=1, le=30 * 24 * 60)
+    token_minutes: int = Field(
+        default=12 * 60, ge=1, le=7 * 24 * 60, description="Lifetime of the tokens it issues"
+    )
+    token_max_minutes: int = Field(
+        default=24 * 60,
+        ge=1,
+        le=7 * 24 * 60,
+        description="Tokens living longer than this (expiry minus issue time) are refused",
+    )
+    token_issuer: str = Field(default="guideledger", min_length=1)
+    token_audience: str = Field(default="guideledger-api", min_length=1)
     access_log: bool = Field(
         default=False, description="One log line per request (costs CPU on every request)"
     )
@@ -78,6 +88,8 @@ class Settings(BaseSettings):
             raise ValueError("production runs on PostgreSQL: set GUIDELEDGER_DATABASE_URL")
         if production and self.jwt_secret == DEVELOPMENT_SECRET:
             raise ValueError("production needs its own GUIDELEDGER_JWT_SECRET")
+        if self.token_minutes > self.token_max_minutes:
+            raise ValueError("token_minutes exceeds token_max_minutes")
         if self.resolved_persistence is Persistence.POSTGRES and not self.database_url:
             raise ValueError("persistence=postgres needs GUIDELEDGER_DATABASE_URL")
         return self

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from guideledger.api.auth import Role
 from guideledger.composition import Ledger
 from guideledger.platform.clock import ManualClock
-from tests.api.conftest import bearer
+from tests.api.conftest import bearer, platform
 from tests.world import PRICES, World, event_count
 
 PROBLEM = "application/problem+json"
@@ -332,14 +332,14 @@ def test_history_shows_every_event_when_and_who(
     client.post(
         f"/orders/{order_id}/payment",
         json={"amount_fen": TOTAL, "payment_ref": "wx"},
-        headers=bearer(api_ledger, Role.FRONTEND, "li"),
+        headers=bearer(api_ledger, Role.ADMIN, "li"),
     )
     history = client.get(f"/orders/{order_id}/history").json()
     assert [(h["version"], h["event"], h["actor"]) for h in history] == [
         (1, "Placed", "frontend:mall"),
         (2, "Attributed", "frontend:mall"),
         (3, "Allocated", "frontend:mall"),
-        (4, "Paid", "frontend:li"),
+        (4, "Paid", "admin:li"),
     ]
     assert history[0]["data"]["lines"][0]["quantity"] == 2
     assert history[0]["occurred_at"].endswith("Z")
@@ -377,11 +377,13 @@ def test_oversized_chunked_bodies_are_refused_too(client: TestClient, api_ledger
 
 
 def test_expire_unpaid_orders_operation(
-    client: TestClient, world: World, clock: ManualClock
+    client: TestClient, world: World, clock: ManualClock, api_ledger: Ledger
 ) -> None:
     order_id = place(client, world)["id"]
     clock.advance(timedelta(minutes=31))
-    response = client.post("/operations/expire-unpaid-orders", json={})
+    response = client.post(
+        "/operations/expire-unpaid-orders", json={}, headers=platform(api_ledger)
+    )
     assert response.json() == {"expired": [order_id]}
     assert client.get(f"/orders/{order_id}").json()["cancel_reason"] == "payment window expired"
 
@@ -393,10 +395,16 @@ def test_far_future_instants_are_refused_where_they_would_act_early(
     before = event_count(api_ledger)
     year_9999 = {"as_of": "9999-12-31T23:59:59Z"}
     assert_refused(
-        client.post("/operations/expire-unpaid-orders", json=year_9999), 422, "invalid-value"
+        client.post(
+            "/operations/expire-unpaid-orders", json=year_9999, headers=platform(api_ledger)
+        ),
+        422,
+        "invalid-value",
     )
     assert_refused(
-        client.post("/operations/mature-commissions", json=year_9999), 422, "invalid-value"
+        client.post("/operations/mature-commissions", json=year_9999, headers=platform(api_ledger)),
+        422,
+        "invalid-value",
     )
     policy = {"effective_from": "9999-12-31T23:59:59Z"}
     refused = client.post(f"/brands/{world.brand_id}/routing-policies", json=policy)

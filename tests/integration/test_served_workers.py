@@ -14,6 +14,7 @@ import pytest
 from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.platform.settings import Persistence, Settings
 from tests.ports import free_port
+from tests.world import GROUP_ID
 
 
 @pytest.fixture
@@ -37,7 +38,12 @@ def two_workers(postgres_url: str, postgres_schema: str) -> Iterator[tuple[str, 
     settings = Settings(
         persistence=Persistence.POSTGRES, database_url=postgres_url, postgres_schema=postgres_schema
     )
-    headers = {"Authorization": f"Bearer {issue_token(settings, Caller('ops', Role.ADMIN))}"}
+    headers = {
+        "Authorization": f"Bearer {issue_token(settings, Caller('ops', Role.ADMIN, GROUP_ID))}"
+    }
+    platform = {
+        "Authorization": f"Bearer {issue_token(settings, Caller('ops', Role.PLATFORM_ADMIN))}"
+    }
     try:
         for _attempt in range(300):
             try:
@@ -46,6 +52,10 @@ def two_workers(postgres_url: str, postgres_schema: str) -> Iterator[tuple[str, 
             except httpx.TransportError:
                 with pytest.raises(subprocess.TimeoutExpired):  # still starting, not dead
                     server.wait(timeout=0.1)
+        group = httpx.post(
+            f"{url}/groups", json={"code": "ACME-GROUP", "name": "Acme"}, headers=platform
+        )
+        assert group.status_code == 201, group.text
         yield url, headers
     finally:
         server.terminate()

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from guideledger.api.app import create_app
 from guideledger.api.auth import Caller, Role, issue_token, read_token
 from guideledger.api.cli import cli
-from guideledger.api.demo import BRAND_CODE
+from guideledger.api.demo import BRAND_CODE, GROUP_ID
 from guideledger.bootstrap import bootstrap
 from guideledger.commissions.application.views import SETTLEMENT_PERIODS
 from guideledger.platform.settings import Persistence, Settings
@@ -36,7 +36,9 @@ def test_demo_loads_once_into_sqlite_and_the_api_serves_it(data_dir: Path) -> No
     assert "already loaded" in again.output
 
     ledger = bootstrap(Settings(persistence=Persistence.SQLITE, data_dir=data_dir))
-    admin = {"Authorization": f"Bearer {issue_token(ledger.settings, Caller('t', Role.ADMIN))}"}
+    admin = {
+        "Authorization": f"Bearer {issue_token(ledger.settings, Caller('t', Role.ADMIN, GROUP_ID))}"
+    }
     with TestClient(create_app(ledger), headers=admin) as client:
         brand = client.get(f"/brands/by-code/{BRAND_CODE}").json()
         assert brand["time_zone"] == "Asia/Shanghai"

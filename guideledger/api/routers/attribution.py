@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, status
 from pydantic import AwareDatetime, BaseModel, Field
 
-from guideledger.api.auth import Role, allow, current_caller
+from guideledger.api.auth import Role
 from guideledger.api.dependencies import (
     AttributionDep,
     ClockDep,
@@ -20,6 +20,7 @@ from guideledger.api.dependencies import (
 )
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Reason, StrictModel, VersionedChange
+from guideledger.api.tenancy import allow, anyone
 from guideledger.attribution.domain.rules import (
     DEFAULT_PRECEDENCE,
     Attribution,
@@ -140,7 +141,7 @@ def publish_attribution_policy(
 @router.get(
     "/brands/{brand_id}/attribution-policies",
     operation_id="listAttributionPolicies",
-    dependencies=[Depends(current_caller)],
+    dependencies=[Depends(anyone)],
 )
 def attribution_policies(
     brand_id: UUID, attribution: AttributionDep

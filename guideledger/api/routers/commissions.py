@@ -12,22 +12,20 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from guideledger.api.auth import Caller, Role, allow, current_caller, require_own
+from guideledger.api.auth import Role
 from guideledger.api.dependencies import (
     ClockDep,
     CommandDep,
     CommissionsDep,
-    OrganisationDep,
     SettlementAuditDep,
 )
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Code, PositiveFen, StrictModel
+from guideledger.api.tenancy import allow, anyone
 from guideledger.commissions.application.app import CommissionApplication
 from guideledger.commissions.domain.ledger import StatementLine
 from guideledger.commissions.domain.rules import ANY, CommissionPolicy, Payee, PayeeLevel, RateRule
 from guideledger.commissions.domain.settlement import SettlementPeriod
-from guideledger.organisation.application.app import OrganisationApplication
-from guideledger.organisation.domain.guides import Guide
 
 router = APIRouter(tags=["ledger"], responses=PROBLEM_RESPONSES)
 Period = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$", examples=["2026-11"])]
@@ -169,7 +167,7 @@ def publish_commission_policy(
 @router.get(
     "/brands/{brand_id}/commission-policies",
     operation_id="listCommissionPolicies",
-    dependencies=[Depends(current_caller)],
+    dependencies=[Depends(anyone)],
 )
 def commission_policies(brand_id: UUID, commissions: CommissionsDep) -> list[CommissionPolicyView]:
     return [
@@ -202,34 +200,20 @@ def _payee(level: PayeeLevel, payee_id: UUID) -> str:
     return Payee(level, payee_id).key
 
 
-StatementReaders = Annotated[
-    Caller, Depends(allow(Role.GUIDE, Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT))
-]
+READS_STATEMENTS = Depends(allow(Role.GUIDE, Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT))
 
 
-def _may_read(
-    caller: Caller, level: PayeeLevel, payee_id: UUID, organisation: OrganisationApplication
-) -> str:
-    """Guides read their own statements; store managers their store's and its guides'."""
-    if caller.role is Role.GUIDE:
-        require_own(caller, guide_id=payee_id if level is PayeeLevel.GUIDE else None)
-    elif caller.role is Role.STORE_MANAGER:
-        store_id = payee_id if level is PayeeLevel.STORE else None
-        if level is PayeeLevel.GUIDE:
-            store_id = organisation.load(Guide, payee_id).store_id
-        require_own(caller, store_id=store_id)
-    return _payee(level, payee_id)
-
-
-@router.get("/payees/{level}/{payee_id}/statements", operation_id="listStatements")
+@router.get(
+    "/payees/{level}/{payee_id}/statements",
+    operation_id="listStatements",
+    dependencies=[READS_STATEMENTS],
+)
 def statements(
     level: PayeeLevel,
     payee_id: UUID,
     commissions: CommissionsDep,
-    organisation: OrganisationDep,
-    caller: StatementReaders,
 ) -> list[StatementSummary]:
-    payee = _may_read(caller, level, payee_id, organisation)
+    payee = _payee(level, payee_id)
     return [
         StatementSummary(
             period=row["period"],
@@ -250,16 +234,18 @@ def statement_view(
     return StatementView.of(found, commissions.statement_lines(found))
 
 
-@router.get("/payees/{level}/{payee_id}/statements/{period}", operation_id="getStatement")
+@router.get(
+    "/payees/{level}/{payee_id}/statements/{period}",
+    operation_id="getStatement",
+    dependencies=[READS_STATEMENTS],
+)
 def statement(
     level: PayeeLevel,
     payee_id: UUID,
     period: Period,
     commissions: CommissionsDep,
-    organisation: OrganisationDep,
-    caller: StatementReaders,
 ) -> StatementView:
-    return statement_view(commissions, _may_read(caller, level, payee_id, organisation), period)
+    return statement_view(commissions, _payee(level, payee_id), period)
 
 
 @router.get(
@@ -267,16 +253,15 @@ def statement(
     operation_id="exportStatementCsv",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "The statement as CSV"}},
+    dependencies=[READS_STATEMENTS],
 )
 def statement_csv(
     level: PayeeLevel,
     payee_id: UUID,
     period: Period,
     commissions: CommissionsDep,
-    organisation: OrganisationDep,
-    caller: StatementReaders,
 ) -> Response:
-    view = statement_view(commissions, _may_read(caller, level, payee_id, organisation), period)
+    view = statement_view(commissions, _payee(level, payee_id), period)
     return Response(
         statement_as_csv(view),
         media_type="text/csv; charset=utf-8",
@@ -337,16 +322,18 @@ def record_payout(
     return Accepted.of(result)
 
 
-@router.get("/payees/{level}/{payee_id}/balances", operation_id="getPayeeBalances")
+@router.get(
+    "/payees/{level}/{payee_id}/balances",
+    operation_id="getPayeeBalances",
+    dependencies=[READS_STATEMENTS],
+)
 def balances(
     level: PayeeLevel,
     payee_id: UUID,
     commissions: CommissionsDep,
-    organisation: OrganisationDep,
-    caller: StatementReaders,
 ) -> dict[str, int]:
     """What the payee is owed, per bucket: pending, settleable, payable (and held, for stores)."""
-    return commissions.balances(_may_read(caller, level, payee_id, organisation))
+    return commissions.balances(_payee(level, payee_id))
 
 
 @router.get(

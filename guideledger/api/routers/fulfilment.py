@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
-from guideledger.api.auth import Caller, Role, allow, current_caller, require_own
+from guideledger.api.auth import Caller, Role
 from guideledger.api.dependencies import (
     ClockDep,
     CommandDep,
@@ -20,6 +20,7 @@ from guideledger.api.dependencies import (
 )
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Location, Reason, StrictModel, VersionedChange
+from guideledger.api.tenancy import allow, anyone
 from guideledger.fulfilment.application.stock_control import StockControl
 from guideledger.fulfilment.domain.routing import (
     LineDemand,
@@ -163,7 +164,6 @@ def receive_stock(
     command: CommandDep,
     caller: KeepsStock,
 ) -> Accepted:
-    require_own(caller, store_id=node_id)
     result = stock.receive(command, node_id, sku_id, body.quantity, body.reference)
     return Accepted.of(result)
 
@@ -177,7 +177,6 @@ def adjust_stock(
     command: CommandDep,
     caller: KeepsStock,
 ) -> Accepted:
-    require_own(caller, store_id=node_id)
     result = stock.adjust(command, node_id, sku_id, body.delta, body.reason, body.expected_version)
     return Accepted.of(result)
 
@@ -186,16 +185,12 @@ def _positions(stock: StockControl, **where: UUID) -> list[StockPositionView]:
     return [StockPositionView(**vars(p), available=p.available) for p in stock.positions(**where)]
 
 
-@router.get(
-    "/nodes/{node_id}/stock", operation_id="getStockByNode", dependencies=[Depends(current_caller)]
-)
+@router.get("/nodes/{node_id}/stock", operation_id="getStockByNode", dependencies=[Depends(anyone)])
 def stock_by_node(node_id: UUID, stock: StockDep) -> list[StockPositionView]:
     return _positions(stock, node_id=node_id)
 
 
-@router.get(
-    "/skus/{sku_id}/stock", operation_id="getStockBySku", dependencies=[Depends(current_caller)]
-)
+@router.get("/skus/{sku_id}/stock", operation_id="getStockBySku", dependencies=[Depends(anyone)])
 def stock_by_sku(sku_id: UUID, stock: StockDep) -> list[StockPositionView]:
     return _positions(stock, sku_id=sku_id)
 
@@ -275,7 +270,7 @@ def publish_routing_policy(
 @router.get(
     "/brands/{brand_id}/routing-policies",
     operation_id="listRoutingPolicies",
-    dependencies=[Depends(current_caller)],
+    dependencies=[Depends(anyone)],
 )
 def routing_policies(brand_id: UUID, routing: RoutingDep) -> list[RoutingPolicyView]:
     return [RoutingPolicyView(**vars(p)) for p in routing.policies(brand_id)]

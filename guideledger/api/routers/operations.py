@@ -15,10 +15,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel, Field
 
-from guideledger.api.auth import Role, allow
 from guideledger.api.dependencies import CommissionsDep, OrdersDep, ProjectionsDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import StrictModel
+from guideledger.api.tenancy import allow_platform
 from guideledger.platform.observability import PROJECTION_LAG_EVENTS, PROJECTION_LAG_SECONDS
 from guideledger.readmodels.runner import ProjectionRunner
 
@@ -114,7 +114,7 @@ class Matured(BaseModel):
 @router.post(
     "/operations/expire-unpaid-orders",
     operation_id="expireUnpaidOrders",
-    dependencies=[Depends(allow())],
+    dependencies=[Depends(allow_platform())],
     tags=["orders", "operations"],
     responses=PROBLEM_RESPONSES,
 )
@@ -125,7 +125,7 @@ def expire_unpaid_orders(body: ExpireUnpaidOrders, orders: OrdersDep) -> Expired
 @router.post(
     "/operations/mature-commissions",
     operation_id="matureCommissions",
-    dependencies=[Depends(allow(Role.FINANCE))],
+    dependencies=[Depends(allow_platform())],
     tags=["ledger", "operations"],
     responses=PROBLEM_RESPONSES,
 )

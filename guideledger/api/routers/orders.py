@@ -10,12 +10,13 @@ from fastapi import APIRouter, Depends, Query, status
 from fastapi.encoders import jsonable_encoder
 from pydantic import AwareDatetime, BaseModel, Field
 
-from guideledger.api.auth import Caller, Role, allow, require_own
+from guideledger.api.auth import Caller, Role
 from guideledger.api.dependencies import (
     CommandDep,
     CommissionsDep,
     OrderHistoryDep,
     OrdersDep,
+    OwnersDep,
     VaultDep,
 )
 from guideledger.api.problems import PROBLEM_RESPONSES
@@ -29,6 +30,7 @@ from guideledger.api.schemas import (
     StrictModel,
     VersionedChange,
 )
+from guideledger.api.tenancy import allow
 from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.kernel.privacy import Vault
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
@@ -209,13 +211,15 @@ class HistoryEntryView(BaseModel):
     data: dict[str, Any]
 
 
-@router.post(
-    "/orders",
-    operation_id="placeOrder",
-    dependencies=[Depends(allow(Role.FRONTEND))],
-    status_code=status.HTTP_201_CREATED,
-)
-def place_order(body: PlaceOrder, orders: OrdersDep, command: CommandDep) -> Accepted:
+@router.post("/orders", operation_id="placeOrder", status_code=status.HTTP_201_CREATED)
+def place_order(
+    body: PlaceOrder,
+    orders: OrdersDep,
+    command: CommandDep,
+    owners: OwnersDep,
+    caller: Annotated[Caller, Depends(allow(Role.FRONTEND))],
+) -> Accepted:
+    owners.admit(caller, brand_id=body.brand_id, member_id=body.member_id)
     result = orders.place_order(
         command,
         brand_id=body.brand_id,
@@ -305,9 +309,14 @@ def cancel_order(
 
 @router.post("/orders/{order_id}/shipments", operation_id="shipOrder")
 def ship_order(
-    order_id: UUID, body: ShipOrder, orders: OrdersDep, command: CommandDep, caller: ShipsParcels
+    order_id: UUID,
+    body: ShipOrder,
+    orders: OrdersDep,
+    command: CommandDep,
+    caller: ShipsParcels,
+    owners: OwnersDep,
 ) -> Accepted:
-    require_own(caller, store_id=body.node_id)
+    owners.admit(caller, node_id=body.node_id)
     quantities: dict[int, int] = {}
     for line in body.lines:
         quantities[line.line_no] = quantities.get(line.line_no, 0) + line.quantity

@@ -9,9 +9,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from guideledger.api.auth import Caller, Role, allow, require_own
-from guideledger.api.dependencies import RankingsDep
+from guideledger.api.auth import Caller, Forbidden, Role
+from guideledger.api.dependencies import OwnersDep, RankingsDep
 from guideledger.api.problems import PROBLEM_RESPONSES
+from guideledger.api.tenancy import allow
 from guideledger.rankings.application.rankings import GuideMeasure, StoreMeasure
 
 router = APIRouter(tags=["rankings"], responses=PROBLEM_RESPONSES)
@@ -117,11 +118,17 @@ def daily_sales(
     caller: Annotated[
         Caller, Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))
     ],
+    owners: OwnersDep,
     store_id: UUID | None = None,
     branch_id: UUID | None = None,
     guide_id: UUID | None = None,
 ) -> list[DayView]:
-    require_own(caller, guide_id=guide_id, store_id=store_id)
+    """Guides read their own days, store managers their store's."""
+    if caller.role is Role.GUIDE and guide_id is None:
+        raise Forbidden("a guide reads only their own sales: give guide_id")
+    if caller.role is Role.STORE_MANAGER and store_id is None:
+        raise Forbidden("a store manager reads only their store's sales: give store_id")
+    owners.admit(caller, store_id=store_id, branch_id=branch_id, guide_id=guide_id)
     days = rankings.daily_sales(
         brand_id, first, last, store_id=store_id, branch_id=branch_id, guide_id=guide_id
     )

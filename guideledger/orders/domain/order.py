@@ -116,6 +116,7 @@ class Order(Aggregate):
         self.member_id = member_id
         self.lines = tuple(lines)
         self.delivery = delivery
+        self.placed_by = actor  # the frontend that placed it
         self.evidence = evidence
         self.placed_at = occurred_at
         self.payment_due_at = payment_due_at

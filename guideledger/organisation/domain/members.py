@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from guideledger.kernel.errors import RuleViolated
 from guideledger.kernel.privacy import Sealed
-from guideledger.kernel.values import natural_id, require_text, require_utc
+from guideledger.kernel.values import require_text, require_utc
+from guideledger.organisation.domain.group import FOUNDING_GROUP_ID, group_scoped_id
 
 
 class Member(Aggregate):
-    """会员. Identified by the member number the mall issues."""
+    """会员. Identified by the member number the group's mall issues."""
 
     @staticmethod
-    def create_id(member_no: str) -> UUID:
-        return natural_id("member", member_no)
+    def create_id(group_id: UUID, member_no: str) -> UUID:
+        return group_scoped_id("member", group_id, member_no)
 
     @classmethod
     def register(
         cls,
         *,
+        group_id: UUID,
         member_no: str,
         name: Sealed,
         phone: Sealed,
@@ -32,6 +35,7 @@ class Member(Aggregate):
     ) -> Member:
         """`name` and `phone` arrive sealed under this member's key."""
         return cls(
+            group_id=group_id,
             member_no=require_text("member_no", member_no, 64),
             name=name,
             phone=phone,
@@ -41,6 +45,7 @@ class Member(Aggregate):
         )
 
     class Registered(Aggregate.Created):
+        group_id: UUID
         member_no: str
         name: Sealed
         phone: Sealed
@@ -48,9 +53,16 @@ class Member(Aggregate):
         occurred_at: datetime
         actor: str
 
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["group_id"] = FOUNDING_GROUP_ID
+
     @event(Registered)
     def __init__(
         self,
+        group_id: UUID,
         member_no: str,
         name: Sealed,
         phone: Sealed,
@@ -58,6 +70,7 @@ class Member(Aggregate):
         occurred_at: datetime,
         actor: str,
     ) -> None:
+        self.group_id = group_id
         self.member_no = member_no
         self.name = name
         self.phone = phone
