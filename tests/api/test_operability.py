@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import string
 
 import pytest
 from fastapi.testclient import TestClient
@@ -73,6 +75,31 @@ def test_metrics_count_requests_and_report_projection_lag(client: TestClient, wo
     )
     assert "guideledger_projection_lag_events" in text
     assert "guideledger_lost_races_total" in text or "guideledger_request_seconds" in text
+
+
+def _series(client: TestClient) -> set[str]:
+    text = client.get("/metrics").text
+    return {line.rsplit(" ", 1)[0] for line in text.splitlines() if not line.startswith("#")}
+
+
+def test_made_up_methods_and_paths_add_no_metric_series(client: TestClient) -> None:
+    anonymous = {"Authorization": ""}
+    rng = random.Random(7)
+
+    def made_up(length: int) -> str:
+        return "".join(rng.choices(string.ascii_uppercase, k=length))
+
+    for method, path in [("PROPFIND", "/"), ("FOO", "/health"), ("GET", "/x")]:
+        client.request(method, path, headers=anonymous)
+    before = _series(client)
+    for _ in range(50):
+        path = rng.choice(["/health", f"/{made_up(8).lower()}/{rng.randrange(10**9)}"])
+        client.request(rng.choice(["PROPFIND", made_up(5)]), path, headers=anonymous)
+        client.get(f"/nowhere/{made_up(12)}", headers=anonymous)
+    assert _series(client) == before
+    assert 'guideledger_requests_total{method="other",route="/health",status="405"}' in before
+    assert 'guideledger_requests_total{method="other",route="unmatched",status="404"}' in before
+    assert 'guideledger_requests_total{method="GET",route="unmatched",status="404"}' in before
 
 
 def test_every_response_and_log_line_carries_the_request_id(
