@@ -72,7 +72,7 @@ def issue_token(settings: Settings, caller: Caller) -> str:
         claims["guide_id"] = str(caller.guide_id)
     if caller.store_id:
         claims["store_id"] = str(caller.store_id)
-    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
 
 
 def read_token(settings: Settings, token: str) -> Caller:
@@ -83,7 +83,10 @@ def _verify(settings: Settings, token: str) -> tuple[Caller, float]:
     """The caller a valid token names, and when the token expires (a POSIX timestamp)."""
     try:
         claims = jwt.decode(
-            token, settings.jwt_secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+            token,
+            settings.jwt_secret.get_secret_value(),
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub"]},
         )
         caller = Caller(
             subject=str(claims["sub"]),
