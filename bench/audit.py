@@ -17,6 +17,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from pydantic import SecretStr
+
 from bench.common import ChildrenPeak, database_url, peak_mb
 from bench.month import write_month
 from guideledger.api.demo import BRAND_ID
@@ -32,7 +34,9 @@ SETTLED_AT = datetime(2026, 11, 20, tzinfo=UTC)  # return windows over: commissi
 
 def ledger_in(schema: str, clock: ManualClock) -> Ledger:
     settings = Settings(
-        persistence=Persistence.POSTGRES, database_url=database_url(), postgres_schema=schema
+        persistence=Persistence.POSTGRES,
+        database_url=SecretStr(database_url()),
+        postgres_schema=schema,
     )
     return bootstrap(settings, clock)
 

@@ -104,7 +104,7 @@ def issue_token(settings: Settings, caller: Caller) -> str:
     for name in SCOPE_CLAIMS:
         if value := getattr(caller, name):
             claims[name] = str(value)
-    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
 
 
 def read_token(settings: Settings, token: str) -> Caller:
@@ -116,7 +116,7 @@ def _verify(settings: Settings, token: str) -> tuple[Caller, float]:
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret,
+            settings.jwt_secret.get_secret_value(),
             algorithms=[ALGORITHM],
             audience=settings.token_audience,
             issuer=settings.token_issuer,

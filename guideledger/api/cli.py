@@ -17,6 +17,7 @@ from uuid import UUID
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -50,11 +51,13 @@ from guideledger.organisation.domain.group import Group
 from guideledger.organisation.domain.units import Node
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.observability import configure_logging
-from guideledger.platform.settings import Persistence, Settings
+from guideledger.platform.settings import Persistence, Settings, refusals
 
 
 class RefusalsAsErrors(TyperGroup):
-    """A command the ledger refuses ends with its reason and exit code 1, not a traceback."""
+    """A command the ledger refuses ends with its reason and exit code 1, and settings
+    the environment gets wrong with their reasons (never their values) and exit code 2,
+    not a traceback."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -63,10 +66,18 @@ class RefusalsAsErrors(TyperGroup):
             details = "".join(f"; {k}={v}" for k, v in refused.extensions.items())
             console.print(f"refused: {refused.detail}{details}", style="red", highlight=False)
             raise typer.Exit(1) from None
+        except ValidationError as invalid:
+            if invalid.title != Settings.__name__:
+                raise
+            for reason in refusals(invalid):
+                console.print(f"invalid setting: {reason}", style="red", highlight=False)
+            raise typer.Exit(2) from None
 
 
 cli = typer.Typer(
-    help="GuideLedger: orders and commissions for guide-led retail.", cls=RefusalsAsErrors
+    help="GuideLedger: orders and commissions for guide-led retail.",
+    cls=RefusalsAsErrors,
+    pretty_exceptions_show_locals=False,  # a traceback's locals may hold the database URL
 )
 console = Console()
 

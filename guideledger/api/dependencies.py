@@ -152,7 +152,8 @@ IdempotencyKeyHeader = Annotated[
         max_length=200,
         pattern=r"^[\x21-\x7e]+$",
         description="A retry with the same key and body returns the first response and writes "
-        "nothing; the same key with another body is refused.",
+        "nothing; the same key with another body is refused. Keys are the caller's own and "
+        "the operation's: another caller's or another operation's key never collides.",
     ),
 ]
 
@@ -176,11 +177,15 @@ async def get_command(
     caller: Annotated[Caller, Depends(current_caller)],
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Command:
-    """The acting user (from the bearer token) and the idempotency key, if sent."""
+    """The acting user (from the bearer token) and the idempotency key, if sent, scoped to
+    the caller and the operation (its method and route template)."""
     if idempotency_key is None:
         return Command(actor=caller.actor)
     fingerprint = await request_fingerprint(request)
-    return Command(actor=caller.actor, idempotency=IdempotencyKey(idempotency_key, fingerprint))
+    scope = f"{caller.identity} {request.method} {request.scope['route'].path}"
+    return Command(
+        actor=caller.actor, idempotency=IdempotencyKey(idempotency_key, fingerprint, scope)
+    )
 
 
 CommandDep = Annotated[Command, Depends(get_command)]

@@ -114,6 +114,45 @@ def test_same_key_with_a_different_body_is_refused(
     assert event_count(api_ledger) == before
 
 
+def test_two_callers_sending_the_same_key_each_get_their_own_outcome(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    mall, app, kiosk = (bearer(api_ledger, Role.FRONTEND, who) for who in ("mall", "app", "kiosk"))
+    changed = order_body(
+        world, delivery={"address": "elsewhere", "location": {"latitude": 30, "longitude": 120}}
+    )
+    sent = [(mall, order_body(world)), (app, order_body(world)), (kiosk, changed)]
+    first = [
+        client.post("/orders", json=body, headers={**caller, "Idempotency-Key": "k-45"})
+        for caller, body in sent
+    ]
+    assert [response.status_code for response in first] == [201, 201, 201]
+    assert len({response.json()["id"] for response in first}) == 3
+    before = event_count(api_ledger)
+    again = [
+        client.post("/orders", json=body, headers={**caller, "Idempotency-Key": "k-45"}).json()
+        for caller, body in sent
+    ]
+    assert again == [response.json() for response in first]
+    assert event_count(api_ledger) == before
+
+
+def test_one_callers_key_for_two_operations_is_two_keys(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    key = {"Idempotency-Key": "k-46"}
+    placed = client.post("/orders", json=order_body(world), headers=key)
+    payment = {"amount_fen": TOTAL, "payment_ref": "wx"}
+    paid = client.post(f"/orders/{placed.json()['id']}/payment", json=payment, headers=key)
+    assert paid.status_code == 200, paid.text
+    assert paid.json() == {"id": placed.json()["id"], "version": 4}
+    before = event_count(api_ledger)
+    assert client.post("/orders", json=order_body(world), headers=key).json() == placed.json()
+    again = client.post(f"/orders/{placed.json()['id']}/payment", json=payment, headers=key)
+    assert again.json() == paid.json()
+    assert event_count(api_ledger) == before
+
+
 def test_key_fingerprint_ignores_json_key_order(client: TestClient, world: World) -> None:
     body = order_body(world)
     first = client.post("/orders", json=body, headers={"Idempotency-Key": "k-44"})

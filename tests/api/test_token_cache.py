@@ -60,7 +60,7 @@ def test_a_refused_token_stays_refused(decodes: list[str]) -> None:
     )
     expired = jwt.encode(
         {"sub": "x", "role": "admin", "exp": datetime.now(UTC) - timedelta(seconds=1)},
-        SETTINGS.jwt_secret,
+        SETTINGS.jwt_secret.get_secret_value(),
         ALGORITHM,
     )
     for token in (forged, expired, forged, expired):

@@ -128,6 +128,31 @@ def test_same_key_with_another_request_is_refused(ledger: Ledger, world: World) 
     assert event_count(ledger) == before
 
 
+def test_the_same_key_in_two_scopes_is_two_keys(ledger: Ledger, world: World) -> None:
+    mall = Command("frontend:mall", IdempotencyKey("k", "body-1", "frontend:mall POST /orders"))
+    app = Command("frontend:app", IdempotencyKey("k", "body-2", "frontend:app POST /orders"))
+    first, second = place(ledger, world, command=mall), place(ledger, world, command=app)
+    assert first.id != second.id
+    before = event_count(ledger)
+    assert (place(ledger, world, command=mall), place(ledger, world, command=app)) == (
+        first,
+        second,
+    )
+    assert event_count(ledger) == before
+
+
+def test_a_key_recorded_before_keys_had_scopes_answers_only_the_same_request(
+    ledger: Ledger, world: World
+) -> None:
+    unscoped = place(ledger, world, command=Command("frontend:mall", IdempotencyKey("k", "body")))
+    before = event_count(ledger)
+    retry = IdempotencyKey("k", "body", "frontend:mall POST /orders")
+    assert place(ledger, world, command=Command("frontend:mall", retry)) == unscoped
+    assert event_count(ledger) == before
+    another = IdempotencyKey("k", "another body", "frontend:app POST /orders")
+    assert place(ledger, world, command=Command("frontend:app", another)).id != unscoped.id
+
+
 def test_idempotent_payment_retry_does_not_pay_twice(ledger: Ledger, world: World) -> None:
     order_id = place(ledger, world).id
     command = Command("frontend", IdempotencyKey("pay-1", "body"))

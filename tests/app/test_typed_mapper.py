@@ -21,6 +21,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import resolve_topic
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 import guideledger
 from guideledger.attribution.domain.rules import AttributionPolicy
@@ -176,7 +177,7 @@ def test_events_stored_in_json_before_read_the_same_with_their_declared_types(
 ) -> None:
     settings = Settings(
         persistence=Persistence.POSTGRES,
-        database_url=postgres_url,
+        database_url=SecretStr(postgres_url),
         postgres_schema=postgres_schema,
         postgres_pool_size=2,
     )

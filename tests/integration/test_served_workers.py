@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.platform.settings import Persistence, Settings
@@ -36,7 +37,9 @@ def two_workers(postgres_url: str, postgres_schema: str) -> Iterator[tuple[str, 
     )
     url = f"http://127.0.0.1:{port}"
     settings = Settings(
-        persistence=Persistence.POSTGRES, database_url=postgres_url, postgres_schema=postgres_schema
+        persistence=Persistence.POSTGRES,
+        database_url=SecretStr(postgres_url),
+        postgres_schema=postgres_schema,
     )
     headers = {
         "Authorization": f"Bearer {issue_token(settings, Caller('ops', Role.ADMIN, GROUP_ID))}"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -131,3 +134,27 @@ def test_audit_and_rebuild_commands_report_with_progress(data_dir: Path) -> None
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "Candidate version 2 is built" in rebuilt.output
     assert "difference" in rebuilt.output  # the diff's table, empty under the same rules
+
+
+def test_a_command_that_cannot_reach_the_database_prints_no_password(tmp_path: Path) -> None:
+    password = "Pw7Rk2Xq9Lm4Tz"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")},
+        "GUIDELEDGER_DATABASE_URL": f"postgresql://ledger:{password}@127.0.0.1:1/ledger",
+        "COLUMNS": "200",
+    }
+    failed = subprocess.run(
+        [sys.executable, "-m", "guideledger.api.cli", "projections"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert failed.returncode != 0
+    assert "Connection refused" in failed.stderr  # the traceback, as the operator sees it
+    printed = failed.stdout + failed.stderr
+    assert not [
+        password[i : i + 6] for i in range(len(password) - 5) if password[i : i + 6] in printed
+    ]

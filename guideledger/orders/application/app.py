@@ -121,7 +121,7 @@ class OrderApplication(LedgerApplication):
         """Places the order and routes it: allocated with stock reserved, or queued."""
         # A retry with the same key collides on the order id as well as on the key.
         if command.idempotency is not None:
-            order_id = natural_id("order", command.idempotency.key)
+            order_id = natural_id("order", command.idempotency.scoped)
         else:
             order_id = uuid4()
 
