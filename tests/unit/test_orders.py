@@ -116,6 +116,35 @@ def test_refuses_malformed_lines(lines: list[OrderLine]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("delivery", "evidence"),
+    [
+        (DeliveryAddress(sealed("x"), GeoPoint(31.2304, 121.4737)), DIRECT),
+        (DeliveryAddress(sealed("x"), GeoPoint(31.2304, 121.4737), sealed("x")), DIRECT),
+        (
+            DeliveryAddress(sealed("x"), GeoPoint(31.23, 121.47), sealed("x")),
+            AttributionEvidence(Channel.STORE_ACCOUNT, store_id=uuid4(), guide_note="Wang Fang"),
+        ),
+    ],
+    ids=["point in the clear", "exact point beside the sealed one", "note in the clear"],
+)
+def test_an_order_records_its_members_data_only_sealed(
+    delivery: DeliveryAddress, evidence: AttributionEvidence
+) -> None:
+    with pytest.raises(InvalidValue, match="sealed"):
+        Order.place(
+            order_id=uuid4(),
+            brand_id=uuid4(),
+            member_id=uuid4(),
+            lines=[OrderLine(1, SKU_A, 1, 100)],
+            delivery=delivery,
+            evidence=evidence,
+            payment_window=WINDOW,
+            occurred_at=PLACED_AT,
+            actor="a",
+        )
+
+
+@pytest.mark.parametrize(
     ("quantity", "price"), [(0, 100), (-1, 100), (MAX_QUANTITY_PER_LINE + 1, 100), (1, -1)]
 )
 def test_refuses_impossible_quantities_and_prices(quantity: int, price: int) -> None:
