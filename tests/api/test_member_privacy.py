@@ -6,10 +6,13 @@ import json
 import struct
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
+from eventsourcing.persistence import Mapper
 from fastapi.testclient import TestClient
 
 from guideledger.composition import Ledger
+from guideledger.organisation.domain.members import Member
 from tests.api.test_orders_api import TOTAL, assert_refused, order_body
 from tests.world import World
 
@@ -169,3 +172,22 @@ def test_after_forgetting_no_read_and_no_stored_event_holds_the_members_data(
     for degrees in EXACT.values():
         assert struct.pack(">d", degrees) not in stored
         assert str(degrees).encode() not in stored
+
+
+def test_a_number_recorded_before_numbers_were_sealed_shows_until_the_member_is_forgotten(
+    client: TestClient, api_ledger: Ledger
+) -> None:
+    """A member registered then: the number in the clear (in JSON), name and phone sealed."""
+    organisation = api_ledger.organisation
+    member_id = client.post("/members", json={"member_no": "M-OLD", "name": NAME, "phone": PHONE})
+    [stored] = organisation.recorder.select_events(UUID(member_id.json()["id"]))
+    registered = organisation.mapper.to_domain_event(stored)
+    old_id = Member.create_id(MEMBER_NO)
+    vars(registered).update(originator_id=old_id, member_no=MEMBER_NO)
+    vars(registered).update(name=organisation.vault.seal(old_id, NAME))
+    json_mapper: Mapper[UUID] = Mapper(organisation.mapper.transcoder)
+    organisation.recorder.insert_events([json_mapper.to_stored_event(registered)])
+
+    assert client.get(f"/members/by-number/{MEMBER_NO}").json()["member_no"] == MEMBER_NO
+    client.post(f"/members/{old_id}/forget", json={"reason": "right to erasure"})
+    assert client.get(f"/members/by-number/{MEMBER_NO}").json()["member_no"] is None

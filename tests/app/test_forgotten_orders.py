@@ -7,6 +7,7 @@ import dataclasses
 import json
 from uuid import UUID, uuid4
 
+from eventsourcing.persistence import Mapper
 from fastapi.encoders import jsonable_encoder
 
 from guideledger.attribution.domain.rules import AttributionEvidence, Channel
@@ -42,8 +43,9 @@ def noted_order(ledger: Ledger, world: World, stocked: bool = True) -> UUID:
 
 def recorded_before_sealing(ledger: Ledger, order_id: UUID) -> UUID:
     """The order's events again under a new id, as they were recorded before the exact
-    point, the note and the reason were sealed: in the clear."""
+    point, the note and the reason were sealed: in the clear, the order placed in JSON."""
     copy_id, personal = uuid4(), PersonalData(ledger.organisation.vault)
+    json_mapper: Mapper[UUID] = Mapper(ledger.orders.mapper.transcoder)  # as stored then
     copied = []
     for stored in ledger.orders.recorder.select_events(order_id):
         event = ledger.orders.mapper.to_domain_event(stored)
@@ -54,7 +56,8 @@ def recorded_before_sealing(ledger: Ledger, order_id: UUID) -> UUID:
         if isinstance(event, Order.Cancelled):
             state["reason"] = personal.text(event.reason, forgotten=False)
         state["originator_id"] = copy_id
-        copied.append(ledger.orders.mapper.to_stored_event(event))
+        mapper = json_mapper if isinstance(event, Order.Placed) else ledger.orders.mapper
+        copied.append(mapper.to_stored_event(event))
     ledger.orders.recorder.insert_events(copied)
     return copy_id
 
