@@ -28,10 +28,10 @@ from guideledger.eventstore.application import Clock
 from guideledger.eventstore.commands import Command, IdempotencyKey
 from guideledger.fulfilment.application.routing_desk import RoutingDesk
 from guideledger.fulfilment.application.stock_control import StockControl
-from guideledger.kernel.privacy import Vault
 from guideledger.orders.application.app import OrderApplication
 from guideledger.orders.application.corrections import AttributionCorrections
 from guideledger.orders.application.history import OrderHistory
+from guideledger.orders.application.personal import PersonalData
 from guideledger.orders.application.waiting import WaitingOrders
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.rankings.application.rankings import Rankings
@@ -54,9 +54,9 @@ async def get_organisation(request: Request) -> OrganisationApplication:
     return _ledger(request).organisation
 
 
-async def get_vault(request: Request) -> Vault:
-    """Unseals members' personal data (null once a member is forgotten)."""
-    return _ledger(request).organisation.vault
+async def get_personal_data(request: Request) -> PersonalData:
+    """Opens an order's personal data for its readers (null once the member is forgotten)."""
+    return PersonalData(_ledger(request).organisation.vault)
 
 
 async def get_orders(request: Request) -> OrderApplication:
@@ -124,7 +124,7 @@ async def get_owners(request: Request) -> Owners:
 
 ClockDep = Annotated[Clock, Depends(get_clock)]
 OrganisationDep = Annotated[OrganisationApplication, Depends(get_organisation)]
-VaultDep = Annotated[Vault, Depends(get_vault)]
+PersonalDataDep = Annotated[PersonalData, Depends(get_personal_data)]
 OrdersDep = Annotated[OrderApplication, Depends(get_orders)]
 OrderHistoryDep = Annotated[OrderHistory, Depends(get_order_history)]
 WaitingOrdersDep = Annotated[WaitingOrders, Depends(get_waiting_orders)]

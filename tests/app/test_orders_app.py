@@ -195,7 +195,7 @@ def test_history_lists_every_event_with_when_and_who(ledger: Ledger, world: Worl
         (4, "Paid", "customer:li"),
     ]
     assert (history[3].data["amount_fen"], history[3].data["payment_ref"]) == (order_total(), "wx")
-    assert history[3].data["attribution"].guide_id == world.guide_id
+    assert history[3].data["attribution"]["guide_id"] == world.guide_id
 
 
 def test_unknown_order_is_not_found(ledger: Ledger) -> None:

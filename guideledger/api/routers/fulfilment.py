@@ -14,6 +14,7 @@ from guideledger.api.dependencies import (
     ClockDep,
     CommandDep,
     OrdersDep,
+    PersonalDataDep,
     RoutingDep,
     StockDep,
     WaitingOrdersDep,
@@ -57,6 +58,12 @@ class StockPositionView(BaseModel):
     available: int
 
 
+DISTANCE = (
+    "From the delivery area (about a kilometre) for decisions recorded with an order; "
+    "null once the order's member has been forgotten"
+)
+
+
 class AllocatedLineView(BaseModel):
     line_no: int
     sku_id: UUID
@@ -67,7 +74,7 @@ class AllocationView(BaseModel):
     node_id: UUID
     kind: str
     branch_id: UUID
-    distance_km: float
+    distance_km: float | None = Field(description=DISTANCE)
     band: int
     cross_branch: bool
     lines: list[AllocatedLineView]
@@ -76,7 +83,7 @@ class AllocationView(BaseModel):
 class CandidateView(BaseModel):
     node_id: UUID
     kind: str
-    distance_km: float
+    distance_km: float | None = Field(description=DISTANCE)
     band: int
     outcome: Outcome
     reason: str
@@ -92,7 +99,10 @@ class RoutingDecisionView(BaseModel):
     candidates: list[CandidateView]
 
     @classmethod
-    def of(cls, decision: RoutingDecision, order: Order | None = None) -> RoutingDecisionView:
+    def of(
+        cls, decision: RoutingDecision, order: Order | None = None, distances: bool = True
+    ) -> RoutingDecisionView:
+        """`distances=False` leaves out how far the nodes were (their bands stay)."""
         return cls(
             policy_version=decision.policy_version,
             routable=decision.routable,
@@ -103,14 +113,17 @@ class RoutingDecisionView(BaseModel):
                     node_id=a.node_id,
                     kind=a.kind,
                     branch_id=a.branch_id,
-                    distance_km=a.distance_km,
+                    distance_km=a.distance_km if distances else None,
                     band=a.band,
                     cross_branch=order.is_cross_branch(a) if order else False,
                     lines=[AllocatedLineView(**vars(line)) for line in a.lines],
                 )
                 for a in decision.allocations
             ],
-            candidates=[CandidateView(**vars(c)) for c in decision.candidates],
+            candidates=[
+                CandidateView(**{**vars(c), "distance_km": c.distance_km if distances else None})
+                for c in decision.candidates
+            ],
         )
 
 
@@ -200,10 +213,17 @@ def stock_by_sku(sku_id: UUID, stock: StockDep) -> list[StockPositionView]:
     operation_id="getOrderRouting",
     dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
 )
-def order_routing(order_id: UUID, orders: OrdersDep) -> RoutingDecisionView | None:
-    """The routing decision with every candidate's outcome; null before any routing."""
+def order_routing(
+    order_id: UUID, orders: OrdersDep, personal: PersonalDataDep
+) -> RoutingDecisionView | None:
+    """The routing decision with every candidate's outcome; null before any routing. Once
+    the member is forgotten, without distances: an order routed before they were measured
+    from the delivery area recorded them from the exact point."""
     order = orders.get_order(order_id)
-    return RoutingDecisionView.of(order.routing, order) if order.routing else None
+    if order.routing is None:
+        return None
+    distances = not personal.forgotten(order.member_id)
+    return RoutingDecisionView.of(order.routing, order, distances)
 
 
 @router.post(

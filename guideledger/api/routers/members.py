@@ -13,7 +13,7 @@ from guideledger.api.dependencies import CommandDep, OrganisationDep, OwnersDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Code, Name, StrictModel
 from guideledger.api.tenancy import allow, tenant
-from guideledger.kernel.privacy import Vault
+from guideledger.kernel.privacy import Sealed, Vault
 from guideledger.organisation.domain.members import Member
 
 router = APIRouter(tags=["members"], responses=PROBLEM_RESPONSES)
@@ -29,7 +29,7 @@ class RegisterMember(StrictModel):
 class MemberView(BaseModel):
     id: UUID
     version: int
-    member_no: str
+    member_no: str | None = Field(description="null once the member has been forgotten")
     name: str | None = Field(description="null once the member has been forgotten")
     phone: str | None
     registered_at_store_id: UUID | None
@@ -40,12 +40,20 @@ class MemberView(BaseModel):
         return cls(
             id=member.id,
             version=member.version,
-            member_no=member.member_no,
+            member_no=_opened(member.member_no, member.id, vault),
             name=vault.unseal(member.name),
             phone=vault.unseal(member.phone),
             registered_at_store_id=member.registered_at_store_id,
             forgotten=member.forgotten,
         )
+
+
+def _opened(value: Sealed | str, member_id: UUID, vault: Vault) -> str | None:
+    """A sealed value opened; one recorded in the clear before such values were sealed is
+    shown only while the member's key exists."""
+    if isinstance(value, Sealed):
+        return vault.unseal(value)
+    return value if vault.holds_key(member_id) else None
 
 
 class ForgetMember(StrictModel):

@@ -17,7 +17,7 @@ from guideledger.api.dependencies import (
     OrderHistoryDep,
     OrdersDep,
     OwnersDep,
-    VaultDep,
+    PersonalDataDep,
 )
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import (
@@ -32,8 +32,8 @@ from guideledger.api.schemas import (
 )
 from guideledger.api.tenancy import allow
 from guideledger.attribution.domain.rules import AttributionEvidence, Channel
-from guideledger.kernel.privacy import Vault
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
+from guideledger.orders.application.personal import PersonalData
 from guideledger.orders.domain.lines import MAX_QUANTITY_PER_LINE, OrderStatus
 from guideledger.orders.domain.order import MAX_LINES_PER_ORDER, Order
 from guideledger.support.timeline import order_timeline
@@ -126,7 +126,7 @@ class ShipmentView(BaseModel):
 
 class DeliveryView(BaseModel):
     address: str | None = Field(description="null once the member has been forgotten")
-    location: Location
+    location: Location = Field(description="to about a kilometre once the member is forgotten")
 
 
 class OrderView(BaseModel):
@@ -141,7 +141,7 @@ class OrderView(BaseModel):
     refundable_fen: int
     placed_at: datetime
     payment_due_at: datetime
-    cancel_reason: str | None
+    cancel_reason: str | None = Field(description="null once the member has been forgotten")
     awaiting_stock: bool = Field(description="No node could take it yet; see the unroutable queue")
     allocated_nodes: list[UUID]
     lines: list[OrderLineView]
@@ -150,7 +150,8 @@ class OrderView(BaseModel):
     evidence: Evidence
 
     @classmethod
-    def of(cls, order: Order, vault: Vault) -> OrderView:
+    def of(cls, order: Order, personal: PersonalData) -> OrderView:
+        forgotten = personal.forgotten(order.member_id)
         return cls(
             id=order.id,
             version=order.version,
@@ -163,7 +164,7 @@ class OrderView(BaseModel):
             refundable_fen=order.refundable_fen,
             placed_at=order.placed_at,
             payment_due_at=order.payment_due_at,
-            cancel_reason=order.cancel_reason,
+            cancel_reason=personal.text(order.cancel_reason, forgotten),
             awaiting_stock=order.awaiting_stock,
             allocated_nodes=[a.node_id for a in order.allocations],
             lines=[
@@ -189,15 +190,15 @@ class OrderView(BaseModel):
                 for s in order.shipments.values()
             ],
             delivery=DeliveryView(
-                address=vault.unseal(order.delivery.address),
-                location=Location.from_domain(order.delivery.location),
+                address=personal.text(order.delivery.address, forgotten),
+                location=Location.from_domain(personal.point(order.delivery, forgotten)),
             ),
             evidence=Evidence(
                 channel=order.evidence.channel,
                 guide_id=order.evidence.guide_id,
                 store_id=order.evidence.store_id,
                 share_code=order.evidence.share_code,
-                guide_note=order.evidence.guide_note,
+                guide_note=personal.text(order.evidence.guide_note, forgotten),
             ),
         )
 
@@ -240,15 +241,15 @@ def get_order(
     order_id: UUID,
     orders: OrdersDep,
     history: OrderHistoryDep,
-    vault: VaultDep,
+    personal: PersonalDataDep,
     as_of: Annotated[
         AwareDatetime | None,
         Query(description="The order as it stood at this instant (with a time zone)"),
     ] = None,
 ) -> OrderView:
     if as_of is None:
-        return OrderView.of(orders.get_order(order_id), vault)
-    return OrderView.of(history.as_of(order_id, as_of), vault)
+        return OrderView.of(orders.get_order(order_id), personal)
+    return OrderView.of(history.as_of(order_id, as_of), personal)
 
 
 @router.get(

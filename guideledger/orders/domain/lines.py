@@ -9,7 +9,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from guideledger.kernel.errors import InvalidValue
-from guideledger.kernel.privacy import Sealed
+from guideledger.kernel.privacy import Sealed, area_of
 from guideledger.kernel.values import Fen, GeoPoint, require_non_negative, require_positive
 
 MAX_QUANTITY_PER_LINE = 10_000
@@ -52,11 +52,22 @@ class OrderLine:
 
 @dataclass(frozen=True)
 class DeliveryAddress:
-    """Where the parcel goes: the address text is personal, sealed under the member's key;
-    the location stays open because routing needs it."""
+    """Where the parcel goes. The address and the exact point are personal, sealed under
+    the member's key (`exact`); `location` is what is kept in the clear, the point's area
+    (`area_of`, about a kilometre), which routing falls back on and which is all that is
+    left once the member is forgotten.
+
+    An order placed before points were sealed has no `exact`: its `location` is the exact
+    point, in the clear, and deleting a key cannot shred it; readers show its area once
+    the member is forgotten."""
 
     address: Sealed
     location: GeoPoint
+    exact: Sealed | None = None
+
+    @property
+    def area(self) -> GeoPoint:
+        return area_of(self.location)
 
 
 @dataclass(frozen=True)

@@ -296,10 +296,12 @@ class OrganisationApplication(LedgerApplication):
             if registered_at_store_id is not None:
                 store = self.reference(Node, registered_at_store_id, "registered_at_store_id")
                 self._require_in_group(store.brand_id, group_id, "registered_at_store_id")
-            member_id = Member.create_id(group_id, require_text("member_no", member_no, 64))
+            member_no_given = require_text("member_no", member_no, 64)
+            member_id = Member.create_id(group_id, member_no_given)
             return Member.register(
                 group_id=group_id,
-                member_no=member_no,
+                member_id=member_id,
+                member_no=self.vault.seal(member_id, member_no_given),
                 name=self.vault.seal(member_id, require_text("name", name, 100)),
                 phone=self.vault.seal(member_id, require_text("phone", phone, 32)),
                 registered_at_store_id=registered_at_store_id,
@@ -310,8 +312,9 @@ class OrganisationApplication(LedgerApplication):
         return self.create(command, new)
 
     def forget_member(self, command: Command, member_id: UUID, reason: str) -> CommandResult:
-        """Deletes the member's key, then records it: their name, phone and addresses in
-        every stored event become unreadable; orders, attribution and the ledger stay."""
+        """Deletes the member's key, then records it: their number, name, phone, delivery
+        addresses and points, notes and reasons in every stored event become unreadable;
+        orders, attribution and the ledger stay."""
         self.load(Member, member_id)
         self.vault.forget(member_id)
         return self.update(

@@ -8,14 +8,19 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from guideledger.kernel.errors import RuleViolated
+from guideledger.kernel.errors import InvalidValue, RuleViolated
 from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import require_text, require_utc
 from guideledger.organisation.domain.group import FOUNDING_GROUP_ID, group_scoped_id
 
 
 class Member(Aggregate):
-    """会员. Identified by the member number the group's mall issues."""
+    """会员. Identified by the member number the group's mall issues.
+
+    The number is personal (it is often the member's phone number): it is recorded sealed
+    like the name and phone; the member's id is derived from it and the group, so the number
+    still finds the member (members registered before numbers were sealed recorded it in the
+    clear)."""
 
     @staticmethod
     def create_id(group_id: UUID, member_no: str) -> UUID:
@@ -26,17 +31,23 @@ class Member(Aggregate):
         cls,
         *,
         group_id: UUID,
-        member_no: str,
+        member_id: UUID,
+        member_no: Sealed,
         name: Sealed,
         phone: Sealed,
         registered_at_store_id: UUID | None,
         occurred_at: datetime,
         actor: str,
     ) -> Member:
-        """`name` and `phone` arrive sealed under this member's key."""
-        return cls(
+        """`member_no`, `name` and `phone` arrive sealed under this member's key; the id is
+        `create_id` of the group and the number, which only the caller saw in the clear."""
+        if any(sealed.member_id != member_id for sealed in (member_no, name, phone)):
+            raise InvalidValue("personal data must be sealed under the member's own key")
+        return cls._create(
+            cls.Registered,
+            id=member_id,
             group_id=group_id,
-            member_no=require_text("member_no", member_no, 64),
+            member_no=member_no,
             name=name,
             phone=phone,
             registered_at_store_id=registered_at_store_id,
@@ -46,7 +57,7 @@ class Member(Aggregate):
 
     class Registered(Aggregate.Created):
         group_id: UUID
-        member_no: str
+        member_no: Sealed | str
         name: Sealed
         phone: Sealed
         registered_at_store_id: UUID | None
@@ -63,7 +74,7 @@ class Member(Aggregate):
     def __init__(
         self,
         group_id: UUID,
-        member_no: str,
+        member_no: Sealed | str,
         name: Sealed,
         phone: Sealed,
         registered_at_store_id: UUID | None,
