@@ -116,10 +116,12 @@ async def get_commission_views(request: Request) -> CommissionViewVersions:
     return _ledger(request).commission_views
 
 
-async def get_owners(request: Request) -> Owners:
+async def get_owners(
+    request: Request, caller: Annotated[Caller, Depends(current_caller)]
+) -> Owners:
     """Who owns what an id names, for ids in a body or query (the path's are checked by
     every operation's `allow`)."""
-    return Owners(_ledger(request))
+    return Owners(_ledger(request), caller)
 
 
 ClockDep = Annotated[Clock, Depends(get_clock)]

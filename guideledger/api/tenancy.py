@@ -71,32 +71,60 @@ class Owners:
     """Finds the owner of what an id names, from facts fixed when it was registered (a
     brand's group, a node's or SKU's brand) and, for what moves, its current state."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, viewer: Caller) -> None:
         self.ledger = ledger
         self.org = ledger.organisation
+        self.viewer = viewer  # whose bindings to a member matter (a guide's own)
 
     def of_brand(self, brand_id: UUID) -> Owner:
         return Owner(self.org.fact(Brand, brand_id, "brand_id").group_id, brand_id)
 
     def of_member(self, member_id: UUID) -> Owner:
-        return Owner(self.org.fact(Member, member_id, "member_id").group_id)
+        """A member is the group's, and personal: of guides, only the one bound to them in
+        the viewing guide's brand sees them."""
+        group_id = self.org.fact(Member, member_id, "member_id").group_id
+        guides = frozenset[UUID]()
+        if self.viewer.role is Role.GUIDE and self.viewer.guide_id is not None:
+            brand_id = self.org.fact(Guide, self.viewer.guide_id, "guide_id").brand_id
+            binding = self.ledger.bindings.current(member_id, brand_id)
+            guides = frozenset({binding.guide_id} if binding and binding.guide_id else ())
+        return Owner(group_id, personal=True, guide_ids=guides)
 
     def of_sku(self, sku_id: UUID) -> Owner:
         return self.of_brand(self.org.fact(Sku, sku_id, "sku_id").brand_id)
 
-    def of_unit(self, cls: type[Region | District | Branch], unit_id: UUID) -> Owner:
+    def of_unit(
+        self, cls: type[Region | District | Branch], unit_id: UUID, personal: bool = False
+    ) -> Owner:
+        """A unit of the brand; as a payee, its money is none of a guide's or store's."""
         brand = self.of_brand(self.org.fact(cls, unit_id, "id").brand_id)
-        return Owner(brand.group_id, brand.brand_id, personal=True)
+        return Owner(brand.group_id, brand.brand_id, personal=personal)
 
     def of_node(self, node_id: UUID) -> Owner:
         brand = self.of_brand(self.org.fact(Node, node_id, "node_id").brand_id)
         return Owner(brand.group_id, brand.brand_id, True, frozenset({node_id}))
 
     def of_guide(self, guide_id: UUID) -> Owner:
+        """A guide's things are seen by the managers of every store it has worked in (what
+        each of them sees of its statements is narrowed to their store's lines)."""
         guide = self.org.load(Guide, guide_id)
         brand = self.of_brand(guide.brand_id)
-        stores = frozenset({guide.store_id})
+        stores = guide.stores_served
         return Owner(brand.group_id, brand.brand_id, True, stores, frozenset({guide_id}))
+
+    def of_shipment(self, order_id: UUID, shipment_id: str) -> Owner:
+        """A shipment is its node's: only that store's manager records its delivery."""
+        order = self.ledger.orders.load(Order, order_id)
+        shipment = order.shipments.get(shipment_id)
+        if shipment is None:
+            raise NotFound(f"the order has no shipment {shipment_id!r}")
+        brand = self.of_brand(order.brand_id)
+        return Owner(brand.group_id, brand.brand_id, True, frozenset({shipment.node_id}))
+
+    def store_of_order(self, order_id: UUID) -> UUID | None:
+        """The store a sale was attributed to (where its commission was earned)."""
+        attribution = self.ledger.orders.load(Order, order_id).attribution
+        return attribution.store_id if attribution else None
 
     def of_order(self, order_id: UUID) -> Owner:
         order = self.ledger.orders.load(Order, order_id)
@@ -127,11 +155,11 @@ class Owners:
             case PayeeLevel.STORE:
                 return self.of_node(payee_id)
             case PayeeLevel.DISTRICT:
-                return self.of_unit(District, payee_id)
+                return self.of_unit(District, payee_id, personal=True)
             case PayeeLevel.REGION:
-                return self.of_unit(Region, payee_id)
+                return self.of_unit(Region, payee_id, personal=True)
             case PayeeLevel.BRANCH:
-                return self.of_unit(Branch, payee_id)
+                return self.of_unit(Branch, payee_id, personal=True)
 
     def admit(self, caller: Caller, **ids: UUID | None) -> None:
         """Admits `caller` to each id given by its parameter's name (None: not given).
@@ -157,6 +185,9 @@ class Owners:
                 owners.append(self.of_payee(str(level), payee_id))
             if "share_code" in params:
                 owners.append(self.of_share(params["share_code"]))
+            order_id = _id(params.get("order_id"))
+            if order_id is not None and "shipment_id" in params:
+                owners.append(self.of_shipment(order_id, params["shipment_id"]))
         except UnknownReference as unknown:
             raise NotFound(unknown.detail) from None
         return owners
@@ -184,7 +215,7 @@ def _id(value: str | None) -> UUID | None:
 
 def admit_path(ledger: Ledger, caller: Caller, params: Mapping[str, str]) -> None:
     """Admits `caller` to every id the path names (raises otherwise)."""
-    for owner in Owners(ledger).of_path(params):
+    for owner in Owners(ledger, caller).of_path(params):
         admit(caller, owner)
 
 

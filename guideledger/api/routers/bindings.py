@@ -52,8 +52,9 @@ def bind_member(
     bindings: BindingsDep,
     command: CommandDep,
     owners: OwnersDep,
-    caller: Annotated[Caller, Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+    caller: Annotated[Caller, Depends(allow(Role.SUPPORT))],
 ) -> Accepted:
+    """Support rebinds; otherwise a member is bound by their first attributed purchase."""
     owners.admit(caller, brand_id=body.brand_id)
     result = bindings.bind(command, member_id, body.brand_id, body.guide_id, body.reason)
     return Accepted.of(result)
@@ -62,7 +63,7 @@ def bind_member(
 @router.get(
     "/members/{member_id}/bindings/{brand_id}",
     operation_id="getMemberBinding",
-    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+    dependencies=[Depends(allow(Role.SUPPORT))],
 )
 def member_binding(member_id: UUID, brand_id: UUID, bindings: BindingsDep) -> BindingView:
     binding = bindings.current(member_id, brand_id)

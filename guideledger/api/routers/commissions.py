@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -12,20 +13,24 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from guideledger.api.auth import Role
+from guideledger.api.auth import Caller, Forbidden, Role
 from guideledger.api.dependencies import (
     ClockDep,
     CommandDep,
     CommissionsDep,
+    OrganisationDep,
+    OwnersDep,
     SettlementAuditDep,
 )
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Code, PositiveFen, StrictModel
-from guideledger.api.tenancy import allow, anyone
+from guideledger.api.tenancy import Owners, allow, anyone
 from guideledger.commissions.application.app import CommissionApplication
 from guideledger.commissions.domain.ledger import StatementLine
 from guideledger.commissions.domain.rules import ANY, CommissionPolicy, Payee, PayeeLevel, RateRule
 from guideledger.commissions.domain.settlement import SettlementPeriod
+from guideledger.organisation.application.app import OrganisationApplication
+from guideledger.organisation.domain.guides import Guide
 
 router = APIRouter(tags=["ledger"], responses=PROBLEM_RESPONSES)
 Period = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$", examples=["2026-11"])]
@@ -96,6 +101,9 @@ class StatementView(BaseModel):
     total_fen: int
     paid_reference: str | None
     lines: list[StatementLineView]
+    partial: bool = Field(
+        default=False, description="Only the lines earned at the reading manager's store"
+    )
 
     @classmethod
     def of(cls, statement: SettlementPeriod, lines: list[StatementLine]) -> StatementView:
@@ -201,6 +209,36 @@ def _payee(level: PayeeLevel, payee_id: UUID) -> str:
 
 
 READS_STATEMENTS = Depends(allow(Role.GUIDE, Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT))
+StatementReader = Annotated[Caller, READS_STATEMENTS]
+
+
+def _whole_statements(
+    caller: Caller, level: PayeeLevel, payee_id: UUID, organisation: OrganisationApplication
+) -> None:
+    """A guide's statements as a whole (their totals) are their current store's manager's."""
+    if (
+        caller.role is Role.STORE_MANAGER
+        and level is PayeeLevel.GUIDE
+        and organisation.load(Guide, payee_id).store_id != caller.store_id
+    ):
+        raise Forbidden("a store manager reads a former guide's lines earned at the store")
+
+
+def _earned_at_store(
+    caller: Caller, level: PayeeLevel, payee_id: UUID, owners: Owners
+) -> Callable[[StatementLine], bool] | None:
+    """Which of a guide's statement lines a store manager reads: the sales attributed to
+    their store, and the other lines while the guide works there. None: every line."""
+    if caller.role is not Role.STORE_MANAGER or level is not PayeeLevel.GUIDE:
+        return None
+    current = owners.org.load(Guide, payee_id).store_id == caller.store_id
+
+    def visible(line: StatementLine) -> bool:
+        if line.order_id is None:
+            return current
+        return owners.store_of_order(line.order_id) == caller.store_id
+
+    return visible
 
 
 @router.get(
@@ -212,7 +250,10 @@ def statements(
     level: PayeeLevel,
     payee_id: UUID,
     commissions: CommissionsDep,
+    organisation: OrganisationDep,
+    caller: StatementReader,
 ) -> list[StatementSummary]:
+    _whole_statements(caller, level, payee_id, organisation)
     payee = _payee(level, payee_id)
     return [
         StatementSummary(
@@ -228,10 +269,17 @@ def statements(
 
 
 def statement_view(
-    commissions: CommissionApplication, payee_key: str, period: str
+    commissions: CommissionApplication,
+    payee_key: str,
+    period: str,
+    visible: Callable[[StatementLine], bool] | None = None,
 ) -> StatementView:
     found = commissions.statement(payee_key, period)
-    return StatementView.of(found, commissions.statement_lines(found))
+    lines = commissions.statement_lines(found)
+    if visible is None:
+        return StatementView.of(found, lines)
+    shown = [line for line in lines if visible(line)]
+    return StatementView.of(found, shown).model_copy(update={"partial": shown != lines})
 
 
 @router.get(
@@ -244,8 +292,11 @@ def statement(
     payee_id: UUID,
     period: Period,
     commissions: CommissionsDep,
+    owners: OwnersDep,
+    caller: StatementReader,
 ) -> StatementView:
-    return statement_view(commissions, _payee(level, payee_id), period)
+    visible = _earned_at_store(caller, level, payee_id, owners)
+    return statement_view(commissions, _payee(level, payee_id), period, visible)
 
 
 @router.get(
@@ -260,8 +311,11 @@ def statement_csv(
     payee_id: UUID,
     period: Period,
     commissions: CommissionsDep,
+    owners: OwnersDep,
+    caller: StatementReader,
 ) -> Response:
-    view = statement_view(commissions, _payee(level, payee_id), period)
+    visible = _earned_at_store(caller, level, payee_id, owners)
+    view = statement_view(commissions, _payee(level, payee_id), period, visible)
     return Response(
         statement_as_csv(view),
         media_type="text/csv; charset=utf-8",
@@ -331,8 +385,11 @@ def balances(
     level: PayeeLevel,
     payee_id: UUID,
     commissions: CommissionsDep,
+    organisation: OrganisationDep,
+    caller: StatementReader,
 ) -> dict[str, int]:
     """What the payee is owed, per bucket: pending, settleable, payable (and held, for stores)."""
+    _whole_statements(caller, level, payee_id, organisation)
     return commissions.balances(_payee(level, payee_id))
 
 

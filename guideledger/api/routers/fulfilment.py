@@ -203,8 +203,17 @@ def stock_by_node(node_id: UUID, stock: StockDep) -> list[StockPositionView]:
     return _positions(stock, node_id=node_id)
 
 
-@router.get("/skus/{sku_id}/stock", operation_id="getStockBySku", dependencies=[Depends(anyone)])
-def stock_by_sku(sku_id: UUID, stock: StockDep) -> list[StockPositionView]:
+@router.get("/skus/{sku_id}/stock", operation_id="getStockBySku")
+def stock_by_sku(
+    sku_id: UUID,
+    stock: StockDep,
+    caller: Annotated[
+        Caller, Depends(allow(Role.FRONTEND, Role.STORE_MANAGER, Role.SUPPORT, Role.FINANCE))
+    ],
+) -> list[StockPositionView]:
+    """Every node's stock of the SKU; a store manager's store's only."""
+    if caller.role is Role.STORE_MANAGER and caller.store_id is not None:
+        return _positions(stock, sku_id=sku_id, node_id=caller.store_id)
     return _positions(stock, sku_id=sku_id)
 
 

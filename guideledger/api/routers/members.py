@@ -84,7 +84,7 @@ def register_member(
 @router.get(
     "/members/{member_id}",
     operation_id="getMember",
-    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+    dependencies=[Depends(allow(Role.SUPPORT, Role.GUIDE))],
 )
 def get_member(member_id: UUID, organisation: OrganisationDep) -> MemberView:
     return MemberView.of(organisation.load(Member, member_id), organisation.vault)
@@ -94,7 +94,7 @@ def get_member(member_id: UUID, organisation: OrganisationDep) -> MemberView:
 def get_member_by_number(
     member_no: Code,
     organisation: OrganisationDep,
-    caller: Annotated[Caller, Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+    caller: Annotated[Caller, Depends(allow(Role.SUPPORT))],
 ) -> MemberView:
     """The caller's group's member with that number."""
     member = organisation.load(Member, Member.create_id(tenant(caller), member_no))

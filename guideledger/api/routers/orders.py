@@ -330,7 +330,7 @@ def ship_order(
 @router.post(
     "/orders/{order_id}/shipments/{shipment_id}/delivery",
     operation_id="recordDelivery",
-    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.SUPPORT))],
+    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.LOGISTICS))],
 )
 def record_delivery(
     order_id: UUID,

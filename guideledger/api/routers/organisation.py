@@ -286,13 +286,17 @@ def get_node(node_id: UUID, organisation: OrganisationDep) -> NodeView:
     return NodeView.model_validate(organisation.load(Node, node_id))
 
 
-@router.get(
-    "/brands/{brand_id}/nodes/by-code/{code}",
-    operation_id="getNodeByCode",
-    dependencies=[Depends(anyone)],
-)
-def get_node_by_code(brand_id: UUID, code: Code, organisation: OrganisationDep) -> NodeView:
-    return NodeView.model_validate(organisation.load(Node, natural_id("node", brand_id, code)))
+@router.get("/brands/{brand_id}/nodes/by-code/{code}", operation_id="getNodeByCode")
+def get_node_by_code(
+    brand_id: UUID,
+    code: Code,
+    organisation: OrganisationDep,
+    owners: OwnersDep,
+    caller: Annotated[Caller, Depends(anyone)],
+) -> NodeView:
+    node_id = natural_id("node", brand_id, code)
+    owners.admit(caller, node_id=node_id)
+    return NodeView.model_validate(organisation.load(Node, node_id))
 
 
 @router.post("/nodes/{node_id}/pause", operation_id="pauseNode", dependencies=[Depends(allow())])
@@ -370,13 +374,17 @@ def get_guide(guide_id: UUID, organisation: OrganisationDep) -> GuideView:
     return GuideView.model_validate(organisation.load(Guide, guide_id))
 
 
-@router.get(
-    "/brands/{brand_id}/guides/by-code/{code}",
-    operation_id="getGuideByCode",
-    dependencies=[Depends(anyone)],
-)
-def get_guide_by_code(brand_id: UUID, code: Code, organisation: OrganisationDep) -> GuideView:
-    return GuideView.model_validate(organisation.load(Guide, natural_id("guide", brand_id, code)))
+@router.get("/brands/{brand_id}/guides/by-code/{code}", operation_id="getGuideByCode")
+def get_guide_by_code(
+    brand_id: UUID,
+    code: Code,
+    organisation: OrganisationDep,
+    owners: OwnersDep,
+    caller: Annotated[Caller, Depends(anyone)],
+) -> GuideView:
+    guide_id = natural_id("guide", brand_id, code)
+    owners.admit(caller, guide_id=guide_id)
+    return GuideView.model_validate(organisation.load(Guide, guide_id))
 
 
 @router.post(

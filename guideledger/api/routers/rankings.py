@@ -16,6 +16,10 @@ from guideledger.api.tenancy import allow
 from guideledger.rankings.application.rankings import GuideMeasure, StoreMeasure
 
 router = APIRouter(tags=["rankings"], responses=PROBLEM_RESPONSES)
+RankingReader = Annotated[
+    Caller, Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))
+]
+PERSONAL_ROLES = (Role.GUIDE, Role.STORE_MANAGER)
 Day = Annotated[date | None, Query(description="A day in the brand's time zone; default yesterday")]
 
 
@@ -58,14 +62,15 @@ class DayView(BaseModel):
 @router.get(
     "/brands/{brand_id}/rankings/stores",
     operation_id="rankStores",
-    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))],
 )
 def rank_stores(
     brand_id: UUID,
     rankings: RankingsDep,
+    caller: RankingReader,
     day: Day = None,
     measure: StoreMeasure = StoreMeasure.TOTAL,
 ) -> list[StoreRankView]:
+    """Every store's rank; a store manager sees their own store's row, a guide none."""
     return [
         StoreRankView(
             rank=r.rank,
@@ -75,22 +80,24 @@ def rank_stores(
             sales=_sales(r.sales),
         )
         for r in rankings.stores(brand_id, day, measure)
+        if caller.role not in PERSONAL_ROLES or r.store_id == caller.store_id
     ]
 
 
 @router.get(
     "/brands/{brand_id}/rankings/guides",
     operation_id="rankGuides",
-    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))],
 )
 def rank_guides(
     brand_id: UUID,
     rankings: RankingsDep,
+    caller: RankingReader,
     day: Day = None,
     store_id: UUID | None = None,
     district_id: UUID | None = None,
     measure: GuideMeasure = GuideMeasure.SALES,
 ) -> list[GuideRankView]:
+    """Guides ranked; a guide sees their own row, a store manager their store's guides."""
     ranks = rankings.guides(
         brand_id, day, store_id=store_id, district_id=district_id, measure=measure
     )
@@ -106,7 +113,16 @@ def rank_guides(
             share_rate=round(r.share_rate, 4),
         )
         for r in ranks
+        if _sees_guide(caller, r.guide_id, r.store_id)
     ]
+
+
+def _sees_guide(caller: Caller, guide_id: UUID, store_id: UUID) -> bool:
+    if caller.role is Role.GUIDE:
+        return guide_id == caller.guide_id
+    if caller.role is Role.STORE_MANAGER:
+        return store_id == caller.store_id
+    return True
 
 
 @router.get("/brands/{brand_id}/sales/daily", operation_id="dailySales")
