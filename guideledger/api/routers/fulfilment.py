@@ -198,7 +198,11 @@ def _positions(stock: StockControl, **where: UUID) -> list[StockPositionView]:
     return [StockPositionView(**vars(p), available=p.available) for p in stock.positions(**where)]
 
 
-@router.get("/nodes/{node_id}/stock", operation_id="getStockByNode", dependencies=[Depends(anyone)])
+@router.get(
+    "/nodes/{node_id}/stock",
+    operation_id="getStockByNode",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.STORE_MANAGER, Role.SUPPORT, Role.FINANCE))],
+)
 def stock_by_node(node_id: UUID, stock: StockDep) -> list[StockPositionView]:
     return _positions(stock, node_id=node_id)
 
