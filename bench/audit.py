@@ -17,12 +17,13 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from pydantic import SecretStr
+
 from bench.common import ChildrenPeak, database_url, peak_mb
 from bench.month import write_month
-from guideledger.api.demo import BRAND_CODE
+from guideledger.api.demo import BRAND_ID
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
-from guideledger.organisation.domain.brand import Brand
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence, Settings
 
@@ -33,7 +34,9 @@ SETTLED_AT = datetime(2026, 11, 20, tzinfo=UTC)  # return windows over: commissi
 
 def ledger_in(schema: str, clock: ManualClock) -> Ledger:
     settings = Settings(
-        persistence=Persistence.POSTGRES, database_url=database_url(), postgres_schema=schema
+        persistence=Persistence.POSTGRES,
+        database_url=SecretStr(database_url()),
+        postgres_schema=schema,
     )
     return bootstrap(settings, clock)
 
@@ -54,7 +57,7 @@ def _tick(done: int) -> None:
 def run(schema: str) -> None:
     with ledger_in(schema, ManualClock(SETTLED_AT)) as ledger, ChildrenPeak() as parts:
         started = time.perf_counter()
-        report = ledger.settlement_audit().run(Brand.create_id(BRAND_CODE), AUDITED)
+        report = ledger.settlement_audit().run(BRAND_ID, AUDITED)
         seconds = time.perf_counter() - started
         processes = ledger.settings.audit_processes
     accruals = report.accruals_checked

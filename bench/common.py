@@ -14,6 +14,7 @@ import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from psycopg import sql
+from pydantic import SecretStr
 
 from guideledger.api.demo import DemoWorld, load_demo
 from guideledger.bootstrap import bootstrap
@@ -95,7 +96,9 @@ def demo_ledger(
         return
     if backend is Persistence.POSTGRES:
         settings = Settings(
-            persistence=backend, database_url=database_url(), postgres_schema=schema or ""
+            persistence=backend,
+            database_url=SecretStr(database_url()),
+            postgres_schema=schema or "",
         )
     else:
         settings = Settings(persistence=backend, data_dir=Path(data_dir), database_url=None)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
@@ -219,7 +220,9 @@ def buyers_process(
     results: multiprocessing.Queue,  # type: ignore[type-arg]
 ) -> None:
     settings = Settings(
-        persistence=Persistence.POSTGRES, database_url=database_url(), postgres_schema=schema
+        persistence=Persistence.POSTGRES,
+        database_url=SecretStr(database_url()),
+        postgres_schema=schema,
     )
     try:
         with bootstrap(settings, ManualClock(now)) as ledger:

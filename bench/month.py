@@ -45,6 +45,7 @@ from guideledger.composition import Ledger
 from guideledger.eventstore.application import LedgerApplication
 from guideledger.fulfilment.domain.routing import AllocatedLine, Allocation, RoutingDecision
 from guideledger.kernel.values import GeoPoint
+from guideledger.orders.application.personal import seal_delivery
 from guideledger.orders.domain.lines import DeliveryAddress, OrderLine
 from guideledger.orders.domain.order import Order
 from guideledger.orders.domain.payments import ProviderPayment, ProviderTransaction
@@ -173,7 +174,8 @@ class MonthWriter:
     ) -> None:
         """One unit of the first line comes back and is refunded, inside the return window."""
         line = order.line(1)
-        order.return_items(f"RET-BULK-{n:08d}", 1, 1, "尺码不合适 size", returned_at, ACTOR)
+        reason = self.ledger.organisation.vault.seal(order.member_id, "尺码不合适 size")
+        order.return_items(f"RET-BULK-{n:08d}", 1, 1, reason, returned_at, ACTOR)
         returned_event = f"{order.id}:{order.version}"
         order.refund(f"REF-BULK-{n:08d}", line.unit_price_fen, returned_at, ACTOR)
         accrual.reverse(
@@ -214,9 +216,11 @@ class MonthWriter:
     def _address(self, member_id: UUID, store_id: UUID) -> DeliveryAddress:
         if member_id not in self._addresses:
             near = self.world.store_locations[store_id]
-            sealed = self.ledger.organisation.vault.seal(member_id, f"收货地址 Address {member_id}")
+            vault = self.ledger.organisation.vault
             location = GeoPoint(near.latitude + 0.05, near.longitude + 0.05)
-            self._addresses[member_id] = DeliveryAddress(sealed, location)
+            self._addresses[member_id] = seal_delivery(
+                vault, member_id, f"收货地址 Address {member_id}", location
+            )
         return self._addresses[member_id]
 
     def _decision(self, order: Order, store_id: UUID) -> RoutingDecision:

@@ -24,6 +24,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
+from pydantic import SecretStr
 
 from bench.common import database_url, peak_mb
 from guideledger.fulfilment.application.projections import StockAvailability
@@ -47,7 +48,9 @@ class OrdersLog(Application[uuid.UUID]):
 
 def env(schema: str) -> dict[str, str]:
     settings = Settings(
-        persistence=Persistence.POSTGRES, database_url=database_url(), postgres_schema=schema
+        persistence=Persistence.POSTGRES,
+        database_url=SecretStr(database_url()),
+        postgres_schema=schema,
     )
     return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **postgres_env(settings)}
 

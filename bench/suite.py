@@ -39,7 +39,7 @@ from bench.hot_sku import PRICE_FEN, HotSku, stock_hot_sku
 from bench.rebuild import env
 from bench.routing import place_orders, two_line_order
 from guideledger.api.auth import Caller, Role, issue_token
-from guideledger.api.demo import DemoWorld
+from guideledger.api.demo import GROUP_ID, DemoWorld
 from guideledger.platform.settings import Persistence
 
 console = Console()
@@ -100,7 +100,7 @@ def http_load(concurrencies: list[int], seconds: int, workers: list[int]) -> lis
         for n in range(1000):
             hot.write(json.dumps(hot_order_body(world, hot_sku, n)) + "\n")
         hot.flush()
-        token = issue_token(ledger.settings, Caller("bench", Role.FRONTEND))
+        token = issue_token(ledger.settings, Caller("bench", Role.FRONTEND, GROUP_ID))
         for processes in workers:
             with ServedApi(schema, processes) as api:
                 for connections in concurrencies:

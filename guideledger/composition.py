@@ -113,9 +113,8 @@ def read_model_store(settings: Settings) -> ReadModelStore:
         return MemoryReadModelStore()
     if persistence is Persistence.SQLITE:
         return SQLiteReadModelStore(settings.data_dir / "readmodels.sqlite3")
-    assert settings.database_url is not None
     return PostgresReadModelStore(
-        settings.database_url, settings.postgres_schema, settings.postgres_pool_size
+        settings.database_conninfo, settings.postgres_schema, settings.postgres_pool_size
     )
 
 
@@ -124,8 +123,7 @@ def key_locks(settings: Settings, application: str) -> KeyLocks:
     other processes."""
     if settings.resolved_persistence is not Persistence.POSTGRES:
         return NoKeyLocks()  # one process writes the store
-    assert settings.database_url is not None
-    return AdvisoryLocks(settings.database_url, f"{settings.postgres_schema}/{application}")
+    return AdvisoryLocks(settings.database_conninfo, f"{settings.postgres_schema}/{application}")
 
 
 def in_one_process(_logged_events: int) -> ReplayParts | None:

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
 from psycopg import sql
+from pydantic import SecretStr
 
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
@@ -83,7 +84,7 @@ def make_settings(backend: Persistence, request: pytest.FixtureRequest, tmp_path
     if backend is Persistence.POSTGRES:
         return Settings(
             persistence=backend,
-            database_url=request.getfixturevalue("postgres_url"),
+            database_url=SecretStr(request.getfixturevalue("postgres_url")),
             postgres_schema=request.getfixturevalue("postgres_schema"),
             postgres_pool_size=4,
         )

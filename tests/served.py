@@ -24,7 +24,7 @@ def environment(ledger: Ledger) -> dict[str, str]:
     return {
         **os.environ,
         "GUIDELEDGER_PERSISTENCE": "postgres",
-        "GUIDELEDGER_DATABASE_URL": str(ledger.settings.database_url),
+        "GUIDELEDGER_DATABASE_URL": ledger.settings.database_conninfo,
         "GUIDELEDGER_POSTGRES_SCHEMA": ledger.settings.postgres_schema,
     }
 

@@ -13,8 +13,10 @@ from guideledger.kernel.periods import SettlementCadence
 from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
 from guideledger.orders.domain.payments import ProviderPayment
+from guideledger.organisation.domain.group import Group
 from guideledger.organisation.domain.units import NodeKind, StoreOwnership
 
+GROUP_ID = Group.create_id("ACME-GROUP")
 ADMIN = Command("admin:test")
 FRONTEND = Command("frontend:test")
 SHANGHAI = GeoPoint(31.2304, 121.4737)
@@ -38,6 +40,14 @@ class World:
 STORE_STOCK = 20
 
 
+def ensure_group(ledger: Ledger, code: str = "ACME-GROUP") -> UUID:
+    """The group the test's brands belong to (registered on first use)."""
+    group_id = Group.create_id(code)
+    if not ledger.organisation.exists(Group, group_id):
+        ledger.organisation.register_group(ADMIN, code, code)
+    return group_id
+
+
 def build_world(
     ledger: Ledger,
     stocked: bool = True,
@@ -45,7 +55,10 @@ def build_world(
 ) -> World:
     """A brand with two stores and a warehouse; `stocked` puts 20 of each SKU in the first store."""
     org = ledger.organisation
-    brand_id = org.register_brand(ADMIN, "ACME", "Acme Sport", "Asia/Shanghai", cadence).id
+    group_id = ensure_group(ledger)
+    brand_id = org.register_brand(
+        ADMIN, group_id, "ACME", "Acme Sport", "Asia/Shanghai", cadence
+    ).id
     region_id = org.register_region(ADMIN, brand_id, "R-EAST", "East").id
     district_id = org.register_district(ADMIN, brand_id, region_id, "D-SH", "Shanghai").id
     branch_id = org.register_branch(ADMIN, brand_id, "EAST", "East China").id
@@ -85,7 +98,9 @@ def build_world(
         ).id
         for n, price in enumerate(PRICES, start=1)
     )
-    member_id = org.register_member(ADMIN, member_no="M0001", name="Li Lei", phone="13800000001").id
+    member_id = org.register_member(
+        ADMIN, group_id=group_id, member_no="M0001", name="Li Lei", phone="13800000001"
+    ).id
     world = World(
         brand_id,
         branch_id,

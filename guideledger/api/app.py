@@ -34,7 +34,12 @@ from guideledger.api.routers import (
 )
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
-from guideledger.platform.observability import REQUEST_ID, configure_logging, observe_request
+from guideledger.platform.observability import (
+    REQUEST_ID,
+    UNMATCHED_ROUTE,
+    configure_logging,
+    observe_request,
+)
 from guideledger.platform.settings import Persistence
 
 access_log = logging.getLogger("guideledger.access")
@@ -130,7 +135,7 @@ class Observe:
         try:
             await self.app(scope, receive, send_with_id)
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
             observe_request(scope["method"], route, status, elapsed)
             if self.access_log:
                 access_log.info(

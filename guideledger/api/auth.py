@@ -1,10 +1,13 @@
-"""Bearer tokens (HS256 JWTs) naming the caller, their role and what they may see.
+"""Bearer tokens (HS256 JWTs) naming the caller, their role, their group and their scope.
 
-Roles: frontend (orders), guide (own attribution and statements), store_manager
-(own store), finance (settlements, audits), support (history, corrections,
-rebinding), admin (rules, rebuilds, organisation; may do everything).
-Every endpoint declares the roles that may call it; data a guide or store
-manager asks for is checked against the ids their token carries.
+Roles: frontend (the group's mall: places orders, reads those it placed), guide (own
+attribution and statements), store_manager (own store), logistics (records deliveries),
+finance (settlements, audits), support (history, corrections, rebinding), admin (the
+group's rules, rebuilds and organisation; may do everything in the group), and
+platform_admin (creates groups; sees inside none). Every role but the platform's acts
+inside one group, and finance, support and admin tokens may narrow it to one brand.
+Every endpoint declares the roles that may call it (`allow`); the same dependency checks
+that what the path names belongs to the caller (see `guideledger.api.tenancy`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -33,9 +36,16 @@ class Role(StrEnum):
     FRONTEND = "frontend"
     GUIDE = "guide"
     STORE_MANAGER = "store_manager"
+    LOGISTICS = "logistics"
     FINANCE = "finance"
     SUPPORT = "support"
     ADMIN = "admin"
+    PLATFORM_ADMIN = "platform_admin"
+
+
+# What a token of each role must name besides its group.
+REQUIRED_SCOPE = {Role.GUIDE: "guide_id", Role.STORE_MANAGER: "store_id"}
+BRAND_SCOPED = frozenset({Role.FINANCE, Role.SUPPORT, Role.ADMIN, Role.LOGISTICS})
 
 
 class NotAuthenticated(DomainError):
@@ -50,29 +60,51 @@ class Forbidden(DomainError):
 class Caller:
     subject: str
     role: Role
+    group_id: UUID | None = None  # the tenant; None only for the platform's admins
+    brand_id: UUID | None = None  # finance, support, admin, logistics: one brand only
     guide_id: UUID | None = None  # for guides: who they are
     store_id: UUID | None = None  # for store managers: their store
+
+    def __post_init__(self) -> None:
+        if not self.subject.strip():
+            raise ValueError("a caller needs a subject")
+        if (self.group_id is None) != (self.role is Role.PLATFORM_ADMIN):
+            raise ValueError("every caller but the platform's admins acts inside one group")
+        needed = REQUIRED_SCOPE.get(self.role)
+        if needed and getattr(self, needed) is None:
+            raise ValueError(f"a {self.role} token names its {needed}")
+        if self.brand_id is not None and self.role not in BRAND_SCOPED:
+            raise ValueError(f"a {self.role} token is not narrowed to a brand")
 
     @property
     def actor(self) -> str:
         """How events name this caller."""
         return f"{self.role}:{self.subject}"
 
+    @property
+    def identity(self) -> str:
+        """Who this caller is across tenants (the actor is only unique inside a group)."""
+        return f"{self.group_id or 'platform'}/{self.actor}"
+
+
+SCOPE_CLAIMS = ("group_id", "brand_id", "guide_id", "store_id")
+
 
 def issue_token(settings: Settings, caller: Caller) -> str:
     """Valid for `token_minutes` of real time (not the ledger's business clock)."""
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
+        "iss": settings.token_issuer,
+        "aud": settings.token_audience,
         "sub": caller.subject,
         "role": str(caller.role),
         "iat": now,
         "exp": now + timedelta(minutes=settings.token_minutes),
     }
-    if caller.guide_id:
-        claims["guide_id"] = str(caller.guide_id)
-    if caller.store_id:
-        claims["store_id"] = str(caller.store_id)
-    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+    for name in SCOPE_CLAIMS:
+        if value := getattr(caller, name):
+            claims[name] = str(value)
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
 
 
 def read_token(settings: Settings, token: str) -> Caller:
@@ -83,16 +115,22 @@ def _verify(settings: Settings, token: str) -> tuple[Caller, float]:
     """The caller a valid token names, and when the token expires (a POSIX timestamp)."""
     try:
         claims = jwt.decode(
-            token, settings.jwt_secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+            token,
+            settings.jwt_secret.get_secret_value(),
+            algorithms=[ALGORITHM],
+            audience=settings.token_audience,
+            issuer=settings.token_issuer,
+            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
         )
+        if float(claims["exp"]) - float(claims["iat"]) > settings.token_max_minutes * 60:
+            raise ValueError("the token lives longer than this ledger accepts")
         caller = Caller(
             subject=str(claims["sub"]),
             role=Role(claims["role"]),
-            guide_id=UUID(claims["guide_id"]) if claims.get("guide_id") else None,
-            store_id=UUID(claims["store_id"]) if claims.get("store_id") else None,
+            **{name: UUID(claims[name]) for name in SCOPE_CLAIMS if claims.get(name)},
         )
         return caller, float(claims["exp"])
-    except (jwt.PyJWTError, KeyError, ValueError):
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError):
         raise NotAuthenticated("the bearer token is missing, expired or invalid") from None
 
 
@@ -137,27 +175,3 @@ async def current_caller(
         raise NotAuthenticated("send 'Authorization: Bearer <token>'")
     tokens: TokenVerifier = request.app.state.tokens
     return tokens.caller(credentials.credentials)
-
-
-def allow(*roles: Role) -> Callable[..., Coroutine[Any, Any, Caller]]:
-    """A dependency admitting these roles (and admin)."""
-    admitted = {*roles, Role.ADMIN}
-
-    async def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
-        if caller.role not in admitted:
-            raise Forbidden(
-                f"a {caller.role} may not do this", allowed=sorted(str(r) for r in admitted)
-            )
-        return caller
-
-    return check
-
-
-def require_own(
-    caller: Caller, *, guide_id: UUID | None = None, store_id: UUID | None = None
-) -> None:
-    """Guides and store managers see only their own data."""
-    if caller.role is Role.GUIDE and (guide_id is None or guide_id != caller.guide_id):
-        raise Forbidden("a guide sees only their own data")
-    if caller.role is Role.STORE_MANAGER and (store_id is None or store_id != caller.store_id):
-        raise Forbidden("a store manager sees only their own store")

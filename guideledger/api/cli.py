@@ -17,6 +17,7 @@ from uuid import UUID
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -29,7 +30,15 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from guideledger.api.auth import Caller, Role, issue_token
-from guideledger.api.demo import BRAND_CODE, demo_is_loaded, demo_start, load_demo, settle_demo
+from guideledger.api.demo import (
+    BRAND_ID,
+    GROUP_CODE,
+    GROUP_ID,
+    demo_is_loaded,
+    demo_start,
+    load_demo,
+    settle_demo,
+)
 from guideledger.api.routers.commissions import statement_as_csv, statement_view
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
@@ -38,14 +47,17 @@ from guideledger.eventstore.recorder import events_after
 from guideledger.kernel.errors import DomainError
 from guideledger.kernel.values import natural_id
 from guideledger.organisation.domain.brand import Brand
+from guideledger.organisation.domain.group import Group
 from guideledger.organisation.domain.units import Node
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.observability import configure_logging
-from guideledger.platform.settings import Persistence, Settings
+from guideledger.platform.settings import Persistence, Settings, refusals
 
 
 class RefusalsAsErrors(TyperGroup):
-    """A command the ledger refuses ends with its reason and exit code 1, not a traceback."""
+    """A command the ledger refuses ends with its reason and exit code 1, and settings
+    the environment gets wrong with their reasons (never their values) and exit code 2,
+    not a traceback."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -54,10 +66,18 @@ class RefusalsAsErrors(TyperGroup):
             details = "".join(f"; {k}={v}" for k, v in refused.extensions.items())
             console.print(f"refused: {refused.detail}{details}", style="red", highlight=False)
             raise typer.Exit(1) from None
+        except ValidationError as invalid:
+            if invalid.title != Settings.__name__:
+                raise
+            for reason in refusals(invalid):
+                console.print(f"invalid setting: {reason}", style="red", highlight=False)
+            raise typer.Exit(2) from None
 
 
 cli = typer.Typer(
-    help="GuideLedger: orders and commissions for guide-led retail.", cls=RefusalsAsErrors
+    help="GuideLedger: orders and commissions for guide-led retail.",
+    cls=RefusalsAsErrors,
+    pretty_exceptions_show_locals=False,  # a traceback's locals may hold the database URL
 )
 console = Console()
 
@@ -186,34 +206,45 @@ def expire_unpaid(
 def token(
     role: Annotated[Role, typer.Option(help="The caller's role")],
     subject: Annotated[str, typer.Option(help="Who the caller is")] = "someone",
+    group: Annotated[str, typer.Option(help="The group's code (not for platform_admin)")] = (
+        GROUP_CODE
+    ),
+    brand_id: Annotated[str | None, typer.Option(help="Narrow to one brand")] = None,
     guide_id: Annotated[str | None, typer.Option(help="For a guide: their id")] = None,
     store_id: Annotated[str | None, typer.Option(help="For a store manager: their store")] = None,
 ) -> None:
     """Print a bearer token for a role (signed with GUIDELEDGER_JWT_SECRET)."""
-    caller = Caller(
-        subject,
-        role,
-        guide_id=UUID(guide_id) if guide_id else None,
-        store_id=UUID(store_id) if store_id else None,
-    )
+    try:
+        caller = Caller(
+            subject,
+            role,
+            group_id=None if role is Role.PLATFORM_ADMIN else Group.create_id(group),
+            brand_id=UUID(brand_id) if brand_id else None,
+            guide_id=UUID(guide_id) if guide_id else None,
+            store_id=UUID(store_id) if store_id else None,
+        )
+    except ValueError as refused:
+        raise typer.BadParameter(str(refused)) from None
     typer.echo(issue_token(Settings(), caller))
 
 
 def _print_demo_tokens(settings: Settings, ledger: Ledger) -> None:
-    brand_id = Brand.create_id(BRAND_CODE)
+    brand_id = BRAND_ID
     store = ledger.organisation.load(Node, natural_id("node", brand_id, "S-SHANGHAI-01"))
     guide_id = natural_id("guide", brand_id, "G-SHANGHAI-01-01")
     callers = [
-        Caller("admin", Role.ADMIN),
-        Caller("mall", Role.FRONTEND),
-        Caller("chen", Role.FINANCE),
-        Caller("zhang", Role.SUPPORT),
-        Caller("shanghai-01", Role.STORE_MANAGER, store_id=store.id),
-        Caller("guide-01", Role.GUIDE, guide_id=guide_id),
+        Caller("admin", Role.ADMIN, GROUP_ID),
+        Caller("mall", Role.FRONTEND, GROUP_ID),
+        Caller("chen", Role.FINANCE, GROUP_ID),
+        Caller("zhang", Role.SUPPORT, GROUP_ID),
+        Caller("shanghai-01", Role.STORE_MANAGER, GROUP_ID, store_id=store.id),
+        Caller("guide-01", Role.GUIDE, GROUP_ID, guide_id=guide_id),
+        Caller("courier", Role.LOGISTICS, GROUP_ID),
+        Caller("ops", Role.PLATFORM_ADMIN),
     ]
     console.print("Bearer tokens for the demo (valid for the configured token lifetime):")
     for caller in callers:
-        typer.echo(f"  {caller.role:<13} {issue_token(settings, caller)}")  # unwrapped, to copy
+        typer.echo(f"  {caller.role:<14} {issue_token(settings, caller)}")  # unwrapped, to copy
 
 
 @cli.command()
@@ -258,10 +289,18 @@ def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
         yield track
 
 
+GroupCode = Annotated[str, typer.Option(help="The brand's group's code")]
+
+
+def _brand_id(group: str, brand: str) -> UUID:
+    return Brand.create_id(Group.create_id(group), brand)
+
+
 @cli.command()
 def audit(
     brand: Annotated[str, typer.Option(help="The brand's code, e.g. GL-SPORT")],
     period: Annotated[str, typer.Option(help="2026-11 (monthly) or 2026-Q4 (quarterly)")],
+    group: GroupCode = GROUP_CODE,
     payee: Annotated[str | None, typer.Option(help="Only this payee, level:id")] = None,
 ) -> None:
     """Replay every commission event from zero and compare the period's statements to the fen.
@@ -270,7 +309,7 @@ def audit(
         total = events_after(ledger.commissions.recorder)
         with _progress() as track:
             report = ledger.settlement_audit().run(
-                Brand.create_id(brand), period, payee, track("replaying", total)
+                _brand_id(group, brand), period, payee, track("replaying", total)
             )
         console.print(f"{len(report.matched)} statements match the replay to the fen.")
         if not report.clean:
@@ -291,6 +330,7 @@ def audit(
 @cli.command()
 def rebuild(
     brand: Annotated[str, typer.Option(help="Show the diff for this brand's code")],
+    group: GroupCode = GROUP_CODE,
     rules_version: Annotated[
         int | None, typer.Option(help="Commission rules version; default: in force at payment")
     ] = None,
@@ -302,7 +342,7 @@ def rebuild(
         with _progress() as track:
             candidate = ledger.commission_views.rebuild(rules_version, track("rebuilding", total))
         table = Table("payee", "period", "old fen", "new fen", "difference", "orders", "booked in")
-        for line in ledger.commission_views.diff(Brand.create_id(brand)):
+        for line in ledger.commission_views.diff(_brand_id(group, brand)):
             table.add_row(
                 line.payee,
                 line.period,
@@ -341,12 +381,13 @@ def mature_commissions(as_of: AsOf = None) -> None:
 def close_period(
     brand: Annotated[str, typer.Option(help="The brand's code, e.g. GL-SPORT")],
     period: Annotated[str, typer.Option(help="2026-11 (monthly) or 2026-Q4 (quarterly)")],
+    group: GroupCode = GROUP_CODE,
     actor: Annotated[str, typer.Option(help="Who closes")] = "finance:cli",
 ) -> None:
     """Close a brand's settlement period: handbacks, bonuses, then every payee's statement."""
     with bootstrap(Settings()) as ledger:
         ledger.projections.process_all()
-        closed = ledger.commissions.close_period(Command(actor), Brand.create_id(brand), period)
+        closed = ledger.commissions.close_period(Command(actor), _brand_id(group, brand), period)
         console.print(f"Closed {period} for {brand}: {len(closed)} statements.")
 
 

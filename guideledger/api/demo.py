@@ -24,9 +24,13 @@ from guideledger.orders.application.app import DeliveryRequest, LineRequest, Ord
 from guideledger.orders.domain.lines import Discount
 from guideledger.orders.domain.payments import ProviderPayment
 from guideledger.organisation.domain.brand import Brand
+from guideledger.organisation.domain.group import Group
 from guideledger.organisation.domain.units import NodeKind, StoreOwnership
 
+GROUP_CODE = "GL-GROUP"
 BRAND_CODE = "GL-SPORT"
+GROUP_ID = Group.create_id(GROUP_CODE)
+BRAND_ID = Brand.create_id(GROUP_ID, BRAND_CODE)
 DEMO_ACTOR = "demo-loader"
 
 # branch code, branch name, region name, cities: (city, latitude, longitude, stores)
@@ -103,7 +107,7 @@ class DemoWorld:
 
 
 def demo_is_loaded(ledger: Ledger) -> bool:
-    return ledger.organisation.exists(Brand, Brand.create_id(BRAND_CODE))
+    return ledger.organisation.exists(Brand, BRAND_ID)
 
 
 def load_demo(
@@ -138,8 +142,14 @@ def load_demo(
 
 def _load_organisation(ledger: Ledger, rng: random.Random) -> DemoWorld:
     org, cmd = ledger.organisation, Command(DEMO_ACTOR)
+    group_id = org.register_group(cmd, GROUP_CODE, "GuideLedger 集团 Group").id
     brand_id = org.register_brand(
-        cmd, BRAND_CODE, "GuideLedger 运动 Sport", "Asia/Shanghai", SettlementCadence.MONTHLY
+        cmd,
+        group_id,
+        BRAND_CODE,
+        "GuideLedger 运动 Sport",
+        "Asia/Shanghai",
+        SettlementCadence.MONTHLY,
     ).id
     world = DemoWorld(brand_id)
     branch_ids = {}
@@ -220,6 +230,7 @@ def _load_members(ledger: Ledger, world: DemoWorld, count: int) -> None:
         world.members.append(
             ledger.organisation.register_member(
                 cmd,
+                group_id=GROUP_ID,
                 member_no=f"M{n:07d}",
                 name=f"会员 Member {n}",
                 phone=f"+86 138{n:08d}",
@@ -363,7 +374,7 @@ def settle_demo(ledger: Ledger, since: datetime) -> list[str]:
     ledger.projections.process_all()
     now = ledger.clock.now()
     ledger.commissions.mature_due(now)
-    brand_id = Brand.create_id(BRAND_CODE)
+    brand_id = BRAND_ID
     brand = ledger.organisation.load(Brand, brand_id)
     period = brand.period_of(since)
     closed = []

@@ -16,6 +16,7 @@ import orjson
 from fastapi import Depends, Header, Request
 
 from guideledger.api.auth import Caller, current_caller
+from guideledger.api.tenancy import Owners
 from guideledger.attribution.application.attribution_desk import AttributionDesk
 from guideledger.attribution.application.bindings import Bindings
 from guideledger.commissions.application.app import CommissionApplication
@@ -27,10 +28,10 @@ from guideledger.eventstore.application import Clock
 from guideledger.eventstore.commands import Command, IdempotencyKey
 from guideledger.fulfilment.application.routing_desk import RoutingDesk
 from guideledger.fulfilment.application.stock_control import StockControl
-from guideledger.kernel.privacy import Vault
 from guideledger.orders.application.app import OrderApplication
 from guideledger.orders.application.corrections import AttributionCorrections
 from guideledger.orders.application.history import OrderHistory
+from guideledger.orders.application.personal import PersonalData
 from guideledger.orders.application.waiting import WaitingOrders
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.rankings.application.rankings import Rankings
@@ -53,9 +54,9 @@ async def get_organisation(request: Request) -> OrganisationApplication:
     return _ledger(request).organisation
 
 
-async def get_vault(request: Request) -> Vault:
-    """Unseals members' personal data (null once a member is forgotten)."""
-    return _ledger(request).organisation.vault
+async def get_personal_data(request: Request) -> PersonalData:
+    """Opens an order's personal data for its readers (null once the member is forgotten)."""
+    return PersonalData(_ledger(request).organisation.vault)
 
 
 async def get_orders(request: Request) -> OrderApplication:
@@ -115,9 +116,17 @@ async def get_commission_views(request: Request) -> CommissionViewVersions:
     return _ledger(request).commission_views
 
 
+async def get_owners(
+    request: Request, caller: Annotated[Caller, Depends(current_caller)]
+) -> Owners:
+    """Who owns what an id names, for ids in a body or query (the path's are checked by
+    every operation's `allow`)."""
+    return Owners(_ledger(request), caller)
+
+
 ClockDep = Annotated[Clock, Depends(get_clock)]
 OrganisationDep = Annotated[OrganisationApplication, Depends(get_organisation)]
-VaultDep = Annotated[Vault, Depends(get_vault)]
+PersonalDataDep = Annotated[PersonalData, Depends(get_personal_data)]
 OrdersDep = Annotated[OrderApplication, Depends(get_orders)]
 OrderHistoryDep = Annotated[OrderHistory, Depends(get_order_history)]
 WaitingOrdersDep = Annotated[WaitingOrders, Depends(get_waiting_orders)]
@@ -132,6 +141,7 @@ SettlementAuditDep = Annotated[SettlementAudit, Depends(get_settlement_audit)]
 ProjectionsDep = Annotated[ProjectionRunner, Depends(get_projections)]
 RankingsDep = Annotated[Rankings, Depends(get_rankings)]
 CommissionViewsDep = Annotated[CommissionViewVersions, Depends(get_commission_views)]
+OwnersDep = Annotated[Owners, Depends(get_owners)]
 
 
 # --- the command envelope ---------------------------------------------------------------
@@ -144,7 +154,8 @@ IdempotencyKeyHeader = Annotated[
         max_length=200,
         pattern=r"^[\x21-\x7e]+$",
         description="A retry with the same key and body returns the first response and writes "
-        "nothing; the same key with another body is refused.",
+        "nothing; the same key with another body is refused. Keys are the caller's own and "
+        "the operation's: another caller's or another operation's key never collides.",
     ),
 ]
 
@@ -168,11 +179,15 @@ async def get_command(
     caller: Annotated[Caller, Depends(current_caller)],
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Command:
-    """The acting user (from the bearer token) and the idempotency key, if sent."""
+    """The acting user (from the bearer token) and the idempotency key, if sent, scoped to
+    the caller and the operation (its method and route template)."""
     if idempotency_key is None:
         return Command(actor=caller.actor)
     fingerprint = await request_fingerprint(request)
-    return Command(actor=caller.actor, idempotency=IdempotencyKey(idempotency_key, fingerprint))
+    scope = f"{caller.identity} {request.method} {request.scope['route'].path}"
+    return Command(
+        actor=caller.actor, idempotency=IdempotencyKey(idempotency_key, fingerprint, scope)
+    )
 
 
 CommandDep = Annotated[Command, Depends(get_command)]

@@ -355,7 +355,7 @@ class LedgerApplication(Application[UUID]):
         this turn answers with its first outcome (the store was asked before the turn)."""
         key = pending.command.idempotency
         if key is not None:
-            record = shared.get(IdempotencyRecord.create_id(key.key))
+            record = shared.get(IdempotencyRecord.create_id(key.scoped))
             if isinstance(record, IdempotencyRecord):
                 pending.outcome = self._replayed(record, key)
                 return []
@@ -364,7 +364,7 @@ class LedgerApplication(Application[UUID]):
         if key is not None:
             touched.append(
                 IdempotencyRecord(
-                    key=key.key,
+                    key=key.scoped,
                     fingerprint=key.fingerprint,
                     result_id=result.id,
                     result_version=result.version,
@@ -387,13 +387,24 @@ class LedgerApplication(Application[UUID]):
         return first is not None
 
     def _first_outcome(self, key: IdempotencyKey) -> CommandResult | None:
-        record_id = IdempotencyRecord.create_id(key.key)
-        try:
-            record = self.repository.get_kind(IdempotencyRecord, record_id, for_change=False)
-        except AggregateNotFoundError:
-            return None
-        assert isinstance(record, IdempotencyRecord)
-        return self._replayed(record, key)
+        """The first outcome of the key's command, if it has run.
+
+        A record stored before keys had scopes names neither caller nor operation: it
+        answers a retry of the very same request (its fingerprint holds the method, the
+        path and the body) and refuses nothing, since another caller may have used the key.
+        """
+        record = self._key_record(key.scoped)
+        if record is not None:
+            return self._replayed(record, key)
+        if key.scope:
+            unscoped = self._key_record(key.key)
+            if unscoped is not None and unscoped.fingerprint == key.fingerprint:
+                return unscoped.result
+        return None
+
+    def _key_record(self, scoped_key: str) -> IdempotencyRecord | None:
+        record_id = IdempotencyRecord.create_id(scoped_key)
+        return find(self.repository, IdempotencyRecord, record_id, for_change=False)
 
     @staticmethod
     def _replayed(record: IdempotencyRecord, key: IdempotencyKey) -> CommandResult:

@@ -32,10 +32,22 @@ class IdempotencyKeyReused(DomainError):
 
 @dataclass(frozen=True)
 class IdempotencyKey:
-    """The client's key and a fingerprint of the request it was first sent with."""
+    """The client's key, whose key it is and for what, and a fingerprint of the request.
+
+    `scope` names the caller and the operation (`frontend:mall POST /orders`): the same
+    key in another scope is another key, so neither two callers nor one caller's two
+    operations answer each other's retries. Empty, the key stands alone, as every key did
+    before keys had scopes."""
 
     key: str
     fingerprint: str
+    scope: str = ""
+
+    @property
+    def scoped(self) -> str:
+        """The key within its scope: what its record, and any id derived from the key, is
+        named by (the API's keys hold no line break, so no two scopes' keys read the same)."""
+        return f"{self.scope}\n{self.key}" if self.scope else self.key
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,9 @@ class Command:
 
 
 class IdempotencyRecord(Aggregate):
-    """The first outcome of a command sent with an idempotency key."""
+    """The first outcome of a command sent with an idempotency key. Its `key` is the key
+    within its scope (`IdempotencyKey.scoped`; a record stored before keys had scopes
+    holds the bare key)."""
 
     @staticmethod
     def create_id(key: str) -> UUID:

@@ -22,6 +22,10 @@ LOST_RACES = Counter(
     "Commands whose save collided with a concurrent writer and were decided again",
     ["application"],
 )
+#: Methods counted under their own name; a client may send any token as a method.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+UNMATCHED_ROUTE = "unmatched"
 PROJECTION_LAG_EVENTS = Gauge(
     "guideledger_projection_lag_events", "Events a read model has yet to apply", ["projection"]
 )
@@ -33,7 +37,11 @@ PROJECTION_LAG_SECONDS = Gauge(
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    """Counts a request and its latency under its route's template."""
+    """Counts a request and its latency under its route's template (`UNMATCHED_ROUTE` when
+    none matched), and a method not in METHODS as `other`: whatever clients send, the
+    series stay as few as the routes."""
+    if method not in METHODS:
+        method = OTHER_METHOD
     _latency(method, route).observe(seconds)
     _requests(method, route, status).inc()
 

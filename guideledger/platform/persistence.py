@@ -36,7 +36,6 @@ def eventsourcing_env(settings: Settings, application_name: str) -> dict[str, st
             "SQLITE_LOCK_TIMEOUT": "10",
             **cache,
         }
-    assert settings.database_url is not None
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "APPLICATION_RECORDER_TOPIC": get_topic(TransactionOrderRecorder),
@@ -46,8 +45,7 @@ def eventsourcing_env(settings: Settings, application_name: str) -> dict[str, st
 
 
 def postgres_env(settings: Settings) -> dict[str, str]:
-    assert settings.database_url is not None
-    url = urlsplit(settings.database_url)
+    url = urlsplit(settings.database_conninfo)
     if url.scheme not in {"postgres", "postgresql", "postgresql+psycopg"}:
         raise ValueError(f"not a PostgreSQL URL: {url.scheme}://...")
     return {
@@ -80,9 +78,8 @@ def setup_turn(settings: Settings) -> Iterator[None]:
     if settings.resolved_persistence is not Persistence.POSTGRES:
         yield
         return
-    assert settings.database_url is not None
     schema = settings.postgres_schema
-    with psycopg.connect(settings.database_url, autocommit=True) as connection:
+    with psycopg.connect(settings.database_conninfo, autocommit=True) as connection:
         connection.execute(
             "SELECT pg_advisory_lock(hashtext(%s))", (f"guideledger-setup:{schema}",)
         )

@@ -1,4 +1,8 @@
-"""All configuration, read once from environment variables (prefix GUIDELEDGER_)."""
+"""All configuration, read once from environment variables (prefix GUIDELEDGER_).
+
+Secrets (the JWT key, the database URL with its password) are `SecretStr`: shown as
+asterisks, read with `get_secret_value()` only where a library needs them. A refused
+setting's error names the variable and the reason, never the value given."""
 
 from __future__ import annotations
 
@@ -7,12 +11,20 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Known to all, so production refuses them (see `_refuse_unsafe_production`).
 DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105
 DEVELOPMENT_PAYMENT_SECRET = "development-only-payment-provider-secret-0123"  # noqa: S105
+MIN_SECRET_LENGTH = 32
 
 
 class Persistence(StrEnum):
@@ -28,14 +40,13 @@ class Environment(StrEnum):
 
 
 class Settings(BaseSettings):
-    # A refused value is not repeated in the error: it may be a secret.
     model_config = SettingsConfigDict(
         env_prefix="GUIDELEDGER_", frozen=True, hide_input_in_errors=True
     )
 
     environment: Environment = Environment.DEVELOPMENT
     persistence: Persistence = Persistence.AUTO
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("GUIDELEDGER_DATABASE_URL", "DATABASE_URL"),
         description="postgresql://user:password@host:port/dbname",
@@ -57,18 +68,27 @@ class Settings(BaseSettings):
         description="Processes replaying a big commission log in an audit (PostgreSQL)",
     )
     payment_window_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
-    jwt_secret: str = Field(
-        default=DEVELOPMENT_SECRET,
-        min_length=32,
-        description="HS256 key for bearer tokens; production refuses the development default",
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_SECRET),
+        description=f"HS256 key for bearer tokens, at least {MIN_SECRET_LENGTH} characters; "
+        "production refuses the development default",
     )
     payment_provider_secret: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_PAYMENT_SECRET),
-        min_length=32,
-        description="The key the payment provider signs its notifications with (HMAC-SHA256); "
-        "production refuses the development default",
+        description=f"At least {MIN_SECRET_LENGTH} characters: the key the payment provider "
+        "signs its notifications with (HMAC-SHA256); production refuses the development default",
     )
-    token_minutes: int = Field(default=12 * 60, ge=1, le=30 * 24 * 60)
+    token_minutes: int = Field(
+        default=12 * 60, ge=1, le=7 * 24 * 60, description="Lifetime of the tokens it issues"
+    )
+    token_max_minutes: int = Field(
+        default=24 * 60,
+        ge=1,
+        le=7 * 24 * 60,
+        description="Tokens living longer than this (expiry minus issue time) are refused",
+    )
+    token_issuer: str = Field(default="guideledger", min_length=1)
+    token_audience: str = Field(default="guideledger-api", min_length=1)
     access_log: bool = Field(
         default=False, description="One log line per request (costs CPU on every request)"
     )
@@ -79,20 +99,52 @@ class Settings(BaseSettings):
     def resolved_persistence(self) -> Persistence:
         if self.persistence is not Persistence.AUTO:
             return self.persistence
-        return Persistence.POSTGRES if self.database_url else Persistence.SQLITE
+        return Persistence.POSTGRES if self._has_database_url else Persistence.SQLITE
+
+    @property
+    def _has_database_url(self) -> bool:
+        return self.database_url is not None and bool(self.database_url.get_secret_value())
+
+    @property
+    def database_conninfo(self) -> str:
+        """The database URL, password and all: for a driver, never for a message."""
+        if self.database_url is None:
+            raise ValueError("no database URL is set: GUIDELEDGER_DATABASE_URL")
+        return self.database_url.get_secret_value()
+
+    @field_validator("jwt_secret", "payment_provider_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr) -> SecretStr:
+        if len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters long")
+        return secret
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
         production = self.environment is Environment.PRODUCTION
         if production and self.resolved_persistence is not Persistence.POSTGRES:
             raise ValueError("production runs on PostgreSQL: set GUIDELEDGER_DATABASE_URL")
-        if production and self.jwt_secret == DEVELOPMENT_SECRET:
+        if production and self.jwt_secret.get_secret_value() == DEVELOPMENT_SECRET:
             raise ValueError("production needs its own GUIDELEDGER_JWT_SECRET")
         development_payment_secret = self.payment_provider_secret.get_secret_value() == (
             DEVELOPMENT_PAYMENT_SECRET
         )
         if production and development_payment_secret:
             raise ValueError("production needs its own GUIDELEDGER_PAYMENT_PROVIDER_SECRET")
-        if self.resolved_persistence is Persistence.POSTGRES and not self.database_url:
+        if self.token_minutes > self.token_max_minutes:
+            raise ValueError("token_minutes exceeds token_max_minutes")
+        if self.resolved_persistence is Persistence.POSTGRES and not self._has_database_url:
             raise ValueError("persistence=postgres needs GUIDELEDGER_DATABASE_URL")
         return self
+
+
+def refusals(invalid: ValidationError) -> list[str]:
+    """Why the settings were refused, a line per reason, naming the variable (if the
+    reason is one variable's) and never the value given."""
+    lines = []
+    for error in invalid.errors(include_input=False, include_url=False, include_context=False):
+        variable = "_".join(str(part) for part in error["loc"]).upper()
+        prefix = "" if not variable or variable.startswith("GUIDELEDGER_") else "GUIDELEDGER_"
+        reason = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{prefix}{variable}: {reason}" if variable else reason)
+    return lines

@@ -57,6 +57,9 @@ class KeyVault:
             return None
         return plain.decode()
 
+    def holds_key(self, member_id: UUID) -> bool:
+        return self._key(member_id) is not None
+
     def forget(self, member_id: UUID) -> None:
         with self._lock:
             self._sealing_keys.pop(member_id, None)

@@ -19,7 +19,7 @@ from guideledger.composition import Ledger
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence, Settings
 from tests.conftest import make_settings
-from tests.world import World, build_world
+from tests.world import GROUP_ID, World, build_world, ensure_group
 
 
 @pytest.fixture
@@ -28,14 +28,21 @@ def api_ledger(
 ) -> Iterator[Ledger]:
     """The API's tests run on the embedded default, SQLite."""
     ledger = bootstrap(make_settings(Persistence.SQLITE, request, tmp_path), clock)
+    ensure_group(ledger)  # as the platform's admins would have
     yield ledger
     ledger.close()
 
 
 def bearer(ledger: Ledger, role: Role, subject: str = "test", **scope: UUID) -> dict[str, str]:
     """Headers for a caller with `role` (and `guide_id` or `store_id` scope)."""
-    token = issue_token(ledger.settings, Caller(subject, role, **scope))
+    group_id = None if role is Role.PLATFORM_ADMIN else scope.pop("group_id", GROUP_ID)
+    token = issue_token(ledger.settings, Caller(subject, role, group_id, **scope))
     return {"Authorization": f"Bearer {token}"}
+
+
+def platform(ledger: Ledger) -> dict[str, str]:
+    """Headers for the platform's admins: sweeps and read-model versions, across tenants."""
+    return bearer(ledger, Role.PLATFORM_ADMIN, "ops")
 
 
 @pytest.fixture

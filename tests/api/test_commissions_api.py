@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from guideledger.api.auth import Role
 from guideledger.composition import Ledger
 from guideledger.platform.clock import ManualClock
-from tests.api.conftest import bearer, pay
+from tests.api.conftest import bearer, pay, platform
 from tests.api.test_orders_api import TOTAL, assert_refused, delivered_order, order_body
 from tests.world import World, event_count
 
@@ -27,7 +27,9 @@ def settled_november(
     delivered_order(client, world)
     api_ledger.projections.process_all()
     clock.advance(timedelta(days=8))
-    assert client.post("/operations/mature-commissions", json={}).json() == {"matured": 1}
+    assert client.post(
+        "/operations/mature-commissions", json={}, headers=platform(api_ledger)
+    ).json() == {"matured": 1}
     clock.set(datetime(2026, 12, 1, tzinfo=UTC))
     closed = client.post(f"/brands/{world.brand_id}/periods/2026-11/close")
     assert closed.status_code == 200, closed.text
@@ -107,7 +109,7 @@ def test_a_guide_who_leaves_gets_a_final_statement(
     delivered_order(client, world)
     api_ledger.projections.process_all()
     clock.advance(timedelta(days=8))
-    client.post("/operations/mature-commissions", json={})
+    client.post("/operations/mature-commissions", json={}, headers=platform(api_ledger))
     client.post(f"/guides/{world.guide_id}/leave", json={"reason": "moved away"})
     api_ledger.projections.process_all()
     statement = client.get(f"/payees/guide/{world.guide_id}/statements/2026-11").json()
@@ -136,7 +138,7 @@ def test_an_orders_timeline_spans_order_stock_and_commission(
         assert client.post(f"/orders/{order_id}/{step[0]}", json=step[1]).status_code == 200
         api_ledger.projections.process_all()
     clock.advance(timedelta(days=8))
-    client.post("/operations/mature-commissions", json={})
+    client.post("/operations/mature-commissions", json={}, headers=platform(api_ledger))
     timeline = client.get(f"/orders/{order_id}/timeline").json()
     story = [(entry["source"], entry["event"]) for entry in timeline]
     assert story == [

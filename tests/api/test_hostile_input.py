@@ -14,14 +14,16 @@ from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.bootstrap import bootstrap
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence, Settings
-from tests.world import build_world, event_count
+from tests.world import GROUP_ID, build_world, event_count
 
 LEDGER = bootstrap(
     Settings(persistence=Persistence.MEMORY), ManualClock(datetime(2026, 11, 2, 1, tzinfo=UTC))
 )
 WORLD = build_world(LEDGER)
 APP = create_app(LEDGER)
-ADMIN = {"Authorization": f"Bearer {issue_token(LEDGER.settings, Caller('fuzz', Role.ADMIN))}"}
+ADMIN = {
+    "Authorization": f"Bearer {issue_token(LEDGER.settings, Caller('fuzz', Role.ADMIN, GROUP_ID))}"
+}
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 

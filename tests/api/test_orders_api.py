@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from guideledger.api.auth import Role
 from guideledger.composition import Ledger
 from guideledger.platform.clock import ManualClock
-from tests.api.conftest import bearer, pay
+from tests.api.conftest import bearer, pay, platform
 from tests.world import PRICES, World, event_count
 
 PROBLEM = "application/problem+json"
@@ -109,6 +109,44 @@ def test_same_key_with_a_different_body_is_refused(
     )
     response = client.post("/orders", json=changed, headers={"Idempotency-Key": "k-43"})
     assert_refused(response, 422, "idempotency-key-reused")
+    assert event_count(api_ledger) == before
+
+
+def test_two_callers_sending_the_same_key_each_get_their_own_outcome(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    mall, app, kiosk = (bearer(api_ledger, Role.FRONTEND, who) for who in ("mall", "app", "kiosk"))
+    changed = order_body(
+        world, delivery={"address": "elsewhere", "location": {"latitude": 30, "longitude": 120}}
+    )
+    sent = [(mall, order_body(world)), (app, order_body(world)), (kiosk, changed)]
+    first = [
+        client.post("/orders", json=body, headers={**caller, "Idempotency-Key": "k-45"})
+        for caller, body in sent
+    ]
+    assert [response.status_code for response in first] == [201, 201, 201]
+    assert len({response.json()["id"] for response in first}) == 3
+    before = event_count(api_ledger)
+    again = [
+        client.post("/orders", json=body, headers={**caller, "Idempotency-Key": "k-45"}).json()
+        for caller, body in sent
+    ]
+    assert again == [response.json() for response in first]
+    assert event_count(api_ledger) == before
+
+
+def test_one_callers_key_for_two_operations_is_two_keys(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    key = {"Idempotency-Key": "k-46"}
+    placed = client.post("/orders", json=order_body(world), headers=key)
+    cancel = (f"/orders/{placed.json()['id']}/cancellation", {"reason": "changed mind"})
+    cancelled = client.post(cancel[0], json=cancel[1], headers=key)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json() == {"id": placed.json()["id"], "version": 4}
+    before = event_count(api_ledger)
+    assert client.post("/orders", json=order_body(world), headers=key).json() == placed.json()
+    assert client.post(cancel[0], json=cancel[1], headers=key).json() == cancelled.json()
     assert event_count(api_ledger) == before
 
 
@@ -358,11 +396,13 @@ def test_oversized_chunked_bodies_are_refused_too(client: TestClient, api_ledger
 
 
 def test_expire_unpaid_orders_operation(
-    client: TestClient, world: World, clock: ManualClock
+    client: TestClient, world: World, clock: ManualClock, api_ledger: Ledger
 ) -> None:
     order_id = place(client, world)["id"]
     clock.advance(timedelta(minutes=31))
-    response = client.post("/operations/expire-unpaid-orders", json={})
+    response = client.post(
+        "/operations/expire-unpaid-orders", json={}, headers=platform(api_ledger)
+    )
     assert response.json() == {"expired": [order_id]}
     assert client.get(f"/orders/{order_id}").json()["cancel_reason"] == "payment window expired"
 
@@ -374,10 +414,16 @@ def test_far_future_instants_are_refused_where_they_would_act_early(
     before = event_count(api_ledger)
     year_9999 = {"as_of": "9999-12-31T23:59:59Z"}
     assert_refused(
-        client.post("/operations/expire-unpaid-orders", json=year_9999), 422, "invalid-value"
+        client.post(
+            "/operations/expire-unpaid-orders", json=year_9999, headers=platform(api_ledger)
+        ),
+        422,
+        "invalid-value",
     )
     assert_refused(
-        client.post("/operations/mature-commissions", json=year_9999), 422, "invalid-value"
+        client.post("/operations/mature-commissions", json=year_9999, headers=platform(api_ledger)),
+        422,
+        "invalid-value",
     )
     policy = {"effective_from": "9999-12-31T23:59:59Z"}
     refused = client.post(f"/brands/{world.brand_id}/routing-policies", json=policy)

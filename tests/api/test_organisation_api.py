@@ -162,7 +162,7 @@ def test_duplicates_and_bad_references_are_refused_and_write_nothing(
         "invalid-value",
     )
     assert_refused(
-        client.put(f"/skus/{ids['brand']}/price", json={"price_fen": 0}), 422, "validation-error"
+        client.put(f"/skus/{ids['brand']}/price", json={"price_fen": 0}), 404, "not-found"
     )
     assert event_count(api_ledger) == before
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from guideledger.api.auth import Role
 from guideledger.commissions.domain.rules import Payee, PayeeLevel
 from guideledger.composition import Ledger
-from tests.api.conftest import bearer
+from tests.api.conftest import bearer, platform
 from tests.api.test_orders_api import assert_refused, delivered_order
 from tests.world import World, event_count
 
@@ -34,11 +34,13 @@ def test_rebuild_diff_promote_through_the_api(
     rules_version = published.json()["version"]
     refused = client.post(f"{BASE}/rebuilds", json={"rules_version": 1}, headers=finance)
     assert_refused(refused, 403, "forbidden")
-    started = client.post(f"{BASE}/rebuilds", json={"rules_version": rules_version})
+    started = client.post(
+        f"{BASE}/rebuilds", json={"rules_version": rules_version}, headers=platform(api_ledger)
+    )
     assert started.status_code == 202, started.text
     assert started.json()["candidate"] == 2
     api_ledger.commission_views.wait()
-    assert client.get(BASE, headers=finance).json()["candidate_ready"] is True
+    assert client.get(BASE, headers=platform(api_ledger)).json()["candidate_ready"] is True
 
     diff = {d["payee"]: d for d in client.get(f"{view}/diff", headers=finance).json()}
     assert diff[guide] == {
@@ -51,7 +53,7 @@ def test_rebuild_diff_promote_through_the_api(
         "correction_period": "2026-11",
     }
     before = event_count(api_ledger)
-    promoted = client.post(f"{BASE}/promote")
+    promoted = client.post(f"{BASE}/promote", headers=platform(api_ledger))
     assert promoted.json() == {
         "serving": 2,
         "serving_rules": rules_version,
@@ -63,7 +65,7 @@ def test_rebuild_diff_promote_through_the_api(
     assert event_count(api_ledger) == before  # a read model changed, not the books
     after = client.get(view, params={"period": "2026-11"}, headers=finance).json()
     assert {r["payee"]: r["amount_fen"] for r in after}[guide] == 1585
-    assert_refused(client.post(f"{BASE}/promote"), 404, "not-found")
+    assert_refused(client.post(f"{BASE}/promote", headers=platform(api_ledger)), 404, "not-found")
     assert_refused(client.get(f"{view}/diff", headers=finance), 404, "not-found")
 
 
@@ -71,22 +73,36 @@ def test_a_second_rebuild_waits_for_the_first_to_be_promoted_or_discarded(
     client: TestClient, world: World, api_ledger: Ledger
 ) -> None:
     delivered_order(client, world)
-    assert client.post(f"{BASE}/rebuilds", json={}).status_code == 202
-    assert_refused(client.post(f"{BASE}/rebuilds", json={}), 409, "conflict")
+    assert client.post(f"{BASE}/rebuilds", json={}, headers=platform(api_ledger)).status_code == 202
+    assert_refused(
+        client.post(f"{BASE}/rebuilds", json={}, headers=platform(api_ledger)), 409, "conflict"
+    )
     api_ledger.commission_views.wait()
     assert client.get(f"/brands/{world.brand_id}/commission-view/diff").json() == []
-    assert client.post(f"{BASE}/discard").json()["candidate"] is None
-    assert client.post(f"{BASE}/rebuilds", json={"rules_version": -1}).status_code == 422
+    assert client.post(f"{BASE}/discard", headers=platform(api_ledger)).json()["candidate"] is None
+    assert (
+        client.post(
+            f"{BASE}/rebuilds", json={"rules_version": -1}, headers=platform(api_ledger)
+        ).status_code
+        == 422
+    )
 
 
 def test_a_rebuild_under_rules_no_brand_published_is_refused(
     client: TestClient, world: World, api_ledger: Ledger
 ) -> None:
     before = event_count(api_ledger)
-    refused = client.post(f"{BASE}/rebuilds", json={"rules_version": 7})
+    refused = client.post(
+        f"{BASE}/rebuilds", json={"rules_version": 7}, headers=platform(api_ledger)
+    )
     assert_refused(refused, 422, "rule-violated")
     assert refused.json()["highest_published"] == 0
-    assert client.get(BASE).json()["candidate"] is None
-    assert client.post(f"{BASE}/rebuilds", json={"rules_version": 0}).status_code == 202
+    assert client.get(BASE, headers=platform(api_ledger)).json()["candidate"] is None
+    assert (
+        client.post(
+            f"{BASE}/rebuilds", json={"rules_version": 0}, headers=platform(api_ledger)
+        ).status_code
+        == 202
+    )
     api_ledger.commission_views.wait()
     assert event_count(api_ledger) == before

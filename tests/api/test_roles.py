@@ -24,7 +24,9 @@ def test_no_bad_or_expired_token_is_401(
     assert_refused(garbage, 401, "not-authenticated")
     past = datetime.now(UTC) - timedelta(hours=1)
     expired = jwt.encode(
-        {"sub": "x", "role": "admin", "exp": past}, api_ledger.settings.jwt_secret, ALGORITHM
+        {"sub": "x", "role": "admin", "exp": past},
+        api_ledger.settings.jwt_secret.get_secret_value(),
+        ALGORITHM,
     )
     stale = client.get(f"/brands/{world.brand_id}", headers={"Authorization": f"Bearer {expired}"})
     assert_refused(stale, 401, "not-authenticated")

@@ -13,6 +13,7 @@ import pytest
 from guideledger.api import auth
 from guideledger.api.auth import ALGORITHM, Caller, NotAuthenticated, Role, TokenVerifier
 from guideledger.platform.settings import Persistence, Settings
+from tests.world import GROUP_ID
 
 SETTINGS = Settings(persistence=Persistence.MEMORY)
 
@@ -42,8 +43,8 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_a_verified_token_is_remembered_until_it_expires(decodes: list[str]) -> None:
     clock = Clock()
     tokens = TokenVerifier(SETTINGS, now=clock)
-    token = auth.issue_token(SETTINGS, Caller("mall", Role.FRONTEND))
-    assert tokens.caller(token) == tokens.caller(token) == Caller("mall", Role.FRONTEND)
+    token = auth.issue_token(SETTINGS, Caller("mall", Role.FRONTEND, GROUP_ID))
+    assert tokens.caller(token) == tokens.caller(token) == Caller("mall", Role.FRONTEND, GROUP_ID)
     assert decodes == [token]
     clock.now += SETTINGS.token_minutes * 60 + 1  # past its expiry: checked again
     tokens.caller(token)
@@ -59,7 +60,7 @@ def test_a_refused_token_stays_refused(decodes: list[str]) -> None:
     )
     expired = jwt.encode(
         {"sub": "x", "role": "admin", "exp": datetime.now(UTC) - timedelta(seconds=1)},
-        SETTINGS.jwt_secret,
+        SETTINGS.jwt_secret.get_secret_value(),
         ALGORITHM,
     )
     for token in (forged, expired, forged, expired):
@@ -71,7 +72,7 @@ def test_a_refused_token_stays_refused(decodes: list[str]) -> None:
 def test_only_the_most_recently_used_tokens_are_remembered(decodes: list[str]) -> None:
     tokens = TokenVerifier(SETTINGS, size=2)
     first, second, third = (
-        auth.issue_token(SETTINGS, Caller(name, Role.SUPPORT)) for name in ("a", "b", "c")
+        auth.issue_token(SETTINGS, Caller(name, Role.SUPPORT, GROUP_ID)) for name in ("a", "b", "c")
     )
     for token in (first, second, first, third):  # `second` is the least recently used
         tokens.caller(token)

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bench.month import write_month
-from guideledger.api.demo import BRAND_CODE
+from guideledger.api.demo import BRAND_ID
 from guideledger.composition import Ledger
-from guideledger.organisation.domain.brand import Brand
 from guideledger.platform.clock import ManualClock
 
 MONTH_START = datetime(2026, 9, 30, 16, tzinfo=UTC)  # 1 October in Asia/Shanghai
@@ -18,13 +17,13 @@ SETTLED_AT = datetime(2026, 11, 20, tzinfo=UTC)
 def test_a_bulk_month_audits_clean(ledger: Ledger, clock: ManualClock) -> None:
     written = write_month(ledger, clock.set, 300, MONTH_START, SETTLED_AT, members=50)
 
-    report = ledger.settlement_audit().run(Brand.create_id(BRAND_CODE), "2026-10")
+    report = ledger.settlement_audit().run(BRAND_ID, "2026-10")
 
     assert report.clean, report.mismatches[:3]
     assert report.accruals_checked == 300
     assert len(report.matched) > 100  # guides, stores, districts, regions, branches
     assert written["statements"] >= len(report.matched)
-    assert ledger.commissions.is_closed(Brand.create_id(BRAND_CODE), MONTH_START)
+    assert ledger.commissions.is_closed(BRAND_ID, MONTH_START)
 
 
 def test_a_bulk_month_is_stored_as_the_commands_store_events(

@@ -21,6 +21,7 @@ from guideledger.engagement.domain import Share, ShareKind
 from guideledger.eventstore.application import LedgerApplication
 from guideledger.eventstore.commands import Command
 from guideledger.orders.domain.order import Order
+from guideledger.organisation.domain.group import FOUNDING_GROUP_ID
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence, Settings
 from tests.stored_json import as_stored_in_json
@@ -134,3 +135,29 @@ def test_a_payment_recorded_in_version_2_decodes_with_no_provider_transaction() 
     assert isinstance(paid, Order.Paid)
     assert (paid.payment_ref, paid.transaction_id) == ("wx-1", None)
     assert (paid.amount_fen, paid.sales_day) == (order_total(), "2026-11-02")
+
+
+def in_version_1_without_group(state: dict[str, Any]) -> dict[str, Any]:
+    assert state.pop("class_version") == 2
+    del state["group_id"]
+    return state
+
+
+@pytest.mark.parametrize("stored_as", ["json", "messagepack"])
+def test_brands_and_members_recorded_before_groups_belong_to_the_founding_group(
+    stored_as: str,
+) -> None:
+    with bootstrap(Settings(persistence=Persistence.MEMORY), ManualClock(NEAR_MIDNIGHT)) as ledger:
+        world = build_world(ledger)
+        organisation = ledger.organisation
+        for aggregate_id in (world.brand_id, world.member_id):
+            [stored] = organisation.recorder.select_events(aggregate_id)
+            if stored_as == "json":
+                stored = as_stored_in_json(organisation, stored)
+                state = in_version_1_without_group(json.loads(stored.state))
+                old = replace(stored, state=json.dumps(state).encode())
+            else:
+                state = in_version_1_without_group(msgspec.msgpack.decode(stored.state))
+                old = replace(stored, state=msgspec.msgpack.encode(state))
+            event = organisation.mapper.to_domain_event(old)
+            assert event.group_id == FOUNDING_GROUP_ID  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from tests.conftest import make_settings
 from tests.world import (
     ADMIN,
     FRONTEND,
+    GROUP_ID,
     SHANGHAI,
     STORE_STOCK,
     add_stocked_northern_warehouse,
@@ -228,7 +229,7 @@ def test_dry_run_routes_without_reserving(ledger: Ledger) -> None:
 def test_stock_cannot_be_received_for_another_brands_sku(ledger: Ledger) -> None:
     world = build_world(ledger)
     other = ledger.organisation.register_brand(
-        ADMIN, "OTHER", "Other", "Asia/Shanghai", "monthly"
+        ADMIN, GROUP_ID, "OTHER", "Other", "Asia/Shanghai", "monthly"
     ).id
     sku = ledger.organisation.register_sku(
         ADMIN, brand_id=other, code="X", name="X", category="c", price_fen=100

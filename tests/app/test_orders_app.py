@@ -140,6 +140,31 @@ def test_same_key_with_another_request_is_refused(ledger: Ledger, world: World) 
     assert event_count(ledger) == before
 
 
+def test_the_same_key_in_two_scopes_is_two_keys(ledger: Ledger, world: World) -> None:
+    mall = Command("frontend:mall", IdempotencyKey("k", "body-1", "frontend:mall POST /orders"))
+    app = Command("frontend:app", IdempotencyKey("k", "body-2", "frontend:app POST /orders"))
+    first, second = place(ledger, world, command=mall), place(ledger, world, command=app)
+    assert first.id != second.id
+    before = event_count(ledger)
+    assert (place(ledger, world, command=mall), place(ledger, world, command=app)) == (
+        first,
+        second,
+    )
+    assert event_count(ledger) == before
+
+
+def test_a_key_recorded_before_keys_had_scopes_answers_only_the_same_request(
+    ledger: Ledger, world: World
+) -> None:
+    unscoped = place(ledger, world, command=Command("frontend:mall", IdempotencyKey("k", "body")))
+    before = event_count(ledger)
+    retry = IdempotencyKey("k", "body", "frontend:mall POST /orders")
+    assert place(ledger, world, command=Command("frontend:mall", retry)) == unscoped
+    assert event_count(ledger) == before
+    another = IdempotencyKey("k", "another body", "frontend:app POST /orders")
+    assert place(ledger, world, command=Command("frontend:app", another)).id != unscoped.id
+
+
 def test_a_payment_reported_again_is_answered_as_the_first_time_and_writes_nothing(
     ledger: Ledger, world: World
 ) -> None:
@@ -224,7 +249,7 @@ def test_history_lists_every_event_with_when_and_who(ledger: Ledger, world: Worl
     ]
     paid = history[3].data
     assert (paid["amount_fen"], paid["transaction_id"]) == (order_total(), "wx-1")
-    assert history[3].data["attribution"].guide_id == world.guide_id
+    assert history[3].data["attribution"]["guide_id"] == world.guide_id
 
 
 def test_unknown_order_is_not_found(ledger: Ledger) -> None:

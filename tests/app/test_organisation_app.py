@@ -16,15 +16,18 @@ from guideledger.kernel.periods import SettlementCadence
 from guideledger.kernel.values import GeoPoint
 from guideledger.organisation.domain.guides import Guide, GuideStatus
 from guideledger.organisation.domain.units import Node, NodeKind
-from tests.world import ADMIN, SHANGHAI, build_world, event_count
+from tests.world import ADMIN, GROUP_ID, SHANGHAI, build_world, ensure_group, event_count
 
 
 def test_registering_twice_is_refused_and_writes_nothing(ledger: Ledger) -> None:
-    ledger.organisation.register_brand(ADMIN, "B", "B", "Asia/Shanghai", SettlementCadence.MONTHLY)
+    group_id = ensure_group(ledger)
+    ledger.organisation.register_brand(
+        ADMIN, group_id, "B", "B", "Asia/Shanghai", SettlementCadence.MONTHLY
+    )
     before = event_count(ledger)
     with pytest.raises(AlreadyExists):
         ledger.organisation.register_brand(
-            ADMIN, "B", "Other", "Asia/Shanghai", SettlementCadence.QUARTERLY
+            ADMIN, group_id, "B", "Other", "Asia/Shanghai", SettlementCadence.QUARTERLY
         )
     assert event_count(ledger) == before
 
@@ -46,7 +49,7 @@ def test_a_guide_works_in_a_store_not_a_warehouse(ledger: Ledger) -> None:
 def test_nodes_of_one_brand_stay_out_of_another(ledger: Ledger) -> None:
     world = build_world(ledger)
     other = ledger.organisation.register_brand(
-        ADMIN, "OTHER", "Other", "Asia/Shanghai", SettlementCadence.QUARTERLY
+        ADMIN, GROUP_ID, "OTHER", "Other", "Asia/Shanghai", SettlementCadence.QUARTERLY
     ).id
     with pytest.raises(RuleViolated):
         ledger.organisation.register_node(
@@ -83,9 +86,13 @@ def test_expected_version_guards_against_lost_updates(ledger: Ledger) -> None:
 
 def test_an_idempotent_create_returns_the_first_outcome(ledger: Ledger) -> None:
     command = Command("admin", IdempotencyKey("k-1", "fingerprint"))
-    first = ledger.organisation.register_member(command, member_no="M1", name="Li", phone="138")
+    first = ledger.organisation.register_member(
+        command, group_id=ensure_group(ledger), member_no="M1", name="Li", phone="138"
+    )
     before = event_count(ledger)
-    again = ledger.organisation.register_member(command, member_no="M1", name="Li", phone="138")
+    again = ledger.organisation.register_member(
+        command, group_id=ensure_group(ledger), member_no="M1", name="Li", phone="138"
+    )
     assert again == first
     assert event_count(ledger) == before
 

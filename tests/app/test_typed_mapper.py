@@ -4,8 +4,6 @@ events stored before, in JSON by the library's transcoder, read the same."""
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import pkgutil
 import typing
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -16,13 +14,11 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.cryptography import AESCipher
-from eventsourcing.domain import CanSnapshotAggregate, DomainEvent
 from eventsourcing.persistence import Mapper, StoredEvent
-from eventsourcing.utils import resolve_topic
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
-import guideledger
 from guideledger.attribution.domain.rules import AttributionPolicy
 from guideledger.bootstrap import bootstrap
 from guideledger.commissions.application.app import CommissionApplication
@@ -57,6 +53,7 @@ from tests.app.test_commissions_app import (
     without_bonus,
 )
 from tests.app.test_event_versions import in_json
+from tests.events import event_classes
 from tests.world import FRONTEND, World, build_world, order_total, pay, place_order
 
 LIBRARY_MAPPER = "eventsourcing.persistence:Mapper"  # how every event was stored before
@@ -176,7 +173,7 @@ def test_events_stored_in_json_before_read_the_same_with_their_declared_types(
 ) -> None:
     settings = Settings(
         persistence=Persistence.POSTGRES,
-        database_url=postgres_url,
+        database_url=SecretStr(postgres_url),
         postgres_schema=postgres_schema,
         postgres_pool_size=2,
     )
@@ -243,21 +240,6 @@ def test_an_integer_beyond_64_bits_is_stored_exactly(ledger: Ledger) -> None:
 
 
 # --- every event class -------------------------------------------------------------
-
-
-def event_classes() -> list[type]:
-    """Every event class of the applications (under its topic), snapshots aside."""
-    for module in pkgutil.walk_packages(guideledger.__path__, "guideledger."):
-        importlib.import_module(module.name)
-    found: dict[str, type] = {}
-    pending = list(DomainEvent.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        topic = f"{cls.__module__}:{cls.__qualname__}"
-        if cls.__module__.startswith("guideledger.") and "<locals>" not in topic:
-            found[topic] = resolve_topic(topic)
-    return [cls for _, cls in sorted(found.items()) if not issubclass(cls, CanSnapshotAggregate)]
 
 
 class EveryValueType(LedgerApplication):

@@ -18,11 +18,10 @@ from typer.testing import CliRunner
 from guideledger.api.app import create_app
 from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.api.cli import cli
-from guideledger.api.demo import BRAND_CODE
+from guideledger.api.demo import BRAND_CODE, BRAND_ID, GROUP_ID
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
 from guideledger.kernel.values import natural_id
-from guideledger.organisation.domain.brand import Brand
 from guideledger.platform.settings import Persistence, Settings
 from tests.ports import free_port
 
@@ -71,7 +70,7 @@ def browser() -> Iterator[Browser]:
 
 
 def token(ledger: Ledger, role: Role, **scope: Any) -> str:
-    return issue_token(ledger.settings, Caller("dashboard-test", role, **scope))
+    return issue_token(ledger.settings, Caller("dashboard-test", role, GROUP_ID, **scope))
 
 
 def open_dashboard(browser: Browser, base_url: str, bearer: str, lang: str) -> Page:
@@ -146,7 +145,7 @@ def test_branch_filter_keeps_only_that_branchs_stores(
     page.click("#filters button[type=submit]")
     page.wait_for_selector("body[data-loaded=true]")
     api = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {bearer}"})
-    brand_id = Brand.create_id(BRAND_CODE)
+    brand_id = BRAND_ID
     stores = api.get(f"/brands/{brand_id}/units", params={"kind": "store"}).json()
     in_branch = {u["unit_id"] for u in stores if u["branch_id"] == branch}
     listed = {store for store, _rank, _money in shown(page, "stores-total")}
@@ -157,7 +156,7 @@ def test_branch_filter_keeps_only_that_branchs_stores(
 def test_a_store_manager_sees_rankings_but_not_payouts_in_chinese(
     browser: Browser, base_url: str, demo_ledger: Ledger
 ) -> None:
-    store_id = natural_id("node", Brand.create_id(BRAND_CODE), "S-SHANGHAI-01")
+    store_id = natural_id("node", BRAND_ID, "S-SHANGHAI-01")
     bearer = token(demo_ledger, Role.STORE_MANAGER, store_id=store_id)
     page = open_dashboard(browser, base_url, bearer, "zh")
 

@@ -17,7 +17,7 @@ from guideledger.composition import Ledger
 from guideledger.orders.domain.order import Order
 from tests.api.test_orders_api import order_body
 from tests.served import Service
-from tests.world import build_world, receive
+from tests.world import GROUP_ID, build_world, receive
 
 CLIENTS, ORDERS_EACH = 4, 20
 
@@ -36,7 +36,7 @@ def test_a_killed_api_loses_no_acknowledged_order_and_duplicates_none(
     world = build_world(pg_ledger)
     receive(pg_ledger, world.warehouse_id, world.sku_ids[0], 10_000)
     receive(pg_ledger, world.warehouse_id, world.sku_ids[1], 10_000)
-    token = issue_token(pg_ledger.settings, Caller("mall", Role.FRONTEND))
+    token = issue_token(pg_ledger.settings, Caller("mall", Role.FRONTEND, GROUP_ID))
     body = order_body(world)
     service.start()
     acknowledged: dict[str, str] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import psycopg
 from psycopg import sql
+from pydantic import SecretStr
 
 from guideledger.bootstrap import bootstrap
 from guideledger.platform.settings import Persistence, Settings
@@ -20,7 +21,7 @@ def test_ledgers_starting_together_on_one_schema_all_start(
         connection.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(postgres_schema)))
     settings = Settings(
         persistence=Persistence.POSTGRES,
-        database_url=postgres_url,
+        database_url=SecretStr(postgres_url),
         postgres_schema=postgres_schema,
         postgres_pool_size=1,
     )

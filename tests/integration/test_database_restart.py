@@ -12,6 +12,7 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.utils import get_topic
+from pydantic import SecretStr
 
 from guideledger.bootstrap import bootstrap
 from guideledger.eventstore.commands import Command, IdempotencyKey
@@ -30,7 +31,7 @@ def cluster() -> Iterator[Cluster]:
 
 
 def test_acknowledged_orders_survive_a_restart_exactly_once(cluster: Cluster) -> None:
-    settings = Settings(persistence=Persistence.POSTGRES, database_url=cluster.url)
+    settings = Settings(persistence=Persistence.POSTGRES, database_url=SecretStr(cluster.url))
     ledger = bootstrap(settings)
     try:
         world = build_world(ledger)

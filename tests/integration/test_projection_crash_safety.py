@@ -42,7 +42,7 @@ def worker(pg_ledger: Ledger) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "GUIDELEDGER_PERSISTENCE": "postgres",
-        "GUIDELEDGER_DATABASE_URL": str(settings.database_url),
+        "GUIDELEDGER_DATABASE_URL": settings.database_conninfo,
         "GUIDELEDGER_POSTGRES_SCHEMA": settings.postgres_schema,
     }
     return subprocess.Popen(

@@ -29,7 +29,15 @@ from tests.api.conftest import notification, notify
 from tests.api.test_orders_api import TOTAL, order_body
 from tests.integration.test_projection_crash_safety import record_many_events, rows
 from tests.served import Service, start_worker
-from tests.world import ADMIN, World, build_world, pay, place_order, receive
+from tests.world import (
+    ADMIN,
+    GROUP_ID,
+    World,
+    build_world,
+    pay,
+    place_order,
+    receive,
+)
 
 GUIDE_SHARE = 951  # the default policy's 3% of one order, TOTAL fen
 ORDERS, KILLS = 40, 3
@@ -64,7 +72,7 @@ def services(pg_ledger: Ledger) -> Iterator[Callable[..., Service]]:
 
 
 def admin(ledger: Ledger, url: str) -> httpx.Client:
-    token = issue_token(ledger.settings, Caller("ops", Role.ADMIN))
+    token = issue_token(ledger.settings, Caller("ops", Role.ADMIN, GROUP_ID))
     return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 

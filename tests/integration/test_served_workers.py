@@ -10,10 +10,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.platform.settings import Persistence, Settings
 from tests.ports import free_port
+from tests.world import GROUP_ID
 
 
 @pytest.fixture
@@ -35,9 +37,16 @@ def two_workers(postgres_url: str, postgres_schema: str) -> Iterator[tuple[str, 
     )
     url = f"http://127.0.0.1:{port}"
     settings = Settings(
-        persistence=Persistence.POSTGRES, database_url=postgres_url, postgres_schema=postgres_schema
+        persistence=Persistence.POSTGRES,
+        database_url=SecretStr(postgres_url),
+        postgres_schema=postgres_schema,
     )
-    headers = {"Authorization": f"Bearer {issue_token(settings, Caller('ops', Role.ADMIN))}"}
+    headers = {
+        "Authorization": f"Bearer {issue_token(settings, Caller('ops', Role.ADMIN, GROUP_ID))}"
+    }
+    platform = {
+        "Authorization": f"Bearer {issue_token(settings, Caller('ops', Role.PLATFORM_ADMIN))}"
+    }
     try:
         for _attempt in range(300):
             try:
@@ -46,6 +55,10 @@ def two_workers(postgres_url: str, postgres_schema: str) -> Iterator[tuple[str, 
             except httpx.TransportError:
                 with pytest.raises(subprocess.TimeoutExpired):  # still starting, not dead
                     server.wait(timeout=0.1)
+        group = httpx.post(
+            f"{url}/groups", json={"code": "ACME-GROUP", "name": "Acme"}, headers=platform
+        )
+        assert group.status_code == 201, group.text
         yield url, headers
     finally:
         server.terminate()

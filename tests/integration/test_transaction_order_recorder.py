@@ -20,6 +20,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, ProgrammingError
 from psycopg import sql
+from pydantic import SecretStr
 
 from bench.bulk_import import import_events
 from guideledger.eventstore.recorder import (
@@ -58,7 +59,7 @@ class RolledBack(Exception):
 def settings(url: str, schema: str) -> Settings:
     return Settings(
         persistence=Persistence.POSTGRES,
-        database_url=url,
+        database_url=SecretStr(url),
         postgres_schema=schema,
         postgres_pool_size=2,
     )

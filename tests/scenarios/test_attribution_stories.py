@@ -18,7 +18,7 @@ from guideledger.orders.application.app import DeliveryRequest, LineRequest
 from guideledger.organisation.domain.units import NodeKind, StoreOwnership
 from guideledger.platform.clock import ManualClock
 from guideledger.rankings.application.rankings import GuideMeasure, StoreMeasure
-from tests.world import ADMIN, PRICES, SHANGHAI, World, build_world, pay, receive
+from tests.world import ADMIN, GROUP_ID, PRICES, SHANGHAI, World, build_world, pay, receive
 
 DAY = date(2026, 11, 2)  # the world's clock starts at 09:00 on this day in Shanghai
 BEIJING = GeoPoint(39.9042, 116.4074)
@@ -79,7 +79,7 @@ def buy(
 
 def new_member(ledger: Ledger, number: str) -> UUID:
     return ledger.organisation.register_member(
-        ADMIN, member_no=number, name=f"Member {number}", phone="13800000000"
+        ADMIN, group_id=GROUP_ID, member_no=number, name=f"Member {number}", phone="13800000000"
     ).id
 
 

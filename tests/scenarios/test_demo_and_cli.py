@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ from typer.testing import CliRunner
 from guideledger.api.app import create_app
 from guideledger.api.auth import Caller, Role, issue_token, read_token
 from guideledger.api.cli import cli
-from guideledger.api.demo import BRAND_CODE
+from guideledger.api.demo import BRAND_CODE, GROUP_ID
 from guideledger.bootstrap import bootstrap
 from guideledger.commissions.application.views import SETTLEMENT_PERIODS
 from guideledger.platform.settings import Persistence, Settings
@@ -36,7 +39,9 @@ def test_demo_loads_once_into_sqlite_and_the_api_serves_it(data_dir: Path) -> No
     assert "already loaded" in again.output
 
     ledger = bootstrap(Settings(persistence=Persistence.SQLITE, data_dir=data_dir))
-    admin = {"Authorization": f"Bearer {issue_token(ledger.settings, Caller('t', Role.ADMIN))}"}
+    admin = {
+        "Authorization": f"Bearer {issue_token(ledger.settings, Caller('t', Role.ADMIN, GROUP_ID))}"
+    }
     with TestClient(create_app(ledger), headers=admin) as client:
         brand = client.get(f"/brands/by-code/{BRAND_CODE}").json()
         assert brand["time_zone"] == "Asia/Shanghai"
@@ -129,3 +134,27 @@ def test_audit_and_rebuild_commands_report_with_progress(data_dir: Path) -> None
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "Candidate version 2 is built" in rebuilt.output
     assert "difference" in rebuilt.output  # the diff's table, empty under the same rules
+
+
+def test_a_command_that_cannot_reach_the_database_prints_no_password(tmp_path: Path) -> None:
+    password = "Pw7Rk2Xq9Lm4Tz"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")},
+        "GUIDELEDGER_DATABASE_URL": f"postgresql://ledger:{password}@127.0.0.1:1/ledger",
+        "COLUMNS": "200",
+    }
+    failed = subprocess.run(
+        [sys.executable, "-m", "guideledger.api.cli", "projections"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert failed.returncode != 0
+    assert "Connection refused" in failed.stderr  # the traceback, as the operator sees it
+    printed = failed.stdout + failed.stderr
+    assert not [
+        password[i : i + 6] for i in range(len(password) - 5) if password[i : i + 6] in printed
+    ]

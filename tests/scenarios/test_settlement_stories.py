@@ -16,7 +16,7 @@ from guideledger.kernel.periods import SettlementCadence
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
 from guideledger.organisation.domain.brand import Brand
 from guideledger.platform.clock import ManualClock
-from tests.world import ADMIN, PRICES, SHANGHAI, World, build_world, pay, receive
+from tests.world import ADMIN, GROUP_ID, PRICES, SHANGHAI, World, build_world, pay, receive
 
 FINANCE = Command("finance:chen")
 
@@ -31,7 +31,7 @@ def sell(
     """Places, pays, ships and delivers `quantity` of the first SKU."""
     member_id = (
         ledger.organisation.register_member(
-            ADMIN, member_no=member, name=member, phone="13800000000"
+            ADMIN, group_id=GROUP_ID, member_no=member, name=member, phone="13800000000"
         ).id
         if member != "M0001"
         else world.member_id

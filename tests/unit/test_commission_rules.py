@@ -162,7 +162,9 @@ def split_order(discounts: tuple[Discount, ...] = ()) -> tuple[Order, UUID, UUID
         brand_id=BRAND,
         member_id=uuid4(),
         lines=[OrderLine(1, sku_a, 2, 10_000), OrderLine(2, sku_b, 1, 5_000)],
-        delivery=DeliveryAddress(Sealed(uuid4(), "x"), GeoPoint(31.2, 121.5)),
+        delivery=DeliveryAddress(
+            Sealed(uuid4(), "x"), GeoPoint(31.2, 121.5), Sealed(uuid4(), "31.2,121.5")
+        ),
         evidence=AttributionEvidence(Channel.GUIDE_QR, guide_id=GUIDE_ID),
         payment_window=timedelta(minutes=30),
         occurred_at=NOW,

@@ -32,7 +32,9 @@ class OrderLifecycle(RuleBasedStateMachine):
             brand_id=uuid4(),
             member_id=uuid4(),
             lines=[OrderLine(n, uuid4(), n + 1, 1000 * n + 1) for n in (1, 2, 3)],
-            delivery=DeliveryAddress(Sealed(uuid4(), "x"), GeoPoint(31, 121)),
+            delivery=DeliveryAddress(
+                Sealed(uuid4(), "x"), GeoPoint(31, 121), Sealed(uuid4(), "31,121")
+            ),
             evidence=AttributionEvidence(Channel.DIRECT),
             payment_window=timedelta(minutes=30),
             occurred_at=START,
@@ -64,7 +66,7 @@ class OrderLifecycle(RuleBasedStateMachine):
 
     @rule()
     def cancel(self) -> None:
-        self.attempt("cancel", "reason")
+        self.attempt("cancel", Sealed(uuid4(), "reason"))
 
     @rule(quantities=st.dictionaries(LINE_NOS, st.integers(1, 4), min_size=1, max_size=3))
     def ship(self, quantities: dict[int, int]) -> None:
@@ -78,7 +80,9 @@ class OrderLifecycle(RuleBasedStateMachine):
 
     @rule(line_no=LINE_NOS, quantity=st.integers(1, 4))
     def return_items(self, line_no: int, quantity: int) -> None:
-        self.attempt("return_items", f"r{self.counter}", line_no, quantity, "reason")
+        self.attempt(
+            "return_items", f"r{self.counter}", line_no, quantity, Sealed(uuid4(), "reason")
+        )
 
     @rule(amount=AMOUNTS)
     def refund(self, amount: int) -> None:

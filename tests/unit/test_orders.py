@@ -48,6 +48,11 @@ DIRECT = AttributionEvidence(Channel.DIRECT)
 NODE, OTHER_NODE, BRANCH = uuid4(), uuid4(), uuid4()
 
 
+def sealed(text: str) -> Sealed:
+    """Personal text as the order records it (these tests never open it)."""
+    return Sealed(uuid4(), text)
+
+
 def allocate(order: Order, node_id: UUID = NODE) -> Order:
     """Allocates the whole order to one node that holds plenty of everything."""
     stock = {line.sku_id: 99 for line in order.lines}
@@ -62,7 +67,7 @@ def place(lines: list[OrderLine] | None = None, evidence: AttributionEvidence = 
         brand_id=uuid4(),
         member_id=uuid4(),
         lines=lines or [OrderLine(1, SKU_A, 2, 1000), OrderLine(2, SKU_B, 1, 500)],
-        delivery=DeliveryAddress(Sealed(uuid4(), "somewhere"), GeoPoint(31.2, 121.5)),
+        delivery=DeliveryAddress(sealed("somewhere"), GeoPoint(31.2, 121.5), sealed("31.2,121.5")),
         evidence=evidence,
         payment_window=WINDOW,
         occurred_at=PLACED_AT,
@@ -109,8 +114,37 @@ def test_refuses_malformed_lines(lines: list[OrderLine]) -> None:
             brand_id=uuid4(),
             member_id=uuid4(),
             lines=lines,
-            delivery=DeliveryAddress(Sealed(uuid4(), "x"), GeoPoint(0, 0)),
+            delivery=DeliveryAddress(sealed("x"), GeoPoint(0, 0), sealed("0,0")),
             evidence=DIRECT,
+            payment_window=WINDOW,
+            occurred_at=PLACED_AT,
+            actor="a",
+        )
+
+
+@pytest.mark.parametrize(
+    ("delivery", "evidence"),
+    [
+        (DeliveryAddress(sealed("x"), GeoPoint(31.2304, 121.4737)), DIRECT),
+        (DeliveryAddress(sealed("x"), GeoPoint(31.2304, 121.4737), sealed("x")), DIRECT),
+        (
+            DeliveryAddress(sealed("x"), GeoPoint(31.23, 121.47), sealed("x")),
+            AttributionEvidence(Channel.STORE_ACCOUNT, store_id=uuid4(), guide_note="Wang Fang"),
+        ),
+    ],
+    ids=["point in the clear", "exact point beside the sealed one", "note in the clear"],
+)
+def test_an_order_records_its_members_data_only_sealed(
+    delivery: DeliveryAddress, evidence: AttributionEvidence
+) -> None:
+    with pytest.raises(InvalidValue, match="sealed"):
+        Order.place(
+            order_id=uuid4(),
+            brand_id=uuid4(),
+            member_id=uuid4(),
+            lines=[OrderLine(1, SKU_A, 1, 100)],
+            delivery=delivery,
+            evidence=evidence,
             payment_window=WINDOW,
             occurred_at=PLACED_AT,
             actor="a",
@@ -154,7 +188,7 @@ def test_cannot_pay_twice_or_after_cancel_or_after_the_window() -> None:
     with pytest.raises(OrderNotPayable):
         order.pay(ProviderPayment("again", order.id, 2500, LATER), TIME_ZONE, LATER, "f")
     cancelled = place()
-    cancelled.cancel("changed mind", LATER, "f")
+    cancelled.cancel(sealed("changed mind"), LATER, "f")
     with pytest.raises(OrderNotPayable):
         cancelled.pay(ProviderPayment("p", cancelled.id, 2500, LATER), TIME_ZONE, LATER, "f")
     late = place()
@@ -174,14 +208,14 @@ def test_cancels_before_shipping_only() -> None:
     order = paid()
     order.ship("s1", NODE, {1: 1}, LATER, "store")
     with pytest.raises(CannotCancel):
-        order.cancel("too late", LATER, "f")
+        order.cancel(sealed("too late"), LATER, "f")
 
 
 def test_cannot_cancel_twice() -> None:
     order = place()
-    order.cancel("x", LATER, "f")
+    order.cancel(sealed("x"), LATER, "f")
     with pytest.raises(CannotCancel):
-        order.cancel("y", LATER, "f")
+        order.cancel(sealed("y"), LATER, "f")
 
 
 def test_unpaid_order_expires_only_after_its_window() -> None:
@@ -314,11 +348,11 @@ def test_returns_only_what_was_delivered() -> None:
     order = paid()
     order.ship("s1", NODE, {1: 2}, LATER, "store")
     with pytest.raises(ReturnRefused):
-        order.return_items("r1", 1, 1, "too small", LATER, "support")
+        order.return_items("r1", 1, 1, sealed("too small"), LATER, "support")
     order.deliver("s1", LATER, "carrier")
-    order.return_items("r1", 1, 1, "too small", LATER, "support")
+    order.return_items("r1", 1, 1, sealed("too small"), LATER, "support")
     with pytest.raises(ReturnRefused):
-        order.return_items("r2", 1, 2, "both", LATER, "support")
+        order.return_items("r2", 1, 2, sealed("both"), LATER, "support")
     assert order.returned_quantity(1) == 1
 
 
@@ -339,9 +373,9 @@ def delivered_from_two_nodes() -> Order:
 def test_returned_units_go_back_to_the_nodes_that_shipped_them_latest_first() -> None:
     order = delivered_from_two_nodes()
 
-    order.return_items("r1", 1, 1, "too small", LATER, "support")
-    order.return_items("r2", 1, 1, "too small", LATER, "support")
-    order.return_items("r3", 2, 1, "not needed", LATER, "support")
+    order.return_items("r1", 1, 1, sealed("too small"), LATER, "support")
+    order.return_items("r2", 1, 1, sealed("too small"), LATER, "support")
+    order.return_items("r3", 2, 1, sealed("not needed"), LATER, "support")
 
     assert order.restock_of("r1") == ((OTHER_NODE, 1),)
     assert order.restock_of("r2") == ((NODE, 1),)  # the other node took back all it shipped
@@ -351,23 +385,23 @@ def test_returned_units_go_back_to_the_nodes_that_shipped_them_latest_first() ->
 def test_a_return_spanning_nodes_goes_back_to_each_in_part() -> None:
     order = delivered_from_two_nodes()
 
-    order.return_items("r1", 1, 2, "wrong colour", LATER, "support")
+    order.return_items("r1", 1, 2, sealed("wrong colour"), LATER, "support")
 
     assert order.restock_of("r1") == ((OTHER_NODE, 1), (NODE, 1))
 
 
 def test_return_ids_are_unique() -> None:
     order = delivered()
-    order.return_items("r1", 1, 1, "size", LATER, "support")
+    order.return_items("r1", 1, 1, sealed("size"), LATER, "support")
     with pytest.raises(ReturnRefused):
-        order.return_items("r1", 1, 1, "size", LATER, "support")
+        order.return_items("r1", 1, 1, sealed("size"), LATER, "support")
 
 
 def test_refunds_at_most_the_value_returned() -> None:
     order = delivered()
     with pytest.raises(RefundRefused):
         order.refund("f1", 1, LATER, "finance")
-    order.return_items("r1", 1, 1, "size", LATER, "support")
+    order.return_items("r1", 1, 1, sealed("size"), LATER, "support")
     assert order.refundable_fen == 1000
     with pytest.raises(RefundRefused):
         order.refund("f1", 1001, LATER, "finance")
@@ -380,7 +414,7 @@ def test_refunds_at_most_the_value_returned() -> None:
 
 def test_cancelled_paid_order_refunds_the_whole_payment() -> None:
     order = paid()
-    order.cancel("out of stock", LATER, "support")
+    order.cancel(sealed("out of stock"), LATER, "support")
     assert order.refundable_fen == 2500
     order.refund("f1", 2500, LATER, "finance")
     assert order.refunded_fen == 2500
@@ -395,7 +429,7 @@ def place_with(discounts: list[Discount]) -> Order:
         brand_id=uuid4(),
         member_id=uuid4(),
         lines=[OrderLine(1, SKU_A, 2, 1000), OrderLine(2, SKU_B, 1, 500)],
-        delivery=DeliveryAddress(Sealed(uuid4(), "somewhere"), GeoPoint(31.2, 121.5)),
+        delivery=DeliveryAddress(sealed("somewhere"), GeoPoint(31.2, 121.5), sealed("31.2,121.5")),
         evidence=DIRECT,
         payment_window=WINDOW,
         occurred_at=PLACED_AT,
@@ -420,12 +454,12 @@ def test_a_returned_unit_is_refunded_what_was_paid_for_it() -> None:
     order.pay(ProviderPayment("p", order.id, 2200, LATER), TIME_ZONE, LATER, "provider")
     order.ship("s1", NODE, {1: 2, 2: 1}, LATER, "store")
     order.deliver("s1", LATER, "carrier")
-    order.return_items("r1", 1, 1, "size", LATER, "support")
+    order.return_items("r1", 1, 1, sealed("size"), LATER, "support")
     assert order.refundable_fen == 880  # half of line 1's 1,760
     with pytest.raises(RefundRefused):
         order.refund("f1", 1000, LATER, "finance")
-    order.return_items("r2", 1, 1, "size", LATER, "support")
-    order.return_items("r3", 2, 1, "size", LATER, "support")
+    order.return_items("r2", 1, 1, sealed("size"), LATER, "support")
+    order.return_items("r3", 2, 1, sealed("size"), LATER, "support")
     assert order.refundable_fen == 2200  # everything back: all that was paid
 
 
@@ -487,7 +521,7 @@ def test_a_sale_its_refund_and_its_correction_count_on_the_local_day_it_was_paid
         brand_id=uuid4(),
         member_id=uuid4(),
         lines=[OrderLine(1, SKU_A, 1, 1000)],
-        delivery=DeliveryAddress(Sealed(uuid4(), "x"), GeoPoint(31.2, 121.5)),
+        delivery=DeliveryAddress(sealed("x"), GeoPoint(31.2, 121.5), sealed("31.2,121.5")),
         evidence=DIRECT,
         payment_window=WINDOW,
         occurred_at=placed_at,
@@ -496,7 +530,7 @@ def test_a_sale_its_refund_and_its_correction_count_on_the_local_day_it_was_paid
     order.attribute(store_sale(order.brand_id, uuid4()), placed_at, "frontend")
     paid_at = placed_at + timedelta(minutes=15)  # 00:05 the next day in Shanghai
     order.pay(ProviderPayment("pay-1", order.id, 1000, paid_at), TIME_ZONE, paid_at, "frontend")
-    order.cancel("changed mind", placed_at + timedelta(days=2), "support")
+    order.cancel(sealed("changed mind"), placed_at + timedelta(days=2), "support")
     order.refund("f1", 1000, placed_at + timedelta(days=2), "finance")
     order.correct_attribution(
         store_sale(order.brand_id, uuid4()), "wrong store", placed_at + timedelta(days=3), "s"

@@ -39,17 +39,24 @@ def make_guide() -> Guide:
 
 
 def test_brand_identity_is_its_code() -> None:
-    brand = Brand.register("ACME", "Acme", "Asia/Shanghai", SettlementCadence.MONTHLY, NOW, "a")
-    assert brand.id == Brand.create_id("ACME")
+    group_id = uuid4()
+    brand = Brand.register(
+        group_id, "ACME", "Acme", "Asia/Shanghai", SettlementCadence.MONTHLY, NOW, "a"
+    )
+    assert brand.id == Brand.create_id(group_id, "ACME") != Brand.create_id(uuid4(), "ACME")
 
 
 def test_brand_refuses_unknown_time_zone() -> None:
     with pytest.raises(InvalidValue):
-        Brand.register("ACME", "Acme", "Asia/Atlantis", SettlementCadence.MONTHLY, NOW, "a")
+        Brand.register(
+            uuid4(), "ACME", "Acme", "Asia/Atlantis", SettlementCadence.MONTHLY, NOW, "a"
+        )
 
 
 def test_brand_changes_cadence_but_not_to_the_same_one() -> None:
-    brand = Brand.register("ACME", "Acme", "Asia/Shanghai", SettlementCadence.MONTHLY, NOW, "a")
+    brand = Brand.register(
+        uuid4(), "ACME", "Acme", "Asia/Shanghai", SettlementCadence.MONTHLY, NOW, "a"
+    )
     brand.change_settlement_cadence(SettlementCadence.QUARTERLY, NOW, "a")
     assert brand.settlement_cadence is SettlementCadence.QUARTERLY
     with pytest.raises(RuleViolated):
@@ -58,7 +65,7 @@ def test_brand_changes_cadence_but_not_to_the_same_one() -> None:
 
 def test_refuses_blank_names() -> None:
     with pytest.raises(InvalidValue):
-        Brand.register("ACME", "   ", "Asia/Shanghai", SettlementCadence.MONTHLY, NOW, "a")
+        Brand.register(uuid4(), "ACME", "   ", "Asia/Shanghai", SettlementCadence.MONTHLY, NOW, "a")
 
 
 def test_store_needs_ownership_and_district() -> None:
@@ -196,7 +203,7 @@ def test_a_promotion_is_refused_in_the_past_empty_or_overlapping(
 def test_a_quarterly_brand_turning_monthly_finishes_its_quarter_first() -> None:
     mid_quarter = datetime(2026, 11, 15, tzinfo=UTC)
     brand = Brand.register(
-        "ACME", "Acme", "Asia/Shanghai", SettlementCadence.QUARTERLY, mid_quarter, "a"
+        uuid4(), "ACME", "Acme", "Asia/Shanghai", SettlementCadence.QUARTERLY, mid_quarter, "a"
     )
     effective = brand.change_settlement_cadence(SettlementCadence.MONTHLY, mid_quarter, "a")
     assert effective == datetime(2026, 12, 31, 16, 0, tzinfo=UTC)  # 1 January in Shanghai

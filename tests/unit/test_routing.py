@@ -191,3 +191,20 @@ def test_every_candidate_is_explained_once_in_rank_order() -> None:
 def test_policy_refuses_nonsense(fields: dict[str, int]) -> None:
     with pytest.raises(InvalidValue):
         RoutingPolicy(**fields)  # type: ignore[arg-type]
+
+
+def test_distances_are_reported_from_another_point_while_routing_measures_the_exact_one() -> None:
+    """An order's decision reports distances from the delivery area; the bands, ranks and
+    choice are the exact point's."""
+    area = CUSTOMER
+    exact = GeoPoint(area.latitude - 0.004, area.longitude)  # 0.44 km further south
+    nodes = [node(1, 9.8, every_line()), node(2, 9.5, every_line(), NodeKind.WAREHOUSE)]
+    measured = route(LINES, exact, nodes)
+    reported = route(LINES, exact, nodes, reported_from=area)
+    assert [(c.node_id, c.band, c.rank, c.outcome) for c in reported.candidates] == [
+        (c.node_id, c.band, c.rank, c.outcome) for c in measured.candidates
+    ]
+    assert shipped_by(reported) == shipped_by(measured) == [2]
+    by_id = {c.node_id.int: c for c in reported.candidates}
+    assert (by_id[1].distance_km, by_id[1].band) == (9.8, 1)  # 10.24 km from the exact point
+    assert by_id[2].distance_km == reported.allocations[0].distance_km == 9.5

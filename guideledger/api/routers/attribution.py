@@ -10,16 +10,18 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, status
 from pydantic import AwareDatetime, BaseModel, Field
 
-from guideledger.api.auth import Role, allow, current_caller
+from guideledger.api.auth import Role
 from guideledger.api.dependencies import (
     AttributionDep,
     ClockDep,
     CommandDep,
     CorrectionsDep,
     OrdersDep,
+    PersonalDataDep,
 )
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Reason, StrictModel, VersionedChange
+from guideledger.api.tenancy import allow, anyone
 from guideledger.attribution.domain.rules import (
     DEFAULT_PRECEDENCE,
     Attribution,
@@ -45,7 +47,8 @@ class AttributionView(BaseModel):
     evidence: dict[str, Any]
 
     @classmethod
-    def of(cls, a: Attribution) -> AttributionView:
+    def of(cls, a: Attribution, guide_note: str | None) -> AttributionView:
+        """`guide_note`: the evidence's note as the member's data may be shown."""
         return cls(
             channel=a.channel,
             rule=a.rule,
@@ -56,7 +59,7 @@ class AttributionView(BaseModel):
             district_id=a.district_id,
             region_id=a.region_id,
             notes=list(a.notes),
-            evidence={k: v for k, v in vars(a.evidence).items()},
+            evidence={**vars(a.evidence), "guide_note": guide_note},
         )
 
 
@@ -71,10 +74,14 @@ class CorrectAttribution(VersionedChange):
     operation_id="getOrderAttribution",
     dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT, Role.FINANCE))],
 )
-def order_attribution(order_id: UUID, orders: OrdersDep) -> AttributionView:
+def order_attribution(
+    order_id: UUID, orders: OrdersDep, personal: PersonalDataDep
+) -> AttributionView:
     order = orders.get_order(order_id)
     assert order.attribution is not None, "every placed order is attributed"
-    return AttributionView.of(order.attribution)
+    forgotten = personal.forgotten(order.member_id)
+    note = personal.text(order.attribution.evidence.guide_note, forgotten)
+    return AttributionView.of(order.attribution, note)
 
 
 @router.post(
@@ -140,7 +147,7 @@ def publish_attribution_policy(
 @router.get(
     "/brands/{brand_id}/attribution-policies",
     operation_id="listAttributionPolicies",
-    dependencies=[Depends(current_caller)],
+    dependencies=[Depends(anyone)],
 )
 def attribution_policies(
     brand_id: UUID, attribution: AttributionDep

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel
 
-from guideledger.api.auth import Role, allow
-from guideledger.api.dependencies import BindingsDep, CommandDep
+from guideledger.api.auth import Caller, Role
+from guideledger.api.dependencies import BindingsDep, CommandDep, OwnersDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Reason, StrictModel
+from guideledger.api.tenancy import allow
 from guideledger.kernel.errors import NotFound
 
 router = APIRouter(tags=["attribution"], responses=PROBLEM_RESPONSES)
@@ -42,12 +44,18 @@ class BindingView(BaseModel):
 @router.post(
     "/members/{member_id}/bindings",
     operation_id="bindMember",
-    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
     status_code=status.HTTP_201_CREATED,
 )
 def bind_member(
-    member_id: UUID, body: BindMember, bindings: BindingsDep, command: CommandDep
+    member_id: UUID,
+    body: BindMember,
+    bindings: BindingsDep,
+    command: CommandDep,
+    owners: OwnersDep,
+    caller: Annotated[Caller, Depends(allow(Role.SUPPORT))],
 ) -> Accepted:
+    """Support rebinds; otherwise a member is bound by their first attributed purchase."""
+    owners.admit(caller, brand_id=body.brand_id)
     result = bindings.bind(command, member_id, body.brand_id, body.guide_id, body.reason)
     return Accepted.of(result)
 
@@ -55,7 +63,7 @@ def bind_member(
 @router.get(
     "/members/{member_id}/bindings/{brand_id}",
     operation_id="getMemberBinding",
-    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+    dependencies=[Depends(allow(Role.SUPPORT))],
 )
 def member_binding(member_id: UUID, brand_id: UUID, bindings: BindingsDep) -> BindingView:
     binding = bindings.current(member_id, brand_id)

@@ -8,7 +8,6 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, status
 from pydantic import AwareDatetime, Field
 
-from guideledger.api.auth import allow, current_caller
 from guideledger.api.dependencies import CommandDep, OrganisationDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import (
@@ -20,6 +19,7 @@ from guideledger.api.schemas import (
     StrictModel,
     VersionedChange,
 )
+from guideledger.api.tenancy import allow, anyone
 from guideledger.kernel.values import natural_id
 from guideledger.organisation.domain.catalogue import Sku
 
@@ -87,7 +87,7 @@ def register_sku(
 @router.get(
     "/skus/{sku_id}",
     operation_id="getSku",
-    dependencies=[Depends(current_caller)],
+    dependencies=[Depends(anyone)],
 )
 def get_sku(sku_id: UUID, organisation: OrganisationDep) -> SkuView:
     return SkuView.model_validate(organisation.load(Sku, sku_id))
@@ -96,7 +96,7 @@ def get_sku(sku_id: UUID, organisation: OrganisationDep) -> SkuView:
 @router.get(
     "/brands/{brand_id}/skus/by-code/{code}",
     operation_id="getSkuByCode",
-    dependencies=[Depends(current_caller)],
+    dependencies=[Depends(anyone)],
 )
 def get_sku_by_code(brand_id: UUID, code: Code, organisation: OrganisationDep) -> SkuView:
     return SkuView.model_validate(organisation.load(Sku, natural_id("sku", brand_id, code)))

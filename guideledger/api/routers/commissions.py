@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -12,16 +13,18 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from guideledger.api.auth import Caller, Role, allow, current_caller, require_own
+from guideledger.api.auth import Caller, Forbidden, Role
 from guideledger.api.dependencies import (
     ClockDep,
     CommandDep,
     CommissionsDep,
     OrganisationDep,
+    OwnersDep,
     SettlementAuditDep,
 )
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Code, PositiveFen, StrictModel
+from guideledger.api.tenancy import Owners, allow, anyone
 from guideledger.commissions.application.app import CommissionApplication
 from guideledger.commissions.domain.ledger import StatementLine
 from guideledger.commissions.domain.rules import ANY, CommissionPolicy, Payee, PayeeLevel, RateRule
@@ -98,6 +101,9 @@ class StatementView(BaseModel):
     total_fen: int
     paid_reference: str | None
     lines: list[StatementLineView]
+    partial: bool = Field(
+        default=False, description="Only the lines earned at the reading manager's store"
+    )
 
     @classmethod
     def of(cls, statement: SettlementPeriod, lines: list[StatementLine]) -> StatementView:
@@ -169,7 +175,7 @@ def publish_commission_policy(
 @router.get(
     "/brands/{brand_id}/commission-policies",
     operation_id="listCommissionPolicies",
-    dependencies=[Depends(current_caller)],
+    dependencies=[Depends(anyone)],
 )
 def commission_policies(brand_id: UUID, commissions: CommissionsDep) -> list[CommissionPolicyView]:
     return [
@@ -202,34 +208,53 @@ def _payee(level: PayeeLevel, payee_id: UUID) -> str:
     return Payee(level, payee_id).key
 
 
-StatementReaders = Annotated[
-    Caller, Depends(allow(Role.GUIDE, Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT))
-]
+READS_STATEMENTS = Depends(allow(Role.GUIDE, Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT))
+StatementReader = Annotated[Caller, READS_STATEMENTS]
 
 
-def _may_read(
+def _whole_statements(
     caller: Caller, level: PayeeLevel, payee_id: UUID, organisation: OrganisationApplication
-) -> str:
-    """Guides read their own statements; store managers their store's and its guides'."""
-    if caller.role is Role.GUIDE:
-        require_own(caller, guide_id=payee_id if level is PayeeLevel.GUIDE else None)
-    elif caller.role is Role.STORE_MANAGER:
-        store_id = payee_id if level is PayeeLevel.STORE else None
-        if level is PayeeLevel.GUIDE:
-            store_id = organisation.load(Guide, payee_id).store_id
-        require_own(caller, store_id=store_id)
-    return _payee(level, payee_id)
+) -> None:
+    """A guide's statements as a whole (their totals) are their current store's manager's."""
+    if (
+        caller.role is Role.STORE_MANAGER
+        and level is PayeeLevel.GUIDE
+        and organisation.load(Guide, payee_id).store_id != caller.store_id
+    ):
+        raise Forbidden("a store manager reads a former guide's lines earned at the store")
 
 
-@router.get("/payees/{level}/{payee_id}/statements", operation_id="listStatements")
+def _earned_at_store(
+    caller: Caller, level: PayeeLevel, payee_id: UUID, owners: Owners
+) -> Callable[[StatementLine], bool] | None:
+    """Which of a guide's statement lines a store manager reads: the sales attributed to
+    their store, and the other lines while the guide works there. None: every line."""
+    if caller.role is not Role.STORE_MANAGER or level is not PayeeLevel.GUIDE:
+        return None
+    current = owners.org.load(Guide, payee_id).store_id == caller.store_id
+
+    def visible(line: StatementLine) -> bool:
+        if line.order_id is None:
+            return current
+        return owners.store_of_order(line.order_id) == caller.store_id
+
+    return visible
+
+
+@router.get(
+    "/payees/{level}/{payee_id}/statements",
+    operation_id="listStatements",
+    dependencies=[READS_STATEMENTS],
+)
 def statements(
     level: PayeeLevel,
     payee_id: UUID,
     commissions: CommissionsDep,
     organisation: OrganisationDep,
-    caller: StatementReaders,
+    caller: StatementReader,
 ) -> list[StatementSummary]:
-    payee = _may_read(caller, level, payee_id, organisation)
+    _whole_statements(caller, level, payee_id, organisation)
+    payee = _payee(level, payee_id)
     return [
         StatementSummary(
             period=row["period"],
@@ -244,22 +269,34 @@ def statements(
 
 
 def statement_view(
-    commissions: CommissionApplication, payee_key: str, period: str
+    commissions: CommissionApplication,
+    payee_key: str,
+    period: str,
+    visible: Callable[[StatementLine], bool] | None = None,
 ) -> StatementView:
     found = commissions.statement(payee_key, period)
-    return StatementView.of(found, commissions.statement_lines(found))
+    lines = commissions.statement_lines(found)
+    if visible is None:
+        return StatementView.of(found, lines)
+    shown = [line for line in lines if visible(line)]
+    return StatementView.of(found, shown).model_copy(update={"partial": shown != lines})
 
 
-@router.get("/payees/{level}/{payee_id}/statements/{period}", operation_id="getStatement")
+@router.get(
+    "/payees/{level}/{payee_id}/statements/{period}",
+    operation_id="getStatement",
+    dependencies=[READS_STATEMENTS],
+)
 def statement(
     level: PayeeLevel,
     payee_id: UUID,
     period: Period,
     commissions: CommissionsDep,
-    organisation: OrganisationDep,
-    caller: StatementReaders,
+    owners: OwnersDep,
+    caller: StatementReader,
 ) -> StatementView:
-    return statement_view(commissions, _may_read(caller, level, payee_id, organisation), period)
+    visible = _earned_at_store(caller, level, payee_id, owners)
+    return statement_view(commissions, _payee(level, payee_id), period, visible)
 
 
 @router.get(
@@ -267,16 +304,18 @@ def statement(
     operation_id="exportStatementCsv",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "The statement as CSV"}},
+    dependencies=[READS_STATEMENTS],
 )
 def statement_csv(
     level: PayeeLevel,
     payee_id: UUID,
     period: Period,
     commissions: CommissionsDep,
-    organisation: OrganisationDep,
-    caller: StatementReaders,
+    owners: OwnersDep,
+    caller: StatementReader,
 ) -> Response:
-    view = statement_view(commissions, _may_read(caller, level, payee_id, organisation), period)
+    visible = _earned_at_store(caller, level, payee_id, owners)
+    view = statement_view(commissions, _payee(level, payee_id), period, visible)
     return Response(
         statement_as_csv(view),
         media_type="text/csv; charset=utf-8",
@@ -337,16 +376,21 @@ def record_payout(
     return Accepted.of(result)
 
 
-@router.get("/payees/{level}/{payee_id}/balances", operation_id="getPayeeBalances")
+@router.get(
+    "/payees/{level}/{payee_id}/balances",
+    operation_id="getPayeeBalances",
+    dependencies=[READS_STATEMENTS],
+)
 def balances(
     level: PayeeLevel,
     payee_id: UUID,
     commissions: CommissionsDep,
     organisation: OrganisationDep,
-    caller: StatementReaders,
+    caller: StatementReader,
 ) -> dict[str, int]:
     """What the payee is owed, per bucket: pending, settleable, payable (and held, for stores)."""
-    return commissions.balances(_may_read(caller, level, payee_id, organisation))
+    _whole_statements(caller, level, payee_id, organisation)
+    return commissions.balances(_payee(level, payee_id))
 
 
 @router.get(

@@ -15,9 +15,10 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from guideledger.api.auth import Role, allow, current_caller
+from guideledger.api.auth import Role
 from guideledger.api.dependencies import CommissionsDep, ProjectionsDep
 from guideledger.api.problems import PROBLEM_RESPONSES
+from guideledger.api.tenancy import allow, anyone
 from guideledger.organisation.application.directory import units
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -47,7 +48,7 @@ class PayoutView(BaseModel):
 @router.get(
     "/brands/{brand_id}/units",
     operation_id="listUnits",
-    dependencies=[Depends(current_caller)],
+    dependencies=[Depends(anyone)],
 )
 def list_units(
     brand_id: UUID, projections: ProjectionsDep, kind: UnitKind | None = None

@@ -9,17 +9,19 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
-from guideledger.api.auth import Caller, Role, allow, current_caller, require_own
+from guideledger.api.auth import Caller, Role
 from guideledger.api.dependencies import (
     ClockDep,
     CommandDep,
     OrdersDep,
+    PersonalDataDep,
     RoutingDep,
     StockDep,
     WaitingOrdersDep,
 )
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Location, Reason, StrictModel, VersionedChange
+from guideledger.api.tenancy import allow, anyone
 from guideledger.fulfilment.application.stock_control import StockControl
 from guideledger.fulfilment.domain.routing import (
     LineDemand,
@@ -56,6 +58,12 @@ class StockPositionView(BaseModel):
     available: int
 
 
+DISTANCE = (
+    "From the delivery area (about a kilometre) for decisions recorded with an order; "
+    "null once the order's member has been forgotten"
+)
+
+
 class AllocatedLineView(BaseModel):
     line_no: int
     sku_id: UUID
@@ -66,7 +74,7 @@ class AllocationView(BaseModel):
     node_id: UUID
     kind: str
     branch_id: UUID
-    distance_km: float
+    distance_km: float | None = Field(description=DISTANCE)
     band: int
     cross_branch: bool
     lines: list[AllocatedLineView]
@@ -75,7 +83,7 @@ class AllocationView(BaseModel):
 class CandidateView(BaseModel):
     node_id: UUID
     kind: str
-    distance_km: float
+    distance_km: float | None = Field(description=DISTANCE)
     band: int
     outcome: Outcome
     reason: str
@@ -91,7 +99,10 @@ class RoutingDecisionView(BaseModel):
     candidates: list[CandidateView]
 
     @classmethod
-    def of(cls, decision: RoutingDecision, order: Order | None = None) -> RoutingDecisionView:
+    def of(
+        cls, decision: RoutingDecision, order: Order | None = None, distances: bool = True
+    ) -> RoutingDecisionView:
+        """`distances=False` leaves out how far the nodes were (their bands stay)."""
         return cls(
             policy_version=decision.policy_version,
             routable=decision.routable,
@@ -102,14 +113,17 @@ class RoutingDecisionView(BaseModel):
                     node_id=a.node_id,
                     kind=a.kind,
                     branch_id=a.branch_id,
-                    distance_km=a.distance_km,
+                    distance_km=a.distance_km if distances else None,
                     band=a.band,
                     cross_branch=order.is_cross_branch(a) if order else False,
                     lines=[AllocatedLineView(**vars(line)) for line in a.lines],
                 )
                 for a in decision.allocations
             ],
-            candidates=[CandidateView(**vars(c)) for c in decision.candidates],
+            candidates=[
+                CandidateView(**{**vars(c), "distance_km": c.distance_km if distances else None})
+                for c in decision.candidates
+            ],
         )
 
 
@@ -163,7 +177,6 @@ def receive_stock(
     command: CommandDep,
     caller: KeepsStock,
 ) -> Accepted:
-    require_own(caller, store_id=node_id)
     result = stock.receive(command, node_id, sku_id, body.quantity, body.reference)
     return Accepted.of(result)
 
@@ -177,7 +190,6 @@ def adjust_stock(
     command: CommandDep,
     caller: KeepsStock,
 ) -> Accepted:
-    require_own(caller, store_id=node_id)
     result = stock.adjust(command, node_id, sku_id, body.delta, body.reason, body.expected_version)
     return Accepted.of(result)
 
@@ -187,16 +199,25 @@ def _positions(stock: StockControl, **where: UUID) -> list[StockPositionView]:
 
 
 @router.get(
-    "/nodes/{node_id}/stock", operation_id="getStockByNode", dependencies=[Depends(current_caller)]
+    "/nodes/{node_id}/stock",
+    operation_id="getStockByNode",
+    dependencies=[Depends(allow(Role.FRONTEND, Role.STORE_MANAGER, Role.SUPPORT, Role.FINANCE))],
 )
 def stock_by_node(node_id: UUID, stock: StockDep) -> list[StockPositionView]:
     return _positions(stock, node_id=node_id)
 
 
-@router.get(
-    "/skus/{sku_id}/stock", operation_id="getStockBySku", dependencies=[Depends(current_caller)]
-)
-def stock_by_sku(sku_id: UUID, stock: StockDep) -> list[StockPositionView]:
+@router.get("/skus/{sku_id}/stock", operation_id="getStockBySku")
+def stock_by_sku(
+    sku_id: UUID,
+    stock: StockDep,
+    caller: Annotated[
+        Caller, Depends(allow(Role.FRONTEND, Role.STORE_MANAGER, Role.SUPPORT, Role.FINANCE))
+    ],
+) -> list[StockPositionView]:
+    """Every node's stock of the SKU; a store manager's store's only."""
+    if caller.role is Role.STORE_MANAGER and caller.store_id is not None:
+        return _positions(stock, sku_id=sku_id, node_id=caller.store_id)
     return _positions(stock, sku_id=sku_id)
 
 
@@ -205,10 +226,17 @@ def stock_by_sku(sku_id: UUID, stock: StockDep) -> list[StockPositionView]:
     operation_id="getOrderRouting",
     dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
 )
-def order_routing(order_id: UUID, orders: OrdersDep) -> RoutingDecisionView | None:
-    """The routing decision with every candidate's outcome; null before any routing."""
+def order_routing(
+    order_id: UUID, orders: OrdersDep, personal: PersonalDataDep
+) -> RoutingDecisionView | None:
+    """The routing decision with every candidate's outcome; null before any routing. Once
+    the member is forgotten, without distances: an order routed before they were measured
+    from the delivery area recorded them from the exact point."""
     order = orders.get_order(order_id)
-    return RoutingDecisionView.of(order.routing, order) if order.routing else None
+    if order.routing is None:
+        return None
+    distances = not personal.forgotten(order.member_id)
+    return RoutingDecisionView.of(order.routing, order, distances)
 
 
 @router.post(
@@ -275,7 +303,7 @@ def publish_routing_policy(
 @router.get(
     "/brands/{brand_id}/routing-policies",
     operation_id="listRoutingPolicies",
-    dependencies=[Depends(current_caller)],
+    dependencies=[Depends(anyone)],
 )
 def routing_policies(brand_id: UUID, routing: RoutingDep) -> list[RoutingPolicyView]:
     return [RoutingPolicyView(**vars(p)) for p in routing.policies(brand_id)]

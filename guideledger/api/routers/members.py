@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
-from guideledger.api.auth import Role, allow
-from guideledger.api.dependencies import CommandDep, OrganisationDep
+from guideledger.api.auth import Caller, Role
+from guideledger.api.dependencies import CommandDep, OrganisationDep, OwnersDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Code, Name, StrictModel
-from guideledger.kernel.privacy import Vault
+from guideledger.api.tenancy import allow, tenant
+from guideledger.kernel.privacy import Sealed, Vault
 from guideledger.organisation.domain.members import Member
 
 router = APIRouter(tags=["members"], responses=PROBLEM_RESPONSES)
@@ -27,7 +29,7 @@ class RegisterMember(StrictModel):
 class MemberView(BaseModel):
     id: UUID
     version: int
-    member_no: str
+    member_no: str | None = Field(description="null once the member has been forgotten")
     name: str | None = Field(description="null once the member has been forgotten")
     phone: str | None
     registered_at_store_id: UUID | None
@@ -38,7 +40,7 @@ class MemberView(BaseModel):
         return cls(
             id=member.id,
             version=member.version,
-            member_no=member.member_no,
+            member_no=_opened(member.member_no, member.id, vault),
             name=vault.unseal(member.name),
             phone=vault.unseal(member.phone),
             registered_at_store_id=member.registered_at_store_id,
@@ -46,21 +48,31 @@ class MemberView(BaseModel):
         )
 
 
+def _opened(value: Sealed | str, member_id: UUID, vault: Vault) -> str | None:
+    """A sealed value opened; one recorded in the clear before such values were sealed is
+    shown only while the member's key exists."""
+    if isinstance(value, Sealed):
+        return vault.unseal(value)
+    return value if vault.holds_key(member_id) else None
+
+
 class ForgetMember(StrictModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-@router.post(
-    "/members",
-    operation_id="registerMember",
-    dependencies=[Depends(allow(Role.FRONTEND))],
-    status_code=status.HTTP_201_CREATED,
-)
+@router.post("/members", operation_id="registerMember", status_code=status.HTTP_201_CREATED)
 def register_member(
-    body: RegisterMember, organisation: OrganisationDep, command: CommandDep
+    body: RegisterMember,
+    organisation: OrganisationDep,
+    command: CommandDep,
+    caller: Annotated[Caller, Depends(allow(Role.FRONTEND))],
+    owners: OwnersDep,
 ) -> Accepted:
+    """A member of the caller's group."""
+    owners.admit(caller, store_id=body.registered_at_store_id)
     result = organisation.register_member(
         command,
+        group_id=tenant(caller),
         member_no=body.member_no,
         name=body.name,
         phone=body.phone,
@@ -72,19 +84,20 @@ def register_member(
 @router.get(
     "/members/{member_id}",
     operation_id="getMember",
-    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+    dependencies=[Depends(allow(Role.SUPPORT, Role.GUIDE))],
 )
 def get_member(member_id: UUID, organisation: OrganisationDep) -> MemberView:
     return MemberView.of(organisation.load(Member, member_id), organisation.vault)
 
 
-@router.get(
-    "/members/by-number/{member_no}",
-    operation_id="getMemberByNumber",
-    dependencies=[Depends(allow(Role.FRONTEND, Role.SUPPORT))],
-)
-def get_member_by_number(member_no: Code, organisation: OrganisationDep) -> MemberView:
-    member = organisation.load(Member, Member.create_id(member_no))
+@router.get("/members/by-number/{member_no}", operation_id="getMemberByNumber")
+def get_member_by_number(
+    member_no: Code,
+    organisation: OrganisationDep,
+    caller: Annotated[Caller, Depends(allow(Role.SUPPORT))],
+) -> MemberView:
+    """The caller's group's member with that number."""
+    member = organisation.load(Member, Member.create_id(tenant(caller), member_no))
     return MemberView.of(member, organisation.vault)
 
 

@@ -7,6 +7,7 @@ clients group an operation under its first tag.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -15,10 +16,15 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel, Field
 
-from guideledger.api.auth import Role, allow
-from guideledger.api.dependencies import CommissionsDep, OrdersDep, ProjectionsDep
+from guideledger.api.dependencies import (
+    CommissionsDep,
+    CommissionViewsDep,
+    OrdersDep,
+    ProjectionsDep,
+)
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import StrictModel
+from guideledger.api.tenancy import allow_platform
 from guideledger.platform.observability import PROJECTION_LAG_EVENTS, PROJECTION_LAG_SECONDS
 from guideledger.readmodels.runner import ProjectionRunner
 
@@ -49,10 +55,10 @@ async def health() -> Health:
     return Health(status="ok")
 
 
-def _lags(projections: ProjectionRunner) -> list[ProjectionLag]:
+def _lags(projections: ProjectionRunner, names: Iterable[str]) -> list[ProjectionLag]:
     now = datetime.now(UTC)  # lag is real time: the library stamps events with the wall clock
     lags = []
-    for name in list(projections.projections):
+    for name in names:
         events, seconds = projections.lag(name, now)
         PROJECTION_LAG_EVENTS.labels(name).set(events)
         PROJECTION_LAG_SECONDS.labels(name).set(seconds)
@@ -66,10 +72,13 @@ def _lags(projections: ProjectionRunner) -> list[ProjectionLag]:
     tags=["operations"],
     responses={503: {"model": Readiness, "description": "A store is down or a read model lags"}},
 )
-def ready(projections: ProjectionsDep) -> Response:
-    """The event stores answer and every read model is within 30 s of its events."""
+def ready(projections: ProjectionsDep, views: CommissionViewsDep) -> Response:
+    """The event stores answer and every read model serving reads is within 30 s of its
+    events. A candidate version of the commission view serves none until it is promoted,
+    so one being built from event zero is not waited for."""
     try:
-        lags = _lags(projections)
+        candidate = views.candidate_name()
+        lags = _lags(projections, [n for n in list(projections.projections) if n != candidate])
     except Exception:
         body = Readiness(status="unavailable", stores="unreachable", projections=[])
         return JSONResponse(body.model_dump(), status_code=503)
@@ -86,7 +95,7 @@ def ready(projections: ProjectionsDep) -> Response:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
 )
 def metrics(projections: ProjectionsDep) -> Response:
-    _lags(projections)
+    _lags(projections, list(projections.projections))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -114,7 +123,7 @@ class Matured(BaseModel):
 @router.post(
     "/operations/expire-unpaid-orders",
     operation_id="expireUnpaidOrders",
-    dependencies=[Depends(allow())],
+    dependencies=[Depends(allow_platform())],
     tags=["orders", "operations"],
     responses=PROBLEM_RESPONSES,
 )
@@ -125,7 +134,7 @@ def expire_unpaid_orders(body: ExpireUnpaidOrders, orders: OrdersDep) -> Expired
 @router.post(
     "/operations/mature-commissions",
     operation_id="matureCommissions",
-    dependencies=[Depends(allow(Role.FINANCE))],
+    dependencies=[Depends(allow_platform())],
     tags=["ledger", "operations"],
     responses=PROBLEM_RESPONSES,
 )

@@ -11,13 +11,14 @@ from fastapi import APIRouter, Depends, Query, status
 from fastapi.encoders import jsonable_encoder
 from pydantic import AwareDatetime, BaseModel, Field
 
-from guideledger.api.auth import Caller, Role, allow, require_own
+from guideledger.api.auth import Caller, Role
 from guideledger.api.dependencies import (
     CommandDep,
     CommissionsDep,
     OrderHistoryDep,
     OrdersDep,
-    VaultDep,
+    OwnersDep,
+    PersonalDataDep,
 )
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import (
@@ -30,9 +31,10 @@ from guideledger.api.schemas import (
     StrictModel,
     VersionedChange,
 )
+from guideledger.api.tenancy import allow
 from guideledger.attribution.domain.rules import AttributionEvidence, Channel
-from guideledger.kernel.privacy import Vault
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
+from guideledger.orders.application.personal import PersonalData
 from guideledger.orders.domain.lines import (
     MAX_DISCOUNTS_PER_ORDER,
     MAX_QUANTITY_PER_LINE,
@@ -139,7 +141,7 @@ class ShipmentView(BaseModel):
 
 class DeliveryView(BaseModel):
     address: str | None = Field(description="null once the member has been forgotten")
-    location: Location
+    location: Location = Field(description="to about a kilometre once the member is forgotten")
 
 
 class OrderView(BaseModel):
@@ -157,7 +159,7 @@ class OrderView(BaseModel):
     refundable_fen: int
     placed_at: datetime
     payment_due_at: datetime
-    cancel_reason: str | None
+    cancel_reason: str | None = Field(description="null once the member has been forgotten")
     awaiting_stock: bool = Field(description="No node could take it yet; see the unroutable queue")
     allocated_nodes: list[UUID]
     lines: list[OrderLineView]
@@ -166,7 +168,8 @@ class OrderView(BaseModel):
     evidence: Evidence
 
     @classmethod
-    def of(cls, order: Order, vault: Vault) -> OrderView:
+    def of(cls, order: Order, personal: PersonalData) -> OrderView:
+        forgotten = personal.forgotten(order.member_id)
         return cls(
             id=order.id,
             version=order.version,
@@ -182,7 +185,7 @@ class OrderView(BaseModel):
             refundable_fen=order.refundable_fen,
             placed_at=order.placed_at,
             payment_due_at=order.payment_due_at,
-            cancel_reason=order.cancel_reason,
+            cancel_reason=personal.text(order.cancel_reason, forgotten),
             awaiting_stock=order.awaiting_stock,
             allocated_nodes=[a.node_id for a in order.allocations],
             lines=[
@@ -209,15 +212,15 @@ class OrderView(BaseModel):
                 for s in order.shipments.values()
             ],
             delivery=DeliveryView(
-                address=vault.unseal(order.delivery.address),
-                location=Location.from_domain(order.delivery.location),
+                address=personal.text(order.delivery.address, forgotten),
+                location=Location.from_domain(personal.point(order.delivery, forgotten)),
             ),
             evidence=Evidence(
                 channel=order.evidence.channel,
                 guide_id=order.evidence.guide_id,
                 store_id=order.evidence.store_id,
                 share_code=order.evidence.share_code,
-                guide_note=order.evidence.guide_note,
+                guide_note=personal.text(order.evidence.guide_note, forgotten),
             ),
         )
 
@@ -231,13 +234,15 @@ class HistoryEntryView(BaseModel):
     data: dict[str, Any]
 
 
-@router.post(
-    "/orders",
-    operation_id="placeOrder",
-    dependencies=[Depends(allow(Role.FRONTEND))],
-    status_code=status.HTTP_201_CREATED,
-)
-def place_order(body: PlaceOrder, orders: OrdersDep, command: CommandDep) -> Accepted:
+@router.post("/orders", operation_id="placeOrder", status_code=status.HTTP_201_CREATED)
+def place_order(
+    body: PlaceOrder,
+    orders: OrdersDep,
+    command: CommandDep,
+    owners: OwnersDep,
+    caller: Annotated[Caller, Depends(allow(Role.FRONTEND))],
+) -> Accepted:
+    owners.admit(caller, brand_id=body.brand_id, member_id=body.member_id)
     result = orders.place_order(
         command,
         brand_id=body.brand_id,
@@ -259,15 +264,15 @@ def get_order(
     order_id: UUID,
     orders: OrdersDep,
     history: OrderHistoryDep,
-    vault: VaultDep,
+    personal: PersonalDataDep,
     as_of: Annotated[
         AwareDatetime | None,
         Query(description="The order as it stood at this instant (with a time zone)"),
     ] = None,
 ) -> OrderView:
     if as_of is None:
-        return OrderView.of(orders.get_order(order_id), vault)
-    return OrderView.of(history.as_of(order_id, as_of), vault)
+        return OrderView.of(orders.get_order(order_id), personal)
+    return OrderView.of(history.as_of(order_id, as_of), personal)
 
 
 @router.get(
@@ -318,9 +323,14 @@ def cancel_order(
 
 @router.post("/orders/{order_id}/shipments", operation_id="shipOrder")
 def ship_order(
-    order_id: UUID, body: ShipOrder, orders: OrdersDep, command: CommandDep, caller: ShipsParcels
+    order_id: UUID,
+    body: ShipOrder,
+    orders: OrdersDep,
+    command: CommandDep,
+    caller: ShipsParcels,
+    owners: OwnersDep,
 ) -> Accepted:
-    require_own(caller, store_id=body.node_id)
+    owners.admit(caller, node_id=body.node_id)
     quantities: dict[int, int] = {}
     for line in body.lines:
         quantities[line.line_no] = quantities.get(line.line_no, 0) + line.quantity
@@ -333,7 +343,7 @@ def ship_order(
 @router.post(
     "/orders/{order_id}/shipments/{shipment_id}/delivery",
     operation_id="recordDelivery",
-    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.SUPPORT))],
+    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.LOGISTICS))],
 )
 def record_delivery(
     order_id: UUID,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from guideledger.api.auth import allow, current_caller
-from guideledger.api.dependencies import CommandDep, OrganisationDep
+from guideledger.api.auth import Caller, Forbidden
+from guideledger.api.dependencies import CommandDep, OrganisationDep, OwnersDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import (
     Accepted,
@@ -21,9 +22,11 @@ from guideledger.api.schemas import (
     StrictModel,
     VersionedChange,
 )
+from guideledger.api.tenancy import allow, allow_platform, anyone, tenant
 from guideledger.kernel.periods import SettlementCadence
 from guideledger.kernel.values import natural_id
 from guideledger.organisation.domain.brand import Brand
+from guideledger.organisation.domain.group import Group
 from guideledger.organisation.domain.guides import Guide, GuideStatus
 from guideledger.organisation.domain.units import (
     Branch,
@@ -60,31 +63,70 @@ class BrandView(FromAttributes):
     settlement_cadence: SettlementCadence
 
 
+class RegisterGroup(StrictModel):
+    code: Code
+    name: Name
+
+
+class GroupView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    version: int
+    code: str
+    name: str
+
+
 @router.post(
-    "/brands",
-    operation_id="registerBrand",
-    dependencies=[Depends(allow())],
+    "/groups",
+    operation_id="registerGroup",
+    dependencies=[Depends(allow_platform())],
     status_code=status.HTTP_201_CREATED,
 )
-def register_brand(
-    body: RegisterBrand, organisation: OrganisationDep, command: CommandDep
+def register_group(
+    body: RegisterGroup, organisation: OrganisationDep, command: CommandDep
 ) -> Accepted:
+    """A new tenant (集团), by the platform's admins; its own admins then register brands."""
+    return Accepted.of(organisation.register_group(command, body.code, body.name))
+
+
+@router.get("/groups/{group_id}", operation_id="getGroup", dependencies=[Depends(allow_platform())])
+def get_group(group_id: UUID, organisation: OrganisationDep) -> GroupView:
+    return GroupView.model_validate(organisation.load(Group, group_id))
+
+
+@router.post("/brands", operation_id="registerBrand", status_code=status.HTTP_201_CREATED)
+def register_brand(
+    body: RegisterBrand,
+    organisation: OrganisationDep,
+    command: CommandDep,
+    caller: Annotated[Caller, Depends(allow())],
+) -> Accepted:
+    """A brand of the caller's group."""
+    if caller.brand_id is not None:
+        raise Forbidden("an admin of one brand registers no other")
     result = organisation.register_brand(
-        command, body.code, body.name, body.time_zone, body.settlement_cadence
+        command, tenant(caller), body.code, body.name, body.time_zone, body.settlement_cadence
     )
     return Accepted.of(result)
 
 
-@router.get("/brands/{brand_id}", operation_id="getBrand", dependencies=[Depends(current_caller)])
+@router.get("/brands/{brand_id}", operation_id="getBrand", dependencies=[Depends(anyone)])
 def get_brand(brand_id: UUID, organisation: OrganisationDep) -> BrandView:
     return BrandView.model_validate(organisation.load(Brand, brand_id))
 
 
-@router.get(
-    "/brands/by-code/{code}", operation_id="getBrandByCode", dependencies=[Depends(current_caller)]
-)
-def get_brand_by_code(code: Code, organisation: OrganisationDep) -> BrandView:
-    return BrandView.model_validate(organisation.load(Brand, Brand.create_id(code)))
+@router.get("/brands/by-code/{code}", operation_id="getBrandByCode")
+def get_brand_by_code(
+    code: Code,
+    organisation: OrganisationDep,
+    owners: OwnersDep,
+    caller: Annotated[Caller, Depends(anyone)],
+) -> BrandView:
+    """The caller's group's brand with that code."""
+    brand_id = Brand.create_id(tenant(caller), code)
+    owners.admit(caller, brand_id=brand_id)
+    return BrandView.model_validate(organisation.load(Brand, brand_id))
 
 
 @router.put(
@@ -137,9 +179,7 @@ def register_region(
     return Accepted.of(organisation.register_region(command, brand_id, body.code, body.name))
 
 
-@router.get(
-    "/regions/{region_id}", operation_id="getRegion", dependencies=[Depends(current_caller)]
-)
+@router.get("/regions/{region_id}", operation_id="getRegion", dependencies=[Depends(anyone)])
 def get_region(region_id: UUID, organisation: OrganisationDep) -> UnitView:
     return UnitView.model_validate(organisation.load(Region, region_id))
 
@@ -157,9 +197,7 @@ def register_district(
     return Accepted.of(result)
 
 
-@router.get(
-    "/districts/{district_id}", operation_id="getDistrict", dependencies=[Depends(current_caller)]
-)
+@router.get("/districts/{district_id}", operation_id="getDistrict", dependencies=[Depends(anyone)])
 def get_district(district_id: UUID, organisation: OrganisationDep) -> UnitView:
     return UnitView.model_validate(organisation.load(District, district_id))
 
@@ -176,9 +214,7 @@ def register_branch(
     return Accepted.of(organisation.register_branch(command, brand_id, body.code, body.name))
 
 
-@router.get(
-    "/branches/{branch_id}", operation_id="getBranch", dependencies=[Depends(current_caller)]
-)
+@router.get("/branches/{branch_id}", operation_id="getBranch", dependencies=[Depends(anyone)])
 def get_branch(branch_id: UUID, organisation: OrganisationDep) -> UnitView:
     return UnitView.model_validate(organisation.load(Branch, branch_id))
 
@@ -245,18 +281,22 @@ def register_node(
     return Accepted.of(result)
 
 
-@router.get("/nodes/{node_id}", operation_id="getNode", dependencies=[Depends(current_caller)])
+@router.get("/nodes/{node_id}", operation_id="getNode", dependencies=[Depends(anyone)])
 def get_node(node_id: UUID, organisation: OrganisationDep) -> NodeView:
     return NodeView.model_validate(organisation.load(Node, node_id))
 
 
-@router.get(
-    "/brands/{brand_id}/nodes/by-code/{code}",
-    operation_id="getNodeByCode",
-    dependencies=[Depends(current_caller)],
-)
-def get_node_by_code(brand_id: UUID, code: Code, organisation: OrganisationDep) -> NodeView:
-    return NodeView.model_validate(organisation.load(Node, natural_id("node", brand_id, code)))
+@router.get("/brands/{brand_id}/nodes/by-code/{code}", operation_id="getNodeByCode")
+def get_node_by_code(
+    brand_id: UUID,
+    code: Code,
+    organisation: OrganisationDep,
+    owners: OwnersDep,
+    caller: Annotated[Caller, Depends(anyone)],
+) -> NodeView:
+    node_id = natural_id("node", brand_id, code)
+    owners.admit(caller, node_id=node_id)
+    return NodeView.model_validate(organisation.load(Node, node_id))
 
 
 @router.post("/nodes/{node_id}/pause", operation_id="pauseNode", dependencies=[Depends(allow())])
@@ -329,18 +369,22 @@ def hire_guide(
     return Accepted.of(result)
 
 
-@router.get("/guides/{guide_id}", operation_id="getGuide", dependencies=[Depends(current_caller)])
+@router.get("/guides/{guide_id}", operation_id="getGuide", dependencies=[Depends(anyone)])
 def get_guide(guide_id: UUID, organisation: OrganisationDep) -> GuideView:
     return GuideView.model_validate(organisation.load(Guide, guide_id))
 
 
-@router.get(
-    "/brands/{brand_id}/guides/by-code/{code}",
-    operation_id="getGuideByCode",
-    dependencies=[Depends(current_caller)],
-)
-def get_guide_by_code(brand_id: UUID, code: Code, organisation: OrganisationDep) -> GuideView:
-    return GuideView.model_validate(organisation.load(Guide, natural_id("guide", brand_id, code)))
+@router.get("/brands/{brand_id}/guides/by-code/{code}", operation_id="getGuideByCode")
+def get_guide_by_code(
+    brand_id: UUID,
+    code: Code,
+    organisation: OrganisationDep,
+    owners: OwnersDep,
+    caller: Annotated[Caller, Depends(anyone)],
+) -> GuideView:
+    guide_id = natural_id("guide", brand_id, code)
+    owners.admit(caller, guide_id=guide_id)
+    return GuideView.model_validate(organisation.load(Guide, guide_id))
 
 
 @router.post(

@@ -9,12 +9,17 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from guideledger.api.auth import Caller, Role, allow, require_own
-from guideledger.api.dependencies import RankingsDep
+from guideledger.api.auth import Caller, Forbidden, Role
+from guideledger.api.dependencies import OwnersDep, RankingsDep
 from guideledger.api.problems import PROBLEM_RESPONSES
+from guideledger.api.tenancy import allow
 from guideledger.rankings.application.rankings import GuideMeasure, StoreMeasure
 
 router = APIRouter(tags=["rankings"], responses=PROBLEM_RESPONSES)
+RankingReader = Annotated[
+    Caller, Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))
+]
+PERSONAL_ROLES = (Role.GUIDE, Role.STORE_MANAGER)
 Day = Annotated[date | None, Query(description="A day in the brand's time zone; default yesterday")]
 
 
@@ -57,14 +62,15 @@ class DayView(BaseModel):
 @router.get(
     "/brands/{brand_id}/rankings/stores",
     operation_id="rankStores",
-    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))],
 )
 def rank_stores(
     brand_id: UUID,
     rankings: RankingsDep,
+    caller: RankingReader,
     day: Day = None,
     measure: StoreMeasure = StoreMeasure.TOTAL,
 ) -> list[StoreRankView]:
+    """Every store's rank; a store manager sees their own store's row, a guide none."""
     return [
         StoreRankView(
             rank=r.rank,
@@ -74,22 +80,24 @@ def rank_stores(
             sales=_sales(r.sales),
         )
         for r in rankings.stores(brand_id, day, measure)
+        if caller.role not in PERSONAL_ROLES or r.store_id == caller.store_id
     ]
 
 
 @router.get(
     "/brands/{brand_id}/rankings/guides",
     operation_id="rankGuides",
-    dependencies=[Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))],
 )
 def rank_guides(
     brand_id: UUID,
     rankings: RankingsDep,
+    caller: RankingReader,
     day: Day = None,
     store_id: UUID | None = None,
     district_id: UUID | None = None,
     measure: GuideMeasure = GuideMeasure.SALES,
 ) -> list[GuideRankView]:
+    """Guides ranked; a guide sees their own row, a store manager their store's guides."""
     ranks = rankings.guides(
         brand_id, day, store_id=store_id, district_id=district_id, measure=measure
     )
@@ -105,7 +113,16 @@ def rank_guides(
             share_rate=round(r.share_rate, 4),
         )
         for r in ranks
+        if _sees_guide(caller, r.guide_id, r.store_id)
     ]
+
+
+def _sees_guide(caller: Caller, guide_id: UUID, store_id: UUID) -> bool:
+    if caller.role is Role.GUIDE:
+        return guide_id == caller.guide_id
+    if caller.role is Role.STORE_MANAGER:
+        return store_id == caller.store_id
+    return True
 
 
 @router.get("/brands/{brand_id}/sales/daily", operation_id="dailySales")
@@ -117,11 +134,17 @@ def daily_sales(
     caller: Annotated[
         Caller, Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))
     ],
+    owners: OwnersDep,
     store_id: UUID | None = None,
     branch_id: UUID | None = None,
     guide_id: UUID | None = None,
 ) -> list[DayView]:
-    require_own(caller, guide_id=guide_id, store_id=store_id)
+    """Guides read their own days, store managers their store's."""
+    if caller.role is Role.GUIDE and guide_id is None:
+        raise Forbidden("a guide reads only their own sales: give guide_id")
+    if caller.role is Role.STORE_MANAGER and store_id is None:
+        raise Forbidden("a store manager reads only their store's sales: give store_id")
+    owners.admit(caller, store_id=store_id, branch_id=branch_id, guide_id=guide_id)
     days = rankings.daily_sales(
         brand_id, first, last, store_id=store_id, branch_id=branch_id, guide_id=guide_id
     )

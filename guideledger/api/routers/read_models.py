@@ -8,10 +8,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
-from guideledger.api.auth import Role, allow
+from guideledger.api.auth import Role
 from guideledger.api.dependencies import CommissionViewsDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import StrictModel
+from guideledger.api.tenancy import allow, allow_platform
 
 router = APIRouter(tags=["read models"], responses=PROBLEM_RESPONSES)
 BASE = "/read-models/commission-view"
@@ -54,7 +55,7 @@ class PayeeCommission(BaseModel):
 
 
 @router.get(
-    BASE, operation_id="getCommissionViewVersions", dependencies=[Depends(allow(Role.FINANCE))]
+    BASE, operation_id="getCommissionViewVersions", dependencies=[Depends(allow_platform())]
 )
 def versions(views: CommissionViewsDep) -> VersionsView:
     return VersionsView(**views.status())
@@ -63,7 +64,7 @@ def versions(views: CommissionViewsDep) -> VersionsView:
 @router.post(
     f"{BASE}/rebuilds",
     operation_id="rebuildCommissionView",
-    dependencies=[Depends(allow())],
+    dependencies=[Depends(allow_platform())],
     status_code=status.HTTP_202_ACCEPTED,
 )
 def rebuild(body: Rebuild, views: CommissionViewsDep) -> VersionsView:
@@ -86,7 +87,9 @@ def diff(brand_id: UUID, views: CommissionViewsDep) -> list[DiffLineView]:
 
 
 @router.post(
-    f"{BASE}/promote", operation_id="promoteCommissionView", dependencies=[Depends(allow())]
+    f"{BASE}/promote",
+    operation_id="promoteCommissionView",
+    dependencies=[Depends(allow_platform())],
 )
 def promote(views: CommissionViewsDep) -> VersionsView:
     """The candidate serves from now on, in one transaction; the old version is dropped."""
@@ -94,7 +97,9 @@ def promote(views: CommissionViewsDep) -> VersionsView:
 
 
 @router.post(
-    f"{BASE}/discard", operation_id="discardCommissionView", dependencies=[Depends(allow())]
+    f"{BASE}/discard",
+    operation_id="discardCommissionView",
+    dependencies=[Depends(allow_platform())],
 )
 def discard(views: CommissionViewsDep) -> VersionsView:
     return VersionsView(**vars(views.discard()))

@@ -17,6 +17,7 @@ from guideledger.attribution.domain.rules import (
     attribute,
 )
 from guideledger.eventstore.repository import LedgerRepository, find
+from guideledger.kernel.privacy import Sealed
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.directory import GUIDES, GuideDirectory
 from guideledger.organisation.application.policy_books import policy_in_force
@@ -86,9 +87,10 @@ class Attributor:
         inputs = AttributionInputs(link_guide, bound_guide, noted_guide, evidence_store)
         return attribute(brand_id, evidence, inputs, policy)
 
-    def noted_guide(self, store_id: UUID, note: str | None) -> GuideSnapshot | None:
-        """The one active guide of the store whose name or code the customer wrote."""
-        if not note:
+    def noted_guide(self, store_id: UUID, note: Sealed | str | None) -> GuideSnapshot | None:
+        """The one active guide of the store whose name or code the customer wrote (the
+        note as the frontend sent it, before it is sealed)."""
+        if not isinstance(note, str) or not note:
             return None
         wanted = note.strip().casefold()
         matches = [

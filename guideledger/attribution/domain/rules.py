@@ -17,6 +17,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from guideledger.kernel.errors import InvalidValue
+from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import require_text
 from guideledger.organisation.domain.guides import GuideSnapshot
 from guideledger.organisation.domain.units import StoreSnapshot
@@ -36,19 +37,21 @@ class Channel(StrEnum):
 class AttributionEvidence:
     """What the frontend saw: the link, QR code or note the customer came through.
 
-    Carried as given; the attribution policy decides what it means.
+    Carried as given; the attribution policy decides what it means. The note is the
+    customer's own words: an order records it sealed under the member's key (orders
+    placed before notes were sealed recorded it in the clear).
     """
 
     channel: Channel
     guide_id: UUID | None = None
     store_id: UUID | None = None
     share_code: str | None = None
-    guide_note: str | None = None
+    guide_note: Sealed | str | None = None
 
     def __post_init__(self) -> None:
         if type(self.channel) is not Channel:  # given as text
             object.__setattr__(self, "channel", Channel(self.channel))
-        if self.guide_note is not None:
+        if isinstance(self.guide_note, str):
             require_text("guide_note", self.guide_note, 100)
         guide_channels = {
             Channel.GUIDE_SHARE_LINK,

@@ -106,6 +106,12 @@ class CommissionViewVersions:
     def name(version: int) -> str:
         return f"{NAME}_v{version}"
 
+    def candidate_name(self) -> str | None:
+        """The projection of the candidate version, if there is one: built or being built,
+        it serves no reads until it is promoted."""
+        candidate = self.versions().candidate
+        return None if candidate is None else self.name(candidate)
+
     # --- rebuild, diff, promote, discard --------------------------------------------------
 
     def rebuild(

@@ -34,7 +34,7 @@ class EngagementApplication(LedgerApplication):
     ) -> tuple[CommandResult, str]:
         """Records a guide's share; returns the share code to embed in the link or QR code."""
         if command.idempotency is not None:
-            share_code = natural_id("share-code", command.idempotency.key).hex[:12].upper()
+            share_code = natural_id("share-code", command.idempotency.scoped).hex[:12].upper()
         else:
             share_code = secrets.token_hex(6).upper()
 

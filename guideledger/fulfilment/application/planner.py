@@ -30,6 +30,7 @@ from guideledger.fulfilment.domain.routing import (
 )
 from guideledger.fulfilment.domain.stock import InsufficientStock, Stock
 from guideledger.kernel.periods import local_day
+from guideledger.kernel.privacy import area_of
 from guideledger.kernel.values import GeoPoint
 from guideledger.organisation.application.policy_books import policy_in_force
 from guideledger.organisation.domain.units import NodeKind
@@ -82,7 +83,8 @@ class Fulfilment:
         first_candidates: list[NodeCandidate] | None = None,
     ) -> Plan:
         """Routes and reserves; `first_candidates`, read a moment ago, spare the first
-        round a read of the routing view."""
+        round a read of the routing view. The decision, recorded with the order, reports
+        distances from the destination's area."""
         policy = self.policy_in_force(brand_id, at)
         truth: dict[tuple[UUID, UUID], int] = {}  # (node, sku) -> available per the aggregate
         for round_no in range(MAX_ROUTING_ROUNDS):
@@ -90,7 +92,7 @@ class Fulfilment:
                 candidates = first_candidates
             else:
                 candidates = self.candidates(brand_id, lines, at, time_zone, truth)
-            decision = route(lines, destination, candidates, policy)
+            decision = route(lines, destination, candidates, policy, area_of(destination))
             if not decision.routable:
                 return Plan(decision)
             try:

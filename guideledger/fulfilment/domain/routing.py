@@ -16,10 +16,16 @@ every candidate's outcome, so each decision explains itself:
    sum of bands, then the most warehouses, then the least total distance, then
    the best ranks. Each line takes units from the set's nodes in rank order.
 5. If no such set exists the order is unroutable, with the reason.
+
+Routing measures from the exact destination. The distances a decision reports can be
+measured from another point, `reported_from`: an order's decision is recorded for good,
+and reports them from the delivery area (about a kilometre), since exact distances to
+several known nodes would give the delivery point away.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -140,6 +146,7 @@ class _Ranked:
     candidate: NodeCandidate
     distance_km: float
     band: int
+    reported_km: float
     rank: int = 0
 
     @property
@@ -155,21 +162,22 @@ def route(
     destination: GeoPoint,
     candidates: Sequence[NodeCandidate],
     policy: RoutingPolicy = DEFAULT_ROUTING_POLICY,
+    reported_from: GeoPoint | None = None,
 ) -> RoutingDecision:
     outcomes: dict[UUID, CandidateOutcome] = {}
     eligible: list[_Ranked] = []
     for candidate in sorted(candidates, key=lambda c: str(c.node_id)):
         distance = candidate.location.distance_km(destination)
-        entry = _Ranked(candidate, distance, int(distance // policy.distance_band_km))
+        band = int(distance // policy.distance_band_km)
+        reported = candidate.location.distance_km(reported_from) if reported_from else distance
+        entry = _Ranked(candidate, distance, band, reported)
         exclusion = _exclusion(entry, lines)
         if exclusion:
             outcomes[candidate.node_id] = _outcome(entry, Outcome.EXCLUDED, exclusion)
         else:
             eligible.append(entry)
     eligible.sort(key=lambda e: _rank_key(e, policy))
-    eligible = [
-        _Ranked(e.candidate, e.distance_km, e.band, rank) for rank, e in enumerate(eligible, 1)
-    ]
+    eligible = [dataclasses.replace(e, rank=rank) for rank, e in enumerate(eligible, 1)]
     complete = [e for e in eligible if all(e.has(line) >= line.quantity for line in lines)]
     if complete:
         chosen, reason = [complete[0]], _complete_reason(complete[0], policy)
@@ -223,7 +231,7 @@ def _outcome(entry: _Ranked, outcome: Outcome, reason: str) -> CandidateOutcome:
     return CandidateOutcome(
         node_id=entry.candidate.node_id,
         kind=str(entry.candidate.kind),
-        distance_km=round(entry.distance_km, 3),
+        distance_km=round(entry.reported_km, 3),
         band=entry.band,
         outcome=outcome,
         reason=reason,
@@ -318,7 +326,7 @@ def _allocate(chosen: list[_Ranked], lines: Sequence[LineDemand]) -> list[Alloca
             node_id=e.candidate.node_id,
             kind=str(e.candidate.kind),
             branch_id=e.candidate.branch_id,
-            distance_km=round(e.distance_km, 3),
+            distance_km=round(e.reported_km, 3),
             band=e.band,
             lines=tuple(taken[e.candidate.node_id]),
         )

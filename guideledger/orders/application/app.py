@@ -11,7 +11,7 @@ The fulfilment and attribution contexts' own commands (`StockControl`, `RoutingD
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -34,7 +34,8 @@ from guideledger.fulfilment.domain.routing import (
 from guideledger.fulfilment.domain.stock import Stock
 from guideledger.kernel.errors import RuleViolated
 from guideledger.kernel.privacy import Sealed
-from guideledger.kernel.values import Fen, GeoPoint, natural_id, require_text
+from guideledger.kernel.values import Fen, GeoPoint, natural_id
+from guideledger.orders.application.personal import seal_delivery, seal_evidence, seal_reason
 from guideledger.orders.application.projections import UNPAID_ORDERS, UnpaidOrders
 from guideledger.orders.domain.errors import CannotCancel
 from guideledger.orders.domain.lines import (
@@ -114,8 +115,6 @@ class OrderApplication(LedgerApplication):
         self.fulfilment = Fulfilment(self.repository, RoutingView(self, organisation, read_models))
         self.attributor = Attributor(organisation, self.repository, read_models)
 
-    # --- placing -----------------------------------------------------------------
-
     def place_order(
         self,
         command: Command,
@@ -131,7 +130,7 @@ class OrderApplication(LedgerApplication):
         lines are at their SKUs' prices in force; `discounts` come off the whole order."""
         # A retry with the same key collides on the order id as well as on the key.
         if command.idempotency is not None:
-            order_id = natural_id("order", command.idempotency.key)
+            order_id = natural_id("order", command.idempotency.scoped)
         else:
             order_id = uuid4()
 
@@ -140,13 +139,10 @@ class OrderApplication(LedgerApplication):
             (routing and reservations) is decided in its turn."""
             now = self.clock.now()
             brand = self._check_references(brand_id, member_id, lines, evidence, now)
+            vault = self.organisation.vault
             attribution = self.attributor.decide(brand_id, member_id, evidence, now)
-            address = DeliveryAddress(
-                self.organisation.vault.seal(
-                    member_id, require_text("address", delivery.address, 500)
-                ),
-                delivery.location,
-            )
+            attribution = replace(attribution, evidence=seal_evidence(vault, member_id, evidence))
+            address = seal_delivery(vault, member_id, delivery.address, delivery.location)
             order_lines = [
                 OrderLine(n, line.sku_id, line.quantity, line.unit_price_fen)
                 for n, line in enumerate(lines, start=1)
@@ -162,7 +158,7 @@ class OrderApplication(LedgerApplication):
                     lines=order_lines,
                     discounts=discounts,
                     delivery=address,
-                    evidence=evidence,
+                    evidence=attribution.evidence,
                     payment_window=self.payment_window,
                     occurred_at=now,
                     actor=command.actor,
@@ -243,7 +239,7 @@ class OrderApplication(LedgerApplication):
             command,
             order_id,
             expected_version,
-            lambda order, now: order.cancel(reason, now, command.actor),
+            lambda order, now: order.cancel(self._seal(order, reason), now, command.actor),
             self._release_reservations,
         )
 
@@ -315,7 +311,7 @@ class OrderApplication(LedgerApplication):
             order_id,
             expected_version,
             lambda order, now: order.return_items(
-                return_id, line_no, quantity, reason, now, command.actor
+                return_id, line_no, quantity, self._seal(order, reason), now, command.actor
             ),
             restock,
         )
@@ -399,6 +395,9 @@ class OrderApplication(LedgerApplication):
 
     def _stock(self, node_id: UUID, sku_id: UUID) -> Stock:
         return self.load(Stock, Stock.create_id(node_id, sku_id))
+
+    def _seal(self, order: Order, reason: str) -> Sealed:
+        return seal_reason(self.organisation.vault, order.member_id, reason)
 
     def _check_references(
         self,

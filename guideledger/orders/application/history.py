@@ -3,6 +3,7 @@ instant, and what its reservations did to the stock of the nodes that held them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import cast
 from uuid import UUID
@@ -14,6 +15,7 @@ from guideledger.fulfilment.domain.stock import Stock
 from guideledger.kernel.errors import NotFound
 from guideledger.kernel.values import require_utc
 from guideledger.orders.application.app import OrderApplication
+from guideledger.orders.application.personal import PersonalData
 from guideledger.orders.domain.order import Order
 from guideledger.readmodels.history import Fact, HistoryEntry, history_entry
 
@@ -24,9 +26,17 @@ StockMove = Stock.Reserved | Stock.Released | Stock.Committed | Stock.Restocked
 class OrderHistory:
     def __init__(self, orders: OrderApplication) -> None:
         self.orders = orders
+        self.personal = PersonalData(orders.organisation.vault)
 
     def entries(self, order_id: UUID) -> list[HistoryEntry]:
-        return [history_entry(e) for e in self._order_events(order_id)]
+        """Every fact of the order, its member's personal data as `PersonalData` shows it."""
+        events = self._order_events(order_id)
+        placed = cast(Order.Placed, events[0])
+        forgotten = self.personal.forgotten(placed.member_id)
+        return [
+            replace(entry, data=self.personal.facts(entry.event, entry.data, forgotten))
+            for entry in map(history_entry, events)
+        ]
 
     def as_of(self, order_id: UUID, instant: datetime) -> Order:
         """The order as it stood at `instant`, folded from the events that had occurred."""

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from guideledger.eventstore.commands import Command, CommandResult, Decision
 from guideledger.orders.application.app import OrderApplication
+from guideledger.orders.application.personal import PersonalData
 from guideledger.orders.application.projections import UNROUTABLE_ORDERS, UnroutableQueue
 from guideledger.orders.domain.order import Order
 from guideledger.organisation.application.app import OrganisationApplication
@@ -35,6 +36,7 @@ class WaitingOrders:
         self.orders = orders
         self.organisation = organisation
         self.read_models = read_models
+        self.personal = PersonalData(organisation.vault)
 
     def of_brand(self, brand_id: UUID, limit: int = 100, offset: int = 0) -> list[WaitingOrder]:
         self.read_models.catch_up(UnroutableQueue)
@@ -48,7 +50,9 @@ class WaitingOrders:
         return [WaitingOrder(row["order_id"], row["reason"], row["since"]) for row in rows]
 
     def route_again(self, brand_id: UUID) -> list[UUID]:
-        """Routes again every order of the brand waiting for stock; returns those now allocated."""
+        """Routes again every order of the brand waiting for stock; returns those now allocated.
+        Routing measures from the exact delivery point, or from its area once the member has
+        been forgotten."""
         self.read_models.catch_up(UnroutableQueue)
         brand = self.organisation.load(Brand, brand_id)
         allocated: set[UUID] = set()  # a decision re-run after a lost race adds nothing twice
@@ -64,7 +68,7 @@ class WaitingOrders:
                     order.id,
                     order.brand_id,
                     order.demands,
-                    order.delivery.location,
+                    self.personal.point(order.delivery, self.personal.forgotten(order.member_id)),
                     now,
                     brand.time_zone,
                     ROUTER_ACTOR,

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from guideledger.kernel.errors import InvalidValue
 from guideledger.kernel.money import split
-from guideledger.kernel.privacy import Sealed
+from guideledger.kernel.privacy import Sealed, area_of
 from guideledger.kernel.values import (
     Fen,
     GeoPoint,
@@ -112,11 +112,22 @@ def require_price_in_force(line_no: int, unit_price_fen: Fen, price_in_force_fen
 
 @dataclass(frozen=True)
 class DeliveryAddress:
-    """Where the parcel goes: the address text is personal, sealed under the member's key;
-    the location stays open because routing needs it."""
+    """Where the parcel goes. The address and the exact point are personal, sealed under
+    the member's key (`exact`); `location` is what is kept in the clear, the point's area
+    (`area_of`, about a kilometre), which routing falls back on and which is all that is
+    left once the member is forgotten.
+
+    An order placed before points were sealed has no `exact`: its `location` is the exact
+    point, in the clear, and deleting a key cannot shred it; readers show its area once
+    the member is forgotten."""
 
     address: Sealed
     location: GeoPoint
+    exact: Sealed | None = None
+
+    @property
+    def area(self) -> GeoPoint:
+        return area_of(self.location)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from guideledger.fulfilment.domain.routing import Allocation, LineDemand, Routin
 from guideledger.kernel.errors import InvalidValue
 from guideledger.kernel.money import divide_half_up
 from guideledger.kernel.periods import TIME_ZONE_OF_OLD_EVENTS, local_day
+from guideledger.kernel.privacy import Sealed
 from guideledger.kernel.values import Fen, require_positive, require_text, require_utc
 from guideledger.orders.domain.errors import (
     AttributionRefused,
@@ -89,6 +90,7 @@ class Order(Aggregate):
         if payment_window <= timedelta(0):
             raise InvalidValue("the payment window must be positive")
         require_discounts_fit(lines, discounts)
+        _require_sealed(delivery, evidence)
         placed_at = require_utc(occurred_at)
         return cls(
             order_id=order_id,
@@ -149,6 +151,7 @@ class Order(Aggregate):
             )
         )
         self.delivery = delivery
+        self.placed_by = actor  # the frontend that placed it
         self.evidence = evidence
         self.placed_at = occurred_at
         self.payment_due_at = payment_due_at
@@ -156,7 +159,7 @@ class Order(Aggregate):
         self.payment_ref: str | None = None  # the frontend's, on payments before version 3
         self.transaction_id: str | None = None  # the payment provider's
         self.cancelled = False
-        self.cancel_reason: str | None = None
+        self.cancel_reason: Sealed | str | None = None
         self.shipments: dict[str, Shipment] = {}
         self.returned: dict[int, int] = {}
         self.return_ids: set[str] = set()
@@ -303,7 +306,7 @@ class Order(Aggregate):
         if payment.order_id != self.id:
             raise InvalidValue("the payment is for another order", order_id=str(payment.order_id))
         if self.cancelled:
-            raise OrderNotPayable("the order was cancelled", reason=self.cancel_reason)
+            raise OrderNotPayable("the order was cancelled")
         if self.is_paid:
             raise OrderAlreadyPaid("the order is already paid", transaction_id=self.transaction_id)
         if payment.paid_at > self.payment_due_at:
@@ -368,12 +371,13 @@ class Order(Aggregate):
         self.paid_at = occurred_at
         self.sales_day = sales_day
 
-    def cancel(self, reason: str, occurred_at: datetime, actor: str) -> None:
+    def cancel(self, reason: Sealed, occurred_at: datetime, actor: str) -> None:
+        """`reason` is the caller's words, sealed under the member's key."""
         if self.cancelled:
             raise CannotCancel("the order is already cancelled")
         if self.shipments:
             raise CannotCancel("the order has shipped; return it instead")
-        self._record_cancelled(require_text("reason", reason, 500), require_utc(occurred_at), actor)
+        self._record_cancelled(reason, require_utc(occurred_at), actor)
 
     def expire_payment_window(self, as_of: datetime, actor: str) -> None:
         """Cancels an unpaid order whose payment window has passed."""
@@ -386,12 +390,16 @@ class Order(Aggregate):
         self._record_cancelled(PAYMENT_WINDOW_EXPIRED, as_of, actor)
 
     class Cancelled(Aggregate.Event):
-        reason: str
+        """The reason is sealed when a caller gave it, and the system's own words when the
+        payment window expired (a caller's reason recorded before reasons were sealed is
+        in the clear)."""
+
+        reason: Sealed | str
         occurred_at: datetime
         actor: str
 
     @event(Cancelled)
-    def _record_cancelled(self, reason: str, occurred_at: datetime, actor: str) -> None:
+    def _record_cancelled(self, reason: Sealed | str, occurred_at: datetime, actor: str) -> None:
         self.cancelled = True
         self.cancel_reason = reason
 
@@ -605,11 +613,12 @@ class Order(Aggregate):
         return_id: str,
         line_no: int,
         quantity: int,
-        reason: str,
+        reason: Sealed,
         occurred_at: datetime,
         actor: str,
     ) -> None:
-        """Takes back some delivered units of one line (退货)."""
+        """Takes back some delivered units of one line (退货); `reason` is the customer's
+        words, sealed under the member's key."""
         return_id = require_text("return_id", return_id, 64)
         if return_id in self.return_ids:
             raise ReturnRefused("that return id is already used", return_id=return_id)
@@ -626,16 +635,18 @@ class Order(Aggregate):
             return_id,
             line_no,
             quantity,
-            require_text("reason", reason, 500),
+            reason,
             require_utc(occurred_at),
             actor,
         )
 
     class ItemsReturned(Aggregate.Event):
+        """The reason is sealed (one recorded before reasons were sealed is in the clear)."""
+
         return_id: str
         line_no: int
         quantity: int
-        reason: str
+        reason: Sealed | str
         occurred_at: datetime
         actor: str
 
@@ -645,7 +656,7 @@ class Order(Aggregate):
         return_id: str,
         line_no: int,
         quantity: int,
-        reason: str,
+        reason: Sealed | str,
         occurred_at: datetime,
         actor: str,
     ) -> None:
@@ -707,6 +718,15 @@ class Order(Aggregate):
     ) -> None:
         self.refund_ids.add(refund_id)
         self.refunded_fen += amount_fen
+
+
+def _require_sealed(delivery: DeliveryAddress, evidence: AttributionEvidence) -> None:
+    """An order records its member's personal data sealed: the exact point with only its
+    area in the clear, and a note naming a guide."""
+    if delivery.exact is None or delivery.location != delivery.area:
+        raise InvalidValue("the delivery point must be sealed, with only its area in the clear")
+    if isinstance(evidence.guide_note, str):
+        raise InvalidValue("the note naming a guide must be sealed")
 
 
 def _old_sales_day(paid_at: datetime | None) -> str | None:

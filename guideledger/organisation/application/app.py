@@ -18,6 +18,7 @@ from guideledger.kernel.privacy import Sealed, Vault
 from guideledger.kernel.values import Fen, GeoPoint, require_text
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.catalogue import Sku
+from guideledger.organisation.domain.group import Group
 from guideledger.organisation.domain.guides import Guide, GuideSnapshot
 from guideledger.organisation.domain.members import Member
 from guideledger.organisation.domain.units import (
@@ -68,15 +69,28 @@ class OrganisationApplication(LedgerApplication):
             )
         return cached
 
-    # --- brands, regions, districts, branches ----------------------------------
+    # --- groups, brands, regions, districts, branches ---------------------------
+
+    def register_group(self, command: Command, code: str, name: str) -> CommandResult:
+        return self.create(
+            command, lambda: Group.register(code, name, self.clock.now(), command.actor)
+        )
 
     def register_brand(
-        self, command: Command, code: str, name: str, time_zone: str, cadence: SettlementCadence
+        self,
+        command: Command,
+        group_id: UUID,
+        code: str,
+        name: str,
+        time_zone: str,
+        cadence: SettlementCadence,
     ) -> CommandResult:
-        return self.create(
-            command,
-            lambda: Brand.register(code, name, time_zone, cadence, self.clock.now(), command.actor),
-        )
+        def new() -> Brand:
+            self.reference(Group, group_id, "group_id")
+            now = self.clock.now()
+            return Brand.register(group_id, code, name, time_zone, cadence, now, command.actor)
+
+        return self.create(command, new)
 
     def change_settlement_cadence(
         self,
@@ -293,17 +307,23 @@ class OrganisationApplication(LedgerApplication):
         self,
         command: Command,
         *,
+        group_id: UUID,
         member_no: str,
         name: str,
         phone: str,
         registered_at_store_id: UUID | None = None,
     ) -> CommandResult:
         def new() -> Member:
+            self.reference(Group, group_id, "group_id")
             if registered_at_store_id is not None:
-                self.reference(Node, registered_at_store_id, "registered_at_store_id")
-            member_id = Member.create_id(require_text("member_no", member_no, 64))
+                store = self.reference(Node, registered_at_store_id, "registered_at_store_id")
+                self._require_in_group(store.brand_id, group_id, "registered_at_store_id")
+            member_no_given = require_text("member_no", member_no, 64)
+            member_id = Member.create_id(group_id, member_no_given)
             return Member.register(
-                member_no=member_no,
+                group_id=group_id,
+                member_id=member_id,
+                member_no=self.vault.seal(member_id, member_no_given),
                 name=self.vault.seal(member_id, require_text("name", name, 100)),
                 phone=self.vault.seal(member_id, require_text("phone", phone, 32)),
                 registered_at_store_id=registered_at_store_id,
@@ -314,8 +334,9 @@ class OrganisationApplication(LedgerApplication):
         return self.create(command, new)
 
     def forget_member(self, command: Command, member_id: UUID, reason: str) -> CommandResult:
-        """Deletes the member's key, then records it: their name, phone and addresses in
-        every stored event become unreadable; orders, attribution and the ledger stay."""
+        """Deletes the member's key, then records it: their number, name, phone, delivery
+        addresses and points, notes and reasons in every stored event become unreadable;
+        orders, attribution and the ledger stay."""
         self.load(Member, member_id)
         self.vault.forget(member_id)
         return self.update(
@@ -351,6 +372,13 @@ class OrganisationApplication(LedgerApplication):
                 f"that {kind_name(type(aggregate))} belongs to another brand",
                 id=str(aggregate.id),
             )
+
+    def group_of_brand(self, brand_id: UUID, field: str = "brand_id") -> UUID:
+        return self.fact(Brand, brand_id, field).group_id
+
+    def _require_in_group(self, brand_id: UUID, group_id: UUID, field: str) -> None:
+        if self.group_of_brand(brand_id) != group_id:
+            raise RuleViolated(f"{field} belongs to another group", field=field)
 
     def _require_store_of_brand(self, store_id: UUID, brand_id: UUID, field: str) -> Node:
         node = self.reference(Node, store_id, field)

@@ -6,6 +6,7 @@ Identities are natural: a brand's code, and each other thing's code within its b
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,11 +14,8 @@ from eventsourcing.domain import Aggregate, event
 
 from guideledger.kernel.errors import InvalidValue, RuleViolated
 from guideledger.kernel.periods import SettlementCadence, first_start_after, period_end, period_of
-from guideledger.kernel.values import (
-    natural_id,
-    require_text,
-    require_utc,
-)
+from guideledger.kernel.values import require_text, require_utc
+from guideledger.organisation.domain.group import FOUNDING_GROUP_ID, group_scoped_id
 
 
 def _require_time_zone(name: str) -> str:
@@ -32,12 +30,13 @@ class Brand(Aggregate):
     """Owns a catalogue, branches, stores, rules, a time zone and a settlement cadence."""
 
     @staticmethod
-    def create_id(code: str) -> UUID:
-        return natural_id("brand", code)
+    def create_id(group_id: UUID, code: str) -> UUID:
+        return group_scoped_id("brand", group_id, code)
 
     @classmethod
     def register(
         cls,
+        group_id: UUID,
         code: str,
         name: str,
         time_zone: str,
@@ -46,6 +45,7 @@ class Brand(Aggregate):
         actor: str,
     ) -> Brand:
         return cls(
+            group_id=group_id,
             code=require_text("code", code, 64),
             name=require_text("name", name),
             time_zone=_require_time_zone(time_zone),
@@ -55,6 +55,7 @@ class Brand(Aggregate):
         )
 
     class Registered(Aggregate.Created):
+        group_id: UUID
         code: str
         name: str
         time_zone: str
@@ -62,9 +63,16 @@ class Brand(Aggregate):
         occurred_at: datetime
         actor: str
 
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["group_id"] = FOUNDING_GROUP_ID
+
     @event(Registered)
     def __init__(
         self,
+        group_id: UUID,
         code: str,
         name: str,
         time_zone: str,
@@ -72,6 +80,7 @@ class Brand(Aggregate):
         occurred_at: datetime,
         actor: str,
     ) -> None:
+        self.group_id = group_id
         self.code = code
         self.name = name
         self.time_zone = time_zone

@@ -72,6 +72,7 @@ class Guide(Aggregate):
         self.code = code
         self.name = name
         self.store_id = store_id
+        self.stores_served = frozenset({store_id})  # every store it has worked in
         self.status = GuideStatus.ACTIVE
         self.left_at: datetime | None = None
 
@@ -96,6 +97,7 @@ class Guide(Aggregate):
         self, from_store_id: UUID, to_store_id: UUID, occurred_at: datetime, actor: str
     ) -> None:
         self.store_id = to_store_id
+        self.stores_served |= {to_store_id}
 
     def leave(self, reason: str, occurred_at: datetime, actor: str) -> None:
         self._require_active()

@@ -3,36 +3,51 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from guideledger.kernel.errors import RuleViolated
+from guideledger.kernel.errors import InvalidValue, RuleViolated
 from guideledger.kernel.privacy import Sealed
-from guideledger.kernel.values import natural_id, require_text, require_utc
+from guideledger.kernel.values import require_text, require_utc
+from guideledger.organisation.domain.group import FOUNDING_GROUP_ID, group_scoped_id
 
 
 class Member(Aggregate):
-    """会员. Identified by the member number the mall issues."""
+    """会员. Identified by the member number the group's mall issues.
+
+    The number is personal (it is often the member's phone number): it is recorded sealed
+    like the name and phone; the member's id is derived from it and the group, so the number
+    still finds the member (members registered before numbers were sealed recorded it in the
+    clear)."""
 
     @staticmethod
-    def create_id(member_no: str) -> UUID:
-        return natural_id("member", member_no)
+    def create_id(group_id: UUID, member_no: str) -> UUID:
+        return group_scoped_id("member", group_id, member_no)
 
     @classmethod
     def register(
         cls,
         *,
-        member_no: str,
+        group_id: UUID,
+        member_id: UUID,
+        member_no: Sealed,
         name: Sealed,
         phone: Sealed,
         registered_at_store_id: UUID | None,
         occurred_at: datetime,
         actor: str,
     ) -> Member:
-        """`name` and `phone` arrive sealed under this member's key."""
-        return cls(
-            member_no=require_text("member_no", member_no, 64),
+        """`member_no`, `name` and `phone` arrive sealed under this member's key; the id is
+        `create_id` of the group and the number, which only the caller saw in the clear."""
+        if any(sealed.member_id != member_id for sealed in (member_no, name, phone)):
+            raise InvalidValue("personal data must be sealed under the member's own key")
+        return cls._create(
+            cls.Registered,
+            id=member_id,
+            group_id=group_id,
+            member_no=member_no,
             name=name,
             phone=phone,
             registered_at_store_id=registered_at_store_id,
@@ -41,23 +56,32 @@ class Member(Aggregate):
         )
 
     class Registered(Aggregate.Created):
-        member_no: str
+        group_id: UUID
+        member_no: Sealed | str
         name: Sealed
         phone: Sealed
         registered_at_store_id: UUID | None
         occurred_at: datetime
         actor: str
 
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["group_id"] = FOUNDING_GROUP_ID
+
     @event(Registered)
     def __init__(
         self,
-        member_no: str,
+        group_id: UUID,
+        member_no: Sealed | str,
         name: Sealed,
         phone: Sealed,
         registered_at_store_id: UUID | None,
         occurred_at: datetime,
         actor: str,
     ) -> None:
+        self.group_id = group_id
         self.member_no = member_no
         self.name = name
         self.phone = phone
