@@ -21,7 +21,7 @@ from guideledger.orders.domain.errors import (
     ShipmentRefused,
 )
 from guideledger.orders.domain.lines import Discount, OrderLine, OrderStatus, ReplacementSku
-from guideledger.orders.domain.order import Order
+from guideledger.orders.domain.order import MAX_EXCHANGES_PER_ORDER, Order
 from guideledger.orders.domain.payments import ProviderPayment
 from guideledger.organisation.domain.units import NodeKind
 from tests.unit.test_orders import (
@@ -239,3 +239,28 @@ def test_an_order_without_exchanges_has_no_replacements() -> None:
     order = place()
     assert (order.replacements, order.replacement_allocations, order.exchanges) == ((), (), {})
     assert order.every_line == order.lines
+
+
+def test_an_order_takes_a_bounded_number_of_exchanges() -> None:
+    order = Order.place(
+        order_id=uuid4(),
+        brand_id=uuid4(),
+        member_id=uuid4(),
+        lines=[OrderLine(1, SKU_A, MAX_EXCHANGES_PER_ORDER + 1, 1000)],
+        delivery=place().delivery,
+        evidence=DIRECT,
+        payment_window=WINDOW,
+        occurred_at=PLACED_AT,
+        actor="frontend",
+    )
+    allocate(order)
+    order.pay(ProviderPayment("p", order.id, order.total_fen, LATER), TIME_ZONE, LATER, "p")
+    order.ship("s1", NODE, {1: MAX_EXCHANGES_PER_ORDER + 1}, LATER, "store")
+    order.deliver("s1", LATER, "carrier")
+    for n in range(MAX_EXCHANGES_PER_ORDER):
+        exchange(order, f"x{n}")
+    assert [line.line_no for line in order.replacements] == list(
+        range(2, MAX_EXCHANGES_PER_ORDER + 2)
+    )
+    with pytest.raises(ExchangeRefused, match="at most"):
+        exchange(order, "one more")
