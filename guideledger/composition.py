@@ -40,6 +40,7 @@ from guideledger.fulfilment.application.routing_desk import RoutingDesk
 from guideledger.fulfilment.application.stock_control import StockControl
 from guideledger.orders.application.app import OrderApplication
 from guideledger.orders.application.corrections import AttributionCorrections
+from guideledger.orders.application.exchanges import Exchanges
 from guideledger.orders.application.history import OrderHistory
 from guideledger.orders.application.projections import UnpaidOrders, UnroutableQueue
 from guideledger.orders.application.sales import SalesByDay, ShareSales
@@ -77,6 +78,7 @@ class Ledger:
     bindings: Bindings
     attribution: AttributionDesk
     corrections: AttributionCorrections
+    exchanges: Exchanges
     engagement: EngagementApplication
     commissions: CommissionApplication
     projections: ProjectionRunner
@@ -184,6 +186,7 @@ def compose(
         bindings,
         attribution,
         AttributionCorrections(orders, attribution, period_gate=commissions),
+        Exchanges(orders),
         engagement,
         commissions,
         projections,
