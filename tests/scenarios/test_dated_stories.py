@@ -101,3 +101,55 @@ SHIPMENT = {
     "lines": [{"line_no": 1, "quantity": 2}, {"line_no": 2, "quantity": 1}],
 }
 RETURN_ONE = {"return_id": "r1", "line_no": 1, "quantity": 1, "reason": "too small"}
+
+
+def test_a_size_is_exchanged_without_a_new_payment_and_the_commission_stays(
+    admin: TestClient, sandbox: Ledger
+) -> None:
+    """Delivered on 12 November, one pair swapped for the next size on 14 November: the
+    pair goes back on the store's shelf, the new size is reserved where it is, nothing is
+    paid again and the guide's commission neither drops nor doubles."""
+    world: World = build_world(sandbox)
+    ok(admin.post(f"/brands/{world.brand_id}/commission-policies", json=GUIDE_THREE_PERCENT))
+    size_l = ok(admin.post(f"/brands/{world.brand_id}/skus", json=SIZE_L))["id"]
+    receipt = {"quantity": 2, "reference": "ASN-L"}
+    ok(admin.post(f"/nodes/{world.warehouse_id}/stock/{size_l}/receipts", json=receipt))
+    at(admin, "2026-11-10T20:00")
+    mall = bearer(sandbox, Role.FRONTEND, "mall")
+    order_id = ok(admin.post("/orders", json=order_body(world), headers=mall))["id"]
+    ok(pay(admin, order_id, TOTAL))
+    ok(
+        admin.post(
+            f"/orders/{order_id}/shipments", json=SHIPMENT | {"node_id": str(world.store_id)}
+        )
+    )
+    at(admin, "2026-11-12T15:00")
+    ok(admin.post(f"/orders/{order_id}/shipments/s1/delivery", json={}))
+    sandbox.projections.process_all()
+    balances = f"/payees/guide/{world.guide_id}/balances"
+    before = ok(admin.get(balances))
+    shelf = {p["sku_id"]: p for p in ok(admin.get(f"/nodes/{world.store_id}/stock"))}
+
+    at(admin, "2026-11-14T11:00")
+    exchange = {
+        "exchange_id": "x1",
+        "line_no": 1,
+        "quantity": 1,
+        "sku_id": size_l,
+        "received_at_node_id": str(world.store_id),
+    }
+    ok(admin.post(f"/orders/{order_id}/exchanges", json=exchange, headers=mall))
+    sandbox.projections.process_all()
+
+    order = ok(admin.get(f"/orders/{order_id}"))
+    assert order["paid_fen"] == TOTAL
+    assert order["exchanges"][0]["allocated_nodes"] == [str(world.warehouse_id)]
+    after = {p["sku_id"]: p for p in ok(admin.get(f"/nodes/{world.store_id}/stock"))}
+    first_sku = str(world.sku_ids[0])
+    assert after[first_sku]["available"] == shelf[first_sku]["available"] + 1
+    assert ok(admin.get(balances)) == before
+    history = [entry["event"] for entry in ok(admin.get(f"/orders/{order_id}/history"))]
+    assert "ItemsExchanged" in history
+
+
+SIZE_L = {"code": "SKU-1-L", "name": "SKU 1, size L", "category": "footwear", "price_fen": 12_900}
