@@ -368,9 +368,9 @@ def held_shares(balances: Mapping[Account, int], lines: Iterable[HeldLine]) -> l
         )
         for (account, order_id), held in by_order.items()
     ]
-    lined = {account: 0 for account, _ in by_order}
+    lined: dict[Account, int] = {}
     for share in shares:
-        lined[share.account] += share.amount_fen
+        lined[share.account] = lined.get(share.account, 0) + share.amount_fen
     for account, balance in balances.items():
         beyond = -balance - lined.get(account, 0)
         if account.bucket is Bucket.HELD and beyond:
