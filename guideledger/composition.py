@@ -132,10 +132,16 @@ def in_one_process(_logged_events: int) -> ReplayParts | None:
     return None
 
 
-def compose(settings: Settings, clock: Clock, audit_parts: AuditParts = in_one_process) -> Ledger:
-    """A ledger over the stores the settings name (set up beforehand: `setup_turn`)."""
+def compose(
+    settings: Settings,
+    clock: Clock,
+    audit_parts: AuditParts = in_one_process,
+    store: ReadModelStore | None = None,
+) -> Ledger:
+    """A ledger over the stores the settings name (set up beforehand: `setup_turn`), its
+    read models in `store` if given."""
     register_former_modules()
-    projections = ProjectionRunner(read_model_store(settings))
+    projections = ProjectionRunner(store or read_model_store(settings))
     vault = KeyVault(projections.store)
 
     def runtime(application: type[LedgerApplication], takes_turns: bool = False) -> Runtime:
