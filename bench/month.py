@@ -191,7 +191,7 @@ class MonthWriter:
         """Closes the brand's period and each payee's statement of it."""
         close = BrandPeriodClose(self.world.brand_id, period)
         close.hand_back((), at)
-        close.pay_bonuses((), self.rules, at)
+        close.pay_bonuses({}, self.rules, at)
         closing = [s for s in self.statements.values() if s.period == period]
         for statement in closing:
             statement.close(at, f"settlement:{statement.id}")

@@ -20,6 +20,7 @@ from guideledger.commissions.application.commission_view import CommissionView
 from guideledger.commissions.application.versions import CommissionViewVersions
 from guideledger.commissions.application.views import (
     CommissionsDue,
+    HeldLines,
     LedgerBalances,
     SettlementPeriods,
 )
@@ -218,6 +219,7 @@ def _register_followers(
         ShareReach(),
         LedgerBalances(),
         SettlementPeriods(),
+        HeldLines(),
         CommissionsDue(),
         GuideDepartures(bindings, commissions),
         CommissionProcess(commissions),

@@ -175,3 +175,61 @@ def test_finance_audits_a_period_by_replay(
     assert_refused(
         client.get(audit, params={"payee": "nobody"}, headers=finance), 422, "validation-error"
     )
+
+
+def test_a_store_accounts_statement_shows_the_share_it_held_and_handed_back(
+    client: TestClient, world: World, api_ledger: Ledger, clock: ManualClock
+) -> None:
+    """A guide named on a store-account order: the store holds their 3% until the close, its
+    statement shows it held and handed back, the guide's shows it received; both name the
+    order, the rule version and the same held line."""
+    rates = [{"level": "guide", "rate_bp": 300}, {"level": "store", "rate_bp": 100}]
+    client.post(
+        f"/brands/{world.brand_id}/commission-policies",
+        json={"rates": rates, "top_guide_bonus_fen": 0},
+    )
+    note = {"channel": "store_account", "store_id": str(world.store_id), "guide_note": "Wang Fang"}
+    order_id = client.post("/orders", json=order_body(world, evidence=note)).json()["id"]
+    pay(client, order_id, TOTAL)
+    parcel = [{"line_no": 1, "quantity": 2}, {"line_no": 2, "quantity": 1}]
+    shipment = {"shipment_id": "s1", "node_id": str(world.store_id), "lines": parcel}
+    assert client.post(f"/orders/{order_id}/shipments", json=shipment).status_code == 200
+    assert client.post(f"/orders/{order_id}/shipments/s1/delivery", json={}).status_code == 200
+    api_ledger.projections.process_all()
+    clock.advance(timedelta(days=8))
+    client.post("/operations/mature-commissions", json={}, headers=platform(api_ledger))
+    clock.set(datetime(2026, 12, 1, tzinfo=UTC))
+    assert client.post(f"/brands/{world.brand_id}/periods/2026-11/close").status_code == 200
+
+    store = client.get(f"/payees/store/{world.store_id}/statements/2026-11").json()
+    assert [(x["kind"], x["amount_fen"], x["held_for"]) for x in store["lines"]] == [
+        ("maturity", 317, None),
+        ("maturity", 951, str(world.guide_id)),
+        ("handback", -951, str(world.guide_id)),
+    ]
+    assert store["total_fen"] == 317  # the guide's share was never the store's
+    _own, held, handed = store["lines"]
+    guide = client.get(f"/payees/guide/{world.guide_id}/statements/2026-11").json()
+    [received] = guide["lines"]
+    assert (received["kind"], received["amount_fen"], guide["total_fen"]) == ("handback", 951, 951)
+    for line in (held, handed, received):
+        assert (line["order_id"], line["rule_version"]) == (order_id, 1)
+    paid_and_delivered = [event.split(":")[0] for event in held["source_events"]]
+    assert paid_and_delivered == [order_id, order_id]
+    assert received["posting_id"] == handed["posting_id"]
+    assert received["source_events"] == handed["source_events"]  # the held line's event
+    [held_event] = received["source_events"]
+    assert held_event.endswith(":3")  # the store's statement: opened, its own line, held
+    csv_rows = list(
+        csv.reader(
+            io.StringIO(client.get(f"/payees/store/{world.store_id}/statements/2026-11/csv").text)
+        )
+    )
+    assert csv_rows[0][-1] == "held_for"
+    assert [row[-1] for row in csv_rows[1:]] == ["", str(world.guide_id), str(world.guide_id), ""]
+
+    assert client.get(f"/brands/{world.brand_id}/trial-balance").json()["total_fen"] == 0
+    finance = bearer(api_ledger, Role.FINANCE)
+    audit = client.get(f"/brands/{world.brand_id}/periods/2026-11/audit", headers=finance).json()
+    assert audit["clean"] is True
+    assert {f"store:{world.store_id}", f"guide:{world.guide_id}"} <= set(audit["matched"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -432,3 +432,44 @@ def test_far_future_instants_are_refused_where_they_would_act_early(
     order_id = place(client, world)["id"]
     as_of_far_future = client.get(f"/orders/{order_id}", params={"as_of": "9999-12-31T23:59:59Z"})
     assert as_of_far_future.json()["version"] == 3  # reading ahead shows the latest state
+
+
+def instant(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def test_an_order_shows_when_it_was_paid_and_delivered_and_what_was_paid_returned_refunded(
+    client: TestClient, world: World, clock: ManualClock
+) -> None:
+    coupon = [{"name": "coupon", "amount_fen": TOTAL // 10}]  # 3,170 off, 10% of each line
+    order_id = client.post("/orders", json=order_body(world, discounts=coupon)).json()["id"]
+    clock.advance(timedelta(minutes=3))
+    paid_at = clock.now()
+    pay(client, order_id, TOTAL - TOTAL // 10)
+    for parcel, line_no, quantity in (("s1", 1, 2), ("s2", 2, 1)):
+        shipment = {
+            "shipment_id": parcel,
+            "node_id": str(world.store_id),
+            "lines": [{"line_no": line_no, "quantity": quantity}],
+        }
+        assert client.post(f"/orders/{order_id}/shipments", json=shipment).status_code == 200
+    clock.advance(timedelta(days=1))
+    first_arrived = clock.now()
+    client.post(f"/orders/{order_id}/shipments/s1/delivery", json={})
+    order = client.get(f"/orders/{order_id}").json()
+    assert [instant(s["delivered_at"]) for s in order["shipments"]] == [first_arrived, None]
+    assert (instant(order["paid_at"]), order["delivered_at"]) == (paid_at, None)
+
+    clock.advance(timedelta(days=1))
+    client.post(f"/orders/{order_id}/shipments/s2/delivery", json={})
+    returned = {"return_id": "r1", "line_no": 1, "quantity": 1, "reason": "too small"}
+    client.post(f"/orders/{order_id}/returns", json=returned)
+    client.post(f"/orders/{order_id}/refunds", json={"refund_id": "f1", "amount_fen": 11_000})
+    order = client.get(f"/orders/{order_id}").json()
+    assert instant(order["delivered_at"]) == first_arrived + timedelta(days=1)  # the last parcel
+    assert (order["paid_fen"], order["returned_fen"], order["refunded_fen"]) == (
+        28_530,
+        11_610,  # one of line 1's two units, at what was paid for it: 23,220 / 2
+        11_000,
+    )
+    assert order["refundable_fen"] == 610

@@ -1,6 +1,7 @@
 """Any sequence of order and settlement commands keeps the books balanced: the trial
 balance is zero, every statement's lines sum to its total, no payee is reversed more
-than they earned."""
+than they earned, and what each store holds for a guide is its held lines not handed
+back yet."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.bootstrap import bootstrap
+from guideledger.commissions.application.views import HELD_LINES, HeldLines
 from guideledger.commissions.domain.ledger import CommissionAccrual
+from guideledger.commissions.domain.rules import Account, Bucket
 from guideledger.commissions.domain.settlement import SettlementPeriod
 from guideledger.eventstore.commands import Command
 from guideledger.kernel.errors import DomainError
@@ -139,9 +142,25 @@ class Books(RuleBasedStateMachine):
         for aggregate_id in self._ids(SettlementPeriod):
             period = commissions.load(SettlementPeriod, aggregate_id)
             lines = commissions.statement_lines(period)
-            assert sum(line.amount_fen for line in lines) == period.running_total_fen
+            in_total = sum(line.amount_fen for line in lines if line.in_total)
+            assert in_total == period.running_total_fen
             if period.closed:
                 assert period.total_fen == period.running_total_fen
+
+    @invariant()
+    def stores_hold_what_their_held_lines_say(self) -> None:
+        commissions = self.ledger.commissions
+        _total, accounts = commissions.trial_balance(self.world.brand_id)
+        commissions.read_models.catch_up(HeldLines)
+        lined: dict[str, int] = {}
+        for row in commissions.read_models.select(HELD_LINES, {}):
+            lined[row["account"]] = lined.get(row["account"], 0) + row["amount_fen"]
+        held = {
+            account: -balance
+            for account, balance in accounts.items()
+            if Account.parse(account).bucket is Bucket.HELD and balance
+        }
+        assert {account: fen for account, fen in lined.items() if fen} == held
 
     @invariant()
     def nobody_gives_back_more_than_they_earned(self) -> None:

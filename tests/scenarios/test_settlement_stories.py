@@ -69,7 +69,7 @@ def test_a_store_account_guides_share_is_handed_back_at_month_end_not_a_cent_les
     note = AttributionEvidence(
         Channel.STORE_ACCOUNT, store_id=world.store_id, guide_note="Wang Fang"
     )
-    sell(ledger, world, note, quantity=3)  # 38,700 fen
+    order_id = sell(ledger, world, note, quantity=3)  # 38,700 fen
     guide = Payee(PayeeLevel.GUIDE, world.guide_id)
     store = Payee(PayeeLevel.STORE, world.store_id)
     ledger.projections.process_all()
@@ -78,15 +78,66 @@ def test_a_store_account_guides_share_is_handed_back_at_month_end_not_a_cent_les
 
     guide_statement = ledger.commissions.statement(guide.key, "2026-11")
     lines = ledger.commissions.statement_lines(guide_statement)
-    handback = [line for line in lines if line.kind == "handback"]
-    assert [line.amount_fen for line in handback] == [1_161]  # 3% of 38,700, to the fen
+    [handback] = [line for line in lines if line.kind == "handback"]
+    assert handback.amount_fen == 1_161  # 3% of 38,700, to the fen
+    assert (handback.order_id, handback.rule_version) == (order_id, 0)
     assert ledger.commissions.balances(store.key)[f"held:{world.guide_id}"] == 0
-    store_lines = ledger.commissions.statement_lines(
-        ledger.commissions.statement(store.key, "2026-11")
-    )
-    assert sum(line.amount_fen for line in store_lines) == 387  # the store keeps only its own 1%
+    store_statement = ledger.commissions.statement(store.key, "2026-11")
+    store_lines = ledger.commissions.statement_lines(store_statement)
+    assert [(line.kind, line.amount_fen, line.held is not None) for line in store_lines] == [
+        ("maturity", 387, False),  # the store's own 1%
+        ("maturity", 1_161, True),  # the guide's share, held
+        ("handback", -1_161, True),  # and handed back
+    ]
+    _own, held, handed = store_lines
+    assert {held.order_id, handed.order_id} == {order_id}
+    assert handed.posting_id == handback.posting_id
+    held_event = f"{store_statement.id}:3"  # opened, the own line, then the held one
+    assert handback.source_events == handed.source_events == (held_event,)
+    assert store_statement.total_fen == 387  # the store keeps only its own 1%
     total, _ = ledger.commissions.trial_balance(world.brand_id)
     assert total == 0
+    assert ledger.settlement_audit().run(world.brand_id, "2026-11").clean
+
+
+def test_a_return_after_the_hand_back_is_handed_on_to_the_guide_at_the_next_close(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    world = build_world(ledger)
+    note = AttributionEvidence(
+        Channel.STORE_ACCOUNT, store_id=world.store_id, guide_note="Wang Fang"
+    )
+    order_id = sell(ledger, world, note, quantity=3)
+    settle(ledger, world, clock, "2026-11", datetime(2026, 12, 1, tzinfo=UTC))
+    clock.advance(timedelta(days=3))
+    ledger.orders.return_items(
+        Command("support"), order_id, return_id="RMA-1", line_no=1, quantity=3, reason="faulty"
+    )
+    ledger.projections.process_all()
+    clock.set(datetime(2027, 1, 1, tzinfo=UTC))
+    ledger.commissions.close_period(FINANCE, world.brand_id, "2026-12")
+
+    guide = Payee(PayeeLevel.GUIDE, world.guide_id)
+    store = Payee(PayeeLevel.STORE, world.store_id)
+    december = ledger.commissions.statement_lines(
+        ledger.commissions.statement(guide.key, "2026-12")
+    )
+    assert [(line.kind, line.amount_fen, line.order_id) for line in december] == [
+        ("handback", -1_161, order_id)  # the clawback of the share handed back in November
+    ]
+    store_december = ledger.commissions.statement_lines(
+        ledger.commissions.statement(store.key, "2026-12")
+    )
+    assert [(line.kind, line.amount_fen, line.held is not None) for line in store_december] == [
+        ("clawback", -387, False),
+        ("clawback", -1_161, True),
+        ("handback", 1_161, True),
+    ]
+    assert ledger.commissions.balances(store.key)[f"held:{world.guide_id}"] == 0
+    total, _ = ledger.commissions.trial_balance(world.brand_id)
+    assert total == 0
+    for period in ("2026-11", "2026-12"):
+        assert ledger.settlement_audit().run(world.brand_id, period).clean
 
 
 def test_a_return_after_the_month_closed_is_clawed_back_from_every_payee(

@@ -2,6 +2,7 @@
 what each payee earns, the re-accrual after refunds, the top guides, and what a
 period's close posts."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -42,7 +43,9 @@ from guideledger.commissions.domain.rules import (
 )
 from guideledger.commissions.domain.settlement import (
     BrandPeriodClose,
+    HeldLine,
     SettlementPeriod,
+    held_shares,
     top_guides,
 )
 from guideledger.fulfilment.domain.routing import AllocatedLine, Allocation, RoutingDecision
@@ -263,51 +266,92 @@ def test_the_top_percent_of_guides_by_net_sales_rounded_up_best_first() -> None:
     assert top_guides({a: -100}, 100) == []  # net of refunds, nothing sold
 
 
-def test_a_stores_held_shares_are_handed_back_whole_to_each_guide() -> None:
+def test_a_stores_held_shares_are_handed_back_order_by_order() -> None:
+    """Each order's held lines add up to what is handed back for it (a clawback after a
+    hand-back is handed on, negative); what the account holds beyond its lines (held before
+    statements showed it) goes back in one amount; an order that came to nothing gets the
+    store's line alone, so its held lines are settled too."""
     close = BrandPeriodClose(BRAND, "2026-11")
-    other_guide = uuid4()
     held = Account.of(PayeeLevel.STORE, STORE, Bucket.HELD, GUIDE_ID)
-    balances = [
-        (held, -951),
-        (Account.of(PayeeLevel.STORE, STORE, Bucket.HELD, other_guide), 0),
-        (Account.of(PayeeLevel.STORE, STORE, Bucket.HELD_PENDING, GUIDE_ID), -300),
-        (STORE_PAYEE.account(Bucket.SETTLEABLE), -317),
-        (expense_account(BRAND), 1268),
+    sold, returned, clawed = sorted((uuid4() for _ in range(3)), key=str)
+    lines = [
+        HeldLine("s:3", held, sold, 951, 3),
+        HeldLine("s:4", held, returned, 400, 3),
+        HeldLine("s:5", held, returned, -400, 3),
+        HeldLine("s:6", held, clawed, -80, 2),
     ]
-    [(guide, line)] = close.hand_back(balances, NOW)
-    assert guide == GUIDE
-    assert (line.kind, line.amount_fen) == ("handback", 951)
-    assert line.description == f"handed back from {STORE_PAYEE.key}"
+    balances = {
+        held: -(951 - 80 + 50),
+        Account.of(PayeeLevel.STORE, STORE, Bucket.HELD, uuid4()): 0,
+        Account.of(PayeeLevel.STORE, STORE, Bucket.HELD_PENDING, GUIDE_ID): -300,
+        STORE_PAYEE.account(Bucket.SETTLEABLE): -317,
+    }
+    shares = held_shares(balances, lines)
+    assert [(s.order_id, s.amount_fen, s.held_lines) for s in shares] == [
+        (None, 50, ()),
+        (sold, 951, ("s:3",)),
+        (returned, 0, ("s:4", "s:5")),
+        (clawed, -80, ("s:6",)),
+    ]
+
+    handed = close.hand_back(shares, NOW)
+    assert [(payee, line.amount_fen, line.order_id, line.held) for payee, line in handed] == [
+        (GUIDE, 50, None, None),
+        (STORE_PAYEE, -50, None, held),
+        (GUIDE, 951, sold, None),
+        (STORE_PAYEE, -951, sold, held),
+        (STORE_PAYEE, 0, returned, held),
+        (GUIDE, -80, clawed, None),
+        (STORE_PAYEE, 80, clawed, held),
+    ]
+    guide_line = handed[2][1]
+    assert (guide_line.kind, guide_line.rule_version, guide_line.source_events) == (
+        "handback",
+        3,
+        ("s:3",),
+    )
+    assert guide_line.description == f"order {sold}, handed back by {STORE_PAYEE.key}"
+    assert handed[3][1].description == f"order {sold}, handed back to {GUIDE.key}"
+    assert handed[4][1].posting_id is None  # nothing moved
     [event] = [e for e in close.collect_events() if isinstance(e, BrandPeriodClose.HandbacksPosted)]
-    [posting] = event.postings
+    assert [p.posting_id for p in event.postings] == [
+        f"handback:{close.id}:{held}",
+        f"handback:{close.id}:{held}:{sold}",
+        f"handback:{close.id}:{held}:{clawed}",
+    ]
+    posting = event.postings[1]
     assert posting.kind is PostingKind.HANDBACK
+    assert (posting.order_id, posting.rule_version, posting.source_events) == (sold, 3, ("s:3",))
     assert posting.amount_to(GUIDE.account(Bucket.SETTLEABLE)) == 951
     assert posting.amount_to(held) == -951  # the store holds it no more
-    assert posting.posting_id == line.posting_id == f"handback:{close.id}:{held}"
+    assert sum(p.amount_to(held) for p in event.postings) == balances[held]
     with pytest.raises(LedgerError):
-        close.hand_back(balances, NOW)
+        close.hand_back(shares, NOW)
 
 
-def test_each_top_guide_earns_the_bonus_as_commission_expense() -> None:
+def test_each_top_guide_earns_the_bonus_named_by_rank_and_net_sales() -> None:
     close = BrandPeriodClose(BRAND, "2026-11")
-    second = uuid4()
-    lines = close.pay_bonuses([GUIDE_ID, second], RULES, NOW)
+    second, third = uuid4(), uuid4()
+    sales = {GUIDE_ID: 90_000, second: 80_000, third: 100}
+    lines = close.pay_bonuses(sales, replace(RULES, top_guide_percent=50), NOW)
     assert [(payee.payee_id, line.amount_fen) for payee, line in lines] == [
         (GUIDE_ID, 50_000),
         (second, 50_000),
     ]
-    assert lines[1][1].description == "top 5% bonus, rank 2"
+    assert lines[1][1].description == (
+        "top 50% bonus, rank 2 of 3 guides by net sales: 80000 fen in 2026-11"
+    )
     assert lines[1][1].rule_version == 3
     [event] = [e for e in close.collect_events() if isinstance(e, BrandPeriodClose.BonusesPosted)]
     assert [p.amount_to(expense_account(BRAND)) for p in event.postings] == [-50_000, -50_000]
     with pytest.raises(LedgerError):
-        close.pay_bonuses([GUIDE_ID], RULES, NOW)
+        close.pay_bonuses(sales, RULES, NOW)
 
 
 def test_no_bonus_postings_when_the_rules_pay_none() -> None:
     close = BrandPeriodClose(BRAND, "2026-11")
     no_bonus = CommissionPolicy(top_guide_bonus_fen=0)
-    assert close.pay_bonuses([GUIDE_ID], no_bonus, NOW) == []
+    assert close.pay_bonuses({GUIDE_ID: 100}, no_bonus, NOW) == []
     assert close.bonuses_paid
 
 
@@ -323,6 +367,7 @@ def test_a_negative_total_is_carried_into_the_next_period() -> None:
         -51,
         "from 2026-11",
     )
+    assert carried.source_events == (f"{period.id}:{period.version}",)  # the close
 
 
 def test_a_posting_makes_a_statement_line_for_each_settleable_balance_it_moves() -> None:

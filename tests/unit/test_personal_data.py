@@ -127,6 +127,7 @@ NOT_PERSONAL = {
     "Sku.Registered.code": ORGANISATION,
     "Sku.Registered.name": ORGANISATION,
     "StatementLine.description": "the ledger's own words",
+    "StatementLine.held": "a ledger account: a store's id, its held bucket and a guide's id",
     "StatementLine.kind": VOCABULARY,
     "StatementLine.posting_id": OWN_ID,
     "StatementLine.source_events": OWN_ID,

@@ -91,6 +91,10 @@ class StatementLineView(BaseModel):
     rule_version: int | None
     posting_id: str | None
     source_events: list[str]
+    held_for: UUID | None = Field(
+        description="On a store's statement: the guide whose share the store held or handed"
+        " back; the guide's money, not in the total"
+    )
 
 
 class StatementView(BaseModel):
@@ -112,7 +116,7 @@ class StatementView(BaseModel):
             period=statement.period,
             closed=statement.closed,
             final=statement.final,
-            total_fen=sum(line.amount_fen for line in lines),
+            total_fen=sum(line.amount_fen for line in lines if line.in_total),
             paid_reference=statement.paid_reference,
             lines=[
                 StatementLineView(
@@ -123,6 +127,7 @@ class StatementView(BaseModel):
                     rule_version=line.rule_version,
                     posting_id=line.posting_id,
                     source_events=list(line.source_events),
+                    held_for=line.held.held_for if line.held else None,
                 )
                 for line in lines
             ],
@@ -337,6 +342,7 @@ def statement_as_csv(view: StatementView) -> str:
             "posting_id",
             "source_events",
             "description",
+            "held_for",
         ]
     )
     for line in view.lines:
@@ -351,9 +357,10 @@ def statement_as_csv(view: StatementView) -> str:
                 line.posting_id or "",
                 " ".join(line.source_events),
                 line.description,
+                line.held_for or "",
             ]
         )
-    writer.writerow([view.payee, view.period, "total", view.total_fen, "", "", "", "", ""])
+    writer.writerow([view.payee, view.period, "total", view.total_fen, "", "", "", "", "", ""])
     return buffer.getvalue()
 
 

@@ -195,6 +195,7 @@ class ShipmentView(BaseModel):
     node_id: UUID | None
     lines: dict[int, int]
     delivered: bool
+    delivered_at: datetime | None
 
 
 class DeliveryView(BaseModel):
@@ -214,9 +215,14 @@ class OrderView(BaseModel):
     paid_fen: int
     transaction_id: str | None = Field(description="The payment provider's, once paid")
     refunded_fen: int
+    returned_fen: int = Field(description="What the returned units were paid, discounts off")
     refundable_fen: int
     placed_at: datetime
     payment_due_at: datetime
+    paid_at: datetime | None = Field(description="When the payment provider took the money")
+    delivered_at: datetime | None = Field(
+        description="When the last parcel arrived, once every unit is delivered"
+    )
     cancel_reason: str | None = Field(description="null once the member has been forgotten")
     awaiting_stock: bool = Field(
         description="No node could take it, or a replacement, yet; see the unroutable queue"
@@ -243,9 +249,12 @@ class OrderView(BaseModel):
             paid_fen=order.paid_fen,
             transaction_id=order.transaction_id,
             refunded_fen=order.refunded_fen,
+            returned_fen=order.returned_fen,
             refundable_fen=order.refundable_fen,
             placed_at=order.placed_at,
             payment_due_at=order.payment_due_at,
+            paid_at=order.paid_at,
+            delivered_at=order.delivered_at,
             cancel_reason=personal.text(order.cancel_reason, forgotten),
             awaiting_stock=order.awaiting_stock,
             allocated_nodes=[a.node_id for a in order.allocations],
@@ -257,6 +266,7 @@ class OrderView(BaseModel):
                     node_id=s.node_id,
                     lines=dict(s.quantities),
                     delivered=s.delivered,
+                    delivered_at=s.delivered_at,
                 )
                 for s in order.shipments.values()
             ],

@@ -17,6 +17,9 @@ An accrual recorded before the facts were has none to be computed from: its amou
 are taken as recorded (`accruals_checked` counts the accruals computed again), and
 its maturing and reversing are still re-run and its lines compared.
 
+A store's lines of the shares it holds for guides (`StatementLine.held`), in no total
+and absent from older statements, are not compared; the guides' hand-backs are.
+
 The second pass reads most events as narrow views (`audit_events`): a line's amount
 and posting, a maturing's or a reversal's posting, not the whole event.
 
@@ -332,7 +335,7 @@ class _Replay:
 
     def _stored_line(self, logged: LoggedEvent, added: LineAdded) -> None:
         key = self.statement_keys.get(logged.originator_id)
-        if key is not None and self.audited(key):
+        if key is not None and added.line.held is None and self.audited(key):
             event: EventRef = (logged.originator_id, logged.originator_version)
             posting_id = added.line.posting_id or event_id(event)
             self.lines.stored(key, posting_id, Line(added.line.amount_fen, (event,)))

@@ -23,6 +23,7 @@ class LineOf(msgspec.Struct, frozen=True):
 
     amount_fen: int
     posting_id: str | None = None
+    held: str | None = None
 
 
 class LineAdded(msgspec.Struct, frozen=True):

@@ -6,6 +6,7 @@ interrupted finishes when run again and never posts anything twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -13,22 +14,28 @@ from uuid import UUID
 
 from guideledger.commissions.application.base import LEDGER_ACTOR, CommissionsBase
 from guideledger.commissions.application.views import (
+    HELD_LINES,
     LEDGER_BALANCES,
     SETTLEMENT_PERIODS,
+    HeldLines,
     LedgerBalances,
     SettlementPeriods,
 )
-from guideledger.commissions.domain.rules import Account, Payee, PayeeLevel
+from guideledger.commissions.domain.rules import Account, Bucket, Payee, PayeeLevel
 from guideledger.commissions.domain.settlement import (
     BrandPeriodClose,
+    HeldLine,
+    HeldShare,
     SettlementPeriod,
-    top_guides,
+    held_shares,
 )
 from guideledger.eventstore.commands import Command, CommandResult, Decision
 from guideledger.kernel.errors import InvalidValue, RuleViolated
 from guideledger.kernel.periods import days_of, period_end, period_start
 from guideledger.orders.application.sales import GUIDE_SALES_BY_DAY, SalesByDay
 from guideledger.organisation.domain.brand import Brand
+
+HELD_ACCOUNTS_PER_QUERY = 500  # well within SQLite's limit on a query's parameters
 
 
 class PeriodClosing(CommissionsBase):
@@ -66,11 +73,33 @@ class PeriodClosing(CommissionsBase):
         close = self.load(BrandPeriodClose, close_id)
         if close.handed_back:
             return [], CommandResult(close.id, close.version)
-        self.read_models.catch_up(LedgerBalances)
-        rows = self.read_models.select(LEDGER_BALANCES, {"brand_id": close.brand_id})
-        balances = [(Account.parse(row["account"]), row["balance_fen"]) for row in rows]
-        periods = self._add_lines(close.brand_id, close.period, close.hand_back(balances, now))
+        shares = self._held_shares(close.brand_id)
+        periods = self._add_lines(close.brand_id, close.period, close.hand_back(shares, now))
         return [close, *periods], CommandResult(close.id, close.version)
+
+    def _held_shares(self, brand_id: UUID) -> list[HeldShare]:
+        """What the brand's stores hold for guides, order by order, as the ledger holds it."""
+        self.read_models.catch_up(LedgerBalances)
+        self.read_models.catch_up(HeldLines)
+        held = {}
+        for row in self.read_models.select(LEDGER_BALANCES, {"brand_id": brand_id}):
+            account = Account.parse(row["account"])
+            if account.bucket is Bucket.HELD:
+                held[account] = row["balance_fen"]
+        return held_shares(held, self._held_lines(sorted(held)))
+
+    def _held_lines(self, accounts: list[Account]) -> Iterator[HeldLine]:
+        """The held lines of these accounts not handed back yet, asked for in batches."""
+        for start in range(0, len(accounts), HELD_ACCOUNTS_PER_QUERY):
+            batch = accounts[start : start + HELD_ACCOUNTS_PER_QUERY]
+            for row in self.read_models.select(HELD_LINES, {"account": batch}):
+                yield HeldLine(
+                    row["event_id"],
+                    Account.parse(row["account"]),
+                    row["order_id"],
+                    row["amount_fen"],
+                    row["rule_version"],
+                )
 
     def _bonuses(self, close_id: UUID, time_zone: str, now: datetime) -> Decision:
         """The top N% of guides by net sales in the period earn the bonus."""
@@ -79,8 +108,7 @@ class PeriodClosing(CommissionsBase):
             return [], CommandResult(close.id, close.version)
         policy = self.policy_in_force(close.brand_id, now)
         net_sales = self._net_sales_by_guide(close.brand_id, close.period, time_zone)
-        winners = top_guides(net_sales, policy.top_guide_percent)
-        lines = close.pay_bonuses(winners, policy, now)
+        lines = close.pay_bonuses(net_sales, policy, now)
         periods = self._add_lines(close.brand_id, close.period, lines)
         return [close, *periods], CommandResult(close.id, close.version)
 

@@ -1,11 +1,12 @@
-"""Read models of the commission ledger: balances, settlement periods, commissions due."""
+"""Read models of the commission ledger: balances, settlement periods, commissions due, and
+the shares stores hold for guides, held line by held line, until they are handed back."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from guideledger.commissions.domain.ledger import CommissionAccrual
-from guideledger.commissions.domain.rules import Posting
+from guideledger.commissions.domain.rules import Posting, PostingKind
 from guideledger.commissions.domain.settlement import BrandPeriodClose, SettlementPeriod
 from guideledger.readmodels.model import Delete, Increment, Projection, RowChange, Table, Upsert, on
 
@@ -37,6 +38,19 @@ SETTLEMENT_PERIODS = Table(
         "paid_reference": "text",
     },
     indexes=(("brand_id", "period"), ("payee",)),
+)
+
+HELD_LINES = Table(
+    name="held_lines",
+    key=("event_id",),  # the line's `LineAdded` event
+    columns={
+        "event_id": "text",
+        "account": "text",  # the store's holding for the guide
+        "order_id": "uuid",
+        "amount_fen": "int",
+        "rule_version": "int",
+    },
+    indexes=(("account",),),
 )
 
 COMMISSIONS_DUE = Table(
@@ -124,7 +138,8 @@ class SettlementPeriods(Projection):
 
     @on(SettlementPeriod.LineAdded)
     def line_added(self, event: SettlementPeriod.LineAdded) -> list[RowChange]:
-        deltas = {"lines": 1, "total_fen": event.line.amount_fen}
+        line = event.line
+        deltas = {"lines": 1, "total_fen": line.amount_fen if line.in_total else 0}
         return [Increment(SETTLEMENT_PERIODS, (event.originator_id,), deltas)]
 
     @on(SettlementPeriod.Closed)
@@ -136,6 +151,31 @@ class SettlementPeriods(Projection):
     def paid_out(self, event: SettlementPeriod.PaidOut) -> list[RowChange]:
         row = {"paid_reference": event.reference}
         return [Upsert(SETTLEMENT_PERIODS, (event.originator_id,), row)]
+
+
+class HeldLines(Projection):
+    """The lines of stores' statements holding a guide's share not handed back yet: a
+    hand-back's line on the store's statement takes off the held lines it names."""
+
+    name = "held_lines"
+    application = "commissions"
+    tables = (HELD_LINES,)
+
+    @on(SettlementPeriod.LineAdded)
+    def line_added(self, event: SettlementPeriod.LineAdded) -> list[RowChange]:
+        line = event.line
+        if line.held is None:
+            return []
+        if line.kind == PostingKind.HANDBACK:
+            return [Delete(HELD_LINES, (held,)) for held in line.source_events]
+        row = {
+            "account": str(line.held),
+            "order_id": line.order_id,
+            "amount_fen": line.amount_fen,
+            "rule_version": line.rule_version,
+        }
+        event_id = f"{event.originator_id}:{event.originator_version}"
+        return [Upsert(HELD_LINES, (event_id,), row)]
 
 
 class CommissionsDue(Projection):

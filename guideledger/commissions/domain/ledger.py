@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate, event
 
 from guideledger.commissions.domain.earnings import OrderFacts, accrual_shares
 from guideledger.commissions.domain.rules import (
+    Account,
     Bucket,
     CommissionPolicy,
     Entry,
@@ -48,6 +49,11 @@ class PayeeShare:
 
 @dataclass(frozen=True)
 class StatementLine:
+    """A line of a payee's statement with what it was computed from: the posting that
+    moved the money, the order (if any), the rule version and the source events.
+    `held`: on a store's statement, the share it holds for a guide that the line moves
+    (held, returned, handed back); the guide's money, so not in the store's total."""
+
     kind: str
     amount_fen: int
     description: str
@@ -55,6 +61,15 @@ class StatementLine:
     order_id: UUID | None = None
     rule_version: int | None = None
     source_events: tuple[str, ...] = field(default_factory=tuple)
+    held: Account | None = None
+
+    def __post_init__(self) -> None:
+        if self.held is not None and type(self.held) is not Account:  # decoded from JSON
+            object.__setattr__(self, "held", Account.parse(self.held))
+
+    @property
+    def in_total(self) -> bool:
+        return self.held is None
 
 
 class CommissionAccrual(Aggregate):
@@ -129,6 +144,7 @@ class CommissionAccrual(Aggregate):
         self.delivered_at: datetime | None = None
         self.matured_period: str | None = None
         self.returned_fen = 0
+        self.reaccrued_by: tuple[str, ...] = ()  # the correction the payees were moved by
         self._start(shares, facts)
 
     def _start(self, shares: tuple[PayeeShare, ...], facts: OrderFacts | None) -> None:
@@ -186,7 +202,7 @@ class CommissionAccrual(Aggregate):
                 require_utc(at),
                 self.order_id,
                 self.rule_version,
-                (self.paid_event, self.delivered_event or ""),
+                (self.paid_event, self.delivered_event or "", *self.reaccrued_by),
             )
             if entries
             else None
@@ -204,22 +220,32 @@ class CommissionAccrual(Aggregate):
 
     def statement_lines(self, posting: Posting) -> list[tuple[Payee, StatementLine]]:
         """The line each payee's statement gets for a posting that moved their settleable
-        balance; a guide whose share the store holds gets none (the store settles it)."""
+        balance; a guide's share a store holds is a line `held` of the store's statement."""
         lines = []
-        for account, amount in posting.settleable_credits():
-            payee = self.payees[account.owner]
-            if payee.held_by_store is None:
-                line = StatementLine(
-                    str(posting.kind),
-                    amount,
-                    f"order {self.order_id}",
-                    posting.posting_id,
-                    self.order_id,
-                    self.rule_version,
-                    posting.source_events,
-                )
-                lines.append((payee, line))
+        for account, amount in posting.settleable_credits() + posting.held_credits():
+            held = account if account.bucket is Bucket.HELD else None
+            payee = self.payees.get(account.owner) or Payee.of_key(account.owner)
+            line = StatementLine(
+                str(posting.kind),
+                amount,
+                self._description(payee, posting.kind, held),
+                posting.posting_id,
+                self.order_id,
+                self.rule_version,
+                posting.source_events,
+                held,
+            )
+            lines.append((payee, line))
         return lines
+
+    def _description(self, payee: Payee, kind: PostingKind, held: Account | None) -> str:
+        """The order; a clawback's period, a fee for a branch that only shipped the sale."""
+        description = f"order {self.order_id}"
+        if kind is PostingKind.CLAWBACK:
+            description += f", clawed back from {self.matured_period}"
+        elif self.facts is not None and payee.key not in {p.key for p in self.facts.payees}:
+            description += ", fulfilment fee for shipping it"
+        return description if held is None else f"{description}, held for guide {held.held_for}"
 
     def reverse(
         self,
@@ -319,6 +345,7 @@ class CommissionAccrual(Aggregate):
         self._start(shares, facts)
         self.matured_period = None
         self.returned_fen = 0
+        self.reaccrued_by = posting.source_events if posting else ()
 
 
 def reversal_targets(

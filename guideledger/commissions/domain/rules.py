@@ -327,8 +327,14 @@ class Posting:
     def settleable_credits(self) -> list[tuple[Account, int]]:
         """What the posting moves to each payee's settleable balance: each is a line on the
         payee's statement (a guide whose share a store holds has none: the store settles)."""
-        accounts = dict.fromkeys(
-            e.account for e in self.entries if e.account.bucket is Bucket.SETTLEABLE
-        )
+        return self._credits(Bucket.SETTLEABLE)
+
+    def held_credits(self) -> list[tuple[Account, int]]:
+        """What the posting moves to the shares stores hold for guides (settleable): each
+        is a line on the store's statement, not in its total."""
+        return self._credits(Bucket.HELD)
+
+    def _credits(self, bucket: Bucket) -> list[tuple[Account, int]]:
+        accounts = dict.fromkeys(e.account for e in self.entries if e.account.bucket is bucket)
         moved = [(account, self.amount_to(account)) for account in accounts]
         return [(account, amount) for account, amount in moved if amount]

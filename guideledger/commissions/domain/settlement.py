@@ -5,12 +5,19 @@ settleable balance as a statement line; closing it once moves the total to payab
 and a payout settles the statement. `BrandPeriodClose` closes a brand's period step
 by step: store-held shares handed back to their guides, the top guides' bonus, then
 every payee's statement.
+
+A store's statement also shows the shares it holds for guides named on store-account
+orders, order by order: each held line as the share matures (or comes back on a
+return), then a line for each hand-back; these are the guides' money, not in the
+store's total. The hand-back at close is one per order: the held lines of that order
+not handed back yet, named as its source events.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -79,7 +86,8 @@ class SettlementPeriod(Aggregate):
     @event(LineAdded)
     def _record_line(self, line: StatementLine) -> None:
         self.line_count += 1
-        self.running_total_fen += line.amount_fen
+        if line.in_total:
+            self.running_total_fen += line.amount_fen
 
     def close(self, at: datetime, posting_id: str, final: bool = False) -> Posting | None:
         """Moves the total to payable; a negative total stays to be carried forward."""
@@ -118,10 +126,14 @@ class SettlementPeriod(Aggregate):
         self.total_fen = total_fen
 
     def carried_forward(self) -> StatementLine | None:
-        """The line a closed period's negative total brings into the payee's next period."""
+        """The line a closed period's negative total brings into the payee's next period,
+        naming the close it comes from (this statement's last event)."""
         if not self.closed or self.total_fen >= 0:
             return None
-        return StatementLine("brought_forward", self.total_fen, f"from {self.period}")
+        closed_event = f"{self.id}:{self.version}"
+        return StatementLine(
+            "brought_forward", self.total_fen, f"from {self.period}", source_events=(closed_event,)
+        )
 
     def pay_out(self, amount_fen: int, reference: str, at: datetime, posting_id: str) -> Posting:
         if not self.closed:
@@ -168,35 +180,45 @@ class BrandPeriodClose(Aggregate):
         self.bonuses_paid = False
         self.finished = False
 
-    def hand_back(self, balances: Iterable[tuple[Account, int]], at: datetime) -> StatementLines:
+    def hand_back(self, shares: Iterable[HeldShare], at: datetime) -> StatementLines:
         """Store-account guide shares go from the store back to the guide: not a cent less.
 
-        `balances` are the brand's accounts with their balances as the ledger holds them
-        (credits negative): every store's settleable share held for a guide goes back
-        whole. Returns each guide's statement line."""
+        One posting per held share (`held_shares`): the guide's statement gets a line, and
+        the store's a line `held` taking it off what it holds, each naming the order, its
+        rule version and the held lines handed back. A share that came to nothing (held,
+        then all returned) gets only the store's line, of zero, so its held lines are
+        settled too. Returns the lines."""
         if self.handed_back:
             raise LedgerError("the handbacks are already posted")
         postings, lines = [], []
-        for account, balance in balances:
-            if account.bucket is not Bucket.HELD or balance >= 0:
-                continue
-            assert account.held_for is not None, "a held bucket names its guide"
-            guide, amount = Payee(PayeeLevel.GUIDE, account.held_for), -balance
-            posting = Posting(
-                f"handback:{self.id}:{account}",
-                PostingKind.HANDBACK,
-                self.brand_id,
-                (Entry(account, amount), Entry(guide.account(Bucket.SETTLEABLE), -amount)),
-                self.period,
-                require_utc(at),
-            )
-            postings.append(posting)
-            description = f"handed back from {account.owner}"
-            lines.append(
-                (guide, StatementLine("handback", amount, description, posting.posting_id))
-            )
+        for share in shares:
+            posting = self._handback_posting(share, at)
+            guide_line, store_line = share.lines_for(posting)
+            if posting is not None:
+                postings.append(posting)
+                lines.append((share.guide, guide_line))
+            lines.append((share.store, store_line))
         self._record_handbacks(tuple(postings))
         return lines
+
+    def _handback_posting(self, share: HeldShare, at: datetime) -> Posting | None:
+        if not share.amount_fen:
+            return None
+        posting_id = f"handback:{self.id}:{share.account}"
+        return Posting(
+            posting_id if share.order_id is None else f"{posting_id}:{share.order_id}",
+            PostingKind.HANDBACK,
+            self.brand_id,
+            (
+                Entry(share.account, share.amount_fen),
+                Entry(share.guide.account(Bucket.SETTLEABLE), -share.amount_fen),
+            ),
+            self.period,
+            require_utc(at),
+            share.order_id,
+            share.rule_version,
+            share.held_lines,
+        )
 
     class HandbacksPosted(Aggregate.Event):
         postings: tuple[Posting, ...]
@@ -206,15 +228,18 @@ class BrandPeriodClose(Aggregate):
         self.handed_back = True
 
     def pay_bonuses(
-        self, winners: Sequence[UUID], policy: CommissionPolicy, at: datetime
+        self, net_sales: Mapping[UUID, int], policy: CommissionPolicy, at: datetime
     ) -> StatementLines:
-        """Each of the top guides (`winners`, best first) earns the policy's bonus, booked
-        as commission expense. Returns each guide's statement line."""
+        """The top guides by the period's net sales (`top_guides`) each earn the policy's
+        bonus, booked as commission expense. Each line names the rule version, the rank and
+        the net sales it was ranked by. Returns the lines."""
         if self.bonuses_paid:
             raise LedgerError("the bonuses are already posted")
         postings, lines = [], []
         amount = policy.top_guide_bonus_fen
-        for rank, guide_id in enumerate(winners if amount else (), start=1):
+        ranked = sum(1 for fen in net_sales.values() if fen > 0)
+        winners = top_guides(net_sales, policy.top_guide_percent) if amount else []
+        for rank, guide_id in enumerate(winners, start=1):
             guide = Payee(PayeeLevel.GUIDE, guide_id)
             posting = Posting(
                 f"bonus:{self.id}:{guide_id}",
@@ -229,12 +254,12 @@ class BrandPeriodClose(Aggregate):
                 rule_version=policy.version,
             )
             postings.append(posting)
+            description = (
+                f"top {policy.top_guide_percent}% bonus, rank {rank} of {ranked} guides"
+                f" by net sales: {net_sales[guide_id]} fen in {self.period}"
+            )
             line = StatementLine(
-                "bonus",
-                amount,
-                f"top {policy.top_guide_percent}% bonus, rank {rank}",
-                posting.posting_id,
-                rule_version=policy.version,
+                "bonus", amount, description, posting.posting_id, rule_version=policy.version
             )
             lines.append((guide, line))
         self._record_bonuses(tuple(postings))
@@ -268,3 +293,91 @@ def top_guides(net_sales: Mapping[UUID, int], percent: int) -> list[UUID]:
         key=lambda guide: (-net_sales[guide], str(guide)),
     )
     return ranked[: math.ceil(len(ranked) * percent / 100)]
+
+
+@dataclass(frozen=True)
+class HeldLine:
+    """A line of a store's statement holding a guide's share, not handed back yet."""
+
+    event_id: str  # the line's `LineAdded` event
+    account: Account  # the store's holding for the guide
+    order_id: UUID | None
+    amount_fen: int
+    rule_version: int | None
+
+
+@dataclass(frozen=True)
+class HeldShare:
+    """What a store holds for a guide on one order: the sum of its held lines (negative
+    when a clawback came after the share was handed back). With no order, what the store
+    held before its statements showed held lines: it is handed back as one amount."""
+
+    account: Account
+    amount_fen: int
+    order_id: UUID | None = None
+    rule_version: int | None = None
+    held_lines: tuple[str, ...] = ()
+
+    @property
+    def guide(self) -> Payee:
+        assert self.account.held_for is not None, "a held account names its guide"
+        return Payee(PayeeLevel.GUIDE, self.account.held_for)
+
+    @property
+    def store(self) -> Payee:
+        return Payee(PayeeLevel.STORE, self.account.owner_id)
+
+    def lines_for(self, posting: Posting | None) -> tuple[StatementLine, StatementLine]:
+        """The guide's line and the store's for the share handed back by `posting`."""
+        what = f"order {self.order_id}" if self.order_id else "held before statements showed it"
+        posting_id = posting.posting_id if posting else None
+
+        def line(amount_fen: int, description: str, held: Account | None) -> StatementLine:
+            return StatementLine(
+                str(PostingKind.HANDBACK),
+                amount_fen,
+                description,
+                posting_id,
+                self.order_id,
+                self.rule_version,
+                self.held_lines,
+                held,
+            )
+
+        return (
+            line(self.amount_fen, f"{what}, handed back by {self.store.key}", None),
+            line(-self.amount_fen, f"{what}, handed back to {self.guide.key}", self.account),
+        )
+
+
+def held_shares(balances: Mapping[Account, int], lines: Iterable[HeldLine]) -> list[HeldShare]:
+    """What each store holds for each guide, order by order, from the held lines not handed
+    back yet; and, per held account, what its balance (credits negative, as the ledger
+    keeps it) holds beyond those lines: shares held before stores' statements showed them.
+    Together, every held account's whole balance. Ordered by account and order."""
+    by_order: dict[tuple[Account, UUID | None], list[HeldLine]] = {}
+    for line in lines:
+        by_order.setdefault((line.account, line.order_id), []).append(line)
+    shares = [
+        HeldShare(
+            account,
+            sum(line.amount_fen for line in held),
+            order_id,
+            held[0].rule_version,
+            tuple(sorted((line.event_id for line in held), key=_aggregate_and_version)),
+        )
+        for (account, order_id), held in by_order.items()
+    ]
+    lined: dict[Account, int] = {}
+    for share in shares:
+        lined[share.account] = lined.get(share.account, 0) + share.amount_fen
+    for account, balance in balances.items():
+        beyond = -balance - lined.get(account, 0)
+        if account.bucket is Bucket.HELD and beyond:
+            shares.append(HeldShare(account, beyond))
+    return sorted(shares, key=lambda share: (share.account, str(share.order_id or "")))
+
+
+def _aggregate_and_version(event_id: str) -> tuple[str, int]:
+    aggregate_id, _, version = event_id.rpartition(":")
+    return aggregate_id, int(version)
