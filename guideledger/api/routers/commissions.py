@@ -56,7 +56,11 @@ class PublishCommissionPolicy(StrictModel):
     top_guide_percent: int = Field(default=5, strict=True, ge=0, le=100)
     top_guide_bonus_fen: int = Field(default=50_000, strict=True, ge=0, le=10**9)
     return_window_days: int = Field(default=7, strict=True, ge=0, le=90)
-    effective_from: AwareDatetime | None = Field(default=None, description="Defaults to now")
+    effective_from: AwareDatetime | None = Field(
+        default=None,
+        description="Defaults to the instant the request is accepted; may be in the past "
+        "while every settlement period it reaches is open",
+    )
 
 
 class CommissionPolicyView(BaseModel):

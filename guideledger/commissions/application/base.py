@@ -28,6 +28,7 @@ from guideledger.eventstore.application import LedgerApplication, Runtime
 from guideledger.eventstore.commands import Command, CommandResult
 from guideledger.eventstore.topics import topics_of
 from guideledger.kernel.errors import NotFound
+from guideledger.kernel.periods import PeriodClosed
 from guideledger.kernel.policies import PolicyBook
 from guideledger.orders.domain.order import Order
 from guideledger.organisation.application.app import OrganisationApplication
@@ -65,7 +66,19 @@ class CommissionsBase(LedgerApplication):
         draft: CommissionPolicy,
         effective_now: bool = False,
     ) -> CommandResult:
-        return publish(self, self.organisation, command, brand_id, COMMISSION, draft, effective_now)
+        """Publishes the brand's next commission rules: now, later, or in the past while
+        every period they reach is open. Orders accrued under the rules they replace keep
+        them until a rebuild of the commission view under these is promoted."""
+        return publish(
+            self,
+            self.organisation,
+            command,
+            brand_id,
+            COMMISSION,
+            draft,
+            effective_now,
+            reach_back=self.check_reach,
+        )
 
     def policies(self, brand_id: UUID) -> list[CommissionPolicy]:
         return published(self.repository, brand_id, COMMISSION)
@@ -118,6 +131,18 @@ class CommissionsBase(LedgerApplication):
         while self._closed(brand_id, period):
             period = brand.period_after(period)
         return period
+
+    def check_reach(self, brand_id: UUID, effective_from: datetime, now: datetime) -> None:
+        """Rules taking effect at `effective_from` reach every period from its own to now's:
+        refused if one of them is closed, since a closed period never changes."""
+        for period in self._brand(brand_id).periods_between(effective_from, now):
+            if self._closed(brand_id, period):
+                raise PeriodClosed(
+                    f"rules taking effect at {effective_from.isoformat()} would reach "
+                    f"{period}, which is closed",
+                    period=period,
+                    effective_from=effective_from.isoformat(),
+                )
 
     def is_closed(self, brand_id: UUID, moment: datetime) -> bool:
         """Whether the brand's period containing `moment` has been closed."""
