@@ -18,6 +18,7 @@ from guideledger.commissions.domain.earnings import (
     OrderFacts,
     accrual_shares,
     earned,
+    net_of_returns,
     payees_of,
     pro_rata,
 )
@@ -25,7 +26,6 @@ from guideledger.commissions.domain.ledger import (
     CommissionAccrual,
     LedgerError,
     StatementLine,
-    net_of_returns,
 )
 from guideledger.commissions.domain.rules import (
     Account,

@@ -93,6 +93,9 @@ class StatementLineView(BaseModel):
     description: str
     order_id: UUID | None
     rule_version: int | None
+    previous_rule_version: int | None = Field(
+        default=None, description="A correction's: the rule version it replaced"
+    )
     posting_id: str | None
     source_events: list[str]
 
@@ -125,6 +128,7 @@ class StatementView(BaseModel):
                     description=line.description,
                     order_id=line.order_id,
                     rule_version=line.rule_version,
+                    previous_rule_version=line.previous_rule_version,
                     posting_id=line.posting_id,
                     source_events=list(line.source_events),
                 )

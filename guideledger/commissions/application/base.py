@@ -22,6 +22,7 @@ from guideledger.commissions.domain.rules import (
 from guideledger.commissions.domain.settlement import (
     BrandPeriodClose,
     SettlementPeriod,
+    accrual_lines,
     settlement_period_id,
 )
 from guideledger.eventstore.application import LedgerApplication, Runtime
@@ -167,7 +168,7 @@ class CommissionsBase(LedgerApplication):
         if posting is None:
             return []
         return self._add_lines(
-            accrual.brand_id, self.period_of(accrual.brand_id, at), accrual.statement_lines(posting)
+            accrual.brand_id, self.period_of(accrual.brand_id, at), accrual_lines(accrual, posting)
         )
 
     def _add_lines(

@@ -26,8 +26,8 @@ from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
-from guideledger.commissions.domain.earnings import OrderFacts, accrual_shares
-from guideledger.commissions.domain.ledger import CommissionAccrual, net_of_returns
+from guideledger.commissions.domain.earnings import OrderFacts, accrual_shares, net_of_returns
+from guideledger.commissions.domain.ledger import CommissionAccrual
 from guideledger.commissions.domain.rules import CommissionPolicy
 from guideledger.readmodels.model import Increment, Projection, RowChange, Table, Upsert, on
 
@@ -97,6 +97,14 @@ class CommissionView(Projection):
             )
             for payee, amount in sorted(kept.items())
         ]
+
+    @on(CommissionAccrual.Corrected)
+    def corrected(self, event: CommissionAccrual.Corrected) -> list[RowChange]:
+        """What the ledger booked again under changed rules; the view's own rules, if it has
+        them, have computed the order from its facts already."""
+        if self._rules_for(event.facts) is not None:
+            return []
+        return self._add(_facts_rows(event.facts), event.deltas)
 
     def _rules_for(self, facts: OrderFacts | None) -> CommissionPolicy | None:
         return None if facts is None else self.rules.get(facts.brand_id)

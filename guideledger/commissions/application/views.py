@@ -59,6 +59,7 @@ class LedgerBalances(Projection):
         CommissionAccrual.Matured,
         CommissionAccrual.Reversed,
         CommissionAccrual.Reaccrued,
+        CommissionAccrual.Corrected,
         SettlementPeriod.Closed,
         SettlementPeriod.PaidOut,
     )
@@ -77,6 +78,7 @@ PostedOne = (
     | CommissionAccrual.Matured
     | CommissionAccrual.Reversed
     | CommissionAccrual.Reaccrued
+    | CommissionAccrual.Corrected
     | SettlementPeriod.Closed
     | SettlementPeriod.PaidOut
 )

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from guideledger.commissions.domain.ledger import LedgerError, StatementLine
+from guideledger.commissions.domain.ledger import CommissionAccrual, LedgerError, StatementLine
 from guideledger.commissions.domain.rules import (
     Account,
     Bucket,
@@ -34,6 +34,33 @@ from guideledger.kernel.values import natural_id, require_text, require_utc
 
 StatementLines = list[tuple[Payee, StatementLine]]
 """Lines for payees' statements, each with the payee whose statement gets it."""
+
+
+def accrual_lines(accrual: CommissionAccrual, posting: Posting) -> StatementLines:
+    """The line each payee's statement gets for an accrual's posting that moved their
+    settleable balance; a guide whose share the store holds gets none (the store settles it).
+    A correction's line names the rules it replaced."""
+    corrected = posting.kind is PostingKind.CORRECTION
+    replaced = accrual.previous_rule_version if corrected else None
+    description = f"order {accrual.order_id}"
+    if corrected:
+        description += f": rules v{replaced} → v{accrual.rule_version}"
+    lines = []
+    for account, amount in posting.settleable_credits():
+        payee = accrual.payees[account.owner]
+        if payee.held_by_store is None:
+            line = StatementLine(
+                str(posting.kind),
+                amount,
+                description,
+                posting.posting_id,
+                accrual.order_id,
+                accrual.rule_version,
+                posting.source_events,
+                replaced,
+            )
+            lines.append((payee, line))
+    return lines
 
 
 def settlement_period_id(payee_key: str, period: str) -> UUID:
