@@ -17,14 +17,14 @@ def test_every_operation_has_an_id_a_tag_and_documented_problems(client: TestCli
 
 
 # Writes that are not commands: a query sent by POST, and naturally idempotent sweeps.
-# Operations, and read model versions guarded by compare-and-set (a repeat is refused).
+# Operations, and a brand's candidate commission view guarded by compare-and-set (a repeat
+# is refused; it writes no event).
 NOT_COMMANDS = {
     "dryRunRouting",
     "rerouteWaitingOrders",
     "expireUnpaidOrders",
     "matureCommissions",
     "rebuildCommissionView",
-    "promoteCommissionView",
     "discardCommissionView",
 }
 

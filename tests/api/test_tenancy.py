@@ -27,10 +27,6 @@ CROSS_TENANT = {
     "getGroup",
     "expireUnpaidOrders",
     "matureCommissions",
-    "getCommissionViewVersions",
-    "rebuildCommissionView",
-    "promoteCommissionView",
-    "discardCommissionView",
 }
 PUBLIC = {"health", "ready", "metrics", "notifyPayment"}  # no token (the last is signed)
 # Operations on the group's one member base: a token narrowed to a brand still reaches them.
