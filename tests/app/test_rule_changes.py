@@ -4,6 +4,7 @@ rebuild of the brand's commission view, never by rewriting what was booked."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -12,7 +13,7 @@ import pytest
 from guideledger.attribution.domain.rules import AttributionEvidence, Channel
 from guideledger.commissions.application.base import COMMISSION
 from guideledger.commissions.application.commission_view import OrderDiff
-from guideledger.commissions.domain.ledger import StatementLine
+from guideledger.commissions.domain.ledger import CommissionAccrual, StatementLine
 from guideledger.commissions.domain.rules import (
     DEFAULT_RATES,
     CommissionPolicy,
@@ -242,3 +243,47 @@ def test_a_proposal_reaching_a_closed_period_is_refused(ledger: Ledger, clock: M
     with pytest.raises(PeriodClosed):
         ledger.commission_views.rebuild(world.brand_id, guide_rate(500, OCTOBER_15))
     assert ledger.commission_views.candidate(world.brand_id).number is None
+
+
+def test_a_closed_periods_difference_is_booked_in_the_next_open_one_and_both_audit_clean(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    world = build_world(ledger)
+    order_id = delivered_order(ledger, world)
+    ledger.commissions.publish_policy(ADMIN, world.brand_id, guide_rate(500, NOVEMBER_1))
+    mature_and_close_november(ledger, world, clock)  # before the difference was booked
+    november = statement_lines(ledger, guide_key(world), "2026-11")
+    ledger.commission_views.rebuild(world.brand_id)  # the rules as published
+    ledger.commission_views.wait()
+
+    ledger.commission_views.promote(ADMIN, world.brand_id)
+    assert statement_lines(ledger, guide_key(world), "2026-11") == november  # never changes
+    [correction] = statement_lines(ledger, guide_key(world), "2026-12")
+    assert (correction.kind, correction.amount_fen, correction.order_id) == (
+        "correction",
+        GUIDE_AT_5_PERCENT - 951,
+        order_id,
+    )
+    assert view(ledger, world, "2026-11")[guide_key(world)] == GUIDE_AT_5_PERCENT
+    assert ledger.commissions.trial_balance(world.brand_id)[0] == 0
+    for period in ("2026-11", "2026-12"):
+        report = ledger.settlement_audit().run(world.brand_id, period)
+        assert report.clean, report.mismatches
+
+
+def test_the_audit_reports_a_correction_the_rules_it_names_do_not_give(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    world = build_world(ledger)
+    without_bonus(ledger, world, clock)  # version 1
+    order_id = delivered_order(ledger, world)
+    accrual = ledger.commissions.load(CommissionAccrual, CommissionAccrual.create_id(order_id))
+    forged = replace(guide_rate(900, clock.now()), version=1)  # not what version 1 pays
+    accrual.correct(forged, period="2026-11", at=clock.now(), posting_id="forged", source_events=())
+    ledger.commissions.save(accrual)
+
+    report = ledger.settlement_audit().run(world.brand_id, "2026-11")
+    assert not report.clean
+    [guide] = [m for m in report.mismatches if m.payee == guide_key(world)]
+    assert guide.what == f"correction on order {order_id} (pending)"
+    assert (guide.stored_fen, guide.replayed_fen) == (2853 - 951, 0)  # 9% of 31,700 fen
