@@ -20,7 +20,8 @@ from guideledger.api.demo import DemoWorld, load_demo
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
 from guideledger.platform.clock import ManualClock
-from guideledger.platform.settings import Persistence, Settings
+from guideledger.platform.sandbox_clock import SandboxClock
+from guideledger.platform.settings import ClockMode, Persistence, Settings
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -85,13 +86,14 @@ def postgres_schema() -> Iterator[str]:
 
 @contextmanager
 def demo_ledger(
-    backend: Persistence, data_dir: str = "", schema: str | None = None
+    backend: Persistence, data_dir: str = "", schema: str | None = None, sandbox: bool = False
 ) -> Iterator[tuple[Ledger, DemoWorld]]:
     """A ledger holding the demo organisation, catalogue and stock, and no orders yet
-    (on PostgreSQL in `schema`, else in a schema of its own)."""
-    clock = ManualClock(datetime(2026, 11, 1, tzinfo=UTC))
+    (on PostgreSQL in `schema`, else in a schema of its own); with `sandbox`, on the
+    sandbox clock the store keeps (`GUIDELEDGER_CLOCK=manual`)."""
+    start = datetime(2026, 11, 1, tzinfo=UTC)
     if backend is Persistence.POSTGRES and schema is None:
-        with postgres_schema() as own, demo_ledger(backend, data_dir, own) as loaded:
+        with postgres_schema() as own, demo_ledger(backend, data_dir, own, sandbox) as loaded:
             yield loaded
         return
     if backend is Persistence.POSTGRES:
@@ -102,6 +104,13 @@ def demo_ledger(
         )
     else:
         settings = Settings(persistence=backend, data_dir=Path(data_dir), database_url=None)
+    if sandbox:
+        settings = settings.model_copy(update={"clock": ClockMode.MANUAL, "clock_start": start})
+        with bootstrap(settings) as ledger:
+            assert isinstance(ledger.clock, SandboxClock)
+            yield ledger, load_demo(ledger, ledger.clock.move_to, orders=0, members=200)
+        return
+    clock = ManualClock(start)
     with bootstrap(settings, clock) as ledger:
         yield ledger, load_demo(ledger, clock.set, orders=0, members=200)
 

@@ -39,6 +39,7 @@ from guideledger.fulfilment.application.routing_desk import RoutingDesk
 from guideledger.fulfilment.application.stock_control import StockControl
 from guideledger.orders.application.app import OrderApplication
 from guideledger.orders.application.corrections import AttributionCorrections
+from guideledger.orders.application.exchanges import Exchanges
 from guideledger.orders.application.history import OrderHistory
 from guideledger.orders.application.projections import UnpaidOrders, UnroutableQueue
 from guideledger.orders.application.sales import SalesByDay, ShareSales
@@ -76,6 +77,7 @@ class Ledger:
     bindings: Bindings
     attribution: AttributionDesk
     corrections: AttributionCorrections
+    exchanges: Exchanges
     engagement: EngagementApplication
     commissions: CommissionApplication
     projections: ProjectionRunner
@@ -130,10 +132,16 @@ def in_one_process(_logged_events: int) -> ReplayParts | None:
     return None
 
 
-def compose(settings: Settings, clock: Clock, audit_parts: AuditParts = in_one_process) -> Ledger:
-    """A ledger over the stores the settings name (set up beforehand: `setup_turn`)."""
+def compose(
+    settings: Settings,
+    clock: Clock,
+    audit_parts: AuditParts = in_one_process,
+    store: ReadModelStore | None = None,
+) -> Ledger:
+    """A ledger over the stores the settings name (set up beforehand: `setup_turn`), its
+    read models in `store` if given."""
     register_former_modules()
-    projections = ProjectionRunner(read_model_store(settings))
+    projections = ProjectionRunner(store or read_model_store(settings))
     vault = KeyVault(projections.store)
 
     def runtime(application: type[LedgerApplication], takes_turns: bool = False) -> Runtime:
@@ -177,6 +185,7 @@ def compose(settings: Settings, clock: Clock, audit_parts: AuditParts = in_one_p
         bindings,
         attribution,
         AttributionCorrections(orders, attribution, period_gate=commissions),
+        Exchanges(orders),
         engagement,
         commissions,
         projections,

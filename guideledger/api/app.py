@@ -30,6 +30,7 @@ from guideledger.api.routers import (
     payments,
     rankings,
     read_models,
+    sandbox,
     shares,
 )
 from guideledger.bootstrap import bootstrap
@@ -40,7 +41,7 @@ from guideledger.platform.observability import (
     configure_logging,
     observe_request,
 )
-from guideledger.platform.settings import Persistence
+from guideledger.platform.settings import Environment, Persistence
 
 access_log = logging.getLogger("guideledger.access")
 MAX_BODY_BYTES = 1024 * 1024
@@ -102,6 +103,8 @@ def create_app(ledger: Ledger | None = None) -> FastAPI:
         operations,
     ):
         app.router.routes.extend(module.router.routes)
+    if ledger.settings.environment is not Environment.PRODUCTION:
+        app.router.routes.extend(sandbox.router.routes)
     app.mount("/static", StaticFiles(directory=dashboard.STATIC), name="static")
     return app
 

@@ -56,7 +56,8 @@ from guideledger.organisation.domain.group import Group
 from guideledger.organisation.domain.units import Node
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.observability import configure_logging
-from guideledger.platform.settings import Persistence, Settings, refusals
+from guideledger.platform.sandbox_clock import SandboxClock
+from guideledger.platform.settings import ClockMode, Persistence, Settings, refusals
 
 
 class RefusalsAsErrors(TyperGroup):
@@ -159,17 +160,26 @@ def demo(
     host: Host = None,
     port: Port = None,
     orders: Annotated[int, typer.Option(min=0, help="How many demo orders to place")] = 2000,
-    days: Annotated[int, typer.Option(min=1, max=365, help="Days of history, ending now")] = 28,
+    days: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=365,
+            help="Days of history: ending now, or on the sandbox clock from its instant on",
+        ),
+    ] = 28,
     serve: Annotated[bool, typer.Option(help="Serve the API once loaded")] = True,
 ) -> None:
-    """Load the demo data set (once) into the configured store, then serve it."""
+    """Load the demo data set (once) into the configured store, then serve it.
+
+    On the sandbox clock (GUIDELEDGER_CLOCK=manual) the history starts at the clock's
+    instant and walks `days` forward; the clock is left at the walk's end."""
     settings = Settings()
-    now = datetime.now(UTC)
-    clock = ManualClock(demo_start(now, days))
-    with bootstrap(settings, clock) as ledger:
+    with _demo_ledger(settings, days) as (ledger, set_clock):
         if demo_is_loaded(ledger):
             console.print("Demo data is already loaded.")
         else:
+            start, span = ledger.clock.now(), timedelta(days=days)
             with Progress(
                 *Progress.get_default_columns()[:1],
                 BarColumn(),
@@ -180,12 +190,13 @@ def demo(
                 task = bar.add_task("Placing demo orders", total=orders)
                 load_demo(
                     ledger,
-                    clock.set,
+                    set_clock,
                     orders=orders,
-                    span=timedelta(days=days),
+                    span=span,
                     progress=lambda done: bar.update(task, completed=done),
                 )
-            closed = settle_demo(ledger, demo_start(now, days))
+            set_clock(start + span)
+            closed = settle_demo(ledger, start)
             console.print(
                 f"Loaded the demo: {orders} orders into {settings.data_dir}/; "
                 f"closed periods {', '.join(closed) or 'none'}."
@@ -193,6 +204,22 @@ def demo(
         _print_demo_tokens(settings, ledger)
     if serve:
         _serve(settings, host, port)
+
+
+@contextmanager
+def _demo_ledger(
+    settings: Settings, days: int
+) -> Iterator[tuple[Ledger, Callable[[datetime], object]]]:
+    """The ledger the demo loads into, and how the demo moves its clock: the sandbox
+    clock, or on the wall clock one of the demo's own from `days` ago."""
+    if settings.clock is ClockMode.MANUAL:
+        with bootstrap(settings) as ledger:
+            assert isinstance(ledger.clock, SandboxClock)
+            yield ledger, ledger.clock.move_to
+        return
+    clock = ManualClock(demo_start(datetime.now(UTC), days))
+    with bootstrap(settings, clock) as ledger:
+        yield ledger, clock.set
 
 
 @cli.command("expire-unpaid")

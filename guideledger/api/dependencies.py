@@ -30,6 +30,7 @@ from guideledger.fulfilment.application.routing_desk import RoutingDesk
 from guideledger.fulfilment.application.stock_control import StockControl
 from guideledger.orders.application.app import OrderApplication
 from guideledger.orders.application.corrections import AttributionCorrections
+from guideledger.orders.application.exchanges import Exchanges
 from guideledger.orders.application.history import OrderHistory
 from guideledger.orders.application.personal import PersonalData
 from guideledger.orders.application.waiting import WaitingOrders
@@ -91,6 +92,10 @@ async def get_corrections(request: Request) -> AttributionCorrections:
     return _ledger(request).corrections
 
 
+async def get_exchanges(request: Request) -> Exchanges:
+    return _ledger(request).exchanges
+
+
 async def get_engagement(request: Request) -> EngagementApplication:
     return _ledger(request).engagement
 
@@ -135,6 +140,7 @@ RoutingDep = Annotated[RoutingDesk, Depends(get_routing)]
 BindingsDep = Annotated[Bindings, Depends(get_bindings)]
 AttributionDep = Annotated[AttributionDesk, Depends(get_attribution)]
 CorrectionsDep = Annotated[AttributionCorrections, Depends(get_corrections)]
+ExchangesDep = Annotated[Exchanges, Depends(get_exchanges)]
 EngagementDep = Annotated[EngagementApplication, Depends(get_engagement)]
 CommissionsDep = Annotated[CommissionApplication, Depends(get_commissions)]
 SettlementAuditDep = Annotated[SettlementAudit, Depends(get_settlement_audit)]

@@ -131,8 +131,7 @@ class Owners:
         brand = self.of_brand(order.brand_id)
         attribution = order.attribution
         stores = {shipment.node_id for shipment in order.shipments.values()}
-        if order.routing is not None:
-            stores.update(allocation.node_id for allocation in order.routing.allocations)
+        stores.update(a.node_id for a in (*order.allocations, *order.replacement_allocations))
         if attribution is not None and attribution.store_id is not None:
             stores.add(attribution.store_id)
         guides = {attribution.guide_id} if attribution and attribution.guide_id else set()

@@ -7,12 +7,14 @@ setting's error names the variable and the reason, never the value given."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
 from pydantic import (
     AliasChoices,
+    AwareDatetime,
     Field,
     SecretStr,
     ValidationError,
@@ -37,6 +39,11 @@ class Persistence(StrEnum):
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class ClockMode(StrEnum):
+    WALL = "wall"
+    MANUAL = "manual"  # the sandbox clock: moved only by `POST /sandbox/clock`
 
 
 class Settings(BaseSettings):
@@ -68,6 +75,16 @@ class Settings(BaseSettings):
         description="Processes replaying a big commission log in an audit (PostgreSQL)",
     )
     payment_window_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    clock: ClockMode = Field(
+        default=ClockMode.WALL,
+        description="manual: the sandbox clock, shared through the store and moved only by "
+        "POST /sandbox/clock (refused in production)",
+    )
+    clock_start: AwareDatetime | None = Field(
+        default=None,
+        description="Where a manual clock starts when the store has none yet (default: the "
+        "wall clock then)",
+    )
     jwt_secret: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_SECRET),
         description=f"HS256 key for bearer tokens, at least {MIN_SECRET_LENGTH} characters; "
@@ -118,6 +135,22 @@ class Settings(BaseSettings):
         if len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters long")
         return secret
+
+    @field_validator("clock_start")
+    @classmethod
+    def _in_utc(cls, moment: datetime | None) -> datetime | None:
+        return None if moment is None else moment.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _refuse_a_manual_clock_outside_a_sandbox(self) -> Self:
+        manual = self.clock is ClockMode.MANUAL
+        if manual and self.environment is Environment.PRODUCTION:
+            raise ValueError(
+                "production runs on the wall clock: GUIDELEDGER_CLOCK=manual is for sandboxes"
+            )
+        if not manual and self.clock_start is not None:
+            raise ValueError("GUIDELEDGER_CLOCK_START needs GUIDELEDGER_CLOCK=manual")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:

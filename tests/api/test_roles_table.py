@@ -16,20 +16,23 @@ from tests.api.conftest import bearer
 README = Path(__file__).parents[2] / "README.md"
 ROW = re.compile(r"^\| `(\w+)` \| `(\w+) ([^`]+)` \| ([^|]+) \|$")
 NO_TOKEN = "anyone, no token"
+ANY_ROLE = "every role"
 SIGNED = "the payment provider, signed"
 
 
 def admitted(client: TestClient, ledger: Ledger, method: str, path: str) -> str:
-    """The roles an operation admits, as it says when refusing a role it does not."""
+    """The roles an operation admits, as it says when refusing a role it does not; one
+    refusing none asks for a token, or not."""
     url = re.sub(r"\{[^}]+\}", lambda _m: str(uuid4()), path)
-    for refused in (Role.PLATFORM_ADMIN, Role.ADMIN):
+    for refused in (Role.PLATFORM_ADMIN, Role.ADMIN, Role.FRONTEND):
         headers = bearer(ledger, refused, "probe")
         response = client.request(method, url, json={}, headers=headers)
         if response.status_code == 403 and "allowed" in response.json():
             return ", ".join(response.json()["allowed"])
         if response.status_code == 401:
             return SIGNED
-    return NO_TOKEN
+    unsigned = client.request(method, url, json={}, headers={"Authorization": "Bearer none"})
+    return ANY_ROLE if unsigned.status_code == 401 else NO_TOKEN
 
 
 def test_readme_lists_every_operation_with_the_roles_it_admits(

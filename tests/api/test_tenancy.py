@@ -27,6 +27,8 @@ CROSS_TENANT = {
     "getGroup",
     "expireUnpaidOrders",
     "matureCommissions",
+    "getSandboxClock",  # the sandbox's clock is every tenant's
+    "moveSandboxClock",
 }
 PUBLIC = {"health", "ready", "metrics", "notifyPayment"}  # no token (the last is signed)
 # Operations on the group's one member base: a token narrowed to a brand still reaches them.

@@ -1,5 +1,6 @@
 """The organisation application on every backend."""
 
+from dataclasses import replace
 from uuid import uuid4
 
 import pytest
@@ -16,7 +17,15 @@ from guideledger.kernel.periods import SettlementCadence
 from guideledger.kernel.values import GeoPoint
 from guideledger.organisation.domain.guides import Guide, GuideStatus
 from guideledger.organisation.domain.units import Node, NodeKind
-from tests.world import ADMIN, GROUP_ID, SHANGHAI, build_world, ensure_group, event_count
+from tests.world import (
+    ADMIN,
+    GROUP_ID,
+    SHANGHAI,
+    build_world,
+    ensure_group,
+    event_count,
+    place_order,
+)
 
 
 def test_registering_twice_is_refused_and_writes_nothing(ledger: Ledger) -> None:
@@ -101,3 +110,18 @@ def test_locations_round_trip_through_the_store(ledger: Ledger) -> None:
     world = build_world(ledger)
     ledger.organisation.repository.cache = None
     assert ledger.organisation.load(Node, world.store_id).location == GeoPoint(31.2304, 121.4737)
+
+
+def test_a_member_buys_and_is_bound_only_in_their_own_groups_brands(ledger: Ledger) -> None:
+    world = build_world(ledger)
+    rival = ensure_group(ledger, "RIVAL-GROUP")
+    stranger = ledger.organisation.register_member(
+        ADMIN, group_id=rival, member_no="M0001", name="Zhao", phone="13900000000"
+    ).id
+    assert stranger != world.member_id  # the same number in another group is another member
+    before = event_count(ledger)
+    with pytest.raises(RuleViolated, match="another group"):
+        place_order(ledger, replace(world, member_id=stranger))
+    with pytest.raises(RuleViolated, match="another group"):
+        ledger.bindings.bind(ADMIN, stranger, world.brand_id, world.guide_id, "asked")
+    assert event_count(ledger) == before

@@ -1,7 +1,8 @@
 """Random interleavings of stock and order commands: no oversell, units conserved,
 and the routing read model always equals the stock aggregates (replay equals live).
 Orders come one by one or several in one turn (a live stream's buyers), deciding one
-after another on the same stock and saved together."""
+after another on the same stock and saved together; delivered units are returned, or
+exchanged for another size whose replacement is routed, reserved and shipped."""
 
 from __future__ import annotations
 
@@ -20,13 +21,23 @@ from guideledger.kernel.errors import DomainError
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence, Settings
 from tests.turns import in_one_turn
-from tests.world import FRONTEND, build_world, order_total, pay, place_order, receive
+from tests.world import (
+    ADMIN,
+    FRONTEND,
+    PRICES,
+    build_world,
+    order_total,
+    pay,
+    place_order,
+    receive,
+)
 
 QUANTITIES = st.integers(min_value=1, max_value=4)
 
 
 class StockAndOrders(RuleBasedStateMachine):
     orders = Bundle("orders")
+    delivered = Bundle("delivered")
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,16 +45,30 @@ class StockAndOrders(RuleBasedStateMachine):
         self.ledger = bootstrap(Settings(persistence=Persistence.MEMORY), clock)
         self.world = build_world(self.ledger, stocked=False)
         self.nodes = [self.world.store_id, self.world.other_store_id, self.world.warehouse_id]
+        size_l = self.ledger.organisation.register_sku(
+            ADMIN,
+            brand_id=self.world.brand_id,
+            code="SKU-1-L",
+            name="SKU 1, size L",
+            category="footwear",
+            price_fen=PRICES[0],
+        ).id
+        self.skus = [*self.world.sku_ids, size_l]  # size L: what line 1 is exchanged for
         self.received = 0
         self.shipped = 0
         self.restocked = 0
+        self.exchanges = 0
+        # Enough to start with that orders ship and come back early in a run, and little
+        # enough that they soon wait for stock (replacements sooner).
+        for sku, units in ((0, 8), (1, 8), (2, 2)):
+            self.receive(node=2, sku=sku, quantity=units)
 
     def teardown(self) -> None:
         self.ledger.close()
 
-    @rule(node=st.integers(0, 2), sku=st.integers(0, 1), quantity=QUANTITIES)
+    @rule(node=st.integers(0, 2), sku=st.integers(0, 2), quantity=QUANTITIES)
     def receive(self, node: int, sku: int, quantity: int) -> None:
-        receive(self.ledger, self.nodes[node], self.world.sku_ids[sku], quantity)
+        receive(self.ledger, self.nodes[node], self.skus[sku], quantity)
         self.received += quantity
 
     @rule(target=orders, first=QUANTITIES, second=st.integers(0, 3))
@@ -81,17 +106,28 @@ class StockAndOrders(RuleBasedStateMachine):
         with contextlib.suppress(DomainError):
             self.ledger.orders.cancel(FRONTEND, order_id, "changed mind")
 
-    @rule(order_id=orders)
-    def ship_everything(self, order_id: UUID) -> None:
+    @rule(target=delivered, order_id=orders)
+    def ship_everything(self, order_id: UUID) -> object:
+        """Ships and delivers what each allocated node has left to ship, replacements too."""
         order = self.ledger.orders.get_order(order_id)
-        for n, allocation in enumerate(order.allocations):
-            quantities = {line.line_no: line.quantity for line in allocation.lines}
+        for allocation in (*order.allocations, *order.replacement_allocations):
+            node_id = allocation.node_id
+            left = {
+                line.line_no: line.quantity - order.shipped_quantity(line.line_no, node_id)
+                for line in allocation.lines
+            }
+            quantities = {line_no: units for line_no, units in left.items() if units}
+            if not quantities:
+                continue
+            shipment_id = f"p{len(order.shipments)}"
             try:
-                self.ledger.orders.ship(FRONTEND, order_id, f"p{n}", allocation.node_id, quantities)
-                self.ledger.orders.deliver(FRONTEND, order_id, f"p{n}")
+                self.ledger.orders.ship(FRONTEND, order_id, shipment_id, node_id, quantities)
+                self.ledger.orders.deliver(FRONTEND, order_id, shipment_id)
                 self.shipped += sum(quantities.values())
             except DomainError:
                 pass
+            order = self.ledger.orders.get_order(order_id)
+        return multiple(order_id) if order.delivered_at else multiple()
 
     @rule(order_id=orders, quantity=QUANTITIES)
     def return_some(self, order_id: UUID, quantity: int) -> None:
@@ -108,10 +144,28 @@ class StockAndOrders(RuleBasedStateMachine):
         except DomainError:
             pass
 
+    @rule(order_id=delivered, quantity=QUANTITIES, node=st.integers(0, 2))
+    def exchange_some(self, order_id: UUID, quantity: int, node: int) -> None:
+        """Units of line 1 come back at a node and size L is routed in their place."""
+        try:
+            self.ledger.exchanges.exchange(
+                Command("support"),
+                order_id,
+                exchange_id=f"x{self.exchanges}",
+                line_no=1,
+                quantity=quantity,
+                sku_id=self.skus[2],
+                received_at_node_id=self.nodes[node],
+            )
+            self.exchanges += 1
+            self.restocked += quantity
+        except DomainError:
+            pass
+
     def stocks(self) -> list[Stock]:
         found = []
         for node_id in self.nodes:
-            for sku_id in self.world.sku_ids:
+            for sku_id in self.skus:
                 stock_id = Stock.create_id(node_id, sku_id)
                 if self.ledger.orders.exists(Stock, stock_id):
                     found.append(self.ledger.orders.load(Stock, stock_id))

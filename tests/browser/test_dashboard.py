@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +23,28 @@ from guideledger.api.demo import BRAND_CODE, BRAND_ID, GROUP_ID
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
 from guideledger.kernel.values import natural_id
-from guideledger.platform.settings import Persistence, Settings
+from guideledger.platform.settings import ClockMode, Persistence, Settings
 from tests.ports import free_port
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output"
+CLOCK_START = datetime(2026, 1, 1, tzinfo=UTC)  # the demo walks 28 days from here
 
 
 @pytest.fixture(scope="module")
 def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
+    """The demo on a sandbox clock months before today: the dashboard follows its days."""
     data_dir = tmp_path_factory.mktemp("dashboard") / "var"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("GUIDELEDGER_DATA_DIR", str(data_dir))
+        env.setenv("GUIDELEDGER_CLOCK", "manual")
+        env.setenv("GUIDELEDGER_CLOCK_START", CLOCK_START.isoformat())
         env.delenv("DATABASE_URL", raising=False)
         env.delenv("GUIDELEDGER_DATABASE_URL", raising=False)
         loaded = CliRunner().invoke(cli, ["demo", "--no-serve", "--orders", "300"])
     assert loaded.exit_code == 0, loaded.output
-    ledger = bootstrap(Settings(persistence=Persistence.SQLITE, data_dir=data_dir))
+    ledger = bootstrap(
+        Settings(persistence=Persistence.SQLITE, data_dir=data_dir, clock=ClockMode.MANUAL)
+    )
     yield ledger
     ledger.close()
 
@@ -105,6 +112,7 @@ def test_rankings_shown_match_the_query_api(
     api = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {bearer}"})
     brand = api.get(f"/brands/by-code/{BRAND_CODE}").json()
     day = page.input_value("#day")
+    assert day == "2026-01-28"  # the day before the sandbox clock's (29 January in Shanghai)
 
     for section, measure, money in (
         ("stores-total", "total", "net_sales_fen"),

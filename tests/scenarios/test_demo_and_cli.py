@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,25 @@ def test_a_command_that_cannot_reach_the_database_prints_no_password(tmp_path: P
     assert not [
         password[i : i + 6] for i in range(len(password) - 5) if password[i : i + 6] in printed
     ]
+
+
+def test_on_the_sandbox_clock_the_demo_walks_whole_months_from_the_clocks_start(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GUIDELEDGER_CLOCK", "manual")
+    monkeypatch.setenv("GUIDELEDGER_CLOCK_START", "2026-01-01T00:00:00Z")
+    runner = CliRunner()
+    loaded = runner.invoke(cli, ["demo", "--no-serve", "--orders", "40", "--days", "62"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "closed periods 2026-01, 2026-02." in " ".join(loaded.output.split())
+
+    settings = Settings(persistence=Persistence.SQLITE, data_dir=data_dir)
+    with bootstrap(settings) as ledger:
+        assert ledger.clock.now() == datetime(2026, 3, 4, tzinfo=UTC)  # left at the walk's end
+        ledger.projections.process_all()
+        closed = ledger.projections.select(SETTLEMENT_PERIODS, {"closed": True})
+    assert {row["period"] for row in closed} == {"2026-01", "2026-02"}
+    expired = runner.invoke(cli, ["expire-unpaid"])
+    assert "Cancelled" in expired.output
+    ahead = runner.invoke(cli, ["expire-unpaid", "--as-of", "2026-03-05T00:00:00"])
+    assert "refused: as_of cannot be in the future" in ahead.output

@@ -94,6 +94,7 @@ NOT_PERSONAL = {
     "Order.AttributionCorrected.reason": "support's words for moving a sale between guides",
     "Order.AttributionCorrected.sales_day": DAY,
     "Order.Delivered.shipment_id": OWN_ID,
+    "Order.ItemsExchanged.exchange_id": OWN_ID,
     "Order.ItemsReturned.return_id": OWN_ID,
     "Order.Paid.payment_ref": "the payment provider's reference, kept for the accounts",
     "Order.Paid.transaction_id": "the payment provider's transaction id, kept for the accounts",

@@ -3,12 +3,20 @@ of one."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import SecretStr, ValidationError
 from typer.testing import CliRunner
 
 from guideledger.api.cli import cli
-from guideledger.platform.settings import DEVELOPMENT_SECRET, Environment, Persistence, Settings
+from guideledger.platform.settings import (
+    DEVELOPMENT_SECRET,
+    ClockMode,
+    Environment,
+    Persistence,
+    Settings,
+)
 
 PRODUCTION = {
     "environment": Environment.PRODUCTION,
@@ -96,3 +104,34 @@ def test_settings_show_their_secrets_as_asterisks() -> None:
     assert_shows_none_of(repr(settings) + str(settings.model_dump()), secret, PASSWORD)
     assert settings.jwt_secret.get_secret_value() == secret
     assert settings.database_conninfo == DATABASE_URL
+
+
+def test_production_refuses_the_sandbox_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    production = {**PRODUCTION, "payment_provider_secret": "p" * 40}
+    assert Settings(**production).clock is ClockMode.WALL  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="production runs on the wall clock"):
+        Settings(**production, clock=ClockMode.MANUAL)  # type: ignore[arg-type]
+
+    monkeypatch.setenv("GUIDELEDGER_CLOCK", "manual")
+    monkeypatch.setenv("GUIDELEDGER_ENVIRONMENT", "production")
+    monkeypatch.setenv("GUIDELEDGER_DATABASE_URL", DATABASE_URL)
+    monkeypatch.setenv("GUIDELEDGER_JWT_SECRET", "j" * 40)
+    monkeypatch.setenv("GUIDELEDGER_PAYMENT_PROVIDER_SECRET", "p" * 40)
+    printed = CliRunner().invoke(cli, ["token", "--role", "admin"])
+    assert printed.exit_code == 2
+    assert "invalid setting: production runs on the wall clock" in printed.output
+
+
+def test_the_clock_start_is_an_instant_for_a_manual_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GUIDELEDGER_CLOCK", "manual")
+    monkeypatch.setenv("GUIDELEDGER_CLOCK_START", "2026-01-01T08:00:00+08:00")
+    assert Settings().clock_start == datetime(2026, 1, 1, tzinfo=UTC)
+    monkeypatch.setenv("GUIDELEDGER_CLOCK_START", "2026-01-01T00:00:00")
+    with pytest.raises(ValidationError, match="timezone"):
+        Settings()  # no time zone: which instant is it?
+    monkeypatch.setenv("GUIDELEDGER_CLOCK_START", "2026-01-01T00:00:00Z")
+    monkeypatch.setenv("GUIDELEDGER_CLOCK", "wall")
+    with pytest.raises(ValidationError, match="GUIDELEDGER_CLOCK_START needs"):
+        Settings()

@@ -15,6 +15,7 @@ from guideledger.api.auth import Caller, Role
 from guideledger.api.dependencies import (
     CommandDep,
     CommissionsDep,
+    ExchangesDep,
     OrderHistoryDep,
     OrdersDep,
     OwnersDep,
@@ -39,16 +40,18 @@ from guideledger.orders.domain.lines import (
     MAX_DISCOUNTS_PER_ORDER,
     MAX_QUANTITY_PER_LINE,
     Discount,
+    Exchange,
+    OrderLine,
     OrderStatus,
 )
-from guideledger.orders.domain.order import MAX_LINES_PER_ORDER, Order
+from guideledger.orders.domain.order import MAX_LINE_NO, MAX_LINES_PER_ORDER, Order
 from guideledger.support.timeline import order_timeline
 
 router = APIRouter(tags=["orders"], responses=PROBLEM_RESPONSES)
 ShipsParcels = Annotated[Caller, Depends(allow(Role.STORE_MANAGER))]
 
 Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY_PER_LINE)]
-LineNo = Annotated[int, Field(strict=True, ge=1, le=MAX_LINES_PER_ORDER)]
+LineNo = Annotated[int, Field(strict=True, ge=1, le=MAX_LINE_NO)]  # exchanges add lines
 
 
 class PlaceOrderLine(StrictModel):
@@ -115,6 +118,17 @@ class ReturnItems(VersionedChange):
     reason: Reason
 
 
+class ExchangeItems(VersionedChange):
+    exchange_id: Code
+    line_no: LineNo = Field(description="The delivered line the units come back from")
+    quantity: Quantity
+    sku_id: UUID = Field(
+        description="The replacement: another SKU of the brand whose price in force is the "
+        "line's unit price"
+    )
+    received_at_node_id: UUID = Field(description="The node whose stock the units go back to")
+
+
 class RefundOrder(VersionedChange):
     refund_id: Code
     amount_fen: PositiveFen
@@ -130,6 +144,50 @@ class OrderLineView(BaseModel):
     shipped: int
     delivered: int
     returned: int
+    exchanged: int
+
+    @classmethod
+    def of(cls, order: Order, line: OrderLine) -> OrderLineView:
+        return cls(
+            line_no=line.line_no,
+            sku_id=line.sku_id,
+            quantity=line.quantity,
+            unit_price_fen=line.unit_price_fen,
+            amount_fen=line.amount_fen,
+            paid_fen=order.paid_for(line.line_no),
+            shipped=order.shipped_quantity(line.line_no),
+            delivered=order.delivered_quantity(line.line_no),
+            returned=order.returned_quantity(line.line_no),
+            exchanged=order.exchanged_quantity(line.line_no),
+        )
+
+
+class ExchangeView(BaseModel):
+    exchange_id: str
+    line_no: int = Field(description="The line the units came back from")
+    quantity: int
+    received_at_node_id: UUID
+    replacement: OrderLineView = Field(
+        description="The line shipped instead, at the same unit price, carrying what was paid "
+        "for the units it replaces"
+    )
+    allocated_nodes: list[UUID] = Field(
+        description="Where the replacement ships from; empty while it waits for stock"
+    )
+
+    @classmethod
+    def of(cls, order: Order, exchange: Exchange) -> ExchangeView:
+        replacement = exchange.replacement
+        return cls(
+            exchange_id=exchange.exchange_id,
+            line_no=exchange.line_no,
+            quantity=exchange.quantity,
+            received_at_node_id=exchange.received_at_node_id,
+            replacement=OrderLineView.of(order, replacement),
+            allocated_nodes=[
+                a.node_id for a in order.replacement_allocations if a.quantity(replacement.line_no)
+            ],
+        )
 
 
 class ShipmentView(BaseModel):
@@ -160,9 +218,12 @@ class OrderView(BaseModel):
     placed_at: datetime
     payment_due_at: datetime
     cancel_reason: str | None = Field(description="null once the member has been forgotten")
-    awaiting_stock: bool = Field(description="No node could take it yet; see the unroutable queue")
-    allocated_nodes: list[UUID]
-    lines: list[OrderLineView]
+    awaiting_stock: bool = Field(
+        description="No node could take it, or a replacement, yet; see the unroutable queue"
+    )
+    allocated_nodes: list[UUID] = Field(description="Where the lines sold ship from")
+    lines: list[OrderLineView] = Field(description="The lines sold")
+    exchanges: list[ExchangeView]
     shipments: list[ShipmentView]
     delivery: DeliveryView
     evidence: Evidence
@@ -188,20 +249,8 @@ class OrderView(BaseModel):
             cancel_reason=personal.text(order.cancel_reason, forgotten),
             awaiting_stock=order.awaiting_stock,
             allocated_nodes=[a.node_id for a in order.allocations],
-            lines=[
-                OrderLineView(
-                    line_no=line.line_no,
-                    sku_id=line.sku_id,
-                    quantity=line.quantity,
-                    unit_price_fen=line.unit_price_fen,
-                    amount_fen=line.amount_fen,
-                    paid_fen=order.paid_for(line.line_no),
-                    shipped=order.shipped_quantity(line.line_no),
-                    delivered=order.delivered_quantity(line.line_no),
-                    returned=order.returned_quantity(line.line_no),
-                )
-                for line in order.lines
-            ],
+            lines=[OrderLineView.of(order, line) for line in order.lines],
+            exchanges=[ExchangeView.of(order, e) for e in order.exchanges.values()],
             shipments=[
                 ShipmentView(
                     shipment_id=s.shipment_id,
@@ -371,6 +420,37 @@ def return_items(
         line_no=body.line_no,
         quantity=body.quantity,
         reason=body.reason,
+        expected_version=body.expected_version,
+    )
+    return Accepted.of(result)
+
+
+@router.post(
+    "/orders/{order_id}/exchanges",
+    operation_id="exchangeItems",
+)
+def exchange_items(
+    order_id: UUID,
+    body: ExchangeItems,
+    exchanges: ExchangesDep,
+    command: CommandDep,
+    owners: OwnersDep,
+    caller: Annotated[Caller, Depends(allow(Role.FRONTEND, Role.SUPPORT))],
+) -> Accepted:
+    """Swaps delivered units of a line for as many of another SKU at the same price (a size
+    or colour), with no new payment: the units go back to the receiving node's stock and
+    the replacement, a new line of the order, is routed and reserved (or waits for stock)
+    and then shipped like any line. Another price is refused (`exchange-price-differs`):
+    return the units and place a new order instead. Commission stays as it was."""
+    owners.admit(caller, sku_id=body.sku_id, node_id=body.received_at_node_id)
+    result = exchanges.exchange(
+        command,
+        order_id,
+        exchange_id=body.exchange_id,
+        line_no=body.line_no,
+        quantity=body.quantity,
+        sku_id=body.sku_id,
+        received_at_node_id=body.received_at_node_id,
         expected_version=body.expected_version,
     )
     return Accepted.of(result)

@@ -58,9 +58,16 @@ function claimsOf(token) {
   catch { return {}; }
 }
 
-/** Yesterday in the brand's time zone, as YYYY-MM-DD. */
-function yesterday(timeZone) {
-  const today = new Intl.DateTimeFormat("en-CA", { timeZone }).format(new Date());
+/** The service's instant (a sandbox's clock may stand anywhere); the browser's where the
+ * service does not say (production serves no /sandbox/clock). */
+async function serviceNow() {
+  try { return new Date((await api("/sandbox/clock")).now); }
+  catch { return new Date(); }
+}
+
+/** The day before `now` in the brand's time zone, as YYYY-MM-DD. */
+function yesterday(timeZone, now) {
+  const today = new Intl.DateTimeFormat("en-CA", { timeZone }).format(now);
   const day = new Date(`${today}T00:00:00Z`);
   day.setUTCDate(day.getUTCDate() - 1);
   return day.toISOString().slice(0, 10);
@@ -213,7 +220,7 @@ async function refresh(event) {
     return;
   }
   translate();
-  const day = $("#day").value || yesterday(state.brand.time_zone);
+  const day = $("#day").value || yesterday(state.brand.time_zone, await serviceNow());
   $("#day").value = day;
   await Promise.all([
     panel("stores-total", () => storeRanking("stores-total", "total", day)),

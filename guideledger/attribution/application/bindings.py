@@ -18,7 +18,6 @@ from guideledger.eventstore.commands import Command, CommandResult, Decision
 from guideledger.kernel.errors import RuleViolated
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.domain.guides import Guide
-from guideledger.organisation.domain.members import Member
 from guideledger.readmodels.history import Fact, HistoryEntry, history_entry
 from guideledger.readmodels.model import ReadModels
 
@@ -44,7 +43,7 @@ class Bindings:
         """Binds at registration, or support rebinds, whatever the protection window."""
 
         def decide() -> Decision:
-            self.organisation.fact(Member, member_id, "member_id")
+            self.organisation.require_member_of_brands_group(member_id, brand_id)
             guide = self.organisation.guide_snapshot(guide_id)
             if not guide.active:
                 raise RuleViolated("a guide who has left cannot be bound")

@@ -50,7 +50,6 @@ from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.catalogue import Sku
 from guideledger.organisation.domain.guides import Guide
-from guideledger.organisation.domain.members import Member
 from guideledger.organisation.domain.units import Node, NodeKind
 from guideledger.readmodels.model import ReadModels
 
@@ -411,7 +410,7 @@ class OrderApplication(LedgerApplication):
         at its SKU's price in force (read afresh: prices change)."""
         org = self.organisation
         brand = org.fact(Brand, brand_id, "brand_id")
-        org.fact(Member, member_id, "member_id")
+        org.require_member_of_brands_group(member_id, brand_id)
         for position, line in enumerate(lines, start=1):
             sku = org.reference(Sku, line.sku_id, f"lines[{position}].sku_id", for_change=False)
             if sku.brand_id != brand_id:

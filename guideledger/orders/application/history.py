@@ -52,14 +52,19 @@ class OrderHistory:
         return order
 
     def stock_facts(self, order_id: UUID) -> list[StockMove]:
-        """The stock events of the order's reservations (reserved, shipped, released,
-        restocked) at every node allocated to ship it, node by node."""
+        """The stock events of the order (reserved, shipped, released, restocked) at every
+        node allocated to ship its lines or replacements, and at every node an exchange's
+        units came back to, node by node."""
         order = self.orders.get_order(order_id)
         stock_ids = {
             Stock.create_id(allocation.node_id, line.sku_id)
-            for allocation in order.allocations
+            for allocation in (*order.allocations, *order.replacement_allocations)
             for line in allocation.lines
         }
+        stock_ids.update(
+            Stock.create_id(exchange.received_at_node_id, order.line(exchange.line_no).sku_id)
+            for exchange in order.exchanges.values()
+        )
         return [
             event
             for stock_id in sorted(stock_ids)

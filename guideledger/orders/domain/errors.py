@@ -49,6 +49,16 @@ class RefundRefused(OrderError):
     type = "refund-refused"
 
 
+class ExchangeRefused(OrderError):
+    type = "exchange-refused"
+
+
+class ExchangePriceDiffers(ExchangeRefused):
+    """The replacement sells at another price now: that is a return and a new order."""
+
+    type = "exchange-price-differs"
+
+
 class OrderAlreadyPaid(OrderNotPayable, Conflict):
     """Paid already, in another of the provider's transactions: the customer paid twice,
     and the second payment is the provider's to give back."""

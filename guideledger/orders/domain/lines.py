@@ -1,5 +1,5 @@
-"""What an order is made of: its lines and discounts, where it goes, its parcels, and its
-status."""
+"""What an order is made of: its lines and discounts, where it goes, its parcels, its
+exchanges, and its status."""
 
 from __future__ import annotations
 
@@ -140,3 +140,23 @@ class Shipment:
     @property
     def delivered(self) -> bool:
         return self.delivered_at is not None
+
+
+@dataclass(frozen=True)
+class ReplacementSku:
+    """The SKU an exchange swaps to, at its price in force now (the catalogue's word)."""
+
+    sku_id: UUID
+    price_in_force_fen: Fen
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """Delivered units of a line swapped for as many of another SKU (换货): they came back
+    at `received_at_node_id`, and `replacement` is the line the order ships instead."""
+
+    exchange_id: str
+    line_no: int
+    quantity: int
+    received_at_node_id: UUID
+    replacement: OrderLine

@@ -1,17 +1,27 @@
 """The order aggregate and its lifecycle.
 
 placed ──pay──▶ paid ──ship──▶ partially shipped / shipped ──deliver──▶ delivered
-  │               │                                                     │
-  └──cancel───────┴──▶ cancelled (only before anything shipped)      return ──▶ refund
+  │               │                       ▲                             │
+  └──cancel───────┴──▶ cancelled          └───────── exchange ◀─────────┤
+                       (only before anything shipped)                return ──▶ refund
 
-Quantities are tracked per line (shipped, delivered, returned) so that a
-partial shipment, delivery or return is an ordinary case, not an exception.
+Quantities are tracked per line (shipped, delivered, returned, exchanged) so that a
+partial shipment, delivery, return or exchange is an ordinary case, not an exception.
 
-The order is one consistency boundary: its eleven events and the rules between them
-(pay before shipping, ship what was allocated, return what was delivered, refund what
-came back) live in one class, and each event is declared beside the method that records
-it, so the class is longer than most modules here; its parts (lines, parcels, errors)
-are in `lines` and `errors`.
+An exchange (换货) swaps delivered units of a line for as many of another SKU at the same
+price, with no new payment: the units come back, and the replacement becomes a new line
+of the order, numbered after every other, routed and reserved like the placed lines and
+shipped and delivered like them (so the order is partially shipped again until it is).
+The placed lines (`lines`) and their routing (`routing`, `allocations`) stay what was
+sold: commission is computed on them alone, so an exchange neither reverses nor adds any.
+The replacement carries what was paid for the units it replaces, so returning it later
+refunds that and reverses commission in proportion, as a return of those units would.
+
+The order is one consistency boundary: its twelve events and the rules between them
+(pay before shipping, ship what was allocated, return or exchange what was delivered,
+refund what came back) live in one class, and each event is declared beside the method
+that records it, so the class is longer than most modules here; its parts (lines,
+parcels, exchanges, errors) are in `lines` and `errors`.
 """
 
 from __future__ import annotations
@@ -34,6 +44,8 @@ from guideledger.orders.domain.errors import (
     AttributionRefused,
     CannotCancel,
     DeliveryRefused,
+    ExchangePriceDiffers,
+    ExchangeRefused,
     OrderAlreadyPaid,
     OrderNotPayable,
     RefundRefused,
@@ -45,8 +57,10 @@ from guideledger.orders.domain.errors import (
 from guideledger.orders.domain.lines import (
     DeliveryAddress,
     Discount,
+    Exchange,
     OrderLine,
     OrderStatus,
+    ReplacementSku,
     Shipment,
     discounted,
     require_discounts_fit,
@@ -54,6 +68,8 @@ from guideledger.orders.domain.lines import (
 from guideledger.orders.domain.payments import ProviderPayment
 
 MAX_LINES_PER_ORDER = 100
+MAX_EXCHANGES_PER_ORDER = 20
+MAX_LINE_NO = MAX_LINES_PER_ORDER + MAX_EXCHANGES_PER_ORDER  # each exchange adds a line
 PAYMENT_WINDOW_EXPIRED = "payment window expired"
 
 
@@ -143,7 +159,7 @@ class Order(Aggregate):
         self.member_id = member_id
         self.lines = tuple(lines)
         self.discounts = tuple(discounts)
-        self._paid_per_line = dict(
+        self._paid_per_line: dict[int, Fen] = dict(
             zip(
                 (line.line_no for line in self.lines),
                 discounted([line.amount_fen for line in self.lines], self.discount_fen),
@@ -162,12 +178,16 @@ class Order(Aggregate):
         self.cancel_reason: Sealed | str | None = None
         self.shipments: dict[str, Shipment] = {}
         self.returned: dict[int, int] = {}
+        self.returned_fen: Fen = 0  # what the returned units were paid, discounts taken off
         self.return_ids: set[str] = set()
         # Per return, where its units go back on the shelf: (line, node, units).
         self.restocks: dict[str, tuple[tuple[int, UUID, int], ...]] = {}
+        self.exchanges: dict[str, Exchange] = {}
         self.refunded_fen: Fen = 0
         self.refund_ids: set[str] = set()
-        self.routing: RoutingDecision | None = None
+        self.routing: RoutingDecision | None = None  # the placed lines'
+        self.replacement_routings: list[RoutingDecision] = []  # those that allocated them
+        self.replacement_wait: RoutingDecision | None = None  # why replacements wait
         self.selling_branch_id: UUID | None = None
         self.attribution: Attribution | None = None
         self.paid_at: datetime | None = None
@@ -176,18 +196,53 @@ class Order(Aggregate):
     # --- derived state -------------------------------------------------------
 
     @property
+    def replacements(self) -> tuple[OrderLine, ...]:
+        """The lines exchanges added, in the order they were added."""
+        return tuple(exchange.replacement for exchange in self.exchanges.values())
+
+    @property
+    def every_line(self) -> tuple[OrderLine, ...]:
+        """The placed lines, then the replacements: everything the order ships."""
+        return (*self.lines, *self.replacements)
+
+    @property
     def demands(self) -> list[LineDemand]:
-        """What routing must find stock for."""
-        return [LineDemand(line.line_no, line.sku_id, line.quantity) for line in self.lines]
+        """What routing must find stock for: the lines no decision has allocated yet (the
+        placed lines; once they are, the replacements exchanges added since)."""
+        return [
+            LineDemand(line.line_no, line.sku_id, line.quantity) for line in self._unallocated()
+        ]
+
+    def _unallocated(self) -> tuple[OrderLine, ...]:
+        if not self.allocations:
+            return self.lines
+        allocated = {line.line_no for a in self.replacement_allocations for line in a.lines}
+        return tuple(line for line in self.replacements if line.line_no not in allocated)
 
     @property
     def allocations(self) -> tuple[Allocation, ...]:
+        """Where the placed lines ship from (what commission counts cross-branch fees on)."""
         return self.routing.allocations if self.routing else ()
 
     @property
+    def replacement_allocations(self) -> tuple[Allocation, ...]:
+        """Where the replacements ship from."""
+        return tuple(a for decision in self.replacement_routings for a in decision.allocations)
+
+    def allocated_quantity(self, line_no: int, node_id: UUID) -> int:
+        """The units of the line the node was allocated to ship."""
+        return sum(
+            a.quantity(line_no)
+            for a in (*self.allocations, *self.replacement_allocations)
+            if a.node_id == node_id
+        )
+
+    @property
     def awaiting_stock(self) -> bool:
-        """Open, and no node could take it yet: it waits in the unroutable queue."""
-        return not self.cancelled and self.routing is not None and not self.routing.routable
+        """Open, and no node could take its placed lines, or a replacement, yet: it waits in
+        the unroutable queue."""
+        placed_wait = self.routing is not None and not self.routing.routable
+        return not self.cancelled and (placed_wait or self.replacement_wait is not None)
 
     def is_cross_branch(self, allocation: Allocation) -> bool:
         """The node ships for a sale another branch made."""
@@ -195,10 +250,16 @@ class Order(Aggregate):
 
     @property
     def delivered_at(self) -> datetime | None:
-        """When the last parcel arrived, once the whole order is delivered."""
-        if self.status is not OrderStatus.DELIVERED:
+        """When the placed lines' last parcel arrived, once every unit sold was delivered:
+        the return window counts from then, and a replacement shipped later moves nothing."""
+        placed = {line.line_no for line in self.lines}
+        if any(self.delivered_quantity(line.line_no) < line.quantity for line in self.lines):
             return None
-        return max(s.delivered_at for s in self.shipments.values() if s.delivered_at)
+        return max(
+            s.delivered_at
+            for s in self.shipments.values()
+            if s.delivered_at and placed & s.quantities.keys()
+        )
 
     @property
     def lines_fen(self) -> Fen:
@@ -227,7 +288,7 @@ class Order(Aggregate):
         return self.paid_at is not None
 
     def line(self, line_no: int) -> OrderLine:
-        for line in self.lines:
+        for line in self.every_line:
             if line.line_no == line_no:
                 return line
         raise InvalidValue(f"the order has no line {line_no}", line_no=line_no)
@@ -244,6 +305,24 @@ class Order(Aggregate):
 
     def returned_quantity(self, line_no: int) -> int:
         return self.returned.get(line_no, 0)
+
+    def exchanged_quantity(self, line_no: int) -> int:
+        return sum(e.quantity for e in self.exchanges.values() if e.line_no == line_no)
+
+    def kept_quantity(self, line_no: int) -> int:
+        """Delivered units of the line the customer still has: neither returned nor exchanged."""
+        return (
+            self.delivered_quantity(line_no)
+            - self.returned_quantity(line_no)
+            - self.exchanged_quantity(line_no)
+        )
+
+    def _paid_for_next(self, line_no: int, quantity: int) -> Fen:
+        """What the next `quantity` units to come back from the line (returned or exchanged)
+        were paid: a difference of cumulative shares, so the parts of a line that comes back
+        in parts add up to what was paid for it."""
+        back = self.returned_quantity(line_no) + self.exchanged_quantity(line_no)
+        return self.paid_for(line_no, back + quantity) - self.paid_for(line_no, back)
 
     def restock_of(self, return_id: str) -> tuple[tuple[UUID, int], ...]:
         """Where the return's units go back: (node, units), one per node."""
@@ -269,11 +348,6 @@ class Order(Aggregate):
         return tuple(shelves)
 
     @property
-    def returned_fen(self) -> Fen:
-        """What the returned units were paid, discounts taken off."""
-        return sum(self.paid_for(n, q) for n, q in self.returned.items())
-
-    @property
     def refundable_fen(self) -> Fen:
         """What the customer is owed back and has not yet received."""
         owed = self.paid_fen if self.cancelled else self.returned_fen
@@ -285,8 +359,8 @@ class Order(Aggregate):
             return OrderStatus.CANCELLED
         if not self.is_paid:
             return OrderStatus.AWAITING_PAYMENT
-        shipped = sum(self.shipped_quantity(line.line_no) for line in self.lines)
-        ordered = sum(line.quantity for line in self.lines)
+        shipped = sum(self.shipped_quantity(line.line_no) for line in self.every_line)
+        ordered = sum(line.quantity for line in self.every_line)
         if shipped == 0:
             return OrderStatus.PAID
         if shipped < ordered:
@@ -477,17 +551,23 @@ class Order(Aggregate):
         self.attribution = attribution
 
     def allocate(self, decision: RoutingDecision, occurred_at: datetime, actor: str) -> None:
-        """Records which nodes ship which lines; their stock is reserved in the same save.
-        The sale belongs to the branch it is attributed to: a node of another branch ships
-        across branches."""
-        self._require_unallocated()
+        """Records which nodes ship the lines no decision allocated yet (`demands`); their
+        stock is reserved in the same save. The sale belongs to the branch it is attributed
+        to when the placed lines are allocated: a node of another branch ships across
+        branches. Replacements keep that branch."""
+        unallocated = self._require_unallocated()
         if not decision.routable:
             raise InvalidValue("an allocation needs a routable decision")
-        for line in self.lines:
+        for line in unallocated:
             allocated = sum(a.quantity(line.line_no) for a in decision.allocations)
             if allocated != line.quantity:
                 raise InvalidValue("the allocation does not cover the line", line_no=line.line_no)
+        wanted = {line.line_no for line in unallocated}
+        if any(line.line_no not in wanted for a in decision.allocations for line in a.lines):
+            raise InvalidValue("the allocation names a line that is not waiting for one")
         selling_branch_id = self.attribution.branch_id if self.attribution else None
+        if self.allocations:
+            selling_branch_id = self.selling_branch_id
         self._record_allocated(decision, selling_branch_id, require_utc(occurred_at), actor)
 
     class Allocated(Aggregate.Event):
@@ -504,11 +584,16 @@ class Order(Aggregate):
         occurred_at: datetime,
         actor: str,
     ) -> None:
-        self.routing = decision
-        self.selling_branch_id = selling_branch_id
+        if self.allocations:
+            self.replacement_routings.append(decision)
+            self.replacement_wait = None
+        else:
+            self.routing = decision
+            self.selling_branch_id = selling_branch_id
 
     def wait_for_stock(self, decision: RoutingDecision, occurred_at: datetime, actor: str) -> None:
-        """No node can ship the order now: it joins the unroutable queue with the reason."""
+        """No node can ship the order's unallocated lines now: it joins the unroutable queue
+        with the reason."""
         self._require_unallocated()
         if decision.routable:
             raise InvalidValue("a routable decision is an allocation")
@@ -526,13 +611,19 @@ class Order(Aggregate):
     def _record_routing_failed(
         self, brand_id: UUID, decision: RoutingDecision, occurred_at: datetime, actor: str
     ) -> None:
-        self.routing = decision
+        if self.allocations:
+            self.replacement_wait = decision
+        else:
+            self.routing = decision
 
-    def _require_unallocated(self) -> None:
+    def _require_unallocated(self) -> tuple[OrderLine, ...]:
+        """The lines waiting for an allocation; refused if there are none."""
         if self.cancelled:
             raise RoutingRefused("the order was cancelled")
-        if self.allocations:
+        unallocated = self._unallocated()
+        if not unallocated:
             raise RoutingRefused("the order is already allocated")
+        return unallocated
 
     def ship(
         self,
@@ -550,13 +641,14 @@ class Order(Aggregate):
             raise ShipmentRefused("that shipment id is already used", shipment_id=shipment_id)
         if not quantities:
             raise ShipmentRefused("a shipment carries at least one line")
-        allocation = self.routing.allocation_at(node_id) if self.routing else None
-        if allocation is None:
+        allocated_nodes = {a.node_id for a in (*self.allocations, *self.replacement_allocations)}
+        if node_id not in allocated_nodes:
             raise ShipmentRefused("the order is not allocated to that node", node_id=str(node_id))
         for line_no, quantity in quantities.items():
             require_positive("quantity", quantity)
             self.line(line_no)
-            unshipped = allocation.quantity(line_no) - self.shipped_quantity(line_no, node_id)
+            allocated = self.allocated_quantity(line_no, node_id)
+            unshipped = allocated - self.shipped_quantity(line_no, node_id)
             if quantity > unshipped:
                 raise ShipmentRefused(
                     "cannot ship more than the node has left to ship of the line",
@@ -623,10 +715,10 @@ class Order(Aggregate):
         if return_id in self.return_ids:
             raise ReturnRefused("that return id is already used", return_id=return_id)
         require_positive("quantity", quantity)
-        returnable = self.delivered_quantity(line_no) - self.returned_quantity(line_no)
+        returnable = self.kept_quantity(line_no)
         if quantity > returnable:
             raise ReturnRefused(
-                "cannot return more than was delivered and not yet returned",
+                "cannot return more than was delivered and not yet returned or exchanged",
                 line_no=line_no,
                 returnable=returnable,
                 quantity=quantity,
@@ -662,7 +754,90 @@ class Order(Aggregate):
     ) -> None:
         self.return_ids.add(return_id)
         self.restocks[return_id] = self._shelves_for(line_no, quantity)
+        self.returned_fen += self._paid_for_next(line_no, quantity)
         self.returned[line_no] = self.returned.get(line_no, 0) + quantity
+
+    def exchange(
+        self,
+        exchange_id: str,
+        line_no: int,
+        quantity: int,
+        replacement: ReplacementSku,
+        received_at_node_id: UUID,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        """Swaps delivered units of one line for as many of another SKU of the same price
+        (换货), with no new payment. Same price means the line's unit price is the
+        replacement's price in force now; any other is refused (a return and a new order
+        are the way). The units come back at `received_at_node_id`; the replacement is a
+        new line at the line's unit price, carrying what was paid for the units it replaces
+        (discounts included), and is routed, shipped and delivered like any other."""
+        exchange_id = require_text("exchange_id", exchange_id, 64)
+        if exchange_id in self.exchanges:
+            raise ExchangeRefused("that exchange id is already used", exchange_id=exchange_id)
+        if len(self.exchanges) >= MAX_EXCHANGES_PER_ORDER:
+            raise ExchangeRefused(f"an order takes at most {MAX_EXCHANGES_PER_ORDER} exchanges")
+        require_positive("quantity", quantity)
+        line = self.line(line_no)
+        if replacement.sku_id == line.sku_id:
+            raise ExchangeRefused("an exchange is for another SKU", line_no=line_no)
+        exchangeable = self.kept_quantity(line_no)
+        if quantity > exchangeable:
+            raise ExchangeRefused(
+                "cannot exchange more than was delivered and not yet returned or exchanged",
+                line_no=line_no,
+                exchangeable=exchangeable,
+                quantity=quantity,
+            )
+        if replacement.price_in_force_fen != line.unit_price_fen:
+            raise ExchangePriceDiffers(
+                "the replacement's price differs from the line's: return it and place a new order",
+                line_no=line_no,
+                unit_price_fen=line.unit_price_fen,
+                price_in_force_fen=replacement.price_in_force_fen,
+            )
+        next_line_no = max(every.line_no for every in self.every_line) + 1
+        self._record_exchanged(
+            exchange_id,
+            line_no,
+            quantity,
+            received_at_node_id,
+            OrderLine(next_line_no, replacement.sku_id, quantity, line.unit_price_fen),
+            self._paid_for_next(line_no, quantity),
+            require_utc(occurred_at),
+            actor,
+        )
+
+    class ItemsExchanged(Aggregate.Event):
+        """`paid_fen`: what was paid for the units that came back, which the replacement
+        carries from now on."""
+
+        exchange_id: str
+        line_no: int
+        quantity: int
+        received_at_node_id: UUID
+        replacement: OrderLine
+        paid_fen: Fen
+        occurred_at: datetime
+        actor: str
+
+    @event(ItemsExchanged)
+    def _record_exchanged(
+        self,
+        exchange_id: str,
+        line_no: int,
+        quantity: int,
+        received_at_node_id: UUID,
+        replacement: OrderLine,
+        paid_fen: Fen,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        self.exchanges[exchange_id] = Exchange(
+            exchange_id, line_no, quantity, received_at_node_id, replacement
+        )
+        self._paid_per_line[replacement.line_no] = paid_fen
 
     def refund(self, refund_id: str, amount_fen: Fen, occurred_at: datetime, actor: str) -> None:
         """Pays money back for a cancellation after payment or for returned units."""

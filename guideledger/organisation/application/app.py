@@ -376,6 +376,11 @@ class OrganisationApplication(LedgerApplication):
     def group_of_brand(self, brand_id: UUID, field: str = "brand_id") -> UUID:
         return self.fact(Brand, brand_id, field).group_id
 
+    def require_member_of_brands_group(self, member_id: UUID, brand_id: UUID) -> None:
+        """A member buys from, and is bound in, the brands of their own group only."""
+        group_id = self.fact(Member, member_id, "member_id").group_id
+        self._require_in_group(brand_id, group_id, "member_id")
+
     def _require_in_group(self, brand_id: UUID, group_id: UUID, field: str) -> None:
         if self.group_of_brand(brand_id) != group_id:
             raise RuleViolated(f"{field} belongs to another group", field=field)
