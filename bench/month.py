@@ -40,7 +40,11 @@ from guideledger.attribution.domain.rules import (
 )
 from guideledger.commissions.domain.ledger import CommissionAccrual, StatementLine
 from guideledger.commissions.domain.rules import Payee
-from guideledger.commissions.domain.settlement import BrandPeriodClose, SettlementPeriod
+from guideledger.commissions.domain.settlement import (
+    BrandPeriodClose,
+    SettlementPeriod,
+    accrual_lines,
+)
 from guideledger.composition import Ledger
 from guideledger.eventstore.application import LedgerApplication
 from guideledger.fulfilment.domain.routing import AllocatedLine, Allocation, RoutingDecision
@@ -166,7 +170,7 @@ class MonthWriter:
             posting_id = f"maturity:{accrual.id}:{accrual.version + 1}"
             posting = accrual.mature(self.brand.period_of(matured_at), matured_at, posting_id)
             if posting is not None:
-                for payee, line in accrual.statement_lines(posting):
+                for payee, line in accrual_lines(accrual, posting):
                     self._add_line(payee, self.brand.period_of(matured_at), line)
 
     def _return_one(

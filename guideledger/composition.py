@@ -16,8 +16,7 @@ from guideledger.attribution.application.bindings import Bindings
 from guideledger.attribution.application.projections import MemberBindings
 from guideledger.commissions.application.app import CommissionApplication
 from guideledger.commissions.application.audit import ReplayParts, SettlementAudit
-from guideledger.commissions.application.commission_view import CommissionView
-from guideledger.commissions.application.versions import CommissionViewVersions
+from guideledger.commissions.application.candidates import CommissionViews
 from guideledger.commissions.application.views import (
     CommissionsDue,
     HeldLines,
@@ -84,7 +83,7 @@ class Ledger:
     commissions: CommissionApplication
     projections: ProjectionRunner
     rankings: Rankings
-    commission_views: CommissionViewVersions
+    commission_views: CommissionViews
     audit_parts: AuditParts
 
     def settlement_audit(self) -> SettlementAudit:
@@ -229,21 +228,11 @@ def _register_followers(
 
 def _commission_views(
     projections: ProjectionRunner, commissions: CommissionApplication
-) -> CommissionViewVersions:
-    """The commission view's versions; a read first lets the commission process accrue
-    the orders paid, since the view folds the commission log."""
-    return CommissionViewVersions(
+) -> CommissionViews:
+    """The serving commission view and the brands' candidates; a read first lets the
+    commission process accrue the orders paid, since the views fold the commission log."""
+    return CommissionViews(
         projections,
         commissions,
-        partial(commission_view, commissions),
         accrue_paid=partial(projections.process, CommissionProcess.name),
     )
-
-
-def commission_view(
-    commissions: CommissionApplication, version: int, rules_version: int | None
-) -> CommissionView:
-    """Version `version` of the commission view, under each brand's published rules
-    `rules_version` (a brand that has none, or None: the rules in force at payment)."""
-    rules = {} if rules_version is None else commissions.rules_published_as(rules_version)
-    return CommissionView(version, rules)

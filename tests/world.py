@@ -14,6 +14,7 @@ from guideledger.kernel.values import GeoPoint
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
 from guideledger.orders.domain.payments import ProviderPayment
 from guideledger.organisation.domain.group import Group
+from guideledger.organisation.domain.members import Member
 from guideledger.organisation.domain.units import NodeKind, StoreOwnership
 
 GROUP_ID = Group.create_id("ACME-GROUP")
@@ -52,13 +53,14 @@ def build_world(
     ledger: Ledger,
     stocked: bool = True,
     cadence: SettlementCadence = SettlementCadence.MONTHLY,
+    code: str = "ACME",
 ) -> World:
-    """A brand with two stores and a warehouse; `stocked` puts 20 of each SKU in the first store."""
+    """A brand with two stores and a warehouse; `stocked` puts 20 of each SKU in the first store.
+    Another `code` makes another brand of the group, with the group's same member."""
     org = ledger.organisation
     group_id = ensure_group(ledger)
-    brand_id = org.register_brand(
-        ADMIN, group_id, "ACME", "Acme Sport", "Asia/Shanghai", cadence
-    ).id
+    name = "Acme Sport" if code == "ACME" else f"{code} Sport"
+    brand_id = org.register_brand(ADMIN, group_id, code, name, "Asia/Shanghai", cadence).id
     region_id = org.register_region(ADMIN, brand_id, "R-EAST", "East").id
     district_id = org.register_district(ADMIN, brand_id, region_id, "D-SH", "Shanghai").id
     branch_id = org.register_branch(ADMIN, brand_id, "EAST", "East China").id
@@ -98,9 +100,11 @@ def build_world(
         ).id
         for n, price in enumerate(PRICES, start=1)
     )
-    member_id = org.register_member(
-        ADMIN, group_id=group_id, member_no="M0001", name="Li Lei", phone="13800000001"
-    ).id
+    member_id = Member.create_id(group_id, "M0001")
+    if not org.exists(Member, member_id):
+        org.register_member(
+            ADMIN, group_id=group_id, member_no="M0001", name="Li Lei", phone="13800000001"
+        )
     world = World(
         brand_id,
         branch_id,

@@ -39,12 +39,17 @@ from guideledger.api.demo import (
     load_demo,
     settle_demo,
 )
-from guideledger.api.routers.commissions import statement_as_csv, statement_view
+from guideledger.api.routers.commissions import (
+    PublishCommissionPolicy,
+    statement_as_csv,
+    statement_view,
+)
 from guideledger.bootstrap import bootstrap
+from guideledger.commissions.domain.rules import CommissionPolicy
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command
 from guideledger.eventstore.recorder import events_after
-from guideledger.kernel.errors import DomainError
+from guideledger.kernel.errors import DomainError, InvalidValue
 from guideledger.kernel.values import natural_id
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.group import Group
@@ -356,34 +361,52 @@ def audit(
 
 @cli.command()
 def rebuild(
-    brand: Annotated[str, typer.Option(help="Show the diff for this brand's code")],
+    brand: Annotated[str, typer.Option(help="The brand's code, e.g. GL-SPORT")],
     group: GroupCode = GROUP_CODE,
-    rules_version: Annotated[
-        int | None, typer.Option(help="Commission rules version; default: in force at payment")
+    proposal: Annotated[
+        Path | None,
+        typer.Option(
+            help="Commission rules to preview, as JSON (a body of POST /brands/{id}/"
+            "commission-policies); default: the rules as published",
+            exists=True,
+            dir_okay=False,
+        ),
     ] = None,
 ) -> None:
-    """Build a candidate commission view from event zero beside the serving one and show
-    what would change; promote or discard it with the API."""
+    """Build the brand's candidate commission view from event zero beside the serving one and
+    show what would change; promote or discard it with the API."""
     with bootstrap(Settings()) as ledger:
+        brand_id = _brand_id(group, brand)
+        draft = None if proposal is None else _proposal(proposal, ledger)
         total = events_after(ledger.commissions.recorder)
         with _progress() as track:
-            candidate = ledger.commission_views.rebuild(rules_version, track("rebuilding", total))
+            candidate = ledger.commission_views.rebuild(brand_id, draft, track("rebuilding", total))
         table = Table("payee", "period", "old fen", "new fen", "difference", "orders", "booked in")
-        for line in ledger.commission_views.diff(_brand_id(group, brand)):
+        for line in ledger.commission_views.diff(brand_id):
             table.add_row(
                 line.payee,
                 line.period,
                 str(line.old_fen),
                 str(line.new_fen),
                 str(line.difference_fen),
-                str(line.orders_affected),
+                str(len(line.orders)),
                 line.correction_period,
             )
         console.print(table)
+        base = f"/brands/{brand_id}/commission-view"
         console.print(
-            f"Candidate version {candidate} is built. Promote: POST /read-models/"
-            "commission-view/promote; discard: POST /read-models/commission-view/discard."
+            f"Candidate {candidate.built} of {brand} is built. "
+            f"Promote: POST {base}/promote; discard: POST {base}/discard."
         )
+
+
+def _proposal(path: Path, ledger: Ledger) -> CommissionPolicy:
+    try:
+        body = PublishCommissionPolicy.model_validate_json(path.read_bytes())
+    except ValidationError as invalid:
+        reason = invalid.errors()[0]["msg"]
+        raise InvalidValue(f"{path} holds no commission rules: {reason}") from None
+    return body.draft(ledger.clock.now())
 
 
 AsOf = Annotated[

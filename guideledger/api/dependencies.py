@@ -21,7 +21,7 @@ from guideledger.attribution.application.attribution_desk import AttributionDesk
 from guideledger.attribution.application.bindings import Bindings
 from guideledger.commissions.application.app import CommissionApplication
 from guideledger.commissions.application.audit import SettlementAudit
-from guideledger.commissions.application.versions import CommissionViewVersions
+from guideledger.commissions.application.candidates import CommissionViews
 from guideledger.composition import Ledger
 from guideledger.engagement.application.app import EngagementApplication
 from guideledger.eventstore.application import Clock
@@ -117,7 +117,7 @@ async def get_rankings(request: Request) -> Rankings:
     return _ledger(request).rankings
 
 
-async def get_commission_views(request: Request) -> CommissionViewVersions:
+async def get_commission_views(request: Request) -> CommissionViews:
     return _ledger(request).commission_views
 
 
@@ -146,7 +146,7 @@ CommissionsDep = Annotated[CommissionApplication, Depends(get_commissions)]
 SettlementAuditDep = Annotated[SettlementAudit, Depends(get_settlement_audit)]
 ProjectionsDep = Annotated[ProjectionRunner, Depends(get_projections)]
 RankingsDep = Annotated[Rankings, Depends(get_rankings)]
-CommissionViewsDep = Annotated[CommissionViewVersions, Depends(get_commission_views)]
+CommissionViewsDep = Annotated[CommissionViews, Depends(get_commission_views)]
 OwnersDep = Annotated[Owners, Depends(get_owners)]
 
 

@@ -386,6 +386,11 @@ class LedgerApplication(Application[UUID]):
         pending.outcome = first
         return first is not None
 
+    def first_outcome(self, command: Command) -> CommandResult | None:
+        """The first outcome of a command sent again with its idempotency key, if it ran:
+        what a command of several steps answers before taking any."""
+        return None if command.idempotency is None else self._first_outcome(command.idempotency)
+
     def _first_outcome(self, key: IdempotencyKey) -> CommandResult | None:
         """The first outcome of the key's command, if it has run.
 

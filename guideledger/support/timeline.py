@@ -44,6 +44,7 @@ POSTED = (
     CommissionAccrual.Matured,
     CommissionAccrual.Reversed,
     CommissionAccrual.Reaccrued,
+    CommissionAccrual.Corrected,
 )
 
 

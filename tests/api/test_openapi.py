@@ -17,8 +17,8 @@ def test_every_operation_has_an_id_a_tag_and_documented_problems(client: TestCli
 
 
 # Writes that are not commands: a query sent by POST, and naturally idempotent sweeps.
-# Operations, and read model versions guarded by compare-and-set (a repeat is refused).
-# The sandbox clock moved again to where it is stays there.
+# Operations, and a brand's candidate commission view guarded by compare-and-set (a repeat
+# is refused; it writes no event). The sandbox clock moved again to where it is stays there.
 NOT_COMMANDS = {
     "moveSandboxClock",
     "dryRunRouting",
@@ -26,7 +26,6 @@ NOT_COMMANDS = {
     "expireUnpaidOrders",
     "matureCommissions",
     "rebuildCommissionView",
-    "promoteCommissionView",
     "discardCommissionView",
 }
 

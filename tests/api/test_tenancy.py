@@ -27,10 +27,6 @@ CROSS_TENANT = {
     "getGroup",
     "expireUnpaidOrders",
     "matureCommissions",
-    "getCommissionViewVersions",
-    "rebuildCommissionView",
-    "promoteCommissionView",
-    "discardCommissionView",
     "getSandboxClock",  # the sandbox's clock is every tenant's
     "moveSandboxClock",
 }

@@ -1,9 +1,12 @@
-"""The commission view and its blue/green rebuild: the serving version follows the
-ledger; a candidate under other rules is built beside it, diffed, promoted or discarded."""
+"""The commission view and a brand's candidate: the serving view follows the ledger; a
+candidate under the brand's rules as they stand after a change is built beside it, diffed,
+promoted (the difference booked) or discarded."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from uuid import UUID
 
@@ -13,7 +16,7 @@ from eventsourcing.persistence import StoredEvent
 from guideledger.bootstrap import bootstrap
 from guideledger.commissions.application.app import CommissionApplication
 from guideledger.commissions.domain.ledger import CommissionAccrual
-from guideledger.commissions.domain.rules import CommissionPolicy, Payee, PayeeLevel, RateRule
+from guideledger.commissions.domain.rules import Payee, PayeeLevel
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command
 from guideledger.kernel.errors import Conflict, NotFound
@@ -25,8 +28,9 @@ from tests.app.test_commissions_app import (
     mature_and_close_november,
     without_bonus,
 )
+from tests.app.test_rule_changes import NOVEMBER_1, guide_rate
 from tests.stored_json import as_stored_in_json
-from tests.world import ADMIN, World, build_world
+from tests.world import ADMIN, World, build_world, event_count
 
 GUIDE_AT_5_PERCENT = 1585  # 31,700 fen at 500 basis points
 
@@ -34,12 +38,6 @@ GUIDE_AT_5_PERCENT = 1585  # 31,700 fen at 500 basis points
 def view(ledger: Ledger, world: World, period: str) -> dict[str, int]:
     rows = ledger.commission_views.serving(world.brand_id, period)
     return {row["payee"]: row["amount_fen"] for row in rows}
-
-
-def publish_guide_rate(ledger: Ledger, world: World, clock: ManualClock, rate_bp: int) -> int:
-    rates = (RateRule(PayeeLevel.GUIDE, rate_bp), RateRule(PayeeLevel.STORE, 100))
-    policy = CommissionPolicy(rates=rates, top_guide_bonus_fen=0, effective_from=clock.now())
-    return ledger.commissions.publish_policy(ADMIN, world.brand_id, policy).version
 
 
 def test_the_serving_view_equals_what_the_ledger_accrued_net_of_returns(
@@ -57,48 +55,46 @@ def test_the_serving_view_equals_what_the_ledger_accrued_net_of_returns(
     assert shown == {k: v for k, v in accrual.outstanding.items() if v}
 
 
-def test_rebuild_under_new_rules_diffs_then_promotes_atomically(
+def test_a_candidate_under_a_proposal_is_diffed_then_promoted_into_the_serving_view(
     ledger: Ledger, clock: ManualClock
 ) -> None:
     world = build_world(ledger)
     without_bonus(ledger, world, clock)
-    delivered_order(ledger, world)
-    delivered_order(ledger, world)
+    first, second = delivered_order(ledger, world), delivered_order(ledger, world)
     before = view(ledger, world, "2026-11")
-    new_rules = publish_guide_rate(ledger, world, clock, 500)
 
-    candidate = ledger.commission_views.rebuild(new_rules)
+    ledger.commission_views.rebuild(world.brand_id, guide_rate(500, clock.now()))
     with pytest.raises(Conflict):
-        ledger.commission_views.rebuild(new_rules)
+        ledger.commission_views.rebuild(world.brand_id)
     ledger.commission_views.wait()
-    assert view(ledger, world, "2026-11") == before  # the serving version still serves
+    assert view(ledger, world, "2026-11") == before  # the serving view still serves
 
     guide = guide_key(world)
     lines = {line.payee: line for line in ledger.commission_views.diff(world.brand_id)}
     assert (lines[guide].old_fen, lines[guide].new_fen) == (2 * 951, 2 * GUIDE_AT_5_PERCENT)
     assert lines[guide].difference_fen == 2 * (GUIDE_AT_5_PERCENT - 951)
-    assert lines[guide].orders_affected == 2
+    assert {order.order_id for order in lines[guide].orders} == {first, second}
+    assert lines[guide].orders[0].difference_fen == GUIDE_AT_5_PERCENT - 951
     assert lines[guide].correction_period == "2026-11"
     district = Payee(PayeeLevel.DISTRICT, world.district_id).key
     assert lines[district].new_fen == 0  # the new rules pay districts nothing
 
-    promoted = ledger.commission_views.promote()
-    assert promoted.serving == candidate
+    ledger.commission_views.promote(ADMIN, world.brand_id)
     assert view(ledger, world, "2026-11")[guide] == 2 * GUIDE_AT_5_PERCENT
+    assert ledger.commission_views.candidate_names() == set()
     with pytest.raises(NotFound):
-        ledger.commission_views.promote()
+        ledger.commission_views.promote(ADMIN, world.brand_id)
 
 
 def test_a_closed_periods_difference_is_due_in_the_next_open_period(
     ledger: Ledger, clock: ManualClock
 ) -> None:
     world = build_world(ledger)
-    without_bonus(ledger, world, clock)
     delivered_order(ledger, world)
+    ledger.commissions.publish_policy(ADMIN, world.brand_id, guide_rate(500, NOVEMBER_1))
     mature_and_close_november(ledger, world, clock)
-    new_rules = publish_guide_rate(ledger, world, clock, 500)
 
-    ledger.commission_views.rebuild(new_rules)
+    ledger.commission_views.rebuild(world.brand_id)  # the rules as published
     ledger.commission_views.wait()
     [guide] = [
         d for d in ledger.commission_views.diff(world.brand_id) if d.payee == guide_key(world)
@@ -106,18 +102,19 @@ def test_a_closed_periods_difference_is_due_in_the_next_open_period(
     assert (guide.period, guide.correction_period) == ("2026-11", "2026-12")
 
 
-def test_discarding_a_candidate_keeps_the_serving_version(
+def test_discarding_a_candidate_keeps_the_serving_view_and_books_nothing(
     ledger: Ledger, clock: ManualClock
 ) -> None:
     world = build_world(ledger)
     delivered_order(ledger, world)
-    before = view(ledger, world, "2026-11")
-    ledger.commission_views.rebuild(publish_guide_rate(ledger, world, clock, 500))
+    before, events = view(ledger, world, "2026-11"), event_count(ledger)
+    ledger.commission_views.rebuild(world.brand_id, guide_rate(500, NOVEMBER_1))
     ledger.commission_views.wait()
-    kept = ledger.commission_views.discard()
-    assert kept.serving == 1
-    assert kept.candidate is None
+    kept = ledger.commission_views.discard(world.brand_id)
+    assert kept.number == 1
+    assert ledger.commission_views.candidate(world.brand_id).number is None
     assert view(ledger, world, "2026-11") == before
+    assert event_count(ledger) == events
     with pytest.raises(NotFound):
         ledger.commission_views.diff(world.brand_id)
 
@@ -155,11 +152,11 @@ def test_a_corrected_order_shows_what_the_ledger_reaccrued_and_a_candidate_recom
     assert shown[new_guide] == 774  # 951 x 25,800 / 31,700
     assert guide_key(world) not in shown  # the first guide gave it all back
 
-    ledger.commission_views.rebuild(publish_guide_rate(ledger, world, clock, 500))
+    ledger.commission_views.rebuild(world.brand_id, guide_rate(500, clock.now()))
     ledger.commission_views.wait()
     lines = {line.payee: line for line in ledger.commission_views.diff(world.brand_id)}
     assert (lines[new_guide].old_fen, lines[new_guide].new_fen) == (774, 1290)  # 1585 pro rata
-    assert lines[new_guide].orders_affected == 1
+    assert [order.order_id for order in lines[new_guide].orders] == [order_id]
 
 
 def without_facts(commissions: CommissionApplication, stored: StoredEvent) -> StoredEvent:
@@ -167,47 +164,53 @@ def without_facts(commissions: CommissionApplication, stored: StoredEvent) -> St
     that was before events were stored by their declared types, too)."""
     state = json.loads(as_stored_in_json(commissions, stored).state)
     state.pop("facts", None)
-    return StoredEvent(
-        originator_id=stored.originator_id,
-        originator_version=stored.originator_version,
-        topic=stored.topic,
-        state=json.dumps(state).encode(),
-    )
+    return replace(stored, state=json.dumps(state).encode())
 
 
-def as_recorded_before_the_facts(source: Ledger, clock: ManualClock) -> Ledger:
-    """A ledger holding the source's organisation and its commission log as it would have
-    been stored before the facts were recorded."""
+def without_paid_at(commissions: CommissionApplication, stored: StoredEvent) -> StoredEvent:
+    """A commission event as stored before the order's facts named when it was paid."""
+    state = json.loads(as_stored_in_json(commissions, stored).state)
+    if "facts" in state:
+        state["facts"]["_data_"].pop("paid_at")
+    return replace(stored, state=json.dumps(state).encode())
+
+
+Rewrite = Callable[[CommissionApplication, StoredEvent], StoredEvent]
+
+
+def as_recorded_before(source: Ledger, clock: ManualClock, rewrite: Rewrite) -> Ledger:
+    """A ledger holding the source's organisation and its commission log as `rewrite` says
+    it would have been stored before."""
     copy = bootstrap(Settings(persistence=Persistence.MEMORY), clock)
-    for source_app, copy_app, rewrite in (
+    for source_app, copy_app, rewritten in (
         (source.organisation, copy.organisation, lambda stored: stored),
-        (source.commissions, copy.commissions, partial(without_facts, source.commissions)),
+        (source.commissions, copy.commissions, partial(rewrite, source.commissions)),
     ):
         logged = source_app.recorder.select_notifications(start=1, limit=100_000)
-        copy_app.recorder.insert_events([rewrite(n) for n in logged])
+        copy_app.recorder.insert_events([rewritten(n) for n in logged])
     return copy
 
 
-def test_accruals_recorded_before_their_facts_show_and_balance_as_recorded(
-    clock: ManualClock,
+@pytest.mark.parametrize("rewrite", [without_facts, without_paid_at])
+def test_accruals_recorded_before_their_facts_named_the_payment_show_and_balance_as_recorded(
+    clock: ManualClock, rewrite: Rewrite
 ) -> None:
     with bootstrap(Settings(persistence=Persistence.MEMORY), clock) as ledger:
         world = build_world(ledger)
         without_bonus(ledger, world, clock)
         delivered_order(ledger, world)
         corrected_after_a_partial_refund(ledger, world)
-        new_rules = publish_guide_rate(ledger, world, clock, 500)
         stored = ledger.commissions.recorder.select_notifications(start=1, limit=100_000)
         decoded = map(ledger.commissions.mapper.to_domain_event, stored)
         assert any("facts" in vars(event) for event in decoded)
-        with as_recorded_before_the_facts(ledger, clock) as old:
+        with as_recorded_before(ledger, clock, rewrite) as old:
             assert view(old, world, "2026-11") == view(ledger, world, "2026-11")
             assert old.commissions.trial_balance(world.brand_id) == (
                 ledger.commissions.trial_balance(world.brand_id)
             )
-            old.commission_views.rebuild(new_rules)
+            old.commission_views.rebuild(world.brand_id, guide_rate(500, clock.now()))
             old.commission_views.wait()
             assert old.commission_views.diff(world.brand_id) == []  # nothing to recompute from
             report = old.settlement_audit().run(world.brand_id, "2026-11")
             assert report.clean
-            assert report.accruals_checked == 0  # taken as recorded
+            assert (report.accruals_checked == 0) is (rewrite is without_facts)

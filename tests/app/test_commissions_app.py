@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import pytest
 
@@ -37,7 +38,7 @@ def without_bonus(ledger: Ledger, world: World, clock: ManualClock) -> None:
     ledger.commissions.publish_policy(ADMIN, world.brand_id, policy)
 
 
-def delivered_order(ledger: Ledger, world: World) -> object:
+def delivered_order(ledger: Ledger, world: World) -> UUID:
     order_id = place_order(ledger, world).id
     pay(ledger, order_id)
     ledger.orders.ship(FRONTEND, order_id, "p1", world.store_id, {1: 2, 2: 1})

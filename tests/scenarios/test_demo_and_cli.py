@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -127,13 +128,16 @@ def test_audit_and_rebuild_commands_report_with_progress(data_dir: Path) -> None
     assert "statements match the replay to the fen" in audited.output
     assert "events/s" in audited.output
 
-    refused = runner.invoke(cli, ["rebuild", "--brand", BRAND_CODE, "--rules-version", "9"])
+    proposal = data_dir / "proposal.json"
+    rates = [{"level": "guide", "rate_bp": 500}]
+    proposal.write_text(json.dumps({"rates": rates, "effective_from": f"{period}-02T00:00:00Z"}))
+    refused = runner.invoke(cli, ["rebuild", "--brand", BRAND_CODE, "--proposal", str(proposal)])
     assert refused.exit_code == 1
-    assert "refused: no brand has published commission rules version 9" in refused.output
+    assert f"would reach {period}, which is closed" in " ".join(refused.output.split())
 
     rebuilt = runner.invoke(cli, ["rebuild", "--brand", BRAND_CODE])
     assert rebuilt.exit_code == 0, rebuilt.output
-    assert "Candidate version 2 is built" in rebuilt.output
+    assert f"Candidate 1 of {BRAND_CODE} is built" in rebuilt.output
     assert "difference" in rebuilt.output  # the diff's table, empty under the same rules
 
 

@@ -19,6 +19,7 @@ from guideledger.commissions.domain.earnings import (
     OrderFacts,
     accrual_shares,
     earned,
+    net_of_returns,
     payees_of,
     pro_rata,
 )
@@ -26,7 +27,6 @@ from guideledger.commissions.domain.ledger import (
     CommissionAccrual,
     LedgerError,
     StatementLine,
-    net_of_returns,
 )
 from guideledger.commissions.domain.rules import (
     Account,

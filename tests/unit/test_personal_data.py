@@ -69,6 +69,7 @@ NOT_PERSONAL = {
     "CandidateOutcome.kind": VOCABULARY,
     "CandidateOutcome.reason": "routing's own explanation",
     "CommissionAccrual.Accrued.paid_event": OWN_ID,
+    "CommissionAccrual.Corrected.deltas": "payees: a level and an id",
     "CommissionAccrual.DeliveryRecorded.delivered_event": OWN_ID,
     "CommissionAccrual.Matured.period": DAY,
     "CommissionAccrual.Reversed.deltas": "payee levels",

@@ -12,7 +12,7 @@ from uuid import uuid4
 from guideledger.commissions.domain.earnings import CrossBranchShipment, OrderFacts
 from guideledger.commissions.domain.ledger import CommissionAccrual, StatementLine
 from guideledger.commissions.domain.rules import Bucket, Payee, PayeeLevel, Posting
-from guideledger.commissions.domain.settlement import SettlementPeriod
+from guideledger.commissions.domain.settlement import SettlementPeriod, accrual_lines
 from tests.unit.test_commission_rules import (
     BRAND,
     GUIDE,
@@ -43,7 +43,7 @@ def matured(accrual_facts: OrderFacts) -> tuple[CommissionAccrual, Posting]:
 
 
 def lines_by_payee(accrual: CommissionAccrual, posting: Posting) -> dict[str, StatementLine]:
-    lines = accrual.statement_lines(posting)
+    lines = accrual_lines(accrual, posting)
     found = {payee.key: line for payee, line in lines}
     assert len(found) == len(lines), "one line per payee"
     return found
@@ -51,7 +51,7 @@ def lines_by_payee(accrual: CommissionAccrual, posting: Posting) -> dict[str, St
 
 def test_a_share_a_store_holds_is_a_line_of_the_stores_statement_outside_its_total() -> None:
     accrual, posting = matured(replace(facts(), payees=(HELD_GUIDE, STORE_PAYEE)))
-    lines = accrual.statement_lines(posting)
+    lines = accrual_lines(accrual, posting)
     assert {payee for payee, _ in lines} == {STORE_PAYEE}  # the guide waits for the hand-back
     own, held = (line for _, line in lines)
     assert (own.amount_fen, own.held, own.in_total) == (300, None, True)

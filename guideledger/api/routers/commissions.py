@@ -56,7 +56,22 @@ class PublishCommissionPolicy(StrictModel):
     top_guide_percent: int = Field(default=5, strict=True, ge=0, le=100)
     top_guide_bonus_fen: int = Field(default=50_000, strict=True, ge=0, le=10**9)
     return_window_days: int = Field(default=7, strict=True, ge=0, le=90)
-    effective_from: AwareDatetime | None = Field(default=None, description="Defaults to now")
+    effective_from: AwareDatetime | None = Field(
+        default=None,
+        description="Defaults to the instant the request is accepted; may be in the past "
+        "while every settlement period it reaches is open",
+    )
+
+    def draft(self, now: datetime) -> CommissionPolicy:
+        """The rules asked for, effective from `effective_from` or else `now`."""
+        return CommissionPolicy(
+            rates=tuple(RateRule(r.level, r.rate_bp, r.category, r.channel) for r in self.rates),
+            fulfilment_fee_bp=self.fulfilment_fee_bp,
+            top_guide_percent=self.top_guide_percent,
+            top_guide_bonus_fen=self.top_guide_bonus_fen,
+            return_window_days=self.return_window_days,
+            effective_from=self.effective_from or now,
+        )
 
 
 class CommissionPolicyView(BaseModel):
@@ -67,6 +82,18 @@ class CommissionPolicyView(BaseModel):
     top_guide_percent: int
     top_guide_bonus_fen: int
     return_window_days: int
+
+    @classmethod
+    def of(cls, policy: CommissionPolicy) -> CommissionPolicyView:
+        return cls(
+            version=policy.version,
+            effective_from=policy.effective_from,
+            rates=[RateView(**vars(r)) for r in policy.rates],
+            fulfilment_fee_bp=policy.fulfilment_fee_bp,
+            top_guide_percent=policy.top_guide_percent,
+            top_guide_bonus_fen=policy.top_guide_bonus_fen,
+            return_window_days=policy.return_window_days,
+        )
 
 
 class Closed(BaseModel):
@@ -89,6 +116,9 @@ class StatementLineView(BaseModel):
     description: str
     order_id: UUID | None
     rule_version: int | None
+    previous_rule_version: int | None = Field(
+        default=None, description="A correction's: the rule version it replaced"
+    )
     posting_id: str | None
     source_events: list[str]
     held_for: UUID | None = Field(
@@ -125,6 +155,7 @@ class StatementView(BaseModel):
                     description=line.description,
                     order_id=line.order_id,
                     rule_version=line.rule_version,
+                    previous_rule_version=line.previous_rule_version,
                     posting_id=line.posting_id,
                     source_events=list(line.source_events),
                     held_for=line.held.held_for if line.held else None,
@@ -162,14 +193,7 @@ def publish_commission_policy(
     clock: ClockDep,
     command: CommandDep,
 ) -> Accepted:
-    draft = CommissionPolicy(
-        rates=tuple(RateRule(r.level, r.rate_bp, r.category, r.channel) for r in body.rates),
-        fulfilment_fee_bp=body.fulfilment_fee_bp,
-        top_guide_percent=body.top_guide_percent,
-        top_guide_bonus_fen=body.top_guide_bonus_fen,
-        return_window_days=body.return_window_days,
-        effective_from=body.effective_from or clock.now(),
-    )
+    draft = body.draft(clock.now())
     return Accepted.of(
         commissions.publish_policy(
             command, brand_id, draft, effective_now=body.effective_from is None
@@ -183,18 +207,7 @@ def publish_commission_policy(
     dependencies=[Depends(anyone)],
 )
 def commission_policies(brand_id: UUID, commissions: CommissionsDep) -> list[CommissionPolicyView]:
-    return [
-        CommissionPolicyView(
-            version=p.version,
-            effective_from=p.effective_from,
-            rates=[RateView(**vars(r)) for r in p.rates],
-            fulfilment_fee_bp=p.fulfilment_fee_bp,
-            top_guide_percent=p.top_guide_percent,
-            top_guide_bonus_fen=p.top_guide_bonus_fen,
-            return_window_days=p.return_window_days,
-        )
-        for p in commissions.policies(brand_id)
-    ]
+    return [CommissionPolicyView.of(policy) for policy in commissions.policies(brand_id)]
 
 
 @router.post(

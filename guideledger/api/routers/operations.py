@@ -74,11 +74,11 @@ def _lags(projections: ProjectionRunner, names: Iterable[str]) -> list[Projectio
 )
 def ready(projections: ProjectionsDep, views: CommissionViewsDep) -> Response:
     """The event stores answer and every read model serving reads is within 30 s of its
-    events. A candidate version of the commission view serves none until it is promoted,
-    so one being built from event zero is not waited for."""
+    events. A brand's candidate commission view serves none (promoting it books its
+    difference), so one being built from event zero is not waited for."""
     try:
-        candidate = views.candidate_name()
-        lags = _lags(projections, [n for n in list(projections.projections) if n != candidate])
+        candidates = views.candidate_names()
+        lags = _lags(projections, [n for n in list(projections.projections) if n not in candidates])
     except Exception:
         body = Readiness(status="unavailable", stores="unreachable", projections=[])
         return JSONResponse(body.model_dump(), status_code=503)

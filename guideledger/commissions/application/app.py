@@ -4,7 +4,8 @@ regions and branches earn, settled per month or quarter into statements.
 Order facts reach it through `CommissionProcess` (paid → accrue, delivered →
 start the return window, returned or cancelled → reverse, attribution
 corrected → move to the new payees: `Accruals`). Maturing and closing are
-commands run for an instant, by a scheduler or the CLI (`PeriodClosing`). The
+commands run for an instant, by a scheduler or the CLI (`PeriodClosing`). A change
+of a brand's rules is booked as corrections of the orders it changes (`RuleChanges`). The
 rules themselves are the domain's (`commissions.domain`): these commands read,
 call them and save.
 """
@@ -17,6 +18,7 @@ from uuid import UUID
 
 from guideledger.commissions.application.accruals import Accruals
 from guideledger.commissions.application.closing import PeriodClosing
+from guideledger.commissions.application.rule_changes import RuleChanges
 from guideledger.commissions.application.views import (
     LEDGER_BALANCES,
     SETTLEMENT_PERIODS,
@@ -36,7 +38,7 @@ from guideledger.commissions.domain.rules import (
 from guideledger.commissions.domain.settlement import SettlementPeriod
 
 
-class CommissionApplication(Accruals, PeriodClosing):
+class CommissionApplication(Accruals, PeriodClosing, RuleChanges):
     name = "commissions"
     value_types = (
         Payee,

@@ -62,6 +62,7 @@ from guideledger.commissions.application.audit_lines import (
     StatementDigests,
     StatementKey,
     StatementLines,
+    correction_mismatches,
     event_id,
 )
 from guideledger.commissions.domain.earnings import accrual_shares
@@ -73,6 +74,7 @@ from guideledger.eventstore.log import AggregateLog, IdRange, Kinds, LoggedEvent
 
 LINE_KINDS = {
     PostingKind.MATURITY,
+    PostingKind.CORRECTION,
     PostingKind.REVERSAL,
     PostingKind.CLAWBACK,
     PostingKind.HANDBACK,
@@ -369,6 +371,9 @@ class _Replay:
             source = read.posting.source_events if read.posting else ()
             self._check(read, replica, (event, *source))
         again = self._posting_again(replica, logged, read)
+        if self.check_accruals and isinstance(read, CommissionAccrual.Corrected):
+            events = (event, *read.posting.source_events)
+            self.accrual_mismatches += correction_mismatches(read.posting, again, events)
         if again is not None:
             self._lines_of(again, (event, *again.source_events), logged.id)
 
@@ -391,6 +396,14 @@ class _Replay:
                 posting_id=stored.posting_id,
                 source_event=stored.source_events[0],
                 clawback=stored.kind is PostingKind.CLAWBACK,
+            )
+        elif isinstance(read, CommissionAccrual.Corrected):
+            again = replica.correct(
+                self._rules(replica.brand_id, read.rule_version),
+                period=read.posting.period,
+                at=read.posting.occurred_at,
+                posting_id=read.posting.posting_id,
+                source_events=read.posting.source_events,
             )
         else:  # nothing moved, delivery recorded, re-accrued (checked apart): as recorded
             event = read if isinstance(read, Aggregate.Event) else self._event(logged)

@@ -1,4 +1,5 @@
-"""How the settlement audit compares statements: stored lines against replayed ones.
+"""How the settlement audit compares statements: stored lines against replayed ones
+(and a correction's posting against the one recomputed).
 
 First as digests, a few integers per statement however many lines it has, which add
 up across parts of a replay run apart; then, for the statements whose digests differ,
@@ -12,6 +13,8 @@ from hashlib import blake2b
 from typing import Protocol
 from uuid import UUID
 
+from guideledger.commissions.domain.rules import Posting
+
 StatementKey = tuple[str, str]  # (payee, period)
 Digest = tuple[int, int, int]  # a statement's lines: count, total, sum of line hashes
 NO_LINES: Digest = (0, 0, 0)
@@ -22,6 +25,28 @@ made into its id only if it is reported (most lines match and are never reported
 
 def event_id(event: EventRef) -> str:
     return event if isinstance(event, str) else f"{event[0]}:{event[1]}"
+
+
+def correction_mismatches(
+    stored: Posting, again: Posting | None, events: tuple[EventRef, ...]
+) -> list[Mismatch]:
+    """Each account a stored correction moved otherwise than the recomputed one (None: the
+    accrual, computed again, needed none), as owed to its owner."""
+    kept = {e.account: -e.amount_fen for e in stored.entries}
+    computed = {e.account: -e.amount_fen for e in again.entries} if again else {}
+    what = f"correction on order {stored.order_id}"
+    return [
+        Mismatch(
+            account.owner,
+            stored.period,
+            f"{what} ({account.bucket_name})",
+            kept.get(account, 0),
+            computed.get(account, 0),
+            tuple(map(event_id, events)),
+        )
+        for account in sorted(kept.keys() | computed.keys())
+        if kept.get(account, 0) != computed.get(account, 0)
+    ]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ boundary); its commands are split by concern over `Accruals` (order facts) and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from uuid import UUID
 
@@ -22,13 +22,13 @@ from guideledger.commissions.domain.rules import (
 from guideledger.commissions.domain.settlement import (
     BrandPeriodClose,
     SettlementPeriod,
+    accrual_lines,
     settlement_period_id,
 )
 from guideledger.eventstore.application import LedgerApplication, Runtime
 from guideledger.eventstore.commands import Command, CommandResult
-from guideledger.eventstore.topics import topics_of
 from guideledger.kernel.errors import NotFound
-from guideledger.kernel.policies import PolicyBook
+from guideledger.kernel.periods import PeriodClosed
 from guideledger.orders.domain.order import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.policy_books import policy_in_force, publish, published
@@ -65,7 +65,19 @@ class CommissionsBase(LedgerApplication):
         draft: CommissionPolicy,
         effective_now: bool = False,
     ) -> CommandResult:
-        return publish(self, self.organisation, command, brand_id, COMMISSION, draft, effective_now)
+        """Publishes the brand's next commission rules: now, later, or in the past while
+        every period they reach is open. Orders accrued under the rules they replace keep
+        them until a rebuild of the commission view under these is promoted."""
+        return publish(
+            self,
+            self.organisation,
+            command,
+            brand_id,
+            COMMISSION,
+            draft,
+            effective_now,
+            reach_back=self.check_reach,
+        )
 
     def policies(self, brand_id: UUID) -> list[CommissionPolicy]:
         return published(self.repository, brand_id, COMMISSION)
@@ -74,32 +86,6 @@ class CommissionsBase(LedgerApplication):
         """The rules a posting records by version (0: the defaults)."""
         versions = [p for p in self.policies(brand_id) if p.version == version]
         return versions[0] if versions else DEFAULT_COMMISSION_POLICY
-
-    def highest_rules_version(self) -> int:
-        """The highest commission rules version any brand has published (0: none has)."""
-        return max((policy.version for _, policy in self._published()), default=0)
-
-    def rules_published_as(self, version: int) -> dict[UUID, CommissionPolicy]:
-        """Each brand's commission rules version `version`, for the brands that have one."""
-        books = {book_id for book_id, policy in self._published() if policy.version == version}
-        found = {}
-        for book_id in sorted(books):
-            book = self.load(PolicyBook, book_id)
-            found[book.brand_id] = next(p for p in book.policies if p.version == version)
-        return found
-
-    def _published(self) -> Iterator[tuple[UUID, CommissionPolicy]]:
-        """Every commission rules version published, with the id of its brand's book."""
-        topics = topics_of(PolicyBook.Published)
-        position = 0
-        while batch := self.recorder.select_notifications(
-            start=position, limit=500, topics=topics, inclusive_of_start=False
-        ):
-            for notification in batch:
-                event = self.mapper.to_domain_event(notification)
-                assert isinstance(event, PolicyBook.Published)
-                yield event.originator_id, event.policy
-            position = batch[-1].id
 
     # --- the brand's calendar ------------------------------------------------------------
 
@@ -118,6 +104,18 @@ class CommissionsBase(LedgerApplication):
         while self._closed(brand_id, period):
             period = brand.period_after(period)
         return period
+
+    def check_reach(self, brand_id: UUID, effective_from: datetime, now: datetime) -> None:
+        """Rules taking effect at `effective_from` reach every period from its own to now's:
+        refused if one of them is closed, since a closed period never changes."""
+        for period in self._brand(brand_id).periods_between(effective_from, now):
+            if self._closed(brand_id, period):
+                raise PeriodClosed(
+                    f"rules taking effect at {effective_from.isoformat()} would reach "
+                    f"{period}, which is closed",
+                    period=period,
+                    effective_from=effective_from.isoformat(),
+                )
 
     def is_closed(self, brand_id: UUID, moment: datetime) -> bool:
         """Whether the brand's period containing `moment` has been closed."""
@@ -142,15 +140,20 @@ class CommissionsBase(LedgerApplication):
         if posting is None:
             return []
         return self._add_lines(
-            accrual.brand_id, self.period_of(accrual.brand_id, at), accrual.statement_lines(posting)
+            accrual.brand_id, self.period_of(accrual.brand_id, at), accrual_lines(accrual, posting)
         )
 
     def _add_lines(
-        self, brand_id: UUID, period: str, lines: Iterable[tuple[Payee, StatementLine]]
+        self,
+        brand_id: UUID,
+        period: str,
+        lines: Iterable[tuple[Payee, StatementLine]],
+        changed: dict[UUID, SettlementPeriod] | None = None,
     ) -> list[SettlementPeriod]:
         """Adds each line to its payee's `period`, or the next open one if that is closed;
-        returns the statements changed (each once, however many of the lines it got)."""
-        changed: dict[UUID, SettlementPeriod] = {}
+        returns the statements changed (each once, however many of the lines it got).
+        `changed`: the statements a command has changed so far, each of which it adds to."""
+        changed = {} if changed is None else changed
         for payee, line in lines:
             statement = self._open_statement(brand_id, payee, period, changed)
             statement.add_line(line)

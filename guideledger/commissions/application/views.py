@@ -73,6 +73,7 @@ class LedgerBalances(Projection):
         CommissionAccrual.Matured,
         CommissionAccrual.Reversed,
         CommissionAccrual.Reaccrued,
+        CommissionAccrual.Corrected,
         SettlementPeriod.Closed,
         SettlementPeriod.PaidOut,
     )
@@ -91,6 +92,7 @@ PostedOne = (
     | CommissionAccrual.Matured
     | CommissionAccrual.Reversed
     | CommissionAccrual.Reaccrued
+    | CommissionAccrual.Corrected
     | SettlementPeriod.Closed
     | SettlementPeriod.PaidOut
 )

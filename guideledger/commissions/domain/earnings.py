@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from guideledger.attribution.domain.rules import Attribution, AttributionChannel
@@ -20,7 +21,7 @@ from guideledger.commissions.domain.rules import (
     SaleLine,
     commissions,
 )
-from guideledger.kernel.money import at_rate, divide_half_up
+from guideledger.kernel.money import at_rate, divide_half_up, split
 from guideledger.orders.domain.order import Order
 
 
@@ -47,6 +48,9 @@ class OrderFacts:
     # Refunded before an attribution correction re-accrued the order: the new payees earn
     # on the rest. A first accrual is on everything paid (0), whatever came back since.
     refunded_fen: int = 0
+    # When it was paid, which decides the rules in force for it; None: accrued before the
+    # facts named the instant.
+    paid_at: datetime | None = None
 
     @classmethod
     def of(
@@ -80,6 +84,7 @@ class OrderFacts:
                 if order.is_cross_branch(allocation)
             ),
             refunded_fen=refunded_fen,
+            paid_at=order.paid_at,
         )
 
 
@@ -132,3 +137,33 @@ def accrual_shares(facts: OrderFacts, policy: CommissionPolicy) -> dict[Payee, i
     """What an accrual posts each payee under `policy`: what they earn on the sale, pro
     rata to what had not been refunded when it was accrued."""
     return pro_rata(earned(facts, policy), facts.paid_fen, facts.paid_fen - facts.refunded_fen)
+
+
+def reversal_targets(
+    accrued: Mapping[str, int], base_fen: int, returned_fen: int
+) -> dict[str, int]:
+    """What each payee gives back once `returned_fen` of `base_fen` came back: the whole
+    reversal rounded half up once, split by largest remainder; everything on a full return."""
+    if returned_fen >= base_fen:
+        return dict(accrued)
+    total = divide_half_up(sum(accrued.values()) * returned_fen, base_fen)  # base > returned ≥ 0
+    return dict(zip(accrued, split(total, list(accrued.values())), strict=True))
+
+
+def net_of_returns(accrued: Mapping[str, int], base_fen: int, returned_fen: int) -> dict[str, int]:
+    """What each payee keeps of an accrual once `returned_fen` of `base_fen` came back."""
+    given_back = reversal_targets(accrued, base_fen, returned_fen)
+    return {payee: amount - given_back[payee] for payee, amount in accrued.items()}
+
+
+def correction(
+    accrued: Mapping[str, int], outstanding: Mapping[str, int], base_fen: int, returned_fen: int
+) -> dict[str, int]:
+    """Each payee whose amount changes when an order is accrued again as `accrued` (payee
+    key → fen) with what it had: the change from what they keep (`outstanding`) to what
+    they would keep of `accrued` once `returned_fen` of `base_fen` came back."""
+    kept = net_of_returns({k: a for k, a in accrued.items() if a}, base_fen, returned_fen)
+    changes = {
+        k: kept.get(k, 0) - outstanding.get(k, 0) for k in dict.fromkeys([*kept, *outstanding])
+    }
+    return {payee: change for payee, change in changes.items() if change}

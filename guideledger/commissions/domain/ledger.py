@@ -3,8 +3,8 @@
 `CommissionAccrual` (one per order) posts what the order earns each payee,
 moves it to settleable when the return window has passed, reverses it in
 proportion to returns, and moves it to new payees when the attribution is
-corrected. Each change to a payee's settleable balance becomes a line of their
-statement (`settlement`).
+corrected, and books it again when the rules in force for it change. Each change
+to a payee's settleable balance becomes a line of their statement (`settlement`).
 
 The accrual's events carry the `OrderFacts` it was computed from, so the audit
 and the commission view compute it again from the commission log alone.
@@ -21,7 +21,12 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from guideledger.commissions.domain.earnings import OrderFacts, accrual_shares
+from guideledger.commissions.domain.earnings import (
+    OrderFacts,
+    accrual_shares,
+    correction,
+    reversal_targets,
+)
 from guideledger.commissions.domain.rules import (
     Account,
     Bucket,
@@ -31,9 +36,9 @@ from guideledger.commissions.domain.rules import (
     Posting,
     PostingKind,
     expense_account,
+    expense_posting,
 )
 from guideledger.kernel.errors import RuleViolated
-from guideledger.kernel.money import divide_half_up, split
 from guideledger.kernel.values import natural_id, require_utc
 
 
@@ -62,6 +67,7 @@ class StatementLine:
     rule_version: int | None = None
     source_events: tuple[str, ...] = field(default_factory=tuple)
     held: Account | None = None
+    previous_rule_version: int | None = None  # a correction's: the rules it replaced
 
     def __post_init__(self) -> None:
         if self.held is not None and type(self.held) is not Account:  # decoded from JSON
@@ -89,14 +95,16 @@ class CommissionAccrual(Aggregate):
     ) -> CommissionAccrual:
         """The paid order's commission under `policy`, pending in the period it was paid in."""
         shares = _shares(accrual_shares(facts, policy))
-        posting = _accrual_posting(
-            order_id,
+        posting = expense_posting(
+            f"accrual:{order_id}",
+            PostingKind.ACCRUAL,
             facts.brand_id,
-            shares,
-            policy.version,
-            facts.paid_period,
-            source_event,
-            occurred_at,
+            _pending(shares),
+            period=facts.paid_period,
+            occurred_at=require_utc(occurred_at),
+            order_id=order_id,
+            rule_version=policy.version,
+            source_events=(source_event,),
         )
         return cls(
             order_id,
@@ -145,6 +153,7 @@ class CommissionAccrual(Aggregate):
         self.matured_period: str | None = None
         self.returned_fen = 0
         self.reaccrued_by: tuple[str, ...] = ()  # the correction the payees were moved by
+        self.previous_rule_version: int | None = None  # before the latest correction
         self._start(shares, facts)
 
     def _start(self, shares: tuple[PayeeShare, ...], facts: OrderFacts | None) -> None:
@@ -218,35 +227,6 @@ class CommissionAccrual(Aggregate):
     def _record_matured(self, period: str, posting: Posting | None) -> None:
         self.matured_period = period
 
-    def statement_lines(self, posting: Posting) -> list[tuple[Payee, StatementLine]]:
-        """The line each payee's statement gets for a posting that moved their settleable
-        balance; a guide's share a store holds is a line `held` of the store's statement."""
-        lines = []
-        for account, amount in posting.settleable_credits() + posting.held_credits():
-            held = account if account.bucket is Bucket.HELD else None
-            payee = self.payees.get(account.owner) or Payee.of_key(account.owner)
-            line = StatementLine(
-                str(posting.kind),
-                amount,
-                self._description(payee, posting.kind, held),
-                posting.posting_id,
-                self.order_id,
-                self.rule_version,
-                posting.source_events,
-                held,
-            )
-            lines.append((payee, line))
-        return lines
-
-    def _description(self, payee: Payee, kind: PostingKind, held: Account | None) -> str:
-        """The order; a clawback's period, a fee for a branch that only shipped the sale."""
-        description = f"order {self.order_id}"
-        if kind is PostingKind.CLAWBACK:
-            description += f", clawed back from {self.matured_period}"
-        elif self.facts is not None and payee.key not in {p.key for p in self.facts.payees}:
-            description += ", fulfilment fee for shipping it"
-        return description if held is None else f"{description}, held for guide {held.held_for}"
-
     def reverse(
         self,
         *,
@@ -317,15 +297,16 @@ class CommissionAccrual(Aggregate):
         if any(self.outstanding.values()):
             raise LedgerError("reverse the old payees before accruing the new ones")
         shares = _shares(accrual_shares(facts, policy))
-        posting = _accrual_posting(
-            self.order_id,
+        posting = expense_posting(
+            posting_id,
+            PostingKind.ACCRUAL,
             self.brand_id,
-            shares,
-            self.rule_version,
-            period,
-            source_event,
-            at,
-            posting_id=posting_id,
+            _pending(shares),
+            period=period,
+            occurred_at=require_utc(at),
+            order_id=self.order_id,
+            rule_version=self.rule_version,
+            source_events=(source_event,),
         )
         self._record_reaccrued(shares, posting, facts)
         return posting
@@ -347,52 +328,78 @@ class CommissionAccrual(Aggregate):
         self.returned_fen = 0
         self.reaccrued_by = posting.source_events if posting else ()
 
+    def correct(
+        self,
+        policy: CommissionPolicy,
+        *,
+        period: str,
+        at: datetime,
+        posting_id: str,
+        source_events: tuple[str, ...],
+    ) -> Posting | None:
+        """Books the order again under `policy`, the rules in force when it was paid as they
+        now stand (`correction`), in the bucket the commission is in; from then on it matures
+        and reverses as accrued under `policy`. None, and nothing recorded, if no amount
+        changes."""
+        if self.facts is None:
+            raise LedgerError("an accrual recorded before its facts cannot be computed again")
+        shares = _shares(accrual_shares(self.facts, policy))
+        accrued = {s.payee.key: s.amount_fen for s in shares}
+        deltas = correction(accrued, self.outstanding, self.base_fen, self.returned_fen)
+        if not deltas:
+            return None
+        payees = {**self.payees, **{s.payee.key: s.payee for s in shares}}
+        bucket = Bucket.SETTLEABLE if self.matured else Bucket.PENDING
+        posting = expense_posting(
+            posting_id,
+            PostingKind.CORRECTION,
+            self.brand_id,
+            [(payees[key].account(bucket), delta) for key, delta in deltas.items()],
+            period=period,
+            occurred_at=require_utc(at),
+            order_id=self.order_id,
+            rule_version=policy.version,
+            source_events=source_events,
+        )
+        assert posting is not None, "a correction moves money"
+        self._record_corrected(
+            policy.version, self.rule_version, shares, deltas, posting, self.facts
+        )
+        return posting
 
-def reversal_targets(
-    accrued: Mapping[str, int], base_fen: int, returned_fen: int
-) -> dict[str, int]:
-    """What each payee gives back once `returned_fen` of `base_fen` came back: the whole
-    reversal rounded half up once, split by largest remainder; everything on a full return."""
-    if returned_fen >= base_fen:
-        return dict(accrued)
-    total = divide_half_up(sum(accrued.values()) * returned_fen, base_fen)  # base > returned ≥ 0
-    return dict(zip(accrued, split(total, list(accrued.values())), strict=True))
+    class Corrected(Aggregate.Event):
+        rule_version: int
+        previous_rule_version: int
+        shares: tuple[PayeeShare, ...]  # what the accrual posts each payee under the new rules
+        deltas: dict[str, int]  # per payee, the change in what they keep of the order
+        posting: Posting
+        facts: OrderFacts  # what the accrual was computed again from
 
-
-def net_of_returns(accrued: Mapping[str, int], base_fen: int, returned_fen: int) -> dict[str, int]:
-    """What each payee keeps of an accrual once `returned_fen` of `base_fen` came back."""
-    given_back = reversal_targets(accrued, base_fen, returned_fen)
-    return {payee: amount - given_back[payee] for payee, amount in accrued.items()}
+    @event(Corrected)
+    def _record_corrected(
+        self,
+        rule_version: int,
+        previous_rule_version: int,
+        shares: tuple[PayeeShare, ...],
+        deltas: dict[str, int],
+        posting: Posting,
+        facts: OrderFacts,
+    ) -> None:
+        outstanding = self.outstanding
+        accrued = {s.payee.key: s.amount_fen for s in shares}
+        self.payees.update({s.payee.key: s.payee for s in shares})
+        self.accrued = {key: accrued.get(key, 0) for key in dict.fromkeys([*accrued, *outstanding])}
+        self.reversed = {
+            key: amount - outstanding.get(key, 0) - deltas.get(key, 0)
+            for key, amount in self.accrued.items()
+        }
+        self.rule_version = rule_version
+        self.previous_rule_version = previous_rule_version
 
 
 def _shares(amounts: Mapping[Payee, int]) -> tuple[PayeeShare, ...]:
     return tuple(PayeeShare(payee, amount) for payee, amount in amounts.items())
 
 
-def _accrual_posting(
-    order_id: UUID,
-    brand_id: UUID,
-    shares: tuple[PayeeShare, ...],
-    rule_version: int,
-    period: str,
-    source_event: str,
-    occurred_at: datetime,
-    posting_id: str | None = None,
-) -> Posting | None:
-    entries = [
-        Entry(s.payee.account(Bucket.PENDING), -s.amount_fen) for s in shares if s.amount_fen
-    ]
-    if not entries:
-        return None
-    entries.insert(0, Entry(expense_account(brand_id), sum(s.amount_fen for s in shares)))
-    return Posting(
-        posting_id or f"accrual:{order_id}",
-        PostingKind.ACCRUAL,
-        brand_id,
-        tuple(entries),
-        period,
-        require_utc(occurred_at),
-        order_id,
-        rule_version,
-        (source_event,),
-    )
+def _pending(shares: tuple[PayeeShare, ...]) -> list[tuple[Account, int]]:
+    return [(s.payee.account(Bucket.PENDING), s.amount_fen) for s in shares]

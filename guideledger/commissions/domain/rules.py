@@ -296,6 +296,7 @@ class PostingKind(StrEnum):
     BONUS = "bonus"
     SETTLEMENT = "settlement"
     PAYOUT = "payout"
+    CORRECTION = "correction"  # an accrual booked again under changed rules
 
 
 @dataclass(frozen=True)
@@ -338,3 +339,35 @@ class Posting:
         accounts = dict.fromkeys(e.account for e in self.entries if e.account.bucket is bucket)
         moved = [(account, self.amount_to(account)) for account in accounts]
         return [(account, amount) for account, amount in moved if amount]
+
+
+def expense_posting(
+    posting_id: str,
+    kind: PostingKind,
+    brand_id: UUID,
+    credits: Sequence[tuple[Account, int]],
+    *,
+    period: str,
+    occurred_at: datetime,
+    order_id: UUID,
+    rule_version: int,
+    source_events: tuple[str, ...],
+) -> Posting | None:
+    """Each account credited its amount (debited, if negative) against the brand's
+    commission expense; None if no amount moves."""
+    entries = [Entry(account, -amount) for account, amount in credits if amount]
+    if not entries:
+        return None
+    if total := sum(amount for _, amount in credits):
+        entries.insert(0, Entry(expense_account(brand_id), total))
+    return Posting(
+        posting_id,
+        kind,
+        brand_id,
+        tuple(entries),
+        period,
+        occurred_at,
+        order_id,
+        rule_version,
+        source_events,
+    )

@@ -23,7 +23,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from guideledger.commissions.domain.ledger import LedgerError, StatementLine
+from guideledger.commissions.domain.ledger import CommissionAccrual, LedgerError, StatementLine
 from guideledger.commissions.domain.rules import (
     Account,
     Bucket,
@@ -41,6 +41,50 @@ from guideledger.kernel.values import natural_id, require_text, require_utc
 
 StatementLines = list[tuple[Payee, StatementLine]]
 """Lines for payees' statements, each with the payee whose statement gets it."""
+
+
+def accrual_lines(accrual: CommissionAccrual, posting: Posting) -> StatementLines:
+    """The line each payee's statement gets for an accrual's posting that moved their
+    settleable balance; a guide's share a store holds is a line `held` of the store's
+    statement. A correction's line names the rules it replaced."""
+    corrected = posting.kind is PostingKind.CORRECTION
+    replaced = accrual.previous_rule_version if corrected else None
+    lines = []
+    for account, amount in posting.settleable_credits() + posting.held_credits():
+        held = account if account.bucket is Bucket.HELD else None
+        payee = accrual.payees.get(account.owner) or Payee.of_key(account.owner)
+        line = StatementLine(
+            str(posting.kind),
+            amount,
+            _description(accrual, payee, posting.kind, held, replaced),
+            posting.posting_id,
+            accrual.order_id,
+            accrual.rule_version,
+            posting.source_events,
+            held=held,
+            previous_rule_version=replaced,
+        )
+        lines.append((payee, line))
+    return lines
+
+
+def _description(
+    accrual: CommissionAccrual,
+    payee: Payee,
+    kind: PostingKind,
+    held: Account | None,
+    replaced: int | None,
+) -> str:
+    """The order; the rules a correction replaced, a clawback's period, a fee for a branch
+    that only shipped the sale, the guide a held share is for."""
+    description = f"order {accrual.order_id}"
+    if replaced is not None:
+        description += f": rules v{replaced} → v{accrual.rule_version}"
+    if kind is PostingKind.CLAWBACK:
+        description += f", clawed back from {accrual.matured_period}"
+    elif accrual.facts is not None and payee.key not in {p.key for p in accrual.facts.payees}:
+        description += ", fulfilment fee for shipping it"
+    return description if held is None else f"{description}, held for guide {held.held_for}"
 
 
 def settlement_period_id(payee_key: str, period: str) -> UUID:

@@ -100,6 +100,15 @@ class Brand(Aggregate):
     def period_after(self, period: str) -> str:
         return self.period_of(period_end(period, self.time_zone))
 
+    def periods_between(self, start: datetime, end: datetime) -> list[str]:
+        """The periods holding an instant from `start` to `end`, oldest first."""
+        periods = []
+        moment = require_utc(start)
+        while moment <= end:
+            periods.append(self.period_of(moment))
+            moment = period_end(periods[-1], self.time_zone)
+        return periods
+
     def change_settlement_cadence(
         self, cadence: SettlementCadence, occurred_at: datetime, actor: str
     ) -> datetime:
