@@ -153,3 +153,122 @@ def test_a_size_is_exchanged_without_a_new_payment_and_the_commission_stays(
 
 
 SIZE_L = {"code": "SKU-1-L", "name": "SKU 1, size L", "category": "footwear", "price_fen": 12_900}
+
+
+def test_footwear_from_3_to_5_percent_from_1_november_decided_on_15_november(
+    admin: TestClient, sandbox: Ledger
+) -> None:
+    """October's footwear order and November's apparel order keep their rules; November's
+    footwear order is corrected when the change is promoted, October's closed statement
+    is untouched, and November audits clean."""
+    world: World = build_world(sandbox)
+    brand = f"/brands/{world.brand_id}"
+    ok(admin.post(f"{brand}/commission-policies", json=GUIDE_THREE_PERCENT))
+    tee = ok(admin.post(f"{brand}/skus", json=TEE))["id"]
+    ok(
+        admin.post(
+            f"/nodes/{world.store_id}/stock/{tee}/receipts",
+            json={"quantity": 5, "reference": "ASN-T"},
+        )
+    )
+    mall = bearer(sandbox, Role.FRONTEND, "mall")
+    at(admin, "2026-10-20T12:00")
+    october_shoes = sell(admin, sandbox, world, mall, [(str(world.sku_ids[0]), 1, 12_900)])
+    one_pair = {"shipment_id": "s1", "node_id": str(world.store_id), "lines": [ONE]}
+    ok(admin.post(f"/orders/{october_shoes}/shipments", json=one_pair))
+    ok(admin.post(f"/orders/{october_shoes}/shipments/s1/delivery", json={}))
+    at(admin, "2026-10-29T12:00")
+    sandbox.projections.process_all()
+    ok(admin.post("/operations/mature-commissions", json={}, headers=platform(sandbox)))
+    at(admin, "2026-11-01T00:00")
+    finance = bearer(sandbox, Role.FINANCE, "chen")
+    ok(admin.post(f"{brand}/periods/2026-10/close", headers=finance))
+    guide = f"/payees/guide/{world.guide_id}/statements"
+    october = ok(admin.get(f"{guide}/2026-10"))
+    at(admin, "2026-11-05T12:00")
+    november_shoes = sell(admin, sandbox, world, mall, [(str(world.sku_ids[0]), 1, 12_900)])
+    sell(admin, sandbox, world, mall, [(tee, 1, 9_900)])
+    ok(admin.post(f"/orders/{november_shoes}/shipments", json=one_pair))
+    ok(admin.post(f"/orders/{november_shoes}/shipments/s1/delivery", json={}))
+    at(admin, "2026-11-13T12:00")
+    sandbox.projections.process_all()
+    ok(admin.post("/operations/mature-commissions", json={}, headers=platform(sandbox)))
+
+    at(admin, "2026-11-15T10:00")
+    view = f"{brand}/commission-view"
+    proposal = {**FOOTWEAR_FIVE_PERCENT, "effective_from": "2026-11-01T00:00:00+08:00"}
+    assert admin.post(f"{view}/rebuilds", json={"proposal": proposal}).status_code == 202
+    sandbox.commission_views.wait()
+    diff = ok(admin.get(f"{view}/diff", headers=finance))
+    assert {order["order_id"] for line in diff for order in line["orders"]} == {november_shoes}
+    assert october_shoes not in str(diff)
+    ok(admin.post(f"{view}/promote"))
+
+    sandbox.projections.process_all()
+    assert ok(admin.get(f"{guide}/2026-10")) == october
+    november = ok(admin.get(f"{guide}/2026-11"))
+    [correction] = [line for line in november["lines"] if line["kind"] == "correction"]
+    assert (correction["order_id"], correction["amount_fen"]) == (november_shoes, 258)  # 2% of 129
+    assert ok(admin.get(f"{brand}/trial-balance"))["total_fen"] == 0
+    assert ok(admin.get(f"{brand}/periods/2026-11/audit", headers=finance))["clean"] is True
+
+
+def test_a_store_accounts_sale_is_handed_back_to_the_guide_at_the_close(
+    admin: TestClient, sandbox: Ledger
+) -> None:
+    """A store-account order noting the guide on 6 November: the store holds the guide's
+    share, and at the November close hands it back: a line on each statement."""
+    world: World = build_world(sandbox)
+    ok(admin.post(f"/brands/{world.brand_id}/commission-policies", json=GUIDE_THREE_PERCENT))
+    at(admin, "2026-11-06T19:00")
+    mall = bearer(sandbox, Role.FRONTEND, "mall")
+    note = {"channel": "store_account", "store_id": str(world.store_id), "guide_note": "Wang Fang"}
+    order_id = ok(admin.post("/orders", json=order_body(world, evidence=note), headers=mall))["id"]
+    ok(pay(admin, order_id, TOTAL))
+    ok(
+        admin.post(
+            f"/orders/{order_id}/shipments", json=SHIPMENT | {"node_id": str(world.store_id)}
+        )
+    )
+    at(admin, "2026-11-08T12:00")
+    ok(admin.post(f"/orders/{order_id}/shipments/s1/delivery", json={}))
+    at(admin, "2026-11-16T09:00")
+    sandbox.projections.process_all()
+    ok(admin.post("/operations/mature-commissions", json={}, headers=platform(sandbox)))
+    at(admin, "2026-12-01T00:00")
+    finance = bearer(sandbox, Role.FINANCE, "chen")
+    ok(admin.post(f"/brands/{world.brand_id}/periods/2026-11/close", headers=finance))
+
+    store = ok(admin.get(f"/payees/store/{world.store_id}/statements/2026-11"))
+    guide = ok(admin.get(f"/payees/guide/{world.guide_id}/statements/2026-11"))
+    [given] = [line for line in store["lines"] if line["kind"] == "handback"]
+    [received] = [line for line in guide["lines"] if line["kind"] == "handback"]
+    assert given["amount_fen"] == -received["amount_fen"] < 0
+    assert given["order_id"] == received["order_id"] == order_id
+    assert any(line["held_for"] == str(world.guide_id) for line in store["lines"])
+    assert ok(admin.get(f"/brands/{world.brand_id}/trial-balance"))["total_fen"] == 0
+
+
+def sell(
+    client: TestClient, ledger: Ledger, world: World, frontend: dict[str, str], lines: list[Any]
+) -> str:
+    """Places and pays an order through the guide's link: (sku, quantity, unit price)."""
+    body = order_body(
+        world,
+        lines=[{"sku_id": s, "quantity": q, "unit_price_fen": p} for s, q, p in lines],
+    )
+    order_id: str = ok(client.post("/orders", json=body, headers=frontend))["id"]
+    ok(pay(client, order_id, sum(q * p for _s, q, p in lines)))
+    ledger.projections.process_all()
+    return order_id
+
+
+ONE = {"line_no": 1, "quantity": 1}
+TEE = {"code": "TEE-1", "name": "Tee", "category": "apparel", "price_fen": 9_900}
+FOOTWEAR_FIVE_PERCENT = {
+    "rates": [
+        {"level": "guide", "rate_bp": 300},
+        {"level": "guide", "rate_bp": 500, "category": "footwear"},
+    ],
+    "top_guide_bonus_fen": 0,
+}
