@@ -11,6 +11,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from pydantic import SecretStr
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
 from guideledger.platform.clock import ManualClock
-from guideledger.platform.settings import Persistence, Settings
+from guideledger.platform.settings import ClockMode, Persistence, Settings
 from tests.throwaway_postgres import throwaway_cluster
 
 settings.register_profile(
@@ -120,3 +121,18 @@ def pg_ledger(
     ledger = bootstrap(make_settings(Persistence.POSTGRES, request, tmp_path), clock)
     yield ledger
     ledger.close()
+
+
+@contextmanager
+def sandbox_ledger(
+    backend: Persistence, request: pytest.FixtureRequest, tmp_path: Path, start: datetime
+) -> Iterator[Ledger]:
+    """A ledger on the sandbox clock (`GUIDELEDGER_CLOCK=manual`) starting at `start`."""
+    settings = make_settings(backend, request, tmp_path).model_copy(
+        update={"clock": ClockMode.MANUAL, "clock_start": start}
+    )
+    ledger = bootstrap(settings)
+    try:
+        yield ledger
+    finally:
+        ledger.close()

@@ -13,13 +13,12 @@ from fastapi.testclient import TestClient
 
 from guideledger.api.app import create_app
 from guideledger.api.auth import Role
-from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
 from guideledger.platform.sandbox_clock import SandboxClock
-from guideledger.platform.settings import ClockMode, Environment, Persistence
+from guideledger.platform.settings import Environment, Persistence
 from tests.api.conftest import bearer, pay, platform
 from tests.api.test_orders_api import TOTAL, delivered_order, order_body
-from tests.conftest import START, make_settings
+from tests.conftest import START, sandbox_ledger
 from tests.world import World, build_world
 
 PROBLEM = "application/problem+json"
@@ -28,12 +27,8 @@ PROBLEM = "application/problem+json"
 @pytest.fixture
 def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
     """A ledger on the sandbox clock (`GUIDELEDGER_CLOCK=manual`), starting at START."""
-    settings = make_settings(Persistence.SQLITE, request, tmp_path).model_copy(
-        update={"clock": ClockMode.MANUAL, "clock_start": START}
-    )
-    ledger = bootstrap(settings)
-    yield ledger
-    ledger.close()
+    with sandbox_ledger(Persistence.SQLITE, request, tmp_path, START) as ledger:
+        yield ledger
 
 
 @pytest.fixture

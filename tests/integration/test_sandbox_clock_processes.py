@@ -11,24 +11,19 @@ import httpx
 import pytest
 
 from guideledger.api.auth import Role
-from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
-from guideledger.platform.settings import ClockMode, Persistence
+from guideledger.platform.settings import Persistence
 from tests.api.conftest import bearer
 from tests.api.test_orders_api import order_body
-from tests.conftest import START, make_settings
+from tests.conftest import START, sandbox_ledger
 from tests.served import Service
 from tests.world import build_world
 
 
 @pytest.fixture
 def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    settings = make_settings(Persistence.POSTGRES, request, tmp_path).model_copy(
-        update={"clock": ClockMode.MANUAL, "clock_start": START}
-    )
-    ledger = bootstrap(settings)
-    yield ledger
-    ledger.close()
+    with sandbox_ledger(Persistence.POSTGRES, request, tmp_path, START) as ledger:
+        yield ledger
 
 
 @pytest.fixture

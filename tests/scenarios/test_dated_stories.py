@@ -7,18 +7,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
 
 from guideledger.api.app import create_app
 from guideledger.api.auth import Role
-from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
-from guideledger.platform.settings import ClockMode, Persistence
+from guideledger.platform.settings import Persistence
 from tests.api.conftest import bearer, pay, platform
 from tests.api.test_orders_api import TOTAL, order_body
-from tests.conftest import make_settings
+from tests.conftest import sandbox_ledger
 from tests.world import World, build_world
 
 OCTOBER_FIRST = datetime(2026, 9, 30, 16, tzinfo=UTC)  # 1 October, 00:00 in Shanghai
@@ -26,12 +26,8 @@ OCTOBER_FIRST = datetime(2026, 9, 30, 16, tzinfo=UTC)  # 1 October, 00:00 in Sha
 
 @pytest.fixture
 def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    settings = make_settings(Persistence.POSTGRES, request, tmp_path).model_copy(
-        update={"clock": ClockMode.MANUAL, "clock_start": OCTOBER_FIRST}
-    )
-    ledger = bootstrap(settings)
-    yield ledger
-    ledger.close()
+    with sandbox_ledger(Persistence.POSTGRES, request, tmp_path, OCTOBER_FIRST) as ledger:
+        yield ledger
 
 
 @pytest.fixture
@@ -44,6 +40,23 @@ def at(client: TestClient, shanghai: str) -> None:
     """Moves the sandbox clock to a wall-clock time in Shanghai, e.g. '2026-10-10T10:00'."""
     moved = client.post("/sandbox/clock", json={"now": f"{shanghai}+08:00"})
     assert moved.status_code == 200, moved.text
+
+
+def delivered(
+    client: TestClient, order_id: str, node_id: UUID, when: str, lines: Any = None
+) -> None:
+    """Shipped from `node_id` now and delivered at `when` (Shanghai), as parcel s1."""
+    parcel = {"shipment_id": "s1", "node_id": str(node_id), "lines": lines or SHIPMENT["lines"]}
+    ok(client.post(f"/orders/{order_id}/shipments", json=parcel))
+    at(client, when)
+    ok(client.post(f"/orders/{order_id}/shipments/s1/delivery", json={}))
+
+
+def matured(client: TestClient, ledger: Ledger, when: str) -> None:
+    """At `when` (Shanghai), the scheduler's sweep matures what has passed its window."""
+    at(client, when)
+    ledger.projections.process_all()
+    ok(client.post("/operations/mature-commissions", json={}, headers=platform(ledger)))
 
 
 def ok(response: Any) -> Any:
@@ -62,16 +75,8 @@ def test_a_return_after_october_closed_is_clawed_back_in_november(
     mall = bearer(sandbox, Role.FRONTEND, "mall")
     order_id = ok(admin.post("/orders", json=order_body(world), headers=mall))["id"]
     ok(pay(admin, order_id, TOTAL))
-    ok(
-        admin.post(
-            f"/orders/{order_id}/shipments", json=SHIPMENT | {"node_id": str(world.store_id)}
-        )
-    )
-    at(admin, "2026-10-12T15:00")
-    ok(admin.post(f"/orders/{order_id}/shipments/s1/delivery", json={}))
-    at(admin, "2026-10-20T09:00")
-    sandbox.projections.process_all()
-    ok(admin.post("/operations/mature-commissions", json={}, headers=platform(sandbox)))
+    delivered(admin, order_id, world.store_id, "2026-10-12T15:00")
+    matured(admin, sandbox, "2026-10-20T09:00")
     at(admin, "2026-11-01T00:00")
     finance = bearer(sandbox, Role.FINANCE, "chen")
     ok(admin.post(f"/brands/{world.brand_id}/periods/2026-10/close", headers=finance))
@@ -118,13 +123,7 @@ def test_a_size_is_exchanged_without_a_new_payment_and_the_commission_stays(
     mall = bearer(sandbox, Role.FRONTEND, "mall")
     order_id = ok(admin.post("/orders", json=order_body(world), headers=mall))["id"]
     ok(pay(admin, order_id, TOTAL))
-    ok(
-        admin.post(
-            f"/orders/{order_id}/shipments", json=SHIPMENT | {"node_id": str(world.store_id)}
-        )
-    )
-    at(admin, "2026-11-12T15:00")
-    ok(admin.post(f"/orders/{order_id}/shipments/s1/delivery", json={}))
+    delivered(admin, order_id, world.store_id, "2026-11-12T15:00")
     sandbox.projections.process_all()
     balances = f"/payees/guide/{world.guide_id}/balances"
     before = ok(admin.get(balances))
@@ -174,12 +173,8 @@ def test_footwear_from_3_to_5_percent_from_1_november_decided_on_15_november(
     mall = bearer(sandbox, Role.FRONTEND, "mall")
     at(admin, "2026-10-20T12:00")
     october_shoes = sell(admin, sandbox, world, mall, [(str(world.sku_ids[0]), 1, 12_900)])
-    one_pair = {"shipment_id": "s1", "node_id": str(world.store_id), "lines": [ONE]}
-    ok(admin.post(f"/orders/{october_shoes}/shipments", json=one_pair))
-    ok(admin.post(f"/orders/{october_shoes}/shipments/s1/delivery", json={}))
-    at(admin, "2026-10-29T12:00")
-    sandbox.projections.process_all()
-    ok(admin.post("/operations/mature-commissions", json={}, headers=platform(sandbox)))
+    delivered(admin, october_shoes, world.store_id, "2026-10-21T12:00", [ONE])
+    matured(admin, sandbox, "2026-10-29T12:00")
     at(admin, "2026-11-01T00:00")
     finance = bearer(sandbox, Role.FINANCE, "chen")
     ok(admin.post(f"{brand}/periods/2026-10/close", headers=finance))
@@ -188,11 +183,8 @@ def test_footwear_from_3_to_5_percent_from_1_november_decided_on_15_november(
     at(admin, "2026-11-05T12:00")
     november_shoes = sell(admin, sandbox, world, mall, [(str(world.sku_ids[0]), 1, 12_900)])
     sell(admin, sandbox, world, mall, [(tee, 1, 9_900)])
-    ok(admin.post(f"/orders/{november_shoes}/shipments", json=one_pair))
-    ok(admin.post(f"/orders/{november_shoes}/shipments/s1/delivery", json={}))
-    at(admin, "2026-11-13T12:00")
-    sandbox.projections.process_all()
-    ok(admin.post("/operations/mature-commissions", json={}, headers=platform(sandbox)))
+    delivered(admin, november_shoes, world.store_id, "2026-11-06T12:00", [ONE])
+    matured(admin, sandbox, "2026-11-14T12:00")
 
     at(admin, "2026-11-15T10:00")
     view = f"{brand}/commission-view"
@@ -225,16 +217,8 @@ def test_a_store_accounts_sale_is_handed_back_to_the_guide_at_the_close(
     note = {"channel": "store_account", "store_id": str(world.store_id), "guide_note": "Wang Fang"}
     order_id = ok(admin.post("/orders", json=order_body(world, evidence=note), headers=mall))["id"]
     ok(pay(admin, order_id, TOTAL))
-    ok(
-        admin.post(
-            f"/orders/{order_id}/shipments", json=SHIPMENT | {"node_id": str(world.store_id)}
-        )
-    )
-    at(admin, "2026-11-08T12:00")
-    ok(admin.post(f"/orders/{order_id}/shipments/s1/delivery", json={}))
-    at(admin, "2026-11-16T09:00")
-    sandbox.projections.process_all()
-    ok(admin.post("/operations/mature-commissions", json={}, headers=platform(sandbox)))
+    delivered(admin, order_id, world.store_id, "2026-11-08T12:00")
+    matured(admin, sandbox, "2026-11-16T09:00")
     at(admin, "2026-12-01T00:00")
     finance = bearer(sandbox, Role.FINANCE, "chen")
     ok(admin.post(f"/brands/{world.brand_id}/periods/2026-11/close", headers=finance))
