@@ -5,7 +5,7 @@ their own ledger here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -31,8 +31,17 @@ from guideledger.eventstore.application import Clock, LedgerApplication, Runtime
 from guideledger.eventstore.concurrency import KeyLocks, NoKeyLocks
 from guideledger.eventstore.log import aggregate_log
 from guideledger.eventstore.recorder import events_after
+from guideledger.feed.contract import IntegrationEvent
 from guideledger.feed.jetstream import FeedConfig, JetStreamPublisher
-from guideledger.feed.relay import OrderFeed, Publisher, StatementFeed
+from guideledger.feed.relay import (
+    Feed,
+    OrderFeed,
+    Publisher,
+    StatementFeed,
+    WebhookOrderFeed,
+    WebhookStatementFeed,
+)
+from guideledger.feed.webhooks import Webhooks
 from guideledger.former_modules import register_former_modules
 from guideledger.fulfilment.application.projections import (
     NodeDailyLoads,
@@ -89,6 +98,7 @@ class Ledger:
     rankings: Rankings
     commission_views: CommissionViews
     audit_parts: AuditParts
+    webhooks: Webhooks
     feed: JetStreamPublisher | None = None
 
     def settlement_audit(self) -> SettlementAudit:
@@ -101,6 +111,7 @@ class Ledger:
 
     def close(self) -> None:
         self.projections.stop()
+        self.webhooks.stop()
         if self.feed is not None:
             self.feed.close()
         self.commissions.close()
@@ -183,6 +194,7 @@ def compose(
     feed = _feed_publisher(settings)
     if feed is not None:
         register_feed(projections, organisation, orders, commissions, feed)
+    webhooks = _webhooks(projections, organisation, orders, commissions, clock)
     rankings = Rankings(projections, time_zone_of, clock.now)
     return Ledger(
         settings,
@@ -203,6 +215,7 @@ def compose(
         rankings,
         _commission_views(projections, commissions),
         audit_parts,
+        webhooks,
         feed,
     )
 
@@ -251,7 +264,8 @@ def register_feed(
     orders: OrderApplication,
     commissions: CommissionApplication,
     publisher: Publisher,
-) -> None:
+    feeds: tuple[type[OrderFeed], type[StatementFeed]] = (OrderFeed, StatementFeed),
+) -> tuple[OrderFeed, StatementFeed]:
     """The relay: the followers turning order and statement facts into published events."""
 
     def order_brand(order_id: UUID) -> UUID:
@@ -259,8 +273,35 @@ def register_feed(
 
     statement = partial(commissions.load, SettlementPeriod, for_change=False)
     group_of_brand = organisation.group_of_brand
-    projections.register(OrderFeed(publisher, group_of_brand, order_brand))
-    projections.register(StatementFeed(publisher, group_of_brand, statement))
+    order_feed, statement_feed = feeds
+    followers = (
+        order_feed(publisher, group_of_brand, order_brand),
+        statement_feed(publisher, group_of_brand, statement),
+    )
+    for follower in followers:
+        projections.register(follower)
+    return followers
+
+
+def _webhooks(
+    projections: ProjectionRunner,
+    organisation: OrganisationApplication,
+    orders: OrderApplication,
+    commissions: CommissionApplication,
+    clock: Clock,
+) -> Webhooks:
+    """The groups' webhooks, queued by feed followers of their own."""
+    followers: tuple[Feed, ...] = ()
+
+    def replayed(log: str | None, from_position: int) -> Iterator[IntegrationEvent]:
+        for follower in followers:
+            if log in (None, follower.application):
+                yield from follower.replay(projections.sources[follower.application], from_position)
+
+    webhooks = Webhooks(projections.store, clock.now, replayed)
+    feeds = (WebhookOrderFeed, WebhookStatementFeed)
+    followers = register_feed(projections, organisation, orders, commissions, webhooks, feeds)
+    return webhooks
 
 
 def _commission_views(

@@ -9,10 +9,12 @@ re-sends the batch and loses nothing; the broker drops the re-sent copies by eve
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
+
+from eventsourcing.application import Application
 
 from guideledger.commissions.domain.rules import Payee
 from guideledger.commissions.domain.settlement import SettlementPeriod
@@ -20,6 +22,7 @@ from guideledger.feed.contract import EventType, IntegrationEvent, Position
 from guideledger.orders.domain.order import Order
 from guideledger.readmodels.model import ProcessManager, on
 
+REPLAY_BATCH = 500
 Translated = tuple[EventType, datetime, dict[str, Any]]
 """What a handler makes of a domain event: the integration event's type, time and data."""
 
@@ -37,20 +40,40 @@ class Feed(ProcessManager):
         self.group_of_brand = group_of_brand
 
     def react_at(self, notification_id: int, event: object) -> None:
+        published = self.integration_event(notification_id, event)
+        if published is not None:
+            self.publisher.publish(published)
+
+    def integration_event(self, notification_id: int, event: object) -> IntegrationEvent | None:
+        """What the domain event at that position of the log publishes (None: nothing)."""
         translated: Translated | None = self.handle(event)
         if translated is None:
-            return
+            return None
         assert isinstance(event, Order.Event | SettlementPeriod.Event)
         event_type, occurred_at, data = translated
         brand_id = self.brand_of(event.originator_id)
         position = Position(
             self.application, notification_id, event.originator_id, event.originator_version
         )
-        self.publisher.publish(
-            IntegrationEvent(
-                event_type, self.group_of_brand(brand_id), brand_id, position, occurred_at, data
+        group_id = self.group_of_brand(brand_id)
+        return IntegrationEvent(event_type, group_id, brand_id, position, occurred_at, data)
+
+    def replay(self, source: Application[Any], from_position: int) -> Iterator[IntegrationEvent]:
+        """The integration events of `source`'s log from `from_position` on, made again."""
+        start = from_position
+        while True:
+            batch = source.recorder.select_notifications(
+                start=start, limit=REPLAY_BATCH, topics=self.topics()
             )
-        )
+            for notification in batch:
+                event = self.integration_event(
+                    notification.id, source.mapper.to_domain_event(notification)
+                )
+                if event is not None:
+                    yield event
+            if len(batch) < REPLAY_BATCH:
+                return
+            start = batch[-1].id + 1
 
     def brand_of(self, aggregate_id: UUID) -> UUID:
         raise NotImplementedError
@@ -199,3 +222,13 @@ class StatementFeed(Feed):
 
 def _payee(payee: Payee) -> dict[str, str]:
     return {"level": str(payee.level), "payee_id": str(payee.payee_id)}
+
+
+class WebhookOrderFeed(OrderFeed):
+    """The order feed queued for the groups' webhooks (a position of its own)."""
+
+    name: ClassVar[str] = "webhook_orders"
+
+
+class WebhookStatementFeed(StatementFeed):
+    name: ClassVar[str] = "webhook_statements"
