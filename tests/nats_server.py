@@ -144,3 +144,19 @@ def consume(config: FeedConfig) -> list[Received]:
             await client.close()
 
     return asyncio.run(read())
+
+
+def held(config: FeedConfig) -> int:
+    """How many messages the stream holds (0 before it exists)."""
+
+    async def count() -> int:
+        client = await nats.connect(config.url)
+        try:
+            messages: int = (await client.jetstream().stream_info(config.stream)).state.messages
+            return messages
+        except NotFoundError:
+            return 0
+        finally:
+            await client.close()
+
+    return asyncio.run(count())
