@@ -9,6 +9,7 @@ re-sends the batch and loses nothing; the broker drops the re-sent copies by eve
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -75,8 +76,9 @@ class Feed(ProcessManager):
                 return
             start = batch[-1].id + 1
 
+    @abstractmethod
     def brand_of(self, aggregate_id: UUID) -> UUID:
-        raise NotImplementedError
+        """The brand of the aggregate the event is about."""
 
 
 class OrderFeed(Feed):

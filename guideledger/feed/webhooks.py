@@ -166,8 +166,11 @@ class Webhooks:
         return rows[0]
 
     def remove(self, group_id: UUID, endpoint_id: UUID) -> None:
+        """The endpoint and its delivery log."""
         self.endpoint(group_id, endpoint_id)
         self.store.delete(ENDPOINTS, (endpoint_id,))
+        for delivery in self.store.select(DELIVERIES, {"endpoint_id": endpoint_id}):
+            self.store.delete(DELIVERIES, (delivery["delivery_id"],))
 
     # --- the queue -----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
@@ -148,11 +149,16 @@ def test_a_replay_from_a_position_sends_the_events_from_there_again(
 
 
 def test_a_removed_webhook_gets_nothing_more(
-    client: TestClient, world: World, api_ledger: Ledger, receiver: Receiver
+    client: TestClient, world: World, api_ledger: Ledger, receiver: Receiver, clock: ManualClock
 ) -> None:
     endpoint = receiver.endpoint_id
+    receiver.failures_left = 1
+    delivered_order(client, world)
+    assert deliver(api_ledger) == 0  # queued, and waiting to be tried again
     assert client.delete(f"/webhooks/{endpoint}").status_code == 204
     delivered_order(client, world)
+    clock.advance(timedelta(hours=1))  # the first order's deliveries are due again
     assert deliver(api_ledger) == 0
     assert receiver.received == []
+    assert api_ledger.webhooks.deliveries(UUID(endpoint)) == []  # its queue went with it
     assert client.get(f"/webhooks/{endpoint}/deliveries").status_code == 404
