@@ -5,7 +5,7 @@ their own ledger here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -23,6 +23,7 @@ from guideledger.commissions.application.views import (
     LedgerBalances,
     SettlementPeriods,
 )
+from guideledger.commissions.domain.settlement import SettlementPeriod
 from guideledger.engagement.application.app import EngagementApplication
 from guideledger.engagement.application.projections import EngagementByDay, ShareReach
 from guideledger.eventstore.advisory_locks import AdvisoryLocks
@@ -30,6 +31,17 @@ from guideledger.eventstore.application import Clock, LedgerApplication, Runtime
 from guideledger.eventstore.concurrency import KeyLocks, NoKeyLocks
 from guideledger.eventstore.log import aggregate_log
 from guideledger.eventstore.recorder import events_after
+from guideledger.feed.contract import IntegrationEvent
+from guideledger.feed.jetstream import FeedConfig, JetStreamPublisher
+from guideledger.feed.relay import (
+    Feed,
+    OrderFeed,
+    Publisher,
+    StatementFeed,
+    WebhookOrderFeed,
+    WebhookStatementFeed,
+)
+from guideledger.feed.webhooks import Webhooks
 from guideledger.former_modules import register_former_modules
 from guideledger.fulfilment.application.projections import (
     NodeDailyLoads,
@@ -45,6 +57,7 @@ from guideledger.orders.application.history import OrderHistory
 from guideledger.orders.application.projections import UnpaidOrders, UnroutableQueue
 from guideledger.orders.application.sales import SalesByDay, ShareSales
 from guideledger.orders.application.waiting import WaitingOrders
+from guideledger.orders.domain.order import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.directory import GuideDirectory, UnitDirectory
 from guideledger.organisation.domain.brand import Brand
@@ -85,6 +98,8 @@ class Ledger:
     rankings: Rankings
     commission_views: CommissionViews
     audit_parts: AuditParts
+    webhooks: Webhooks
+    feed: JetStreamPublisher | None = None
 
     def settlement_audit(self) -> SettlementAudit:
         """Finance's replay of the commission ledger; a big log is replayed in parts by
@@ -96,6 +111,9 @@ class Ledger:
 
     def close(self) -> None:
         self.projections.stop()
+        self.webhooks.stop()
+        if self.feed is not None:
+            self.feed.close()
         self.commissions.close()
         self.engagement.close()
         self.orders.close()
@@ -173,6 +191,10 @@ def compose(
     for application in (organisation, orders, engagement, commissions):
         projections.add_source(application)
     _register_followers(projections, orders, bindings, commissions)
+    feed = _feed_publisher(settings)
+    if feed is not None:
+        register_feed(projections, organisation, orders, commissions, feed)
+    webhooks = _webhooks(projections, organisation, orders, commissions, clock)
     rankings = Rankings(projections, time_zone_of, clock.now)
     return Ledger(
         settings,
@@ -193,6 +215,8 @@ def compose(
         rankings,
         _commission_views(projections, commissions),
         audit_parts,
+        webhooks,
+        feed,
     )
 
 
@@ -224,6 +248,60 @@ def _register_followers(
         CommissionProcess(commissions),
     ):
         projections.register(projection)
+
+
+def _feed_publisher(settings: Settings) -> JetStreamPublisher | None:
+    """The event feed's publisher, when a NATS server is configured (else no feed)."""
+    url = settings.feed_url
+    if url is None:
+        return None
+    return JetStreamPublisher(FeedConfig(url, settings.nats_stream, settings.nats_subject_prefix))
+
+
+def register_feed(
+    projections: ProjectionRunner,
+    organisation: OrganisationApplication,
+    orders: OrderApplication,
+    commissions: CommissionApplication,
+    publisher: Publisher,
+    feeds: tuple[type[OrderFeed], type[StatementFeed]] = (OrderFeed, StatementFeed),
+) -> tuple[OrderFeed, StatementFeed]:
+    """The relay: the followers turning order and statement facts into published events."""
+
+    def order_brand(order_id: UUID) -> UUID:
+        return orders.load(Order, order_id, for_change=False).brand_id
+
+    statement = partial(commissions.load, SettlementPeriod, for_change=False)
+    group_of_brand = organisation.group_of_brand
+    order_feed, statement_feed = feeds
+    followers = (
+        order_feed(publisher, group_of_brand, order_brand),
+        statement_feed(publisher, group_of_brand, statement),
+    )
+    for follower in followers:
+        projections.register(follower)
+    return followers
+
+
+def _webhooks(
+    projections: ProjectionRunner,
+    organisation: OrganisationApplication,
+    orders: OrderApplication,
+    commissions: CommissionApplication,
+    clock: Clock,
+) -> Webhooks:
+    """The groups' webhooks, queued by feed followers of their own."""
+    followers: tuple[Feed, ...] = ()
+
+    def replayed(log: str | None, from_position: int) -> Iterator[IntegrationEvent]:
+        for follower in followers:
+            if log in (None, follower.application):
+                yield from follower.replay(projections.sources[follower.application], from_position)
+
+    webhooks = Webhooks(projections.store, clock.now, replayed)
+    feeds = (WebhookOrderFeed, WebhookStatementFeed)
+    followers = register_feed(projections, organisation, orders, commissions, webhooks, feeds)
+    return webhooks
 
 
 def _commission_views(

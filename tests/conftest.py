@@ -23,8 +23,10 @@ from pydantic import SecretStr
 
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
+from guideledger.feed.jetstream import FeedConfig
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import ClockMode, Persistence, Settings
+from tests.nats_server import delete_stream, machine_or_own_nats, unique_config
 from tests.throwaway_postgres import throwaway_cluster
 
 settings.register_profile(
@@ -136,3 +138,22 @@ def sandbox_ledger(
         yield ledger
     finally:
         ledger.close()
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """NATS with JetStream: GUIDELEDGER_NATS_URL or NATS_URL, else the machine's server at
+    127.0.0.1:4222, else one started from the installed binary for the session."""
+    try:
+        with machine_or_own_nats(tmp_path_factory.mktemp("nats")) as url:
+            yield url
+    except (RuntimeError, OSError) as error:
+        pytest.fail(f"No NATS server for the tests: {error}", pytrace=False)
+
+
+@pytest.fixture
+def feed_config(nats_url: str) -> Iterator[FeedConfig]:
+    """A stream and subjects of the test's own, deleted afterwards."""
+    config = unique_config(nats_url)
+    yield config
+    delete_stream(config)

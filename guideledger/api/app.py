@@ -32,6 +32,7 @@ from guideledger.api.routers import (
     read_models,
     sandbox,
     shares,
+    webhooks,
 )
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
@@ -58,6 +59,7 @@ def served_app() -> FastAPI:
     ledger: Ledger = app.state.ledger
     if ledger.settings.resolved_persistence is not Persistence.POSTGRES:
         ledger.projections.start()
+        ledger.webhooks.start(ledger.projections.store.leads_background_work)
     return app
 
 
@@ -100,6 +102,7 @@ def create_app(ledger: Ledger | None = None) -> FastAPI:
         commissions,
         dashboard,
         read_models,
+        webhooks,
         operations,
     ):
         app.router.routes.extend(module.router.routes)

@@ -125,7 +125,8 @@ def run_worker(
         ),
     ] = None,
 ) -> None:
-    """Keep the read models and process managers current until stopped (SIGTERM, Ctrl-C).
+    """Keep the read models, process managers and event feed current, and deliver the
+    webhooks, until stopped (SIGTERM, Ctrl-C).
 
     Of several workers on one store, one leads at a time; another takes over when it
     goes. A worker killed mid-batch loses nothing: positions move with the rows."""
@@ -139,6 +140,7 @@ def run_worker(
     # One thread does the work: two connections per store, not a server's pool of them.
     pool_size = min(settings.postgres_pool_size, WORKER_POOL_SIZE)
     with bootstrap(settings.model_copy(update={"postgres_pool_size": pool_size})) as ledger:
+        ledger.webhooks.start(ledger.projections.store.leads_background_work)
         ledger.projections.run(stopping)
 
 

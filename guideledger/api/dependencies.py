@@ -26,6 +26,7 @@ from guideledger.composition import Ledger
 from guideledger.engagement.application.app import EngagementApplication
 from guideledger.eventstore.application import Clock
 from guideledger.eventstore.commands import Command, IdempotencyKey
+from guideledger.feed.webhooks import Webhooks
 from guideledger.fulfilment.application.routing_desk import RoutingDesk
 from guideledger.fulfilment.application.stock_control import StockControl
 from guideledger.orders.application.app import OrderApplication
@@ -117,6 +118,10 @@ async def get_rankings(request: Request) -> Rankings:
     return _ledger(request).rankings
 
 
+async def get_webhooks(request: Request) -> Webhooks:
+    return _ledger(request).webhooks
+
+
 async def get_commission_views(request: Request) -> CommissionViews:
     return _ledger(request).commission_views
 
@@ -147,6 +152,7 @@ SettlementAuditDep = Annotated[SettlementAudit, Depends(get_settlement_audit)]
 ProjectionsDep = Annotated[ProjectionRunner, Depends(get_projections)]
 RankingsDep = Annotated[Rankings, Depends(get_rankings)]
 CommissionViewsDep = Annotated[CommissionViews, Depends(get_commission_views)]
+WebhooksDep = Annotated[Webhooks, Depends(get_webhooks)]
 OwnersDep = Annotated[Owners, Depends(get_owners)]
 
 

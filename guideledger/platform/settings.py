@@ -109,6 +109,19 @@ class Settings(BaseSettings):
     access_log: bool = Field(
         default=False, description="One log line per request (costs CPU on every request)"
     )
+    nats_url: SecretStr | None = Field(
+        default=None,
+        description="nats://[user:password@]host:port of a JetStream server; when set, the "
+        "worker publishes the event feed there (unset: no feed)",
+    )
+    nats_stream: str = Field(
+        default="GUIDELEDGER", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The feed's stream"
+    )
+    nats_subject_prefix: str = Field(
+        default="guideledger",
+        pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
+        description="Subjects are <prefix>.<group id>.<event type>",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -121,6 +134,12 @@ class Settings(BaseSettings):
     @property
     def _has_database_url(self) -> bool:
         return self.database_url is not None and bool(self.database_url.get_secret_value())
+
+    @property
+    def feed_url(self) -> str | None:
+        """The NATS URL, credentials and all: for the client, never for a message."""
+        url = None if self.nats_url is None else self.nats_url.get_secret_value()
+        return url or None
 
     @property
     def database_conninfo(self) -> str:

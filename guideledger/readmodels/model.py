@@ -162,6 +162,10 @@ class ProcessManager(Follower):
     def react(self, event: object) -> None:
         self.handle(event)
 
+    def react_at(self, notification_id: int, event: object) -> None:
+        """`react`, told the event's position in its log (for a follower that publishes it)."""
+        self.react(event)
+
 
 class ReadModels(Protocol):
     """What the applications ask of the read models."""

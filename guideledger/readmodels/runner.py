@@ -110,7 +110,9 @@ class ProjectionRunner:
                 changes = [
                     change
                     for notification in batch
-                    for change in _effects(projection, source.mapper.to_domain_event(notification))
+                    for change in _effects(
+                        projection, notification.id, source.mapper.to_domain_event(notification)
+                    )
                 ]
                 if self.store.apply(name, position, batch[-1].id, coalesce(changes)):
                     self._known[name] = batch[-1].id
@@ -167,9 +169,17 @@ class ProjectionRunner:
         while not stopping.wait(interval):
             try:
                 if self.store.leads_background_work():
-                    self.process_all()
+                    self.process_each()
             except Exception:
                 log.exception("projection catch-up failed; retrying")
+
+    def process_each(self) -> None:
+        """`process_all`, but a follower that fails (its broker down) holds back no other."""
+        for name in list(self.projections):
+            try:
+                self.process(name)
+            except Exception:
+                log.exception("%s failed to catch up; retrying", name)
 
     def start(self, interval: float = 0.2) -> None:
         """`run` in a background thread of this process until `stop` (the embedded store's
@@ -185,10 +195,10 @@ class ProjectionRunner:
             self._thread.join(timeout=5)
 
 
-def _effects(follower: Follower, event: object) -> Iterable[RowChange]:
+def _effects(follower: Follower, notification_id: int, event: object) -> Iterable[RowChange]:
     """A projection's row changes; a process manager reacts and changes no rows."""
     if isinstance(follower, ProcessManager):
-        follower.react(event)
+        follower.react_at(notification_id, event)
         return ()
     assert isinstance(follower, Projection)
     return follower.changes(event)

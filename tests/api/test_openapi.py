@@ -27,6 +27,10 @@ NOT_COMMANDS = {
     "matureCommissions",
     "rebuildCommissionView",
     "discardCommissionView",
+    # Webhooks are configuration beside the ledger, not events: a repeated replay queues the
+    # same deliveries again; a repeated registration makes another endpoint, removed by id.
+    "registerWebhook",
+    "replayWebhook",
 }
 
 

@@ -47,10 +47,18 @@ BODIES = {
         "phone": "13800000009",
         "registered_at_store_id": str(world.store_id),
     },
+    "replayWebhook": lambda _world: {"from_position": 0},
 }
 # Operations that act only inside the caller's own group by construction (no id to reach
 # another's): what each finds or makes there is the caller's own.
-OWN_GROUP = {"registerBrand", "getBrandByCode", "getMemberByNumber", "registerMember"}
+OWN_GROUP = {
+    "registerBrand",
+    "getBrandByCode",
+    "getMemberByNumber",
+    "registerMember",
+    "registerWebhook",
+    "listWebhooks",
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class Target:
     world: World
     order_id: UUID
     share_code: str
+    endpoint_id: UUID
 
     def path_values(self) -> dict[str, str]:
         world = self.world
@@ -78,6 +87,7 @@ class Target:
             "shipment_id": "s1",
             "code": "ACME",
             "member_no": "M0001",
+            "endpoint_id": str(self.endpoint_id),
         }
 
 
@@ -95,7 +105,8 @@ def target(client: TestClient, world: World, api_ledger: Ledger) -> Target:
     api_ledger.organisation.register_brand(
         ADMIN, GROUP_ID, "OTHER", "Other", "Asia/Shanghai", SettlementCadence.MONTHLY
     )
-    return Target(world, UUID(order_id), share["share_code"])
+    webhook = client.post("/webhooks", json={"url": "https://example.com/hook"}).json()
+    return Target(world, UUID(order_id), share["share_code"], UUID(webhook["endpoint_id"]))
 
 
 def _operations(client: TestClient) -> list[tuple[str, str, dict[str, Any]]]:

@@ -25,6 +25,7 @@ from guideledger.api.dependencies import (
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import StrictModel
 from guideledger.api.tenancy import allow_platform
+from guideledger.feed.relay import Feed
 from guideledger.platform.observability import PROJECTION_LAG_EVENTS, PROJECTION_LAG_SECONDS
 from guideledger.readmodels.runner import ProjectionRunner
 
@@ -75,10 +76,16 @@ def _lags(projections: ProjectionRunner, names: Iterable[str]) -> list[Projectio
 def ready(projections: ProjectionsDep, views: CommissionViewsDep) -> Response:
     """The event stores answer and every read model serving reads is within 30 s of its
     events. A brand's candidate commission view serves none (promoting it books its
-    difference), so one being built from event zero is not waited for."""
+    difference), so one being built from event zero is not waited for; nor is the event
+    feed (a broker down does not stop the API)."""
     try:
         candidates = views.candidate_names()
-        lags = _lags(projections, [n for n in list(projections.projections) if n not in candidates])
+        serving = [
+            name
+            for name, follower in list(projections.projections.items())
+            if name not in candidates and not isinstance(follower, Feed)
+        ]
+        lags = _lags(projections, serving)
     except Exception:
         body = Readiness(status="unavailable", stores="unreachable", projections=[])
         return JSONResponse(body.model_dump(), status_code=503)

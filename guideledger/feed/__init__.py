@@ -1,0 +1,1 @@
+"""The published-events feed: integration events for the systems around the ledger."""
