@@ -43,16 +43,19 @@ from guideledger.orders.application.corrections import AttributionCorrections
 from guideledger.orders.application.exchanges import Exchanges
 from guideledger.orders.application.history import OrderHistory
 from guideledger.orders.application.projections import UnpaidOrders, UnroutableQueue
+from guideledger.orders.application.sale_facts import SaleFacts
 from guideledger.orders.application.sales import SalesByDay, ShareSales
 from guideledger.orders.application.waiting import WaitingOrders
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.directory import GuideDirectory, UnitDirectory
 from guideledger.organisation.domain.brand import Brand
+from guideledger.organisation.domain.units import Node, OpeningHours
 from guideledger.platform.observability import count_lost_race
 from guideledger.platform.persistence import eventsourcing_env
 from guideledger.platform.settings import Persistence, Settings
 from guideledger.platform.vault import KeyVault
 from guideledger.processes import CommissionProcess, GuideDepartures
+from guideledger.rankings.application.measures import MeasureQueries
 from guideledger.rankings.application.rankings import Rankings
 from guideledger.readmodels.postgres import PostgresReadModelStore
 from guideledger.readmodels.runner import ProjectionRunner
@@ -83,6 +86,7 @@ class Ledger:
     commissions: CommissionApplication
     projections: ProjectionRunner
     rankings: Rankings
+    measures: MeasureQueries
     commission_views: CommissionViews
     audit_parts: AuditParts
 
@@ -174,6 +178,10 @@ def compose(
         projections.add_source(application)
     _register_followers(projections, orders, bindings, commissions)
     rankings = Rankings(projections, time_zone_of, clock.now)
+
+    def opening_hours_of(store_id: UUID) -> OpeningHours | None:
+        return organisation.load(Node, store_id).opening_hours
+
     return Ledger(
         settings,
         clock,
@@ -191,6 +199,7 @@ def compose(
         commissions,
         projections,
         rankings,
+        MeasureQueries(projections, time_zone_of, opening_hours_of),
         _commission_views(projections, commissions),
         audit_parts,
     )
@@ -213,6 +222,7 @@ def _register_followers(
         GuideDirectory(),
         MemberBindings(),
         SalesByDay(),
+        SaleFacts(),
         ShareSales(),
         EngagementByDay(),
         ShareReach(),

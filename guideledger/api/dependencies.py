@@ -35,6 +35,7 @@ from guideledger.orders.application.history import OrderHistory
 from guideledger.orders.application.personal import PersonalData
 from guideledger.orders.application.waiting import WaitingOrders
 from guideledger.organisation.application.app import OrganisationApplication
+from guideledger.rankings.application.measures import MeasureQueries
 from guideledger.rankings.application.rankings import Rankings
 from guideledger.readmodels.runner import ProjectionRunner
 
@@ -117,6 +118,10 @@ async def get_rankings(request: Request) -> Rankings:
     return _ledger(request).rankings
 
 
+async def get_measures(request: Request) -> MeasureQueries:
+    return _ledger(request).measures
+
+
 async def get_commission_views(request: Request) -> CommissionViews:
     return _ledger(request).commission_views
 
@@ -146,6 +151,7 @@ CommissionsDep = Annotated[CommissionApplication, Depends(get_commissions)]
 SettlementAuditDep = Annotated[SettlementAudit, Depends(get_settlement_audit)]
 ProjectionsDep = Annotated[ProjectionRunner, Depends(get_projections)]
 RankingsDep = Annotated[Rankings, Depends(get_rankings)]
+MeasuresDep = Annotated[MeasureQueries, Depends(get_measures)]
 CommissionViewsDep = Annotated[CommissionViews, Depends(get_commission_views)]
 OwnersDep = Annotated[Owners, Depends(get_owners)]
 

@@ -84,6 +84,8 @@ NOT_PERSONAL = {
     "Member.Forgotten.reason": "support's record of the erasure, written as the key is deleted",
     "MemberBinding.Bound.reason": STAFF_WORDS,
     "MemberBinding.Released.reason": STAFF_WORDS,
+    "Node.OpeningHoursSet.closes": "a store's closing time",
+    "Node.OpeningHoursSet.opens": "a store's opening time",
     "Node.Paused.reason": STAFF_WORDS,
     "Node.Registered.code": ORGANISATION,
     "Node.Registered.kind": VOCABULARY,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Annotated
 from uuid import UUID
 
@@ -33,6 +34,7 @@ from guideledger.organisation.domain.units import (
     District,
     Node,
     NodeKind,
+    OpeningHours,
     Region,
     StoreOwnership,
 )
@@ -242,6 +244,16 @@ class SetDailyOrderCap(VersionedChange):
     )
 
 
+class SetOpeningHours(VersionedChange):
+    opens: time = Field(description="HH:MM in the brand's time zone")
+    closes: time = Field(description="HH:MM, later the same day")
+
+
+class OpeningHoursView(FromAttributes):
+    opens: time
+    closes: time
+
+
 class NodeView(FromAttributes):
     id: UUID
     version: int
@@ -256,6 +268,7 @@ class NodeView(FromAttributes):
     paused: bool
     pause_reason: str | None
     daily_order_cap: int | None
+    opening_hours: OpeningHoursView | None
 
 
 @router.post(
@@ -326,6 +339,20 @@ def set_daily_order_cap(
         command, node_id, body.daily_order_cap, body.expected_version
     )
     return Accepted.of(result)
+
+
+@router.put(
+    "/nodes/{node_id}/opening-hours",
+    operation_id="setStoreOpeningHours",
+    dependencies=[Depends(allow())],
+)
+def set_opening_hours(
+    node_id: UUID, body: SetOpeningHours, organisation: OrganisationDep, command: CommandDep
+) -> Accepted:
+    hours = OpeningHours(body.opens, body.closes)
+    return Accepted.of(
+        organisation.set_store_opening_hours(command, node_id, hours, body.expected_version)
+    )
 
 
 # --- guides ------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from guideledger.organisation.domain.units import (
     District,
     Node,
     NodeKind,
+    OpeningHours,
     Region,
     StoreOwnership,
     StoreSnapshot,
@@ -202,6 +203,14 @@ class OrganisationApplication(LedgerApplication):
             expected_version,
             lambda node: node.set_daily_order_cap(cap, self.clock.now(), command.actor),
         )
+
+    def set_store_opening_hours(
+        self, command: Command, node_id: UUID, hours: OpeningHours, version: int | None = None
+    ) -> CommandResult:
+        def change(node: Node) -> None:
+            node.set_opening_hours(hours, self.clock.now(), command.actor)
+
+        return self.update(command, Node, node_id, version, change)
 
     # --- guides ----------------------------------------------------------------
 

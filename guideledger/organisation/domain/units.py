@@ -5,7 +5,7 @@ the moment of an order), so each is an event-sourced aggregate."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 from uuid import UUID
 
@@ -29,6 +29,24 @@ class NodeKind(StrEnum):
 class StoreOwnership(StrEnum):
     DIRECT = "direct"
     FRANCHISE = "franchise"
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """When a store is open each day, in the brand's time zone; it closes on the day it
+    opens (no store here stays open past midnight)."""
+
+    opens: time
+    closes: time
+
+    def __post_init__(self) -> None:
+        if self.opens.tzinfo is not None or self.closes.tzinfo is not None:
+            raise InvalidValue("opening hours are local times, without an offset")
+        if not self.opens < self.closes:
+            raise InvalidValue("a store opens before it closes, on the same day")
+
+    def is_open_at(self, local: time) -> bool:
+        return self.opens <= local < self.closes
 
 
 class Region(Aggregate):
@@ -228,6 +246,7 @@ class Node(Aggregate):
         self.paused = False
         self.pause_reason: str | None = None
         self.daily_order_cap: int | None = None
+        self.opening_hours: OpeningHours | None = None  # stores only, once set
 
     def pause(self, reason: str, occurred_at: datetime, actor: str) -> None:
         if self.paused:
@@ -274,6 +293,28 @@ class Node(Aggregate):
     @event(DailyOrderCapSet)
     def _record_cap_set(self, cap: int | None, occurred_at: datetime, actor: str) -> None:
         self.daily_order_cap = cap
+
+    def set_opening_hours(self, hours: OpeningHours, occurred_at: datetime, actor: str) -> None:
+        if self.kind is not NodeKind.STORE:
+            raise RuleViolated("only a store has opening hours")
+        if hours == self.opening_hours:
+            raise RuleViolated("the store already has those opening hours")
+        opens, closes = hours.opens.isoformat("minutes"), hours.closes.isoformat("minutes")
+        self._record_opening_hours_set(opens, closes, require_utc(occurred_at), actor)
+
+    class OpeningHoursSet(Aggregate.Event):
+        """`opens` and `closes` as HH:MM in the brand's time zone."""
+
+        opens: str
+        closes: str
+        occurred_at: datetime
+        actor: str
+
+    @event(OpeningHoursSet)
+    def _record_opening_hours_set(
+        self, opens: str, closes: str, occurred_at: datetime, actor: str
+    ) -> None:
+        self.opening_hours = OpeningHours(time.fromisoformat(opens), time.fromisoformat(closes))
 
 
 @dataclass(frozen=True)

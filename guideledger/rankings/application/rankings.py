@@ -201,7 +201,7 @@ class Rankings:
         guide_id: UUID | None = None,
     ) -> list[DayFigures]:
         """Sales per day for the brand, or one store, branch or guide, with empty days as zero."""
-        days = _days(first, last)
+        days = days_between(first, last)
         self._fresh(SalesByDay)
         where: dict[str, Any] = {"brand_id": brand_id, "day": days}
         table = BRANCH_SALES_BY_DAY
@@ -218,7 +218,7 @@ class Rankings:
 
     def funnel(self, brand_id: UUID, guide_id: UUID, first: date, last: date) -> list[FunnelDay]:
         """A guide's shares, reach, add-to-carts and paid orders through shares, per day."""
-        days = _days(first, last)
+        days = days_between(first, last)
         self._fresh(SalesByDay, EngagementByDay)
         where = {"brand_id": brand_id, "guide_id": guide_id, "day": days}
         reached = _daily_totals(
@@ -285,7 +285,7 @@ def _daily_totals(rows: Iterable[dict[str, Any]], *columns: str) -> defaultdict[
     return totals
 
 
-def _days(first: date, last: date) -> list[str]:
+def days_between(first: date, last: date) -> list[str]:
     if last < first:
         raise InvalidValue("the last day comes before the first")
     if (last - first).days >= MAX_DAYS:

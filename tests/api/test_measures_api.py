@@ -1,0 +1,117 @@
+"""The managers' measures over HTTP: sales through guides' shares, after the store's
+closing time and shipped across branches."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from guideledger.api.auth import Role
+from guideledger.composition import Ledger
+from guideledger.platform.clock import ManualClock
+from tests.api.conftest import bearer
+from tests.api.test_attribution_api import paid_order
+from tests.api.test_orders_api import TOTAL, assert_refused, delivered_order
+from tests.world import PRICES, World, add_stocked_northern_warehouse, build_world, event_count
+
+DAY = "2026-11-02"  # the clock starts at 09:00 in Shanghai on this day
+
+
+def measures(client: TestClient, world: World, **params: Any) -> dict[str, Any]:
+    response = client.get(
+        f"/brands/{world.brand_id}/measures", params={"first": DAY, "last": DAY, **params}
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def open_ten_to_ten(client: TestClient, store_id: object) -> None:
+    response = client.put(
+        f"/nodes/{store_id}/opening-hours", json={"opens": "10:00", "closes": "22:00"}
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_sales_through_shares_count_by_channel_net_of_refunds(
+    client: TestClient, world: World, clock: ManualClock
+) -> None:
+    qr = {"channel": "guide_qr", "guide_id": str(world.guide_id), "share_code": "QR1"}
+    paid_order(client, world)
+    paid_order(client, world, evidence={**qr})
+    paid_order(client, world, evidence={"channel": "direct", "store_id": str(world.store_id)})
+    refunded = delivered_order(client, world)  # through the share link too
+    client.post(
+        f"/orders/{refunded}/returns",
+        json={"return_id": "r1", "line_no": 1, "quantity": 1, "reason": "too small"},
+    )
+    client.post(f"/orders/{refunded}/refunds", json={"refund_id": "f1", "amount_fen": PRICES[0]})
+    total = measures(client, world)["total"]
+    assert (total["orders"], total["net_sales_fen"]) == (4, 4 * TOTAL - PRICES[0])
+    assert (total["link_fen"], total["qr_fen"], total["live_stream_fen"]) == (
+        2 * TOTAL - PRICES[0],
+        TOTAL,
+        0,
+    )
+    through, net = 3 * TOTAL - PRICES[0], 4 * TOTAL - PRICES[0]
+    assert (total["through_shares_fen"], total["through_shares_rate"]) == (
+        through,
+        round(through / net, 4),
+    )
+
+
+def test_sales_paid_outside_the_stores_opening_hours_count_after_closing(
+    client: TestClient, world: World, clock: ManualClock
+) -> None:
+    open_ten_to_ten(client, world.store_id)
+    paid_order(client, world)  # 09:00 in Shanghai: not open yet
+    clock.advance(timedelta(hours=3))
+    paid_order(client, world)  # 12:00: open
+    total = measures(client, world)["total"]
+    assert (total["after_closing_fen"], total["after_closing_rate"]) == (TOTAL, 0.5)
+    node = client.get(f"/nodes/{world.store_id}").json()
+    assert node["opening_hours"] == {"opens": "10:00:00", "closes": "22:00:00"}
+
+
+def test_opening_hours_that_close_before_they_open_or_on_a_warehouse_are_refused(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    before = event_count(api_ledger)
+    backwards = {"opens": "22:00", "closes": "10:00"}
+    assert_refused(
+        client.put(f"/nodes/{world.store_id}/opening-hours", json=backwards), 422, "invalid-value"
+    )
+    hours = {"opens": "10:00", "closes": "22:00"}
+    assert_refused(
+        client.put(f"/nodes/{world.warehouse_id}/opening-hours", json=hours), 422, "rule-violated"
+    )
+    assert event_count(api_ledger) == before
+
+
+def test_sales_shipped_by_another_branch_count_as_cross_branch(
+    client: TestClient, api_ledger: Ledger
+) -> None:
+    world = build_world(api_ledger, stocked=False)
+    north, _warehouse = add_stocked_northern_warehouse(api_ledger, world)
+    paid_order(client, world)
+    east = measures(client, world, branch_id=str(world.branch_id))["total"]
+    assert (east["cross_branch_fen"], east["cross_branch_rate"]) == (TOTAL, 1.0)
+    assert measures(client, world, branch_id=str(north))["total"]["orders"] == 0
+
+
+def test_a_store_manager_reads_their_own_stores_measures_per_day(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    paid_order(client, world)
+    manager = bearer(api_ledger, Role.STORE_MANAGER, store_id=world.store_id)
+    days = {"first": "2026-11-01", "last": "2026-11-03"}
+    url = f"/brands/{world.brand_id}/measures"
+    own = client.get(url, params={**days, "store_id": str(world.store_id)}, headers=manager)
+    assert [d["measures"]["net_sales_fen"] for d in own.json()["days"]] == [0, TOTAL, 0]
+    assert_refused(client.get(url, params=days, headers=manager), 403, "forbidden")
+    other = {**days, "store_id": str(world.other_store_id)}
+    assert client.get(url, params=other, headers=manager).status_code == 403
+    guide = bearer(api_ledger, Role.GUIDE, guide_id=world.guide_id)
+    assert client.get(url, params=days, headers=guide).status_code == 403
