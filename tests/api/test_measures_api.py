@@ -13,7 +13,7 @@ from guideledger.composition import Ledger
 from guideledger.platform.clock import ManualClock
 from tests.api.conftest import bearer
 from tests.api.test_attribution_api import paid_order
-from tests.api.test_orders_api import TOTAL, assert_refused, delivered_order
+from tests.api.test_orders_api import TOTAL, assert_refused, delivered_order, order_body
 from tests.world import PRICES, World, add_stocked_northern_warehouse, build_world, event_count
 
 DAY = "2026-11-02"  # the clock starts at 09:00 in Shanghai on this day
@@ -115,3 +115,64 @@ def test_a_store_manager_reads_their_own_stores_measures_per_day(
     assert client.get(url, params=other, headers=manager).status_code == 403
     guide = bearer(api_ledger, Role.GUIDE, guide_id=world.guide_id)
     assert client.get(url, params=days, headers=guide).status_code == 403
+
+
+def shared(client: TestClient, world: World, kind: str, visits: int, carts: int) -> str:
+    code: str = client.post(f"/guides/{world.guide_id}/shares", json={"kind": kind}).json()[
+        "share_code"
+    ]
+    client.post(f"/shares/{code}/visits", json={"count": visits})
+    if carts:
+        client.post(f"/shares/{code}/add-to-carts", json={"count": carts})
+    return code
+
+
+def funnel(client: TestClient, world: World, **params: Any) -> list[tuple[str, int, Any]]:
+    response = client.get(
+        f"/brands/{world.brand_id}/funnel", params={"first": DAY, "last": DAY, **params}
+    )
+    assert response.status_code == 200, response.text
+    return [(s["step"], s["count"], s["conversion"]) for s in response.json()["steps"]]
+
+
+def test_the_share_funnel_of_a_guide_a_store_and_a_district(
+    client: TestClient, world: World
+) -> None:
+    qr = shared(client, world, "qr_code", 4, 1)
+    link = shared(client, world, "product_link", 2, 0)
+    evidence = {"channel": "guide_qr", "guide_id": str(world.guide_id), "share_code": qr}
+    paid_order(client, world, evidence=evidence)
+    unpaid = order_body(world, evidence={**evidence, "channel": "guide_share_link"})
+    unpaid["evidence"]["share_code"] = link
+    assert client.post("/orders", json=unpaid).status_code == 201
+    expected = [
+        ("shares", 2, None),
+        ("visits", 6, 3.0),
+        ("add_to_carts", 1, 0.1667),
+        ("orders", 2, 2.0),
+        ("payments", 1, 0.5),
+    ]
+    assert funnel(client, world, guide_id=str(world.guide_id)) == expected
+    assert funnel(client, world, store_id=str(world.store_id)) == expected
+    assert funnel(client, world, district_id=str(world.district_id)) == expected
+    other = funnel(client, world, store_id=str(world.other_store_id))
+    assert [count for _step, count, _conversion in other] == [0, 0, 0, 0, 0]
+    assert_refused(
+        client.get(f"/brands/{world.brand_id}/funnel", params={"first": DAY, "last": DAY}),
+        422,
+        "invalid-value",
+    )
+
+
+def test_a_guide_follows_only_their_own_shares(
+    client: TestClient, world: World, api_ledger: Ledger
+) -> None:
+    url = f"/brands/{world.brand_id}/funnel"
+    days = {"first": DAY, "last": DAY}
+    guide = bearer(api_ledger, Role.GUIDE, guide_id=world.guide_id)
+    own = client.get(url, params={**days, "guide_id": str(world.guide_id)}, headers=guide)
+    assert own.status_code == 200, own.text
+    store = {**days, "store_id": str(world.store_id)}
+    assert_refused(client.get(url, params=store, headers=guide), 403, "forbidden")
+    manager = bearer(api_ledger, Role.STORE_MANAGER, store_id=world.store_id)
+    assert client.get(url, params=store, headers=manager).status_code == 200

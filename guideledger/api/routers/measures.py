@@ -1,4 +1,5 @@
-"""The managers' measures: sales through guides' shares, after closing and across branches."""
+"""The managers' measures (sales through guides' shares, after closing and across
+branches) and the share funnel of a guide, a store or a district."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from guideledger.api.auth import Caller, Forbidden, Role
-from guideledger.api.dependencies import MeasuresDep, OwnersDep
+from guideledger.api.dependencies import MeasuresDep, OwnersDep, RankingsDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.tenancy import allow
+from guideledger.rankings.application.funnel import share_funnel
 from guideledger.rankings.application.measures import Measures
 
 router = APIRouter(tags=["rankings"], responses=PROBLEM_RESPONSES)
@@ -78,3 +80,57 @@ def get_measures(
         total=MeasuresView.of(Measures.total(d.measures for d in days)),
         days=[DayMeasuresView(day=d.day, measures=MeasuresView.of(d.measures)) for d in days],
     )
+
+
+class FunnelStepView(BaseModel):
+    step: str
+    count: int
+    conversion: float | None
+
+
+class FunnelView(BaseModel):
+    first: date
+    last: date
+    steps: list[FunnelStepView]
+
+
+@router.get("/brands/{brand_id}/funnel", operation_id="getShareFunnel")
+def get_share_funnel(
+    brand_id: UUID,
+    first: date,
+    last: date,
+    rankings: RankingsDep,
+    caller: Annotated[
+        Caller, Depends(allow(Role.STORE_MANAGER, Role.GUIDE, Role.FINANCE, Role.SUPPORT))
+    ],
+    owners: OwnersDep,
+    guide_id: UUID | None = None,
+    store_id: UUID | None = None,
+    district_id: UUID | None = None,
+) -> FunnelView:
+    """Shares made from `first` to `last` (days in the brand's time zone) by one guide, or
+    from one store or district, and their visits, add-to-carts, orders and payments since;
+    a guide follows their own shares, a store manager their store's."""
+    if caller.role is Role.GUIDE and guide_id != caller.guide_id:
+        raise Forbidden("a guide follows only their own shares: give your guide_id")
+    if caller.role is Role.STORE_MANAGER and store_id != caller.store_id:
+        raise Forbidden("a store manager follows only their store's shares: give store_id")
+    owners.admit(caller, guide_id=guide_id, store_id=store_id, district_id=district_id)
+    funnel = share_funnel(
+        rankings.read_models,
+        brand_id,
+        first,
+        last,
+        guide_id=guide_id,
+        store_id=store_id,
+        district_id=district_id,
+    )
+    steps = [
+        FunnelStepView(
+            step=s.step,
+            count=s.count,
+            conversion=None if s.conversion is None else round(s.conversion, 4),
+        )
+        for s in funnel.steps()
+    ]
+    return FunnelView(first=first, last=last, steps=steps)
