@@ -36,12 +36,17 @@ def test_yesterday_beside_the_day_before_and_the_same_weekday_a_week_before(
     glance = client.get(url, params={"district_id": str(world.district_id)}).json()
     assert [
         (glance[k]["day"], glance[k]["sales"]["paid_orders"], glance[k]["sales"]["net_sales_fen"])
-        for k in ("yesterday", "day_before", "week_before")
+        for k in ("day", "day_before", "week_before")
     ] == [("2026-11-09", 3, 3 * TOTAL), ("2026-11-08", 2, 2 * TOTAL), ("2026-11-02", 1, TOTAL)]
-    assert glance["yesterday"]["sales"]["online_sales_fen"] == 3 * TOTAL
+    assert glance["day"]["sales"]["online_sales_fen"] == 3 * TOTAL
+    earlier = client.get(url, params={"day": "2026-11-08"}).json()
+    assert (earlier["day"]["sales"]["paid_orders"], earlier["week_before"]["day"]) == (
+        2,
+        "2026-11-01",
+    )
     manager = bearer(api_ledger, Role.STORE_MANAGER, store_id=world.store_id)
     own = client.get(url, params={"store_id": str(world.store_id)}, headers=manager).json()
-    assert own["yesterday"]["sales"]["paid_orders"] == 3
+    assert own["day"]["sales"]["paid_orders"] == 3
     assert_refused(client.get(url, headers=manager), 403, "forbidden")
     other = {"store_id": str(world.other_store_id)}
     assert client.get(url, params=other, headers=manager).status_code == 403

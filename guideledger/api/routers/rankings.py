@@ -158,9 +158,9 @@ def daily_sales(
 
 
 class GlanceView(BaseModel):
-    yesterday: DayView
+    day: DayView
     day_before: DayView
-    week_before: DayView  # the same weekday a week before yesterday
+    week_before: DayView  # the same weekday a week before
 
 
 @router.get("/brands/{brand_id}/sales/yesterday", operation_id="glanceAtYesterday")
@@ -169,16 +169,17 @@ def glance_at_yesterday(
     rankings: RankingsDep,
     caller: RankingReader,
     owners: OwnersDep,
+    day: Day = None,
     store_id: UUID | None = None,
     branch_id: UUID | None = None,
     guide_id: UUID | None = None,
     district_id: UUID | None = None,
 ) -> GlanceView:
-    """Yesterday's sales in the brand's time zone beside the day before and the same weekday
-    a week before, for the brand or one store, branch, district or guide; guides read their
-    own, store managers their store's."""
+    """A day's sales (yesterday in the brand's time zone by default) beside the day before
+    and the same weekday a week before, for the brand or one store, branch, district or
+    guide; guides read their own, store managers their store's."""
     scope = _scope(caller, owners, store_id, branch_id, guide_id, district_id)
-    glance = rankings.glance(brand_id, **scope)
+    glance = rankings.glance(brand_id, day, **scope)
     return GlanceView(
         **{
             name: DayView(day=figures.day, sales=_sales(figures.sales))

@@ -111,9 +111,9 @@ class DayFigures:
 
 @dataclass(frozen=True)
 class Glance:
-    yesterday: DayFigures
+    day: DayFigures
     day_before: DayFigures
-    week_before: DayFigures  # the same weekday a week before yesterday
+    week_before: DayFigures  # the same weekday a week before
 
 
 @dataclass(frozen=True)
@@ -242,11 +242,11 @@ class Rankings:
             by_day[row["day"]].append(row)
         return [DayFigures(day, Sales.of(by_day.get(day, []))) for day in days]
 
-    def glance(self, brand_id: UUID, **scope: UUID | None) -> Glance:
-        """Yesterday's sales for the brand or the `scope` `daily_sales` takes, beside the day
-        before and the same weekday a week before."""
-        yesterday = self.yesterday(brand_id)
-        days = self.daily_sales(brand_id, yesterday - timedelta(7), yesterday, **scope)
+    def glance(self, brand_id: UUID, day: date | None, **scope: UUID | None) -> Glance:
+        """A day's sales (yesterday by default) for the brand or the `scope` `daily_sales`
+        takes, beside the day before and the same weekday a week before."""
+        day = day or self.yesterday(brand_id)
+        days = self.daily_sales(brand_id, day - timedelta(7), day, **scope)
         return Glance(days[-1], days[-2], days[0])
 
     def funnel(self, brand_id: UUID, guide_id: UUID, first: date, last: date) -> list[FunnelDay]:
