@@ -1,12 +1,13 @@
-"""The dashboard in headless Chromium against the demo data: what it shows is what the
-query API says, each role sees only its panels, and a screenshot is kept per language."""
+"""The dashboard in headless Chromium against the demo data, at a phone's size and a
+desktop's: what it shows is what the query API says, each role sees only its panels, and
+screenshots are kept under test-output/ (the phone's first screen is the README's)."""
 
 from __future__ import annotations
 
 import shutil
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +81,14 @@ def token(ledger: Ledger, role: Role, **scope: Any) -> str:
     return issue_token(ledger.settings, Caller("dashboard-test", role, GROUP_ID, **scope))
 
 
-def open_dashboard(browser: Browser, base_url: str, bearer: str, lang: str) -> Page:
-    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1400, "height": 1800}
+
+
+def open_dashboard(
+    browser: Browser, base_url: str, bearer: str, lang: str, viewport: dict[str, int] = DESKTOP
+) -> Page:
+    page = browser.new_page(viewport=viewport)  # type: ignore[arg-type]
     page.goto(f"{base_url}/dashboard#token={bearer}&lang={lang}")
     page.wait_for_selector("body[data-loaded=true]")
     return page
@@ -98,6 +105,24 @@ def shown(page: Page, section: str) -> list[tuple[str, str, str]]:
         )
         for row in rows.all()
     ]
+
+
+def shown_cells(page: Page, section: str, column: int) -> list[tuple[str, str, str]]:
+    """(id, rank, the column's cell) of each row the section's table shows."""
+    return [
+        (
+            row.get_attribute("data-id") or "",
+            row.get_attribute("data-rank") or "",
+            row.locator("td").nth(column).inner_text(),
+        )
+        for row in page.locator(f"#{section} tbody tr").all()
+    ]
+
+
+def ends(ranked: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The rows a long ranking shows: its top and bottom five."""
+    rows = [(g["guide_id"], str(g["rank"])) for g in ranked]
+    return rows if len(rows) <= 10 else rows[:5] + rows[-5:]
 
 
 def yuan(fen: int) -> str:
@@ -125,19 +150,29 @@ def test_rankings_shown_match_the_query_api(
         expected = [(r["store_id"], str(r["rank"]), yuan(r["sales"][money])) for r in ranked]
         assert shown(page, section) == expected
 
-    top_store = ranked[0]["store_id"]
-    page.select_option("#store", top_store)
-    page.click("#filters button[type=submit]")
-    page.wait_for_selector("body[data-loaded=true]")
     guides = api.get(
-        f"/brands/{brand['id']}/rankings/guides",
-        params={"day": day, "store_id": top_store, "measure": "share_rate"},
+        f"/brands/{brand['id']}/rankings/guides", params={"day": day, "measure": "online_sales"}
     ).json()
-    assert [(g, r) for g, r, _ in shown(page, "guides")] == [
-        (g["guide_id"], str(g["rank"])) for g in guides
-    ]
+    assert [(g, r) for g, r, _ in shown(page, "guides")] == ends(guides)
+    page.select_option("#guide-sort", "conversion")
+    page.wait_for_selector("#guides[data-measure=conversion]")
+    by_conversion = api.get(
+        f"/brands/{brand['id']}/rankings/guides", params={"day": day, "measure": "conversion"}
+    ).json()
+    assert [(g, r) for g, r, _ in shown(page, "guides")] == ends(by_conversion)
+    first = (datetime.fromisoformat(day) - timedelta(days=29)).date().isoformat()
+    total = api.get(f"/brands/{brand['id']}/measures", params={"first": first, "last": day})
+    measures = {name: money for name, _rank, money in shown_cells(page, "measures", 1)}
+    assert measures["through_shares"] == yuan(total.json()["total"]["through_shares_fen"])
+    assert measures["after_closing"] == yuan(total.json()["total"]["after_closing_fen"])
+    assert page.locator("#funnel .notice").inner_text().startswith("Pick a store or a district")
     assert page.locator("#payouts .notice").inner_text() == ""
+    assert not page.locator("#lag").is_visible()  # folded away for operators
     assert page.locator("#lag tbody tr").count() == len(demo_ledger.projections.projections)
+    guides, funnel = page.locator("#guides").bounding_box(), page.locator("#funnel").bounding_box()
+    assert guides
+    assert funnel
+    assert guides["y"] == funnel["y"]  # the desktop keeps its grid
 
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "dashboard-en.png", full_page=True)
@@ -149,6 +184,7 @@ def test_branch_filter_keeps_only_that_branchs_stores(
     bearer = token(demo_ledger, Role.FINANCE)
     page = open_dashboard(browser, base_url, bearer, "en")
     branch = page.locator("#branch option").nth(1).get_attribute("value") or ""
+    page.click("#filters-toggle")
     page.select_option("#branch", branch)
     page.click("#filters button[type=submit]")
     page.wait_for_selector("body[data-loaded=true]")
@@ -174,3 +210,57 @@ def test_a_store_manager_sees_rankings_but_not_payouts_in_chinese(
     assert page.locator("#daily .notice").inner_text() == ""
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "dashboard-zh-store-manager.png", full_page=True)
+
+
+def glance_shown(page: Page) -> dict[str, str]:
+    return {
+        card.get_attribute("data-measure") or "": card.locator(".value").inner_text()
+        for card in page.locator("#glance .card").all()
+    }
+
+
+def test_on_a_phone_the_first_screen_shows_the_days_figures_and_nothing_overflows(
+    browser: Browser, base_url: str, demo_ledger: Ledger
+) -> None:
+    store_id = natural_id("node", BRAND_ID, "S-SHANGHAI-01")
+    bearer = token(demo_ledger, Role.STORE_MANAGER, store_id=store_id)
+    page = open_dashboard(browser, base_url, bearer, "zh", PHONE)
+    api = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {bearer}"})
+    day = page.input_value("#day")
+    scope = {"day": day, "store_id": str(store_id)}
+    figures = api.get(f"/brands/{BRAND_ID}/sales/yesterday", params=scope).json()["day"]["sales"]
+    online = figures["online_sales_fen"] / figures["sales_fen"] if figures["sales_fen"] else 0
+    assert glance_shown(page) == {
+        "net": yuan(figures["net_sales_fen"]),
+        "orders": str(figures["paid_orders"]),
+        "online": f"{online * 100:.1f}%",
+    }
+    glance = page.locator("#glance").bounding_box()
+    assert glance
+    assert glance["y"] + glance["height"] <= PHONE["height"]
+    assert not page.locator("#token").is_visible()  # taken from the address once, kept
+    assert not page.locator("#filters").is_visible()  # folded into one control
+    assert not page.locator("#lag").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    guides = api.get(f"/brands/{BRAND_ID}/rankings/guides", params={"day": day}).json()
+    page.wait_for_selector("#guides[data-measure=online_sales]")
+    assert guides, "the store's guides sold yesterday"
+    assert [(g, r) for g, r, _ in shown(page, "guides")] == ends(
+        api.get(
+            f"/brands/{BRAND_ID}/rankings/guides", params={**scope, "measure": "online_sales"}
+        ).json()
+    )
+    first = (datetime.fromisoformat(day) - timedelta(days=6)).date().isoformat()
+    week = {"first": first, "last": day, "store_id": str(store_id)}
+    steps = api.get(f"/brands/{BRAND_ID}/funnel", params=week).json()["steps"]
+    assert [(s, count) for s, _rank, count in shown_cells(page, "funnel", 1)] == [
+        (s["step"], f"{s['count']:,}") for s in steps
+    ]
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "dashboard-phone-zh.png")
+    page.screenshot(path=SCREENSHOTS / "dashboard-phone-zh-full.png", full_page=True)
+
+    page.goto(f"{base_url}/dashboard#lang=zh")  # the token is remembered for the session
+    page.wait_for_selector("body[data-loaded=true]")
+    assert glance_shown(page)["net"] == yuan(figures["net_sales_fen"])
