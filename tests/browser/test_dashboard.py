@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -23,12 +25,11 @@ from guideledger.api.cli import cli
 from guideledger.api.demo import BRAND_CODE, BRAND_ID, GROUP_ID
 from guideledger.bootstrap import bootstrap
 from guideledger.composition import Ledger
-from guideledger.kernel.values import natural_id
 from guideledger.platform.settings import ClockMode, Persistence, Settings
 from tests.ports import free_port
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output"
-CLOCK_START = datetime(2026, 1, 1, tzinfo=UTC)  # the demo walks 28 days from here
+CLOCK_START = datetime(2026, 1, 1, tzinfo=UTC)  # the demo walks 62 days from here
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
         env.setenv("GUIDELEDGER_CLOCK_START", CLOCK_START.isoformat())
         env.delenv("DATABASE_URL", raising=False)
         env.delenv("GUIDELEDGER_DATABASE_URL", raising=False)
-        loaded = CliRunner().invoke(cli, ["demo", "--no-serve", "--orders", "300"])
+        loaded = CliRunner().invoke(cli, ["demo", "--no-serve", "--orders", "600", "--days", "62"])
     assert loaded.exit_code == 0, loaded.output
     ledger = bootstrap(
         Settings(persistence=Persistence.SQLITE, data_dir=data_dir, clock=ClockMode.MANUAL)
@@ -107,6 +108,11 @@ def shown(page: Page, section: str) -> list[tuple[str, str, str]]:
     ]
 
 
+def busiest_store(ledger: Ledger) -> UUID:
+    """The store that sold most yesterday: its manager's page has something to show."""
+    return ledger.rankings.stores(BRAND_ID, None)[0].store_id
+
+
 def shown_cells(page: Page, section: str, column: int) -> list[tuple[str, str, str]]:
     """(id, rank, the column's cell) of each row the section's table shows."""
     return [
@@ -137,7 +143,7 @@ def test_rankings_shown_match_the_query_api(
     api = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {bearer}"})
     brand = api.get(f"/brands/by-code/{BRAND_CODE}").json()
     day = page.input_value("#day")
-    assert day == "2026-01-28"  # the day before the sandbox clock's (29 January in Shanghai)
+    assert day == "2026-03-03"  # the day before the sandbox clock's (4 March in Shanghai)
 
     for section, measure, money in (
         ("stores-total", "total", "net_sales_fen"),
@@ -200,7 +206,7 @@ def test_branch_filter_keeps_only_that_branchs_stores(
 def test_a_store_manager_sees_rankings_but_not_payouts_in_chinese(
     browser: Browser, base_url: str, demo_ledger: Ledger
 ) -> None:
-    store_id = natural_id("node", BRAND_ID, "S-SHANGHAI-01")
+    store_id = busiest_store(demo_ledger)
     bearer = token(demo_ledger, Role.STORE_MANAGER, store_id=store_id)
     page = open_dashboard(browser, base_url, bearer, "zh")
 
@@ -222,7 +228,7 @@ def glance_shown(page: Page) -> dict[str, str]:
 def test_on_a_phone_the_first_screen_shows_the_days_figures_and_nothing_overflows(
     browser: Browser, base_url: str, demo_ledger: Ledger
 ) -> None:
-    store_id = natural_id("node", BRAND_ID, "S-SHANGHAI-01")
+    store_id = busiest_store(demo_ledger)
     bearer = token(demo_ledger, Role.STORE_MANAGER, store_id=store_id)
     page = open_dashboard(browser, base_url, bearer, "zh", PHONE)
     api = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {bearer}"})
@@ -264,3 +270,32 @@ def test_on_a_phone_the_first_screen_shows_the_days_figures_and_nothing_overflow
     page.goto(f"{base_url}/dashboard#lang=zh")  # the token is remembered for the session
     page.wait_for_selector("body[data-loaded=true]")
     assert glance_shown(page)["net"] == yuan(figures["net_sales_fen"])
+
+
+def test_the_demo_looks_like_a_brand(base_url: str, demo_ledger: Ledger) -> None:
+    """Guides share before they sell, a few lead, one evening of live streams peaks, two
+    months are closed, and the measures land near the brands' published figures."""
+    api = httpx.Client(
+        base_url=base_url, headers={"Authorization": f"Bearer {token(demo_ledger, Role.FINANCE)}"}
+    )
+    window = {"first": "2026-01-01", "last": "2026-03-03"}
+    total = api.get(f"/brands/{BRAND_ID}/measures", params=window).json()
+    assert 0.68 <= total["total"]["through_shares_rate"] <= 0.82
+    assert 0.14 <= total["total"]["after_closing_rate"] <= 0.26
+    orders = [d["measures"]["orders"] for d in total["days"]]
+    assert max(orders) > 4 * sorted(orders)[len(orders) // 2]  # the live-stream evening
+    rates = []
+    for week_day in ("2026-02-24", "2026-02-25", "2026-02-26"):
+        guides = api.get(f"/brands/{BRAND_ID}/rankings/guides", params={"day": week_day}).json()
+        rates += [g["share_rate"] for g in guides if g["share_orders"]]
+    assert rates
+    assert all(0.02 <= rate <= 0.5 for rate in rates)
+    by_store: Counter[str] = Counter()
+    for day_of_month in range(1, 29):
+        params = {"day": f"2026-02-{day_of_month:02d}"}
+        for store in api.get(f"/brands/{BRAND_ID}/rankings/stores", params=params).json():
+            by_store[store["store_id"]] += store["sales"]["net_sales_fen"]
+    sales = sorted(by_store.values(), reverse=True)
+    assert sales[0] > 4 * sales[len(sales) // 2]  # a few stores far ahead of the rest
+    closed = {p["period"] for p in api.get(f"/brands/{BRAND_ID}/payouts").json() if p["closed_fen"]}
+    assert closed >= {"2026-01", "2026-02"}
