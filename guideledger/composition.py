@@ -49,7 +49,7 @@ from guideledger.orders.application.waiting import WaitingOrders
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.directory import GuideDirectory, UnitDirectory
 from guideledger.organisation.domain.brand import Brand
-from guideledger.organisation.domain.units import Node, OpeningHours
+from guideledger.organisation.domain.units import Node
 from guideledger.platform.observability import count_lost_race
 from guideledger.platform.persistence import eventsourcing_env
 from guideledger.platform.settings import Persistence, Settings
@@ -179,8 +179,8 @@ def compose(
     _register_followers(projections, orders, bindings, commissions)
     rankings = Rankings(projections, time_zone_of, clock.now)
 
-    def opening_hours_of(store_id: UUID) -> OpeningHours | None:
-        return organisation.load(Node, store_id).opening_hours
+    def store_of(store_id: UUID) -> Node:
+        return organisation.load(Node, store_id)
 
     return Ledger(
         settings,
@@ -199,7 +199,7 @@ def compose(
         commissions,
         projections,
         rankings,
-        MeasureQueries(projections, time_zone_of, opening_hours_of),
+        MeasureQueries(projections, time_zone_of, store_of),
         _commission_views(projections, commissions),
         audit_parts,
     )

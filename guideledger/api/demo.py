@@ -93,6 +93,8 @@ class DemoWorld:
     brand_id: UUID
     stores: list[tuple[UUID, GeoPoint]] = field(default_factory=list)
     warehouses: list[UUID] = field(default_factory=list)
+    cities: dict[str, GeoPoint] = field(default_factory=dict)
+    store_cities: dict[UUID, str] = field(default_factory=dict)
     guides: list[tuple[UUID, UUID]] = field(default_factory=list)  # (guide, store)
     skus: list[tuple[UUID, int]] = field(default_factory=list)  # (sku, price)
     members: list[UUID] = field(default_factory=list)
@@ -156,6 +158,7 @@ def _load_organisation(ledger: Ledger, rng: random.Random) -> DemoWorld:
         branch_ids[branch_code] = org.register_branch(cmd, brand_id, branch_code, branch_name).id
         region_id = org.register_region(cmd, brand_id, f"R-{branch_code}", region_name).id
         for city, lat, lon, store_count in cities:
+            world.cities[city] = GeoPoint(lat, lon)
             city_code = city.split(" ", 1)[1].replace("'", "").upper()
             district_id = org.register_district(
                 cmd, brand_id, region_id, f"D-{city_code}", f"{city} 区"
@@ -172,8 +175,10 @@ def _load_organisation(ledger: Ledger, rng: random.Random) -> DemoWorld:
                     location=location,
                     ownership=StoreOwnership.DIRECT if i % 3 else StoreOwnership.FRANCHISE,
                     district_id=district_id,
+                    city=city,
                 ).id
                 world.stores.append((store_id, location))
+                world.store_cities[store_id] = city
                 org.set_store_opening_hours(cmd, store_id, OpeningHours(OPENS, CLOSES))
                 for g in range(1, GUIDES_PER_STORE + 1):
                     guide_id = org.hire_guide(

@@ -1,10 +1,11 @@
 """Who buys in the demo, when, and through whom: a few stores and guides far ahead of the
 rest, guides who share many times for each sale (share rates between 3% and 30%), most
-sales through guides' shares, about a fifth paid after the stores close, and one evening
-of live streams with a peak.
+sales through guides' shares, a fifth delivered to another city than the store's, about a
+fifth paid after the stores close, and one evening of live streams with a peak.
 
 The figures aim near those the brands publish: about 75% of sales through guides'
-shares, links, QR codes and live streams, and 20% after the stores' closing time.
+shares, links, QR codes and live streams, 19% cross-city, and 20% after the stores'
+closing time.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ SHARE_KINDS = {
     Channel.GUIDE_QR: ShareKind.QR_CODE,
     Channel.LIVE_STREAM_FORWARD: ShareKind.LIVE_STREAM,
 }
+CROSS_CITY = 0.19  # of orders, delivered to another city than their store's
 LIVE_SHARE_OF_ORDERS = 0.08  # of all orders, on the live-stream evening
 STREAMERS = 3
 MAX_IDLE_SHARES = 40
@@ -49,6 +51,7 @@ class Demand:
     streamers: list[tuple[UUID, UUID]]
     live_day: int
     live_codes: dict[UUID, str] = field(default_factory=dict)  # a streamer's live stream
+    cross_city: float = CROSS_CITY
 
     @classmethod
     def of(

@@ -63,12 +63,14 @@ def _place_order(
     picked = rng.sample(world.skus, k=rng.choice([1, 1, 2, 2, 3]))
     evidence = _evidence(ledger, demand, channel, guide_id, store_id, picked[0][0])
     lines = [LineRequest(sku, rng.choice([1, 1, 1, 2, 3]), price) for sku, price in picked]
+    city, near = world.store_cities[store_id], store_location
+    if rng.random() < demand.cross_city:
+        city = rng.choice([c for c in world.cities if c != city])
+        near = world.cities[city]
     delivery = DeliveryRequest(
         f"收货地址 Address {n}",
-        GeoPoint(
-            store_location.latitude + rng.uniform(-0.3, 0.3),
-            store_location.longitude + rng.uniform(-0.3, 0.3),
-        ),
+        GeoPoint(near.latitude + rng.uniform(-0.3, 0.3), near.longitude + rng.uniform(-0.3, 0.3)),
+        city,
     )
     order_id = ledger.orders.place_order(
         cmd,

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from guideledger.api.auth import Role
 from guideledger.composition import Ledger
 from guideledger.platform.clock import ManualClock
-from tests.api.conftest import bearer
+from tests.api.conftest import bearer, pay
 from tests.api.test_attribution_api import paid_order
 from tests.api.test_orders_api import TOTAL, assert_refused, delivered_order, order_body
 from tests.world import PRICES, World, add_stocked_northern_warehouse, build_world, event_count
@@ -176,3 +176,40 @@ def test_a_guide_follows_only_their_own_shares(
     assert_refused(client.get(url, params=store, headers=guide), 403, "forbidden")
     manager = bearer(api_ledger, Role.STORE_MANAGER, store_id=world.store_id)
     assert client.get(url, params=store, headers=manager).status_code == 200
+
+
+def test_sales_delivered_to_another_city_than_the_stores_count_as_cross_city(
+    client: TestClient, world: World
+) -> None:
+    store = client.post(
+        f"/brands/{world.brand_id}/nodes",
+        json={
+            "code": "S-SH-02",
+            "name": "Shanghai 2",
+            "kind": "store",
+            "branch_id": str(world.branch_id),
+            "district_id": str(world.district_id),
+            "ownership": "direct",
+            "location": {"latitude": 31.2, "longitude": 121.4},
+            "city": "Shanghai",
+        },
+    )
+    assert store.status_code == 201, store.text
+    store_id = store.json()["id"]
+    assert client.get(f"/nodes/{store_id}").json()["city"] == "Shanghai"
+    hired = client.post(
+        f"/brands/{world.brand_id}/guides",
+        json={"code": "G-SH-02", "name": "Zhou", "store_id": store_id},
+    )
+    evidence = {"channel": "guide_share_link", "guide_id": hired.json()["id"], "share_code": "S2"}
+    for city in ("Shanghai", " shanghai", "Hangzhou", None):
+        delivery = {"address": "1 Road", "location": {"latitude": 31.2, "longitude": 121.4}}
+        order = order_body(world, evidence=evidence, delivery={**delivery, "city": city})
+        order_id = client.post("/orders", json=order).json()["id"]
+        pay(client, order_id, TOTAL)
+    total = measures(client, world, store_id=store_id)["total"]
+    assert (total["orders"], total["cross_city_fen"], total["cross_city_rate"]) == (
+        4,
+        TOTAL,
+        0.25,
+    )

@@ -171,6 +171,7 @@ def test_rankings_shown_match_the_query_api(
     measures = {name: money for name, _rank, money in shown_cells(page, "measures", 1)}
     assert measures["through_shares"] == yuan(total.json()["total"]["through_shares_fen"])
     assert measures["after_closing"] == yuan(total.json()["total"]["after_closing_fen"])
+    assert measures["cross_city"] == yuan(total.json()["total"]["cross_city_fen"])
     assert page.locator("#funnel .notice").inner_text().startswith("Pick a store or a district")
     assert page.locator("#payouts .notice").inner_text() == ""
     assert not page.locator("#lag").is_visible()  # folded away for operators
@@ -282,6 +283,7 @@ def test_the_demo_looks_like_a_brand(base_url: str, demo_ledger: Ledger) -> None
     total = api.get(f"/brands/{BRAND_ID}/measures", params=window).json()
     assert 0.68 <= total["total"]["through_shares_rate"] <= 0.82
     assert 0.14 <= total["total"]["after_closing_rate"] <= 0.26
+    assert 0.13 <= total["total"]["cross_city_rate"] <= 0.25
     orders = [d["measures"]["orders"] for d in total["days"]]
     assert max(orders) > 4 * sorted(orders)[len(orders) // 2]  # the live-stream evening
     rates = []

@@ -1,5 +1,5 @@
-"""The managers' measures (sales through guides' shares, after closing and across
-branches) and the share funnel of a guide, a store or a district."""
+"""The managers' measures (sales through guides' shares, across cities, after closing and
+across branches) and the share funnel of a guide, a store or a district."""
 
 from __future__ import annotations
 
@@ -28,9 +28,11 @@ class MeasuresView(BaseModel):
     link_fen: int
     qr_fen: int
     live_stream_fen: int
+    cross_city_fen: int  # delivered to another city than the store's
     after_closing_fen: int
     cross_branch_fen: int
     through_shares_rate: float
+    cross_city_rate: float
     after_closing_rate: float
     cross_branch_rate: float
 
@@ -40,6 +42,7 @@ class MeasuresView(BaseModel):
             **vars(m),
             through_shares_fen=m.through_shares_fen,
             through_shares_rate=round(m.rate(m.through_shares_fen), 4),
+            cross_city_rate=round(m.rate(m.cross_city_fen), 4),
             after_closing_rate=round(m.rate(m.after_closing_fen), 4),
             cross_branch_rate=round(m.rate(m.cross_branch_fen), 4),
         )

@@ -232,6 +232,7 @@ class RegisterNode(StrictModel):
     location: Location
     ownership: StoreOwnership | None = Field(default=None, description="Stores only")
     district_id: UUID | None = Field(default=None, description="Stores only")
+    city: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class PauseNode(VersionedChange):
@@ -268,6 +269,7 @@ class NodeView(FromAttributes):
     paused: bool
     pause_reason: str | None
     daily_order_cap: int | None
+    city: str | None
     opening_hours: OpeningHoursView | None
 
 
@@ -290,6 +292,7 @@ def register_node(
         location=body.location.to_domain(),
         ownership=body.ownership,
         district_id=body.district_id,
+        city=body.city,
     )
     return Accepted.of(result)
 

@@ -1,9 +1,9 @@
 """One row per paid order, holding what the managers' measures need: the brand-local day
 it counts on, the store and branch it is attributed to and the channel, when it was paid,
-what came back, and whether a node of another branch ships it.
+the city it goes to, what came back, and whether a node of another branch ships it.
 
-The measures (sales through guides' shares, sales after the store's closing time,
-cross-branch fulfilment) are sums over these rows for a brand, branch or store and a
+The measures (sales through guides' shares, cross-city sales, sales after the store's
+closing time, cross-branch fulfilment) are sums over these rows for a brand, branch or store and a
 range of days; `rankings.application.measures` computes them.
 """
 
@@ -30,6 +30,7 @@ SALE_FACTS = Table(
         "branch_id": "uuid",
         "share_channel": "text",  # "link", "qr" or "live_stream" through a guide's share
         "paid_at": "timestamp",
+        "delivery_city": "text",  # as the frontend named it, if it did
         "sales_fen": "int",
         "refunds_fen": "int",
         "cross_branch_nodes": "int",  # allocations at nodes of a branch other than the seller's
@@ -39,12 +40,19 @@ SALE_FACTS = Table(
 
 
 class SaleFacts(Projection):
-    """Each paid order's day, payee store and branch, channel, payment time and refunds,
-    and how many of its allocations ship across branches."""
+    """Each paid order's day, payee store and branch, channel, payment time, delivery city
+    and refunds, and how many of its allocations ship across branches."""
 
     name = "sale_facts"
     application = "orders"
     tables = (SALE_FACTS,)
+
+    @on(Order.Placed)
+    def placed(self, event: Order.Placed) -> list[RowChange]:
+        if event.delivery.city is None:
+            return []
+        city = {"delivery_city": event.delivery.city}
+        return [Upsert(SALE_FACTS, (event.originator_id,), city)]
 
     @on(Order.Paid)
     def paid(self, event: Order.Paid) -> list[RowChange]:

@@ -150,6 +150,7 @@ class OrganisationApplication(LedgerApplication):
         location: GeoPoint,
         ownership: StoreOwnership | None = None,
         district_id: UUID | None = None,
+        city: str | None = None,
     ) -> CommandResult:
         def new() -> Node:
             self._require_in_brand(self.reference(Branch, branch_id, "branch_id"), brand_id)
@@ -165,6 +166,7 @@ class OrganisationApplication(LedgerApplication):
                 location=location,
                 ownership=ownership,
                 district_id=district_id,
+                city=city,
                 occurred_at=self.clock.now(),
                 actor=command.actor,
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -190,6 +191,7 @@ class Node(Aggregate):
         district_id: UUID | None,
         occurred_at: datetime,
         actor: str,
+        city: str | None = None,
     ) -> Node:
         kind = NodeKind(kind)
         if kind is NodeKind.STORE and (ownership is None or district_id is None):
@@ -205,11 +207,16 @@ class Node(Aggregate):
             location=location,
             ownership=None if ownership is None else str(StoreOwnership(ownership)),
             district_id=district_id,
+            city=None if city is None else require_text("city", city, 64),
             occurred_at=require_utc(occurred_at),
             actor=actor,
         )
 
     class Registered(Aggregate.Created):
+        """A node registered before version 2 has no city."""
+
+        class_version = 2
+
         brand_id: UUID
         branch_id: UUID
         code: str
@@ -218,8 +225,13 @@ class Node(Aggregate):
         location: GeoPoint
         ownership: str | None
         district_id: UUID | None
+        city: str | None
         occurred_at: datetime
         actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["city"] = None
 
     @event(Registered)
     def __init__(
@@ -232,6 +244,7 @@ class Node(Aggregate):
         location: GeoPoint,
         ownership: str | None,
         district_id: UUID | None,
+        city: str | None,
         occurred_at: datetime,
         actor: str,
     ) -> None:
@@ -243,6 +256,7 @@ class Node(Aggregate):
         self.location = location
         self.ownership = None if ownership is None else StoreOwnership(ownership)
         self.district_id = district_id
+        self.city = city  # where sales count as in the store's city
         self.paused = False
         self.pause_reason: str | None = None
         self.daily_order_cap: int | None = None
