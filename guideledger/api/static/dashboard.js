@@ -167,10 +167,12 @@ function fillTable(section, rows, idOf, cells) {
 async function panel(section, load) {
   const notice = document.querySelector(`#${section} .notice`);
   notice.textContent = "";
+  document.querySelector(`#${section}`).classList.remove("refused");
   try {
     await load();
   } catch (error) {
     notice.textContent = error.status === 403 ? t("forbidden") : `${t("failed")}: ${error.message}`;
+    document.querySelector(`#${section}`).classList.add("refused");
   }
 }
 
