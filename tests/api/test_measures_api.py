@@ -155,6 +155,7 @@ def test_the_share_funnel_of_a_guide_a_store_and_a_district(
     assert funnel(client, world, guide_id=str(world.guide_id)) == expected
     assert funnel(client, world, store_id=str(world.store_id)) == expected
     assert funnel(client, world, district_id=str(world.district_id)) == expected
+    assert funnel(client, world, branch_id=str(world.branch_id)) == expected
     other = funnel(client, world, store_id=str(world.other_store_id))
     assert [count for _step, count, _conversion in other] == [0, 0, 0, 0, 0]
     assert_refused(

@@ -172,7 +172,7 @@ def test_rankings_shown_match_the_query_api(
     assert measures["through_shares"] == yuan(total.json()["total"]["through_shares_fen"])
     assert measures["after_closing"] == yuan(total.json()["total"]["after_closing_fen"])
     assert measures["cross_city"] == yuan(total.json()["total"]["cross_city_fen"])
-    assert page.locator("#funnel .notice").inner_text().startswith("Pick a store or a district")
+    assert page.locator("#funnel .notice").inner_text().startswith("Pick a branch, district")
     assert page.locator("#payouts .notice").inner_text() == ""
     assert not page.locator("#lag").is_visible()  # folded away for operators
     assert page.locator("#lag tbody tr").count() == len(demo_ledger.projections.projections)
@@ -202,6 +202,15 @@ def test_branch_filter_keeps_only_that_branchs_stores(
     listed = {store for store, _rank, _money in shown(page, "stores-total")}
     assert listed
     assert listed <= in_branch
+    day = page.input_value("#day")
+    week = {"first": (datetime.fromisoformat(day) - timedelta(days=6)).date().isoformat()}
+    steps = api.get(
+        f"/brands/{brand_id}/funnel", params={**week, "last": day, "branch_id": branch}
+    ).json()["steps"]
+    assert [(s, count) for s, _rank, count in shown_cells(page, "funnel", 1)] == [
+        (s["step"], f"{s['count']:,}") for s in steps
+    ]
+    assert steps[0]["count"] > 0, "the branch's guides shared that week"
 
 
 def test_a_store_manager_sees_rankings_but_not_payouts_in_chinese(

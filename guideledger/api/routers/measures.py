@@ -1,5 +1,5 @@
 """The managers' measures (sales through guides' shares, across cities, after closing and
-across branches) and the share funnel of a guide, a store or a district."""
+across branches) and the share funnel of a guide, a store, a district or a branch."""
 
 from __future__ import annotations
 
@@ -110,23 +110,24 @@ def get_share_funnel(
     guide_id: UUID | None = None,
     store_id: UUID | None = None,
     district_id: UUID | None = None,
+    branch_id: UUID | None = None,
 ) -> FunnelView:
     """Shares made from `first` to `last` (days in the brand's time zone) by one guide, or
-    from one store or district, and their visits, add-to-carts, orders and payments since;
+    from one store, district or branch, and their visits, add-to-carts, orders and payments since;
     a guide follows their own shares, a store manager their store's."""
     if caller.role is Role.GUIDE and guide_id != caller.guide_id:
         raise Forbidden("a guide follows only their own shares: give your guide_id")
     if caller.role is Role.STORE_MANAGER and store_id != caller.store_id:
         raise Forbidden("a store manager follows only their store's shares: give store_id")
-    owners.admit(caller, guide_id=guide_id, store_id=store_id, district_id=district_id)
+    units = {"store_id": store_id, "district_id": district_id, "branch_id": branch_id}
+    owners.admit(caller, guide_id=guide_id, **units)
     funnel = share_funnel(
         rankings.read_models,
         brand_id,
         first,
         last,
         guide_id=guide_id,
-        store_id=store_id,
-        district_id=district_id,
+        **units,
     )
     steps = [
         FunnelStepView(

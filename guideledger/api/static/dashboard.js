@@ -18,7 +18,7 @@ const LABELS = {
     daily: "近30天每日销售额（元）", payouts: "各期佣金（元，按收款层级）",
     operator: "运维信息", lag: "读模型延迟", projection: "读模型", eventsBehind: "落后事件数",
     secondsBehind: "落后秒数", forbidden: "当前角色无权查看", failed: "加载失败",
-    pickStore: "请在筛选中选择门店或区", loading: "加载中…", loaded: "已更新",
+    pickStore: "请在筛选中选择分公司、区或门店", loading: "加载中…", loaded: "已更新",
     needToken: "请先填写访问令牌", language: "English", scopeBrand: "全品牌",
     level: { guide: "导购", store: "门店", district: "区", region: "大区", branch: "分公司" },
   },
@@ -42,7 +42,7 @@ const LABELS = {
     operator: "For operators", lag: "Read model lag", projection: "Read model",
     eventsBehind: "Events behind", secondsBehind: "Seconds behind",
     forbidden: "Your role may not see this", failed: "Could not load",
-    pickStore: "Pick a store or a district in the filters", loading: "Loading…", loaded: "Updated",
+    pickStore: "Pick a branch, district or store in the filters", loading: "Loading…", loaded: "Updated",
     needToken: "Enter a bearer token first", language: "中文", scopeBrand: "Whole brand",
     level: { guide: "Guide", store: "Store", district: "District", region: "Region", branch: "Branch" },
   },
@@ -243,7 +243,7 @@ function drawChart(section, config) {
 }
 
 async function funnel(day) {
-  const { branch_id: _branch, ...unit } = scope();
+  const unit = scope();
   if (!Object.keys(unit).length) {
     fillTable("funnel", [], () => "", () => []);
     state.charts.funnel?.destroy();

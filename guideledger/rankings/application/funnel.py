@@ -1,6 +1,6 @@
-"""The share funnel of a guide, a store or a district over a range of days: the shares made
-those days, then what came of them (visits, add-to-carts, orders placed and paid through
-them), with the conversion from each step to the next.
+"""The share funnel of a guide, a store, a district or a branch over a range of days: the
+shares made those days, then what came of them (visits, add-to-carts, orders placed and
+paid through them), with the conversion from each step to the next.
 
 It follows the shares made in the range to whatever they brought since, so a range's
 later steps keep growing for a while after it ends.
@@ -60,10 +60,11 @@ def share_funnel(
     guide_id: UUID | None = None,
     store_id: UUID | None = None,
     district_id: UUID | None = None,
+    branch_id: UUID | None = None,
 ) -> Funnel:
-    """Exactly one of guide, store and district."""
-    if sum(x is not None for x in (guide_id, store_id, district_id)) != 1:
-        raise InvalidValue("follow the shares of one guide, one store or one district")
+    """Exactly one of guide, store, district and branch."""
+    if sum(x is not None for x in (guide_id, store_id, district_id, branch_id)) != 1:
+        raise InvalidValue("follow the shares of one guide, store, district or branch")
     days = days_between(first, last)
     for projection in (EngagementByDay, ShareReach, ShareSales):
         read_models.catch_up(projection)
@@ -73,8 +74,9 @@ def share_funnel(
     elif store_id is not None:
         where["store_id"] = store_id
     else:
-        where["store_id"] = _stores_sharing(read_models, {**where, "district_id": district_id})
-    no_store = where.get("store_id") == []  # a district with no shares those days
+        unit = {"district_id": district_id} if district_id else {"branch_id": branch_id}
+        where["store_id"] = _stores_sharing(read_models, {**where, **unit})
+    no_store = where.get("store_id") == []  # a district or branch with no shares those days
     shares = [] if no_store else read_models.select(SHARE_REACH, where)
     codes = [row["share_code"] for row in shares]
     sold = read_models.select(SHARE_SALES, {"share_code": codes}) if codes else []
@@ -88,8 +90,9 @@ def share_funnel(
 
 
 def _stores_sharing(read_models: ReadModels, where: dict[str, Any]) -> list[UUID]:
-    """The district's stores its guides shared from on those days (a share counts at the
-    store it was made from, whose district the engagement rows carry)."""
+    """The district's or branch's stores its guides shared from on those days (a share
+    counts at the store it was made from, whose district and branch the engagement rows
+    carry)."""
     rows = read_models.select(GUIDE_ENGAGEMENT_BY_DAY, where)
     return sorted({row["store_id"] for row in rows}, key=str)
 
