@@ -55,17 +55,20 @@ from guideledger.orders.application.corrections import AttributionCorrections
 from guideledger.orders.application.exchanges import Exchanges
 from guideledger.orders.application.history import OrderHistory
 from guideledger.orders.application.projections import UnpaidOrders, UnroutableQueue
+from guideledger.orders.application.sale_facts import SaleFacts
 from guideledger.orders.application.sales import SalesByDay, ShareSales
 from guideledger.orders.application.waiting import WaitingOrders
 from guideledger.orders.domain.order import Order
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.organisation.application.directory import GuideDirectory, UnitDirectory
 from guideledger.organisation.domain.brand import Brand
+from guideledger.organisation.domain.units import Node
 from guideledger.platform.observability import count_lost_race
 from guideledger.platform.persistence import eventsourcing_env
 from guideledger.platform.settings import Persistence, Settings
 from guideledger.platform.vault import KeyVault
 from guideledger.processes import CommissionProcess, GuideDepartures
+from guideledger.rankings.application.measures import MeasureQueries
 from guideledger.rankings.application.rankings import Rankings
 from guideledger.readmodels.postgres import PostgresReadModelStore
 from guideledger.readmodels.runner import ProjectionRunner
@@ -96,6 +99,7 @@ class Ledger:
     commissions: CommissionApplication
     projections: ProjectionRunner
     rankings: Rankings
+    measures: MeasureQueries
     commission_views: CommissionViews
     audit_parts: AuditParts
     webhooks: Webhooks
@@ -196,6 +200,10 @@ def compose(
         register_feed(projections, organisation, orders, commissions, feed)
     webhooks = _webhooks(projections, organisation, orders, commissions, clock)
     rankings = Rankings(projections, time_zone_of, clock.now)
+
+    def store_of(store_id: UUID) -> Node:
+        return organisation.load(Node, store_id)
+
     return Ledger(
         settings,
         clock,
@@ -213,6 +221,7 @@ def compose(
         commissions,
         projections,
         rankings,
+        MeasureQueries(projections, time_zone_of, store_of),
         _commission_views(projections, commissions),
         audit_parts,
         webhooks,
@@ -237,6 +246,7 @@ def _register_followers(
         GuideDirectory(),
         MemberBindings(),
         SalesByDay(),
+        SaleFacts(),
         ShareSales(),
         EngagementByDay(),
         ShareReach(),

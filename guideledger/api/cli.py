@@ -161,7 +161,7 @@ def _stop_without(parent: int, stopping: threading.Event) -> None:
 def demo(
     host: Host = None,
     port: Port = None,
-    orders: Annotated[int, typer.Option(min=0, help="How many demo orders to place")] = 2000,
+    orders: Annotated[int, typer.Option(min=0, help="How many demo orders to place")] = 2500,
     days: Annotated[
         int,
         typer.Option(
@@ -169,7 +169,7 @@ def demo(
             max=365,
             help="Days of history: ending now, or on the sandbox clock from its instant on",
         ),
-    ] = 28,
+    ] = 75,  # at least two whole months, closed, whatever the day
     serve: Annotated[bool, typer.Option(help="Serve the API once loaded")] = True,
 ) -> None:
     """Load the demo data set (once) into the configured store, then serve it.

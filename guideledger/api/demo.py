@@ -1,31 +1,28 @@
 """A realistic demo data set, loaded through the real application commands.
 
-One sportswear brand, four branches, 50 stores and 3 warehouses in real
-Chinese cities, ~500 guides, a catalogue, members, and a month of orders in
-every state of their lifecycle. Deterministic: the same seed, the same data.
+One sportswear brand, four branches, 50 stores (open 10:00 to 22:00) and 3 warehouses in
+real Chinese cities, ~500 guides, a catalogue, members, and weeks of orders in every state
+of their lifecycle, returns and exchanges included; who buys when and through whom is
+`demo_demand`'s. Deterministic: the same seed, the same data.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from guideledger.attribution.domain.rules import AttributionEvidence, Channel
+from guideledger.api.demo_demand import CLOSES, OPENS, Demand
+from guideledger.api.demo_orders import order_story
 from guideledger.composition import Ledger
-from guideledger.engagement.domain import ShareKind
 from guideledger.eventstore.commands import Command
-from guideledger.fulfilment.domain.routing import Allocation
 from guideledger.kernel.periods import SettlementCadence, period_end
 from guideledger.kernel.values import GeoPoint
-from guideledger.orders.application.app import DeliveryRequest, LineRequest, OrderApplication
-from guideledger.orders.domain.lines import Discount
-from guideledger.orders.domain.payments import ProviderPayment
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.group import Group
-from guideledger.organisation.domain.units import NodeKind, StoreOwnership
+from guideledger.organisation.domain.units import NodeKind, OpeningHours, StoreOwnership
 
 GROUP_CODE = "GL-GROUP"
 BRAND_CODE = "GL-SPORT"
@@ -89,7 +86,6 @@ CATEGORIES = {
     "accessories": ["运动袜 Sports socks", "双肩包 Backpack", "棒球帽 Cap"],
 }
 GUIDES_PER_STORE = 10
-COUPON_THRESHOLD_FEN, COUPON_FEN = 19_900, 2_000
 
 
 @dataclass
@@ -97,6 +93,8 @@ class DemoWorld:
     brand_id: UUID
     stores: list[tuple[UUID, GeoPoint]] = field(default_factory=list)
     warehouses: list[UUID] = field(default_factory=list)
+    cities: dict[str, GeoPoint] = field(default_factory=dict)
+    store_cities: dict[UUID, str] = field(default_factory=dict)
     guides: list[tuple[UUID, UUID]] = field(default_factory=list)  # (guide, store)
     skus: list[tuple[UUID, int]] = field(default_factory=list)  # (sku, price)
     members: list[UUID] = field(default_factory=list)
@@ -132,10 +130,13 @@ def load_demo(
     _load_catalogue(ledger, world, rng)
     _load_stock(ledger, world, rng)
     _load_members(ledger, world, members)
-    start, slot = ledger.clock.now(), span / max(orders, 1)
-    for n in range(orders):
-        set_clock(start + slot * (n + rng.random()))
-        _order_story(ledger, world, rng, n)
+    start, days = ledger.clock.now(), max(span.days, 1)
+    stores = [store for store, _location in world.stores]
+    demand = Demand.of(rng, world.guides, stores, days)
+    time_zone = ledger.organisation.load(Brand, world.brand_id).time_zone
+    for n, moment in enumerate(demand.instants(start, days, orders, time_zone)):
+        set_clock(moment)
+        order_story(ledger, world, demand, demand.is_live(moment, start, time_zone), n)
         progress(n + 1)
     return world
 
@@ -157,6 +158,7 @@ def _load_organisation(ledger: Ledger, rng: random.Random) -> DemoWorld:
         branch_ids[branch_code] = org.register_branch(cmd, brand_id, branch_code, branch_name).id
         region_id = org.register_region(cmd, brand_id, f"R-{branch_code}", region_name).id
         for city, lat, lon, store_count in cities:
+            world.cities[city] = GeoPoint(lat, lon)
             city_code = city.split(" ", 1)[1].replace("'", "").upper()
             district_id = org.register_district(
                 cmd, brand_id, region_id, f"D-{city_code}", f"{city} 区"
@@ -173,8 +175,11 @@ def _load_organisation(ledger: Ledger, rng: random.Random) -> DemoWorld:
                     location=location,
                     ownership=StoreOwnership.DIRECT if i % 3 else StoreOwnership.FRANCHISE,
                     district_id=district_id,
+                    city=city,
                 ).id
                 world.stores.append((store_id, location))
+                world.store_cities[store_id] = city
+                org.set_store_opening_hours(cmd, store_id, OpeningHours(OPENS, CLOSES))
                 for g in range(1, GUIDES_PER_STORE + 1):
                     guide_id = org.hire_guide(
                         cmd, brand_id, f"G-{city_code}-{i:02d}-{g:02d}", f"导购 Guide {g}", store_id
@@ -237,135 +242,6 @@ def _load_members(ledger: Ledger, world: DemoWorld, count: int) -> None:
                 registered_at_store_id=store_id,
             ).id
         )
-
-
-def _order_story(ledger: Ledger, world: DemoWorld, rng: random.Random, n: int) -> None:
-    """Places one order and takes it as far through its life as chance says."""
-    orders, cmd = ledger.orders, Command(f"frontend:mall-{n % 7}")
-    order_id, lines = _place_order(ledger, world, rng, n, cmd)
-    fate = rng.random()
-    if fate < 0.06:
-        return  # left unpaid: the payment-window sweep will cancel it
-    if fate < 0.10:
-        orders.cancel(cmd, order_id, "customer changed their mind")
-        return
-    total = orders.get_order(order_id).total_fen
-    orders.pay(ProviderPayment(f"WX{n:010d}", order_id, total, ledger.clock.now()))
-    allocations = orders.get_order(order_id).allocations
-    if fate < 0.15 or not allocations:
-        return
-    parcels = _ship(orders, order_id, allocations, n)
-    if fate < 0.25:
-        return
-    for parcel in parcels:
-        orders.deliver(Command("carrier:sf-express"), order_id, parcel)
-    if fate >= 0.93:
-        _return_one_item(orders, cmd, order_id, lines, rng, n)
-
-
-def _place_order(
-    ledger: Ledger, world: DemoWorld, rng: random.Random, n: int, cmd: Command
-) -> tuple[UUID, list[LineRequest]]:
-    """A member orders one to three SKUs through a channel chance picks, for delivery
-    near the store of the guide chance picks; every eighth order of CNY 199 or more
-    takes CNY 20 off with a coupon."""
-    guide_id, store_id = rng.choice(world.guides)
-    store_location = world.store_locations[store_id]
-    channel = rng.choices(list(Channel), weights=[40, 20, 15, 10, 15], k=1)[0]
-    picked = rng.sample(world.skus, k=rng.choice([1, 1, 2, 2, 3]))
-    evidence = _evidence(ledger, rng, channel, guide_id, store_id, picked[0][0])
-    lines = [LineRequest(sku, rng.choice([1, 1, 1, 2, 3]), price) for sku, price in picked]
-    delivery = DeliveryRequest(
-        f"收货地址 Address {n}",
-        GeoPoint(
-            store_location.latitude + rng.uniform(-0.3, 0.3),
-            store_location.longitude + rng.uniform(-0.3, 0.3),
-        ),
-    )
-    order_id = ledger.orders.place_order(
-        cmd,
-        brand_id=world.brand_id,
-        member_id=rng.choice(world.members),
-        lines=lines,
-        delivery=delivery,
-        evidence=evidence,
-        discounts=_coupon(n, lines),
-    ).id
-    return order_id, lines
-
-
-def _coupon(n: int, lines: list[LineRequest]) -> list[Discount]:
-    lines_fen = sum(line.quantity * line.unit_price_fen for line in lines)
-    if n % 8 or lines_fen < COUPON_THRESHOLD_FEN:
-        return []
-    return [Discount("满199减20 coupon", COUPON_FEN)]
-
-
-def _evidence(
-    ledger: Ledger,
-    rng: random.Random,
-    channel: Channel,
-    guide_id: UUID,
-    store_id: UUID,
-    sku_id: UUID,
-) -> AttributionEvidence:
-    """What the frontend saw; a sale through a share link is shared (and visited) first."""
-    share_code = None
-    if channel is Channel.GUIDE_SHARE_LINK:
-        share_code = _share(ledger, guide_id, sku_id, rng)
-    return AttributionEvidence(
-        channel=channel,
-        guide_id=guide_id if channel not in {Channel.STORE_ACCOUNT, Channel.DIRECT} else None,
-        store_id=store_id if channel is Channel.STORE_ACCOUNT else None,
-        share_code=share_code,
-        guide_note="导购 Guide 3" if channel is Channel.STORE_ACCOUNT else None,
-    )
-
-
-def _ship(
-    orders: OrderApplication, order_id: UUID, allocations: Sequence[Allocation], n: int
-) -> list[str]:
-    """Each allocated node ships its lines in one parcel; returns the parcels' ids."""
-    parcels = []
-    for p, allocation in enumerate(allocations, start=1):
-        parcel = f"SHP-{n:06d}-{p}"
-        quantities = {line.line_no: line.quantity for line in allocation.lines}
-        orders.ship(
-            Command(f"node:{allocation.node_id}"), order_id, parcel, allocation.node_id, quantities
-        )
-        parcels.append(parcel)
-    return parcels
-
-
-def _return_one_item(
-    orders: OrderApplication,
-    cmd: Command,
-    order_id: UUID,
-    lines: list[LineRequest],
-    rng: random.Random,
-    n: int,
-) -> None:
-    """The customer sends back one unit of a line chance picks and is refunded what it
-    paid for it."""
-    line_no = rng.randint(1, len(lines))
-    orders.return_items(
-        cmd,
-        order_id,
-        return_id=f"RET-{n:06d}",
-        line_no=line_no,
-        quantity=1,
-        reason="尺码不合适 size",
-    )
-    orders.refund(cmd, order_id, f"REF-{n:06d}", orders.get_order(order_id).refundable_fen)
-
-
-def _share(ledger: Ledger, guide_id: UUID, sku_id: UUID, rng: random.Random) -> str:
-    """The guide shares a product; some of the people who see it visit and add it to a cart."""
-    engagement, guide = ledger.engagement, Command(f"guide:{guide_id}")
-    _result, code = engagement.share(guide, guide_id, ShareKind.PRODUCT_LINK, sku_id)
-    engagement.record_visits(Command("mall"), code, rng.randint(1, 12))
-    engagement.record_add_to_carts(Command("mall"), code, rng.randint(1, 3))
-    return code
 
 
 def settle_demo(ledger: Ledger, since: datetime) -> list[str]:

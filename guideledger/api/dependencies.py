@@ -36,6 +36,7 @@ from guideledger.orders.application.history import OrderHistory
 from guideledger.orders.application.personal import PersonalData
 from guideledger.orders.application.waiting import WaitingOrders
 from guideledger.organisation.application.app import OrganisationApplication
+from guideledger.rankings.application.measures import MeasureQueries
 from guideledger.rankings.application.rankings import Rankings
 from guideledger.readmodels.runner import ProjectionRunner
 
@@ -122,6 +123,10 @@ async def get_webhooks(request: Request) -> Webhooks:
     return _ledger(request).webhooks
 
 
+async def get_measures(request: Request) -> MeasureQueries:
+    return _ledger(request).measures
+
+
 async def get_commission_views(request: Request) -> CommissionViews:
     return _ledger(request).commission_views
 
@@ -151,6 +156,7 @@ CommissionsDep = Annotated[CommissionApplication, Depends(get_commissions)]
 SettlementAuditDep = Annotated[SettlementAudit, Depends(get_settlement_audit)]
 ProjectionsDep = Annotated[ProjectionRunner, Depends(get_projections)]
 RankingsDep = Annotated[Rankings, Depends(get_rankings)]
+MeasuresDep = Annotated[MeasureQueries, Depends(get_measures)]
 CommissionViewsDep = Annotated[CommissionViews, Depends(get_commission_views)]
 WebhooksDep = Annotated[Webhooks, Depends(get_webhooks)]
 OwnersDep = Annotated[Owners, Depends(get_owners)]

@@ -100,7 +100,12 @@ def test_yesterdays_rankings_and_daily_sales(
         params={"first": "2026-11-01", "last": "2026-11-03"},
     ).json()
     assert [d["sales"]["sales_fen"] for d in days] == [0, TOTAL, 0]
-    assert_refused(client.get(f"/brands/{world.brand_id}/rankings/guides"), 422, "invalid-value")
+    two_scopes = {"store_id": str(world.store_id), "district_id": str(world.district_id)}
+    assert_refused(
+        client.get(f"/brands/{world.brand_id}/rankings/guides", params=two_scopes),
+        422,
+        "invalid-value",
+    )
     too_long = {"first": "2026-01-01", "last": "2026-12-31"}
     assert_refused(
         client.get(f"/brands/{world.brand_id}/sales/daily", params=too_long), 422, "invalid-value"

@@ -22,6 +22,7 @@ from guideledger.eventstore.application import LedgerApplication
 from guideledger.eventstore.commands import Command
 from guideledger.orders.domain.order import Order
 from guideledger.organisation.domain.group import FOUNDING_GROUP_ID
+from guideledger.organisation.domain.units import Node
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Persistence, Settings
 from tests.stored_json import as_stored_in_json
@@ -161,3 +162,24 @@ def test_brands_and_members_recorded_before_groups_belong_to_the_founding_group(
                 old = replace(stored, state=msgspec.msgpack.encode(state))
             event = organisation.mapper.to_domain_event(old)
             assert event.group_id == FOUNDING_GROUP_ID  # type: ignore[attr-defined]
+
+
+def test_a_store_registered_and_an_order_placed_before_cities_read_with_none() -> None:
+    with bootstrap(Settings(persistence=Persistence.MEMORY), ManualClock(NEAR_MIDNIGHT)) as ledger:
+        world = build_world(ledger)
+        [registered] = ledger.organisation.recorder.select_events(world.store_id)
+        state = msgspec.msgpack.decode(registered.state)
+        assert (state.pop("class_version"), state.pop("city")) == (2, None)
+        old_store = replace(registered, state=msgspec.msgpack.encode(state))
+        store = ledger.organisation.mapper.to_domain_event(old_store)
+        order_id = place_order(ledger, world).id
+        placed = ledger.orders.recorder.select_events(order_id)[0]
+        state = msgspec.msgpack.decode(placed.state)
+        assert state["delivery"].pop("city") is None
+        old_order = replace(placed, state=msgspec.msgpack.encode(state))
+        order = ledger.orders.mapper.to_domain_event(old_order)
+
+    assert isinstance(store, Node.Registered)
+    assert (store.city, store.code) == (None, "S-SH-01")
+    assert isinstance(order, Order.Placed)
+    assert order.delivery.city is None

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from uuid import uuid4
 
 import pytest
@@ -9,7 +9,7 @@ from guideledger.kernel.values import GeoPoint
 from guideledger.organisation.domain.brand import Brand
 from guideledger.organisation.domain.catalogue import Sku
 from guideledger.organisation.domain.guides import Guide, GuideStatus
-from guideledger.organisation.domain.units import Node, NodeKind, StoreOwnership
+from guideledger.organisation.domain.units import Node, NodeKind, OpeningHours, StoreOwnership
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 HERE = GeoPoint(31.23, 121.47)
@@ -209,3 +209,12 @@ def test_a_quarterly_brand_turning_monthly_finishes_its_quarter_first() -> None:
     assert effective == datetime(2026, 12, 31, 16, 0, tzinfo=UTC)  # 1 January in Shanghai
     assert brand.period_of(datetime(2026, 12, 31, 15, 0, tzinfo=UTC)) == "2026-Q4"
     assert brand.period_after("2026-Q4") == "2027-01"
+
+
+def test_a_store_is_open_from_its_opening_time_until_its_closing_time() -> None:
+    hours = OpeningHours(time(10), time(22))
+    assert [hours.is_open_at(time(h)) for h in (9, 10, 21, 22)] == [False, True, True, False]
+    with pytest.raises(InvalidValue):
+        OpeningHours(time(22), time(10))
+    with pytest.raises(InvalidValue):
+        OpeningHours(time(10, tzinfo=UTC), time(22, tzinfo=UTC))

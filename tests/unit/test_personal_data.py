@@ -36,6 +36,7 @@ PERSONAL = {
     "Order.Cancelled.reason": SEALED,
     "Order.ItemsReturned.reason": SEALED,
     "DeliveryAddress.location": AREA,
+    "DeliveryAddress.city": "kept: a city, coarser than the area",
     "Allocation.distance_km": AREA,
     "CandidateOutcome.distance_km": AREA,
 }
@@ -84,6 +85,9 @@ NOT_PERSONAL = {
     "Member.Forgotten.reason": "support's record of the erasure, written as the key is deleted",
     "MemberBinding.Bound.reason": STAFF_WORDS,
     "MemberBinding.Released.reason": STAFF_WORDS,
+    "Node.Registered.city": "the city a store or warehouse is in",
+    "Node.OpeningHoursSet.closes": "a store's closing time",
+    "Node.OpeningHoursSet.opens": "a store's opening time",
     "Node.Paused.reason": STAFF_WORDS,
     "Node.Registered.code": ORGANISATION,
     "Node.Registered.kind": VOCABULARY,

@@ -71,6 +71,7 @@ class DiscountBody(StrictModel):
 class Delivery(StrictModel):
     address: str = Field(min_length=1, max_length=500)
     location: Location
+    city: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class Evidence(StrictModel):
@@ -307,7 +308,9 @@ def place_order(
         brand_id=body.brand_id,
         member_id=body.member_id,
         lines=[LineRequest(x.sku_id, x.quantity, x.unit_price_fen) for x in body.lines],
-        delivery=DeliveryRequest(body.delivery.address, body.delivery.location.to_domain()),
+        delivery=DeliveryRequest(
+            body.delivery.address, body.delivery.location.to_domain(), body.delivery.city
+        ),
         evidence=AttributionEvidence(**body.evidence.model_dump()),
         discounts=[discount.to_domain() for discount in body.discounts],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Annotated
 from uuid import UUID
 
@@ -33,6 +34,7 @@ from guideledger.organisation.domain.units import (
     District,
     Node,
     NodeKind,
+    OpeningHours,
     Region,
     StoreOwnership,
 )
@@ -230,6 +232,7 @@ class RegisterNode(StrictModel):
     location: Location
     ownership: StoreOwnership | None = Field(default=None, description="Stores only")
     district_id: UUID | None = Field(default=None, description="Stores only")
+    city: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class PauseNode(VersionedChange):
@@ -240,6 +243,16 @@ class SetDailyOrderCap(VersionedChange):
     daily_order_cap: int | None = Field(
         default=None, strict=True, ge=1, le=1_000_000, description="null lifts the cap"
     )
+
+
+class SetOpeningHours(VersionedChange):
+    opens: time = Field(description="HH:MM in the brand's time zone")
+    closes: time = Field(description="HH:MM, later the same day")
+
+
+class OpeningHoursView(FromAttributes):
+    opens: time
+    closes: time
 
 
 class NodeView(FromAttributes):
@@ -256,6 +269,8 @@ class NodeView(FromAttributes):
     paused: bool
     pause_reason: str | None
     daily_order_cap: int | None
+    city: str | None
+    opening_hours: OpeningHoursView | None
 
 
 @router.post(
@@ -277,6 +292,7 @@ def register_node(
         location=body.location.to_domain(),
         ownership=body.ownership,
         district_id=body.district_id,
+        city=body.city,
     )
     return Accepted.of(result)
 
@@ -326,6 +342,20 @@ def set_daily_order_cap(
         command, node_id, body.daily_order_cap, body.expected_version
     )
     return Accepted.of(result)
+
+
+@router.put(
+    "/nodes/{node_id}/opening-hours",
+    operation_id="setStoreOpeningHours",
+    dependencies=[Depends(allow())],
+)
+def set_opening_hours(
+    node_id: UUID, body: SetOpeningHours, organisation: OrganisationDep, command: CommandDep
+) -> Accepted:
+    hours = OpeningHours(body.opens, body.closes)
+    return Accepted.of(
+        organisation.set_store_opening_hours(command, node_id, hours, body.expected_version)
+    )
 
 
 # --- guides ------------------------------------------------------------------------------

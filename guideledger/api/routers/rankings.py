@@ -52,6 +52,7 @@ class GuideRankView(BaseModel):
     visits: int
     share_orders: int
     share_rate: float
+    conversion: float  # paid orders through the guide's shares, per visit
 
 
 class DayView(BaseModel):
@@ -92,14 +93,25 @@ def rank_guides(
     brand_id: UUID,
     rankings: RankingsDep,
     caller: RankingReader,
+    owners: OwnersDep,
     day: Day = None,
     store_id: UUID | None = None,
     district_id: UUID | None = None,
+    branch_id: UUID | None = None,
     measure: GuideMeasure = GuideMeasure.SALES,
 ) -> list[GuideRankView]:
-    """Guides ranked; a guide sees their own row, a store manager their store's guides."""
+    """The brand's guides ranked, or one store's, district's or branch's; a guide sees their
+    own row, a store manager their store's guides (their store's ranking by default)."""
+    if caller.role is Role.STORE_MANAGER and not (store_id or district_id or branch_id):
+        store_id = caller.store_id
+    owners.admit(caller, district_id=district_id, branch_id=branch_id)
     ranks = rankings.guides(
-        brand_id, day, store_id=store_id, district_id=district_id, measure=measure
+        brand_id,
+        day,
+        store_id=store_id,
+        district_id=district_id,
+        branch_id=branch_id,
+        measure=measure,
     )
     return [
         GuideRankView(
@@ -111,6 +123,7 @@ def rank_guides(
             visits=r.visits,
             share_orders=r.share_orders,
             share_rate=round(r.share_rate, 4),
+            conversion=round(r.conversion, 4),
         )
         for r in ranks
         if _sees_guide(caller, r.guide_id, r.store_id)
@@ -131,21 +144,62 @@ def daily_sales(
     rankings: RankingsDep,
     first: date,
     last: date,
-    caller: Annotated[
-        Caller, Depends(allow(Role.STORE_MANAGER, Role.FINANCE, Role.SUPPORT, Role.GUIDE))
-    ],
+    caller: RankingReader,
     owners: OwnersDep,
     store_id: UUID | None = None,
     branch_id: UUID | None = None,
     guide_id: UUID | None = None,
+    district_id: UUID | None = None,
 ) -> list[DayView]:
     """Guides read their own days, store managers their store's."""
+    scope = _scope(caller, owners, store_id, branch_id, guide_id, district_id)
+    days = rankings.daily_sales(brand_id, first, last, **scope)
+    return [DayView(day=d.day, sales=_sales(d.sales)) for d in days]
+
+
+class GlanceView(BaseModel):
+    day: DayView
+    day_before: DayView
+    week_before: DayView  # the same weekday a week before
+
+
+@router.get("/brands/{brand_id}/sales/yesterday", operation_id="glanceAtYesterday")
+def glance_at_yesterday(
+    brand_id: UUID,
+    rankings: RankingsDep,
+    caller: RankingReader,
+    owners: OwnersDep,
+    day: Day = None,
+    store_id: UUID | None = None,
+    branch_id: UUID | None = None,
+    guide_id: UUID | None = None,
+    district_id: UUID | None = None,
+) -> GlanceView:
+    """A day's sales (yesterday in the brand's time zone by default) beside the day before
+    and the same weekday a week before, for the brand or one store, branch, district or
+    guide; guides read their own, store managers their store's."""
+    scope = _scope(caller, owners, store_id, branch_id, guide_id, district_id)
+    glance = rankings.glance(brand_id, day, **scope)
+    return GlanceView(
+        **{
+            name: DayView(day=figures.day, sales=_sales(figures.sales))
+            for name, figures in vars(glance).items()
+        }
+    )
+
+
+def _scope(
+    caller: Caller,
+    owners: OwnersDep,
+    store_id: UUID | None,
+    branch_id: UUID | None,
+    guide_id: UUID | None,
+    district_id: UUID | None,
+) -> dict[str, UUID | None]:
     if caller.role is Role.GUIDE and guide_id is None:
         raise Forbidden("a guide reads only their own sales: give guide_id")
     if caller.role is Role.STORE_MANAGER and store_id is None:
         raise Forbidden("a store manager reads only their store's sales: give store_id")
-    owners.admit(caller, store_id=store_id, branch_id=branch_id, guide_id=guide_id)
-    days = rankings.daily_sales(
-        brand_id, first, last, store_id=store_id, branch_id=branch_id, guide_id=guide_id
-    )
-    return [DayView(day=d.day, sales=_sales(d.sales)) for d in days]
+    ids = {"store_id": store_id, "branch_id": branch_id, "guide_id": guide_id}
+    owners.admit(caller, **ids, district_id=district_id)
+    return {**ids, "district_id": district_id}

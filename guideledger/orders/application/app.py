@@ -73,6 +73,7 @@ class DeliveryRequest:
 
     address: str
     location: GeoPoint
+    city: str | None = None
 
 
 OrderChange = Callable[[Order, datetime], None]
@@ -141,7 +142,9 @@ class OrderApplication(LedgerApplication):
             vault = self.organisation.vault
             attribution = self.attributor.decide(brand_id, member_id, evidence, now)
             attribution = replace(attribution, evidence=seal_evidence(vault, member_id, evidence))
-            address = seal_delivery(vault, member_id, delivery.address, delivery.location)
+            address = seal_delivery(
+                vault, member_id, delivery.address, delivery.location, delivery.city
+            )
             order_lines = [
                 OrderLine(n, line.sku_id, line.quantity, line.unit_price_fen)
                 for n, line in enumerate(lines, start=1)

@@ -30,13 +30,16 @@ from guideledger.orders.domain.lines import DeliveryAddress
 CUSTOMER_REASONS = frozenset({"Cancelled", "ItemsReturned"})
 
 
-def seal_delivery(vault: Vault, member_id: UUID, address: str, point: GeoPoint) -> DeliveryAddress:
+def seal_delivery(
+    vault: Vault, member_id: UUID, address: str, point: GeoPoint, city: str | None = None
+) -> DeliveryAddress:
     """Where an order goes, as it is recorded: the address and the point sealed, the
-    point's area in the clear."""
+    point's area and the city in the clear."""
     return DeliveryAddress(
         vault.seal(member_id, require_text("address", address, 500)),
         area_of(point),
         seal_point(vault, member_id, point),
+        None if city is None else require_text("city", city, 64),
     )
 
 

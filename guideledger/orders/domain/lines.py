@@ -124,6 +124,7 @@ class DeliveryAddress:
     address: Sealed
     location: GeoPoint
     exact: Sealed | None = None
+    city: str | None = None  # as the frontend names it; none on orders placed before cities
 
     @property
     def area(self) -> GeoPoint:

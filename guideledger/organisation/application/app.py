@@ -26,6 +26,7 @@ from guideledger.organisation.domain.units import (
     District,
     Node,
     NodeKind,
+    OpeningHours,
     Region,
     StoreOwnership,
     StoreSnapshot,
@@ -149,6 +150,7 @@ class OrganisationApplication(LedgerApplication):
         location: GeoPoint,
         ownership: StoreOwnership | None = None,
         district_id: UUID | None = None,
+        city: str | None = None,
     ) -> CommandResult:
         def new() -> Node:
             self._require_in_brand(self.reference(Branch, branch_id, "branch_id"), brand_id)
@@ -164,6 +166,7 @@ class OrganisationApplication(LedgerApplication):
                 location=location,
                 ownership=ownership,
                 district_id=district_id,
+                city=city,
                 occurred_at=self.clock.now(),
                 actor=command.actor,
             )
@@ -202,6 +205,14 @@ class OrganisationApplication(LedgerApplication):
             expected_version,
             lambda node: node.set_daily_order_cap(cap, self.clock.now(), command.actor),
         )
+
+    def set_store_opening_hours(
+        self, command: Command, node_id: UUID, hours: OpeningHours, version: int | None = None
+    ) -> CommandResult:
+        def change(node: Node) -> None:
+            node.set_opening_hours(hours, self.clock.now(), command.actor)
+
+        return self.update(command, Node, node_id, version, change)
 
     # --- guides ----------------------------------------------------------------
 

@@ -5,8 +5,9 @@ the moment of an order), so each is an event-sourced aggregate."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -29,6 +30,24 @@ class NodeKind(StrEnum):
 class StoreOwnership(StrEnum):
     DIRECT = "direct"
     FRANCHISE = "franchise"
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """When a store is open each day, in the brand's time zone; it closes on the day it
+    opens (no store here stays open past midnight)."""
+
+    opens: time
+    closes: time
+
+    def __post_init__(self) -> None:
+        if self.opens.tzinfo is not None or self.closes.tzinfo is not None:
+            raise InvalidValue("opening hours are local times, without an offset")
+        if not self.opens < self.closes:
+            raise InvalidValue("a store opens before it closes, on the same day")
+
+    def is_open_at(self, local: time) -> bool:
+        return self.opens <= local < self.closes
 
 
 class Region(Aggregate):
@@ -172,6 +191,7 @@ class Node(Aggregate):
         district_id: UUID | None,
         occurred_at: datetime,
         actor: str,
+        city: str | None = None,
     ) -> Node:
         kind = NodeKind(kind)
         if kind is NodeKind.STORE and (ownership is None or district_id is None):
@@ -187,11 +207,16 @@ class Node(Aggregate):
             location=location,
             ownership=None if ownership is None else str(StoreOwnership(ownership)),
             district_id=district_id,
+            city=None if city is None else require_text("city", city, 64),
             occurred_at=require_utc(occurred_at),
             actor=actor,
         )
 
     class Registered(Aggregate.Created):
+        """A node registered before version 2 has no city."""
+
+        class_version = 2
+
         brand_id: UUID
         branch_id: UUID
         code: str
@@ -200,8 +225,13 @@ class Node(Aggregate):
         location: GeoPoint
         ownership: str | None
         district_id: UUID | None
+        city: str | None
         occurred_at: datetime
         actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["city"] = None
 
     @event(Registered)
     def __init__(
@@ -214,6 +244,7 @@ class Node(Aggregate):
         location: GeoPoint,
         ownership: str | None,
         district_id: UUID | None,
+        city: str | None,
         occurred_at: datetime,
         actor: str,
     ) -> None:
@@ -225,9 +256,11 @@ class Node(Aggregate):
         self.location = location
         self.ownership = None if ownership is None else StoreOwnership(ownership)
         self.district_id = district_id
+        self.city = city  # where sales count as in the store's city
         self.paused = False
         self.pause_reason: str | None = None
         self.daily_order_cap: int | None = None
+        self.opening_hours: OpeningHours | None = None  # stores only, once set
 
     def pause(self, reason: str, occurred_at: datetime, actor: str) -> None:
         if self.paused:
@@ -274,6 +307,28 @@ class Node(Aggregate):
     @event(DailyOrderCapSet)
     def _record_cap_set(self, cap: int | None, occurred_at: datetime, actor: str) -> None:
         self.daily_order_cap = cap
+
+    def set_opening_hours(self, hours: OpeningHours, occurred_at: datetime, actor: str) -> None:
+        if self.kind is not NodeKind.STORE:
+            raise RuleViolated("only a store has opening hours")
+        if hours == self.opening_hours:
+            raise RuleViolated("the store already has those opening hours")
+        opens, closes = hours.opens.isoformat("minutes"), hours.closes.isoformat("minutes")
+        self._record_opening_hours_set(opens, closes, require_utc(occurred_at), actor)
+
+    class OpeningHoursSet(Aggregate.Event):
+        """`opens` and `closes` as HH:MM in the brand's time zone."""
+
+        opens: str
+        closes: str
+        occurred_at: datetime
+        actor: str
+
+    @event(OpeningHoursSet)
+    def _record_opening_hours_set(
+        self, opens: str, closes: str, occurred_at: datetime, actor: str
+    ) -> None:
+        self.opening_hours = OpeningHours(time.fromisoformat(opens), time.fromisoformat(closes))
 
 
 @dataclass(frozen=True)

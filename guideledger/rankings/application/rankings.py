@@ -43,7 +43,9 @@ class StoreMeasure(StrEnum):
 
 class GuideMeasure(StrEnum):
     SALES = "sales"
+    ONLINE_SALES = "online_sales"
     SHARE_RATE = "share_rate"  # paid orders through the guide's shares, per share
+    CONVERSION = "conversion"  # paid orders through the guide's shares, per visit
 
 
 @dataclass(frozen=True)
@@ -89,11 +91,29 @@ class GuideRank:
     def share_rate(self) -> float:
         return self.share_orders / self.shares if self.shares else 0.0
 
+    @property
+    def conversion(self) -> float:
+        return self.share_orders / self.visits if self.visits else 0.0
+
+    def measure(self, measure: GuideMeasure) -> float:
+        if measure is GuideMeasure.SALES:
+            return self.sales.net_sales_fen
+        if measure is GuideMeasure.ONLINE_SALES:
+            return self.sales.online_sales_fen
+        return self.share_rate if measure is GuideMeasure.SHARE_RATE else self.conversion
+
 
 @dataclass(frozen=True)
 class DayFigures:
     day: str
     sales: Sales
+
+
+@dataclass(frozen=True)
+class Glance:
+    day: DayFigures
+    day_before: DayFigures
+    week_before: DayFigures  # the same weekday a week before
 
 
 @dataclass(frozen=True)
@@ -156,16 +176,19 @@ class Rankings:
         *,
         store_id: UUID | None = None,
         district_id: UUID | None = None,
+        branch_id: UUID | None = None,
         measure: GuideMeasure = GuideMeasure.SALES,
     ) -> list[GuideRank]:
-        """Guides of one store or district ranked on one day; yesterday by default. A guide
-        ranks there for what they sold or shared from the store that day."""
-        if (store_id is None) == (district_id is None):
-            raise InvalidValue("rank the guides of one store or of one district")
+        """The guides of the brand, or of one store, district or branch, ranked on one day;
+        yesterday by default. A guide ranks there for what they sold or shared from the
+        store that day."""
+        scope = {"store_id": store_id, "district_id": district_id, "branch_id": branch_id}
+        scope = {column: unit for column, unit in scope.items() if unit is not None}
+        if len(scope) > 1:
+            raise InvalidValue("rank the guides of one store, district or branch, or the brand's")
         self._fresh(SalesByDay, EngagementByDay)
         day = day or self.yesterday(brand_id)
-        where: dict[str, Any] = {"brand_id": brand_id, "day": day.isoformat()}
-        where.update({"store_id": store_id} if store_id else {"district_id": district_id})
+        where: dict[str, Any] = {"brand_id": brand_id, "day": day.isoformat(), **scope}
         sold = _by_guide(self.read_models.select(GUIDE_SALES_BY_DAY, where))
         reached = _by_guide(self.read_models.select(GUIDE_ENGAGEMENT_BY_DAY, where))
         guides = [
@@ -182,8 +205,7 @@ class Rankings:
         ]
 
         def key(g: GuideRank) -> tuple[float, str, str]:
-            value = g.sales.net_sales_fen if measure is GuideMeasure.SALES else g.share_rate
-            return (-value, str(g.guide_id), str(g.store_id))
+            return (-g.measure(measure), str(g.guide_id), str(g.store_id))
 
         return [
             GuideRank(n, g.guide_id, g.store_id, g.sales, g.shares, g.visits, g.share_orders)
@@ -199,14 +221,18 @@ class Rankings:
         store_id: UUID | None = None,
         branch_id: UUID | None = None,
         guide_id: UUID | None = None,
+        district_id: UUID | None = None,
     ) -> list[DayFigures]:
-        """Sales per day for the brand, or one store, branch or guide, with empty days as zero."""
-        days = _days(first, last)
+        """Sales per day for the brand, or one store, branch, district or guide, with empty
+        days as zero."""
+        days = days_between(first, last)
         self._fresh(SalesByDay)
         where: dict[str, Any] = {"brand_id": brand_id, "day": days}
         table = BRANCH_SALES_BY_DAY
         if store_id is not None:
             table, where["store_id"] = STORE_SALES_BY_DAY, store_id
+        elif district_id is not None:
+            table, where["district_id"] = STORE_SALES_BY_DAY, district_id
         elif guide_id is not None:
             table, where["guide_id"] = GUIDE_SALES_BY_DAY, guide_id
         elif branch_id is not None:
@@ -216,9 +242,16 @@ class Rankings:
             by_day[row["day"]].append(row)
         return [DayFigures(day, Sales.of(by_day.get(day, []))) for day in days]
 
+    def glance(self, brand_id: UUID, day: date | None, **scope: UUID | None) -> Glance:
+        """A day's sales (yesterday by default) for the brand or the `scope` `daily_sales`
+        takes, beside the day before and the same weekday a week before."""
+        day = day or self.yesterday(brand_id)
+        days = self.daily_sales(brand_id, day - timedelta(7), day, **scope)
+        return Glance(days[-1], days[-2], days[0])
+
     def funnel(self, brand_id: UUID, guide_id: UUID, first: date, last: date) -> list[FunnelDay]:
         """A guide's shares, reach, add-to-carts and paid orders through shares, per day."""
-        days = _days(first, last)
+        days = days_between(first, last)
         self._fresh(SalesByDay, EngagementByDay)
         where = {"brand_id": brand_id, "guide_id": guide_id, "day": days}
         reached = _daily_totals(
@@ -285,7 +318,7 @@ def _daily_totals(rows: Iterable[dict[str, Any]], *columns: str) -> defaultdict[
     return totals
 
 
-def _days(first: date, last: date) -> list[str]:
+def days_between(first: date, last: date) -> list[str]:
     if last < first:
         raise InvalidValue("the last day comes before the first")
     if (last - first).days >= MAX_DAYS:
