@@ -3,13 +3,12 @@ by the payment provider's notification (`payments`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.encoders import jsonable_encoder
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
 from guideledger.api.auth import Caller, Role
 from guideledger.api.dependencies import (
@@ -22,6 +21,13 @@ from guideledger.api.dependencies import (
     PersonalDataDep,
 )
 from guideledger.api.problems import PROBLEM_RESPONSES
+from guideledger.api.routers.order_views import (
+    DiscountBody,
+    Evidence,
+    HistoryEntryView,
+    OrderView,
+    TimelineEntryView,
+)
 from guideledger.api.schemas import (
     Accepted,
     Code,
@@ -33,18 +39,13 @@ from guideledger.api.schemas import (
     VersionedChange,
 )
 from guideledger.api.tenancy import allow
-from guideledger.attribution.domain.rules import AttributionEvidence, Channel
+from guideledger.attribution.domain.rules import AttributionEvidence
 from guideledger.orders.application.app import DeliveryRequest, LineRequest
-from guideledger.orders.application.personal import PersonalData
 from guideledger.orders.domain.lines import (
     MAX_DISCOUNTS_PER_ORDER,
     MAX_QUANTITY_PER_LINE,
-    Discount,
-    Exchange,
-    OrderLine,
-    OrderStatus,
 )
-from guideledger.orders.domain.order import MAX_LINE_NO, MAX_LINES_PER_ORDER, Order
+from guideledger.orders.domain.order import MAX_LINE_NO, MAX_LINES_PER_ORDER
 from guideledger.support.timeline import order_timeline
 
 router = APIRouter(tags=["orders"], responses=PROBLEM_RESPONSES)
@@ -60,28 +61,10 @@ class PlaceOrderLine(StrictModel):
     unit_price_fen: Fen
 
 
-class DiscountBody(StrictModel):
-    name: str = Field(min_length=1, max_length=100, description="What the customer sees")
-    amount_fen: PositiveFen
-
-    def to_domain(self) -> Discount:
-        return Discount(self.name, self.amount_fen)
-
-
 class Delivery(StrictModel):
     address: str = Field(min_length=1, max_length=500)
     location: Location
     city: str | None = Field(default=None, min_length=1, max_length=64)
-
-
-class Evidence(StrictModel):
-    """What the customer came through, as the frontend saw it."""
-
-    channel: Channel
-    guide_id: UUID | None = None
-    store_id: UUID | None = None
-    share_code: str | None = Field(default=None, min_length=1, max_length=64)
-    guide_note: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class PlaceOrder(StrictModel):
@@ -135,165 +118,6 @@ class RefundOrder(VersionedChange):
     amount_fen: PositiveFen
 
 
-class OrderLineView(BaseModel):
-    line_no: int
-    sku_id: UUID
-    quantity: int
-    unit_price_fen: int
-    amount_fen: int
-    paid_fen: int = Field(description="The line's share of the total, discounts taken off")
-    shipped: int
-    delivered: int
-    returned: int
-    exchanged: int
-
-    @classmethod
-    def of(cls, order: Order, line: OrderLine) -> OrderLineView:
-        return cls(
-            line_no=line.line_no,
-            sku_id=line.sku_id,
-            quantity=line.quantity,
-            unit_price_fen=line.unit_price_fen,
-            amount_fen=line.amount_fen,
-            paid_fen=order.paid_for(line.line_no),
-            shipped=order.shipped_quantity(line.line_no),
-            delivered=order.delivered_quantity(line.line_no),
-            returned=order.returned_quantity(line.line_no),
-            exchanged=order.exchanged_quantity(line.line_no),
-        )
-
-
-class ExchangeView(BaseModel):
-    exchange_id: str
-    line_no: int = Field(description="The line the units came back from")
-    quantity: int
-    received_at_node_id: UUID
-    replacement: OrderLineView = Field(
-        description="The line shipped instead, at the same unit price, carrying what was paid "
-        "for the units it replaces"
-    )
-    allocated_nodes: list[UUID] = Field(
-        description="Where the replacement ships from; empty while it waits for stock"
-    )
-
-    @classmethod
-    def of(cls, order: Order, exchange: Exchange) -> ExchangeView:
-        replacement = exchange.replacement
-        return cls(
-            exchange_id=exchange.exchange_id,
-            line_no=exchange.line_no,
-            quantity=exchange.quantity,
-            received_at_node_id=exchange.received_at_node_id,
-            replacement=OrderLineView.of(order, replacement),
-            allocated_nodes=[
-                a.node_id for a in order.replacement_allocations if a.quantity(replacement.line_no)
-            ],
-        )
-
-
-class ShipmentView(BaseModel):
-    shipment_id: str
-    node_id: UUID | None
-    lines: dict[int, int]
-    delivered: bool
-    delivered_at: datetime | None
-
-
-class DeliveryView(BaseModel):
-    address: str | None = Field(description="null once the member has been forgotten")
-    location: Location = Field(description="to about a kilometre once the member is forgotten")
-
-
-class OrderView(BaseModel):
-    id: UUID
-    version: int
-    brand_id: UUID
-    member_id: UUID
-    status: OrderStatus
-    lines_fen: int
-    discounts: list[DiscountBody]
-    total_fen: int = Field(description="What the order asks: its lines less its discounts")
-    paid_fen: int
-    transaction_id: str | None = Field(description="The payment provider's, once paid")
-    refunded_fen: int
-    returned_fen: int = Field(description="What the returned units were paid, discounts off")
-    refundable_fen: int
-    placed_at: datetime
-    payment_due_at: datetime
-    paid_at: datetime | None = Field(description="When the payment provider took the money")
-    delivered_at: datetime | None = Field(
-        description="When the last parcel arrived, once every unit is delivered"
-    )
-    cancel_reason: str | None = Field(description="null once the member has been forgotten")
-    awaiting_stock: bool = Field(
-        description="No node could take it, or a replacement, yet; see the unroutable queue"
-    )
-    allocated_nodes: list[UUID] = Field(description="Where the lines sold ship from")
-    lines: list[OrderLineView] = Field(description="The lines sold")
-    exchanges: list[ExchangeView]
-    shipments: list[ShipmentView]
-    delivery: DeliveryView
-    evidence: Evidence
-
-    @classmethod
-    def of(cls, order: Order, personal: PersonalData) -> OrderView:
-        forgotten = personal.forgotten(order.member_id)
-        return cls(
-            id=order.id,
-            version=order.version,
-            brand_id=order.brand_id,
-            member_id=order.member_id,
-            status=order.status,
-            lines_fen=order.lines_fen,
-            discounts=[DiscountBody(name=d.name, amount_fen=d.amount_fen) for d in order.discounts],
-            total_fen=order.total_fen,
-            paid_fen=order.paid_fen,
-            transaction_id=order.transaction_id,
-            refunded_fen=order.refunded_fen,
-            returned_fen=order.returned_fen,
-            refundable_fen=order.refundable_fen,
-            placed_at=order.placed_at,
-            payment_due_at=order.payment_due_at,
-            paid_at=order.paid_at,
-            delivered_at=order.delivered_at,
-            cancel_reason=personal.text(order.cancel_reason, forgotten),
-            awaiting_stock=order.awaiting_stock,
-            allocated_nodes=[a.node_id for a in order.allocations],
-            lines=[OrderLineView.of(order, line) for line in order.lines],
-            exchanges=[ExchangeView.of(order, e) for e in order.exchanges.values()],
-            shipments=[
-                ShipmentView(
-                    shipment_id=s.shipment_id,
-                    node_id=s.node_id,
-                    lines=dict(s.quantities),
-                    delivered=s.delivered,
-                    delivered_at=s.delivered_at,
-                )
-                for s in order.shipments.values()
-            ],
-            delivery=DeliveryView(
-                address=personal.text(order.delivery.address, forgotten),
-                location=Location.from_domain(personal.point(order.delivery, forgotten)),
-            ),
-            evidence=Evidence(
-                channel=order.evidence.channel,
-                guide_id=order.evidence.guide_id,
-                store_id=order.evidence.store_id,
-                share_code=order.evidence.share_code,
-                guide_note=personal.text(order.evidence.guide_note, forgotten),
-            ),
-        )
-
-
-class HistoryEntryView(BaseModel):
-    version: int
-    event: str
-    occurred_at: datetime
-    recorded_at: datetime
-    actor: str
-    data: dict[str, Any]
-
-
 @router.post("/orders", operation_id="placeOrder", status_code=status.HTTP_201_CREATED)
 def place_order(
     body: PlaceOrder,
@@ -344,16 +168,6 @@ def get_order(
 )
 def get_order_history(order_id: UUID, history: OrderHistoryDep) -> list[HistoryEntryView]:
     return [HistoryEntryView(**jsonable_encoder(entry)) for entry in history.entries(order_id)]
-
-
-class TimelineEntryView(BaseModel):
-    occurred_at: datetime
-    recorded_at: datetime
-    source: str
-    aggregate_id: UUID
-    event: str
-    actor: str
-    data: dict[str, Any]
 
 
 @router.get(
