@@ -74,7 +74,16 @@ class Owners:
     def __init__(self, ledger: Ledger, viewer: Caller) -> None:
         self.ledger = ledger
         self.org = ledger.organisation
-        self.viewer = viewer  # whose bindings to a member matter (a guide's own)
+        self.viewer = viewer  # who asks: the caller admitted, and whose bindings matter
+        self._orders: dict[UUID, Order] = {}
+
+    def _order(self, order_id: UUID) -> Order:
+        """The order as it stands, read once per request and not copied (only read)."""
+        if order_id not in self._orders:
+            self._orders[order_id] = self.ledger.orders.reference(
+                Order, order_id, "order_id", for_change=False
+            )
+        return self._orders[order_id]
 
     def of_brand(self, brand_id: UUID) -> Owner:
         return Owner(self.org.fact(Brand, brand_id, "brand_id").group_id, brand_id)
@@ -107,14 +116,14 @@ class Owners:
     def of_guide(self, guide_id: UUID) -> Owner:
         """A guide's things are seen by the managers of every store it has worked in (what
         each of them sees of its statements is narrowed to their store's lines)."""
-        guide = self.org.load(Guide, guide_id)
+        guide = self.org.reference(Guide, guide_id, "guide_id", for_change=False)
         brand = self.of_brand(guide.brand_id)
         stores = guide.stores_served
         return Owner(brand.group_id, brand.brand_id, True, stores, frozenset({guide_id}))
 
     def of_shipment(self, order_id: UUID, shipment_id: str) -> Owner:
         """A shipment is its node's: only that store's manager records its delivery."""
-        order = self.ledger.orders.load(Order, order_id)
+        order = self._order(order_id)
         shipment = order.shipments.get(shipment_id)
         if shipment is None:
             raise NotFound(f"the order has no shipment {shipment_id!r}")
@@ -123,11 +132,11 @@ class Owners:
 
     def store_of_order(self, order_id: UUID) -> UUID | None:
         """The store a sale was attributed to (where its commission was earned)."""
-        attribution = self.ledger.orders.load(Order, order_id).attribution
+        attribution = self._order(order_id).attribution
         return attribution.store_id if attribution else None
 
     def of_order(self, order_id: UUID) -> Owner:
-        order = self.ledger.orders.load(Order, order_id)
+        order = self._order(order_id)
         brand = self.of_brand(order.brand_id)
         attribution = order.attribution
         stores = {shipment.node_id for shipment in order.shipments.values()}
@@ -160,14 +169,14 @@ class Owners:
             case PayeeLevel.BRANCH:
                 return self.of_unit(Branch, payee_id, personal=True)
 
-    def admit(self, caller: Caller, **ids: UUID | None) -> None:
-        """Admits `caller` to each id given by its parameter's name (None: not given).
-        Unknown and not the caller's answer alike, so neither reveals what exists."""
+    def admit(self, **ids: UUID | None) -> None:
+        """Admits the viewer to each id given by its parameter's name (None: not given).
+        Unknown and not the viewer's answer alike, so neither reveals what exists."""
         for name, value in ids.items():
             if value is None:
                 continue
             try:
-                admit(caller, self._by_parameter[name](self, value))
+                admit(self.viewer, self._by_parameter[name](self, value))
             except (UnknownReference, NotFound):
                 raise NotFound(f"{name} names nothing of yours", field=name) from None
 

@@ -55,7 +55,7 @@ def bind_member(
     caller: Annotated[Caller, Depends(allow(Role.SUPPORT))],
 ) -> Accepted:
     """Support rebinds; otherwise a member is bound by their first attributed purchase."""
-    owners.admit(caller, brand_id=body.brand_id)
+    owners.admit(brand_id=body.brand_id)
     result = bindings.bind(command, member_id, body.brand_id, body.guide_id, body.reason)
     return Accepted.of(result)
 

@@ -75,7 +75,7 @@ def get_measures(
     store's, per day and in total; a store manager reads their own store's."""
     if caller.role is Role.STORE_MANAGER and store_id is None:
         raise Forbidden("a store manager reads only their store's measures: give store_id")
-    owners.admit(caller, store_id=store_id, branch_id=branch_id)
+    owners.admit(store_id=store_id, branch_id=branch_id)
     days = measures.daily(brand_id, first, last, store_id=store_id, branch_id=branch_id)
     return RangeMeasuresView(
         first=first,
@@ -120,7 +120,7 @@ def get_share_funnel(
     if caller.role is Role.STORE_MANAGER and store_id != caller.store_id:
         raise Forbidden("a store manager follows only their store's shares: give store_id")
     units = {"store_id": store_id, "district_id": district_id, "branch_id": branch_id}
-    owners.admit(caller, guide_id=guide_id, **units)
+    owners.admit(guide_id=guide_id, **units)
     funnel = share_funnel(
         rankings.read_models,
         brand_id,

@@ -69,7 +69,7 @@ def register_member(
     owners: OwnersDep,
 ) -> Accepted:
     """A member of the caller's group."""
-    owners.admit(caller, store_id=body.registered_at_store_id)
+    owners.admit(store_id=body.registered_at_store_id)
     result = organisation.register_member(
         command,
         group_id=tenant(caller),

@@ -126,7 +126,7 @@ def place_order(
     owners: OwnersDep,
     caller: Annotated[Caller, Depends(allow(Role.FRONTEND))],
 ) -> Accepted:
-    owners.admit(caller, brand_id=body.brand_id, member_id=body.member_id)
+    owners.admit(brand_id=body.brand_id, member_id=body.member_id)
     result = orders.place_order(
         command,
         brand_id=body.brand_id,
@@ -206,7 +206,7 @@ def ship_order(
     caller: ShipsParcels,
     owners: OwnersDep,
 ) -> Accepted:
-    owners.admit(caller, node_id=body.node_id)
+    owners.admit(node_id=body.node_id)
     quantities: dict[int, int] = {}
     for line in body.lines:
         quantities[line.line_no] = quantities.get(line.line_no, 0) + line.quantity
@@ -269,7 +269,7 @@ def exchange_items(
     the replacement, a new line of the order, is routed and reserved (or waits for stock)
     and then shipped like any line. Another price is refused (`exchange-price-differs`):
     return the units and place a new order instead. Commission stays as it was."""
-    owners.admit(caller, sku_id=body.sku_id, node_id=body.received_at_node_id)
+    owners.admit(sku_id=body.sku_id, node_id=body.received_at_node_id)
     result = exchanges.exchange(
         command,
         order_id,

@@ -127,7 +127,7 @@ def get_brand_by_code(
 ) -> BrandView:
     """The caller's group's brand with that code."""
     brand_id = Brand.create_id(tenant(caller), code)
-    owners.admit(caller, brand_id=brand_id)
+    owners.admit(brand_id=brand_id)
     return BrandView.model_validate(organisation.load(Brand, brand_id))
 
 
@@ -311,7 +311,7 @@ def get_node_by_code(
     caller: Annotated[Caller, Depends(anyone)],
 ) -> NodeView:
     node_id = natural_id("node", brand_id, code)
-    owners.admit(caller, node_id=node_id)
+    owners.admit(node_id=node_id)
     return NodeView.model_validate(organisation.load(Node, node_id))
 
 
@@ -413,7 +413,7 @@ def get_guide_by_code(
     caller: Annotated[Caller, Depends(anyone)],
 ) -> GuideView:
     guide_id = natural_id("guide", brand_id, code)
-    owners.admit(caller, guide_id=guide_id)
+    owners.admit(guide_id=guide_id)
     return GuideView.model_validate(organisation.load(Guide, guide_id))
 
 

@@ -104,7 +104,7 @@ def rank_guides(
     own row, a store manager their store's guides (their store's ranking by default)."""
     if caller.role is Role.STORE_MANAGER and not (store_id or district_id or branch_id):
         store_id = caller.store_id
-    owners.admit(caller, district_id=district_id, branch_id=branch_id)
+    owners.admit(district_id=district_id, branch_id=branch_id)
     ranks = rankings.guides(
         brand_id,
         day,
@@ -201,5 +201,5 @@ def _scope(
     if caller.role is Role.STORE_MANAGER and store_id is None:
         raise Forbidden("a store manager reads only their store's sales: give store_id")
     ids = {"store_id": store_id, "branch_id": branch_id, "guide_id": guide_id}
-    owners.admit(caller, **ids, district_id=district_id)
+    owners.admit(**ids, district_id=district_id)
     return {**ids, "district_id": district_id}
