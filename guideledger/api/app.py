@@ -35,7 +35,7 @@ from guideledger.api.routers import (
     shares,
     webhooks,
 )
-from guideledger.bootstrap import bootstrap
+from guideledger.cells.cells import Cells, open_cells
 from guideledger.composition import Ledger
 from guideledger.platform.observability import (
     REQUEST_ID,
@@ -43,7 +43,7 @@ from guideledger.platform.observability import (
     configure_logging,
     observe_request,
 )
-from guideledger.platform.settings import Environment, Persistence
+from guideledger.platform.settings import Environment, Persistence, Settings
 
 access_log = logging.getLogger("guideledger.access")
 MAX_BODY_BYTES = 1024 * 1024
@@ -51,12 +51,12 @@ TOO_LARGE = f"request bodies are limited to {MAX_BODY_BYTES} bytes"
 
 
 def served_app() -> FastAPI:
-    """What each server process of `guideledger serve` runs: a ledger of its own from the
+    """What each server process of `guideledger serve` runs: ledgers of its own from the
     settings. On PostgreSQL the read models' background catch-up is a worker process's
     (`guideledger worker`); the embedded store's server runs it in a thread of its own
     (several runners on one store share the read models' positions safely)."""
     configure_logging()
-    app = create_app()
+    app = create_app(cells=open_cells(Settings()))
     ledger: Ledger = app.state.ledger
     if ledger.settings.resolved_persistence is not Persistence.POSTGRES:
         ledger.projections.start()
@@ -64,15 +64,19 @@ def served_app() -> FastAPI:
     return app
 
 
-def create_app(ledger: Ledger | None = None) -> FastAPI:
-    """An app over `ledger`, or over one built from settings (closed on shutdown)."""
-    owns_ledger = ledger is None
+def create_app(ledger: Ledger | None = None, cells: Cells | None = None) -> FastAPI:
+    """An app over `ledger` alone, over `cells` (closed on shutdown), or over the ledger
+    and cells the settings name (closed on shutdown)."""
+    owns_cells = ledger is None
+    if cells is None:
+        cells = Cells(ledger) if ledger is not None else open_cells(Settings())
+    ledger = cells.home
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        if owns_ledger:
-            app.state.ledger.close()
+        if owns_cells:
+            cells.close()
 
     app = FastAPI(
         title="GuideLedger",
@@ -80,7 +84,7 @@ def create_app(ledger: Ledger | None = None) -> FastAPI:
         summary="Orders, attribution and commissions for guide-led retail",
         lifespan=lifespan,
     )
-    app.state.ledger = ledger = ledger or bootstrap()
+    app.state.cells, app.state.ledger = cells, ledger
     app.state.tokens = TokenVerifier(ledger.settings)
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit)

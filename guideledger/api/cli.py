@@ -37,6 +37,8 @@ from guideledger.api.demo import (
     settle_demo,
 )
 from guideledger.bootstrap import bootstrap
+from guideledger.cells.cells import open_cells
+from guideledger.cells.workers import work
 from guideledger.composition import Ledger
 from guideledger.kernel.errors import DomainError
 from guideledger.kernel.values import natural_id
@@ -105,6 +107,13 @@ def serve(
 
 @cli.command("worker")
 def run_worker(
+    cell: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Serve only the stores on this cell (repeat for more; `home` for the home "
+            "store); default: every cell and the home store"
+        ),
+    ] = None,
     parent: Annotated[
         int | None,
         typer.Option(
@@ -113,10 +122,12 @@ def run_worker(
     ] = None,
 ) -> None:
     """Keep the read models, process managers and event feed current, and deliver the
-    webhooks, until stopped (SIGTERM, Ctrl-C).
+    webhooks, until stopped (SIGTERM, Ctrl-C): for the home store and, with a cell
+    directory, for every group's store on every cell (or on the cells named).
 
-    Of several workers on one store, one leads at a time; another takes over when it
-    goes. A worker killed mid-batch loses nothing: positions move with the rows."""
+    Of several workers, on any machines, one leads each store at a time; another takes
+    over when it goes. A worker killed mid-batch loses nothing: positions move with the
+    rows."""
     configure_logging()
     stopping = threading.Event()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
@@ -124,11 +135,11 @@ def run_worker(
     if parent is not None:
         _stop_without(parent, stopping)
     settings = Settings()
-    # One thread does the work: two connections per store, not a server's pool of them.
+    # One thread per store does the work: a few connections each, not a server's pool.
     pool_size = min(settings.postgres_pool_size, WORKER_POOL_SIZE)
-    with bootstrap(settings.model_copy(update={"postgres_pool_size": pool_size})) as ledger:
-        ledger.webhooks.start(ledger.projections.store.leads_background_work)
-        ledger.projections.run(stopping)
+    small = {"postgres_pool_size": pool_size, "cell_pool_size": pool_size}
+    with open_cells(settings.model_copy(update=small)) as cells:
+        work(cells, stopping, cell)
 
 
 def _stop_without(parent: int, stopping: threading.Event) -> None:

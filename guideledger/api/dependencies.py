@@ -3,8 +3,8 @@ the command envelope.
 
 Each endpoint declares the application or handler it calls (`orders: OrdersDep`), never
 the whole `Ledger`, so its signature shows what it touches. The providers only read the
-ledger the app was created over; they are `async` so FastAPI calls them on the event loop
-instead of handing each one to a worker thread.
+ledger of the store holding the caller's group (`LedgerDep`); they are `async` so FastAPI
+calls them on the event loop instead of handing each one to a worker thread.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import orjson
 from fastapi import Depends, Header, Request
 
 from guideledger.api.auth import Caller, current_caller
+from guideledger.api.placement import LedgerDep
 from guideledger.api.tenancy import Owners
 from guideledger.attribution.application.attribution_desk import AttributionDesk
 from guideledger.attribution.application.bindings import Bindings
 from guideledger.commissions.application.app import CommissionApplication
 from guideledger.commissions.application.audit import SettlementAudit
 from guideledger.commissions.application.candidates import CommissionViews
-from guideledger.composition import Ledger
 from guideledger.engagement.application.app import EngagementApplication
 from guideledger.eventstore.application import Clock
 from guideledger.eventstore.commands import Command, IdempotencyKey
@@ -40,103 +40,97 @@ from guideledger.rankings.application.measures import MeasureQueries
 from guideledger.rankings.application.rankings import Rankings
 from guideledger.readmodels.runner import ProjectionRunner
 
-
-def _ledger(request: Request) -> Ledger:
-    ledger: Ledger = request.app.state.ledger
-    return ledger
-
-
 # --- the parts of the ledger ------------------------------------------------------------
 
 
-async def get_clock(request: Request) -> Clock:
-    return _ledger(request).clock
+async def get_clock(ledger: LedgerDep) -> Clock:
+    return ledger.clock
 
 
-async def get_organisation(request: Request) -> OrganisationApplication:
-    return _ledger(request).organisation
+async def get_organisation(ledger: LedgerDep) -> OrganisationApplication:
+    return ledger.organisation
 
 
-async def get_personal_data(request: Request) -> PersonalData:
+async def get_personal_data(ledger: LedgerDep) -> PersonalData:
     """Opens an order's personal data for its readers (null once the member is forgotten)."""
-    return PersonalData(_ledger(request).organisation.vault)
+    return PersonalData(ledger.organisation.vault)
 
 
-async def get_orders(request: Request) -> OrderApplication:
-    return _ledger(request).orders
+async def get_orders(ledger: LedgerDep) -> OrderApplication:
+    return ledger.orders
 
 
-async def get_order_history(request: Request) -> OrderHistory:
-    return _ledger(request).order_history
+async def get_order_history(ledger: LedgerDep) -> OrderHistory:
+    return ledger.order_history
 
 
-async def get_waiting_orders(request: Request) -> WaitingOrders:
-    return _ledger(request).waiting_orders
+async def get_waiting_orders(ledger: LedgerDep) -> WaitingOrders:
+    return ledger.waiting_orders
 
 
-async def get_stock(request: Request) -> StockControl:
-    return _ledger(request).stock
+async def get_stock(ledger: LedgerDep) -> StockControl:
+    return ledger.stock
 
 
-async def get_routing(request: Request) -> RoutingDesk:
-    return _ledger(request).routing
+async def get_routing(ledger: LedgerDep) -> RoutingDesk:
+    return ledger.routing
 
 
-async def get_bindings(request: Request) -> Bindings:
-    return _ledger(request).bindings
+async def get_bindings(ledger: LedgerDep) -> Bindings:
+    return ledger.bindings
 
 
-async def get_attribution(request: Request) -> AttributionDesk:
-    return _ledger(request).attribution
+async def get_attribution(ledger: LedgerDep) -> AttributionDesk:
+    return ledger.attribution
 
 
-async def get_corrections(request: Request) -> AttributionCorrections:
-    return _ledger(request).corrections
+async def get_corrections(ledger: LedgerDep) -> AttributionCorrections:
+    return ledger.corrections
 
 
-async def get_exchanges(request: Request) -> Exchanges:
-    return _ledger(request).exchanges
+async def get_exchanges(ledger: LedgerDep) -> Exchanges:
+    return ledger.exchanges
 
 
-async def get_engagement(request: Request) -> EngagementApplication:
-    return _ledger(request).engagement
+async def get_engagement(ledger: LedgerDep) -> EngagementApplication:
+    return ledger.engagement
 
 
-async def get_commissions(request: Request) -> CommissionApplication:
-    return _ledger(request).commissions
+async def get_commissions(ledger: LedgerDep) -> CommissionApplication:
+    return ledger.commissions
 
 
-async def get_settlement_audit(request: Request) -> SettlementAudit:
+async def get_settlement_audit(ledger: LedgerDep) -> SettlementAudit:
     """A fresh replay of the commission ledger for each request."""
-    return _ledger(request).settlement_audit()
+    return ledger.settlement_audit()
 
 
-async def get_projections(request: Request) -> ProjectionRunner:
-    return _ledger(request).projections
+async def get_projections(ledger: LedgerDep) -> ProjectionRunner:
+    return ledger.projections
 
 
-async def get_rankings(request: Request) -> Rankings:
-    return _ledger(request).rankings
+async def get_rankings(ledger: LedgerDep) -> Rankings:
+    return ledger.rankings
 
 
-async def get_webhooks(request: Request) -> Webhooks:
-    return _ledger(request).webhooks
+async def get_webhooks(ledger: LedgerDep) -> Webhooks:
+    return ledger.webhooks
 
 
-async def get_measures(request: Request) -> MeasureQueries:
-    return _ledger(request).measures
+async def get_measures(ledger: LedgerDep) -> MeasureQueries:
+    return ledger.measures
 
 
-async def get_commission_views(request: Request) -> CommissionViews:
-    return _ledger(request).commission_views
+async def get_commission_views(ledger: LedgerDep) -> CommissionViews:
+    return ledger.commission_views
 
 
 async def get_owners(
-    request: Request, caller: Annotated[Caller, Depends(current_caller)]
+    ledger: LedgerDep, caller: Annotated[Caller, Depends(current_caller)]
 ) -> Owners:
     """Who owns what an id names, for ids in a body or query (the path's are checked by
     every operation's `allow`)."""
-    return Owners(_ledger(request), caller)
+    return Owners(ledger, caller)
 
 
 ClockDep = Annotated[Clock, Depends(get_clock)]

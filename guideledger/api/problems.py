@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from guideledger.api.auth import Forbidden, NotAuthenticated
+from guideledger.cells.cells import UNREACHABLE, CellUnavailable
 from guideledger.eventstore.commands import IdempotencyKeyReused
 from guideledger.kernel.errors import Conflict, DomainError, NotFound, RuleViolated
 
@@ -42,12 +43,14 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "Conflict with the current state"),
         (413, "Request body too large"),
         (422, "Refused: invalid input or a broken rule"),
+        (503, "The store holding the group cannot be reached now; retry"),
     ]
 }
 
 _STATUS_BY_ERROR: list[tuple[type[DomainError], int, str]] = [
     (NotAuthenticated, 401, "Not authenticated"),
     (Forbidden, 403, "Forbidden"),
+    (CellUnavailable, 503, "Service unavailable"),
     (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict"),
     (IdempotencyKeyReused, 422, "Idempotency key reused"),
@@ -81,6 +84,8 @@ def problem_response(
         **extensions,
     }
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "1"}
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
@@ -114,6 +119,12 @@ def _http_error(request: Request, error: Exception) -> ProblemResponse:
     return problem_response(request, error.status_code, slug, str(error.detail), str(error.detail))
 
 
+def _unreachable_store(request: Request, error: Exception) -> ProblemResponse:
+    log.warning("store unreachable on %s %s: %s", request.method, request.url.path, type(error))
+    unavailable = CellUnavailable("the store holding the group cannot be reached; retry shortly")
+    return _domain_error(request, unavailable)
+
+
 def _unexpected_error(request: Request, error: Exception) -> ProblemResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return problem_response(
@@ -125,4 +136,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unreachable in UNREACHABLE:
+        app.add_exception_handler(unreachable, _unreachable_store)
     app.add_exception_handler(Exception, _unexpected_error)

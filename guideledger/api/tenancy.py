@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from guideledger.api.auth import Caller, Forbidden, Role, current_caller
+from guideledger.api.placement import LedgerDep
 from guideledger.commissions.domain.rules import PayeeLevel
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import UnknownReference
@@ -241,13 +242,16 @@ def allow_platform() -> Callable[..., Coroutine[Any, Any, Caller]]:
 
 
 def _gate(admitted: frozenset[Role]) -> Callable[..., Coroutine[Any, Any, Caller]]:
-    async def check(request: Request, caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    async def check(
+        request: Request,
+        caller: Annotated[Caller, Depends(current_caller)],
+        ledger: LedgerDep,
+    ) -> Caller:
         if caller.role not in admitted:
             raise Forbidden(
                 f"a {caller.role} may not do this", allowed=sorted(str(r) for r in admitted)
             )
         if request.path_params and caller.role is not Role.PLATFORM_ADMIN:
-            ledger = request.app.state.ledger
             await run_in_threadpool(admit_path, ledger, caller, request.path_params)
         return caller
 

@@ -55,8 +55,7 @@ def postgres_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_SCHEMA": settings.postgres_schema,
-        "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
-        "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
+        **_pool_sizes(settings),
         "POSTGRES_CONNECT_TIMEOUT": "5",
         # No pre-ping: it costs a round trip per connection checkout, and the library
         # already retries every read and write on a broken connection.
@@ -64,6 +63,15 @@ def postgres_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_LOCK_TIMEOUT": "5",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
     }
+
+
+def _pool_sizes(settings: Settings) -> dict[str, str]:
+    """The library's pool keeps `POSTGRES_POOL_SIZE` connections open and opens up to
+    `POSTGRES_MAX_OVERFLOW` more under load; a lazy pool keeps one."""
+    size, overflow = settings.postgres_pool_size, settings.postgres_max_overflow
+    if settings.postgres_pool_lazy:
+        size, overflow = 1, size + overflow - 1
+    return {"POSTGRES_POOL_SIZE": str(size), "POSTGRES_MAX_OVERFLOW": str(overflow)}
 
 
 @contextmanager

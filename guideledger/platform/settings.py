@@ -59,6 +59,22 @@ class Settings(BaseSettings):
         description="postgresql://user:password@host:port/dbname",
     )
     postgres_schema: str = "public"
+    directory_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://... of the cell directory: groups placed on cells (PostgreSQL "
+        "servers) get a store of their own there; unset: every group in the one store above",
+    )
+    cell_pool_size: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Most connections per application of a group's store on a cell",
+    )
+    postgres_pool_lazy: bool = Field(
+        default=False,
+        description="Keep one connection per pool and open the others only as needed (the "
+        "stores of groups on cells: many stores share a server's connections)",
+    )
     postgres_pool_size: int = Field(default=5, ge=1, le=100)
     postgres_max_overflow: int = Field(default=10, ge=0, le=100)
     data_dir: Path = Path("var")
@@ -142,6 +158,12 @@ class Settings(BaseSettings):
         return url or None
 
     @property
+    def directory_conninfo(self) -> str | None:
+        """The directory's URL, password and all: for a driver, never for a message."""
+        url = None if self.directory_url is None else self.directory_url.get_secret_value()
+        return url or None
+
+    @property
     def database_conninfo(self) -> str:
         """The database URL, password and all: for a driver, never for a message."""
         if self.database_url is None:
@@ -187,6 +209,11 @@ class Settings(BaseSettings):
             raise ValueError("token_minutes exceeds token_max_minutes")
         if self.resolved_persistence is Persistence.POSTGRES and not self._has_database_url:
             raise ValueError("persistence=postgres needs GUIDELEDGER_DATABASE_URL")
+        if self.directory_url is not None and self.resolved_persistence is not Persistence.POSTGRES:
+            raise ValueError(
+                "cells are PostgreSQL servers: GUIDELEDGER_DIRECTORY_URL needs "
+                "GUIDELEDGER_DATABASE_URL (the home store)"
+            )
         return self
 
 

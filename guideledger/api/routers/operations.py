@@ -16,12 +16,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel, Field
 
-from guideledger.api.dependencies import (
-    CommissionsDep,
-    CommissionViewsDep,
-    OrdersDep,
-    ProjectionsDep,
-)
+from guideledger.api.placement import CellsDep, HomeLedgerDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import StrictModel
 from guideledger.api.tenancy import allow_platform
@@ -73,13 +68,14 @@ def _lags(projections: ProjectionRunner, names: Iterable[str]) -> list[Projectio
     tags=["operations"],
     responses={503: {"model": Readiness, "description": "A store is down or a read model lags"}},
 )
-def ready(projections: ProjectionsDep, views: CommissionViewsDep) -> Response:
+def ready(home: HomeLedgerDep) -> Response:
     """The event stores answer and every read model serving reads is within 30 s of its
     events. A brand's candidate commission view serves none (promoting it books its
     difference), so one being built from event zero is not waited for; nor is the event
     feed (a broker down does not stop the API)."""
+    projections = home.projections
     try:
-        candidates = views.candidate_names()
+        candidates = home.commission_views.candidate_names()
         serving = [
             name
             for name, follower in list(projections.projections.items())
@@ -101,7 +97,8 @@ def ready(projections: ProjectionsDep, views: CommissionViewsDep) -> Response:
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
 )
-def metrics(projections: ProjectionsDep) -> Response:
+def metrics(home: HomeLedgerDep) -> Response:
+    projections = home.projections
     _lags(projections, list(projections.projections))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -134,8 +131,14 @@ class Matured(BaseModel):
     tags=["orders", "operations"],
     responses=PROBLEM_RESPONSES,
 )
-def expire_unpaid_orders(body: ExpireUnpaidOrders, orders: OrdersDep) -> ExpiredOrders:
-    return ExpiredOrders(expired=orders.expire_unpaid_orders(body.as_of))
+def expire_unpaid_orders(body: ExpireUnpaidOrders, cells: CellsDep) -> ExpiredOrders:
+    """In every group's store."""
+    expired = [
+        order_id
+        for _, ledger in cells.stores()
+        for order_id in ledger.orders.expire_unpaid_orders(body.as_of)
+    ]
+    return ExpiredOrders(expired=expired)
 
 
 @router.post(
@@ -145,5 +148,7 @@ def expire_unpaid_orders(body: ExpireUnpaidOrders, orders: OrdersDep) -> Expired
     tags=["ledger", "operations"],
     responses=PROBLEM_RESPONSES,
 )
-def mature_commissions(body: MatureCommissions, commissions: CommissionsDep) -> Matured:
-    return Matured(matured=commissions.mature_due(body.as_of))
+def mature_commissions(body: MatureCommissions, cells: CellsDep) -> Matured:
+    """In every group's store."""
+    matured = sum(ledger.commissions.mature_due(body.as_of) for _, ledger in cells.stores())
+    return Matured(matured=matured)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from guideledger.api.auth import Caller, Forbidden
 from guideledger.api.dependencies import CommandDep, OrganisationDep, OwnersDep
+from guideledger.api.placement import CellsDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import (
     Accepted,
@@ -68,6 +69,13 @@ class BrandView(FromAttributes):
 class RegisterGroup(StrictModel):
     code: Code
     name: Name
+    cell_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The cell (PostgreSQL server) to hold the group's store; by default the "
+        "one holding the fewest groups",
+    )
 
 
 class GroupView(BaseModel):
@@ -85,11 +93,10 @@ class GroupView(BaseModel):
     dependencies=[Depends(allow_platform())],
     status_code=status.HTTP_201_CREATED,
 )
-def register_group(
-    body: RegisterGroup, organisation: OrganisationDep, command: CommandDep
-) -> Accepted:
+def register_group(body: RegisterGroup, cells: CellsDep, command: CommandDep) -> Accepted:
     """A new tenant (集团), by the platform's admins; its own admins then register brands."""
-    return Accepted.of(organisation.register_group(command, body.code, body.name))
+    ledger = cells.place(Group.create_id(body.code), body.cell_id)
+    return Accepted.of(ledger.organisation.register_group(command, body.code, body.name))
 
 
 @router.get("/groups/{group_id}", operation_id="getGroup", dependencies=[Depends(allow_platform())])

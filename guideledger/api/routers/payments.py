@@ -14,17 +14,17 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from guideledger.api.dependencies import OrdersDep
 from guideledger.api.payment_provider import (
     NONCE_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     verify,
 )
+from guideledger.api.placement import cells_of, ledger_of_group
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.schemas import Accepted, Fen, StrictModel
-from guideledger.composition import Ledger
 from guideledger.orders.domain.payments import MAX_TRANSACTION_ID_LENGTH, ProviderPayment
 
 router = APIRouter(tags=["payments"], responses=PROBLEM_RESPONSES)
@@ -37,6 +37,11 @@ class PaymentNotification(StrictModel):
         min_length=1, max_length=MAX_TRANSACTION_ID_LENGTH, pattern=r"^[\x21-\x7e]+$"
     )
     order_id: UUID
+    group_id: UUID | None = Field(
+        default=None,
+        description="The group whose merchant account took the payment (the checkout passes "
+        "it to the provider); it names the store holding the order when groups are on cells",
+    )
     amount_fen: Fen
     paid_at: AwareDatetime
 
@@ -62,8 +67,7 @@ async def signed_notification(
     ] = None,
 ) -> PaymentNotification:
     """The notification, once its signature and timestamp are checked (401 otherwise)."""
-    ledger: Ledger = request.app.state.ledger
-    secret = ledger.settings.payment_provider_secret.get_secret_value()
+    secret = cells_of(request).home.settings.payment_provider_secret.get_secret_value()
     body = await request.body()
     verify(secret, timestamp, nonce, signature, body, time.time())
     try:
@@ -82,11 +86,12 @@ async def signed_notification(
         }
     },
 )
-def notify_payment(
-    notification: Annotated[PaymentNotification, Depends(signed_notification)],
-    orders: OrdersDep,
+async def notify_payment(
+    request: Request, notification: Annotated[PaymentNotification, Depends(signed_notification)]
 ) -> Accepted:
     """The order is paid. The same notification delivered again is answered as the first
     time and writes nothing; another transaction for a paid order, or other facts under a
     recorded transaction id, are refused with 409."""
-    return Accepted.of(orders.pay(notification.to_domain()))
+    ledger = await ledger_of_group(request, notification.group_id)
+    paid = await run_in_threadpool(ledger.orders.pay, notification.to_domain())
+    return Accepted.of(paid)

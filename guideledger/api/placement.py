@@ -1,0 +1,56 @@
+"""Which ledger serves a request: the one of the store holding the caller's group."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from guideledger.api.auth import Caller, current_caller
+from guideledger.cells.cells import Cells
+from guideledger.composition import Ledger
+
+
+def cells_of(request: Request) -> Cells:
+    cells: Cells = request.app.state.cells
+    return cells
+
+
+async def ledger_of_group(request: Request, group_id: UUID | None) -> Ledger:
+    """The ledger holding `group_id` (the home store's for none), asking the directory
+    off the event loop only when this process does not know the placement yet."""
+    cells = cells_of(request)
+    ledger = cells.known(group_id)
+    if ledger is None:
+        ledger = await run_in_threadpool(cells.ledger_for, group_id)
+    return ledger
+
+
+async def get_ledger(
+    request: Request, caller: Annotated[Caller, Depends(current_caller)]
+) -> Ledger:
+    """The caller's group's ledger; the platform's admins act on the group the path names
+    (else on the home store)."""
+    group_id = caller.group_id or _path_group(request)
+    return await ledger_of_group(request, group_id)
+
+
+def _path_group(request: Request) -> UUID | None:
+    try:
+        return UUID(request.path_params["group_id"])
+    except (KeyError, ValueError):
+        return None
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+
+
+async def get_home(request: Request) -> Ledger:
+    """The home store's ledger: what the public operations (readiness, metrics) report on."""
+    return cells_of(request).home
+
+
+HomeLedgerDep = Annotated[Ledger, Depends(get_home)]
+CellsDep = Annotated[Cells, Depends(cells_of)]

@@ -1,0 +1,213 @@
+"""Every group's ledger, in whichever store holds it: the home store, or the group's own
+store on the cell the directory names.
+
+Any process serves any group: a group's store is opened the first time one of its
+requests arrives (its pools keep one connection each and grow under load). A cell that
+cannot be reached refuses only its own groups' requests (`CellUnavailable`, answered 503)
+and is tried again a moment later, so service resumes when it returns.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from uuid import UUID
+
+import psycopg
+import psycopg_pool
+from eventsourcing import persistence
+from pydantic import SecretStr
+
+from guideledger.bootstrap import bootstrap
+from guideledger.cells.directory import Cell, Directory, Placement, UnknownCell
+from guideledger.composition import Ledger
+from guideledger.eventstore.application import Clock
+from guideledger.kernel.errors import DomainError
+from guideledger.organisation.domain.group import Group
+from guideledger.platform.settings import Settings
+
+PLACEMENT_SECONDS = 1.0  # how long a process trusts a placement it read (moves wait longer)
+RETRY_SECONDS = 1.0  # how long an unreachable cell is refused before it is tried again
+HOME = "home"
+
+StoreKey = tuple[str, str]
+"""A store: its cell and its schema (the home store's cell is `HOME`)."""
+
+UNREACHABLE = (
+    psycopg.OperationalError,
+    psycopg_pool.PoolTimeout,
+    persistence.OperationalError,
+    persistence.InterfaceError,
+)
+"""What a store whose server is down or unreachable raises."""
+
+
+class CellUnavailable(DomainError):
+    """The server holding the group's store cannot be reached now; nothing was recorded."""
+
+    type = "cell-unavailable"
+
+
+OpenStore = Callable[[Settings], Ledger]
+
+
+class Cells:
+    def __init__(
+        self, home: Ledger, directory: Directory | None = None, open_store: OpenStore | None = None
+    ) -> None:
+        self.home = home
+        self.directory = directory
+        self._open_store = open_store
+        self._ledgers: dict[StoreKey, Ledger] = {}
+        self._placements: dict[UUID, tuple[float, Placement | None]] = {}
+        self._refused_until: dict[str, float] = {}
+        self._opening: dict[StoreKey, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @property
+    def home_key(self) -> StoreKey:
+        return HOME, self.home.settings.postgres_schema
+
+    def known(self, group_id: UUID | None) -> Ledger | None:
+        """The group's ledger if this process knows it without asking the directory."""
+        if self.directory is None or group_id is None:
+            return self.home
+        cached = self._placements.get(group_id)
+        if cached is None or cached[0] < time.monotonic():
+            return None
+        return self.home if cached[1] is None else self._ledgers.get(_key(cached[1]))
+
+    def ledger_for(self, group_id: UUID | None) -> Ledger:
+        """The ledger of the store holding the group (the home store's for no group)."""
+        placement = None if group_id is None else self.placement(group_id)
+        return self.home if placement is None else self.store(placement)
+
+    def place(self, group_id: UUID, cell_id: str | None = None) -> Ledger:
+        """The ledger a new group is registered in: a store of its own on the cell named
+        or, if none is named, the least loaded (without cells: the home store). A group
+        the home store already holds stays there."""
+        if self.directory is None:
+            if cell_id is not None:
+                raise UnknownCell("this deployment has no cells", field="cell_id")
+            return self.home
+        unplaced = self.directory.placement(group_id) is None
+        if unplaced and self.home.organisation.exists(Group, group_id):
+            return self.home
+        placement = self.directory.place(group_id, cell_id)
+        self._placements.pop(group_id, None)
+        return self.store(placement)
+
+    def placement(self, group_id: UUID) -> Placement | None:
+        """Where the directory places the group (None: the home store), as read at most
+        `PLACEMENT_SECONDS` ago."""
+        if self.directory is None:
+            return None
+        cached = self._placements.get(group_id)
+        if cached is not None and cached[0] >= time.monotonic():
+            return cached[1]
+        try:
+            placement = self.directory.placement(group_id)
+        except UNREACHABLE:
+            raise CellUnavailable("the cell directory cannot be reached; retry shortly") from None
+        self._placements[group_id] = (time.monotonic() + PLACEMENT_SECONDS, placement)
+        return placement
+
+    def forget_placement(self, group_id: UUID) -> None:
+        """Reads the group's placement afresh next time (it moved)."""
+        self._placements.pop(group_id, None)
+
+    def store(self, placement: Placement) -> Ledger:
+        """The ledger over the placed store, opened on first use."""
+        key = _key(placement)
+        if (ledger := self._ledgers.get(key)) is not None:
+            return ledger
+        with self._guard:
+            opening = self._opening.setdefault(key, threading.Lock())
+        with opening:
+            if (ledger := self._ledgers.get(key)) is not None:
+                return ledger
+            ledger = self._open(placement)
+            self._ledgers[key] = ledger
+            return ledger
+
+    def _open(self, placement: Placement) -> Ledger:
+        if self.directory is None or self._open_store is None:
+            raise CellUnavailable("this process serves no cells")
+        cell_id = placement.cell_id
+        if self._refused_until.get(cell_id, 0.0) > time.monotonic():
+            raise CellUnavailable(f"cell {cell_id} cannot be reached; retry shortly")
+        try:
+            cell = self.directory.cell(cell_id)
+            return self._open_store(store_settings(self.home.settings, cell, placement.schema))
+        except UNREACHABLE:
+            self._refused_until[cell_id] = time.monotonic() + RETRY_SECONDS
+            raise CellUnavailable(f"cell {cell_id} cannot be reached; retry shortly") from None
+
+    def stores(self, cell_ids: Iterable[str] | None = None) -> Iterator[tuple[StoreKey, Ledger]]:
+        """Every store the directory places a group in (on the cells named, if any) and,
+        unless cells are named, the home store; a store that cannot be opened is skipped."""
+        named = None if cell_ids is None else set(cell_ids)
+        if named is None or HOME in named:
+            yield self.home_key, self.home
+        if self.directory is None:
+            return
+        placements = self.directory.placements(None if named is None else named - {HOME})
+        for key in dict.fromkeys(_key(placement) for placement in placements):
+            try:
+                yield key, self.store(Placement(UUID(int=0), *key))
+            except CellUnavailable:
+                continue
+
+    def placed_keys(self) -> set[StoreKey]:
+        """The stores groups are placed in now."""
+        assert self.directory is not None
+        return {_key(placement) for placement in self.directory.placements()}
+
+    def close_store(self, key: StoreKey) -> None:
+        """Closes a store this process no longer serves (its group moved away)."""
+        ledger = self._ledgers.pop(key, None)
+        if ledger is not None:
+            ledger.close()
+
+    def close(self) -> None:
+        for key in list(self._ledgers):
+            self.close_store(key)
+        self.home.close()
+        if self.directory is not None:
+            self.directory.close()
+
+    def __enter__(self) -> Cells:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def open_cells(settings: Settings, clock: Clock | None = None) -> Cells:
+    """The home store's ledger and, with a directory configured, every cell's stores."""
+    home = bootstrap(settings, clock)
+    url = settings.directory_conninfo
+    if url is None:
+        return Cells(home)
+    return Cells(home, Directory(url), partial(bootstrap, clock=clock))
+
+
+def _key(placement: Placement) -> StoreKey:
+    return placement.cell_id, placement.schema
+
+
+def store_settings(home: Settings, cell: Cell, schema: str) -> Settings:
+    """The settings of a group's store on a cell: the home settings but for the server,
+    the schema and lazily opened pools."""
+    return home.model_copy(
+        update={
+            "database_url": SecretStr(cell.primary_url),
+            "postgres_schema": schema,
+            "postgres_pool_size": home.cell_pool_size,
+            "postgres_max_overflow": 0,
+            "postgres_pool_lazy": True,
+            "directory_url": None,
+        }
+    )

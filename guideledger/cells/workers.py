@@ -1,0 +1,51 @@
+"""A worker's share of every cell: each store's read models, process managers, event feed
+and webhooks, kept current by whichever worker leads that store.
+
+Any number of workers may run, on any machine: each serves every store placed on the
+cells it is given, and a session advisory lock on each store's server (taken per store by
+its read-model store) lets one worker lead it at a time. A worker that dies releases its
+locks with its connections, and another takes its stores over; positions move with the
+rows, so nothing is lost or done twice. Stores placed or moved away while a worker runs
+are picked up or let go at its next look at the directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+
+from guideledger.cells.cells import Cells, StoreKey
+from guideledger.composition import Ledger
+
+log = logging.getLogger("guideledger.worker")
+LOOK_SECONDS = 2.0  # how often a worker reads the directory
+
+
+def work(cells: Cells, stopping: threading.Event, cell_ids: Iterable[str] | None = None) -> None:
+    """Runs each store's background work in threads of its own until `stopping` is set
+    (closing `cells` stops them)."""
+    named = None if cell_ids is None else list(cell_ids)
+    running: dict[StoreKey, Ledger] = {}
+    while not stopping.is_set():
+        try:
+            _follow_the_directory(cells, running, named)
+        except Exception:
+            log.exception("reading the cell directory failed; retrying")
+        stopping.wait(LOOK_SECONDS)
+
+
+def _follow_the_directory(
+    cells: Cells, running: dict[StoreKey, Ledger], named: list[str] | None
+) -> None:
+    wanted = dict(cells.stores(named))
+    for key, ledger in wanted.items():
+        if key not in running:
+            ledger.webhooks.start(ledger.projections.store.leads_background_work)
+            ledger.projections.start()
+            running[key] = ledger
+            log.info("serving the store %s/%s", *key)
+    for key in set(running) - set(wanted):
+        del running[key]
+        cells.close_store(key)
+        log.info("let go of the store %s/%s", *key)
