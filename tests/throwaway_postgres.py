@@ -57,6 +57,29 @@ class Cluster:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._pg_ctl("-o", options, "-w", "-l", str(self.root / "log"), "start")
 
+    def stop(self) -> None:
+        """Stops at once, as a crash or a lost server would."""
+        self._pg_ctl("-m", "immediate", "-w", "stop")
+
+    def replica(self) -> Cluster:
+        """A streaming replica of this cluster (`pg_basebackup -R`), started."""
+        standby = Cluster()
+        basebackup = str(self.bindir / "pg_basebackup")
+        standby._run(
+            basebackup,
+            "-d",
+            self.url,
+            "-D",
+            str(standby.datadir),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        )
+        standby.start()
+        return standby
+
     def restart(self) -> None:
         """Stops at once, as a crash would, and starts again."""
         self._pg_ctl("-m", "immediate", "-w", "stop")

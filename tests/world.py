@@ -54,11 +54,12 @@ def build_world(
     stocked: bool = True,
     cadence: SettlementCadence = SettlementCadence.MONTHLY,
     code: str = "ACME",
+    group_code: str = "ACME-GROUP",
 ) -> World:
     """A brand with two stores and a warehouse; `stocked` puts 20 of each SKU in the first store.
     Another `code` makes another brand of the group, with the group's same member."""
     org = ledger.organisation
-    group_id = ensure_group(ledger)
+    group_id = ensure_group(ledger, group_code)
     name = "Acme Sport" if code == "ACME" else f"{code} Sport"
     brand_id = org.register_brand(ADMIN, group_id, code, name, "Asia/Shanghai", cadence).id
     region_id = org.register_region(ADMIN, brand_id, "R-EAST", "East").id

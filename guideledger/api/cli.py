@@ -27,6 +27,7 @@ from typer.core import TyperGroup
 
 from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.api.cli_books import books, console, progress
+from guideledger.api.cli_cells import cells
 from guideledger.api.demo import (
     BRAND_ID,
     GROUP_CODE,
@@ -344,6 +345,7 @@ def _exit(*_: object) -> None:
 
 
 cli.registered_commands.extend(books.registered_commands)
+cli.add_typer(cells, name="cells")
 
 
 def main() -> None:

@@ -186,12 +186,13 @@ class Cells:
 
 
 def open_cells(settings: Settings, clock: Clock | None = None) -> Cells:
-    """The home store's ledger and, with a directory configured, every cell's stores."""
+    """The home store's ledger and, with a directory configured, every cell's stores, all
+    on the home store's clock (a sandbox's clock is the whole platform's)."""
     home = bootstrap(settings, clock)
     url = settings.directory_conninfo
     if url is None:
         return Cells(home)
-    return Cells(home, Directory(url), partial(bootstrap, clock=clock))
+    return Cells(home, Directory(url), partial(bootstrap, clock=home.clock))
 
 
 def _key(placement: Placement) -> StoreKey:
