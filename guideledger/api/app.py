@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from guideledger.api.auth import TokenVerifier
+from guideledger.api.freshness import CommitPosition
 from guideledger.api.problems import install_problem_handlers, problem_response
 from guideledger.api.routers import (
     attribution,
@@ -87,6 +88,7 @@ def create_app(ledger: Ledger | None = None, cells: Cells | None = None) -> Fast
     app.state.cells, app.state.ledger = cells, ledger
     app.state.tokens = TokenVerifier(ledger.settings)
     install_problem_handlers(app)
+    app.add_middleware(CommitPosition)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(Observe, access_log=ledger.settings.access_log)
     # The routers' routes go on the app as they are (they carry their routers' tags and

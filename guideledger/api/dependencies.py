@@ -16,6 +16,7 @@ import orjson
 from fastapi import Depends, Header, Request
 
 from guideledger.api.auth import Caller, current_caller
+from guideledger.api.freshness import ReadsDep
 from guideledger.api.placement import LedgerDep
 from guideledger.api.tenancy import Owners
 from guideledger.attribution.application.attribution_desk import AttributionDesk
@@ -109,16 +110,24 @@ async def get_projections(ledger: LedgerDep) -> ProjectionRunner:
     return ledger.projections
 
 
-async def get_rankings(ledger: LedgerDep) -> Rankings:
-    return ledger.rankings
+async def get_rankings(ledger: LedgerDep, reads: ReadsDep) -> Rankings:
+    """Rankings read where the query tolerates it: a replica of the group's cell, if any."""
+    rankings = ledger.rankings
+    if reads is ledger.projections:
+        return rankings
+    return Rankings(reads, rankings.time_zone_of, rankings.now)
 
 
 async def get_webhooks(ledger: LedgerDep) -> Webhooks:
     return ledger.webhooks
 
 
-async def get_measures(ledger: LedgerDep) -> MeasureQueries:
-    return ledger.measures
+async def get_measures(ledger: LedgerDep, reads: ReadsDep) -> MeasureQueries:
+    """Measures read where the query tolerates it: a replica of the group's cell, if any."""
+    measures = ledger.measures
+    if reads is ledger.projections:
+        return measures
+    return MeasureQueries(reads, measures.time_zone_of, measures.store_of)
 
 
 async def get_commission_views(ledger: LedgerDep) -> CommissionViews:

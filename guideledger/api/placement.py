@@ -12,6 +12,10 @@ from guideledger.api.auth import Caller, current_caller
 from guideledger.cells.cells import Cells
 from guideledger.composition import Ledger
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITTEN_STORE = "replicated_store"
+"""The request state's key for the primary a command wrote to, if its cell has replicas."""
+
 
 def cells_of(request: Request) -> Cells:
     cells: Cells = request.app.state.cells
@@ -20,11 +24,15 @@ def cells_of(request: Request) -> Cells:
 
 async def ledger_of_group(request: Request, group_id: UUID | None) -> Ledger:
     """The ledger holding `group_id` (the home store's for none), asking the directory
-    off the event loop only when this process does not know the placement yet."""
+    off the event loop only when this process does not know the placement yet; a command
+    on a store with replicas is noted for its `Commit-Position`."""
     cells = cells_of(request)
     ledger = cells.known(group_id)
     if ledger is None:
         ledger = await run_in_threadpool(cells.ledger_for, group_id)
+    writes = request.method not in SAFE_METHODS and cells.directory is not None
+    if writes and await run_in_threadpool(cells.replicated, group_id):
+        setattr(request.state, WRITTEN_STORE, ledger)  # for its `Commit-Position`
     return ledger
 
 
@@ -33,8 +41,7 @@ async def get_ledger(
 ) -> Ledger:
     """The caller's group's ledger; the platform's admins act on the group the path names
     (else on the home store)."""
-    group_id = caller.group_id or _path_group(request)
-    return await ledger_of_group(request, group_id)
+    return await ledger_of_group(request, caller.group_id or _path_group(request))
 
 
 def _path_group(request: Request) -> UUID | None:

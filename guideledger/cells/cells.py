@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from guideledger.bootstrap import bootstrap
 from guideledger.cells.directory import Cell, Directory, Placement, UnknownCell
+from guideledger.cells.replicas import Replica
 from guideledger.composition import Ledger
 from guideledger.eventstore.application import Clock
 from guideledger.kernel.errors import DomainError
@@ -64,6 +65,8 @@ class Cells:
         self._placements: dict[UUID, tuple[float, Placement | None]] = {}
         self._refused_until: dict[str, float] = {}
         self._opening: dict[StoreKey, threading.Lock] = {}
+        self._cells: dict[str, tuple[float, Cell]] = {}
+        self._replicas: dict[tuple[str, str], Replica] = {}
         self._guard = threading.Lock()
 
     @property
@@ -139,11 +142,41 @@ class Cells:
         if self._refused_until.get(cell_id, 0.0) > time.monotonic():
             raise CellUnavailable(f"cell {cell_id} cannot be reached; retry shortly")
         try:
-            cell = self.directory.cell(cell_id)
+            cell = self.cell(cell_id)
             return self._open_store(store_settings(self.home.settings, cell, placement.schema))
         except UNREACHABLE:
             self._refused_until[cell_id] = time.monotonic() + RETRY_SECONDS
             raise CellUnavailable(f"cell {cell_id} cannot be reached; retry shortly") from None
+
+    def cell(self, cell_id: str) -> Cell:
+        """The cell as the directory listed it at most `PLACEMENT_SECONDS` ago."""
+        assert self.directory is not None
+        cached = self._cells.get(cell_id)
+        if cached is not None and cached[0] >= time.monotonic():
+            return cached[1]
+        cell = self.directory.cell(cell_id)
+        self._cells[cell_id] = (time.monotonic() + PLACEMENT_SECONDS, cell)
+        return cell
+
+    def replicated(self, group_id: UUID | None) -> bool:
+        """Whether the group's cell has a replica."""
+        placement = None if group_id is None else self.placement(group_id)
+        return placement is not None and bool(self.cell(placement.cell_id).replica_urls)
+
+    def replica(self, group_id: UUID | None) -> Replica | None:
+        """The group's store on a streaming replica of its cell, if the cell has one."""
+        placement = None if group_id is None else self.placement(group_id)
+        if placement is None:
+            return None
+        replicas = self.cell(placement.cell_id).replica_urls
+        if not replicas:
+            return None
+        key = (replicas[placement.group_id.int % len(replicas)], placement.schema)
+        with self._guard:
+            if key not in self._replicas:
+                pool_size = self.home.settings.cell_pool_size
+                self._replicas[key] = Replica(*key, pool_size)
+            return self._replicas[key]
 
     def stores(self, cell_ids: Iterable[str] | None = None) -> Iterator[tuple[StoreKey, Ledger]]:
         """Every store the directory places a group in (on the cells named, if any) and,
@@ -172,6 +205,8 @@ class Cells:
             ledger.close()
 
     def close(self) -> None:
+        for replica in self._replicas.values():
+            replica.close()
         for key in list(self._ledgers):
             self.close_store(key)
         self.home.close()

@@ -1,0 +1,87 @@
+"""Read-your-writes across a cell's replicas: commands answer with their commit position,
+and queries that tolerate staleness are read on a replica, saying how fresh they are.
+
+`Commit-Position` (on every successful command of a group whose cell has a replica) is
+the primary's WAL position once the command is done. A query sent with `Read-After:
+<position>` reflects at least that position: the replica serves it once it has replayed
+that far, else the primary does. Every such query answers `Read-Source` (replica or
+primary), `Read-Position` (on a replica: the WAL position replayed) and `Read-Staleness`
+(seconds the replica trailed the primary's last commit it replayed; 0 on the primary).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from guideledger.api.auth import Caller, current_caller
+from guideledger.api.placement import SAFE_METHODS, WRITTEN_STORE, LedgerDep, cells_of
+from guideledger.cells.replicas import Freshness, ReplicaReads, commit_position, parse_position
+from guideledger.readmodels.model import ReadModels
+from guideledger.readmodels.postgres import PostgresReadModelStore
+
+ReadAfterHeader = Annotated[
+    str | None,
+    Header(
+        alias="Read-After",
+        max_length=17,
+        description="A `Commit-Position` this read must reflect (read-your-writes): served "
+        "by a replica once it has replayed that far, else by the primary",
+    ),
+]
+
+
+async def get_reads(
+    request: Request,
+    response: Response,
+    ledger: LedgerDep,
+    caller: Annotated[Caller, Depends(current_caller)],
+    read_after: ReadAfterHeader = None,
+) -> ReadModels:
+    """The read models a staleness-tolerant query reads: its cell's replica if it has one,
+    else the primary's (caught up in the request, as every read there)."""
+    after = None if read_after is None else parse_position(read_after)
+    cells = cells_of(request)
+    replica = None
+    if cells.directory is not None:
+        replica = await run_in_threadpool(cells.replica, caller.group_id)
+    if replica is None:
+        response.headers.update({"Read-Source": "primary", "Read-Staleness": "0.000"})
+        return ledger.projections
+
+    def told(freshness: Freshness) -> None:
+        response.headers.update(freshness.headers())
+
+    return await run_in_threadpool(ReplicaReads, replica, ledger.projections, after, told)
+
+
+ReadsDep = Annotated[ReadModels, Depends(get_reads)]
+
+
+class CommitPosition:
+    """Adds `Commit-Position` to a successful command's response on a replicated store."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_position(message: Message) -> None:
+            written = scope.get("state", {}).get(WRITTEN_STORE)
+            start = message["type"] == "http.response.start"
+            if start and written is not None and 200 <= message["status"] < 300:
+                store = written.projections.store
+                assert isinstance(store, PostgresReadModelStore)
+                position = await run_in_threadpool(commit_position, store)
+                headers = [*message.get("headers", ())]
+                headers.append((b"commit-position", position.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_position)
