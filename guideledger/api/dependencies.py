@@ -39,7 +39,6 @@ from guideledger.orders.application.waiting import WaitingOrders
 from guideledger.organisation.application.app import OrganisationApplication
 from guideledger.rankings.application.measures import MeasureQueries
 from guideledger.rankings.application.rankings import Rankings
-from guideledger.readmodels.runner import ProjectionRunner
 
 # --- the parts of the ledger ------------------------------------------------------------
 
@@ -106,10 +105,6 @@ async def get_settlement_audit(ledger: LedgerDep) -> SettlementAudit:
     return ledger.settlement_audit()
 
 
-async def get_projections(ledger: LedgerDep) -> ProjectionRunner:
-    return ledger.projections
-
-
 async def get_rankings(ledger: LedgerDep, reads: ReadsDep) -> Rankings:
     """Rankings read where the query tolerates it: a replica of the group's cell, if any."""
     rankings = ledger.rankings
@@ -157,7 +152,6 @@ ExchangesDep = Annotated[Exchanges, Depends(get_exchanges)]
 EngagementDep = Annotated[EngagementApplication, Depends(get_engagement)]
 CommissionsDep = Annotated[CommissionApplication, Depends(get_commissions)]
 SettlementAuditDep = Annotated[SettlementAudit, Depends(get_settlement_audit)]
-ProjectionsDep = Annotated[ProjectionRunner, Depends(get_projections)]
 RankingsDep = Annotated[Rankings, Depends(get_rankings)]
 MeasuresDep = Annotated[MeasureQueries, Depends(get_measures)]
 CommissionViewsDep = Annotated[CommissionViews, Depends(get_commission_views)]

@@ -16,7 +16,8 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from guideledger.api.auth import Role
-from guideledger.api.dependencies import CommissionsDep, ProjectionsDep
+from guideledger.api.dependencies import CommissionsDep
+from guideledger.api.freshness import ReadsDep
 from guideledger.api.problems import PROBLEM_RESPONSES
 from guideledger.api.tenancy import allow, anyone
 from guideledger.organisation.application.directory import units
@@ -50,11 +51,10 @@ class PayoutView(BaseModel):
     operation_id="listUnits",
     dependencies=[Depends(anyone)],
 )
-def list_units(
-    brand_id: UUID, projections: ProjectionsDep, kind: UnitKind | None = None
-) -> list[UnitView]:
-    """The brand's regions, districts, branches, stores and warehouses, by code."""
-    rows = units(projections, brand_id, kind)
+def list_units(brand_id: UUID, reads: ReadsDep, kind: UnitKind | None = None) -> list[UnitView]:
+    """The brand's regions, districts, branches, stores and warehouses, by code (read on the
+    cell's replica, if it has one)."""
+    rows = units(reads, brand_id, kind)
     return [
         UnitView.model_validate({k: v for k, v in row.items() if k != "brand_id"}) for row in rows
     ]
