@@ -7,7 +7,8 @@ in the same run on the same PostgreSQL.
 Rows: the library saving a bare aggregate with three events (the baseline);
 GuideLedger's place-order in process on PostgreSQL and SQLite; the HTTP API under
 load from wrk (a separate process) at several concurrencies, then a hot SKU stocked at one
-warehouse at 64 connections, with the server side's CPU per order; a rebuild of N stock
+warehouse at 64 connections, with the server side's CPU per order; two groups' orders
+with their stores on one cell and on two (`bench.cells`); a rebuild of N stock
 events by GuideLedger's runner and by the library's ProjectionRunner; the settlement
 audit of a month of orders written in bulk (`bench.audit`); peak memory of each part (each runs
 in its own process).
@@ -18,9 +19,7 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,16 +27,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from bench import contention
-from bench.common import Bare, BareApplication, database_url, demo_ledger, postgres_schema
+from bench.cells import cells_rows
+from bench.common import Bare, BareApplication, demo_ledger, postgres_schema
 from bench.hot_sku import PRICE_FEN, HotSku, stock_hot_sku
 from bench.rebuild import env
-from bench.routing import place_orders, two_line_order
+from bench.routing import place_orders
+from bench.served import Row, ServedApi, order_body, wrk_row
 from guideledger.api.auth import Caller, Role, issue_token
 from guideledger.api.demo import GROUP_ID, DemoWorld
 from guideledger.platform.settings import Persistence
@@ -45,7 +45,6 @@ from guideledger.platform.settings import Persistence
 console = Console()
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 HERE = Path(__file__).resolve().parent
-Row = tuple[str, float, str, float | None]  # figure, value, unit, baseline ratio
 
 
 def baseline(saves: int) -> float:
@@ -104,10 +103,10 @@ def http_load(concurrencies: list[int], seconds: int, workers: list[int]) -> lis
         for processes in workers:
             with ServedApi(schema, processes) as api:
                 for connections in concurrencies:
-                    row = _wrk(api, token, bodies.name, connections, seconds)
+                    row = wrk_row(api, token, bodies.name, connections, seconds)
                     rows.append((f"{row[0]}, {processes} server processes", *row[1:]))
                 if processes == workers[-1]:
-                    row = _wrk(api, token, hot.name, HOT_CONNECTIONS, seconds)
+                    row = wrk_row(api, token, hot.name, HOT_CONNECTIONS, seconds)
                     rows.append(
                         (
                             f"{row[0]}, one hot SKU at one warehouse, {processes} server processes",
@@ -134,138 +133,6 @@ def hot_order_body(world: DemoWorld, hot: HotSku, n: int) -> dict[str, Any]:
         },
         "evidence": {"channel": "guide_share_link", "guide_id": str(guide_id)},
     }
-
-
-def order_body(world: DemoWorld, rng: random.Random, n: int) -> dict[str, Any]:
-    """A two-line order as a frontend posts it, attributed by a guide's share link."""
-    lines, destination = two_line_order(world, rng)
-    guide_id, _ = world.guides[n % len(world.guides)]
-    return {
-        "brand_id": str(world.brand_id),
-        "member_id": str(world.members[n % len(world.members)]),
-        "lines": [
-            {"sku_id": str(x.sku_id), "quantity": 1, "unit_price_fen": x.unit_price_fen}
-            for x in lines
-        ],
-        "delivery": {
-            "address": "bench",
-            "location": {"latitude": destination.latitude, "longitude": destination.longitude},
-        },
-        "evidence": {"channel": "guide_share_link", "guide_id": str(guide_id)},
-    }
-
-
-class ServedApi:
-    """`guideledger serve` in its own process on a free port."""
-
-    def __init__(self, schema: str, workers: int = 1) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        # What the server said, shown if it fails; closed on exit.
-        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115
-        environment = {
-            **os.environ,
-            "GUIDELEDGER_DATABASE_URL": database_url(),
-            "GUIDELEDGER_POSTGRES_SCHEMA": schema,
-        }
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "guideledger.api.cli",
-                "serve",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(workers),
-            ],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log,
-        )
-
-    def __enter__(self) -> ServedApi:
-        self.url = url = f"http://127.0.0.1:{self.port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                if self.process.poll() is not None:
-                    break
-                time.sleep(0.1)  # the server is starting: poll again
-        self.log.seek(0)
-        raise RuntimeError("the API did not start:\n" + self.log.read()[-3000:])
-
-    def __exit__(self, *_: object) -> None:
-        self.process.terminate()
-        self.process.wait(10)
-        self.log.close()
-
-    def cpu_seconds(self) -> float:
-        """User and system CPU of the served API's processes (the server, its workers)."""
-        parents: dict[int, int] = {}
-        times: dict[int, float] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # gone meanwhile
-            pid = int(stat.parent.name)
-            parents[pid] = int(fields[1])
-            times[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-        tree, grew = {self.process.pid}, True
-        while grew:
-            more = {pid for pid, parent in parents.items() if parent in tree} - tree
-            tree |= more
-            grew = bool(more)
-        return sum(times.get(pid, 0.0) for pid in tree)
-
-
-def _wrk(api: ServedApi, token: str, bodies: str, connections: int, seconds: int) -> Row:
-    script = HERE / "wrk_orders.lua"
-    cpu_before = api.cpu_seconds()
-    result = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(script),
-            f"{api.url}/orders",
-            "--",
-            token,
-            bodies,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    cpu = api.cpu_seconds() - cpu_before
-    out = result.stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    p50 = _latency_ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _latency_ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
-    refused = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = (int(refused.group(1)) if refused else 0) + (
-        sum(int(n) for n in socket.groups()) if socket else 0
-    )
-    per_order = 1000 * cpu / max(requests, 1)
-    detail = (
-        f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, errors {errors}, "
-        f"server CPU {per_order:.1f} ms per order"
-    )
-    return (f"HTTP POST /orders, {connections} connections", rate, f"orders/s; {detail}", None)
-
-
-def _latency_ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
 def _part(*args: str) -> dict[str, Any]:
@@ -338,7 +205,7 @@ def record(rows: list[Row], new: list[Row]) -> None:
     rows += new
 
 
-PARTS = ("orders", "http", "contention", "rebuild", "audit")
+PARTS = ("orders", "http", "cells", "contention", "rebuild", "audit")
 
 
 def main(
@@ -375,6 +242,9 @@ def main(
                 [int(w) for w in workers.split(",")],
             ),
         )
+    if "cells" in chosen:
+        processes = int(workers.split(",")[-1])
+        record(rows, cells_rows(seconds, max(int(c) for c in connections.split(",")), processes))
     if "contention" in chosen:
         record(rows, contention_rows(base))
     if "rebuild" in chosen:

@@ -116,9 +116,11 @@ def load_demo(
     span: timedelta = timedelta(days=28),
     seed: int = 20260101,
     progress: Callable[[int], None] = lambda _done: None,
+    group_code: str = GROUP_CODE,
 ) -> DemoWorld:
     """Loads the organisation, catalogue, members and `orders` orders spread over `span`
-    from the ledger's clock's current instant.
+    from the ledger's clock's current instant, for the group `group_code` (another code
+    loads the same brand for another group).
 
     `set_clock` moves the ledger's clock, so a month of orders gets realistic
     timestamps while going through the same commands as production. Each order
@@ -126,7 +128,7 @@ def load_demo(
     always runs right to its end.
     """
     rng = random.Random(seed)  # noqa: S311  (reproducible demo data, not security)
-    world = _load_organisation(ledger, rng)
+    world = _load_organisation(ledger, rng, group_code)
     _load_catalogue(ledger, world, rng)
     _load_stock(ledger, world, rng)
     _load_members(ledger, world, members)
@@ -141,9 +143,9 @@ def load_demo(
     return world
 
 
-def _load_organisation(ledger: Ledger, rng: random.Random) -> DemoWorld:
+def _load_organisation(ledger: Ledger, rng: random.Random, group_code: str) -> DemoWorld:
     org, cmd = ledger.organisation, Command(DEMO_ACTOR)
-    group_id = org.register_group(cmd, GROUP_CODE, "GuideLedger 集团 Group").id
+    group_id = org.register_group(cmd, group_code, "GuideLedger 集团 Group").id
     brand_id = org.register_brand(
         cmd,
         group_id,
@@ -230,12 +232,13 @@ def _load_stock(ledger: Ledger, world: DemoWorld, rng: random.Random) -> None:
 
 def _load_members(ledger: Ledger, world: DemoWorld, count: int) -> None:
     cmd = Command(DEMO_ACTOR)
+    group_id = ledger.organisation.group_of_brand(world.brand_id)
     for n in range(1, count + 1):
         store_id = world.stores[n % len(world.stores)][0]
         world.members.append(
             ledger.organisation.register_member(
                 cmd,
-                group_id=GROUP_ID,
+                group_id=group_id,
                 member_no=f"M{n:07d}",
                 name=f"会员 Member {n}",
                 phone=f"+86 138{n:08d}",
