@@ -57,7 +57,7 @@ def cells_rows(seconds: int, connections: int, processes: int) -> list[Row]:
 
 def _bodies(files: ExitStack, world: DemoWorld) -> str:
     """A file of the group's orders, one JSON body per line."""
-    bodies = files.enter_context(tempfile.NamedTemporaryFile("w", suffix=".jsonl"))
+    bodies = files.enter_context(tempfile.NamedTemporaryFile("w", suffix=".jsonl"))  # noqa: SIM115
     rng = random.Random(5)
     for n in range(1000):
         bodies.write(json.dumps(order_body(world, rng, n)) + "\n")
