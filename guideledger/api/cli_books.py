@@ -23,7 +23,7 @@ from guideledger.api.routers.commissions import (
     statement_as_csv,
     statement_view,
 )
-from guideledger.bootstrap import bootstrap
+from guideledger.cells.cells import open_cells
 from guideledger.commissions.domain.rules import CommissionPolicy
 from guideledger.composition import Ledger
 from guideledger.eventstore.commands import Command
@@ -62,15 +62,29 @@ def progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
         yield track
 
 
+@contextmanager
+def group_ledger(group: str) -> Iterator[Ledger]:
+    """The ledger of the store holding the group (on its cell, with a cell directory)."""
+    with open_cells(Settings()) as cells:
+        yield cells.ledger_for(Group.create_id(group))
+
+
+@contextmanager
+def every_store() -> Iterator[list[Ledger]]:
+    """The home store's ledger and those of every group's store on the cells."""
+    with open_cells(Settings()) as cells:
+        yield [ledger for _, ledger in cells.stores()]
+
+
 @books.command("expire-unpaid")
 def expire_unpaid(
     as_of: Annotated[
         datetime | None, typer.Option(help="Instant to expire as of (UTC); default now")
     ] = None,
 ) -> None:
-    """Cancel every order whose payment window has closed."""
-    with bootstrap(Settings()) as ledger:
-        expired = ledger.orders.expire_unpaid_orders(_utc(as_of))
+    """Cancel every order whose payment window has closed, in every group's store."""
+    with every_store() as ledgers:
+        expired = [o for ledger in ledgers for o in ledger.orders.expire_unpaid_orders(_utc(as_of))]
         console.print(f"Cancelled {len(expired)} unpaid orders past their payment window.")
 
 
@@ -90,7 +104,7 @@ def audit(
 ) -> None:
     """Replay every commission event from zero and compare the period's statements to the fen.
     Exits 1 if any statement differs."""
-    with bootstrap(Settings()) as ledger:
+    with group_ledger(group) as ledger:
         total = events_after(ledger.commissions.recorder)
         with progress() as track:
             report = ledger.settlement_audit().run(
@@ -128,7 +142,7 @@ def rebuild(
 ) -> None:
     """Build the brand's candidate commission view from event zero beside the serving one and
     show what would change; promote or discard it with the API."""
-    with bootstrap(Settings()) as ledger:
+    with group_ledger(group) as ledger:
         brand_id = _brand_id(group, brand)
         draft = None if proposal is None else _proposal(proposal, ledger)
         total = events_after(ledger.commissions.recorder)
@@ -173,10 +187,13 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 @books.command("mature-commissions")
 def mature_commissions(as_of: AsOf = None) -> None:
-    """Move to settleable every commission whose return window has passed."""
-    with bootstrap(Settings()) as ledger:
-        ledger.projections.process_all()
-        matured = ledger.commissions.mature_due(_utc(as_of))
+    """Move to settleable every commission whose return window has passed, in every group's
+    store."""
+    matured = 0
+    with every_store() as ledgers:
+        for ledger in ledgers:
+            ledger.projections.process_all()
+            matured += ledger.commissions.mature_due(_utc(as_of))
         console.print(f"Matured {matured} orders' commissions.")
 
 
@@ -188,7 +205,7 @@ def close_period(
     actor: Annotated[str, typer.Option(help="Who closes")] = "finance:cli",
 ) -> None:
     """Close a brand's settlement period: handbacks, bonuses, then every payee's statement."""
-    with bootstrap(Settings()) as ledger:
+    with group_ledger(group) as ledger:
         ledger.projections.process_all()
         closed = ledger.commissions.close_period(Command(actor), _brand_id(group, brand), period)
         console.print(f"Closed {period} for {brand}: {len(closed)} statements.")
@@ -199,9 +216,10 @@ def export_statement(
     payee: Annotated[str, typer.Option(help="level:id, e.g. guide:6f1c...")],
     period: Annotated[str, typer.Option(help="2026-11 or 2026-Q4")],
     output: Annotated[Path, typer.Option(help="Where to write the CSV")],
+    group: GroupCode = GROUP_CODE,
 ) -> None:
     """Write one payee's statement for a period as CSV."""
-    with bootstrap(Settings()) as ledger:
+    with group_ledger(group) as ledger:
         view = statement_view(ledger.commissions, payee, period)
         output.write_text(statement_as_csv(view), encoding="utf-8")
         console.print(f"Wrote {len(view.lines)} lines, total {view.total_fen} fen, to {output}.")

@@ -99,6 +99,7 @@ class Tenant:
     ledger: Ledger
     admin: dict[str, str]
     frontend: dict[str, str]
+    code: str = ""
 
 
 def new_tenant(client: TestClient, cells: Cells, cell_id: str | None) -> Tenant:
@@ -119,4 +120,5 @@ def new_tenant(client: TestClient, cells: Cells, cell_id: str | None) -> Tenant:
         ledger,
         token(cells, Role.ADMIN, group_id),
         token(cells, Role.FRONTEND, group_id),
+        code,
     )
