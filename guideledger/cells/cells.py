@@ -123,7 +123,9 @@ class Cells:
 
     def store(self, placement: Placement) -> Ledger:
         """The ledger over the placed store, opened on first use."""
-        key = _key(placement)
+        return self._store(_key(placement))
+
+    def _store(self, key: StoreKey) -> Ledger:
         if (ledger := self._ledgers.get(key)) is not None:
             return ledger
         with self._guard:
@@ -131,19 +133,19 @@ class Cells:
         with opening:
             if (ledger := self._ledgers.get(key)) is not None:
                 return ledger
-            ledger = self._open(placement)
+            ledger = self._open(key)
             self._ledgers[key] = ledger
             return ledger
 
-    def _open(self, placement: Placement) -> Ledger:
+    def _open(self, key: StoreKey) -> Ledger:
         if self.directory is None or self._open_store is None:
             raise CellUnavailable("this process serves no cells")
-        cell_id = placement.cell_id
+        cell_id, schema = key
         if self._refused_until.get(cell_id, 0.0) > time.monotonic():
             raise CellUnavailable(f"cell {cell_id} cannot be reached; retry shortly")
         try:
             cell = self.cell(cell_id)
-            return self._open_store(store_settings(self.home.settings, cell, placement.schema))
+            return self._open_store(store_settings(self.home.settings, cell, schema))
         except UNREACHABLE:
             self._refused_until[cell_id] = time.monotonic() + RETRY_SECONDS
             raise CellUnavailable(f"cell {cell_id} cannot be reached; retry shortly") from None
@@ -189,7 +191,7 @@ class Cells:
         placements = self.directory.placements(None if named is None else named - {HOME})
         for key in dict.fromkeys(_key(placement) for placement in placements):
             try:
-                yield key, self.store(Placement(UUID(int=0), *key))
+                yield key, self._store(key)
             except CellUnavailable:
                 continue
 
