@@ -22,6 +22,7 @@ async def ledger_of_group(request: Request, group_id: UUID | None) -> Ledger:
     """The ledger holding `group_id` (the home store's for none), asking the directory
     off the event loop only when this process does not know the placement yet."""
     cells = cells_of(request)
+    request.state.group_id = group_id  # forgotten if its store refuses: it moved
     ledger = cells.known(group_id)
     if ledger is None:
         ledger = await run_in_threadpool(cells.ledger_for, group_id)

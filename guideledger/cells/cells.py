@@ -139,11 +139,17 @@ class Cells:
         if self._refused_until.get(cell_id, 0.0) > time.monotonic():
             raise CellUnavailable(f"cell {cell_id} cannot be reached; retry shortly")
         try:
-            cell = self.directory.cell(cell_id)
-            return self._open_store(store_settings(self.home.settings, cell, placement.schema))
+            return self.open_store(self.directory.cell(cell_id), placement.schema)
         except UNREACHABLE:
             self._refused_until[cell_id] = time.monotonic() + RETRY_SECONDS
             raise CellUnavailable(f"cell {cell_id} cannot be reached; retry shortly") from None
+
+    def open_store(self, cell: Cell, schema: str) -> Ledger:
+        """A ledger over the schema on the cell (its tables made if missing), opened afresh
+        and not kept: the caller closes it."""
+        if self._open_store is None:
+            raise CellUnavailable("this process serves no cells")
+        return self._open_store(store_settings(self.home.settings, cell, schema))
 
     def stores(self, cell_ids: Iterable[str] | None = None) -> Iterator[tuple[StoreKey, Ledger]]:
         """Every store the directory places a group in (on the cells named, if any) and,

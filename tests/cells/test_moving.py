@@ -1,0 +1,311 @@
+"""A group's store moves from cell a to cell b while the service runs: everything it held
+reads the same on b, writes land on b, nothing acknowledged is lost, the other groups
+never pause, and the store it left stays, frozen, until an operator drops it."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import psycopg
+import pytest
+from eventsourcing.utils import get_topic
+from fastapi.testclient import TestClient
+from psycopg import sql
+from typer.testing import CliRunner
+
+from guideledger.api.app import create_app
+from guideledger.api.cli import cli
+from guideledger.cells import cells as cells_module
+from guideledger.cells.cells import Cells, open_cells
+from guideledger.cells.directory import Directory, UnknownCell, store_schema
+from guideledger.cells.moving import (
+    POSITIONS,
+    CannotMove,
+    StoreInUse,
+    TargetOccupied,
+    drop_former_store,
+    move_group,
+)
+from guideledger.orders.domain.order import Order
+from guideledger.organisation.domain.group import Group
+from guideledger.platform.clock import ManualClock
+from guideledger.platform.settings import Settings
+from tests.api.test_orders_api import order_body
+from tests.cells.conftest import Servers, Tenant, new_tenant
+from tests.cells.test_two_cells import place_and_pay
+from tests.world import build_world, receive
+
+PLACED = get_topic(Order.Placed)
+
+
+def directory_of(cells: Cells) -> Directory:
+    assert cells.directory is not None
+    return cells.directory
+
+
+def burn_transactions_until_ahead(ahead: str, behind: str, by: int = 10_000) -> None:
+    """Cell `ahead`'s server gives transaction ids past `behind`'s: the ids of the events
+    it gave would sort after every one `behind` gives, but for the store's offset."""
+    with psycopg.connect(behind) as connection:
+        row = connection.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
+    assert row is not None
+    with psycopg.connect(ahead, autocommit=True) as connection:
+        mine = connection.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
+        assert mine is not None
+        connection.execute(
+            sql.SQL(
+                "DO $$ BEGIN FOR i IN 1..{} LOOP PERFORM pg_current_xact_id(); COMMIT; "
+                "END LOOP; END $$"
+            ).format(max(0, row[0] - mine[0] + by))
+        )
+
+
+def rows(url: str, schema: str, table: str, where: str = "true") -> int:
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
+                sql.Identifier(schema, table), sql.SQL(where)
+            )
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def schema_exists(url: str, schema: str) -> bool:
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s", (schema,)
+        ).fetchone()
+    return row == (1,)
+
+
+def placed_orders(url: str, schema: str) -> list[str]:
+    with psycopg.connect(url) as connection:
+        found = connection.execute(
+            sql.SQL("SELECT originator_id FROM {} WHERE topic = %s").format(
+                sql.Identifier(schema, "orders_events")
+            ),
+            (PLACED,),
+        ).fetchall()
+    return [str(order_id) for (order_id,) in found]
+
+
+def available(client: TestClient, tenant: Tenant) -> dict[str, int]:
+    """The store's stock as its read model has it, caught up by the read."""
+    read = client.get(f"/nodes/{tenant.world.store_id}/stock", headers=tenant.frontend)
+    assert read.status_code == 200, read.text
+    return {position["sku_id"]: position["available"] for position in read.json()}
+
+
+def test_a_group_moves_with_its_paid_orders_and_its_former_store_stays(
+    cell_app: TestClient, cells: Cells, servers: Servers
+) -> None:
+    tenant = new_tenant(cell_app, cells, "a")
+    schema = store_schema(tenant.group_id)
+    burn_transactions_until_ahead(servers.a.url, servers.b.url)
+    orders = [place_and_pay(cell_app, cells, tenant) for _ in range(3)]
+    read_before = {o: cell_app.get(f"/orders/{o}", headers=tenant.admin).json() for o in orders}
+    stock_before = available(cell_app, tenant)
+    steps: list[str] = []
+
+    moved = move_group(cells, tenant.group_id, "b", steps.append)
+
+    placement = directory_of(cells).placement(tenant.group_id)
+    assert placement is not None
+    assert (placement.cell_id, placement.schema) == ("b", schema)
+    read_after = {o: cell_app.get(f"/orders/{o}", headers=tenant.admin).json() for o in orders}
+    assert read_after == read_before
+    assert available(cell_app, tenant) == stock_before
+    for table in ("orders_events", "organisation_events", "member_keys", POSITIONS):
+        assert moved.tables[table].rows == rows(servers.a.url, schema, table) > 0
+        assert rows(servers.b.url, schema, table) == moved.tables[table].rows
+    assert len(moved.digest) == 32
+    assert any("verified" in step for step in steps)
+    former = directory_of(cells).former_stores()
+    assert [(f.group_id, f.cell_id, f.schema) for f in former] == [(tenant.group_id, "a", schema)]
+
+    events_left_behind = rows(servers.a.url, schema, "orders_events")
+    new_order = place_and_pay(cell_app, cells, tenant)
+    assert new_order in placed_orders(servers.b.url, schema)
+    assert new_order not in placed_orders(servers.a.url, schema)
+    assert rows(servers.a.url, schema, "orders_events") == events_left_behind  # intact
+    # The new events come after the copied ones, though b's transaction ids are behind a's:
+    # the stock read model on b has followed them.
+    sku = str(tenant.world.sku_ids[0])
+    assert available(cell_app, tenant)[sku] == stock_before[sku] - 2
+
+
+class Placer(threading.Thread):
+    """Places orders for one group, each with a key of its own, until told to stop; an
+    order refused because its group is moving is sent again with its key."""
+
+    def __init__(self, client: TestClient, tenant: Tenant, stopping: threading.Event) -> None:
+        super().__init__()
+        self.client, self.tenant, self.stopping = client, tenant, stopping
+        self.acknowledged: list[str] = []
+        self.refused_while_moving: set[str] = set()
+        self.failures: list[str] = []
+        self.placed = threading.Condition()
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                order_id = self.place(f"load-{uuid.uuid4()}")
+                if order_id is None:
+                    return
+                with self.placed:
+                    self.acknowledged.append(order_id)
+                    self.placed.notify_all()
+        except Exception as error:  # the test reports it
+            self.failures.append(repr(error))
+
+    def place(self, key: str) -> str | None:
+        headers = {**self.tenant.frontend, "Idempotency-Key": key}
+        for _attempt in range(200):
+            body = order_body(self.tenant.world)
+            answer = self.client.post("/orders", json=body, headers=headers)
+            if answer.status_code == 201:
+                return str(answer.json()["id"])
+            if answer.status_code == 503 and answer.json()["type"].endswith("/group-moving"):
+                assert answer.headers["Retry-After"] == "1"
+                self.refused_while_moving.add(key)
+                threading.Event().wait(0.02)
+                continue
+            self.failures.append(f"{answer.status_code} {answer.text}")
+            return None
+        self.failures.append(f"{key}: still refused while moving")
+        return None
+
+    def wait_for(self, count: int) -> None:
+        def placed_or_stopped() -> bool:
+            return len(self.acknowledged) >= count or not self.is_alive()
+
+        with self.placed:
+            placed = self.placed.wait_for(placed_or_stopped, timeout=30)
+        assert not self.failures, self.failures
+        assert placed
+
+
+def test_under_load_nothing_acknowledged_is_lost_and_no_other_group_pauses(
+    cell_app: TestClient, cells: Cells, servers: Servers
+) -> None:
+    moving = new_tenant(cell_app, cells, "a")
+    bystanders = [new_tenant(cell_app, cells, "a"), new_tenant(cell_app, cells, "b")]
+    for tenant in (moving, *bystanders):
+        for sku_id in tenant.world.sku_ids:
+            receive(tenant.ledger, tenant.world.store_id, sku_id, 1000)
+    stopping = threading.Event()
+    placers = [Placer(cell_app, tenant, stopping) for tenant in (moving, *bystanders)]
+    for placer in placers:
+        placer.start()
+    try:
+        for placer in placers:
+            placer.wait_for(3)
+        move_group(cells, moving.group_id, "b")
+        placers[0].wait_for(len(placers[0].acknowledged) + 3)  # and more on b
+    finally:
+        stopping.set()
+        for placer in placers:
+            placer.join()
+
+    for placer in placers:
+        assert not placer.failures, placer.failures
+    for bystander in placers[1:]:
+        assert not bystander.refused_while_moving  # never paused: no 503 at all
+    acknowledged = placers[0].acknowledged
+    on_target = placed_orders(servers.b.url, store_schema(moving.group_id))
+    assert sorted(on_target) == sorted(set(acknowledged))  # every one, exactly once
+    assert len(acknowledged) == len(set(acknowledged))  # a retried key answered its order
+
+
+def test_a_write_reaching_the_former_store_is_refused_and_its_retry_reaches_the_new_one(
+    cell_app: TestClient,
+    cells: Cells,
+    cell_settings: Settings,
+    clock: ManualClock,
+    servers: Servers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant = new_tenant(cell_app, cells, "a")
+    # Another process read the placement just before the move and trusts it a while.
+    monkeypatch.setattr(cells_module, "PLACEMENT_SECONDS", 600.0)
+    with open_cells(cell_settings, clock) as other, TestClient(create_app(cells=other)) as stale:
+        place_and_pay(stale, other, tenant)
+        move_group(cells, tenant.group_id, "b")
+        headers = {**tenant.frontend, "Idempotency-Key": "sent-during-the-move"}
+
+        refused = stale.post("/orders", json=order_body(tenant.world), headers=headers)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["type"].endswith("/group-moving")
+        assert refused.headers["Retry-After"] == "1"
+        retried = stale.post("/orders", json=order_body(tenant.world), headers=headers)
+        assert retried.status_code == 201, retried.text
+
+    schema = store_schema(tenant.group_id)
+    assert retried.json()["id"] in placed_orders(servers.b.url, schema)
+    assert len(placed_orders(servers.a.url, schema)) == 1  # the one placed before the move
+
+
+def test_a_move_is_refused_for_a_group_in_the_home_store_on_its_own_cell_or_to_no_cell(
+    cell_app: TestClient, cells: Cells
+) -> None:
+    build_world(cells.home, group_code="G-HOME")  # a group in the home store
+    with pytest.raises(CannotMove, match="home store"):
+        move_group(cells, Group.create_id("G-HOME"), "b")
+    tenant = new_tenant(cell_app, cells, "a")
+    with pytest.raises(CannotMove, match="on cell a already"):
+        move_group(cells, tenant.group_id, "a")
+    with pytest.raises(UnknownCell):
+        move_group(cells, tenant.group_id, "z")
+    placement = directory_of(cells).placement(tenant.group_id)
+    assert placement is not None
+    assert placement.cell_id == "a"
+    assert directory_of(cells).former_stores() == []
+
+
+def test_an_operator_moves_a_group_and_drops_the_store_it_left(
+    cell_app: TestClient,
+    cells: Cells,
+    cell_settings: Settings,
+    servers: Servers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant = new_tenant(cell_app, cells, "a")
+    order_id = place_and_pay(cell_app, cells, tenant)
+    schema = store_schema(tenant.group_id)
+    for name, value in _environment(cell_settings).items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+
+    moved = runner.invoke(cli, ["cells", "move", str(tenant.group_id), "--to", "b"])
+    assert moved.exit_code == 0, moved.output
+    assert "verified" in moved.output
+    assert f"drop-former a {schema}" in moved.output
+    with pytest.raises(TargetOccupied):  # back to a, while the store it left is there
+        move_group(cells, tenant.group_id, "a")
+    in_use = runner.invoke(cli, ["cells", "drop-former", "b", schema])
+    assert in_use.exit_code == 1
+    assert "placed" in in_use.output
+    with pytest.raises(StoreInUse):
+        drop_former_store(directory_of(cells), "b", schema)
+
+    dropped = runner.invoke(cli, ["cells", "drop-former", "a", schema])
+    assert dropped.exit_code == 0, dropped.output
+    assert not schema_exists(servers.a.url, schema)
+    assert directory_of(cells).former_stores() == []
+    # The group can go back now, and its order with it.
+    move_group(cells, tenant.group_id, "a")
+    assert cell_app.get(f"/orders/{order_id}", headers=tenant.admin).status_code == 200
+    assert [f.cell_id for f in directory_of(cells).former_stores()] == ["b"]
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    assert settings.database_url is not None
+    assert settings.directory_url is not None
+    return {
+        "GUIDELEDGER_PERSISTENCE": "postgres",
+        "GUIDELEDGER_DATABASE_URL": settings.database_url.get_secret_value(),
+        "GUIDELEDGER_POSTGRES_SCHEMA": settings.postgres_schema,
+        "GUIDELEDGER_DIRECTORY_URL": settings.directory_url.get_secret_value(),
+    }
