@@ -6,13 +6,16 @@ it). The events are copied in bulk (binary COPY) while the group keeps serving, 
 caught up a few rounds: a round copies the rows below the source's horizon, where no
 later commit can add one (the recorder's rule), so no row is passed by.
 
+The target writes in short transactions (a statement each, the events in slices): its
+server's readers wait for every transaction in flight, other groups' readers too.
+
 Then a write pause for that group alone: one transaction on the source locks the
 store's tables against writers (readers read on), copies the last events and every
 other table whole, and checks that both sides hold the same rows (counts, and a digest
 of each table with the events in log order). The target counts its transactions on
 from the source's (the recorder's offset), so its new events come after the copied
-ones. Triggers then refuse every write to the source, the target and then the source
-commit, and the directory entry switches by compare-and-set. The writers that waited
+ones. Triggers then refuse every write to the source, the source commits, and the
+directory entry switches by compare-and-set. The writers that waited
 are refused (`GroupMoving`, answered 503): sent again with their Idempotency-Key, they
 reach the target, which holds whatever they recorded before the pause. A process that
 read the placement less than `PLACEMENT_SECONDS` ago still reads the source, frozen as
@@ -20,8 +23,10 @@ it moved, and is refused its writes the same way.
 
 The source stays, frozen, as a former store until an operator drops it. A move that
 fails before the switch leaves the group where it was, writable, and nothing on the
-target; a mover killed between freezing the source and switching the directory leaves
-the group refusing writes, and moving it again lifts that first.
+target. A mover killed between freezing the source and switching the directory, or
+that cannot tell whether the directory switched, leaves the group refusing writes and
+the copy on the target: moving it again lifts the pause first (and is refused until
+the copy is dropped, if the directory did not switch).
 """
 
 from __future__ import annotations
@@ -38,8 +43,8 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-from guideledger.cells.cells import Cells
-from guideledger.cells.directory import Cell, Directory, Placement
+from guideledger.cells.cells import Cells, CellUnavailable
+from guideledger.cells.directory import Cell, Directory, Placement, PlacementChanged
 from guideledger.eventstore.recorder import OFFSET_TABLE, ROWS_PER_TRANSACTION, horizon
 from guideledger.kernel.errors import Conflict, DomainError, RuleViolated
 
@@ -47,6 +52,7 @@ MOVED_AWAY = "GLM01"
 """The SQLSTATE a moved group's former store refuses a write with."""
 TRIGGER = "moved_away"
 CATCH_UP_ROUNDS = 5
+SLICE = 50_000  # events copied in one statement (and transaction) on the target
 SMALL_DELTA = 1000  # events few enough to copy during the write pause
 PAUSE_ATTEMPTS = 3
 PAUSE_LOCK_TIMEOUT = "2s"  # writers give up on a lock after 5 s (and retry)
@@ -192,10 +198,10 @@ class _Move:
                 self._make_tables(src, dst)
                 below = self._catch_up(src, dst, 0)
                 tallies, paused = self._pause(src, dst, below)
-                moved = self._switch()
             except BaseException:
                 self._abandon(src, dst)
                 raise
+            moved = self._switch(src, dst)
         self.cells.forget_placement(self.placed.group_id)
         self.say(f"moved to cell {self.target.cell_id}; the directory names it")
         return Moved(moved, self.source.cell_id, tallies, paused)
@@ -250,7 +256,7 @@ class _Move:
         """Copies the events from position `below` up to the source's horizon, a few
         rounds until few are left; returns the position up to which all are copied."""
         for round_number in range(1, CATCH_UP_ROUNDS + 1):
-            with _snapshot(src), dst.transaction():
+            with _snapshot(src):
                 settled = _horizon(src, self.schema)[0] * ROWS_PER_TRANSACTION
                 copied = self._copy_events(src, dst, below, settled)
             below = settled
@@ -260,25 +266,49 @@ class _Move:
         return below
 
     def _copy_events(self, src: Connection, dst: Connection, below: int, upto: int | None) -> int:
+        """Copies the events from position `below` (up to `upto`), in slices."""
         copied = 0
         for table in sorted(self.events):
-            condition = sql.SQL("notification_id >= {}").format(below)
-            if upto is not None:
-                condition = sql.SQL("{} AND notification_id < {}").format(condition, upto)
-            copied += self._copy(src, dst, table, condition)
+            start = below
+            while True:
+                condition = sql.SQL("notification_id >= {}").format(start)
+                if upto is not None:
+                    condition = sql.SQL("{} AND notification_id < {}").format(condition, upto)
+                sliced = self._copy(src, dst, table, condition, sliced=True)
+                copied += sliced
+                if sliced < SLICE:
+                    break
+                start = self._highest(dst, table) + 1
         return copied
 
-    def _copy(self, src: Connection, dst: Connection, table: str, condition: sql.Composable) -> int:
-        """Streams the table's rows that meet `condition` from the source to the target."""
+    def _highest(self, dst: Connection, table: str) -> int:
+        row = dst.execute(
+            sql.SQL("SELECT max(notification_id) FROM {}").format(
+                sql.Identifier(self.schema, table)
+            )
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def _copy(
+        self,
+        src: Connection,
+        dst: Connection,
+        table: str,
+        condition: sql.Composable,
+        sliced: bool = False,
+    ) -> int:
+        """Streams the table's rows that meet `condition` (the first `SLICE` in log order,
+        if `sliced`) from the source to the target."""
         name = sql.Identifier(self.schema, table)
         columns = sql.SQL(", ").join(map(sql.Identifier, self.columns[table]))
-        out = sql.SQL("COPY (SELECT {} FROM {} WHERE {}) TO STDOUT (FORMAT BINARY)")
-        into = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)")
+        query = sql.SQL("SELECT {} FROM {} WHERE {}").format(columns, name, condition)
+        if sliced:
+            query = sql.SQL("{} ORDER BY notification_id LIMIT {}").format(query, SLICE)
+        out = sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(query)
+        into = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(name, columns)
         with dst.cursor() as writing, src.cursor() as reading:
-            with (
-                reading.copy(out.format(columns, name, condition)) as rows,
-                writing.copy(into.format(name, columns)) as copy,
-            ):
+            with reading.copy(out) as rows, writing.copy(into) as copy:
                 for chunk in rows:
                     copy.write(chunk)
             return writing.rowcount
@@ -299,11 +329,11 @@ class _Move:
     def _paused(
         self, src: Connection, dst: Connection, below: int
     ) -> tuple[dict[str, Tally], float]:
-        """In one transaction on each side: locks the source's tables against writers,
-        copies the rest, verifies, and freezes the source; the target commits first."""
+        """In one transaction on the source: locks its tables against writers, copies the
+        rest, verifies, and freezes the source."""
         started = time.monotonic()
         self.say("pausing the group's writes")
-        with _snapshot(src), dst.transaction():
+        with _snapshot(src):
             src.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(PAUSE_LOCK_TIMEOUT))
             tables = sql.SQL(", ").join(sql.Identifier(self.schema, t) for t in self.tables)
             src.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(tables))
@@ -328,13 +358,16 @@ class _Move:
         """The target's transactions count on from the source's: ids it gives from now on
         come after every copied one, and its readers' horizon is past them already."""
         following = _horizon(src, self.schema)[1]
-        row = dst.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").fetchone()
-        assert row is not None
         offset = sql.Identifier(self.schema, OFFSET_TABLE)
-        dst.execute(sql.SQL("DELETE FROM {}").format(offset))
-        dst.execute(
-            sql.SQL("INSERT INTO {} VALUES (%s)").format(offset), (max(0, following - row[0]),)
-        )
+        with dst.transaction():
+            row = dst.execute(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+            ).fetchone()
+            assert row is not None
+            dst.execute(sql.SQL("DELETE FROM {}").format(offset))
+            dst.execute(
+                sql.SQL("INSERT INTO {} VALUES (%s)").format(offset), (max(0, following - row[0]),)
+            )
 
     def _verify(self, src: Connection, dst: Connection) -> dict[str, Tally]:
         tallies: dict[str, Tally] = {}
@@ -350,8 +383,6 @@ class _Move:
 
     def _tally(self, connection: Connection, table: str) -> Tally:
         order = sql.SQL("notification_id" if table in self.events else "md5(t::text)")
-        for setting, value in _TEXT_SETTINGS:
-            connection.execute(sql.SQL("SET LOCAL {} = {}").format(sql.SQL(setting), value))
         row = connection.execute(
             sql.SQL(
                 "SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY {})), '')"
@@ -386,8 +417,20 @@ class _Move:
 
     # --- the switch, or back to where it was ---------------------------------------------
 
-    def _switch(self) -> Placement:
-        return self.directory.switch(self.placed, self.target.cell_id)
+    def _switch(self, src: Connection, dst: Connection) -> Placement:
+        """The directory entry switched; if it surely did not, the move undone. If the
+        directory cannot say, the group stays frozen and its copy kept (see above)."""
+        try:
+            return self.directory.switch(self.placed, self.target.cell_id)
+        except PlacementChanged:
+            self._abandon(src, dst)
+            raise
+        except BaseException:
+            now = self.directory.placement(self.placed.group_id)
+            if now is not None and now.cell_id == self.target.cell_id:
+                return now  # it switched, and only the answer was lost
+            self._abandon(src, dst)
+            raise
 
     def _abandon(self, src: Connection, dst: Connection) -> None:
         """The group back where it was, writable, and nothing of it on the target (which
@@ -415,7 +458,14 @@ _TEXT_SETTINGS = [
 
 @contextmanager
 def _connect(cell: Cell) -> Iterator[Connection]:
-    with psycopg.connect(cell.primary_url, autocommit=True) as connection:
+    """A connection to the cell's primary, printing rows alike for the digests."""
+    try:
+        connection = psycopg.connect(cell.primary_url, autocommit=True)
+    except psycopg.OperationalError:
+        raise CellUnavailable(f"cell {cell.cell_id} cannot be reached") from None
+    with connection:
+        for setting, value in _TEXT_SETTINGS:
+            connection.execute(sql.SQL("SET {} = {}").format(sql.SQL(setting), value))
         yield connection
 
 
