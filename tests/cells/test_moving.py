@@ -4,8 +4,10 @@ never pause, and the store it left stays, frozen, until an operator drops it."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -27,6 +29,7 @@ from guideledger.cells.moving import (
     drop_former_store,
     move_group,
 )
+from guideledger.cells.workers import work
 from guideledger.orders.domain.order import Order
 from guideledger.organisation.domain.group import Group
 from guideledger.platform.clock import ManualClock
@@ -309,3 +312,36 @@ def _environment(settings: Settings) -> dict[str, str]:
         "GUIDELEDGER_POSTGRES_SCHEMA": settings.postgres_schema,
         "GUIDELEDGER_DIRECTORY_URL": settings.directory_url.get_secret_value(),
     }
+
+
+def test_a_worker_lets_go_of_the_store_left_and_serves_the_new_one(
+    cell_app: TestClient, cells: Cells, servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenant = new_tenant(cell_app, cells, "a")
+    schema = store_schema(tenant.group_id)
+    stopping = threading.Event()
+    worker = threading.Thread(target=work, args=(cells, stopping))
+    with caplog.at_level(logging.INFO, logger="guideledger.worker"):
+        worker.start()
+        try:
+            place_and_pay(cell_app, cells, tenant)
+            until(lambda: rows(servers.a.url, schema, "commissions_events") > 0)  # accrued
+            accrued = rows(servers.a.url, schema, "commissions_events")
+            move_group(cells, tenant.group_id, "b")
+            place_and_pay(cell_app, cells, tenant)
+            until(lambda: rows(servers.b.url, schema, "commissions_events") > accrued)
+            until(lambda: f"let go of the store a/{schema}" in caplog.text)
+        finally:
+            stopping.set()
+            worker.join()
+    assert rows(servers.a.url, schema, "commissions_events") == accrued  # frozen as it left
+
+
+def until(condition: Callable[[], bool], attempts: int = 300) -> None:
+    """Waits (a bounded while) for the worker to have done something."""
+    pause = threading.Event()
+    for _ in range(attempts):
+        if condition():
+            return
+        pause.wait(0.05)
+    raise AssertionError("the worker did not get there")
