@@ -17,6 +17,7 @@ from psycopg import sql
 from typer.testing import CliRunner
 
 from guideledger.api.app import create_app
+from guideledger.api.auth import Role
 from guideledger.api.cli import cli
 from guideledger.cells import cells as cells_module
 from guideledger.cells.cells import Cells, open_cells
@@ -35,11 +36,15 @@ from guideledger.organisation.domain.group import Group
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Settings
 from tests.api.test_orders_api import order_body
-from tests.cells.conftest import Servers, Tenant, new_tenant
+from tests.cells.conftest import Servers, Tenant, new_tenant, token
 from tests.cells.test_two_cells import place_and_pay
 from tests.world import build_world, receive
 
 PLACED = get_topic(Order.Placed)
+
+
+def platform(cells: Cells) -> dict[str, str]:
+    return token(cells, Role.PLATFORM_ADMIN, None)
 
 
 def directory_of(cells: Cells) -> Directory:
@@ -261,6 +266,11 @@ def test_a_move_is_refused_for_a_group_in_the_home_store_on_its_own_cell_or_to_n
         move_group(cells, tenant.group_id, "a")
     with pytest.raises(UnknownCell):
         move_group(cells, tenant.group_id, "z")
+    path, body = f"/groups/{tenant.group_id}/moves", {"to_cell_id": "a"}
+    refused = cell_app.post(path, json=body, headers=platform(cells))
+    assert refused.status_code == 422
+    assert refused.json()["type"].endswith("/cannot-move")
+    assert cell_app.post(path, json={"to_cell_id": "b"}, headers=tenant.admin).status_code == 403
     placement = directory_of(cells).placement(tenant.group_id)
     assert placement is not None
     assert placement.cell_id == "a"
@@ -327,7 +337,13 @@ def test_a_worker_lets_go_of_the_store_left_and_serves_the_new_one(
             place_and_pay(cell_app, cells, tenant)
             until(lambda: rows(servers.a.url, schema, "commissions_events") > 0)  # accrued
             accrued = rows(servers.a.url, schema, "commissions_events")
-            move_group(cells, tenant.group_id, "b")
+            moved = cell_app.post(
+                f"/groups/{tenant.group_id}/moves",
+                json={"to_cell_id": "b"},
+                headers=platform(cells),
+            )
+            assert moved.status_code == 200, moved.text
+            assert (moved.json()["cell_id"], moved.json()["former_cell_id"]) == ("b", "a")
             place_and_pay(cell_app, cells, tenant)
             until(lambda: rows(servers.b.url, schema, "commissions_events") > accrued)
             until(lambda: f"let go of the store a/{schema}" in caplog.text)
