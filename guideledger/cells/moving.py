@@ -15,11 +15,11 @@ other table whole, and checks that both sides hold the same rows (counts, and a 
 of each table with the events in log order). The target counts its transactions on
 from the source's (the recorder's offset), so its new events come after the copied
 ones. Triggers then refuse every write to the source, the source commits, and the
-directory entry switches by compare-and-set. The writers that waited
-are refused (`GroupMoving`, answered 503): sent again with their Idempotency-Key, they
-reach the target, which holds whatever they recorded before the pause. A process that
-read the placement less than `PLACEMENT_SECONDS` ago still reads the source, frozen as
-it moved, and is refused its writes the same way.
+directory entry switches by compare-and-set. The writers that waited are refused
+(`GroupMoving`, answered 503): sent again with their Idempotency-Key, they reach the
+target, which holds whatever they recorded before the pause. A process that read the
+placement less than `PLACEMENT_SECONDS` ago still reads the source, frozen as it
+moved, and is refused its writes the same way.
 
 The source stays, frozen, as a former store until an operator drops it. A move that
 fails before the switch leaves the group where it was, writable, and nothing on the
@@ -152,8 +152,7 @@ def drop_former_store(directory: Directory, cell_id: str, schema: str) -> None:
         raise CannotMove(f"{schema!r} is not a group's store", field="schema")
     if any(p.schema == schema for p in directory.placements([cell_id])):
         raise StoreInUse(f"a group is placed in {schema} on cell {cell_id}: it is not former")
-    cell = directory.cell(cell_id)
-    with psycopg.connect(cell.primary_url, autocommit=True) as connection:
+    with _connect(directory.cell(cell_id)) as connection:
         connection.execute(
             sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
         )
@@ -441,7 +440,10 @@ class _Move:
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema))
             )
         except psycopg.Error as failure:  # the failure that stopped the move goes on
-            self.say(f"could not undo the move ({failure}): moving the group again does")
+            self.say(
+                f"could not undo the move ({failure}): drop what it left on cell "
+                f"{self.target.cell_id}, then moving the group again lifts its pause"
+            )
             return
         self.say("the move failed: the group stays where it was")
 

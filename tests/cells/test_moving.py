@@ -20,8 +20,14 @@ from guideledger.api.app import create_app
 from guideledger.api.auth import Role
 from guideledger.api.cli import cli
 from guideledger.cells import cells as cells_module
+from guideledger.cells import moving
 from guideledger.cells.cells import Cells, open_cells
-from guideledger.cells.directory import Directory, UnknownCell, store_schema
+from guideledger.cells.directory import (
+    Directory,
+    PlacementChanged,
+    UnknownCell,
+    store_schema,
+)
 from guideledger.cells.moving import (
     POSITIONS,
     CannotMove,
@@ -361,3 +367,43 @@ def until(condition: Callable[[], bool], attempts: int = 300) -> None:
             return
         pause.wait(0.05)
     raise AssertionError("the worker did not get there")
+
+
+@pytest.mark.parametrize(
+    ("step", "failure"),
+    [
+        ("_verify", moving.CopyDiffers("orders_events: the copy holds a row fewer")),
+        ("_switch", PlacementChanged("another move switched the group first")),  # frozen then
+    ],
+    ids=["copy-differs", "switch-lost"],
+)
+def test_a_move_that_fails_leaves_the_group_where_it_was_and_writable(
+    cell_app: TestClient,
+    cells: Cells,
+    servers: Servers,
+    monkeypatch: pytest.MonkeyPatch,
+    step: str,
+    failure: Exception,
+) -> None:
+    tenant = new_tenant(cell_app, cells, "a")
+    schema = store_schema(tenant.group_id)
+    place_and_pay(cell_app, cells, tenant)
+    if step == "_switch":
+        monkeypatch.setattr(Directory, "switch", lambda *_: _raise(failure))
+    else:
+        monkeypatch.setattr(moving._Move, step, lambda *_: _raise(failure))
+
+    with pytest.raises(type(failure)):
+        move_group(cells, tenant.group_id, "b")
+
+    placement = directory_of(cells).placement(tenant.group_id)
+    assert placement is not None
+    assert placement.cell_id == "a"
+    assert directory_of(cells).former_stores() == []
+    assert not schema_exists(servers.b.url, schema)
+    after = place_and_pay(cell_app, cells, tenant)  # not frozen
+    assert after in placed_orders(servers.a.url, schema)
+
+
+def _raise(failure: Exception) -> None:
+    raise failure
