@@ -45,7 +45,7 @@ from psycopg import sql
 
 from guideledger.cells.cells import Cells, CellUnavailable
 from guideledger.cells.directory import Cell, Directory, Placement, PlacementChanged
-from guideledger.eventstore.recorder import OFFSET_TABLE, ROWS_PER_TRANSACTION, horizon
+from guideledger.eventstore.recorder import ROWS_PER_TRANSACTION, horizon, set_xid_offset
 from guideledger.kernel.errors import Conflict, DomainError, RuleViolated
 
 MOVED_AWAY = "GLM01"
@@ -190,7 +190,7 @@ class _Move:
         with _connect(self.source) as src, _connect(self.target) as dst:
             self._hold_the_move(src)
             if _frozen(src, self.schema):
-                _thaw(src, self.schema, self._source_tables(src))
+                _thaw(src, self.schema, _table_names(src, self.schema))
                 self.say("lifted the write pause an interrupted move had left on the source")
             self._refuse_occupied(dst)
             try:
@@ -230,11 +230,11 @@ class _Move:
         self.cells.open_store(self.target, self.schema).close()
         made = set(_table_names(dst, self.schema))
         with dst.transaction():
-            for table in self._source_tables(src):
+            for table in _table_names(src, self.schema):
                 if table not in made:
                     for statement in _table_ddl(src, self.schema, table):
                         dst.execute(statement)
-        for table in self._source_tables(src):
+        for table in _table_names(src, self.schema):
             there, here = _columns(src, self.schema, table), _columns(dst, self.schema, table)
             if there != here:
                 raise CannotMove(
@@ -245,9 +245,6 @@ class _Move:
         self.events = {t for t, columns in self.columns.items() if "notification_id" in columns}
         self.tables = sorted(self.columns, key=lambda t: (t not in self.events, t != POSITIONS, t))
         self.say(f"made {len(self.tables)} tables on cell {self.target.cell_id}")
-
-    def _source_tables(self, src: Connection) -> list[str]:
-        return [t for t in _table_names(src, self.schema) if t != OFFSET_TABLE]
 
     # --- while the group serves: the events in bulk, then caught up ------------------------
 
@@ -357,16 +354,9 @@ class _Move:
         """The target's transactions count on from the source's: ids it gives from now on
         come after every copied one, and its readers' horizon is past them already."""
         following = _horizon(src, self.schema)[1]
-        offset = sql.Identifier(self.schema, OFFSET_TABLE)
-        with dst.transaction():
-            row = dst.execute(
-                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-            ).fetchone()
-            assert row is not None
-            dst.execute(sql.SQL("DELETE FROM {}").format(offset))
-            dst.execute(
-                sql.SQL("INSERT INTO {} VALUES (%s)").format(offset), (max(0, following - row[0]),)
-            )
+        row = dst.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").fetchone()
+        assert row is not None
+        dst.execute(set_xid_offset(self.schema, max(0, following - row[0])))
 
     def _verify(self, src: Connection, dst: Connection) -> dict[str, Tally]:
         tallies: dict[str, Tally] = {}
@@ -401,7 +391,7 @@ class _Move:
                 "'the group moved to cell %s: send the request again', TG_ARGV[0]); END $$"
             ).format(refusal, MOVED_AWAY)
         )
-        for table in self._source_tables(src):
+        for table in _table_names(src, self.schema):
             src.execute(
                 sql.SQL(
                     "CREATE TRIGGER {} BEFORE INSERT OR UPDATE OR DELETE ON {}"
@@ -435,7 +425,7 @@ class _Move:
         """The group back where it was, writable, and nothing of it on the target (which
         held no rows when the move began)."""
         try:
-            _thaw(src, self.schema, self._source_tables(src))
+            _thaw(src, self.schema, _table_names(src, self.schema))
             dst.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema))
             )

@@ -25,11 +25,15 @@ transaction on any database of the server holds every reader back until it ends.
 
 A store copied from another server (a group moved between cells) keeps its events'
 ids, given by that server's transactions, while the new server's transaction ids may
-be far lower. So each store counts its transactions from an offset of its own (the
-one-row table `xid_offset`, none: 0), raised once when the store is copied in and
-before it is used, and reads its horizon on the same count:
+be far lower. So each store counts its transactions from an offset of its own and
+reads its horizon on the same count:
 
     notification_id = (transaction id + offset) * 2**20 + row number
+
+The offset is the SQL function `xid_offset()` of the store's schema (made returning
+0), replaced once when the store is copied in, before it is used. Being immutable it
+costs nothing (the planner folds it in), and replacing it makes every server process
+plan its statements again.
 
 Existing tables keep their rows and ids (the library's small ids sort before any
 new one); their id sequence is retired, so a writer still using the library's
@@ -77,13 +81,26 @@ def notification_id(transaction_id: int, row: int) -> int:
     return (transaction_id << ROW_BITS) + row
 
 
-OFFSET_TABLE = "xid_offset"
+OFFSET_FUNCTION = "xid_offset"
 
 
 def xid_offset(schema: str) -> sql.Composed:
     """The store's transaction id offset, as an SQL expression."""
-    return sql.SQL("(SELECT coalesce(max(xids), 0) FROM {})").format(
-        sql.Identifier(schema, OFFSET_TABLE)
+    return sql.SQL("{}()").format(sql.Identifier(schema, OFFSET_FUNCTION))
+
+
+def set_xid_offset(schema: str, xids: int) -> sql.Composed:
+    """The statement setting the store's offset (only before the store is used)."""
+    return _offset_function(schema, xids, "CREATE OR REPLACE")
+
+
+def _offset_function(schema: str, xids: int, create: str) -> sql.Composed:
+    return sql.SQL(
+        "{} FUNCTION {}() RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS {}"
+    ).format(
+        sql.SQL(create),
+        sql.Identifier(schema, OFFSET_FUNCTION),
+        sql.Literal(f"SELECT {int(xids)}::bigint"),
     )
 
 
@@ -91,10 +108,22 @@ def horizon(schema: str) -> sql.Composed:
     """The store's horizon as a table of one row: `settled_xid`, below which every
     transaction has ended, and `next_xid`, the next one to begin (both offset)."""
     return sql.SQL(
-        "(SELECT pg_snapshot_xmin(s)::text::bigint + o.xids AS settled_xid,"
-        " pg_snapshot_xmax(s)::text::bigint + o.xids AS next_xid"
-        " FROM pg_current_snapshot() AS s, (SELECT {} AS xids) AS o) AS horizon"
-    ).format(xid_offset(schema))
+        "(SELECT pg_snapshot_xmin(s)::text::bigint + {offset} AS settled_xid,"
+        " pg_snapshot_xmax(s)::text::bigint + {offset} AS next_xid"
+        " FROM pg_current_snapshot() AS s) AS horizon"
+    ).format(offset=xid_offset(schema))
+
+
+def _offset_made_if_missing(schema: str) -> sql.Composed:
+    """An offset of 0 for a store without one; one already set stays (and of processes
+    making it at once, one does)."""
+    return sql.SQL(
+        "DO $$ BEGIN IF to_regprocedure({name}) IS NULL THEN BEGIN {create}; EXCEPTION"
+        " WHEN duplicate_function OR unique_violation THEN NULL; END; END IF; END $$"
+    ).format(
+        name=sql.Literal(xid_offset(schema).as_string()),
+        create=_offset_function(schema, 0, "CREATE"),
+    )
 
 
 _BELOW_HORIZON = sql.SQL("notification_id < horizon.settled_xid * {}").format(
@@ -132,11 +161,7 @@ class TransactionOrderRecorder(PostgresApplicationRecorder):
             " autovacuum_analyze_scale_factor = 0.01)"
         ).format(table=self.table, originator_id_type=sql.Identifier(datastore.originator_id_type))
         del self.sql_create_statements[self.create_insert_function_statement_index]
-        self.sql_create_statements.append(
-            sql.SQL("CREATE TABLE IF NOT EXISTS {} (xids bigint NOT NULL)").format(
-                sql.Identifier(datastore.schema, OFFSET_TABLE)
-            )
-        )
+        self.sql_create_statements.append(_offset_made_if_missing(datastore.schema))
         self.horizon = horizon(datastore.schema)
         self.xid_offset = xid_offset(datastore.schema)
         self.insert_events_statement = sql.SQL(
@@ -197,7 +222,7 @@ class TransactionOrderRecorder(PostgresApplicationRecorder):
                 f"{self.events_table_name} holds notification id {row['highest']}, above the "
                 f"ids this server's transactions give ({notification_id(row['xid'], 0)}): "
                 "advance its transaction ids past the stored ones before writing (raise "
-                f"{self.datastore.schema}.{OFFSET_TABLE})"
+                f"{self.datastore.schema}.{OFFSET_FUNCTION}())"
             )
 
     def _insert_stored_events(

@@ -24,10 +24,10 @@ from pydantic import SecretStr
 
 from bench.bulk_import import import_events
 from guideledger.eventstore.recorder import (
-    OFFSET_TABLE,
     ROWS_PER_TRANSACTION,
     TransactionOrderRecorder,
     events_after,
+    set_xid_offset,
 )
 from guideledger.platform.persistence import eventsourcing_env
 from guideledger.platform.settings import Persistence, Settings
@@ -376,12 +376,7 @@ def test_a_store_copied_from_a_server_further_on_writes_after_its_events(
             sql.SQL("UPDATE {} SET notification_id = notification_id + %s").format(recorder.table),
             (ahead * ROWS_PER_TRANSACTION,),
         )
-        cursor.execute(
-            sql.SQL("INSERT INTO {} VALUES (%s)").format(
-                sql.Identifier(postgres_schema, OFFSET_TABLE)
-            ),
-            (ahead,),
-        )
+        cursor.execute(set_xid_offset(postgres_schema, ahead))
     app.close()
     app = tallies(postgres_url, postgres_schema)  # not refused: its ids come after them
     app.save(Tally("new"))
