@@ -41,6 +41,7 @@ from guideledger.orders.domain.order import Order
 from guideledger.organisation.domain.group import Group
 from guideledger.platform.clock import ManualClock
 from guideledger.platform.settings import Settings
+from guideledger.readmodels.model import Table
 from tests.api.test_orders_api import order_body
 from tests.cells.conftest import Servers, Tenant, new_tenant, token
 from tests.cells.test_two_cells import place_and_pay
@@ -86,6 +87,15 @@ def rows(url: str, schema: str, table: str, where: str = "true") -> int:
     return int(row[0])
 
 
+def indexes(url: str, schema: str) -> list[tuple[str, str]]:
+    with psycopg.connect(url) as connection:
+        found = connection.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s ORDER BY 1",
+            (schema,),
+        ).fetchall()
+    return [(str(name), str(definition)) for name, definition in found]
+
+
 def schema_exists(url: str, schema: str) -> bool:
     with psycopg.connect(url) as connection:
         row = connection.execute(
@@ -119,6 +129,9 @@ def test_a_group_moves_with_its_paid_orders_and_its_former_store_stays(
     schema = store_schema(tenant.group_id)
     burn_transactions_until_ahead(servers.a.url, servers.b.url)
     orders = [place_and_pay(cell_app, cells, tenant) for _ in range(3)]
+    made_at_run_time = Table("made_at_run_time", ("id",), {"id": "uuid", "n": "int"}, (("n",),))
+    tenant.ledger.projections.store.create_tables([made_at_run_time])  # as a candidate view's
+    tenant.ledger.projections.store.insert_if_absent(made_at_run_time, (uuid.uuid4(),), {"n": 1})
     read_before = {o: cell_app.get(f"/orders/{o}", headers=tenant.admin).json() for o in orders}
     stock_before = available(cell_app, tenant)
     steps: list[str] = []
@@ -135,6 +148,8 @@ def test_a_group_moves_with_its_paid_orders_and_its_former_store_stays(
         assert moved.tables[table].rows == rows(servers.a.url, schema, table) > 0
         assert rows(servers.b.url, schema, table) == moved.tables[table].rows
     assert len(moved.digest) == 32
+    assert rows(servers.b.url, schema, "made_at_run_time") == 1
+    assert indexes(servers.b.url, schema) == indexes(servers.a.url, schema)
     assert any("verified" in step for step in steps)
     former = directory_of(cells).former_stores()
     assert [(f.group_id, f.cell_id, f.schema) for f in former] == [(tenant.group_id, "a", schema)]
