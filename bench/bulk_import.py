@@ -42,7 +42,11 @@ def import_events(application: Application, events: Sequence[DomainEventProtocol
 def _copy(recorder: TransactionOrderRecorder, stored: Sequence[StoredEvent]) -> None:
     columns = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
     with recorder.datastore.get_connection() as connection, connection.transaction():
-        row = connection.execute("SELECT pg_current_xact_id()::text::bigint AS xid").fetchone()
+        row = connection.execute(
+            sql.SQL("SELECT pg_current_xact_id()::text::bigint + {} AS xid").format(
+                recorder.xid_offset
+            )
+        ).fetchone()
         assert row is not None
         with connection.cursor().copy(
             sql.SQL("COPY {} ({}) FROM STDIN").format(recorder.table, columns)

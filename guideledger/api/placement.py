@@ -27,6 +27,7 @@ async def ledger_of_group(request: Request, group_id: UUID | None) -> Ledger:
     off the event loop only when this process does not know the placement yet; a command
     on a store with replicas is noted for its `Commit-Position`."""
     cells = cells_of(request)
+    request.state.group_id = group_id  # forgotten if its store refuses: it moved
     ledger = cells.known(group_id)
     if ledger is None:
         ledger = await run_in_threadpool(cells.ledger_for, group_id)

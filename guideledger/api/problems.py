@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 import orjson
+import psycopg
+from eventsourcing import persistence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from guideledger.api.auth import Forbidden, NotAuthenticated
 from guideledger.cells.cells import UNREACHABLE, CellUnavailable
+from guideledger.cells.moving import GroupMoving, moved_away
 from guideledger.eventstore.commands import IdempotencyKeyReused
 from guideledger.kernel.errors import Conflict, DomainError, NotFound, RuleViolated
 
@@ -43,7 +46,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "Conflict with the current state"),
         (413, "Request body too large"),
         (422, "Refused: invalid input or a broken rule"),
-        (503, "The store holding the group cannot be reached now; retry"),
+        (503, "The store holding the group cannot be reached now, or is moving; retry"),
     ]
 }
 
@@ -51,6 +54,7 @@ _STATUS_BY_ERROR: list[tuple[type[DomainError], int, str]] = [
     (NotAuthenticated, 401, "Not authenticated"),
     (Forbidden, 403, "Forbidden"),
     (CellUnavailable, 503, "Service unavailable"),
+    (GroupMoving, 503, "Service unavailable"),
     (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict"),
     (IdempotencyKeyReused, 422, "Idempotency key reused"),
@@ -125,6 +129,18 @@ def _unreachable_store(request: Request, error: Exception) -> ProblemResponse:
     return _domain_error(request, unavailable)
 
 
+def _store_error(request: Request, error: Exception) -> ProblemResponse:
+    """A moved group's former store refusing a write: the caller retries, and this process
+    reads the group's placement afresh so that the retry reaches its new store."""
+    if not moved_away(error):
+        raise error  # to the handler of the unexpected
+    group_id = getattr(request.state, "group_id", None)
+    if group_id is not None:
+        request.app.state.cells.forget_placement(group_id)
+    moving = GroupMoving("the group is moving to another cell: nothing was recorded; retry")
+    return _domain_error(request, moving)
+
+
 def _unexpected_error(request: Request, error: Exception) -> ProblemResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return problem_response(
@@ -138,4 +154,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for unreachable in UNREACHABLE:
         app.add_exception_handler(unreachable, _unreachable_store)
+    for refused in (persistence.PersistenceError, psycopg.Error):
+        app.add_exception_handler(refused, _store_error)
     app.add_exception_handler(Exception, _unexpected_error)

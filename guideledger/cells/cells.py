@@ -144,8 +144,7 @@ class Cells:
         if self._refused_until.get(cell_id, 0.0) > time.monotonic():
             raise CellUnavailable(f"cell {cell_id} cannot be reached; retry shortly")
         try:
-            cell = self.cell(cell_id)
-            return self._open_store(store_settings(self.home.settings, cell, schema))
+            return self.open_store(self.cell(cell_id), schema)
         except UNREACHABLE:
             self._refused_until[cell_id] = time.monotonic() + RETRY_SECONDS
             raise CellUnavailable(f"cell {cell_id} cannot be reached; retry shortly") from None
@@ -180,6 +179,13 @@ class Cells:
                 self._replicas[key] = Replica(*key, pool_size)
             return self._replicas[key]
 
+    def open_store(self, cell: Cell, schema: str) -> Ledger:
+        """A ledger over the schema on the cell (its tables made if missing), opened afresh
+        and not kept: the caller closes it."""
+        if self._open_store is None:
+            raise CellUnavailable("this process serves no cells")
+        return self._open_store(store_settings(self.home.settings, cell, schema))
+
     def stores(self, cell_ids: Iterable[str] | None = None) -> Iterator[tuple[StoreKey, Ledger]]:
         """Every store the directory places a group in (on the cells named, if any) and,
         unless cells are named, the home store; a store that cannot be opened is skipped."""
@@ -194,11 +200,6 @@ class Cells:
                 yield key, self._store(key)
             except CellUnavailable:
                 continue
-
-    def placed_keys(self) -> set[StoreKey]:
-        """The stores groups are placed in now."""
-        assert self.directory is not None
-        return {_key(placement) for placement in self.directory.placements()}
 
     def close_store(self, key: StoreKey) -> None:
         """Closes a store this process no longer serves (its group moved away)."""

@@ -23,6 +23,18 @@ was called, so it sees every event committed before the call, its own included,
 as with the library's recorder. The horizon is the whole cluster's: a long
 transaction on any database of the server holds every reader back until it ends.
 
+A store copied from another server (a group moved between cells) keeps its events'
+ids, given by that server's transactions, while the new server's transaction ids may
+be far lower. So each store counts its transactions from an offset of its own and
+reads its horizon on the same count:
+
+    notification_id = (transaction id + offset) * 2**20 + row number
+
+The offset is the SQL function `xid_offset()` of the store's schema (made returning
+0), replaced once when the store is copied in, before it is used. Being immutable it
+costs nothing (the planner folds it in), and replacing it makes every server process
+plan its statements again.
+
 Existing tables keep their rows and ids (the library's small ids sort before any
 new one); their id sequence is retired, so a writer still using the library's
 recorder fails instead of writing ids in the past. The library's LISTEN/NOTIFY
@@ -69,11 +81,51 @@ def notification_id(transaction_id: int, row: int) -> int:
     return (transaction_id << ROW_BITS) + row
 
 
-_HORIZON = sql.SQL(
-    "(SELECT pg_snapshot_xmin(s)::text::bigint AS settled_xid,"
-    " pg_snapshot_xmax(s)::text::bigint AS next_xid"
-    " FROM pg_current_snapshot() AS s) AS horizon"
-)
+OFFSET_FUNCTION = "xid_offset"
+
+
+def xid_offset(schema: str) -> sql.Composed:
+    """The store's transaction id offset, as an SQL expression."""
+    return sql.SQL("{}()").format(sql.Identifier(schema, OFFSET_FUNCTION))
+
+
+def set_xid_offset(schema: str, xids: int) -> sql.Composed:
+    """The statement setting the store's offset (only before the store is used)."""
+    return _offset_function(schema, xids, "CREATE OR REPLACE")
+
+
+def _offset_function(schema: str, xids: int, create: str) -> sql.Composed:
+    return sql.SQL(
+        "{} FUNCTION {}() RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS {}"
+    ).format(
+        sql.SQL(create),
+        sql.Identifier(schema, OFFSET_FUNCTION),
+        sql.Literal(f"SELECT {int(xids)}::bigint"),
+    )
+
+
+def horizon(schema: str) -> sql.Composed:
+    """The store's horizon as a table of one row: `settled_xid`, below which every
+    transaction has ended, and `next_xid`, the next one to begin (both offset)."""
+    return sql.SQL(
+        "(SELECT pg_snapshot_xmin(s)::text::bigint + {offset} AS settled_xid,"
+        " pg_snapshot_xmax(s)::text::bigint + {offset} AS next_xid"
+        " FROM pg_current_snapshot() AS s) AS horizon"
+    ).format(offset=xid_offset(schema))
+
+
+def _offset_made_if_missing(schema: str) -> sql.Composed:
+    """An offset of 0 for a store without one; one already set stays (and of processes
+    making it at once, one does)."""
+    return sql.SQL(
+        "DO $$ BEGIN IF to_regprocedure({name}) IS NULL THEN BEGIN {create}; EXCEPTION"
+        " WHEN duplicate_function OR unique_violation THEN NULL; END; END IF; END $$"
+    ).format(
+        name=sql.Literal(xid_offset(schema).as_string()),
+        create=_offset_function(schema, 0, "CREATE"),
+    )
+
+
 _BELOW_HORIZON = sql.SQL("notification_id < horizon.settled_xid * {}").format(
     sql.Literal(ROWS_PER_TRANSACTION)
 )
@@ -109,14 +161,18 @@ class TransactionOrderRecorder(PostgresApplicationRecorder):
             " autovacuum_analyze_scale_factor = 0.01)"
         ).format(table=self.table, originator_id_type=sql.Identifier(datastore.originator_id_type))
         del self.sql_create_statements[self.create_insert_function_statement_index]
+        self.sql_create_statements.append(_offset_made_if_missing(datastore.schema))
+        self.horizon = horizon(datastore.schema)
+        self.xid_offset = xid_offset(datastore.schema)
         self.insert_events_statement = sql.SQL(
             "INSERT INTO {table} (originator_id, originator_version, topic, state, notification_id)"
             " SELECT originator_id, originator_version, topic, state,"
-            " pg_current_xact_id()::text::bigint * {rows} + ordinality - 1"
+            " (pg_current_xact_id()::text::bigint + {offset}) * {rows} + ordinality - 1"
             " FROM unnest(%s::{type}[]) WITH ORDINALITY"
             " RETURNING notification_id"
         ).format(
             table=self.table,
+            offset=self.xid_offset,
             rows=sql.Literal(ROWS_PER_TRANSACTION),
             type=sql.Identifier(datastore.schema, self.stored_event_type_name),
         )
@@ -156,8 +212,8 @@ class TransactionOrderRecorder(PostgresApplicationRecorder):
         cursor.execute(
             sql.SQL(
                 "SELECT max(notification_id) AS highest,"
-                " pg_current_xact_id()::text::bigint AS xid FROM {}"
-            ).format(self.table)
+                " pg_current_xact_id()::text::bigint + {} AS xid FROM {}"
+            ).format(self.xid_offset, self.table)
         )
         row = cursor.fetchone()
         assert row is not None
@@ -165,7 +221,8 @@ class TransactionOrderRecorder(PostgresApplicationRecorder):
             raise ProgrammingError(
                 f"{self.events_table_name} holds notification id {row['highest']}, above the "
                 f"ids this server's transactions give ({notification_id(row['xid'], 0)}): "
-                "advance its transaction ids past the stored ones before writing"
+                "advance its transaction ids past the stored ones before writing (raise "
+                f"{self.datastore.schema}.{OFFSET_FUNCTION}())"
             )
 
     def _insert_stored_events(
@@ -215,7 +272,7 @@ class TransactionOrderRecorder(PostgresApplicationRecorder):
             " (SELECT {columns} FROM {table} WHERE {where} ORDER BY notification_id LIMIT %s)"
             " AS e ON {below}"
         ).format(
-            horizon=_HORIZON,
+            horizon=self.horizon,
             columns=_COLUMNS,
             table=self.table,
             where=sql.SQL(" AND ").join(where),
@@ -246,7 +303,7 @@ class TransactionOrderRecorder(PostgresApplicationRecorder):
         statement = sql.SQL(
             "SELECT horizon.*, (SELECT max(notification_id) FROM {table} WHERE {below})"
             " AS notification_id FROM {horizon}"
-        ).format(table=self.table, below=_BELOW_HORIZON, horizon=_HORIZON)
+        ).format(table=self.table, below=_BELOW_HORIZON, horizon=self.horizon)
         rows = self._settled(statement, [], lambda _rows, _settled: False)
         return rows[0]["notification_id"] if rows else None
 

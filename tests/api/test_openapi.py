@@ -31,6 +31,8 @@ NOT_COMMANDS = {
     # same deliveries again; a repeated registration makes another endpoint, removed by id.
     "registerWebhook",
     "replayWebhook",
+    # A move switches the directory by compare-and-set: a repeat is refused (it is there).
+    "moveGroup",
 }
 
 

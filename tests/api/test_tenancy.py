@@ -25,6 +25,7 @@ RIVAL = "RIVAL-GROUP"
 CROSS_TENANT = {
     "registerGroup",
     "getGroup",
+    "moveGroup",
     "expireUnpaidOrders",
     "matureCommissions",
     "getSandboxClock",  # the sandbox's clock is every tenant's

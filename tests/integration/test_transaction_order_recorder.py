@@ -27,6 +27,7 @@ from guideledger.eventstore.recorder import (
     ROWS_PER_TRANSACTION,
     TransactionOrderRecorder,
     events_after,
+    set_xid_offset,
 )
 from guideledger.platform.persistence import eventsourcing_env
 from guideledger.platform.settings import Persistence, Settings
@@ -360,3 +361,29 @@ def test_a_table_holding_ids_above_the_servers_transactions_is_refused(
     app.close()
     with pytest.raises(ProgrammingError, match="advance its transaction ids"):
         tallies(postgres_url, postgres_schema)
+
+
+def test_a_store_copied_from_a_server_further_on_writes_after_its_events(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    app = tallies(postgres_url, postgres_schema)
+    app.save(Tally("copied"))
+    recorder = app.recorder
+    assert isinstance(recorder, TransactionOrderRecorder)
+    ahead = 2**32  # the other server's transaction ids are this far on
+    with recorder.datastore.transaction(commit=True) as cursor:
+        cursor.execute(
+            sql.SQL("UPDATE {} SET notification_id = notification_id + %s").format(recorder.table),
+            (ahead * ROWS_PER_TRANSACTION,),
+        )
+        cursor.execute(set_xid_offset(postgres_schema, ahead))
+    app.close()
+    app = tallies(postgres_url, postgres_schema)  # not refused: its ids come after them
+    app.save(Tally("new"))
+    copied = app.recorder.select_notifications(start=None, limit=10)
+    assert [key(app, n)[2] for n in copied] == ["copied", "new"]
+    after = app.recorder.select_notifications(
+        start=copied[0].id, limit=10, inclusive_of_start=False
+    )
+    assert [key(app, n)[2] for n in after] == ["new"]
+    app.close()

@@ -25,6 +25,7 @@ from guideledger.api.schemas import (
     VersionedChange,
 )
 from guideledger.api.tenancy import allow, allow_platform, anyone, tenant
+from guideledger.cells.moving import move_group
 from guideledger.kernel.periods import SettlementCadence
 from guideledger.kernel.values import natural_id
 from guideledger.organisation.domain.brand import Brand
@@ -102,6 +103,40 @@ def register_group(body: RegisterGroup, cells: CellsDep, command: CommandDep) ->
 @router.get("/groups/{group_id}", operation_id="getGroup", dependencies=[Depends(allow_platform())])
 def get_group(group_id: UUID, organisation: OrganisationDep) -> GroupView:
     return GroupView.model_validate(organisation.load(Group, group_id))
+
+
+class MoveGroup(StrictModel):
+    to_cell_id: str = Field(min_length=1, max_length=64, description="The cell to move it to")
+
+
+class GroupMoved(BaseModel):
+    group_id: UUID
+    cell_id: str
+    former_cell_id: str = Field(description="Where the store it left stays until dropped")
+    store_schema: str = Field(description="The group's store: its schema on either cell")
+    rows: dict[str, int] = Field(description="Each table's rows, alike on both cells")
+    digest: str = Field(description="Of every row on both cells, the events in log order")
+    paused_seconds: float = Field(description="How long the group's writes waited")
+
+
+@router.post(
+    "/groups/{group_id}/moves",
+    operation_id="moveGroup",
+    dependencies=[Depends(allow_platform())],
+)
+def move_group_to_cell(group_id: UUID, body: MoveGroup, cells: CellsDep) -> GroupMoved:
+    """Moves the group's store to another cell while it serves (seconds: its writes wait
+    only at the end); the store it leaves stays until an operator drops it."""
+    moved = move_group(cells, group_id, body.to_cell_id)
+    return GroupMoved(
+        group_id=group_id,
+        cell_id=moved.placement.cell_id,
+        former_cell_id=moved.former_cell_id,
+        store_schema=moved.placement.schema,
+        rows={table: tally.rows for table, tally in moved.tables.items()},
+        digest=moved.digest,
+        paused_seconds=moved.paused_seconds,
+    )
 
 
 @router.post("/brands", operation_id="registerBrand", status_code=status.HTTP_201_CREATED)
