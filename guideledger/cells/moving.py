@@ -34,18 +34,26 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 import psycopg
 from psycopg import sql
 
-from guideledger.cells.cells import Cells, CellUnavailable
+from guideledger.cells.catalogue import (
+    Connection,
+    columns,
+    connect,
+    holds_rows,
+    horizon,
+    snapshot,
+    table_ddl,
+    table_names,
+)
+from guideledger.cells.cells import Cells
 from guideledger.cells.directory import Cell, Directory, Placement, PlacementChanged
-from guideledger.eventstore.recorder import ROWS_PER_TRANSACTION, horizon, set_xid_offset
+from guideledger.eventstore.recorder import ROWS_PER_TRANSACTION, set_xid_offset
 from guideledger.kernel.errors import Conflict, DomainError, RuleViolated
 
 MOVED_AWAY = "GLM01"
@@ -60,7 +68,6 @@ POSITIONS = "projection_positions"
 STORE_SCHEMA = re.compile(r"group_[0-9a-f]{32}")
 
 Progress = Callable[[str], None]
-Connection = psycopg.Connection[tuple[Any, ...]]
 
 
 class GroupMoving(DomainError):
@@ -152,7 +159,7 @@ def drop_former_store(directory: Directory, cell_id: str, schema: str) -> None:
         raise CannotMove(f"{schema!r} is not a group's store", field="schema")
     if any(p.schema == schema for p in directory.placements([cell_id])):
         raise StoreInUse(f"a group is placed in {schema} on cell {cell_id}: it is not former")
-    with _connect(directory.cell(cell_id)) as connection:
+    with connect(directory.cell(cell_id)) as connection:
         connection.execute(
             sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
         )
@@ -187,10 +194,10 @@ class _Move:
         self.columns: dict[str, list[str]] = {}
 
     def run(self) -> Moved:
-        with _connect(self.source) as src, _connect(self.target) as dst:
+        with connect(self.source) as src, connect(self.target) as dst:
             self._hold_the_move(src)
             if _frozen(src, self.schema):
-                _thaw(src, self.schema, _table_names(src, self.schema))
+                _thaw(src, self.schema, table_names(src, self.schema))
                 self.say("lifted the write pause an interrupted move had left on the source")
             self._refuse_occupied(dst)
             try:
@@ -216,8 +223,8 @@ class _Move:
             raise MoveUnderWay("another move of this group is under way")
 
     def _refuse_occupied(self, dst: Connection) -> None:
-        for table in _table_names(dst, self.schema):
-            if _holds_rows(dst, self.schema, table):
+        for table in table_names(dst, self.schema):
+            if holds_rows(dst, self.schema, table):
                 raise TargetOccupied(
                     f"cell {self.target.cell_id} already holds {self.schema} with data (a "
                     f"former store?): drop it first (guideledger cells drop-former "
@@ -228,14 +235,14 @@ class _Move:
         """The tables a ledger composed on the target makes, and those the source made at
         run time as the source has them; refused if any table differs between the two."""
         self.cells.open_store(self.target, self.schema).close()
-        made = set(_table_names(dst, self.schema))
+        made = set(table_names(dst, self.schema))
         with dst.transaction():
-            for table in _table_names(src, self.schema):
+            for table in table_names(src, self.schema):
                 if table not in made:
-                    for statement in _table_ddl(src, self.schema, table):
+                    for statement in table_ddl(src, self.schema, table):
                         dst.execute(statement)
-        for table in _table_names(src, self.schema):
-            there, here = _columns(src, self.schema, table), _columns(dst, self.schema, table)
+        for table in table_names(src, self.schema):
+            there, here = columns(src, self.schema, table), columns(dst, self.schema, table)
             if there != here:
                 raise CannotMove(
                     f"the store's table {table} differs on the two cells ({there} / {here}): "
@@ -252,8 +259,8 @@ class _Move:
         """Copies the events from position `below` up to the source's horizon, a few
         rounds until few are left; returns the position up to which all are copied."""
         for round_number in range(1, CATCH_UP_ROUNDS + 1):
-            with _snapshot(src):
-                settled = _horizon(src, self.schema)[0] * ROWS_PER_TRANSACTION
+            with snapshot(src):
+                settled = horizon(src, self.schema)[0] * ROWS_PER_TRANSACTION
                 copied = self._copy_events(src, dst, below, settled)
             below = settled
             self.say(f"round {round_number}: copied {copied} events")
@@ -297,12 +304,12 @@ class _Move:
         """Streams the table's rows that meet `condition` (the first `SLICE` in log order,
         if `sliced`) from the source to the target."""
         name = sql.Identifier(self.schema, table)
-        columns = sql.SQL(", ").join(map(sql.Identifier, self.columns[table]))
-        query = sql.SQL("SELECT {} FROM {} WHERE {}").format(columns, name, condition)
+        listed = sql.SQL(", ").join(map(sql.Identifier, self.columns[table]))
+        query = sql.SQL("SELECT {} FROM {} WHERE {}").format(listed, name, condition)
         if sliced:
             query = sql.SQL("{} ORDER BY notification_id LIMIT {}").format(query, SLICE)
         out = sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(query)
-        into = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(name, columns)
+        into = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(name, listed)
         with dst.cursor() as writing, src.cursor() as reading:
             with reading.copy(out) as rows, writing.copy(into) as copy:
                 for chunk in rows:
@@ -329,7 +336,7 @@ class _Move:
         rest, verifies, and freezes the source."""
         started = time.monotonic()
         self.say("pausing the group's writes")
-        with _snapshot(src):
+        with snapshot(src):
             src.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(PAUSE_LOCK_TIMEOUT))
             tables = sql.SQL(", ").join(sql.Identifier(self.schema, t) for t in self.tables)
             src.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(tables))
@@ -353,7 +360,7 @@ class _Move:
     def _carry_the_offset(self, src: Connection, dst: Connection) -> None:
         """The target's transactions count on from the source's: ids it gives from now on
         come after every copied one, and its readers' horizon is past them already."""
-        following = _horizon(src, self.schema)[1]
+        following = horizon(src, self.schema)[1]
         row = dst.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").fetchone()
         assert row is not None
         dst.execute(set_xid_offset(self.schema, max(0, following - row[0])))
@@ -391,7 +398,7 @@ class _Move:
                 "'the group moved to cell %s: send the request again', TG_ARGV[0]); END $$"
             ).format(refusal, MOVED_AWAY)
         )
-        for table in _table_names(src, self.schema):
+        for table in table_names(src, self.schema):
             src.execute(
                 sql.SQL(
                     "CREATE TRIGGER {} BEFORE INSERT OR UPDATE OR DELETE ON {}"
@@ -425,7 +432,7 @@ class _Move:
         """The group back where it was, writable, and nothing of it on the target (which
         held no rows when the move began)."""
         try:
-            _thaw(src, self.schema, _table_names(src, self.schema))
+            _thaw(src, self.schema, table_names(src, self.schema))
             dst.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema))
             )
@@ -436,110 +443,6 @@ class _Move:
             )
             return
         self.say("the move failed: the group stays where it was")
-
-
-_TEXT_SETTINGS = [
-    ("bytea_output", "hex"),
-    ("extra_float_digits", "1"),
-    ("TimeZone", "UTC"),
-    ("DateStyle", "ISO, YMD"),
-    ("IntervalStyle", "postgres"),
-]
-"""How both sides print a row for its digest, whatever their servers' defaults."""
-
-
-@contextmanager
-def _connect(cell: Cell) -> Iterator[Connection]:
-    """A connection to the cell's primary, printing rows alike for the digests."""
-    try:
-        connection = psycopg.connect(cell.primary_url, autocommit=True)
-    except psycopg.OperationalError:
-        raise CellUnavailable(f"cell {cell.cell_id} cannot be reached") from None
-    with connection:
-        for setting, value in _TEXT_SETTINGS:
-            connection.execute(sql.SQL("SET {} = {}").format(sql.SQL(setting), value))
-        yield connection
-
-
-@contextmanager
-def _snapshot(connection: Connection) -> Iterator[None]:
-    """A transaction whose reads all see one snapshot, taken at its first read (after any
-    lock it takes first)."""
-    connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-    try:
-        with connection.transaction():
-            yield
-    finally:
-        connection.isolation_level = None
-
-
-def _horizon(connection: Connection, schema: str) -> tuple[int, int]:
-    """The store's horizon, in its transaction ids (offset): every transaction below the
-    first has ended; every one that has begun is below the second."""
-    row = connection.execute(
-        sql.SQL("SELECT settled_xid, next_xid FROM {}").format(horizon(schema))
-    ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
-
-
-def _table_names(connection: Connection, schema: str) -> list[str]:
-    rows = connection.execute(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = %s AND c.relkind IN ('r', 'p') ORDER BY c.relname",
-        (schema,),
-    ).fetchall()
-    return [str(row[0]) for row in rows]
-
-
-def _holds_rows(connection: Connection, schema: str, table: str) -> bool:
-    row = connection.execute(
-        sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(schema, table))
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def _columns(connection: Connection, schema: str, table: str) -> list[tuple[str, str]]:
-    rows = connection.execute(
-        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
-        " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-        (sql.Identifier(schema, table).as_string(connection),),
-    ).fetchall()
-    return [(str(name), str(kind)) for name, kind in rows]
-
-
-def _table_ddl(connection: Connection, schema: str, table: str) -> list[sql.SQL | sql.Composed]:
-    """What makes the table as the source has it: its columns, constraints and indexes
-    (the schema is named alike on both sides)."""
-    relation = sql.Identifier(schema, table).as_string(connection)
-    columns = connection.execute(
-        "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute"
-        " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-        (relation,),
-    ).fetchall()
-    constraints = connection.execute(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = "
-        "%s::regclass AND contype <> 'n' ORDER BY conname",
-        (relation,),
-    ).fetchall()
-    indexes = connection.execute(
-        "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = %s::regclass"
-        " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
-        (relation,),
-    ).fetchall()
-    parts = [
-        sql.SQL("{} {}{}").format(
-            sql.Identifier(name), sql.SQL(kind), sql.SQL(" NOT NULL" if not_null else "")
-        )
-        for name, kind, not_null in columns
-    ] + [
-        sql.SQL("CONSTRAINT {} {}").format(sql.Identifier(name), sql.SQL(definition))
-        for name, definition in constraints
-    ]
-    create = sql.SQL("CREATE TABLE {} ({})").format(
-        sql.Identifier(schema, table), sql.SQL(", ").join(parts)
-    )
-    return [create, *(sql.SQL(definition) for (definition,) in indexes)]
 
 
 def _frozen(connection: Connection, schema: str) -> bool:
