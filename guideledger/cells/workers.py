@@ -40,7 +40,7 @@ def _follow_the_directory(
 ) -> None:
     wanted = dict(cells.stores(named))
     for key, ledger in wanted.items():
-        if key not in running:
+        if running.get(key) is not ledger:  # new here, or opened afresh (its cell returned)
             ledger.webhooks.start(ledger.projections.store.leads_background_work)
             ledger.projections.start()
             running[key] = ledger

@@ -14,6 +14,8 @@ from psycopg_pool import ConnectionPool
 
 from guideledger.readmodels.sql import SQLReadModelStore
 
+CONNECT_SECONDS = 5
+
 
 class PostgresReadModelStore(SQLReadModelStore):
     placeholder = "%s"
@@ -50,13 +52,20 @@ class PostgresReadModelStore(SQLReadModelStore):
 
     def leads_background_work(self) -> bool:
         """The process holding a session advisory lock named after the schema leads; the
-        lock goes with its connection, so a process that dies hands leadership on."""
+        lock goes with its connection, so a process that dies hands leadership on.
+
+        The leader asks its connection each time: one that broke (its server restarted,
+        or cut it off) holds the lock no more, and another process may lead by now."""
         with self._leader_lock:
             try:
                 if self._leader is None or self._leader.closed:
-                    self._leader = psycopg.connect(self.url, autocommit=True)
+                    self._leader = psycopg.connect(
+                        self.url, autocommit=True, connect_timeout=CONNECT_SECONDS
+                    )
                     self._leading = False
-                if not self._leading:
+                if self._leading:
+                    self._leader.execute("SELECT 1")
+                else:
                     row = self._leader.execute(
                         "SELECT pg_try_advisory_lock(hashtext(%s))",
                         (f"guideledger-projections:{self.schema}",),
