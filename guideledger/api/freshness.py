@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from guideledger.api.auth import Caller, current_caller
 from guideledger.api.placement import SAFE_METHODS, WRITTEN_STORE, LedgerDep, cells_of
+from guideledger.cells.cells import UNREACHABLE
 from guideledger.cells.replicas import Freshness, ReplicaReads, commit_position, parse_position
 from guideledger.readmodels.model import ReadModels
 from guideledger.readmodels.postgres import PostgresReadModelStore
@@ -55,7 +56,11 @@ async def get_reads(
     def told(freshness: Freshness) -> None:
         response.headers.update(freshness.headers())
 
-    return await run_in_threadpool(ReplicaReads, replica, ledger.projections, after, told)
+    try:
+        return await run_in_threadpool(ReplicaReads, replica, ledger.projections, after, told)
+    except UNREACHABLE:  # the replica is down: the primary answers
+        response.headers.update({"Read-Source": "primary", "Read-Staleness": "0.000"})
+        return ledger.projections
 
 
 ReadsDep = Annotated[ReadModels, Depends(get_reads)]

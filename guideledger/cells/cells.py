@@ -4,14 +4,20 @@ store on the cell the directory names.
 Any process serves any group: a group's store is opened the first time one of its
 requests arrives (its pools keep one connection each and grow under load). A cell that
 cannot be reached refuses only its own groups' requests (`CellUnavailable`, answered 503)
-and is tried again a moment later, so service resumes when it returns.
+and is tried again a moment later, so service resumes when it returns. A cell whose
+primary stops answering while its stores are open is noticed within a moment (its
+primary is asked every `WATCH_SECONDS`): it is refused and its stores here are closed, so
+the requests waiting on them fail at once instead of holding the server's threads, and
+they are opened afresh once it answers.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from functools import partial
 from uuid import UUID
 
@@ -23,14 +29,18 @@ from pydantic import SecretStr
 from guideledger.bootstrap import bootstrap
 from guideledger.cells.directory import Cell, Directory, Placement, UnknownCell
 from guideledger.cells.replicas import Replica
+from guideledger.cells.watch import WATCH_SECONDS, Pings
 from guideledger.composition import Ledger
 from guideledger.eventstore.application import Clock
+from guideledger.eventstore.datastore import StoreClosed
 from guideledger.kernel.errors import DomainError
 from guideledger.organisation.domain.group import Group
 from guideledger.platform.settings import Settings
 
+log = logging.getLogger("guideledger.cells")
 PLACEMENT_SECONDS = 1.0  # how long a process trusts a placement it read (moves wait longer)
 RETRY_SECONDS = 1.0  # how long an unreachable cell is refused before it is tried again
+TRYING_SECONDS = 10.0  # how long its other requests are refused while one tries it again
 HOME = "home"
 
 StoreKey = tuple[str, str]
@@ -41,6 +51,7 @@ UNREACHABLE = (
     psycopg_pool.PoolTimeout,
     persistence.OperationalError,
     persistence.InterfaceError,
+    StoreClosed,  # lost meanwhile: see `_lose`
 )
 """What a store whose server is down or unreachable raises."""
 
@@ -68,6 +79,11 @@ class Cells:
         self._cells: dict[str, tuple[float, Cell]] = {}
         self._replicas: dict[tuple[str, str], Replica] = {}
         self._guard = threading.Lock()
+        self._primaries: dict[str, str] = {}  # of the cells with stores opened here
+        self._closing = threading.Event()
+        self._watch = threading.Thread(target=self._watch_cells, name="cell-watch", daemon=True)
+        if directory is not None:
+            self._watch.start()
 
     @property
     def home_key(self) -> StoreKey:
@@ -141,13 +157,53 @@ class Cells:
         if self.directory is None or self._open_store is None:
             raise CellUnavailable("this process serves no cells")
         cell_id, schema = key
-        if self._refused_until.get(cell_id, 0.0) > time.monotonic():
-            raise CellUnavailable(f"cell {cell_id} cannot be reached; retry shortly")
+        self._take_turn_to_try(cell_id)
         try:
-            return self.open_store(self.cell(cell_id), schema)
+            cell = self.cell(cell_id)
+            ledger = self.open_store(cell, schema)
         except UNREACHABLE:
             self._refused_until[cell_id] = time.monotonic() + RETRY_SECONDS
-            raise CellUnavailable(f"cell {cell_id} cannot be reached; retry shortly") from None
+            raise _unavailable(cell_id) from None
+        self._refused_until.pop(cell_id, None)
+        self._primaries[cell_id] = cell.primary_url
+        return ledger
+
+    def _take_turn_to_try(self, cell_id: str) -> None:
+        """Refuses a refused cell's request; once the refusal ends, lets this request try
+        the cell again and refuses the others until it knows, so a cell that went silent
+        holds one request for a connect timeout, not every request (and thread) of its
+        groups."""
+        with self._guard:
+            until = self._refused_until.get(cell_id)
+            if until is None:
+                return
+            if until > time.monotonic():
+                raise _unavailable(cell_id)
+            self._refused_until[cell_id] = time.monotonic() + TRYING_SECONDS
+
+    def _lose(self, cell_id: str) -> None:
+        """Refuses the cell's groups for `RETRY_SECONDS` and closes its stores here: their
+        requests in flight fail at once (503), and the stores are opened afresh after."""
+        self._refused_until[cell_id] = time.monotonic() + RETRY_SECONDS
+        for key in [key for key in list(self._ledgers) if key[0] == cell_id]:
+            self.close_store(key)
+
+    def _watch_cells(self) -> None:
+        """Loses each cell whose primary stops answering, until `close`."""
+        with closing(Pings()) as pings:
+            while not self._closing.wait(WATCH_SECONDS):
+                try:
+                    self._ask_each_cell(pings)
+                except Exception:
+                    log.exception("watching the cells failed; watching on")
+
+    def _ask_each_cell(self, pings: Pings) -> None:
+        serving = {cell_id for cell_id, _schema in list(self._ledgers)}
+        pings.keep_only(serving)
+        for cell_id in serving:
+            if not pings.answers(cell_id, self._primaries[cell_id]):
+                log.warning("cell %s does not answer; its groups wait for it", cell_id)
+                self._lose(cell_id)
 
     def cell(self, cell_id: str) -> Cell:
         """The cell as the directory listed it at most `PLACEMENT_SECONDS` ago."""
@@ -208,6 +264,9 @@ class Cells:
             ledger.close()
 
     def close(self) -> None:
+        self._closing.set()
+        if self._watch.is_alive():
+            self._watch.join()
         for replica in self._replicas.values():
             replica.close()
         for key in list(self._ledgers):
@@ -231,6 +290,10 @@ def open_cells(settings: Settings, clock: Clock | None = None) -> Cells:
     if url is None:
         return Cells(home)
     return Cells(home, Directory(url), partial(bootstrap, clock=home.clock))
+
+
+def _unavailable(cell_id: str) -> CellUnavailable:
+    return CellUnavailable(f"cell {cell_id} cannot be reached; retry shortly")
 
 
 def _key(placement: Placement) -> StoreKey:

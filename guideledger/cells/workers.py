@@ -6,7 +6,17 @@ cells it is given, and a session advisory lock on each store's server (taken per
 its read-model store) lets one worker lead it at a time. A worker that dies releases its
 locks with its connections, and another takes its stores over; positions move with the
 rows, so nothing is lost or done twice. Stores placed or moved away while a worker runs
-are picked up or let go at its next look at the directory.
+are picked up or let go at its next look at the directory, and a store closed because its
+cell was lost is served again once it is opened afresh.
+
+One leader per store, not per projection: each projection still has one leader, and the
+leader of a store runs all its followers in one thread on one lock connection (a lock per
+projection would take a connection per follower per store). Correctness does not rest
+on the lock: a projection's batch moves its position by compare-and-set in the batch's
+transaction, and a process manager's commands are idempotent, so two leaders for a
+moment (one whose lock connection broke unnoticed) would waste work, not double it (the
+feed's and webhooks' receivers get each event at least once anyway, the feed's with an
+id to drop a repeat by).
 """
 
 from __future__ import annotations
@@ -40,7 +50,7 @@ def _follow_the_directory(
 ) -> None:
     wanted = dict(cells.stores(named))
     for key, ledger in wanted.items():
-        if key not in running:
+        if running.get(key) is not ledger:  # new here, or opened afresh (its cell returned)
             ledger.webhooks.start(ledger.projections.store.leads_background_work)
             ledger.projections.start()
             running[key] = ledger

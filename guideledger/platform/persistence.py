@@ -10,8 +10,11 @@ import psycopg
 from eventsourcing.utils import get_topic
 from psycopg import sql
 
+from guideledger.eventstore.datastore import LedgerPostgresFactory
 from guideledger.eventstore.recorder import TransactionOrderRecorder
 from guideledger.platform.settings import Persistence, Settings
+
+CONNECT_SECONDS = 5  # how long a connection to a server that does not answer is waited for
 
 
 def eventsourcing_env(settings: Settings, application_name: str) -> dict[str, str]:
@@ -37,7 +40,7 @@ def eventsourcing_env(settings: Settings, application_name: str) -> dict[str, st
             **cache,
         }
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": get_topic(LedgerPostgresFactory),
         "APPLICATION_RECORDER_TOPIC": get_topic(TransactionOrderRecorder),
         **postgres_env(settings),
         **cache,
@@ -56,7 +59,8 @@ def postgres_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_SCHEMA": settings.postgres_schema,
         **_pool_sizes(settings),
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        # The library's pools wait this long for a connection (a free one, or a new one).
+        "POSTGRES_CONNECT_TIMEOUT": str(CONNECT_SECONDS),
         # No pre-ping: it costs a round trip per connection checkout, and the library
         # already retries every read and write on a broken connection.
         "POSTGRES_PRE_PING": "n",
@@ -87,7 +91,8 @@ def setup_turn(settings: Settings) -> Iterator[None]:
         yield
         return
     schema = settings.postgres_schema
-    with psycopg.connect(settings.database_conninfo, autocommit=True) as connection:
+    conninfo = settings.database_conninfo
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_SECONDS) as connection:
         connection.execute(
             "SELECT pg_advisory_lock(hashtext(%s))", (f"guideledger-setup:{schema}",)
         )

@@ -14,6 +14,17 @@ from psycopg_pool import ConnectionPool
 
 from guideledger.readmodels.sql import SQLReadModelStore
 
+LEADER_CONNECTION: dict[str, Any] = {
+    "autocommit": True,
+    "connect_timeout": 5,
+    # A leader whose machine vanished (no FIN sent) holds its lock until the server
+    # finds the connection dead: by its keepalives, asked for here (the server's
+    # default waits two hours), within about 25 s.
+    "options": "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
+    # And a leader whose server went silent finds out within 10 s, not a quarter hour.
+    "tcp_user_timeout": 10_000,
+}
+
 
 class PostgresReadModelStore(SQLReadModelStore):
     placeholder = "%s"
@@ -50,13 +61,18 @@ class PostgresReadModelStore(SQLReadModelStore):
 
     def leads_background_work(self) -> bool:
         """The process holding a session advisory lock named after the schema leads; the
-        lock goes with its connection, so a process that dies hands leadership on."""
+        lock goes with its connection, so a process that dies hands leadership on.
+
+        The leader asks its connection each time: one that broke (its server restarted,
+        or cut it off) holds the lock no more, and another process may lead by now."""
         with self._leader_lock:
             try:
                 if self._leader is None or self._leader.closed:
-                    self._leader = psycopg.connect(self.url, autocommit=True)
+                    self._leader = psycopg.connect(self.url, **LEADER_CONNECTION)
                     self._leading = False
-                if not self._leading:
+                if self._leading:
+                    self._leader.execute("SELECT 1")
+                else:
                     row = self._leader.execute(
                         "SELECT pg_try_advisory_lock(hashtext(%s))",
                         (f"guideledger-projections:{self.schema}",),
