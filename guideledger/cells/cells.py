@@ -29,7 +29,7 @@ from pydantic import SecretStr
 from guideledger.bootstrap import bootstrap
 from guideledger.cells.directory import Cell, Directory, Placement, UnknownCell
 from guideledger.cells.replicas import Replica
-from guideledger.cells.watch import WATCH_SECONDS, Pings
+from guideledger.cells.watch import WATCH_SECONDS, Pings, answers_now
 from guideledger.composition import Ledger
 from guideledger.eventstore.application import Clock
 from guideledger.eventstore.datastore import StoreClosed
@@ -161,7 +161,11 @@ class Cells:
         try:
             cell = self.cell(cell_id)
             ledger = self.open_store(cell, schema)
-        except UNREACHABLE:
+        except UNREACHABLE as unreachable:
+            if self.cell_answers(cell_id):  # up, but slow to open the store under load
+                self._refused_until.pop(cell_id, None)
+                raise CellUnavailable(f"cell {cell_id} is busy; retry shortly") from None
+            log.warning("cell %s refused: %s", cell_id, unreachable)
             self._refused_until[cell_id] = time.monotonic() + RETRY_SECONDS
             raise _unavailable(cell_id) from None
         self._refused_until.pop(cell_id, None)
@@ -204,6 +208,13 @@ class Cells:
             if not pings.answers(cell_id, self._primaries[cell_id]):
                 log.warning("cell %s does not answer; its groups wait for it", cell_id)
                 self._lose(cell_id)
+
+    def cell_answers(self, cell_id: str) -> bool:
+        """Whether the cell's primary takes a connection now."""
+        try:
+            return answers_now(self.cell(cell_id).primary_url)
+        except UNREACHABLE:  # the directory
+            return False
 
     def cell(self, cell_id: str) -> Cell:
         """The cell as the directory listed it at most `PLACEMENT_SECONDS` ago."""

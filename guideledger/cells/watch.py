@@ -15,16 +15,29 @@ from collections.abc import Iterable
 import psycopg
 
 WATCH_SECONDS = 0.5  # how often each cell's primary is asked
-ANSWER_SECONDS = 2  # how long a primary may take to connect or to answer
+ANSWER_SECONDS = 5  # how long a primary may take to connect or to answer
+MISSES = 2  # asks in a row a primary must miss to be taken for lost
 
 
 class Pings:
-    """One connection per cell, for `SELECT 1`; a broken one is opened afresh next time."""
+    """One connection per cell, for `SELECT 1`; a broken one is opened afresh next time.
+
+    A cell is lost only once it misses `MISSES` asks in a row: a process busy with a burst
+    can be slow to hear one answer (its threads queue for the interpreter), while a
+    stopped server refuses every connection at once."""
 
     def __init__(self) -> None:
         self._connections: dict[str, psycopg.Connection[tuple[object, ...]]] = {}
+        self._missed: dict[str, int] = {}
 
     def answers(self, cell_id: str, primary_url: str) -> bool:
+        if self._answered(cell_id, primary_url):
+            self._missed.pop(cell_id, None)
+            return True
+        self._missed[cell_id] = self._missed.get(cell_id, 0) + 1
+        return self._missed[cell_id] < MISSES
+
+    def _answered(self, cell_id: str, primary_url: str) -> bool:
         connection = self._connections.get(cell_id)
         try:
             if connection is None or connection.closed:
@@ -46,6 +59,8 @@ class Pings:
         """Closes the connections to cells no longer asked about."""
         for cell_id in set(self._connections) - set(cell_ids):
             self._forget(cell_id)
+        for cell_id in set(self._missed) - set(cell_ids):
+            del self._missed[cell_id]
 
     def close(self) -> None:
         self.keep_only(())
@@ -54,3 +69,12 @@ class Pings:
         connection = self._connections.pop(cell_id, None)
         if connection is not None:
             connection.close()
+
+
+def answers_now(primary_url: str) -> bool:
+    """Whether the primary takes a new connection."""
+    try:
+        psycopg.connect(primary_url, connect_timeout=ANSWER_SECONDS).close()
+    except psycopg.Error:
+        return False
+    return True
