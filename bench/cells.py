@@ -32,6 +32,7 @@ LAYOUTS = {"one cell": ("a", "a"), "two cells": ("a", "b")}
 
 
 WARM_UP_SECONDS = 3  # every server process opens both groups' stores before the count
+MAX_CONNECTIONS = 300  # each server's: two stores, two API processes and a worker on it
 WARM_UP_CONNECTIONS = 4  # a cold store opens slowly under a burst (see README, Cells)
 
 
@@ -85,8 +86,8 @@ def _both(
 def _cells() -> Iterator[tuple[Cells, dict[str, str], str]]:
     """Cells a and b on two throwaway clusters; the served API's environment."""
     with (
-        throwaway_cluster() as a,
-        throwaway_cluster() as b,
+        throwaway_cluster(MAX_CONNECTIONS) as a,
+        throwaway_cluster(MAX_CONNECTIONS) as b,
         postgres_schema() as home,
         postgres_schema() as directory,
     ):

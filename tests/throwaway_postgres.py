@@ -32,7 +32,8 @@ def _bindir() -> Path:
 class Cluster:
     """A PostgreSQL cluster of our own, in a temporary folder."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int = 100) -> None:
+        self.max_connections = max_connections
         self.bindir = _bindir()
         self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         self.root = Path(tempfile.mkdtemp(prefix="guideledger-pg-"))
@@ -54,7 +55,10 @@ class Cluster:
         self.start()
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+            f" -c max_connections={self.max_connections}"
+        )
         self._pg_ctl("-o", options, "-w", "-l", str(self.root / "log"), "start")
 
     def stop(self) -> None:
@@ -63,7 +67,7 @@ class Cluster:
 
     def replica(self) -> Cluster:
         """A streaming replica of this cluster (`pg_basebackup -R`), started."""
-        standby = Cluster()
+        standby = Cluster(self.max_connections)
         basebackup = str(self.bindir / "pg_basebackup")
         standby._run(
             basebackup,
@@ -91,9 +95,9 @@ class Cluster:
 
 
 @contextmanager
-def throwaway_cluster() -> Iterator[Cluster]:
+def throwaway_cluster(max_connections: int = 100) -> Iterator[Cluster]:
     """A fresh cluster, stopped and deleted afterwards."""
-    cluster = Cluster()
+    cluster = Cluster(max_connections)
     cluster.create()
     try:
         yield cluster

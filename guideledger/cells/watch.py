@@ -17,6 +17,9 @@ import psycopg
 WATCH_SECONDS = 0.5  # how often each cell's primary is asked
 ANSWER_SECONDS = 5  # how long a primary may take to connect or to answer
 MISSES = 2  # asks in a row a primary must miss to be taken for lost
+FULL = ("too many clients", "too many connections", "connection slots are reserved")
+"""What a primary that answered but took no more connections says (SQLSTATE 53300, which
+libpq reports only in the text of a failed connection)."""
 
 
 class Pings:
@@ -50,9 +53,9 @@ class Pings:
                     tcp_user_timeout=ANSWER_SECONDS * 1000,
                 )
             connection.execute("SELECT 1")
-        except psycopg.Error:
+        except psycopg.Error as error:
             self._forget(cell_id)
-            return False
+            return _full(error)
         return True
 
     def keep_only(self, cell_ids: Iterable[str]) -> None:
@@ -72,9 +75,14 @@ class Pings:
 
 
 def answers_now(primary_url: str) -> bool:
-    """Whether the primary takes a new connection."""
+    """Whether the primary takes a new connection, or answers that it is full."""
     try:
         psycopg.connect(primary_url, connect_timeout=ANSWER_SECONDS).close()
-    except psycopg.Error:
-        return False
+    except psycopg.Error as error:
+        return _full(error)
     return True
+
+
+def _full(error: psycopg.Error) -> bool:
+    """Whether the server answered that it is full: it is up."""
+    return any(words in str(error) for words in FULL)
