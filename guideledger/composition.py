@@ -29,7 +29,7 @@ from guideledger.engagement.application.projections import EngagementByDay, Shar
 from guideledger.eventstore.advisory_locks import AdvisoryLocks
 from guideledger.eventstore.application import Clock, LedgerApplication, Runtime
 from guideledger.eventstore.concurrency import KeyLocks, NoKeyLocks
-from guideledger.eventstore.log import aggregate_log
+from guideledger.eventstore.log import AggregateLog, aggregate_log
 from guideledger.eventstore.recorder import events_after
 from guideledger.feed.contract import IntegrationEvent
 from guideledger.feed.jetstream import FeedConfig, JetStreamPublisher
@@ -105,9 +105,11 @@ class Ledger:
     webhooks: Webhooks
     feed: JetStreamPublisher | None = None
 
-    def settlement_audit(self) -> SettlementAudit:
-        """Finance's replay of the commission ledger; a big log is replayed in parts by
-        several processes."""
+    def settlement_audit(self, log: AggregateLog | None = None) -> SettlementAudit:
+        """Finance's replay of the commission ledger: of `log` (a replica's copy) in this
+        process, else of the store's, a big one replayed in parts by several processes."""
+        if log is not None:
+            return SettlementAudit(self.commissions, log)
         logged = events_after(self.commissions.recorder)
         return SettlementAudit(
             self.commissions, aggregate_log(self.commissions), parts=self.audit_parts(logged)

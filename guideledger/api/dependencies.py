@@ -16,7 +16,7 @@ import orjson
 from fastapi import Depends, Header, Request
 
 from guideledger.api.auth import Caller, current_caller
-from guideledger.api.freshness import ReadsDep
+from guideledger.api.freshness import ReadsDep, get_settlement_audit
 from guideledger.api.placement import LedgerDep
 from guideledger.api.tenancy import Owners
 from guideledger.attribution.application.attribution_desk import AttributionDesk
@@ -98,11 +98,6 @@ async def get_engagement(ledger: LedgerDep) -> EngagementApplication:
 
 async def get_commissions(ledger: LedgerDep) -> CommissionApplication:
     return ledger.commissions
-
-
-async def get_settlement_audit(ledger: LedgerDep) -> SettlementAudit:
-    """A fresh replay of the commission ledger for each request."""
-    return ledger.settlement_audit()
 
 
 async def get_rankings(ledger: LedgerDep, reads: ReadsDep) -> Rankings:

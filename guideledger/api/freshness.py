@@ -20,9 +20,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from guideledger.api.auth import Caller, current_caller
 from guideledger.api.placement import SAFE_METHODS, WRITTEN_STORE, LedgerDep, cells_of
 from guideledger.cells.cells import UNREACHABLE
-from guideledger.cells.replicas import Freshness, ReplicaReads, commit_position, parse_position
+from guideledger.cells.replicas import (
+    Freshness,
+    Replica,
+    ReplicaReads,
+    commit_position,
+    parse_position,
+)
+from guideledger.commissions.application.audit import SettlementAudit
 from guideledger.readmodels.model import ReadModels
 from guideledger.readmodels.postgres import PostgresReadModelStore
+
+ON_PRIMARY = Freshness("primary", "", 0.0)
 
 ReadAfterHeader = Annotated[
     str | None,
@@ -45,22 +54,49 @@ async def get_reads(
     """The read models a staleness-tolerant query reads: its cell's replica if it has one,
     else the primary's (caught up in the request, as every read there)."""
     after = None if read_after is None else parse_position(read_after)
-    cells = cells_of(request)
-    replica = None
-    if cells.directory is not None:
-        replica = await run_in_threadpool(cells.replica, caller.group_id)
-    if replica is None:
-        response.headers.update({"Read-Source": "primary", "Read-Staleness": "0.000"})
-        return ledger.projections
+    replica = await _replica(request, caller)
 
     def told(freshness: Freshness) -> None:
         response.headers.update(freshness.headers())
 
-    try:
-        return await run_in_threadpool(ReplicaReads, replica, ledger.projections, after, told)
-    except UNREACHABLE:  # the replica is down: the primary answers
-        response.headers.update({"Read-Source": "primary", "Read-Staleness": "0.000"})
-        return ledger.projections
+    if replica is not None:
+        try:
+            return await run_in_threadpool(ReplicaReads, replica, ledger.projections, after, told)
+        except UNREACHABLE:  # the replica is down: the primary answers
+            pass
+    told(ON_PRIMARY)
+    return ledger.projections
+
+
+async def get_settlement_audit(
+    request: Request,
+    response: Response,
+    ledger: LedgerDep,
+    caller: Annotated[Caller, Depends(current_caller)],
+    read_after: ReadAfterHeader = None,
+) -> SettlementAudit:
+    """A fresh replay of the commission log for each request: the replica's copy, in this
+    process, if the cell has a replica and it has replayed `Read-After`; else the
+    primary's (a big log in parts, by several processes)."""
+    after = None if read_after is None else parse_position(read_after)
+    replica = await _replica(request, caller)
+    if replica is not None:
+        try:
+            if await run_in_threadpool(replica.reached, after):
+                response.headers.update(replica.freshness().headers())
+                events = ledger.commissions.recorder.table  # type: ignore[attr-defined]
+                return ledger.settlement_audit(replica.log(events))
+        except UNREACHABLE:  # the replica is down: the primary answers
+            pass
+    response.headers.update(ON_PRIMARY.headers())
+    return ledger.settlement_audit()
+
+
+async def _replica(request: Request, caller: Caller) -> Replica | None:
+    cells = cells_of(request)
+    if cells.directory is None:
+        return None
+    return await run_in_threadpool(cells.replica, caller.group_id)
 
 
 ReadsDep = Annotated[ReadModels, Depends(get_reads)]

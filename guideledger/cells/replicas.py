@@ -22,6 +22,7 @@ from typing import Any
 
 from psycopg import sql
 
+from guideledger.eventstore.log import PostgresAggregateLog
 from guideledger.kernel.errors import InvalidValue
 from guideledger.readmodels.model import Follower, Projection, ReadModels, Table, Where
 from guideledger.readmodels.postgres import PostgresReadModelStore
@@ -47,11 +48,10 @@ class Freshness:
     staleness_seconds: float
 
     def headers(self) -> dict[str, str]:
-        return {
-            "Read-Source": self.source,
-            "Read-Position": self.position,
-            "Read-Staleness": f"{self.staleness_seconds:.3f}",
-        }
+        headers = {"Read-Source": self.source, "Read-Staleness": f"{self.staleness_seconds:.3f}"}
+        if self.position:
+            headers["Read-Position"] = self.position
+        return headers
 
 
 def commit_position(store: PostgresReadModelStore) -> str:
@@ -89,6 +89,20 @@ class Replica:
                 "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn AS reached", (position,)
             ).fetchone()
         return bool(row["reached"])
+
+    def reached(self, position: str | None) -> bool:
+        """Whether the replica has replayed `position` (any, if None), waiting up to
+        `PATIENCE_SECONDS` for it."""
+        deadline, pause = time.monotonic() + PATIENCE_SECONDS, threading.Event()
+        while position is not None and not self.has_replayed(position):
+            if time.monotonic() >= deadline:
+                return False
+            pause.wait(POLL_SECONDS)
+        return True
+
+    def log(self, events: sql.Identifier) -> PostgresAggregateLog:
+        """An events table of the store as the replica holds it."""
+        return PostgresAggregateLog(self.store.pool.connection, events)
 
     def caught_up(self, follower: Follower, events: sql.Identifier) -> bool:
         """No event the follower handles lies past its position on the replica."""

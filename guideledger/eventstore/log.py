@@ -11,7 +11,8 @@ needs of each, and no `Notification` is built per row.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, NamedTuple, Protocol
@@ -21,7 +22,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg import sql
+from psycopg import Connection, sql
 from psycopg.rows import RowMaker
 
 from guideledger.eventstore.topics import topics_of
@@ -59,7 +60,8 @@ def aggregate_log(application: Application) -> AggregateLog:  # type: ignore[typ
     """The application's log read by kind of aggregate."""
     recorder = application.recorder
     if isinstance(recorder, PostgresApplicationRecorder):
-        return _PostgresAggregateLog(recorder)
+        table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+        return PostgresAggregateLog(recorder.datastore.get_connection, table)
     return _NotificationLog(recorder)
 
 
@@ -85,12 +87,17 @@ class _Topics:
         return topic in self.exact or topic.startswith(self.prefixes)
 
 
-class _PostgresAggregateLog:
+class PostgresAggregateLog:
+    """An events table read through the connections `connect` lends (the store's own, or a
+    streaming replica's)."""
+
     PAGE = 5_000  # rows a fetch brings: a few megabytes
 
-    def __init__(self, recorder: PostgresApplicationRecorder) -> None:
-        self.recorder = recorder
-        self.table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+    def __init__(
+        self, connect: Callable[[], AbstractContextManager[Connection[Any]]], table: sql.Identifier
+    ) -> None:
+        self.connect = connect
+        self.table = table
 
     def in_log_order(self, kinds: Kinds) -> Iterator[LoggedEvent]:
         return self._select(kinds, sql.SQL("notification_id"))
@@ -119,7 +126,7 @@ class _PostgresAggregateLog:
             " FROM {} WHERE {} ORDER BY {}"
         ).format(self.table, sql.SQL(" AND ").join(where), order)
         with (
-            self.recorder.datastore.get_connection() as connection,
+            self.connect() as connection,
             connection.transaction(),
             # Server-side, so the rows stream; binary, so a state arrives as it is stored.
             connection.cursor(

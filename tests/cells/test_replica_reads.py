@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
+from guideledger.api.auth import Role
 from guideledger.cells.cells import Cells
+from guideledger.cells.replicas import commit_position
 from guideledger.cells.workers import work
 from tests.api.conftest import notification, notify
 from tests.api.test_orders_api import TOTAL, order_body
-from tests.cells.conftest import Tenant, new_tenant
+from tests.cells.conftest import Tenant, new_tenant, token
 
 
 @pytest.fixture
@@ -110,3 +112,35 @@ def place_and_pay_position(client: TestClient, cells: Cells, tenant: Tenant) -> 
     paid = notify(client, cells.home.settings, body)
     assert paid.status_code == 200
     return str(paid.headers["commit-position"])
+
+
+def test_an_audit_replays_the_replicas_commission_log(cell_app: TestClient, cells: Cells) -> None:
+    tenant = new_tenant(cell_app, cells, "b")
+    place_and_pay_position(cell_app, cells, tenant)
+    tenant.ledger.projections.process_all()  # as a worker would: the sale's commission accrues
+    position = commit_position(tenant.ledger.projections.store)  # type: ignore[arg-type]
+    finance = token(cells, Role.FINANCE, tenant.group_id)
+    path = f"/brands/{tenant.world.brand_id}/periods/2026-11/audit"
+    audited = cell_app.get(path, headers={**finance, "Read-After": position})
+    assert audited.status_code == 200, audited.text
+    assert audited.headers["read-source"] == "replica"
+    on_primary = tenant.ledger.settlement_audit().run(tenant.world.brand_id, "2026-11")
+    assert audited.json()["events_replayed"] == on_primary.events_replayed > 0
+    assert audited.json()["clean"]
+
+
+def test_an_audit_the_replica_cannot_reach_in_time_replays_the_primary(
+    cell_app: TestClient, cells: Cells
+) -> None:
+    tenant = new_tenant(cell_app, cells, "b")
+    finance = token(cells, Role.FINANCE, tenant.group_id)
+    path = f"/brands/{tenant.world.brand_id}/periods/2026-11/audit"
+    beyond = cell_app.get(path, headers={**finance, "Read-After": "FFFFFFFF/0"})
+    assert beyond.status_code == 200
+    assert beyond.headers["read-source"] == "primary"
+    plain = new_tenant(cell_app, cells, "a")
+    audited = cell_app.get(
+        f"/brands/{plain.world.brand_id}/periods/2026-11/audit",
+        headers=token(cells, Role.FINANCE, plain.group_id),
+    )
+    assert audited.headers["read-source"] == "primary"
