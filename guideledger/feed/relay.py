@@ -99,10 +99,19 @@ class OrderFeed(Feed):
 
     def brand_of(self, aggregate_id: UUID) -> UUID:
         if aggregate_id not in self._brands:
-            if len(self._brands) > 100_000:
-                self._brands.clear()
-            self._brands[aggregate_id] = self.order_brand(aggregate_id)
+            self._remember(aggregate_id, self.order_brand(aggregate_id))
         return self._brands[aggregate_id]
+
+    def _remember(self, order_id: UUID, brand_id: UUID) -> None:
+        if len(self._brands) > 100_000:
+            self._brands.clear()
+        self._brands[order_id] = brand_id
+
+    @on(Order.Placed)
+    def placed(self, event: Order.Placed) -> None:
+        """Publishes nothing: remembers the order's brand, so its later events need no read
+        of the order (reading it cost this follower nearly half its time)."""
+        self._remember(event.originator_id, event.brand_id)
 
     @on(Order.Allocated)
     def allocated(self, event: Order.Allocated) -> Translated:

@@ -97,3 +97,21 @@ def test_a_feed_whose_broker_is_down_holds_back_no_other_follower(
         EventType.STATEMENT_CLOSED,
         EventType.STATEMENT_PAID,
     }
+
+
+def test_the_order_feed_knows_an_orders_brand_from_its_placing_without_reading_it(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    read: list[UUID] = []
+
+    def reading(order_id: UUID) -> UUID:
+        read.append(order_id)
+        return order_brand(ledger)(order_id)
+
+    every_event_type(ledger, clock)
+    publisher = RecordingPublisher()
+    ledger.projections.register(OrderFeed(publisher, ledger.organisation.group_of_brand, reading))
+    ledger.projections.process_each()
+
+    assert publisher.published
+    assert read == []
