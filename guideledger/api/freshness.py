@@ -22,7 +22,6 @@ from guideledger.api.placement import SAFE_METHODS, WRITTEN_STORE, LedgerDep, ce
 from guideledger.cells.cells import UNREACHABLE
 from guideledger.cells.replicas import (
     Freshness,
-    Replica,
     ReplicaReads,
     commit_position,
     parse_position,
@@ -54,18 +53,25 @@ async def get_reads(
     """The read models a staleness-tolerant query reads: its cell's replica if it has one,
     else the primary's (caught up in the request, as every read there)."""
     after = None if read_after is None else parse_position(read_after)
-    replica = await _replica(request, caller)
 
     def told(freshness: Freshness) -> None:
         response.headers.update(freshness.headers())
 
-    if replica is not None:
-        try:
-            return await run_in_threadpool(ReplicaReads, replica, ledger.projections, after, told)
-        except UNREACHABLE:  # the replica is down: the primary answers
-            pass
-    told(ON_PRIMARY)
-    return ledger.projections
+    def reads() -> ReadModels:
+        replica = cells.replica(caller.group_id)
+        if replica is not None:
+            try:
+                return ReplicaReads(replica, ledger.projections, after, told)
+            except UNREACHABLE:  # the replica is down: the primary answers
+                pass
+        told(ON_PRIMARY)
+        return ledger.projections
+
+    cells = cells_of(request)
+    if cells.directory is None:
+        told(ON_PRIMARY)
+        return ledger.projections
+    return await run_in_threadpool(reads)
 
 
 async def get_settlement_audit(
@@ -79,24 +85,21 @@ async def get_settlement_audit(
     process, if the cell has a replica and it has replayed `Read-After`; else the
     primary's (a big log in parts, by several processes)."""
     after = None if read_after is None else parse_position(read_after)
-    replica = await _replica(request, caller)
-    if replica is not None:
+
+    def audit() -> SettlementAudit:
+        replica = None if cells.directory is None else cells.replica(caller.group_id)
         try:
-            if await run_in_threadpool(replica.reached, after):
+            if replica is not None and replica.reached(after):
                 response.headers.update(replica.freshness().headers())
                 events = ledger.commissions.recorder.table  # type: ignore[attr-defined]
                 return ledger.settlement_audit(replica.log(events))
         except UNREACHABLE:  # the replica is down: the primary answers
             pass
-    response.headers.update(ON_PRIMARY.headers())
-    return ledger.settlement_audit()
+        response.headers.update(ON_PRIMARY.headers())
+        return ledger.settlement_audit()
 
-
-async def _replica(request: Request, caller: Caller) -> Replica | None:
     cells = cells_of(request)
-    if cells.directory is None:
-        return None
-    return await run_in_threadpool(cells.replica, caller.group_id)
+    return await run_in_threadpool(audit)
 
 
 ReadsDep = Annotated[ReadModels, Depends(get_reads)]

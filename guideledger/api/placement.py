@@ -28,11 +28,11 @@ async def ledger_of_group(request: Request, group_id: UUID | None) -> Ledger:
     on a store with replicas is noted for its `Commit-Position`."""
     cells = cells_of(request)
     request.state.group_id = group_id  # forgotten if its store refuses: it moved
-    ledger = cells.known(group_id)
-    if ledger is None:
-        ledger = await run_in_threadpool(cells.ledger_for, group_id)
-    writes = request.method not in SAFE_METHODS and cells.directory is not None
-    if writes and await run_in_threadpool(cells.replicated, group_id):
+    serving = cells.known(group_id)
+    if serving is None:
+        serving = await run_in_threadpool(cells.serving, group_id)
+    ledger, replicated = serving
+    if replicated and request.method not in SAFE_METHODS:
         setattr(request.state, WRITTEN_STORE, ledger)  # for its `Commit-Position`
     return ledger
 

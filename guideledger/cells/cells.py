@@ -63,6 +63,8 @@ class CellUnavailable(DomainError):
 
 
 OpenStore = Callable[[Settings], Ledger]
+Serving = tuple[Ledger, bool]
+"""The ledger of a group's store, and whether its cell has replicas."""
 
 
 class Cells:
@@ -89,19 +91,33 @@ class Cells:
     def home_key(self) -> StoreKey:
         return HOME, self.home.settings.postgres_schema
 
-    def known(self, group_id: UUID | None) -> Ledger | None:
-        """The group's ledger if this process knows it without asking the directory."""
+    def known(self, group_id: UUID | None) -> Serving | None:
+        """The group's ledger and whether its cell has replicas, if this process knows
+        both without asking the directory (None: it must ask: `serving`)."""
         if self.directory is None or group_id is None:
-            return self.home
-        cached = self._placements.get(group_id)
-        if cached is None or cached[0] < time.monotonic():
+            return self.home, False
+        now = time.monotonic()
+        placed = self._placements.get(group_id)
+        if placed is None or placed[0] < now:
             return None
-        return self.home if cached[1] is None else self._ledgers.get(_key(cached[1]))
+        if placed[1] is None:
+            return self.home, False
+        ledger, cell = self._ledgers.get(_key(placed[1])), self._cells.get(placed[1].cell_id)
+        if ledger is None or cell is None or cell[0] < now:
+            return None
+        return ledger, bool(cell[1].replica_urls)
+
+    def serving(self, group_id: UUID | None) -> Serving:
+        """The ledger of the store holding the group and whether its cell has replicas,
+        asking the directory if need be."""
+        placement = None if group_id is None else self.placement(group_id)
+        if placement is None:
+            return self.home, False
+        return self.store(placement), bool(self.cell(placement.cell_id).replica_urls)
 
     def ledger_for(self, group_id: UUID | None) -> Ledger:
         """The ledger of the store holding the group (the home store's for no group)."""
-        placement = None if group_id is None else self.placement(group_id)
-        return self.home if placement is None else self.store(placement)
+        return self.serving(group_id)[0]
 
     def place(self, group_id: UUID, cell_id: str | None = None) -> Ledger:
         """The ledger a new group is registered in: a store of its own on the cell named
@@ -225,11 +241,6 @@ class Cells:
         cell = self.directory.cell(cell_id)
         self._cells[cell_id] = (time.monotonic() + PLACEMENT_SECONDS, cell)
         return cell
-
-    def replicated(self, group_id: UUID | None) -> bool:
-        """Whether the group's cell has a replica."""
-        placement = None if group_id is None else self.placement(group_id)
-        return placement is not None and bool(self.cell(placement.cell_id).replica_urls)
 
     def replica(self, group_id: UUID | None) -> Replica | None:
         """The group's store on a streaming replica of its cell, if the cell has one."""

@@ -122,11 +122,7 @@ class Directory:
 
     def placement(self, group_id: UUID) -> Placement | None:
         with self.pool.connection() as connection:
-            cursor = connection.cursor(row_factory=class_row(Placement))
-            return cursor.execute(
-                "SELECT group_id, cell_id, schema FROM placements WHERE group_id = %s",
-                (group_id,),
-            ).fetchone()
+            return _placed(connection, group_id)
 
     def placements(self, cell_ids: Iterable[str] | None = None) -> list[Placement]:
         """Every placement, or those on the cells named."""
@@ -145,12 +141,7 @@ class Directory:
         named, on the cell holding the fewest groups."""
         with self.pool.connection() as connection, connection.transaction():
             connection.execute("LOCK TABLE placements IN SHARE ROW EXCLUSIVE MODE")
-            cursor = connection.cursor(row_factory=class_row(Placement))
-            placed = cursor.execute(
-                "SELECT group_id, cell_id, schema FROM placements WHERE group_id = %s",
-                (group_id,),
-            ).fetchone()
-            if placed is not None:
+            if (placed := _placed(connection, group_id)) is not None:
                 return placed
             chosen = self.cell(cell_id).cell_id if cell_id else _least_loaded(connection)
             connection.execute(
@@ -188,6 +179,13 @@ class Directory:
             connection.execute(
                 "DELETE FROM former_stores WHERE cell_id = %s AND schema = %s", (cell_id, schema)
             )
+
+
+def _placed(connection: psycopg.Connection[tuple[object, ...]], group_id: UUID) -> Placement | None:
+    cursor = connection.cursor(row_factory=class_row(Placement))
+    return cursor.execute(
+        "SELECT group_id, cell_id, schema FROM placements WHERE group_id = %s", (group_id,)
+    ).fetchone()
 
 
 def _least_loaded(connection: psycopg.Connection[tuple[object, ...]]) -> str:

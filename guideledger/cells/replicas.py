@@ -93,12 +93,7 @@ class Replica:
     def reached(self, position: str | None) -> bool:
         """Whether the replica has replayed `position` (any, if None), waiting up to
         `PATIENCE_SECONDS` for it."""
-        deadline, pause = time.monotonic() + PATIENCE_SECONDS, threading.Event()
-        while position is not None and not self.has_replayed(position):
-            if time.monotonic() >= deadline:
-                return False
-            pause.wait(POLL_SECONDS)
-        return True
+        return position is None or _within_patience(lambda: self.has_replayed(position))
 
     def log(self, events: sql.Identifier) -> PostgresAggregateLog:
         """An events table of the store as the replica holds it."""
@@ -173,11 +168,22 @@ class ReplicaReads(ReadModels):
         follower = self.primary.projections[projection.name]
         events = self.primary.sources[follower.application].recorder
         table: sql.Identifier = events.table  # type: ignore[attr-defined]
-        deadline, pause = time.monotonic() + PATIENCE_SECONDS, threading.Event()
-        while True:
-            if self.replica.has_replayed(self.after) and self.replica.caught_up(follower, table):
-                self.told(self.replica.freshness())
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            pause.wait(POLL_SECONDS)
+        after = self.after
+
+        def reached() -> bool:
+            return self.replica.has_replayed(after) and self.replica.caught_up(follower, table)
+
+        if not _within_patience(reached):
+            return False
+        self.told(self.replica.freshness())
+        return True
+
+
+def _within_patience(condition: Callable[[], bool]) -> bool:
+    """Whether `condition` holds, asked every `POLL_SECONDS` for `PATIENCE_SECONDS`."""
+    deadline, pause = time.monotonic() + PATIENCE_SECONDS, threading.Event()
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        pause.wait(POLL_SECONDS)
+    return True
